@@ -1,0 +1,41 @@
+# kiln_module(<name> DIRS <dir>... DEPS <target>...): a static library made of
+# every .cc under the given source directories (globbed, so adding a file needs
+# no CMake edit). Files named *_avx2.cc / *_avx512.cc get their ISA flags; the
+# code that calls them checks the CPU at run time.
+function(kiln_module name)
+  cmake_parse_arguments(M "" "" "DIRS;DEPS" ${ARGN})
+  set(sources)
+  foreach(dir ${M_DIRS})
+    file(GLOB found CONFIGURE_DEPENDS ${dir}/*.cc)
+    list(APPEND sources ${found})
+  endforeach()
+  add_library(${name} STATIC ${sources})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${M_DEPS})
+  foreach(src ${sources})
+    if(src MATCHES "_avx512\\.cc$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma")
+    elseif(src MATCHES "_avx2\\.cc$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+    endif()
+  endforeach()
+endfunction()
+
+# kiln_test(<name> DIRS <dir>... DEPS <target>...): one gtest binary per test
+# area, registered with ctest under the same name.
+function(kiln_test name)
+  cmake_parse_arguments(T "" "" "DIRS;DEPS" ${ARGN})
+  set(sources)
+  foreach(dir ${T_DIRS})
+    file(GLOB found CONFIGURE_DEPENDS ${dir}/*.cc)
+    list(APPEND sources ${found})
+  endforeach()
+  if(NOT sources)
+    return()
+  endif()
+  add_executable(${name} ${sources})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "KILN_SOURCE_DIR=${PROJECT_SOURCE_DIR}" LABELS unit)
+endfunction()

@@ -1,0 +1,102 @@
+// Kiln public API: builder, builder configuration, timing cache, profiles.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kiln/network.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+enum class BuilderFlag : int32_t {
+  kFP16 = 0,
+  kINT8 = 1,
+  kDEBUG = 2,
+  kGPU_FALLBACK = 3,
+  kREFIT = 5,
+  kDISABLE_TIMING_CACHE = 6,
+  kTF32 = 7,
+  kSPARSE_WEIGHTS = 8,
+  kSAFETY_SCOPE = 9,
+  kOBEY_PRECISION_CONSTRAINTS = 10,
+  kPREFER_PRECISION_CONSTRAINTS = 11,
+  kDIRECT_IO = 12,
+  kREJECT_EMPTY_ALGORITHMS = 13,
+  kVERSION_COMPATIBLE = 14,
+  kEXCLUDE_LEAN_RUNTIME = 15,
+  kFP8 = 16,
+  kBF16 = 17,
+};
+
+enum class MemoryPoolType : int32_t {
+  kWORKSPACE = 0,
+  kDLA_MANAGED_SRAM = 1,
+  kDLA_LOCAL_DRAM = 2,
+  kDLA_GLOBAL_DRAM = 3,
+  kTACTIC_DRAM = 4,
+  kTACTIC_SHARED_MEMORY = 5,
+};
+
+//! Where the engine runs. TensorRT has only the GPU; Kiln adds the CPU.
+enum class DeviceType : int32_t { kGPU = 0, kDLA = 1, kCPU = 2 };
+
+enum class OptProfileSelector : int32_t { kMIN = 0, kOPT = 1, kMAX = 2 };
+
+class IOptimizationProfile {
+ public:
+  virtual bool setDimensions(const char* inputName, OptProfileSelector select, Dims dims) noexcept = 0;
+  virtual Dims getDimensions(const char* inputName, OptProfileSelector select) const noexcept = 0;
+  virtual bool isValid() const noexcept = 0;
+
+ protected:
+  virtual ~IOptimizationProfile() = default;
+};
+
+//! Remembers the tactic chosen for each (op signature, shapes, dtypes, device),
+//! so that a second build skips timing.
+class ITimingCache {
+ public:
+  virtual ~ITimingCache() = default;
+  virtual IHostMemory* serialize() const noexcept = 0;
+  virtual bool combine(const ITimingCache& inputCache, bool ignoreMismatch) noexcept = 0;
+  virtual bool reset() noexcept = 0;
+};
+
+class IBuilderConfig {
+ public:
+  virtual ~IBuilderConfig() = default;
+  virtual void setFlag(BuilderFlag flag) noexcept = 0;
+  virtual void clearFlag(BuilderFlag flag) noexcept = 0;
+  virtual bool getFlag(BuilderFlag flag) const noexcept = 0;
+  virtual void setMemoryPoolLimit(MemoryPoolType pool, std::size_t size) noexcept = 0;
+  virtual std::size_t getMemoryPoolLimit(MemoryPoolType pool) const noexcept = 0;
+  virtual void setDefaultDeviceType(DeviceType type) noexcept = 0;
+  virtual DeviceType getDefaultDeviceType() const noexcept = 0;
+  virtual int32_t addOptimizationProfile(const IOptimizationProfile* profile) noexcept = 0;
+  virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
+  //! A fresh cache, or one read from `blob` (a serialized cache); null on a bad blob.
+  virtual ITimingCache* createTimingCache(const void* blob, std::size_t size) const noexcept = 0;
+  virtual bool setTimingCache(const ITimingCache& cache, bool ignoreMismatch) noexcept = 0;
+  virtual const ITimingCache* getTimingCache() const noexcept = 0;
+  //! Kiln: CPU threads used while timing tactics and by the engine by default (0 = all cores).
+  virtual void setNbThreads(int32_t threads) noexcept = 0;
+  virtual int32_t getNbThreads() const noexcept = 0;
+};
+
+class IBuilder {
+ public:
+  virtual ~IBuilder() = default;
+  virtual INetworkDefinition* createNetworkV2(NetworkDefinitionCreationFlags flags) noexcept = 0;
+  virtual IBuilderConfig* createBuilderConfig() noexcept = 0;
+  virtual IOptimizationProfile* createOptimizationProfile() noexcept = 0;
+  //! Builds and serializes; null (with the reason logged) on failure.
+  virtual IHostMemory* buildSerializedNetwork(INetworkDefinition& network, IBuilderConfig& config) noexcept = 0;
+  virtual bool platformHasFastFp16() const noexcept = 0;
+  virtual bool platformHasFastInt8() const noexcept = 0;
+  virtual ILogger* getLogger() const noexcept = 0;
+};
+
+//! Creates a builder; `logger` must outlive it.
+IBuilder* createInferBuilder(ILogger& logger) noexcept;
+
+}  // namespace kiln

@@ -1,0 +1,64 @@
+// Kiln public API: the ONNX parser (TensorRT's nvonnxparser::IParser).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kiln/network.h"
+#include "kiln/types.h"
+
+namespace kiln::onnx {
+
+enum class ErrorCode : int32_t {
+  kSUCCESS = 0,
+  kINTERNAL_ERROR = 1,
+  kMEM_ALLOC_FAILED = 2,
+  kMODEL_DESERIALIZE_FAILED = 3,
+  kINVALID_VALUE = 4,
+  kINVALID_GRAPH = 5,
+  kINVALID_NODE = 6,
+  kUNSUPPORTED_GRAPH = 7,
+  kUNSUPPORTED_NODE = 8,
+  kUNSUPPORTED_NODE_ATTR = 9,
+  kUNSUPPORTED_NODE_INPUT = 10,
+  kUNSUPPORTED_NODE_DATATYPE = 11,
+  kUNSUPPORTED_NODE_DYNAMIC = 12,
+  kUNSUPPORTED_NODE_SHAPE = 13,
+  kREFIT_FAILED = 14,
+};
+
+class IParserError {
+ public:
+  virtual ErrorCode code() const = 0;
+  virtual const char* desc() const = 0;
+  virtual const char* file() const = 0;
+  virtual const char* func() const = 0;
+  virtual int line() const = 0;
+  //! Index of the failing node in the graph, -1 when not about one node.
+  virtual int node() const = 0;
+  virtual const char* nodeName() const = 0;
+  virtual const char* nodeOperator() const = 0;
+
+ protected:
+  virtual ~IParserError() = default;
+};
+
+class IParser {
+ public:
+  virtual ~IParser() = default;
+  //! Parses a serialized ModelProto. `modelPath` locates external-data files (may be null).
+  virtual bool parse(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
+                     const char* modelPath = nullptr) noexcept = 0;
+  virtual bool parseFromFile(const char* onnxModelFile, int verbosity) noexcept = 0;
+  //! True when every node of the model has an importer (the network is not changed).
+  virtual bool supportsModel(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
+                             const char* modelPath = nullptr) noexcept = 0;
+  virtual bool supportsOperator(const char* opName) const noexcept = 0;
+  virtual int getNbErrors() const noexcept = 0;
+  virtual const IParserError* getError(int index) const noexcept = 0;
+  virtual void clearErrors() noexcept = 0;
+};
+
+//! Creates a parser that fills `network`; both `network` and `logger` must outlive it.
+IParser* createParser(INetworkDefinition& network, ILogger& logger) noexcept;
+
+}  // namespace kiln::onnx

@@ -1,0 +1,85 @@
+// Kiln public API: runtime, engine, execution context, profiler.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kiln/builder.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+//! Receives per-layer times after each execution when set on a context.
+class IProfiler {
+ public:
+  virtual void reportLayerTime(const char* layerName, float ms) noexcept = 0;
+  virtual ~IProfiler() = default;
+};
+
+class IExecutionContext;
+
+enum class ExecutionContextAllocationStrategy : int32_t {
+  kSTATIC = 0,
+  kON_PROFILE_CHANGE = 1,
+  kUSER_MANAGED = 2,
+};
+
+class ICudaEngine {
+ public:
+  virtual ~ICudaEngine() = default;
+  virtual int32_t getNbIOTensors() const noexcept = 0;
+  virtual const char* getIOTensorName(int32_t index) const noexcept = 0;
+  virtual TensorIOMode getTensorIOMode(const char* tensorName) const noexcept = 0;
+  virtual Dims getTensorShape(const char* tensorName) const noexcept = 0;
+  virtual DataType getTensorDataType(const char* tensorName) const noexcept = 0;
+  virtual TensorLocation getTensorLocation(const char* tensorName) const noexcept = 0;
+  virtual int32_t getNbLayers() const noexcept = 0;
+  virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
+  virtual Dims getProfileShape(const char* tensorName, int32_t profileIndex,
+                               OptProfileSelector select) const noexcept = 0;
+  //! Bytes of the activation arena one execution context needs.
+  virtual std::size_t getDeviceMemorySize() const noexcept = 0;
+  virtual IExecutionContext* createExecutionContext(
+      ExecutionContextAllocationStrategy strategy = ExecutionContextAllocationStrategy::kSTATIC) noexcept = 0;
+  virtual IHostMemory* serialize() const noexcept = 0;
+  //! Kiln: the device the plan was built for (kCPU or kGPU).
+  virtual DeviceType getDeviceType() const noexcept = 0;
+  //! Kiln: one line per layer: name, op, tactic, inputs and outputs (JSON in `json` mode).
+  virtual const char* getLayerInformation(int32_t layerIndex) const noexcept = 0;
+};
+
+class IExecutionContext {
+ public:
+  virtual ~IExecutionContext() = default;
+  virtual const ICudaEngine& getEngine() const noexcept = 0;
+  virtual bool setTensorAddress(const char* tensorName, void* data) noexcept = 0;
+  virtual const void* getTensorAddress(const char* tensorName) const noexcept = 0;
+  virtual bool setInputTensorAddress(const char* tensorName, const void* data) noexcept = 0;
+  virtual bool setInputShape(const char* tensorName, const Dims& dims) noexcept = 0;
+  virtual Dims getTensorShape(const char* tensorName) const noexcept = 0;
+  virtual bool allInputDimensionsSpecified() const noexcept = 0;
+  //! Runs with `bindings` in IO-tensor order; blocks until done.
+  virtual bool executeV2(void* const* bindings) noexcept = 0;
+  //! Runs with the addresses given by setTensorAddress. On the CPU the call
+  //! completes before it returns; `stream` (a cudaStream_t) is ignored there.
+  virtual bool enqueueV3(void* stream) noexcept = 0;
+  virtual void setProfiler(IProfiler* profiler) noexcept = 0;
+  virtual IProfiler* getProfiler() const noexcept = 0;
+  virtual void setDeviceMemory(void* memory) noexcept = 0;
+  virtual void setName(const char* name) noexcept = 0;
+  virtual const char* getName() const noexcept = 0;
+  //! Kiln: CPU threads this context runs with (0 = all cores). Call before the first run.
+  virtual void setNbThreads(int32_t threads) noexcept = 0;
+};
+
+class IRuntime {
+ public:
+  virtual ~IRuntime() = default;
+  //! Deserializes a plan for whichever backend it was built for (the TensorRT
+  //! name is kept). Null, with the reason logged, for a corrupt or foreign plan.
+  virtual ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept = 0;
+  virtual ILogger* getLogger() const noexcept = 0;
+};
+
+IRuntime* createInferRuntime(ILogger& logger) noexcept;
+
+}  // namespace kiln

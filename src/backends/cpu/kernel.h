@@ -1,0 +1,98 @@
+// The CPU backend's contract with the builder and the runtime.
+//
+// A *tactic* is one way to compute one op (reference loops, im2col + packed
+// GEMM, ...). For a node, every tactic whose supports() says yes is a
+// candidate; the builder times them and records the winner's name in the
+// plan. create() makes the kernel from the node at load time; prepack() (if
+// any) runs once at build time and may rewrite the node's constant inputs into
+// a packed form, so packing costs nothing when a plan is loaded.
+//
+// Kernels read shapes from the TensorViews they are given at run time (not
+// from the node), so that one kernel serves every shape of a profile.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "ir/graph.h"
+
+namespace kiln::cpu {
+
+constexpr int kMaxRank = 8;
+
+struct TensorView {
+  void* data = nullptr;  //!< nullptr for an absent optional input
+  DType dtype = DType::kFLOAT;
+  int32_t rank = 0;
+  int64_t dims[kMaxRank] = {};
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= dims[i];
+    return n;
+  }
+  template <typename T>
+  T* as() const { return static_cast<T*>(data); }
+  std::vector<int64_t> shape() const { return std::vector<int64_t>(dims, dims + rank); }
+};
+
+//! Makes a view of `data` with `dims`; throws when the rank exceeds kMaxRank.
+TensorView makeView(void* data, DType dtype, const std::vector<int64_t>& dims);
+
+struct ExecContext {
+  ThreadPool* pool = nullptr;  //!< never null while running
+  void* workspace = nullptr;   //!< workspaceBytes() bytes, 64-byte aligned
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  //! `inputs` has one view per node input, `outputs` one per node output.
+  //! Must be safe to call from several threads at once (contexts share kernels).
+  virtual void run(const ExecContext& ctx, const TensorView* inputs, const TensorView* outputs) const = 0;
+  //! Scratch memory needed per run, for the shapes the node was built with.
+  virtual std::size_t workspaceBytes() const { return 0; }
+};
+
+struct Tactic {
+  std::string name;  //!< unique, "<op>.<how>", e.g. "Conv.im2col_gemm"
+  std::string op;
+  //! Higher runs first when timing is skipped (a single candidate or no timing).
+  int priority = 0;
+  bool (*supports)(const ir::Node& node) = nullptr;
+  std::unique_ptr<Kernel> (*create)(const ir::Node& node) = nullptr;
+  void (*prepack)(ir::Node& node, ir::Graph& graph) = nullptr;
+};
+
+class TacticRegistry {
+ public:
+  void add(Tactic tactic);
+  //! Tactics for `op`, highest priority first.
+  std::vector<const Tactic*> forOp(const std::string& op) const;
+  const Tactic* find(const std::string& name) const;
+  std::vector<std::string> ops() const;
+
+ private:
+  std::vector<std::unique_ptr<Tactic>> all_;
+  std::unordered_map<std::string, std::vector<const Tactic*>> byOp_;
+  std::unordered_map<std::string, const Tactic*> byName_;
+};
+
+//! Every CPU tactic Kiln has.
+const TacticRegistry& tactics();
+
+//! The CPU's best vector ISA, detected once: "avx512", "avx2" or "generic".
+const char* hostIsa();
+
+//! Runs `node` once on host tensors with its highest-priority supported tactic
+//! (the builder folds constants and the tests check kernels with it). The
+//! node's input/output Values must carry static shapes.
+std::vector<ir::Tensor> evaluateNode(const ir::Node& node, const std::vector<const ir::Tensor*>& inputs,
+                                     ThreadPool* pool = nullptr, const std::string& tactic = "");
+
+}  // namespace kiln::cpu

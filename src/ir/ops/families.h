@@ -1,0 +1,18 @@
+// The op families; each register function lives in ops/<family>.cc.
+#pragma once
+#include "ir/op_schema.h"
+
+namespace kiln::ir {
+//! Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, LayerNormalization,
+//! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Softmax, Resize.
+void registerNnSchemas(SchemaRegistry& r);
+//! Unary and binary math, comparisons, logic, Where, Cast, Clip, activations.
+void registerElementwiseSchemas(SchemaRegistry& r);
+//! ReduceMean/Sum/Max/Min/Prod, ArgMax/ArgMin.
+void registerReduceSchemas(SchemaRegistry& r);
+//! Reshape, Flatten, Transpose, Concat, Split, Slice, Gather, Squeeze, Unsqueeze,
+//! Shape, ConstantOfShape, Expand, Pad, Identity, Dropout.
+void registerTensorSchemas(SchemaRegistry& r);
+//! Kiln's internal ops made by passes (KilnFusedElementwise, ...).
+void registerKilnSchemas(SchemaRegistry& r);
+}  // namespace kiln::ir

@@ -1,0 +1,34 @@
+// A pass rewrites an ir::Graph and says whether it changed anything.
+// One pass per file; passes/pipeline.cc is the only place that orders them.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace kiln::passes {
+
+struct PassContext {
+  //! Computes a node's outputs from constant inputs (the builder plugs in the
+  //! CPU backend; passes know no backend). Null disables constant folding.
+  std::function<std::vector<ir::Tensor>(const ir::Node&, const std::vector<const ir::Tensor*>&)> evaluate;
+  //! Folded constants larger than this many bytes are not materialized.
+  std::size_t maxFoldBytes = 64u << 20;
+  //! Enables fusions that only the CPU backend implements (elementwise chains).
+  bool cpuFusions = true;
+  //! "<pass>: <what changed>" lines, shown by --verbose.
+  std::vector<std::string> log;
+};
+
+struct Pass {
+  const char* name;
+  bool (*run)(ir::Graph& graph, PassContext& ctx);
+};
+
+//! The passes in the order the builder runs them.
+const std::vector<Pass>& pipeline();
+//! Runs the pipeline (fixed order, shapes re-inferred after each changing pass).
+void runPipeline(ir::Graph& graph, PassContext& ctx);
+
+}  // namespace kiln::passes

@@ -1,0 +1,19 @@
+// Every pass, one file each (passes/<name>.cc); pipeline.cc orders them.
+#pragma once
+#include "passes/pass.h"
+
+namespace kiln::passes {
+//! Removes nodes whose outputs reach no graph output.
+bool eliminateDeadCode(ir::Graph& graph, PassContext& ctx);
+//! Evaluates nodes whose inputs are all constant (and Shape of a static
+//! shape) and replaces them by constants: constant and shape folding.
+bool foldConstants(ir::Graph& graph, PassContext& ctx);
+//! Folds BatchNormalization with constant parameters into the preceding
+//! Conv / Gemm's weights and bias.
+bool foldBatchNorm(ir::Graph& graph, PassContext& ctx);
+//! Conv / Gemm / MatMul followed by a bias Add and/or an activation become one
+//! node carrying the bias and `kiln_act` attributes (see docs/architecture.md).
+bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx);
+//! Chains of elementwise float ops become one KilnFusedElementwise node.
+bool fuseElementwiseChains(ir::Graph& graph, PassContext& ctx);
+}  // namespace kiln::passes

@@ -1,0 +1,31 @@
+// The one place that orders the passes.
+#include "ir/op_schema.h"
+#include "passes/passes.h"
+
+namespace kiln::passes {
+
+const std::vector<Pass>& pipeline() {
+  static const std::vector<Pass> passes = {
+      {"eliminate_dead_code", eliminateDeadCode},
+      {"fold_constants", foldConstants},
+      {"eliminate_dead_code", eliminateDeadCode},
+      {"fold_batchnorm", foldBatchNorm},
+      {"fuse_bias_activation", fuseBiasActivation},
+      {"fuse_elementwise_chains", fuseElementwiseChains},
+      {"eliminate_dead_code", eliminateDeadCode},
+  };
+  return passes;
+}
+
+void runPipeline(ir::Graph& graph, PassContext& ctx) {
+  graph.topoSort();
+  ir::inferGraph(graph);
+  for (const Pass& pass : pipeline()) {
+    if (!pass.run(graph, ctx)) continue;
+    graph.topoSort();
+    ir::inferGraph(graph);
+    graph.removeUnusedValues();
+  }
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,50 @@
+// The plan: what the builder writes and the runtime reads.
+//
+// File layout: a 64-byte header (magic "KILNPLAN", format version, section
+// sizes, CRC-32 of everything after the header), then a FlatBuffers body
+// (schema in plan.fbs: metadata, values, layers with attributes and tactics,
+// the memory plan), then the weights blob with every constant 64-byte aligned
+// so the runtime can point into it without copying. The reader checks size,
+// magic, version, CRC and runs the FlatBuffers verifier before reading anything.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace kiln::plan {
+
+constexpr uint32_t kFormatVersion = 1;
+
+struct PlanMetadata {
+  std::string kilnVersion;  //!< "0.1.0"
+  std::string device;       //!< "cpu" or "cuda"
+  std::string isa;          //!< CPU: "avx512" | "avx2" | "generic"; CUDA: "sm_90"
+  std::string networkName;
+};
+
+struct PlanContents {
+  PlanMetadata meta;
+  //! The optimized graph: nodes in execution order with `tactic` set;
+  //! constants (packed weights included) are Values with `constant`.
+  std::unique_ptr<ir::Graph> graph;
+  //! Arena offset of every activation value, by value name. Graph inputs and
+  //! outputs are not in the arena (the user binds them).
+  std::unordered_map<std::string, int64_t> arenaOffsets;
+  int64_t arenaBytes = 0;
+  //! Scratch bytes a context needs beside the arena (largest kernel workspace).
+  int64_t workspaceBytes = 0;
+};
+
+//! Serializes a plan. Throws kiln::Error on what cannot be written.
+std::vector<uint8_t> writePlan(const PlanContents& plan);
+
+//! Reads a plan; constants point into `data`, which `owner` keeps alive.
+//! Throws kiln::Error with a one-line reason for an empty, truncated,
+//! corrupt, foreign-version or malformed plan (the caller checks meta.device).
+PlanContents readPlan(const uint8_t* data, std::size_t size, std::shared_ptr<const void> owner);
+
+}  // namespace kiln::plan
