@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace kiln {
@@ -30,8 +31,9 @@ class ThreadPool {
       fn(int64_t{0}, n);
       return;
     }
-    auto thunk = [](void* ctx, int64_t b, int64_t e) { (*static_cast<Fn*>(ctx))(b, e); };
-    run(n, thunk, &fn);
+    using F = std::remove_reference_t<Fn>;
+    auto thunk = [](void* ctx, int64_t b, int64_t e) { (*static_cast<F*>(ctx))(b, e); };
+    run(n, thunk, const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
   static int hardwareThreads();

@@ -51,6 +51,36 @@ const Tensor* Node::tensor(const std::string& attr) const { return getAttr<Tenso
 
 std::string Node::describe() const { return strCat(op, " node \"", name, "\""); }
 
+std::unique_ptr<Graph> Graph::clone() const {
+  auto g = std::make_unique<Graph>();
+  g->name = name;
+  std::unordered_map<const Value*, Value*> map;
+  for (auto& v : values_) {
+    auto copy = std::make_unique<Value>(*v);
+    copy->producer = nullptr;
+    map[v.get()] = copy.get();
+    g->byName_[copy->name] = copy.get();
+    g->values_.push_back(std::move(copy));
+  }
+  auto mapped = [&](Value* v) -> Value* {
+    if (!v) return nullptr;
+    auto it = map.find(v);
+    KILN_CHECK(it != map.end(), "graph clone: value \"", v->name, "\" is not owned by the graph");
+    return it->second;
+  };
+  for (auto& n : nodes_) {
+    std::vector<Value*> ins, outs;
+    for (Value* v : n->inputs) ins.push_back(mapped(v));
+    for (Value* v : n->outputs) outs.push_back(mapped(v));
+    Node* c = g->addNode(n->op, n->name, std::move(ins), std::move(outs));
+    c->attrs = n->attrs;
+    c->tactic = n->tactic;
+  }
+  for (Value* v : inputs) g->inputs.push_back(mapped(v));
+  for (Value* v : outputs) g->outputs.push_back(mapped(v));
+  return g;
+}
+
 Value* Graph::addValue(const std::string& name, DType dtype, Shape shape) {
   auto v = std::make_unique<Value>();
   v->name = uniqueName(name);
@@ -151,10 +181,11 @@ void Graph::topoSort() {
   std::unordered_map<Node*, std::unique_ptr<Node>*> owner;
   for (auto& n : nodes_) owner[n.get()] = &n;
   // Iterative DFS keeps deep graphs (thousands of nodes) off the call stack.
-  for (auto& root : nodes_) {
-    if (state[root.get()]) continue;
-    std::vector<std::pair<Node*, std::size_t>> stack{{root.get(), 0}};
-    state[root.get()] = 1;
+  std::vector<Node*> roots = nodeList();  // nodes_ entries are moved out as they are placed
+  for (Node* root : roots) {
+    if (state[root]) continue;
+    std::vector<std::pair<Node*, std::size_t>> stack{{root, 0}};
+    state[root] = 1;
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
       if (next < node->inputs.size()) {

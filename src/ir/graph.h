@@ -58,6 +58,8 @@ class Graph {
   Graph() = default;
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
+  //! A deep copy (constants' storage is shared: constants are immutable).
+  std::unique_ptr<Graph> clone() const;
 
   std::string name;
   std::vector<Value*> inputs;

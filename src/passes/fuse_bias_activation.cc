@@ -1,5 +1,219 @@
+// Folds what follows a Conv / Gemm / MatMul into it, in three walks:
+//  (a) bias: MatMul(A, constant 2-D B) + constant [N] / [1.., N] -> MatMul's
+//      3rd input; Conv + constant [K,1,1] / [1,K,1,1] / scalar -> Conv bias;
+//  (c) residual: Conv + Add(conv_out, other) with `other` of the output's
+//      shape (ResNet) -> Conv's 4th input, added after the bias;
+//  (b) activation: Relu, LeakyRelu, Sigmoid, Tanh, Clip (constant bounds),
+//      HardSigmoid, HardSwish, Gelu, x * Sigmoid(x) (Silu) and PyTorch's
+//      erf-GELU x * 0.5 * (1 + Erf(x / sqrt2)) -> attributes kiln_act,
+//      kiln_act_alpha, kiln_act_beta on the producer.
+// Each fusion needs the producer's output to have no other reader. The
+// kernels apply bias, then residual, then the activation, which is the order
+// of the walks, so Conv -> Add(bias) -> Add(x) -> Relu becomes one Conv.
+#include <limits>
+#include <optional>
+
+#include "core/error.h"
 #include "passes/passes.h"
+#include "passes/pattern.h"
 
 namespace kiln::passes {
-bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx) { (void)graph; (void)ctx; return false; }
+namespace {
+
+//! A producer and the nodes after it that it absorbs; `out` is the value the
+//! producer writes afterwards (the last absorbed node's output).
+struct Absorb {
+  ir::Node* producer;
+  std::vector<ir::Node*> nodes;
+  ir::Value* out;
+};
+
+void absorb(Rewriter& rw, const Absorb& a) {
+  redirectOutput(a.producer, 0, a.out);
+  for (ir::Node* n : a.nodes) rw.remove(n);
+}
+
+bool isFloatOutput(const ir::Node& n) { return !n.outputs.empty() && n.outputs[0]->dtype == DType::kFLOAT; }
+
+// ---- (a) bias -------------------------------------------------------------
+
+//! The constant other operand of the single Add reading the producer's output.
+std::optional<std::pair<ir::Node*, const ir::Tensor*>> constantAdd(const ir::Graph& g, const ir::Node& p) {
+  ir::Node* add = soleConsumer(g, p.outputs[0], "Add");
+  const ir::Tensor* c = floatConstant(otherInput(add, p.outputs[0]));
+  if (!c) return std::nullopt;
+  return std::make_pair(add, c);
+}
+
+bool fuseMatMulBias(Rewriter& rw, ir::Node* mm) {
+  if (mm->op != "MatMul" || mm->inputs.size() != 2 || mm->has("kiln_act") || !isFloatOutput(*mm)) return false;
+  const ir::Tensor* b = floatConstant(mm->input(1));
+  auto add = constantAdd(rw.graph, *mm);
+  if (!b || b->dims().size() != 2 || !add) return false;
+  // [N] or [1, .., 1, N], no wider than the output: the Add keeps the shape.
+  const std::vector<int64_t>& d = add->second->dims();
+  int64_t n = b->dims()[1];
+  if (d.empty() || d.back() != n || d.size() > mm->outputs[0]->shape.size()) return false;
+  for (std::size_t i = 0; i + 1 < d.size(); ++i)
+    if (d[i] != 1) return false;
+  ir::Value* bias = add->first->inputs[add->first->inputs[0] == mm->outputs[0] ? 1 : 0];
+  if (d.size() != 1)
+    bias = rw.graph.addConstant(bias->name + "_1d", ir::Tensor(DType::kFLOAT, {n}, add->second->data()));
+  mm->inputs.push_back(bias);
+  absorb(rw, {mm, {add->first}, add->first->outputs[0]});
+  return true;
+}
+
+bool fuseConvBias(Rewriter& rw, ir::Node* conv) {
+  if (conv->op != "Conv" || conv->inputs.size() > 3 || conv->has("kiln_act") || !isFloatOutput(*conv)) return false;
+  const ir::Shape& out = conv->outputs[0]->shape;
+  const ir::Tensor* old = conv->input(2) ? floatConstant(conv->input(2)) : nullptr;
+  auto add = constantAdd(rw.graph, *conv);
+  if (!add || (conv->input(2) && !old) || out.size() < 2 || !out[1].known()) return false;
+  // [K, 1, ..], [1, K, 1, ..] or one element: a per-channel constant.
+  int64_t k = out[1].value;
+  const std::vector<int64_t>& d = add->second->dims();
+  std::size_t rank = out.size();
+  bool perChannel = add->second->numel() == k &&
+                    ((d.size() == rank - 1 && d[0] == k) || (d.size() == rank && d[0] == 1 && d[1] == k));
+  if (!perChannel && !(add->second->numel() == 1 && d.size() <= rank)) return false;
+  std::vector<float> bias = old ? old->toFloat() : std::vector<float>(static_cast<std::size_t>(k), 0.f);
+  std::vector<float> extra = add->second->toFloat();
+  for (int64_t c = 0; c < k; ++c) bias[c] += extra[perChannel ? c : 0];
+  conv->inputs.resize(3, nullptr);
+  conv->inputs[2] = rw.graph.addConstant(conv->name + "_bias", ir::Tensor::fromFloat(bias, {k}));
+  absorb(rw, {conv, {add->first}, add->first->outputs[0]});
+  return true;
+}
+
+// ---- (c) residual ---------------------------------------------------------
+
+bool fuseConvResidual(Rewriter& rw, ir::Node* conv) {
+  if (conv->op != "Conv" || conv->inputs.size() > 3 || conv->has("kiln_act") || !isFloatOutput(*conv)) return false;
+  ir::Value* y = conv->outputs[0];
+  ir::Node* add = soleConsumer(rw.graph, y, "Add");
+  ir::Value* other = otherInput(add, y);
+  if (!other || other->dtype != DType::kFLOAT || !sameShape(other->shape, y->shape) ||
+      !sameShape(add->outputs[0]->shape, y->shape))
+    return false;
+  conv->inputs.resize(3, nullptr);
+  conv->inputs.push_back(other);
+  absorb(rw, {conv, {add}, add->outputs[0]});
+  return true;
+}
+
+// ---- (b) activation -------------------------------------------------------
+
+struct Act {
+  std::string kind;
+  float alpha = 0.f, beta = 0.f;
+};
+
+//! The activation a single node computes on its first input.
+std::optional<Act> activationOf(const ir::Node& n) {
+  if (n.op == "Relu" || n.op == "Sigmoid" || n.op == "Tanh" || n.op == "HardSwish") return Act{n.op};
+  if (n.op == "LeakyRelu") return Act{n.op, n.f("alpha", 0.01f)};
+  if (n.op == "HardSigmoid") return Act{n.op, n.f("alpha", 0.2f), n.f("beta", 0.5f)};
+  if (n.op == "Gelu") {
+    std::string approx = n.s("approximate", "none");
+    if (approx == "none") return Act{"Gelu"};
+    if (approx == "tanh") return Act{"GeluTanh"};
+    return std::nullopt;
+  }
+  if (n.op == "Clip") {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    std::optional<float> lo = n.input(1) ? scalarConstant(n.input(1)) : -kInf;
+    std::optional<float> hi = n.input(2) ? scalarConstant(n.input(2)) : kInf;
+    if (!lo || !hi) return std::nullopt;
+    return Act{"Clip", *lo, *hi};
+  }
+  return std::nullopt;
+}
+
+//! x * Sigmoid(x), the Mul reading both (either order).
+std::optional<Absorb> matchSilu(const ir::Graph& g, ir::Node* p) {
+  ir::Value* x = p->outputs[0];
+  std::vector<ir::Node*> users = g.consumers(x);
+  if (g.isGraphOutput(x) || users.size() != 2) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {
+    ir::Node* sig = users[k];
+    if (sig->op != "Sigmoid" || sig->input(0) != x) continue;
+    ir::Node* mul = soleConsumer(g, sig->outputs[0], "Mul");
+    if (mul == users[1 - k] && otherInput(mul, sig->outputs[0]) == x) return Absorb{p, {sig, mul}, mul->outputs[0]};
+  }
+  return std::nullopt;
+}
+
+//! PyTorch's exact GELU, x * 0.5 * (1 + Erf(x / sqrt2)), in the orders
+//! exporters write it: ((x * a) * 0.5), ((x * 0.5) * a), (x * (a * 0.5)),
+//! where a = 1 + Erf(x / sqrt2) (or x * 0.7071).
+std::optional<Absorb> matchErfGelu(const ir::Graph& g, ir::Node* p) {
+  constexpr float kSqrt2 = 1.41421356f;
+  ir::Value* x = p->outputs[0];
+  std::vector<ir::Node*> users = g.consumers(x);
+  if (g.isGraphOutput(x) || users.size() != 2) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {
+    ir::Node* div = users[k];
+    ir::Node* mul = users[1 - k];
+    bool scaled = (div->op == "Div" && div->input(0) == x && isScalar(div->input(1), kSqrt2)) ||
+                  (div->op == "Mul" && isScalar(otherInput(div, x), 1.f / kSqrt2));
+    if (!scaled || mul->op != "Mul") continue;
+    ir::Node* erf = soleConsumer(g, div->outputs[0], "Erf");
+    ir::Node* add = erf ? soleConsumer(g, erf->outputs[0], "Add") : nullptr;
+    if (!add || !isScalar(otherInput(add, erf->outputs[0]), 1.f)) continue;
+    ir::Value* a = add->outputs[0];
+    ir::Value* m = mul->outputs[0];
+    ir::Node* next = soleConsumer(g, m, "Mul");
+    if (otherInput(mul, x) == a && soleConsumer(g, a) == mul && next &&
+        isScalar(otherInput(next, m), 0.5f))  // (x * a) * 0.5
+      return Absorb{p, {div, erf, add, mul, next}, next->outputs[0]};
+    if (isScalar(otherInput(mul, x), 0.5f) && next && otherInput(next, m) == a && soleConsumer(g, a) == next)
+      return Absorb{p, {div, erf, add, mul, next}, next->outputs[0]};  // (x * 0.5) * a
+    ir::Node* half = soleConsumer(g, a, "Mul");                        // x * (a * 0.5)
+    if (half && isScalar(otherInput(half, a), 0.5f) && otherInput(mul, x) == half->outputs[0] &&
+        soleConsumer(g, half->outputs[0]) == mul)
+      return Absorb{p, {div, erf, add, half, mul}, m};
+  }
+  return std::nullopt;
+}
+
+bool fuseActivation(Rewriter& rw, ir::Node* p) {
+  if ((p->op != "Conv" && p->op != "Gemm" && p->op != "MatMul") || p->has("kiln_act") || !isFloatOutput(*p))
+    return false;
+  const ir::Graph& g = rw.graph;
+  Act act;
+  std::optional<Absorb> m;
+  ir::Node* next = soleConsumer(g, p->outputs[0]);
+  std::optional<Act> single = next && next->input(0) == p->outputs[0] ? activationOf(*next) : std::nullopt;
+  if (single) {
+    act = *single;
+    m = Absorb{p, {next}, next->outputs[0]};
+  } else if ((m = matchSilu(g, p))) {
+    act.kind = "Silu";
+  } else if ((m = matchErfGelu(g, p))) {
+    act.kind = "Gelu";
+  } else {
+    return false;
+  }
+  if (m->out->dtype != DType::kFLOAT) return false;
+  p->attrs["kiln_act"] = act.kind;
+  p->attrs["kiln_act_alpha"] = act.alpha;
+  p->attrs["kiln_act_beta"] = act.beta;
+  absorb(rw, *m);
+  return true;
+}
+
+}  // namespace
+
+bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx) {
+  Rewriter rw(graph);
+  int bias = rw.forEachNode([&](ir::Node* n) { return fuseMatMulBias(rw, n) || fuseConvBias(rw, n); });
+  int residual = rw.forEachNode([&](ir::Node* n) { return fuseConvResidual(rw, n); });
+  int act = rw.forEachNode([&](ir::Node* n) { return fuseActivation(rw, n); });
+  if (bias + residual + act == 0) return false;
+  ctx.log.push_back(
+      strCat("fuse_bias_activation: fused ", bias, " bias adds, ", residual, " residual adds, ", act, " activations"));
+  return true;
+}
+
 }  // namespace kiln::passes

@@ -5,14 +5,18 @@
 namespace kiln::passes {
 //! Removes nodes whose outputs reach no graph output.
 bool eliminateDeadCode(ir::Graph& graph, PassContext& ctx);
+//! Removes nodes that copy their input: Identity, inference Dropout, Cast to
+//! the same type, identity Transpose, Reshape-like ops to the same shape.
+bool eliminateIdentity(ir::Graph& graph, PassContext& ctx);
 //! Evaluates nodes whose inputs are all constant (and Shape of a static
 //! shape) and replaces them by constants: constant and shape folding.
 bool foldConstants(ir::Graph& graph, PassContext& ctx);
 //! Folds BatchNormalization with constant parameters into the preceding
 //! Conv / Gemm's weights and bias.
 bool foldBatchNorm(ir::Graph& graph, PassContext& ctx);
-//! Conv / Gemm / MatMul followed by a bias Add and/or an activation become one
-//! node carrying the bias and `kiln_act` attributes (see docs/architecture.md).
+//! Conv / Gemm / MatMul followed by a bias Add, a residual Add (Conv) and/or
+//! an activation become one node carrying the bias, the residual input and
+//! `kiln_act` attributes.
 bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx);
 //! Chains of elementwise float ops become one KilnFusedElementwise node.
 bool fuseElementwiseChains(ir::Graph& graph, PassContext& ctx);

@@ -6,8 +6,10 @@ namespace kiln::passes {
 
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes = {
+      {"eliminate_identity", eliminateIdentity},
       {"eliminate_dead_code", eliminateDeadCode},
       {"fold_constants", foldConstants},
+      {"eliminate_identity", eliminateIdentity},  // Reshapes to a now-static same shape
       {"eliminate_dead_code", eliminateDeadCode},
       {"fold_batchnorm", foldBatchNorm},
       {"fuse_bias_activation", fuseBiasActivation},

@@ -6,6 +6,7 @@
 // the memory plan), then the weights blob with every constant 64-byte aligned
 // so the runtime can point into it without copying. The reader checks size,
 // magic, version, CRC and runs the FlatBuffers verifier before reading anything.
+// Header layout and helpers: plan_format.h; checksum: crc32.h.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -42,7 +43,9 @@ struct PlanContents {
 //! Serializes a plan. Throws kiln::Error on what cannot be written.
 std::vector<uint8_t> writePlan(const PlanContents& plan);
 
-//! Reads a plan; constants point into `data`, which `owner` keeps alive.
+//! Reads a plan; constants point into `data`, which `owner` keeps alive
+//! (pass a 64-byte aligned buffer: an unaligned one is copied once into an
+//! aligned buffer that the constants then keep alive instead).
 //! Throws kiln::Error with a one-line reason for an empty, truncated,
 //! corrupt, foreign-version or malformed plan (the caller checks meta.device).
 PlanContents readPlan(const uint8_t* data, std::size_t size, std::shared_ptr<const void> owner);

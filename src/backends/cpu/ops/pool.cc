@@ -1,5 +1,161 @@
+// MaxPool (with optional Indices), AveragePool, GlobalAveragePool,
+// GlobalMaxPool: direct loops over a D x H x W view, parallel over planes.
+// Pools are a small part of any network's time; these are the only tactics.
+#include <cmath>
+#include <limits>
+
 #include "backends/cpu/ops/families.h"
+#include "backends/cpu/ops/nn_util.h"
 
 namespace kiln::cpu {
-void registerPoolKernels(TacticRegistry& r) { (void)r; }
+namespace {
+
+// Calls fn(inputIndex) for each tap of the window of output (od, oh, ow)
+// that lies inside the input, and returns how many taps lie inside the
+// padded input (what count_include_pad divides by).
+template <typename Fn>
+int64_t forWindow(const Geometry3& g, int64_t od, int64_t oh, int64_t ow, Fn&& fn) {
+  int64_t padded = 0;
+  for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+    const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+    if (id >= g.in[0] + g.padEnd[0]) break;
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+      const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+      if (ih >= g.in[1] + g.padEnd[1]) break;
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        const int64_t iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
+        if (iw >= g.in[2] + g.padEnd[2]) break;
+        ++padded;
+        if (id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2])
+          fn((id * g.in[1] + ih) * g.in[2] + iw);
+      }
+    }
+  }
+  return padded;
+}
+
+class PoolRef final : public Kernel {
+ public:
+  explicit PoolRef(const ir::Node& node)
+      : desc_(nodeDescription(node)),
+        attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
+        max_(node.op == "MaxPool"),
+        includePad_(node.i("count_include_pad", 0) != 0),
+        columnMajor_(node.i("storage_order", 0) != 0),
+        indices_(node.outputs.size() > 1 && node.outputs[1] != nullptr) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const Geometry3 g = windowGeometry(desc_, attrs_, x, attrs_.kernel.data(), out[0]);
+    const int64_t planes = x.dims[0] * x.dims[1], inSize = g.inSize(), outSize = g.outSize();
+    const float* xd = x.as<const float>();
+    float* yd = out[0].as<float>();
+    int64_t* idx = indices_ ? out[1].as<int64_t>() : nullptr;
+    ctx.pool->parallelFor(planes, [&](int64_t b, int64_t e) {
+      for (int64_t pl = b; pl < e; ++pl) {
+        const float* xp = xd + pl * inSize;
+        float* yp = yd + pl * outSize;
+        for (int64_t od = 0; od < g.out[0]; ++od)
+          for (int64_t oh = 0; oh < g.out[1]; ++oh)
+            for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+              const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
+              if (max_) {
+                float best = -std::numeric_limits<float>::infinity();
+                int64_t at = -1;
+                forWindow(g, od, oh, ow, [&](int64_t i) {
+                  if (at < 0 || xp[i] > best) {
+                    best = xp[i];
+                    at = i;
+                  }
+                });
+                yp[o] = best;
+                if (idx) idx[pl * outSize + o] = at < 0 ? -1 : pl * inSize + storageIndex(g, at);
+              } else {
+                float sum = 0.f;
+                int64_t valid = 0;
+                const int64_t padded = forWindow(g, od, oh, ow, [&](int64_t i) {
+                  sum += xp[i];
+                  ++valid;
+                });
+                const int64_t count = includePad_ ? padded : valid;
+                yp[o] = count > 0 ? sum / static_cast<float>(count) : 0.f;
+              }
+            }
+      }
+    });
+  }
+
+ private:
+  // ONNX's Indices: the flat input position, row- or column-major over the
+  // spatial axes as storage_order says.
+  int64_t storageIndex(const Geometry3& g, int64_t i) const {
+    if (!columnMajor_) return i;
+    const int64_t w = i % g.in[2], h = (i / g.in[2]) % g.in[1], d = i / (g.in[1] * g.in[2]);
+    const int64_t off = 3 - g.spatial;
+    int64_t pos[3] = {d, h, w}, r = 0, s = 1;
+    for (int64_t a = off; a < 3; ++a) {  // first spatial axis varies fastest
+      r += pos[a] * s;
+      s *= g.in[a];
+    }
+    return r;
+  }
+
+  ir::Node desc_;
+  ir::WindowAttrs attrs_;
+  bool max_, includePad_, columnMajor_, indices_;
+};
+
+class GlobalPoolRef final : public Kernel {
+ public:
+  explicit GlobalPoolRef(const ir::Node& node) : max_(node.op == "GlobalMaxPool") {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const int64_t planes = x.dims[0] * x.dims[1], size = x.numel() / std::max<int64_t>(1, planes);
+    const float* xd = x.as<const float>();
+    float* yd = out[0].as<float>();
+    ctx.pool->parallelFor(planes, [&](int64_t b, int64_t e) {
+      for (int64_t pl = b; pl < e; ++pl) {
+        const float* xp = xd + pl * size;
+        if (max_) {
+          float best = -std::numeric_limits<float>::infinity();
+          for (int64_t i = 0; i < size; ++i) best = xp[i] > best ? xp[i] : best;
+          yd[pl] = best;
+        } else {
+          float sum = 0.f;
+          for (int64_t i = 0; i < size; ++i) sum += xp[i];
+          yd[pl] = size > 0 ? sum / static_cast<float>(size) : 0.f;
+        }
+      }
+    });
+  }
+
+ private:
+  bool max_;
+};
+
+bool supportsPool(const ir::Node& node) {
+  if (!node.inputs[0] || node.inputs[0]->dtype != DType::kFLOAT) return false;
+  const std::size_t rank = node.inputs[0]->shape.size();
+  return rank >= 3 && rank <= 5;
+}
+
+bool supportsGlobal(const ir::Node& node) {
+  return node.inputs[0] && node.inputs[0]->dtype == DType::kFLOAT && node.inputs[0]->shape.size() >= 3;
+}
+
+template <typename K>
+std::unique_ptr<Kernel> make(const ir::Node& n) {
+  return std::make_unique<K>(n);
+}
+
+}  // namespace
+
+void registerPoolKernels(TacticRegistry& r) {
+  r.add({"MaxPool.ref", "MaxPool", 0, supportsPool, make<PoolRef>, nullptr});
+  r.add({"AveragePool.ref", "AveragePool", 0, supportsPool, make<PoolRef>, nullptr});
+  r.add({"GlobalAveragePool.ref", "GlobalAveragePool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
+  r.add({"GlobalMaxPool.ref", "GlobalMaxPool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
+}
+
 }  // namespace kiln::cpu

@@ -1,0 +1,150 @@
+// kiln::onnx::IParser (TensorRT's nvonnxparser::IParser) over onnx/importer.
+// Errors are kept for getNbErrors/getError and logged at kERROR.
+#include "kiln/onnx_parser.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "core/error.h"
+#include "api/network_impl.h"
+#include "onnx/importer.h"
+
+namespace kiln::onnx {
+
+namespace {
+
+class ParserError final : public IParserError {
+ public:
+  explicit ParserError(ImportError e) : e_(std::move(e)) {}
+  ErrorCode code() const override { return e_.code; }
+  const char* desc() const override { return e_.desc.c_str(); }
+  const char* file() const override { return e_.file.c_str(); }
+  const char* func() const override { return e_.func.c_str(); }
+  int line() const override { return e_.line; }
+  int node() const override { return e_.node; }
+  const char* nodeName() const override { return e_.nodeName.c_str(); }
+  const char* nodeOperator() const override { return e_.nodeOperator.c_str(); }
+
+ private:
+  ImportError e_;
+};
+
+//! The directory external-data paths are relative to: the model file's.
+std::string dirOf(const char* modelPath) {
+  if (!modelPath || !*modelPath) return "";
+  return std::filesystem::path(modelPath).parent_path().string();
+}
+
+class Parser final : public IParser {
+ public:
+  Parser(INetworkDefinition& network, ILogger& logger) : network_(network), logger_(logger) {}
+
+  bool parse(const void* data, std::size_t size, const char* modelPath) noexcept override {
+    return guard([&] { return record(importModel(data, size, dirOf(modelPath), api::graphOf(network_))); });
+  }
+
+  bool parseFromFile(const char* onnxModelFile, int verbosity) noexcept override {
+    return guard([&] {
+      std::string bytes;
+      if (!readFile(onnxModelFile, bytes)) return false;
+      if (verbosity >= static_cast<int>(ILogger::Severity::kINFO))
+        logger_.log(ILogger::Severity::kINFO,
+                    strCat("ONNX parser: reading \"", onnxModelFile, "\" (", bytes.size(), " bytes)").c_str());
+      bool ok = record(importModel(bytes.data(), bytes.size(), dirOf(onnxModelFile), api::graphOf(network_)));
+      if (ok && verbosity >= static_cast<int>(ILogger::Severity::kINFO)) {
+        ir::Graph& g = api::graphOf(network_);
+        logger_.log(ILogger::Severity::kINFO, strCat("ONNX parser: imported \"", onnxModelFile, "\": ",
+                                                     g.nodes().size(), " nodes, ", g.inputs.size(),
+                                                     " inputs, ", g.outputs.size(), " outputs")
+                                                  .c_str());
+      }
+      return ok;
+    });
+  }
+
+  bool supportsModel(const void* data, std::size_t size, const char* modelPath) noexcept override {
+    return guard([&] { return record(checkModelSupport(data, size, dirOf(modelPath))); });
+  }
+
+  bool supportsOperator(const char* opName) const noexcept override {
+    try {
+      return opName && isOperatorSupported(opName);
+    } catch (...) {
+      return false;
+    }
+  }
+
+  int getNbErrors() const noexcept override { return static_cast<int>(errors_.size()); }
+  const IParserError* getError(int index) const noexcept override {
+    return index >= 0 && index < getNbErrors() ? &errors_[index] : nullptr;
+  }
+  void clearErrors() noexcept override { errors_.clear(); }
+
+ private:
+  //! Keeps the errors of `r` and logs each; returns r.ok.
+  bool record(const ImportResult& r) {
+    for (const ImportError& e : r.errors) {
+      logger_.log(ILogger::Severity::kERROR, strCat("ONNX parser: ", e.desc).c_str());
+      errors_.emplace_back(e);
+    }
+    return r.ok;
+  }
+
+  bool readFile(const char* path, std::string& bytes) {
+    ImportError e;
+    e.code = ErrorCode::kINVALID_VALUE;
+    e.file = __FILE__;
+    e.func = __func__;
+    e.line = __LINE__;
+    if (!path || !*path) {
+      e.desc = "parseFromFile: no file name given";
+      record({false, {e}});
+      return false;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::error_code ec;
+      bool exists = std::filesystem::exists(path, ec);
+      e.desc = strCat("cannot open ONNX model file \"", path, "\": ", exists ? "not readable" : "no such file");
+      record({false, {e}});
+      return false;
+    }
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) {
+      e.desc = strCat("cannot read ONNX model file \"", path, "\"");
+      record({false, {e}});
+      return false;
+    }
+    return true;
+  }
+
+  //! Public entry points never throw (out of memory while copying errors, say).
+  template <typename Fn>
+  bool guard(Fn&& fn) noexcept {
+    try {
+      return fn();
+    } catch (const std::exception& ex) {
+      logger_.log(ILogger::Severity::kINTERNAL_ERROR, strCat("ONNX parser: ", ex.what()).c_str());
+    } catch (...) {
+      logger_.log(ILogger::Severity::kINTERNAL_ERROR, "ONNX parser: unknown internal error");
+    }
+    return false;
+  }
+
+  INetworkDefinition& network_;
+  ILogger& logger_;
+  std::vector<ParserError> errors_;
+};
+
+}  // namespace
+
+IParser* createParser(INetworkDefinition& network, ILogger& logger) noexcept {
+  try {
+    return new Parser(network, logger);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+}  // namespace kiln::onnx

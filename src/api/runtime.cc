@@ -1,0 +1,217 @@
+// IRuntime, ICudaEngine and IExecutionContext over runtime/.
+#include <cstring>
+#include <functional>
+
+#include "api/api_util.h"
+#include "api/layers.h"
+#include "kiln/runtime.h"
+#include "runtime/engine.h"
+
+namespace kiln::api {
+
+namespace {
+
+class EngineImpl;
+
+class ExecutionContextImpl final : public IExecutionContext {
+ public:
+  ExecutionContextImpl(const EngineImpl* owner, std::shared_ptr<const runtime::Engine> engine, ILogger* logger,
+                       int threads, bool ownArena)
+      : owner_(owner), logger_(logger), ctx_(std::move(engine), threads, ownArena) {
+    onLayer_ = [this](int index, float ms) {
+      if (profiler_) profiler_->reportLayerTime(ctx_.engine().layers()[index].name.c_str(), ms);
+    };
+  }
+  const ICudaEngine& getEngine() const noexcept override;
+
+  bool setTensorAddress(const char* name, void* data) noexcept override {
+    int io = find(name, "setTensorAddress");
+    if (io < 0) return false;
+    ctx_.setAddress(io, data);
+    return true;
+  }
+  const void* getTensorAddress(const char* name) const noexcept override {
+    int io = name ? ctx_.engine().findIO(name) : -1;
+    return io < 0 ? nullptr : ctx_.address(io);
+  }
+  bool setInputTensorAddress(const char* name, const void* data) noexcept override {
+    int io = find(name, "setInputTensorAddress");
+    if (io < 0) return false;
+    if (!ctx_.engine().io()[io].isInput) {
+      logMessage(logger_, ILogger::Severity::kERROR,
+                 strCat("setInputTensorAddress: \"", name, "\" is an output; use setTensorAddress"));
+      return false;
+    }
+    ctx_.setAddress(io, const_cast<void*>(data));
+    return true;
+  }
+  bool setInputShape(const char* name, const Dims& dims) noexcept override {
+    int io = find(name, "setInputShape");
+    if (io < 0) return false;
+    const runtime::IOTensor& t = ctx_.engine().io()[io];
+    auto fail = [&](const std::string& why) {
+      logMessage(logger_, ILogger::Severity::kERROR, strCat("setInputShape: input \"", name, "\": ", why));
+      return false;
+    };
+    if (!t.isInput) return fail("is an output tensor");
+    if (dims.nbDims != static_cast<int32_t>(t.dims.size()))
+      return fail(strCat("rank ", dims.nbDims, " given, the engine's input has rank ", t.dims.size()));
+    for (int i = 0; i < dims.nbDims; ++i)
+      if (dims.d[i] < 0) return fail(strCat("dimension ", i, " is negative (", dims.d[i], ")"));
+    if (toVector(dims) != t.dims)
+      return fail(strCat("shape ", ir::toString(toVector(dims)), " is outside the engine's profile, which allows only ",
+                         ir::toString(t.dims)));
+    return true;
+  }
+  Dims getTensorShape(const char* name) const noexcept override {
+    int io = name ? ctx_.engine().findIO(name) : -1;
+    if (io < 0) {
+      Dims d;
+      d.nbDims = -1;
+      return d;
+    }
+    return toDims(ctx_.engine().io()[io].dims);
+  }
+  bool allInputDimensionsSpecified() const noexcept override { return true; }
+  bool executeV2(void* const* bindings) noexcept override {
+    if (!bindings) {
+      logMessage(logger_, ILogger::Severity::kERROR, "executeV2: bindings is null");
+      return false;
+    }
+    for (std::size_t i = 0; i < ctx_.engine().io().size(); ++i) ctx_.setAddress(static_cast<int>(i), bindings[i]);
+    return enqueueV3(nullptr);
+  }
+  bool enqueueV3(void*) noexcept override {
+    return guarded(logger_, "enqueueV3", false, [&] {
+      ctx_.execute(profiler_ ? &onLayer_ : nullptr);
+      return true;
+    });
+  }
+  void setProfiler(IProfiler* p) noexcept override { profiler_ = p; }
+  IProfiler* getProfiler() const noexcept override { return profiler_; }
+  void setDeviceMemory(void* memory) noexcept override {
+    if (reinterpret_cast<uintptr_t>(memory) % 64) {
+      logMessage(logger_, ILogger::Severity::kERROR, "setDeviceMemory: memory must be 64-byte aligned");
+      return;
+    }
+    ctx_.setUserArena(memory);
+  }
+  void setName(const char* name) noexcept override { name_ = name ? name : ""; }
+  const char* getName() const noexcept override { return name_.c_str(); }
+  void setNbThreads(int32_t threads) noexcept override {
+    guarded(logger_, "setNbThreads", false, [&] {
+      ctx_.setThreads(threads);
+      return true;
+    });
+  }
+
+ private:
+  int find(const char* name, const char* where) const {
+    int io = name ? ctx_.engine().findIO(name) : -1;
+    if (io < 0)
+      logMessage(logger_, ILogger::Severity::kERROR,
+                 strCat(where, ": the engine has no input or output tensor named \"", name ? name : "(null)", "\""));
+    return io;
+  }
+
+  const EngineImpl* owner_;
+  ILogger* logger_;
+  runtime::ExecutionContext ctx_;
+  IProfiler* profiler_ = nullptr;
+  std::function<void(int, float)> onLayer_;
+  std::string name_;
+};
+
+class EngineImpl final : public ICudaEngine {
+ public:
+  EngineImpl(std::shared_ptr<const runtime::Engine> engine, ILogger* logger) : engine_(std::move(engine)), logger_(logger) {
+    for (const runtime::Layer& l : engine_->layers()) {
+      std::string ins, outs;
+      for (const ir::Value* v : l.node->inputs)
+        if (v) ins += strCat(ins.empty() ? "" : ", ", v->name, ir::toString(v->shape));
+      for (const ir::Value* v : l.node->outputs) outs += strCat(outs.empty() ? "" : ", ", v->name, ir::toString(v->shape));
+      layerInfo_.push_back(strCat(l.name, " [", l.op, "] tactic=", l.tactic, " inputs=(", ins, ") outputs=(", outs, ")"));
+    }
+  }
+  int32_t getNbIOTensors() const noexcept override { return static_cast<int32_t>(engine_->io().size()); }
+  const char* getIOTensorName(int32_t i) const noexcept override {
+    return i >= 0 && i < getNbIOTensors() ? engine_->io()[i].name.c_str() : nullptr;
+  }
+  TensorIOMode getTensorIOMode(const char* name) const noexcept override {
+    const runtime::IOTensor* t = find(name);
+    return !t ? TensorIOMode::kNONE : t->isInput ? TensorIOMode::kINPUT : TensorIOMode::kOUTPUT;
+  }
+  Dims getTensorShape(const char* name) const noexcept override {
+    const runtime::IOTensor* t = find(name);
+    if (!t) {
+      Dims d;
+      d.nbDims = -1;
+      return d;
+    }
+    return toDims(t->dims);
+  }
+  DataType getTensorDataType(const char* name) const noexcept override {
+    const runtime::IOTensor* t = find(name);
+    return t ? t->dtype : DataType::kFLOAT;
+  }
+  TensorLocation getTensorLocation(const char*) const noexcept override { return TensorLocation::kHOST; }
+  int32_t getNbLayers() const noexcept override { return static_cast<int32_t>(engine_->layers().size()); }
+  int32_t getNbOptimizationProfiles() const noexcept override { return 1; }
+  Dims getProfileShape(const char* name, int32_t profile, OptProfileSelector) const noexcept override {
+    if (profile != 0) {
+      Dims d;
+      d.nbDims = -1;
+      return d;
+    }
+    return getTensorShape(name);
+  }
+  std::size_t getDeviceMemorySize() const noexcept override {
+    return static_cast<std::size_t>((engine_->arenaBytes() + 63) / 64 * 64 + engine_->workspaceBytes());
+  }
+  IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy strategy) noexcept override {
+    return guarded(logger_, "createExecutionContext", static_cast<IExecutionContext*>(nullptr), [&] {
+      return static_cast<IExecutionContext*>(new ExecutionContextImpl(
+          this, engine_, logger_, 0, strategy != ExecutionContextAllocationStrategy::kUSER_MANAGED));
+    });
+  }
+  IHostMemory* serialize() const noexcept override {
+    return new HostMemory(std::string(reinterpret_cast<const char*>(engine_->planData()), engine_->planSize()));
+  }
+  DeviceType getDeviceType() const noexcept override { return DeviceType::kCPU; }
+  const char* getLayerInformation(int32_t i) const noexcept override {
+    return i >= 0 && i < getNbLayers() ? layerInfo_[i].c_str() : nullptr;
+  }
+
+ private:
+  const runtime::IOTensor* find(const char* name) const {
+    int io = name ? engine_->findIO(name) : -1;
+    return io < 0 ? nullptr : &engine_->io()[io];
+  }
+  std::shared_ptr<const runtime::Engine> engine_;
+  ILogger* logger_;
+  std::vector<std::string> layerInfo_;
+};
+
+const ICudaEngine& ExecutionContextImpl::getEngine() const noexcept { return *owner_; }
+
+class RuntimeImpl final : public IRuntime {
+ public:
+  explicit RuntimeImpl(ILogger& logger) : logger_(&logger) {}
+  ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept override {
+    return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
+      return static_cast<ICudaEngine*>(new EngineImpl(runtime::Engine::load(blob, size), logger_));
+    });
+  }
+  ILogger* getLogger() const noexcept override { return logger_; }
+
+ private:
+  ILogger* logger_;
+};
+
+}  // namespace
+
+}  // namespace kiln::api
+
+namespace kiln {
+IRuntime* createInferRuntime(ILogger& logger) noexcept { return new api::RuntimeImpl(logger); }
+}  // namespace kiln

@@ -1,0 +1,224 @@
+// "Conv.im2col_gemm": a convolution as one GEMM per image and group,
+//   Y_g (Kg x P) = W_g (Kg x Cg*R*S) * im2col(X_g) (Cg*R*S x P),
+// with the weights packed at build time into the GEMM's A panels and the
+// im2col matrix written straight into B panels in the workspace (for 1x1
+// stride-1 unpadded convs the input already is that matrix: it is only
+// copied into panels). Bias, residual and activation are applied in the GEMM
+// epilogue. The columns (output positions) are taken in chunks so the
+// workspace stays a few MiB whatever the image size.
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cpu/activation.h"
+#include "backends/cpu/ops/conv_internal.h"
+#include "backends/cpu/ops/nn_util.h"
+#include "backends/cpu/ukernels/gemm.h"
+
+namespace kiln::cpu {
+namespace {
+
+constexpr const char* kPackedLayout = "conv_gemm_a6";  // A panels of gemm::kMR rows
+constexpr int64_t kChunkBudgetFloats = 1 << 19;        // 2 MiB of B panels per chunk
+
+// Writes columns [p0, p0 + w) of one group's im2col matrix into a B panel of
+// nr columns (rows = (c, kd, kh, kw) in weight order; columns past w are 0).
+void im2colPanel(const float* x, const Geometry3& g, int64_t cg, int64_t p0, int64_t w, int64_t nr, float* dst) {
+  struct Seg {
+    int64_t od, oh, ow0, len, t0;
+  };
+  Seg segs[64];  // a run of consecutive ow in one output row; nr <= 64
+  int ns = 0;
+  const int64_t ohw = g.out[1] * g.out[2];
+  for (int64_t t = 0, p = p0; t < w;) {
+    const int64_t od = p / ohw, rem = p % ohw, oh = rem / g.out[2], ow = rem % g.out[2];
+    const int64_t len = std::min(g.out[2] - ow, w - t);
+    segs[ns++] = {od, oh, ow, len, t};
+    t += len;
+    p += len;
+  }
+  const int64_t W = g.in[2], sw = g.stride[2];
+  float* row = dst;
+  for (int64_t ci = 0; ci < cg; ++ci)
+    for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+        // Per segment: the input row it reads for this (ci, kd, kh), or null (padding).
+        const float* srcRow[64];
+        for (int s = 0; s < ns; ++s) {
+          const int64_t id = segs[s].od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+          const int64_t ih = segs[s].oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+          srcRow[s] = id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]
+                          ? nullptr
+                          : x + ((ci * g.in[0] + id) * g.in[1] + ih) * W;
+        }
+        for (int64_t kw = 0; kw < g.kernel[2]; ++kw, row += nr) {
+          for (int s = 0; s < ns; ++s) {
+            const Seg& sg = segs[s];
+            float* out = row + sg.t0;
+            const float* src = srcRow[s];
+            if (!src) {
+              for (int64_t t = 0; t < sg.len; ++t) out[t] = 0.f;
+              continue;
+            }
+            const int64_t iw0 = sg.ow0 * sw - g.pad[2] + kw * g.dil[2];
+            // Columns t with 0 <= iw0 + t * sw < W read the input; the rest are padding.
+            int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+            int64_t hi = iw0 > W - 1 ? 0 : (W - 1 - iw0) / sw + 1;
+            lo = std::min(lo, sg.len);
+            hi = std::max(lo, std::min(hi, sg.len));
+            for (int64_t t = 0; t < lo; ++t) out[t] = 0.f;
+            // Segments are short (<= nr): an inline loop beats a memcpy call.
+            if (sw == 1) {
+              const float* sp = src + iw0;
+              for (int64_t t = lo; t < hi; ++t) out[t] = sp[t];
+            } else {
+              for (int64_t t = lo; t < hi; ++t) out[t] = src[iw0 + t * sw];
+            }
+            for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.f;
+          }
+          for (int64_t t = w; t < nr; ++t) row[t] = 0.f;
+        }
+      }
+}
+
+class ConvGemm final : public Kernel {
+ public:
+  explicit ConvGemm(const ir::Node& node)
+      : desc_(nodeDescription(node)),
+        attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
+        act_(fusedActivation(node)),
+        uk_(gemm::hostUkernels()),
+        group_(node.i("group", 1)),
+        numInputs_(node.inputs.size()) {
+    KILN_CHECK(node.s("kiln_packed", "") == kPackedLayout, node.describe(),
+               ": Conv.im2col_gemm needs weights prepacked as '", kPackedLayout, "'");
+    wdims_ = node.ints("kiln_weight_shape");
+    KILN_CHECK(wdims_.size() >= 3 && wdims_.size() <= 5, node.describe(), ": bad kiln_weight_shape");
+    kg_ = wdims_[0] / group_;
+    cg_ = wdims_[1];
+    crs_ = cg_;
+    for (std::size_t i = 2; i < wdims_.size(); ++i) crs_ *= wdims_[i];
+    const int64_t nr = uk_.nr;
+    int64_t budget = std::max(nr, kChunkBudgetFloats / std::max<int64_t>(1, group_ * crs_) / nr * nr);
+    chunk_ = budget;
+    const ir::Shape& ys = node.outputs[0]->shape;
+    if (ir::isStatic(ys)) {
+      int64_t p = 1;
+      for (std::size_t i = 2; i < ys.size(); ++i) p *= ys[i].value;
+      chunk_ = std::min(chunk_, gemm::roundUp(std::max<int64_t>(p, 1), nr));
+    }
+  }
+
+  std::size_t workspaceBytes() const override {
+    return static_cast<std::size_t>(group_ * crs_ * chunk_) * sizeof(float);
+  }
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const float* wp = in[1].as<const float>();
+    const float* bias = numInputs_ > 2 ? in[2].as<const float>() : nullptr;
+    const float* res = numInputs_ > 3 ? in[3].as<const float>() : nullptr;
+    const TensorView& y = out[0];
+    const Geometry3 g = windowGeometry(desc_, attrs_, x, wdims_.data() + 2, y);
+    const int64_t n = x.dims[0], c = x.dims[1], k = wdims_[0];
+    KILN_CHECK(c == cg_ * group_ && y.dims[1] == k, desc_.describe(), ": input has ", c, " channels, weight expects ",
+               cg_ * group_);
+    const int64_t P = g.outSize(), inSize = g.inSize(), nr = uk_.nr;
+    const bool pointwise = g.kernelSize() == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
+                           g.pad[0] == 0 && g.pad[1] == 0 && g.pad[2] == 0 && P == inSize;
+    const int64_t aGroup = gemm::packedASize(kg_, crs_);
+    float* ws = static_cast<float*>(ctx.workspace);
+    const float* xd = x.as<const float>();
+    float* yd = y.as<float>();
+    for (int64_t img = 0; img < n; ++img) {
+      for (int64_t p0 = 0; p0 < P; p0 += chunk_) {
+        const int64_t pc = std::min(chunk_, P - p0), panels = (pc + nr - 1) / nr;
+        const int64_t bGroup = crs_ * panels * nr;
+        // Phase 1: B panels of every group for this chunk of output positions.
+        ctx.pool->parallelFor(group_ * panels, [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t) {
+            const int64_t grp = t / panels, j = t % panels;
+            const float* xg = xd + (img * c + grp * cg_) * inSize;
+            float* dst = ws + grp * bGroup;
+            const int64_t w = std::min(nr, pc - j * nr);
+            if (pointwise)
+              gemm::packB(xg + p0, P, 1, crs_, j * nr, j * nr + w, static_cast<int>(nr), 1.f, dst);
+            else
+              im2colPanel(xg, g, cg_, p0 + j * nr, w, nr, dst + j * crs_ * nr);
+          }
+        });
+        // Phase 2: the GEMMs of all groups share one parallel loop.
+        const gemm::Blocking bl = gemm::chooseBlocking(uk_, kg_, pc, crs_, ctx.pool->size(), group_);
+        const int64_t perGroup = bl.tasks();
+        ctx.pool->parallelFor(group_ * perGroup, [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t) {
+            const int64_t grp = t / perGroup;
+            gemm::Problem pr;
+            pr.m = kg_;
+            pr.n = pc;
+            pr.k = crs_;
+            pr.a.data = wp + grp * aGroup;
+            pr.a.packed = true;
+            pr.b = ws + grp * bGroup;
+            pr.c = yd + (img * k + grp * kg_) * P + p0;
+            pr.ldc = P;
+            pr.ep.rowBias = bias ? bias + grp * kg_ : nullptr;
+            if (res) {
+              pr.ep.matrix = res + (img * k + grp * kg_) * P + p0;
+              pr.ep.ldm = P;
+            }
+            pr.ep.act = act_;
+            gemm::runTask(uk_, pr, bl, t % perGroup);
+          }
+        });
+      }
+    }
+  }
+
+ private:
+  ir::Node desc_;
+  ir::WindowAttrs attrs_;
+  Activation act_;
+  const gemm::Ukernels& uk_;
+  int64_t group_;
+  std::size_t numInputs_;
+  std::vector<int64_t> wdims_;
+  int64_t kg_ = 0, cg_ = 0, crs_ = 0, chunk_ = 0;
+};
+
+bool supports(const ir::Node& node) {
+  if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1]) return false;
+  const std::size_t rank = node.inputs[0]->shape.size();
+  if (rank < 3 || rank > 5 || node.inputs[0]->dtype != DType::kFLOAT) return false;
+  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == kPackedLayout;
+  const ir::Value* w = node.inputs[1];
+  return w->isConstant() && w->constant->dtype() == DType::kFLOAT && w->constant->dims().size() == rank;
+}
+
+void prepack(ir::Node& node, ir::Graph& graph) {
+  if (node.has("kiln_packed")) return;
+  const ir::Value* wv = node.inputs[1];
+  KILN_CHECK(wv && wv->isConstant(), node.describe(), ": Conv.im2col_gemm needs a constant weight");
+  const ir::Tensor& w = *wv->constant;
+  const std::vector<int64_t>& dims = w.dims();
+  const int64_t group = node.i("group", 1);
+  KILN_CHECK(group >= 1 && dims[0] % group == 0, node.describe(), ": bad group ", group);
+  const int64_t kg = dims[0] / group;
+  int64_t crs = 1;
+  for (std::size_t i = 1; i < dims.size(); ++i) crs *= dims[i];
+  const int64_t perGroup = gemm::packedASize(kg, crs);
+  ir::Tensor packed(DType::kFLOAT, {group * perGroup});
+  for (int64_t g = 0; g < group; ++g)
+    gemm::packA(w.as<float>() + g * kg * crs, crs, 1, kg, crs, packed.mutableAs<float>() + g * perGroup);
+  node.inputs[1] = graph.addConstant(wv->name + "_packed", std::move(packed));
+  node.attrs["kiln_packed"] = std::string(kPackedLayout);
+  node.attrs["kiln_weight_shape"] = dims;
+}
+
+}  // namespace
+
+Tactic convIm2colGemmTactic() {
+  return {"Conv.im2col_gemm", "Conv", 10, supports,
+          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ConvGemm>(n); }, prepack};
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,10 @@
+// The Conv tactics beyond the reference loops (conv.cc registers them all).
+#pragma once
+#include "backends/cpu/kernel.h"
+
+namespace kiln::cpu {
+//! "Conv.im2col_gemm": weights packed at build time, im2col into GEMM panels.
+Tactic convIm2colGemmTactic();
+//! "Conv.depthwise": direct loops for group == C == K / multiplier.
+Tactic convDepthwiseTactic();
+}  // namespace kiln::cpu

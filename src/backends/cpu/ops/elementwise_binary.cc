@@ -1,0 +1,255 @@
+// Reference kernels of the broadcasting binary and variadic ops: arithmetic
+// (Add, Sub, Mul, Div, Pow, Mod, PRelu; variadic Sum, Mean, Max, Min) on
+// float32/int32/int64, comparisons (bool out) and logic (bool in and out).
+// Variadic ops accumulate pairwise into the output: out = in0 op in1, then
+// out = out op in2, ... (every input broadcast to the output shape).
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "backends/cpu/activation.h"
+#include "backends/cpu/ops/broadcast.h"
+#include "backends/cpu/ops/elementwise.h"
+
+namespace kiln::cpu {
+namespace {
+
+enum class BinOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kSum, kMean, kMod, kPRelu,
+                   kEqual, kLess, kLessEq, kGreater, kGreaterEq, kAnd, kOr, kXor };
+enum class Kind { kArith, kVariadic, kPow, kCompare, kLogic };
+
+struct OpInfo {
+  const char* name;
+  BinOp op;
+  Kind kind;
+};
+
+constexpr OpInfo kOps[] = {
+    {"Add", BinOp::kAdd, Kind::kArith},         {"Sub", BinOp::kSub, Kind::kArith},
+    {"Mul", BinOp::kMul, Kind::kArith},         {"Div", BinOp::kDiv, Kind::kArith},
+    {"Mod", BinOp::kMod, Kind::kArith},         {"PRelu", BinOp::kPRelu, Kind::kArith},
+    {"Pow", BinOp::kPow, Kind::kPow},           {"Max", BinOp::kMax, Kind::kVariadic},
+    {"Min", BinOp::kMin, Kind::kVariadic},      {"Sum", BinOp::kSum, Kind::kVariadic},
+    {"Mean", BinOp::kMean, Kind::kVariadic},    {"Equal", BinOp::kEqual, Kind::kCompare},
+    {"Less", BinOp::kLess, Kind::kCompare},     {"LessOrEqual", BinOp::kLessEq, Kind::kCompare},
+    {"Greater", BinOp::kGreater, Kind::kCompare}, {"GreaterOrEqual", BinOp::kGreaterEq, Kind::kCompare},
+    {"And", BinOp::kAnd, Kind::kLogic},         {"Or", BinOp::kOr, Kind::kLogic},
+    {"Xor", BinOp::kXor, Kind::kLogic},
+};
+
+const OpInfo* findOp(const std::string& name) {
+  for (const OpInfo& o : kOps)
+    if (name == o.name) return &o;
+  return nullptr;
+}
+
+bool isMathType(DType t) { return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64; }
+
+//! One run: po[i] = f(pa[i], pb[i]) where an operand that is not contiguous
+//! repeats its first value. flatten inlines f (and applyActivation for PRelu)
+//! so that the loops vectorize; `po` may alias `pa` exactly.
+template <typename TA, typename TB, typename TO, typename F>
+[[gnu::flatten]] void binaryRun(const TA* pa, const TB* pb, TO* po, int64_t len, bool va, bool vb, const F& f) {
+  if (va && vb) {
+    for (int64_t i = 0; i < len; ++i) po[i] = f(pa[i], pb[i]);
+  } else if (va) {
+    const TB s = *pb;
+    for (int64_t i = 0; i < len; ++i) po[i] = f(pa[i], s);
+  } else if (vb) {
+    const TA s = *pa;
+    for (int64_t i = 0; i < len; ++i) po[i] = f(s, pb[i]);
+  } else {
+    std::fill(po, po + len, f(*pa, *pb));
+  }
+}
+
+//! out = f(a, b) over a broadcast plan of two inputs.
+template <typename TA, typename TB, typename TO, typename F>
+void runBinary(const ExecContext& ctx, const Broadcast& p, const TA* a, const TB* b, TO* out, int64_t grain, F f) {
+  const bool va = p.innerContiguous(0), vb = p.innerContiguous(1);
+  parallelRuns(ctx, p, grain, [&](const int64_t* off, int64_t o, int64_t len) {
+    binaryRun(a + off[0], b + off[1], out + o, len, va, vb, f);
+  });
+}
+
+template <typename T>
+void arith(const ExecContext& ctx, BinOp op, int64_t fmod, const Broadcast& p, const T* a, const T* b, T* out) {
+  switch (op) {
+    case BinOp::kAdd: case BinOp::kSum: case BinOp::kMean:
+      return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T y) { return ew::wrapAdd(x, y); });
+    case BinOp::kSub: return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T y) { return ew::wrapSub(x, y); });
+    case BinOp::kMul: return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T y) { return ew::wrapMul(x, y); });
+    case BinOp::kDiv: return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T y) { return ew::div(x, y); });
+    case BinOp::kMax: return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T y) { return ew::max(x, y); });
+    case BinOp::kMin: return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T y) { return ew::min(x, y); });
+    case BinOp::kMod:
+      if (fmod) return runBinary(ctx, p, a, b, out, kGrainCostly, [](T x, T y) { return ew::fmod(x, y); });
+      return runBinary(ctx, p, a, b, out, kGrainCostly, [](T x, T y) { return ew::mod(x, y); });
+    case BinOp::kPRelu:
+      if constexpr (std::is_same_v<T, float>)  // the same function as a fused LeakyRelu
+        return runBinary(ctx, p, a, b, out, kGrainCheap,
+                         [](float x, float s) { return applyActivation(ActKind::kLeakyRelu, x, s, 0.f); });
+      else
+        return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T s) { return x >= 0 ? x : ew::wrapMul(s, x); });
+    default: fail("internal: ", static_cast<int>(op), " is not an arithmetic op");
+  }
+}
+
+template <typename TB, typename TE>
+void power(const ExecContext& ctx, const Broadcast& p, const TB* a, const TE* b, TB* out) {
+  // x ^ 2 (variance, L2 norms) is common enough for a vectorized loop; ew::pow
+  // computes it the same way, so the result does not depend on the path.
+  if constexpr (std::is_same_v<TB, float>) {
+    if (!p.innerContiguous(1)) {
+      bool scalar = true;
+      for (int d = 0; d < p.rank; ++d) scalar = scalar && p.strides[1][d] == 0;
+      if (scalar && static_cast<float>(b[0]) == 2.f)
+        return runBinary(ctx, p, a, b, out, kGrainCheap, [](float x, TE) { return x * x; });
+    }
+  }
+  runBinary(ctx, p, a, b, out, kGrainCostly, [](TB x, TE e) { return ew::pow(x, e); });
+}
+
+template <typename T>
+void compare(const ExecContext& ctx, BinOp op, const Broadcast& p, const T* a, const T* b, uint8_t* out) {
+  auto run = [&](auto f) { runBinary(ctx, p, a, b, out, kGrainCheap, f); };
+  switch (op) {
+    case BinOp::kEqual: return run([](T x, T y) -> uint8_t { return x == y; });
+    case BinOp::kLess: return run([](T x, T y) -> uint8_t { return x < y; });
+    case BinOp::kLessEq: return run([](T x, T y) -> uint8_t { return x <= y; });
+    case BinOp::kGreater: return run([](T x, T y) -> uint8_t { return x > y; });
+    case BinOp::kGreaterEq: return run([](T x, T y) -> uint8_t { return x >= y; });
+    default: fail("internal: ", static_cast<int>(op), " is not a comparison");
+  }
+}
+
+void logic(const ExecContext& ctx, BinOp op, const Broadcast& p, const uint8_t* a, const uint8_t* b, uint8_t* out) {
+  // Bools are read as "non-zero" so that a stray 0xff still means true.
+  auto run = [&](auto f) { runBinary(ctx, p, a, b, out, kGrainCheap, f); };
+  switch (op) {
+    case BinOp::kAnd: return run([](uint8_t x, uint8_t y) -> uint8_t { return (x != 0) & (y != 0); });
+    case BinOp::kOr: return run([](uint8_t x, uint8_t y) -> uint8_t { return (x != 0) | (y != 0); });
+    case BinOp::kXor: return run([](uint8_t x, uint8_t y) -> uint8_t { return (x != 0) ^ (y != 0); });
+    default: fail("internal: ", static_cast<int>(op), " is not a logic op");
+  }
+}
+
+class BinaryKernel final : public Kernel {
+ public:
+  BinaryKernel(const OpInfo& info, int64_t fmod, int numInputs) : info_(info), fmod_(fmod), numInputs_(numInputs) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& o = out[0];
+    if (info_.kind == Kind::kVariadic) return runVariadic(ctx, in, o);
+    Broadcast p = planBroadcast(o, in, 2);
+    switch (info_.kind) {
+      case Kind::kArith:
+        dispatchNumeric(o.dtype, [&](auto t) {
+          using T = decltype(t);
+          arith<T>(ctx, info_.op, fmod_, p, in[0].as<T>(), in[1].as<T>(), o.as<T>());
+        });
+        return;
+      case Kind::kPow:
+        dispatchNumeric(in[0].dtype, [&](auto tb) {
+          dispatchNumeric(in[1].dtype, [&](auto te) {
+            using TB = decltype(tb);
+            using TE = decltype(te);
+            power<TB, TE>(ctx, p, in[0].as<TB>(), in[1].as<TE>(), o.as<TB>());
+          });
+        });
+        return;
+      case Kind::kCompare:
+        if (in[0].dtype == DType::kBOOL)
+          compare<uint8_t>(ctx, info_.op, p, in[0].as<uint8_t>(), in[1].as<uint8_t>(), o.as<uint8_t>());
+        else
+          dispatchNumeric(in[0].dtype, [&](auto t) {
+            using T = decltype(t);
+            compare<T>(ctx, info_.op, p, in[0].as<T>(), in[1].as<T>(), o.as<uint8_t>());
+          });
+        return;
+      case Kind::kLogic:
+        logic(ctx, info_.op, p, in[0].as<uint8_t>(), in[1].as<uint8_t>(), o.as<uint8_t>());
+        return;
+      case Kind::kVariadic: break;
+    }
+  }
+
+ private:
+  void runVariadic(const ExecContext& ctx, const TensorView* in, const TensorView& o) const {
+    int n = numInputs_;
+    dispatchNumeric(o.dtype, [&](auto t) {
+      using T = decltype(t);
+      if (n == 1) {  // the input broadcast to the output (identity when the shapes agree)
+        Broadcast p = planBroadcast(o, in, 1);
+        const T* src = in[0].as<T>();
+        T* dst = o.as<T>();
+        bool contiguous = p.innerContiguous(0);
+        parallelRuns(ctx, p, kGrainCheap, [&](const int64_t* off, int64_t pos, int64_t len) {
+          if (contiguous) std::memmove(dst + pos, src + off[0], static_cast<std::size_t>(len) * sizeof(T));
+          else std::fill(dst + pos, dst + pos + len, src[off[0]]);
+        });
+      } else {
+        TensorView pair[2] = {in[0], in[1]};
+        arith<T>(ctx, info_.op, 0, planBroadcast(o, pair, 2), in[0].as<T>(), in[1].as<T>(), o.as<T>());
+        for (int k = 2; k < n; ++k) {
+          pair[0] = o;
+          pair[1] = in[k];
+          arith<T>(ctx, info_.op, 0, planBroadcast(o, pair, 2), o.as<T>(), in[k].as<T>(), o.as<T>());
+        }
+      }
+      if (info_.op == BinOp::kMean && n > 1) {
+        T* data = o.as<T>();
+        const T count = static_cast<T>(n);
+        parallelFlat(ctx, o.numel(), kGrainCheap, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) data[i] = ew::div(data[i], count);
+        });
+      }
+    });
+  }
+
+  OpInfo info_;
+  int64_t fmod_;
+  int numInputs_;
+};
+
+bool supportsBinary(const ir::Node& node) {
+  const OpInfo* info = findOp(node.op);
+  if (!info || node.outputs.size() != 1) return false;
+  for (const ir::Value* v : node.inputs)
+    if (!v) return false;
+  DType t = node.inputs[0]->dtype;
+  switch (info->kind) {
+    case Kind::kArith: return isMathType(t) && node.inputs[1]->dtype == t;
+    case Kind::kVariadic:
+      for (const ir::Value* v : node.inputs)
+        if (v->dtype != t) return false;
+      return isMathType(t);
+    case Kind::kPow: return isMathType(t) && isMathType(node.inputs[1]->dtype);
+    case Kind::kCompare:
+      return node.inputs[1]->dtype == t && (isMathType(t) || (t == DType::kBOOL && info->op == BinOp::kEqual));
+    case Kind::kLogic: return t == DType::kBOOL && node.inputs[1]->dtype == DType::kBOOL;
+  }
+  return false;
+}
+
+std::unique_ptr<Kernel> createBinary(const ir::Node& node) {
+  const OpInfo* info = findOp(node.op);
+  KILN_CHECK(info, node.describe(), ": not a binary elementwise op");
+  return std::make_unique<BinaryKernel>(*info, node.i("fmod", 0), static_cast<int>(node.inputs.size()));
+}
+
+}  // namespace
+
+void registerBinaryKernels(TacticRegistry& r) {
+  for (const OpInfo& o : kOps) {
+    Tactic t;
+    t.name = std::string(o.name) + ".ref";
+    t.op = o.name;
+    t.supports = supportsBinary;
+    t.create = createBinary;
+    r.add(std::move(t));
+  }
+}
+
+}  // namespace kiln::cpu

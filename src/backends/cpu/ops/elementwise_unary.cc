@@ -1,0 +1,267 @@
+// Reference kernels of the unary elementwise ops: math and activations on
+// float32 (Relu, Abs, Neg, Sign also on int32/int64), Not on bool,
+// IsNaN/IsInf (bool out) and Clip. Every activation that
+// backends/cpu/activation.h knows is computed through applyActivation, so a
+// standalone op and the same op fused into Conv/Gemm/KilnFusedElementwise
+// give bit-identical results.
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "backends/cpu/activation.h"
+#include "backends/cpu/ops/broadcast.h"
+#include "backends/cpu/ops/elementwise.h"
+
+namespace kiln::cpu {
+namespace {
+
+enum class UnOp { kAct, kExp, kLog, kSqrt, kErf, kAbs, kNeg, kReciprocal, kFloor, kCeil, kRound, kSign,
+                  kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh,
+                  kSoftsign, kElu, kSelu, kCelu, kThresholdedRelu, kMish, kNot, kIsNaN, kIsInf, kClip };
+
+struct OpInfo {
+  const char* name;
+  UnOp op;
+  ActKind act;  //!< for kAct (and kClip): the shared activation
+};
+
+constexpr OpInfo kOps[] = {
+    {"Relu", UnOp::kAct, ActKind::kRelu},           {"LeakyRelu", UnOp::kAct, ActKind::kLeakyRelu},
+    {"Sigmoid", UnOp::kAct, ActKind::kSigmoid},     {"Tanh", UnOp::kAct, ActKind::kTanh},
+    {"HardSigmoid", UnOp::kAct, ActKind::kHardSigmoid}, {"HardSwish", UnOp::kAct, ActKind::kHardSwish},
+    {"Gelu", UnOp::kAct, ActKind::kGelu},           {"Softplus", UnOp::kAct, ActKind::kSoftplus},
+    {"Clip", UnOp::kClip, ActKind::kClip},          {"Exp", UnOp::kExp, ActKind::kNone},
+    {"Log", UnOp::kLog, ActKind::kNone},            {"Sqrt", UnOp::kSqrt, ActKind::kNone},
+    {"Erf", UnOp::kErf, ActKind::kNone},            {"Abs", UnOp::kAbs, ActKind::kNone},
+    {"Neg", UnOp::kNeg, ActKind::kNone},            {"Reciprocal", UnOp::kReciprocal, ActKind::kNone},
+    {"Floor", UnOp::kFloor, ActKind::kNone},        {"Ceil", UnOp::kCeil, ActKind::kNone},
+    {"Round", UnOp::kRound, ActKind::kNone},        {"Sign", UnOp::kSign, ActKind::kNone},
+    {"Sin", UnOp::kSin, ActKind::kNone},            {"Cos", UnOp::kCos, ActKind::kNone},
+    {"Tan", UnOp::kTan, ActKind::kNone},            {"Asin", UnOp::kAsin, ActKind::kNone},
+    {"Acos", UnOp::kAcos, ActKind::kNone},          {"Atan", UnOp::kAtan, ActKind::kNone},
+    {"Sinh", UnOp::kSinh, ActKind::kNone},          {"Cosh", UnOp::kCosh, ActKind::kNone},
+    {"Asinh", UnOp::kAsinh, ActKind::kNone},        {"Acosh", UnOp::kAcosh, ActKind::kNone},
+    {"Atanh", UnOp::kAtanh, ActKind::kNone},        {"Softsign", UnOp::kSoftsign, ActKind::kNone},
+    {"Elu", UnOp::kElu, ActKind::kNone},            {"Selu", UnOp::kSelu, ActKind::kNone},
+    {"Celu", UnOp::kCelu, ActKind::kNone},          {"ThresholdedRelu", UnOp::kThresholdedRelu, ActKind::kNone},
+    {"Mish", UnOp::kMish, ActKind::kNone},          {"Not", UnOp::kNot, ActKind::kNone},
+    {"IsNaN", UnOp::kIsNaN, ActKind::kNone},        {"IsInf", UnOp::kIsInf, ActKind::kNone},
+};
+
+const OpInfo* findOp(const std::string& name) {
+  for (const OpInfo& o : kOps)
+    if (name == o.name) return &o;
+  return nullptr;
+}
+
+//! y[b, e) = f(x[b, e)). flatten inlines f and what it calls (applyActivation is
+//! too big for the inliner's taste), so the per-element switch folds away and
+//! simple loops vectorize.
+template <typename TI, typename TO, typename F>
+[[gnu::flatten]] void mapRange(const TI* x, TO* y, int64_t b, int64_t e, const F& f) {
+  for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+}
+
+//! y = f(x) over n elements, split over the pool.
+template <typename TI, typename TO, typename F>
+void map(const ExecContext& ctx, const TI* x, TO* y, int64_t n, int64_t grain, F f) {
+  parallelFlat(ctx, n, grain, [&](int64_t b, int64_t e) { mapRange(x, y, b, e, f); });
+}
+
+//! The activation as a compile-time constant, so that applyActivation's switch folds away.
+template <ActKind K>
+void mapAct(const ExecContext& ctx, const float* x, float* y, int64_t n, float alpha, float beta) {
+  constexpr int64_t grain = K == ActKind::kRelu || K == ActKind::kClip || K == ActKind::kLeakyRelu ? kGrainCheap
+                                                                                                   : kGrainCostly;
+  map(ctx, x, y, n, grain, [alpha, beta](float v) { return applyActivation(K, v, alpha, beta); });
+}
+
+void runActivation(const ExecContext& ctx, ActKind kind, const float* x, float* y, int64_t n, float a, float b) {
+  switch (kind) {
+    case ActKind::kRelu: return mapAct<ActKind::kRelu>(ctx, x, y, n, a, b);
+    case ActKind::kLeakyRelu: return mapAct<ActKind::kLeakyRelu>(ctx, x, y, n, a, b);
+    case ActKind::kSigmoid: return mapAct<ActKind::kSigmoid>(ctx, x, y, n, a, b);
+    case ActKind::kTanh: return mapAct<ActKind::kTanh>(ctx, x, y, n, a, b);
+    case ActKind::kClip: return mapAct<ActKind::kClip>(ctx, x, y, n, a, b);
+    case ActKind::kHardSigmoid: return mapAct<ActKind::kHardSigmoid>(ctx, x, y, n, a, b);
+    case ActKind::kHardSwish: return mapAct<ActKind::kHardSwish>(ctx, x, y, n, a, b);
+    case ActKind::kGelu: return mapAct<ActKind::kGelu>(ctx, x, y, n, a, b);
+    case ActKind::kGeluTanh: return mapAct<ActKind::kGeluTanh>(ctx, x, y, n, a, b);
+    case ActKind::kSilu: return mapAct<ActKind::kSilu>(ctx, x, y, n, a, b);
+    case ActKind::kSoftplus: return mapAct<ActKind::kSoftplus>(ctx, x, y, n, a, b);
+    case ActKind::kNone: return map(ctx, x, y, n, kGrainCheap, [](float v) { return v; });
+  }
+}
+
+void runFloat(const ExecContext& ctx, UnOp op, const float* x, float* y, int64_t n, float alpha, float beta) {
+  auto cheap = [&](auto f) { map(ctx, x, y, n, kGrainCheap, f); };
+  auto costly = [&](auto f) { map(ctx, x, y, n, kGrainCostly, f); };
+  switch (op) {
+    case UnOp::kExp: return costly([](float v) { return std::exp(v); });
+    case UnOp::kLog: return costly([](float v) { return std::log(v); });
+    case UnOp::kSqrt: return cheap([](float v) { return std::sqrt(v); });
+    case UnOp::kErf: return costly([](float v) { return std::erf(v); });
+    case UnOp::kAbs: return cheap([](float v) { return std::fabs(v); });
+    case UnOp::kNeg: return cheap([](float v) { return -v; });
+    case UnOp::kReciprocal: return cheap([](float v) { return 1.f / v; });
+    case UnOp::kFloor: return cheap([](float v) { return std::floor(v); });
+    case UnOp::kCeil: return cheap([](float v) { return std::ceil(v); });
+    case UnOp::kRound: return cheap([](float v) { return std::nearbyint(v); });  // halves to even
+    case UnOp::kSign: return cheap([](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : v); });
+    case UnOp::kSin: return costly([](float v) { return std::sin(v); });
+    case UnOp::kCos: return costly([](float v) { return std::cos(v); });
+    case UnOp::kTan: return costly([](float v) { return std::tan(v); });
+    case UnOp::kAsin: return costly([](float v) { return std::asin(v); });
+    case UnOp::kAcos: return costly([](float v) { return std::acos(v); });
+    case UnOp::kAtan: return costly([](float v) { return std::atan(v); });
+    case UnOp::kSinh: return costly([](float v) { return std::sinh(v); });
+    case UnOp::kCosh: return costly([](float v) { return std::cosh(v); });
+    case UnOp::kAsinh: return costly([](float v) { return std::asinh(v); });
+    case UnOp::kAcosh: return costly([](float v) { return std::acosh(v); });
+    case UnOp::kAtanh: return costly([](float v) { return std::atanh(v); });
+    case UnOp::kSoftsign: return cheap([](float v) { return v / (1.f + std::fabs(v)); });
+    case UnOp::kElu: return costly([alpha](float v) { return v >= 0.f ? v : alpha * std::expm1(v); });
+    case UnOp::kSelu:  // alpha, gamma
+      return costly([alpha, beta](float v) { return v > 0.f ? beta * v : beta * (alpha * std::exp(v) - alpha); });
+    case UnOp::kCelu:
+      return costly([alpha](float v) { return std::max(0.f, v) + std::min(0.f, alpha * std::expm1(v / alpha)); });
+    case UnOp::kThresholdedRelu: return cheap([alpha](float v) { return v > alpha ? v : 0.f; });
+    case UnOp::kMish:
+      return costly([](float v) { return v * std::tanh(applyActivation(ActKind::kSoftplus, v, 0.f, 0.f)); });
+    default: fail("internal: unary op ", static_cast<int>(op), " has no float32 form");
+  }
+}
+
+template <typename T>
+void runInt(const ExecContext& ctx, UnOp op, ActKind act, const T* x, T* y, int64_t n) {
+  auto cheap = [&](auto f) { map(ctx, x, y, n, kGrainCheap, f); };
+  if (op == UnOp::kAct && act == ActKind::kRelu) return cheap([](T v) { return v > 0 ? v : T{0}; });
+  switch (op) {
+    case UnOp::kAbs: return cheap([](T v) { return v < 0 ? ew::wrapSub(T{0}, v) : v; });
+    case UnOp::kNeg: return cheap([](T v) { return ew::wrapSub(T{0}, v); });
+    case UnOp::kSign: return cheap([](T v) { return static_cast<T>((v > 0) - (v < 0)); });
+    default: fail("internal: unary op ", static_cast<int>(op), " has no integer form");
+  }
+}
+
+class UnaryKernel final : public Kernel {
+ public:
+  UnaryKernel(const OpInfo& info, ActKind act, float alpha, float beta, bool detectNeg, bool detectPos, int numInputs)
+      : info_(info), act_(act), alpha_(alpha), beta_(beta), detectNeg_(detectNeg), detectPos_(detectPos),
+        numInputs_(numInputs) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const TensorView& y = out[0];
+    int64_t n = y.numel();
+    switch (info_.op) {
+      case UnOp::kNot:
+        return map(ctx, x.as<uint8_t>(), y.as<uint8_t>(), n, kGrainCheap, [](uint8_t v) -> uint8_t { return v == 0; });
+      case UnOp::kIsNaN:
+        return map(ctx, x.as<float>(), y.as<uint8_t>(), n, kGrainCheap, [](float v) -> uint8_t { return v != v; });
+      case UnOp::kIsInf: {
+        bool neg = detectNeg_, pos = detectPos_;
+        return map(ctx, x.as<float>(), y.as<uint8_t>(), n, kGrainCheap, [neg, pos](float v) -> uint8_t {
+          return std::isinf(v) && (v > 0 ? pos : neg);
+        });
+      }
+      case UnOp::kClip: return runClip(ctx, in, y);
+      default: break;
+    }
+    if (x.dtype == DType::kFLOAT) {
+      if (info_.op == UnOp::kAct) return runActivation(ctx, act_, x.as<float>(), y.as<float>(), n, alpha_, beta_);
+      return runFloat(ctx, info_.op, x.as<float>(), y.as<float>(), n, alpha_, beta_);
+    }
+    if (x.dtype == DType::kINT32) return runInt(ctx, info_.op, act_, x.as<int32_t>(), y.as<int32_t>(), n);
+    runInt(ctx, info_.op, act_, x.as<int64_t>(), y.as<int64_t>(), n);
+  }
+
+ private:
+  // min and max are optional scalar inputs read at run time (they may be computed tensors).
+  void runClip(const ExecContext& ctx, const TensorView* in, const TensorView& y) const {
+    const TensorView* lo = numInputs_ > 1 && in[1].data ? &in[1] : nullptr;
+    const TensorView* hi = numInputs_ > 2 && in[2].data ? &in[2] : nullptr;
+    int64_t n = y.numel();
+    if (y.dtype == DType::kFLOAT) {
+      float a = lo ? *lo->as<float>() : -std::numeric_limits<float>::infinity();
+      float b = hi ? *hi->as<float>() : std::numeric_limits<float>::infinity();
+      return mapAct<ActKind::kClip>(ctx, in[0].as<float>(), y.as<float>(), n, a, b);
+    }
+    dispatchNumeric(y.dtype, [&](auto t) {
+      using T = decltype(t);
+      T a = lo ? *lo->as<T>() : std::numeric_limits<T>::lowest();
+      T b = hi ? *hi->as<T>() : std::numeric_limits<T>::max();
+      map(ctx, in[0].as<T>(), y.as<T>(), n, kGrainCheap, [a, b](T v) { return std::min(std::max(v, a), b); });
+    });
+  }
+
+  OpInfo info_;
+  ActKind act_;
+  float alpha_, beta_;
+  bool detectNeg_, detectPos_;
+  int numInputs_;
+};
+
+bool supportsUnary(const ir::Node& node) {
+  const OpInfo* info = findOp(node.op);
+  if (!info || node.inputs.empty() || !node.inputs[0] || node.outputs.size() != 1) return false;
+  DType t = node.inputs[0]->dtype;
+  switch (info->op) {
+    case UnOp::kNot: return t == DType::kBOOL;
+    case UnOp::kIsNaN: case UnOp::kIsInf: return t == DType::kFLOAT;
+    case UnOp::kClip:
+      for (std::size_t i = 1; i < node.inputs.size(); ++i)
+        if (node.inputs[i] && node.inputs[i]->dtype != t) return false;
+      return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+    case UnOp::kAbs: case UnOp::kNeg: case UnOp::kSign:
+      return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+    case UnOp::kAct:
+      if (info->act == ActKind::kRelu) return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+      return t == DType::kFLOAT;
+    default: return t == DType::kFLOAT;
+  }
+}
+
+std::unique_ptr<Kernel> createUnary(const ir::Node& node) {
+  const OpInfo* info = findOp(node.op);
+  KILN_CHECK(info, node.describe(), ": not a unary elementwise op");
+  ActKind act = info->act;
+  float alpha = 0.f, beta = 0.f;
+  // ONNX attribute defaults of each op.
+  switch (info->op) {
+    case UnOp::kElu: case UnOp::kCelu: case UnOp::kThresholdedRelu: alpha = node.f("alpha", 1.f); break;
+    case UnOp::kSelu:
+      alpha = node.f("alpha", 1.67326319217681884765625f);
+      beta = node.f("gamma", 1.05070102214813232421875f);
+      break;
+    default: break;
+  }
+  if (act == ActKind::kLeakyRelu) alpha = node.f("alpha", 0.01f);
+  if (act == ActKind::kHardSigmoid) {
+    alpha = node.f("alpha", 0.2f);
+    beta = node.f("beta", 0.5f);
+  }
+  if (act == ActKind::kGelu) {
+    std::string approx = node.s("approximate", "none");
+    KILN_CHECK(approx == "none" || approx == "tanh", node.describe(), ": unknown approximate \"", approx, "\"");
+    if (approx == "tanh") act = ActKind::kGeluTanh;
+  }
+  return std::make_unique<UnaryKernel>(*info, act, alpha, beta, node.i("detect_negative", 1) != 0,
+                                       node.i("detect_positive", 1) != 0, static_cast<int>(node.inputs.size()));
+}
+
+}  // namespace
+
+void registerUnaryKernels(TacticRegistry& r) {
+  for (const OpInfo& o : kOps) {
+    Tactic t;
+    t.name = std::string(o.name) + ".ref";
+    t.op = o.name;
+    t.supports = supportsUnary;
+    t.create = createUnary;
+    r.add(std::move(t));
+  }
+}
+
+}  // namespace kiln::cpu

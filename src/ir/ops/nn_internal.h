@@ -1,0 +1,19 @@
+// Pieces of the nn schema family shared between its files (nn.cc registers
+// everything; nn_pool.cc holds the pools and Resize).
+#pragma once
+#include "ir/op_schema.h"
+
+namespace kiln::ir {
+
+//! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Resize.
+void registerPoolResizeSchemas(SchemaRegistry& r);
+
+//! Checks that input `i` is float32 (the nn ops compute in float32 only).
+void requireFloat(const InferContext& ctx, std::size_t i, const char* what);
+
+//! The weight shape of a node whose weight (input `index`) a CPU tactic may
+//! have replaced by a packed constant: then the node carries the original
+//! shape in `kiln_weight_shape` and `kiln_packed` names the layout.
+Shape logicalWeightShape(const InferContext& ctx, std::size_t index);
+
+}  // namespace kiln::ir

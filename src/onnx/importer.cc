@@ -1,0 +1,271 @@
+// Model-level import: parse, opsets, initializers, graph inputs, nodes (each
+// through its op importer, see importers/), graph outputs.
+#include "onnx/importer.h"
+
+#include <climits>
+#include <new>
+#include <queue>
+#include <unordered_map>
+
+#include "onnx/import_context.h"
+#include "onnx/importers/importers.h"
+#include "onnx/tensor_proto.h"
+
+namespace kiln::onnx {
+
+namespace {
+
+ImportError toImportError(const ImportFailure& e) {
+  ImportError out;
+  out.code = e.code;
+  out.desc = e.what();
+  out.file = e.file;
+  out.line = e.line;
+  out.func = e.func;
+  return out;
+}
+
+//! Runs `body`, turning whatever it throws into an ImportError (appended to `errors`).
+template <typename Body>
+bool guarded(std::vector<ImportError>& errors, Body&& body) {
+  try {
+    body();
+    return true;
+  } catch (const ImportFailure& e) {
+    errors.push_back(toImportError(e));
+  } catch (const Error& e) {  // shape inference and IR checks: they name the node themselves
+    errors.push_back({ErrorCode::kINVALID_NODE, e.what(), -1, "", "", __FILE__, __LINE__, __func__});
+  } catch (const std::bad_alloc&) {
+    errors.push_back({ErrorCode::kMEM_ALLOC_FAILED, "out of memory while importing the model", -1, "", "",
+                      __FILE__, __LINE__, __func__});
+  } catch (const std::exception& e) {
+    errors.push_back({ErrorCode::kINTERNAL_ERROR, strCat("internal error: ", e.what()), -1, "", "", __FILE__,
+                      __LINE__, __func__});
+  }
+  return false;
+}
+
+bool isDefaultDomain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+std::string nodeName(const ::onnx::NodeProto& n, int index) {
+  return n.name().empty() ? strCat(n.op_type(), "_", index) : n.name();
+}
+
+//! Deserializes and checks what every import needs: a graph and a supported
+//! ai.onnx opset. Returns the opset (0 when no node needs one).
+int64_t parseModel(const void* data, std::size_t size, ::onnx::ModelProto& model) {
+  // An empty buffer is a valid (empty) protobuf message, so reject it first.
+  KILN_IMPORT_CHECK(data && size > 0, ErrorCode::kMODEL_DESERIALIZE_FAILED, "the ONNX model is empty (0 bytes)");
+  KILN_IMPORT_CHECK(size <= static_cast<std::size_t>(INT_MAX), ErrorCode::kMODEL_DESERIALIZE_FAILED,
+                    "the ONNX model is ", size, " bytes; models over 2 GiB must keep weights as external data");
+  KILN_IMPORT_CHECK(model.ParseFromArray(data, static_cast<int>(size)), ErrorCode::kMODEL_DESERIALIZE_FAILED,
+                    "cannot parse the ONNX model (", size, " bytes): not a ModelProto, or a truncated file");
+  KILN_IMPORT_CHECK(model.has_graph(), ErrorCode::kMODEL_DESERIALIZE_FAILED,
+                    "the ONNX model has no graph (is this an ONNX file?)");
+  int64_t opset = 0;
+  for (const auto& imp : model.opset_import())
+    if (isDefaultDomain(imp.domain())) opset = imp.version();
+  bool needsOpset = false;
+  for (const auto& n : model.graph().node()) needsOpset |= isDefaultDomain(n.domain());
+  if (!needsOpset) return opset;
+  KILN_IMPORT_CHECK(opset != 0, ErrorCode::kUNSUPPORTED_GRAPH, "the model imports no ai.onnx opset");
+  KILN_IMPORT_CHECK(opset >= kMinOpset && opset <= kMaxOpset, ErrorCode::kUNSUPPORTED_GRAPH,
+                    "the model imports ai.onnx opset ", opset, "; Kiln supports opsets ", kMinOpset, " to ",
+                    kMaxOpset, " (onnx.version_converter can convert the model)");
+  return opset;
+}
+
+//! The node's importer; fails with kUNSUPPORTED_NODE when Kiln has none.
+const OpImporter& importerFor(const ::onnx::NodeProto& n, int index, int64_t opset) {
+  std::string name = nodeName(n, index);
+  KILN_IMPORT_CHECK(isDefaultDomain(n.domain()), ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (",
+                    n.op_type(), ", domain ", n.domain(), "): no importer for ops of domain \"", n.domain(), "\"");
+  const OpImporter* imp = findImporter(n.op_type());
+  KILN_IMPORT_CHECK(imp, ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (", n.op_type(), ", opset ", opset,
+                    "): no importer for this op");
+  KILN_IMPORT_CHECK(opset >= imp->minOpset, ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (", n.op_type(),
+                    ", opset ", opset, "): this op exists from opset ", imp->minOpset, " on");
+  return *imp;
+}
+
+//! Node indices in an order where producers come first (ONNX requires it, but
+//! some exporters do not keep it). Nodes on a cycle or reading a missing tensor
+//! keep their place at the end, where resolving their inputs reports the problem.
+std::vector<int> nodeOrder(const ::onnx::GraphProto& g) {
+  int n = g.node_size();
+  std::unordered_map<std::string, int> producer;
+  for (int i = 0; i < n; ++i)
+    for (const auto& o : g.node(i).output())
+      if (!o.empty()) producer.emplace(o, i);
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> readers(n);
+  for (int i = 0; i < n; ++i)
+    for (const auto& in : g.node(i).input()) {
+      auto it = in.empty() ? producer.end() : producer.find(in);
+      if (it == producer.end() || it->second == i) continue;
+      ++pending[i];
+      readers[it->second].push_back(i);
+    }
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;  // keeps the file's order when valid
+  for (int i = 0; i < n; ++i)
+    if (!pending[i]) ready.push(i);
+  std::vector<int> order;
+  std::vector<bool> placed(n, false);
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    placed[i] = true;
+    for (int r : readers[i])
+      if (--pending[r] == 0) ready.push(r);
+  }
+  for (int i = 0; i < n; ++i)
+    if (!placed[i]) order.push_back(i);
+  return order;
+}
+
+ir::Value* declareInput(ModelState& st, const ::onnx::ValueInfoProto& vi) {
+  std::string what = strCat("network input \"", vi.name(), "\"");
+  KILN_IMPORT_CHECK(vi.type().has_tensor_type(), ErrorCode::kUNSUPPORTED_GRAPH, what,
+                    ": only tensor inputs are supported");
+  const auto& tt = vi.type().tensor_type();
+  DType dtype = requireDtype(tt.elem_type(), what);
+  KILN_IMPORT_CHECK(tt.has_shape(), ErrorCode::kUNSUPPORTED_GRAPH, what,
+                    " has no shape; Kiln needs the rank of every network input");
+  ir::Shape shape;
+  for (const auto& d : tt.shape().dim()) {
+    if (d.has_dim_value() && d.dim_value() >= 0) shape.emplace_back(d.dim_value());
+    else if (d.has_dim_param() && !d.dim_param().empty()) shape.emplace_back(d.dim_param());
+    else shape.emplace_back();
+  }
+  return st.graph.addValue(vi.name(), dtype, std::move(shape));
+}
+
+void importGraphIO(ModelState& st, const ::onnx::GraphProto& g, std::vector<ImportError>& errors) {
+  for (const auto& init : g.initializer())
+    guarded(errors, [&] {
+      std::string what = strCat("initializer \"", init.name(), "\"");
+      KILN_IMPORT_CHECK(!init.name().empty(), ErrorCode::kINVALID_GRAPH, "an initializer has no name");
+      KILN_IMPORT_CHECK(!st.tensors.count(init.name()), ErrorCode::kINVALID_GRAPH, what, " is defined twice");
+      ir::Tensor t = tensorFromProto(init, st.modelDir, what);
+      st.tensors[init.name()] = st.graph.addConstant(init.name(), std::move(t));
+    });
+  for (const auto& sparse : g.sparse_initializer())
+    guarded(errors, [&] {
+      KILN_IMPORT_FAIL(ErrorCode::kUNSUPPORTED_GRAPH, "sparse initializer \"", sparse.values().name(),
+                       "\" is not supported");
+    });
+  std::unordered_map<std::string, bool> seenInputs;
+  for (const auto& vi : g.input())
+    guarded(errors, [&] {
+      KILN_IMPORT_CHECK(!vi.name().empty(), ErrorCode::kINVALID_GRAPH, "a network input has no name");
+      KILN_IMPORT_CHECK(!seenInputs[vi.name()], ErrorCode::kINVALID_GRAPH, "network input \"", vi.name(),
+                        "\" is listed twice");
+      seenInputs[vi.name()] = true;
+      if (st.tensors.count(vi.name())) return;  // an initializer: IR < 4 lists them as inputs; they stay constants
+      ir::Value* v = declareInput(st, vi);
+      st.tensors[vi.name()] = v;
+      st.graph.inputs.push_back(v);
+    });
+}
+
+void importOutputs(ModelState& st, const ::onnx::GraphProto& g, std::vector<ImportError>& errors) {
+  std::unordered_map<std::string, bool> seen;
+  for (const auto& vi : g.output())
+    guarded(errors, [&] {
+      auto it = st.tensors.find(vi.name());
+      KILN_IMPORT_CHECK(it != st.tensors.end(), ErrorCode::kINVALID_GRAPH, "network output \"", vi.name(),
+                        "\" is not produced by any node, initializer or graph input");
+      KILN_IMPORT_CHECK(!seen[vi.name()], ErrorCode::kINVALID_GRAPH, "network output \"", vi.name(),
+                        "\" is listed twice");
+      seen[vi.name()] = true;
+      ir::Value* v = it->second;
+      // Inference leaves unknown dims unnamed where it cannot tell; the model's
+      // declared symbol ("batch") keeps the engine's IO readable.
+      const auto& tt = vi.type().tensor_type();
+      if (tt.has_shape() && tt.shape().dim_size() == static_cast<int>(v->shape.size()))
+        for (int i = 0; i < tt.shape().dim_size(); ++i) {
+          ir::Dim& d = v->shape[i];
+          if (!d.known() && d.symbol.empty() && !tt.shape().dim(i).dim_param().empty())
+            d.symbol = tt.shape().dim(i).dim_param();
+        }
+      st.graph.outputs.push_back(v);
+    });
+}
+
+ImportResult finish(std::vector<ImportError> errors) {
+  ImportResult r;
+  r.ok = errors.empty();
+  r.errors = std::move(errors);
+  return r;
+}
+
+ImportResult importParsed(const ::onnx::ModelProto& model, int64_t opset, const std::string& modelDir,
+                          ir::Graph& graph) {
+  std::vector<ImportError> errors;
+  const auto& g = model.graph();
+  ModelState st{graph, modelDir, opset, {}, {}};
+  for (const auto& n : g.node())
+    for (const auto& in : n.input()) st.used.insert(in);
+  for (const auto& o : g.output()) st.used.insert(o.name());
+
+  importGraphIO(st, g, errors);
+  if (!errors.empty()) return finish(std::move(errors));
+
+  for (int index : nodeOrder(g)) {
+    const auto& np = g.node(index);
+    bool ok = guarded(errors, [&] {
+      const OpImporter& imp = importerFor(np, index, opset);
+      NodeContext ctx(st, np, index, nodeName(np, index));
+      imp.fn(ctx);
+    });
+    if (!ok) {  // later nodes would only report follow-on errors
+      errors.back().node = index;
+      errors.back().nodeName = nodeName(np, index);
+      errors.back().nodeOperator = np.op_type();
+      return finish(std::move(errors));
+    }
+  }
+  importOutputs(st, g, errors);
+  return finish(std::move(errors));
+}
+
+}  // namespace
+
+ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph) {
+  std::vector<ImportError> errors;
+  ::onnx::ModelProto model;
+  int64_t opset = 0;
+  if (!guarded(errors, [&] { opset = parseModel(data, size, model); })) return finish(std::move(errors));
+  ImportResult r;
+  if (!guarded(errors, [&] { r = importParsed(model, opset, modelDir, graph); })) return finish(std::move(errors));
+  return r;
+}
+
+bool isOperatorSupported(const std::string& opType) { return findImporter(opType) != nullptr; }
+
+ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir) {
+  std::vector<ImportError> errors;
+  ::onnx::ModelProto model;
+  int64_t opset = 0;
+  if (!guarded(errors, [&] { opset = parseModel(data, size, model); })) return finish(std::move(errors));
+  // Every node without an importer is reported, not just the first.
+  const auto& g = model.graph();
+  for (int i = 0; i < g.node_size(); ++i) {
+    if (!guarded(errors, [&] { importerFor(g.node(i), i, opset); })) {
+      errors.back().node = i;
+      errors.back().nodeName = nodeName(g.node(i), i);
+      errors.back().nodeOperator = g.node(i).op_type();
+    }
+  }
+  if (!errors.empty()) return finish(std::move(errors));
+  ImportResult r;
+  if (!guarded(errors, [&] {
+        ir::Graph scratch;
+        r = importParsed(model, opset, modelDir, scratch);
+      }))
+    return finish(std::move(errors));
+  return r;
+}
+
+}  // namespace kiln::onnx

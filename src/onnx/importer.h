@@ -1,0 +1,51 @@
+// ONNX ModelProto -> ir::Graph. The public kiln::onnx::IParser (src/api) is a
+// thin wrapper around these functions; everything here reports problems as
+// ImportErrors (never throws, never crashes on a malformed model).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/onnx_parser.h"
+
+namespace kiln::onnx {
+
+struct ImportError {
+  ErrorCode code = ErrorCode::kINTERNAL_ERROR;
+  std::string desc;
+  //! Index of the failing node in the ONNX graph, -1 when not about one node.
+  int node = -1;
+  std::string nodeName, nodeOperator;
+  //! Where in Kiln's source the error was raised (as TensorRT's IParserError).
+  std::string file;
+  int line = 0;
+  std::string func;
+};
+
+struct ImportResult {
+  bool ok = true;
+  std::vector<ImportError> errors;
+};
+
+//! The ai.onnx opsets Kiln imports. Opset 22 only widened type lists, so its
+//! ops mean the same as in 21.
+constexpr int64_t kMinOpset = 7;
+constexpr int64_t kMaxOpset = 22;
+
+//! Parses a serialized ModelProto and appends it to `graph`: graph inputs and
+//! outputs are appended to graph.inputs/outputs, initializers (and graph inputs
+//! that have an initializer) become constants. `modelDir` locates external-data
+//! files (empty: the current directory). On failure the graph may hold a part
+//! of the model; callers discard it.
+ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph);
+
+//! True when Kiln has an importer for the ai.onnx op `opType` (at some opset).
+bool isOperatorSupported(const std::string& opType);
+
+//! Checks that every node of the model can be imported: all unsupported nodes
+//! are reported, then the model is imported into a scratch graph. No graph the
+//! caller owns is touched.
+ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir);
+
+}  // namespace kiln::onnx

@@ -1,0 +1,48 @@
+// executeV2 must not touch the heap after its first run (issue #3, runtime).
+// This binary replaces the global operator new to count allocations while a
+// flag is up.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "unit/api/api_test_util.h"
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace kiln::test {
+namespace {
+
+TEST(HotPath, ExecuteV2AllocatesNothingAfterTheFirstRun) {
+  RecordingLogger logger;
+  SmallNet def;
+  auto plan = buildPlan(logger, def);
+  ASSERT_TRUE(plan) << logger.all();
+  std::unique_ptr<IRuntime> runtime(createInferRuntime(logger));
+  std::unique_ptr<ICudaEngine> engine(runtime->deserializeCudaEngine(plan->data(), plan->size()));
+  ASSERT_TRUE(engine);
+  std::unique_ptr<IExecutionContext> ctx(engine->createExecutionContext());
+  std::vector<float> x = wave(2 * 3 * 6 * 6, 1.f), out(10);
+  void* bindings[] = {x.data(), out.data()};
+  ASSERT_TRUE(ctx->executeV2(bindings));
+  g_allocations = 0;
+  g_counting = true;
+  for (int i = 0; i < 5; ++i) ctx->executeV2(bindings);
+  g_counting = false;
+  EXPECT_EQ(g_allocations.load(), 0);
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,0 +1,117 @@
+// MaxPool / AveragePool / global pools: reference kernels against hand
+// values (1-D, 2-D, 3-D, pads, ceil_mode, dilation, Indices) and schemas.
+#include "unit/ops_nn/op_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+using V = std::vector<int64_t>;
+
+ir::Tensor ramp(std::vector<int64_t> dims) {
+  ir::Tensor t(DType::kFLOAT, dims);
+  for (int64_t i = 0; i < t.numel(); ++i) t.mutableAs<float>()[i] = static_cast<float>(i);
+  return t;
+}
+
+OpSpec pool(const std::string& op, ir::Tensor x, std::map<std::string, ir::Attribute> attrs, int outputs = 1) {
+  OpSpec s;
+  s.op = op;
+  s.attrs = std::move(attrs);
+  s.inputs = {dyn(std::move(x))};
+  s.numOutputs = outputs;
+  return s;
+}
+
+TEST(MaxPoolRef, HandValuesAndIndices) {
+  auto y = runTactic(pool("MaxPool", ramp({1, 1, 4, 4}), {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}}, 2),
+                     "MaxPool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 2, 2}, {5, 7, 13, 15}));
+  ASSERT_EQ(y[1].dtype(), DType::kINT64);
+  EXPECT_EQ(y[1].toInt64(), (V{5, 7, 13, 15}));  // on a ramp, the value is its flat index
+  // Column-major indices: h + w * H.
+  y = runTactic(pool("MaxPool", ramp({1, 1, 4, 4}),
+                     {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}, {"storage_order", int64_t{1}}}, 2),
+                "MaxPool.ref");
+  EXPECT_EQ(y[1].toInt64(), (V{5, 13, 7, 15}));
+  // Indices count from the start of the tensor, batch and channel included.
+  y = runTactic(pool("MaxPool", ramp({2, 1, 2, 2}), {{"kernel_shape", V{2, 2}}}, 2), "MaxPool.ref");
+  EXPECT_EQ(y[1].toInt64(), (V{3, 7}));
+}
+
+TEST(MaxPoolRef, PadsCeilModeDilation) {
+  auto y = runTactic(pool("MaxPool", ramp({1, 1, 4, 4}),
+                          {{"kernel_shape", V{3, 3}}, {"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}}),
+                     "MaxPool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 2, 2}, {5, 7, 13, 15}));
+  // ceil_mode keeps a last, partial window: 5 -> 3 outputs; (2, 2) sees only x[4][4].
+  y = runTactic(pool("MaxPool", ramp({1, 1, 5, 5}), {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}},
+                                                    {"ceil_mode", int64_t{1}}}),
+                "MaxPool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 3, 3}, {6, 8, 9, 16, 18, 19, 21, 23, 24}));
+  // 1-D with dilation 3: windows (i, i + 3).
+  y = runTactic(pool("MaxPool", floats({1, 1, 7}, {1, 3, 2, 5, 4, 0, 7}),
+                     {{"kernel_shape", V{2}}, {"dilations", V{3}}}),
+                "MaxPool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 4}, {5, 4, 2, 7}));
+  // auto_pad SAME_UPPER, stride 2 on 5: 3 outputs, the extra pad at the end.
+  y = runTactic(pool("MaxPool", floats({1, 1, 5}, {1, 9, 2, 8, 3}),
+                     {{"kernel_shape", V{2}}, {"strides", V{2}}, {"auto_pad", std::string("SAME_UPPER")}}),
+                "MaxPool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 3}, {9, 8, 3}));
+}
+
+TEST(AveragePoolRef, CountIncludePad) {
+  std::map<std::string, ir::Attribute> a = {{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}};
+  auto y = runTactic(pool("AveragePool", ramp({1, 1, 4, 4}), a), "AveragePool.ref");
+  // Corners average 4 values, edges 6, the middle 9.
+  EXPECT_TRUE(equals(y[0], {1, 1, 4, 4},
+                     {2.5f, 3, 4, 4.5f, 4.5f, 5, 6, 6.5f, 8.5f, 9, 10, 10.5f, 10.5f, 11, 12, 12.5f}));
+  a["count_include_pad"] = int64_t{1};
+  y = runTactic(pool("AveragePool", ramp({1, 1, 4, 4}), a), "AveragePool.ref");
+  EXPECT_TRUE(near(y[0], floats({1, 1, 4, 4}, {10.f / 9, 18.f / 9, 24.f / 9, 18.f / 9, 27.f / 9, 5, 6, 39.f / 9,
+                                               51.f / 9, 9, 10, 63.f / 9, 42.f / 9, 66.f / 9, 72.f / 9, 50.f / 9})));
+  // ceil_mode's partial window counts only what lies inside the input (+ pads).
+  y = runTactic(pool("AveragePool", ramp({1, 1, 5, 5}),
+                     {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}, {"ceil_mode", int64_t{1}},
+                      {"count_include_pad", int64_t{1}}}),
+                "AveragePool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 3, 3}, {3, 5, 6.5f, 13, 15, 16.5f, 20.5f, 22.5f, 24}));
+}
+
+TEST(AveragePoolRef, ThreeD) {
+  auto y = runTactic(pool("AveragePool", ramp({1, 2, 2, 2, 2}), {{"kernel_shape", V{2, 2, 2}}}), "AveragePool.ref");
+  EXPECT_TRUE(equals(y[0], {1, 2, 1, 1, 1}, {3.5f, 11.5f}));
+}
+
+TEST(GlobalPoolRef, HandValues) {
+  OpSpec s = pool("GlobalAveragePool", ramp({1, 2, 2, 2}), {});
+  EXPECT_TRUE(equals(runTactic(s, "GlobalAveragePool.ref")[0], {1, 2, 1, 1}, {1.5f, 5.5f}));
+  s.op = "GlobalMaxPool";
+  EXPECT_TRUE(equals(runTactic(s, "GlobalMaxPool.ref")[0], {1, 2, 1, 1}, {3, 7}));
+  s.inputs = {dyn(ramp({2, 1, 3}))};
+  EXPECT_TRUE(equals(runTactic(s, "GlobalMaxPool.ref")[0], {2, 1, 1}, {2, 5}));
+}
+
+TEST(PoolSchema, ShapesAndErrors) {
+  auto out = [](const std::string& op, ir::Shape x, std::map<std::string, ir::Attribute> a) {
+    return ir::toString(inferShapes({op, a, {x}}, "pool1")[0]);
+  };
+  EXPECT_EQ(out("MaxPool", {1, 64, 112, 112}, {{"kernel_shape", V{3, 3}}, {"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}}),
+            "[1,64,56,56]");
+  EXPECT_EQ(out("AveragePool", {ir::Dim(std::string("n")), 3, 7, ir::Dim()},
+                {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}, {"ceil_mode", int64_t{1}}}),
+            "[n,3,4,?]");
+  EXPECT_EQ(out("MaxPool", {1, 3, 7, 8}, {{"kernel_shape", V{3, 3}}, {"strides", V{2, 2}},
+                                         {"auto_pad", std::string("SAME_LOWER")}}),
+            "[1,3,4,4]");
+  EXPECT_EQ(out("GlobalAveragePool", {ir::Dim(std::string("n")), 2048, 7, 7}, {}), "[n,2048,1,1]");
+  EXPECT_TRUE(throwsWith([&] { out("MaxPool", {1, 3, 8, 8}, {}); },
+                         "MaxPool node \"pool1\": needs the attribute kernel_shape"));
+  EXPECT_TRUE(throwsWith([&] { out("MaxPool", {1, 3, 8, 8}, {{"kernel_shape", V{3}}}); },
+                         "'kernel_shape' has 1 values, expected 2"));
+  EXPECT_TRUE(throwsWith([&] { out("AveragePool", {1, 3, 2, 2}, {{"kernel_shape", V{3, 3}}}); }, "does not fit"));
+  EXPECT_TRUE(throwsWith([&] { out("MaxPool", {3, 8}, {{"kernel_shape", V{3}}}); }, "input has rank 2"));
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,0 +1,143 @@
+#include <gtest/gtest.h>
+
+#include "passes/passes.h"
+#include "unit/passes/graph_eval.h"
+
+namespace kiln::passes {
+namespace {
+
+using testing::Net;
+using testing::opList;
+using testing::randomTensor;
+
+bool run(ir::Graph& g, bool cpuFusions = true) {
+  PassContext ctx;
+  ctx.cpuFusions = cpuFusions;
+  return fuseElementwiseChains(g, ctx);
+}
+
+template <typename Build>
+std::unique_ptr<ir::Graph> fuseAndCompare(Build&& build, const std::map<std::string, ir::Tensor>& feeds) {
+  return testing::checkSameOutputs(
+      build, [](ir::Graph& g) { EXPECT_TRUE(run(g)); }, feeds, 1e-5f);
+}
+
+const ir::Node& only(const ir::Graph& g, const std::string& op) {
+  for (auto& n : g.nodes())
+    if (n->op == op) return *n;
+  throw Error("no " + op + " node");
+}
+
+TEST(FuseElementwiseChains, FusesAChainWithSideOperands) {
+  auto build = [] {
+    Net n;
+    ir::Value* x = n.input("x", {2, 3, 4});
+    ir::Value* a = n.node("Add", {x, n.constant("b", randomTensor({4}, 1))});
+    ir::Value* r = n.node("Relu", {a});
+    ir::Value* m = n.node("Mul", {r, n.input("s", {3, 1})});
+    n.output(n.node("Sub", {n.scalar("one", 1.f), m}, {}, "y"));  // the accumulator is on the right
+    return std::move(n.g);
+  };
+  auto g = fuseAndCompare(build, {{"x", randomTensor({2, 3, 4}, 2)}, {"s", randomTensor({3, 1}, 3)}});
+  ASSERT_EQ(opList(*g), std::vector<std::string>{"KilnFusedElementwise"});
+  const ir::Node& f = *g->nodes()[0];
+  EXPECT_EQ(f.inputs.size(), 4u);
+  EXPECT_EQ(f.inputs[0]->name, "x");
+  EXPECT_EQ(std::get<std::vector<std::string>>(f.attrs.at("ops")),
+            (std::vector<std::string>{"Add", "Relu", "Mul", "Sub"}));
+  EXPECT_EQ(f.ints("operands"), (std::vector<int64_t>{1, -1, 2, 3}));
+  EXPECT_EQ(f.ints("swapped"), (std::vector<int64_t>{0, 0, 0, 1}));
+  EXPECT_EQ(f.outputs[0]->name, "y");
+}
+
+TEST(FuseElementwiseChains, SiluReadsItsInputOnce) {
+  auto build = [] {
+    Net n;
+    ir::Value* x = n.input("x", {5, 7});
+    n.output(n.node("Mul", {x, n.node("Sigmoid", {x})}, {}, "y"));
+    return std::move(n.g);
+  };
+  auto g = fuseAndCompare(build, {{"x", randomTensor({5, 7}, 4, -4.f, 4.f)}});
+  const ir::Node& f = only(*g, "KilnFusedElementwise");
+  EXPECT_EQ(f.inputs.size(), 1u);
+  EXPECT_EQ(f.ints("operands"), (std::vector<int64_t>{-1, 0}));
+  EXPECT_EQ(f.ints("swapped"), (std::vector<int64_t>{0, 1}));
+}
+
+TEST(FuseElementwiseChains, CarriesActivationParameters) {
+  auto build = [] {
+    Net n;
+    ir::Value* x = n.input("x", {16});
+    ir::Value* a = n.node("LeakyRelu", {x}, {{"alpha", 0.25f}});
+    ir::Value* b = n.node("Clip", {a, n.scalar("lo", -0.5f), n.scalar("hi", 0.75f)});
+    ir::Value* c = n.node("HardSigmoid", {b}, {{"alpha", 0.3f}, {"beta", 0.6f}});
+    n.output(n.node("Gelu", {c}, {{"approximate", std::string("tanh")}}, "y"));
+    return std::move(n.g);
+  };
+  auto g = fuseAndCompare(build, {{"x", randomTensor({16}, 5, -3.f, 3.f)}});
+  const ir::Node& f = only(*g, "KilnFusedElementwise");
+  EXPECT_EQ(std::get<std::vector<std::string>>(f.attrs.at("ops")),
+            (std::vector<std::string>{"LeakyRelu", "Clip", "HardSigmoid", "GeluTanh"}));
+  EXPECT_EQ(f.floats("alphas"), (std::vector<float>{0.25f, -0.5f, 0.3f, 0.f}));
+  EXPECT_EQ(f.floats("betas"), (std::vector<float>{0.f, 0.75f, 0.6f, 0.f}));
+}
+
+TEST(FuseElementwiseChains, TheHeadCarriesTheLargestTensor) {
+  // Add(small, big): the chain accumulates `big`, the Add is swapped.
+  auto build = [] {
+    Net n;
+    ir::Value* small = n.input("small", {4});
+    ir::Value* big = n.input("big", {2, 3, 4});
+    n.output(n.node("Tanh", {n.node("Div", {small, big})}, {}, "y"));
+    return std::move(n.g);
+  };
+  auto g = fuseAndCompare(build, {{"small", randomTensor({4}, 6)}, {"big", randomTensor({2, 3, 4}, 7, 1.f, 2.f)}});
+  const ir::Node& f = only(*g, "KilnFusedElementwise");
+  EXPECT_EQ(f.inputs[0]->name, "big");
+  EXPECT_EQ(f.ints("swapped"), (std::vector<int64_t>{1, 0}));
+}
+
+TEST(FuseElementwiseChains, AWideningOperandStartsANewChain) {
+  auto build = [] {
+    Net n;
+    ir::Value* x = n.input("x", {4});
+    ir::Value* r = n.node("Exp", {n.node("Relu", {x})});
+    ir::Value* a = n.node("Add", {r, n.input("y", {3, 4})});  // widens [4] to [3,4]
+    n.output(n.node("Abs", {n.node("Tanh", {a})}, {}, "out"));
+    return std::move(n.g);
+  };
+  auto g = fuseAndCompare(build, {{"x", randomTensor({4}, 8)}, {"y", randomTensor({3, 4}, 9)}});
+  EXPECT_EQ(opList(*g), (std::vector<std::string>{"KilnFusedElementwise", "KilnFusedElementwise"}));
+  const ir::Node& second = *g->nodes()[1];
+  EXPECT_EQ(std::get<std::vector<std::string>>(second.attrs.at("ops")),
+            (std::vector<std::string>{"Add", "Tanh", "Abs"}));
+  EXPECT_EQ(second.inputs[0]->name, "y");
+}
+
+TEST(FuseElementwiseChains, StopsAtValuesReadTwiceOrGraphOutputs) {
+  Net n;
+  ir::Value* x = n.input("x", {6});
+  ir::Value* a = n.node("Relu", {x});
+  n.output(n.node("Exp", {a}, {}, "e"));
+  n.output(n.node("Neg", {a}, {}, "n"));  // a has two readers
+  ir::Value* b = n.node("Sigmoid", {x}, {}, "b");
+  n.output(b);  // b is a graph output
+  n.output(n.node("Sqrt", {b}, {}, "s"));
+  EXPECT_FALSE(run(*n.g));
+  EXPECT_EQ(n.g->nodes().size(), 5u);
+}
+
+TEST(FuseElementwiseChains, OnlyFloatAndOnlyWhenAsked) {
+  Net n;
+  ir::Value* i = n.input("i", {3}, DType::kINT64);
+  n.output(n.node("Neg", {n.node("Add", {i, i})}, {}, "ints"));
+  ir::Value* x = n.input("x", {3});
+  n.output(n.node("Neg", {n.node("Relu", {x})}, {}, "floats"));
+  EXPECT_FALSE(run(*n.g, /*cpuFusions=*/false));
+  EXPECT_EQ(n.g->nodes().size(), 4u);
+  EXPECT_TRUE(run(*n.g));
+  EXPECT_EQ(opList(*n.g), (std::vector<std::string>{"Add", "Neg", "KilnFusedElementwise"}));
+}
+
+}  // namespace
+}  // namespace kiln::passes
