@@ -10,8 +10,9 @@ void registerNnSchemas(SchemaRegistry& r);
 void registerElementwiseSchemas(SchemaRegistry& r);
 //! ReduceMean/Sum/Max/Min/Prod, ArgMax/ArgMin.
 void registerReduceSchemas(SchemaRegistry& r);
-//! Reshape, Flatten, Transpose, Concat, Split, Slice, Gather, Squeeze, Unsqueeze,
-//! Shape, ConstantOfShape, Expand, Pad, Identity, Dropout.
+//! Reshape, Flatten, Transpose, Concat, Split, Slice, Gather, GatherElements,
+//! Squeeze, Unsqueeze, Shape, Size, ConstantOfShape, Expand, Tile, Pad, Identity,
+//! Dropout, Range, DepthToSpace, SpaceToDepth, Trilu (ops/tensor*.cc).
 void registerTensorSchemas(SchemaRegistry& r);
 //! Kiln's internal ops made by passes (KilnFusedElementwise, ...).
 void registerKilnSchemas(SchemaRegistry& r);

@@ -93,6 +93,10 @@ void inferResize(InferContext& ctx) {
       for (std::size_t j = 0; j < axes.size(); ++j) {
         ctx.check(sc[j] > 0.f, "scale ", sc[j], " must be positive");
         const Dim& d = x[axes[j]];
+        if (sc[j] == 1.f && ctm != "tf_crop_and_resize") {
+          out[axes[j]] = d;  // unchanged, symbol included
+          continue;
+        }
         if (!d.known()) continue;
         double len = 1.0;
         if (ctm == "tf_crop_and_resize") {

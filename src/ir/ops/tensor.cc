@@ -93,33 +93,45 @@ void inferReshape(InferContext& ctx) {
   const Value& data = ctx.in(0);
   checkIndexType(ctx, 1, "shape input");
   bool allowZero = ctx.node().i("allowzero", 0) != 0;
-  auto target = constInts(ctx, 1, "shape input");
+  auto target = sizeValues(ctx, 1);
   if (!target) {
     int64_t rank = knownLength(ctx, 1, "shape input");
     ctx.check(rank >= 0, "shape input is not a constant and its length is unknown");
     ctx.setOutput(0, data.dtype, Shape(static_cast<std::size_t>(rank)));
     return;
   }
+  std::string text = "[";  // the target as messages show it, unknown elements by their dims
+  for (std::size_t k = 0; k < target->size(); ++k) {
+    const SizeValue& e = (*target)[k];
+    text += k ? "," : "";
+    text += e.known ? std::to_string(e.value) : (e.dim.symbol.empty() ? "?" : e.dim.symbol);
+  }
+  text += "]";
   const Shape& in = data.shape;
   Shape out(target->size());
   int inferAt = -1;
   bool hasZero = false;
   for (std::size_t k = 0; k < target->size(); ++k) {
-    int64_t v = (*target)[k];
+    const SizeValue& e = (*target)[k];
+    if (!e.known) {
+      out[k] = e.dim;  // a dim of some tensor (assumed not 0): kept, symbol included
+      continue;
+    }
+    int64_t v = e.value;
     if (v == -1) {
-      ctx.check(inferAt < 0, "shape ", toString(*target), " has more than one -1");
+      ctx.check(inferAt < 0, "shape ", text, " has more than one -1");
       inferAt = static_cast<int>(k);
     } else if (v == 0 && !allowZero) {
-      ctx.check(k < in.size(), "shape ", toString(*target), " copies dim ", k, " with 0 but the input ",
+      ctx.check(k < in.size(), "shape ", text, " copies dim ", k, " with 0 but the input ",
                 toString(in), " has rank ", in.size());
       out[k] = in[k];
     } else {
-      ctx.check(v >= 0, "shape ", toString(*target), " has an invalid dim ", v);
+      ctx.check(v >= 0, "shape ", text, " has an invalid dim ", v);
       hasZero = hasZero || v == 0;
       out[k] = Dim(v);
     }
   }
-  ctx.check(!(allowZero && hasZero && inferAt >= 0), "shape ", toString(*target),
+  ctx.check(!(allowZero && hasZero && inferAt >= 0), "shape ", text,
             " has both 0 and -1 with allowzero=1");
   Factorized fin = factorize(in);
   Shape others = out;
@@ -128,11 +140,11 @@ void inferReshape(InferContext& ctx) {
   bool comparable = !fin.anonymous && !fout.anonymous && fin.symbols == fout.symbols;
   if (inferAt >= 0) {
     if (comparable) {
-      ctx.check(fout.known != 0 || fin.known == 0, "cannot reshape ", toString(in), " to ", toString(*target));
-      ctx.check(fout.known != 0, "cannot infer the -1 in shape ", toString(*target), " for input ", toString(in),
+      ctx.check(fout.known != 0 || fin.known == 0, "cannot reshape ", toString(in), " to ", text);
+      ctx.check(fout.known != 0, "cannot infer the -1 in shape ", text, " for input ", toString(in),
                 " that has zero elements");
       ctx.check(fin.known % fout.known == 0, "cannot reshape ", toString(in), " (", fin.known,
-                " elements) to ", toString(*target));
+                " elements) to ", text);
       out[inferAt] = Dim(fin.known / fout.known);
     }
   } else if (comparable) {
@@ -238,15 +250,14 @@ void inferConstantOfShape(InferContext& ctx) {
     ctx.check(value->numel() == 1, "value must have exactly one element, got ", value->numel());
     dtype = value->dtype();
   }
-  auto dims = constInts(ctx, 0, "shape input");
+  auto dims = sizeValues(ctx, 0);
   if (!dims) {
     int64_t rank = knownLength(ctx, 0, "shape input");
     ctx.check(rank >= 0, "shape input is not a constant and its length is unknown");
     ctx.setOutput(0, dtype, Shape(static_cast<std::size_t>(rank)));
     return;
   }
-  for (int64_t d : *dims) ctx.check(d >= 0, "shape ", toString(*dims), " has a negative dim");
-  ctx.setOutput(0, dtype, shapeOf(*dims));
+  ctx.setOutput(0, dtype, shapeFromSizes(ctx, *dims, "shape"));
 }
 
 void inferRange(InferContext& ctx) {

@@ -29,15 +29,14 @@ void inferTranspose(InferContext& ctx) {
 void inferExpand(InferContext& ctx) {
   const Value& data = ctx.in(0);
   checkIndexType(ctx, 1, "shape input");
-  auto shape = constInts(ctx, 1, "shape input");
+  auto shape = sizeValues(ctx, 1);
   if (!shape) {
     int64_t n = knownLength(ctx, 1, "shape input");
     ctx.check(n >= 0, "shape input is not a constant and its length is unknown");
     ctx.setOutput(0, data.dtype, Shape(static_cast<std::size_t>(std::max<int64_t>(n, ctx.rank(0)))));
     return;
   }
-  for (int64_t d : *shape) ctx.check(d >= 0, "shape ", toString(*shape), " has a negative dim");
-  ctx.setOutput(0, data.dtype, broadcastShapes(ctx, data.shape, shapeOf(*shape)));
+  ctx.setOutput(0, data.dtype, broadcastShapes(ctx, data.shape, shapeFromSizes(ctx, *shape, "shape")));
 }
 
 void inferTile(InferContext& ctx) {

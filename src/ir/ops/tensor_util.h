@@ -23,6 +23,23 @@ Dim productOfDims(const Shape& s, std::size_t begin, std::size_t end);
 std::vector<int64_t> normalizeAxes(const InferContext& ctx, std::vector<int64_t> axes, int64_t rank,
                                    const char* what = "axes");
 
+//! One element of an integer tensor that holds sizes (Reshape's or Expand's
+//! shape): a known value, or else the size of some tensor dim (`dim`, maybe
+//! symbolic: "N"), or else unknown (`dim` anonymous).
+struct SizeValue {
+  bool known = false;
+  int64_t value = 0;
+  Dim dim;
+};
+//! The elements of scalar or 1-D integer input `i` when they can be told
+//! without running the graph: a constant, or a Shape -> Gather / Slice /
+//! Concat / Unsqueeze / Cast / arithmetic chain whose leaves are constants and
+//! tensor dims. This is how Reshape(x, Concat(Shape(x)[0], [-1])) keeps "N"
+//! before constant folding (which cannot fold symbolic dims) runs.
+std::optional<std::vector<SizeValue>> sizeValues(const InferContext& ctx, std::size_t i);
+//! A shape from size values (known values must be >= 0); errors name `what`.
+Shape shapeFromSizes(const InferContext& ctx, const std::vector<SizeValue>& sizes, const char* what);
+
 // The schema files; registerTensorSchemas (tensor.cc) calls each.
 void registerShapeOpSchemas(SchemaRegistry& r);   // tensor.cc
 void registerIndexOpSchemas(SchemaRegistry& r);   // tensor_index.cc

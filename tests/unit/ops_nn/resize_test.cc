@@ -153,7 +153,8 @@ TEST(ResizeSchema, ShapesAndErrors) {
   EXPECT_EQ(shape(x, {{2, floats({0}, {})}, {3, ints({4}, {1, 3, 7, 9})}}), "[1,3,7,9]");
   EXPECT_EQ(shape(x, {{2, floats({2}, {3, 3})}}, {{"axes", V{-2, -1}}}), "[n,3,30,45]");
   // Scales computed at run time: the resized dims are unknown, the rest pass through.
-  EXPECT_EQ(shape(x, {}, {}, {absentShape(), {4}}), "[n,3,?,?]");
+  EXPECT_EQ(shape(x, {}, {}, {absentShape(), {4}}), "[?,?,?,?]");
+  EXPECT_EQ(shape(x, {}, {{"axes", V{2, 3}}}, {absentShape(), {2}}), "[n,3,?,?]");
   EXPECT_TRUE(throwsWith([&] { shape(x, {}, {}, {}); }, "Resize node \"up\": needs scales or sizes"));
   EXPECT_TRUE(throwsWith([&] { shape(x, {{2, floats({4}, {1, 1, 2, 2})}, {3, ints({4}, {1, 3, 7, 9})}}); },
                          "has both scales and sizes"));

@@ -36,7 +36,29 @@ void im2colPanel(const float* x, const Geometry3& g, int64_t cg, int64_t p0, int
     t += len;
     p += len;
   }
-  const int64_t W = g.in[2], sw = g.stride[2];
+  // Per (segment, kw): the first input column read and the range of
+  // columns that land inside the row (the rest are padding). These depend on
+  // neither the channel nor kh, so they are computed once per panel.
+  struct Cols {
+    int64_t iw0, lo, hi;
+  };
+  const int64_t W = g.in[2], sw = g.stride[2], KW = g.kernel[2];
+  auto colsOf = [&](const Seg& sg, int64_t kw) {
+    Cols c;
+    c.iw0 = sg.ow0 * sw - g.pad[2] + kw * g.dil[2];
+    // Columns t with 0 <= iw0 + t * sw < W read the input.
+    c.lo = c.iw0 >= 0 ? 0 : (-c.iw0 + sw - 1) / sw;
+    c.hi = c.iw0 > W - 1 ? 0 : (W - 1 - c.iw0) / sw + 1;
+    c.lo = std::min(c.lo, sg.len);
+    c.hi = std::max(c.lo, std::min(c.hi, sg.len));
+    return c;
+  };
+  constexpr int64_t kMaxTable = 64 * 16;
+  Cols table[kMaxTable];
+  const bool tabled = ns * KW <= kMaxTable;
+  if (tabled)
+    for (int s = 0; s < ns; ++s)
+      for (int64_t kw = 0; kw < KW; ++kw) table[s * KW + kw] = colsOf(segs[s], kw);
   float* row = dst;
   for (int64_t ci = 0; ci < cg; ++ci)
     for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
@@ -50,7 +72,7 @@ void im2colPanel(const float* x, const Geometry3& g, int64_t cg, int64_t p0, int
                           ? nullptr
                           : x + ((ci * g.in[0] + id) * g.in[1] + ih) * W;
         }
-        for (int64_t kw = 0; kw < g.kernel[2]; ++kw, row += nr) {
+        for (int64_t kw = 0; kw < KW; ++kw, row += nr) {
           for (int s = 0; s < ns; ++s) {
             const Seg& sg = segs[s];
             float* out = row + sg.t0;
@@ -59,21 +81,16 @@ void im2colPanel(const float* x, const Geometry3& g, int64_t cg, int64_t p0, int
               for (int64_t t = 0; t < sg.len; ++t) out[t] = 0.f;
               continue;
             }
-            const int64_t iw0 = sg.ow0 * sw - g.pad[2] + kw * g.dil[2];
-            // Columns t with 0 <= iw0 + t * sw < W read the input; the rest are padding.
-            int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
-            int64_t hi = iw0 > W - 1 ? 0 : (W - 1 - iw0) / sw + 1;
-            lo = std::min(lo, sg.len);
-            hi = std::max(lo, std::min(hi, sg.len));
-            for (int64_t t = 0; t < lo; ++t) out[t] = 0.f;
+            const Cols c = tabled ? table[s * KW + kw] : colsOf(sg, kw);
+            for (int64_t t = 0; t < c.lo; ++t) out[t] = 0.f;
             // Segments are short (<= nr): an inline loop beats a memcpy call.
+            const float* sp = src + c.iw0;
             if (sw == 1) {
-              const float* sp = src + iw0;
-              for (int64_t t = lo; t < hi; ++t) out[t] = sp[t];
+              for (int64_t t = c.lo; t < c.hi; ++t) out[t] = sp[t];
             } else {
-              for (int64_t t = lo; t < hi; ++t) out[t] = src[iw0 + t * sw];
+              for (int64_t t = c.lo; t < c.hi; ++t) out[t] = sp[t * sw];
             }
-            for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.f;
+            for (int64_t t = c.hi; t < sg.len; ++t) out[t] = 0.f;
           }
           for (int64_t t = w; t < nr; ++t) row[t] = 0.f;
         }

@@ -3,6 +3,7 @@
 // (Shape, Size, ConstantOfShape, Range). registerTensorKernels gathers every
 // data-movement family.
 #include <algorithm>
+#include <string>
 
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ops/tensor_copy.h"
@@ -14,11 +15,16 @@ namespace {
 // alias the input there is nothing to do.
 class CopyKernel : public Kernel {
  public:
-  explicit CopyKernel(const ir::Node& node) {}
+  explicit CopyKernel(const ir::Node& node) : who_(node.describe()) {}
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    KILN_CHECK(in[0].numel() == out[0].numel(), who_, ": input has ", in[0].numel(), " elements, output has ",
+               out[0].numel());
     auto bytes = static_cast<std::size_t>(in[0].numel() * elementSize(in[0]));
     if (in[0].data != out[0].data) parallelCopy(ctx, out[0].data, in[0].data, bytes);
   }
+
+ private:
+  std::string who_;
 };
 
 // Inference Dropout: the identity, and a mask of all true when asked for.
@@ -26,6 +32,7 @@ class DropoutKernel : public Kernel {
  public:
   explicit DropoutKernel(const ir::Node& node) : mask_(node.outputs.size() > 1 && node.outputs[1]) {}
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    KILN_CHECK(in[0].numel() == out[0].numel(), "Dropout: output size differs from the input's");
     auto bytes = static_cast<std::size_t>(in[0].numel() * elementSize(in[0]));
     if (in[0].data != out[0].data) parallelCopy(ctx, out[0].data, in[0].data, bytes);
     if (mask_ && out[1].data) std::memset(out[1].data, 1, static_cast<std::size_t>(out[1].numel()));

@@ -40,6 +40,8 @@ class TransposeKernel : public Kernel {
       perm[k] = perm_.empty() ? rank - 1 - k : perm_[k];
       KILN_CHECK(perm[k] >= 0 && perm[k] < rank && !seen[perm[k]], who_, ": perm is not a permutation");
       seen[perm[k]] = true;
+      KILN_CHECK(out[0].dims[k] == in[0].dims[perm[k]], who_, ": output dim ", k, " is ", out[0].dims[k],
+                 ", expected ", in[0].dims[perm[k]]);
     }
     permuteCopy(ctx, in[0], out[0], rank, in[0].dims, perm);
   }
@@ -112,6 +114,8 @@ class DepthToSpaceKernel : public Kernel {
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const int64_t* d = in[0].dims;
     int64_t b = block_, c = d[1] / (b * b);
+    KILN_CHECK(in[0].rank == 4 && b > 0 && d[1] % (b * b) == 0 && out[0].numel() == in[0].numel(),
+               "DepthToSpace: input ", ir::toString(in[0].shape()), " does not fit blocksize ", b);
     if (crd_) {
       int64_t view[6] = {d[0], c, b, b, d[2], d[3]}, perm[6] = {0, 1, 4, 2, 5, 3};
       permuteCopy(ctx, in[0], out[0], 6, view, perm);
@@ -133,6 +137,8 @@ class SpaceToDepthKernel : public Kernel {
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const int64_t* d = in[0].dims;
     int64_t b = block_;
+    KILN_CHECK(in[0].rank == 4 && b > 0 && d[2] % b == 0 && d[3] % b == 0 && out[0].numel() == in[0].numel(),
+               "SpaceToDepth: input ", ir::toString(in[0].shape()), " does not fit blocksize ", b);
     int64_t view[6] = {d[0], d[1], d[2] / b, b, d[3] / b, b}, perm[6] = {0, 3, 5, 1, 2, 4};
     permuteCopy(ctx, in[0], out[0], 6, view, perm);
   }

@@ -1,0 +1,160 @@
+// sizeValues(): what a shape-carrying input holds, traced through the small
+// integer subgraphs that exporters emit around Shape (PyTorch's
+// Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) and the like). The
+// constant-folding pass resolves such chains only when every dim is known; this
+// keeps symbolic dims ("batch", "seq") flowing through them at inference time.
+#include <algorithm>
+
+#include "ir/ops/tensor_util.h"
+
+namespace kiln::ir::tensor_ops {
+namespace {
+
+using Sizes = std::vector<SizeValue>;
+constexpr int kMaxDepth = 16;  // how far back a chain is followed
+
+SizeValue knownSize(int64_t v) { return SizeValue{true, v, Dim(v)}; }
+SizeValue dimSize(const Dim& d) { return d.known() ? knownSize(d.value) : SizeValue{false, 0, d}; }
+
+bool isIntType(DType t) { return t == DType::kINT64 || t == DType::kINT32; }
+
+std::optional<std::vector<int64_t>> constIntsOf(const Value* v) {
+  if (!v || !v->constant || !isIntType(v->constant->dtype())) return std::nullopt;
+  return v->constant->toInt64();
+}
+
+std::optional<Sizes> trace(const Value* v, int depth);
+
+std::optional<Sizes> traceShape(const Node& n) {
+  const Shape& s = n.inputs[0]->shape;
+  auto rank = static_cast<int64_t>(s.size());
+  auto clampIndex = [&](int64_t x) { return std::clamp<int64_t>(x < 0 ? x + rank : x, 0, rank); };
+  int64_t start = clampIndex(n.i("start", 0)), end = clampIndex(n.i("end", rank));
+  Sizes out;
+  for (int64_t k = start; k < end; ++k) out.push_back(dimSize(s[k]));
+  return out;
+}
+
+std::optional<Sizes> traceGather(const Node& n, int depth) {
+  auto data = trace(n.input(0), depth);
+  auto idx = constIntsOf(n.input(1));
+  if (!data || !idx || n.i("axis", 0) != 0) return std::nullopt;
+  auto len = static_cast<int64_t>(data->size());
+  Sizes out;
+  for (int64_t i : *idx) {
+    if (i < 0) i += len;
+    if (i < 0 || i >= len) return std::nullopt;  // the schema reports the bad index
+    out.push_back((*data)[i]);
+  }
+  return out;
+}
+
+std::optional<Sizes> traceSlice(const Node& n, int depth) {
+  auto data = trace(n.input(0), depth);
+  auto starts = constIntsOf(n.input(1)), ends = constIntsOf(n.input(2));
+  if (!data || !starts || !ends || starts->size() != 1 || ends->size() != 1) return std::nullopt;
+  if (n.input(3) && constIntsOf(n.input(3)) != std::vector<int64_t>{0} &&
+      constIntsOf(n.input(3)) != std::vector<int64_t>{-1})
+    return std::nullopt;
+  int64_t step = 1;
+  if (n.input(4)) {
+    auto s = constIntsOf(n.input(4));
+    if (!s || s->size() != 1 || (*s)[0] == 0) return std::nullopt;
+    step = (*s)[0];
+  }
+  auto len = static_cast<int64_t>(data->size());
+  int64_t b = (*starts)[0], e = (*ends)[0];
+  if (b < 0) b += len;
+  if (e < 0) e += len;
+  Sizes out;
+  if (step > 0) {
+    for (int64_t i = std::clamp<int64_t>(b, 0, len); i < std::clamp<int64_t>(e, 0, len); i += step)
+      out.push_back((*data)[i]);
+  } else {
+    for (int64_t i = std::clamp<int64_t>(b, 0, len - 1); i > std::clamp<int64_t>(e, -1, len - 1); i += step)
+      out.push_back((*data)[i]);
+  }
+  return out;
+}
+
+std::optional<Sizes> traceConcat(const Node& n, int depth) {
+  Sizes out;
+  for (const Value* in : n.inputs) {
+    auto part = trace(in, depth);
+    if (!part) return std::nullopt;
+    out.insert(out.end(), part->begin(), part->end());
+  }
+  return out;
+}
+
+// Elementwise integer math on sizes (H * W, N / 2, ...), numpy-broadcast over
+// a length-1 side. A result involving an unknown is unknown.
+std::optional<Sizes> traceArithmetic(const Node& n, int depth) {
+  auto a = trace(n.input(0), depth), b = trace(n.input(1), depth);
+  if (!a || !b) return std::nullopt;
+  std::size_t len = std::max(a->size(), b->size());
+  if ((a->size() != len && a->size() != 1) || (b->size() != len && b->size() != 1)) return std::nullopt;
+  Sizes out;
+  for (std::size_t k = 0; k < len; ++k) {
+    const SizeValue& x = (*a)[a->size() == 1 ? 0 : k];
+    const SizeValue& y = (*b)[b->size() == 1 ? 0 : k];
+    if (!x.known || !y.known) {
+      out.push_back(SizeValue{});
+      continue;
+    }
+    if (n.op == "Add") out.push_back(knownSize(x.value + y.value));
+    else if (n.op == "Sub") out.push_back(knownSize(x.value - y.value));
+    else if (n.op == "Mul") out.push_back(knownSize(x.value * y.value));
+    else if (y.value == 0) return std::nullopt;
+    else out.push_back(knownSize(x.value / y.value));  // Div on integers truncates (as ONNX Runtime)
+  }
+  return out;
+}
+
+std::optional<Sizes> trace(const Value* v, int depth) {
+  if (!v || depth > kMaxDepth) return std::nullopt;
+  if (v->constant) {
+    if (!isIntType(v->constant->dtype()) || v->constant->dims().size() > 1) return std::nullopt;
+    Sizes out;
+    for (int64_t x : v->constant->toInt64()) out.push_back(knownSize(x));
+    return out;
+  }
+  const Node* n = v->producer;
+  if (!n || n->outputs.empty() || n->outputs[0] != v || !isIntType(v->dtype) || v->shape.size() > 1)
+    return std::nullopt;
+  const std::string& op = n->op;
+  if (op == "Shape") return traceShape(*n);
+  if (op == "Gather") return traceGather(*n, depth + 1);
+  if (op == "Slice") return traceSlice(*n, depth + 1);
+  if (op == "Concat") return traceConcat(*n, depth + 1);
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return traceArithmetic(*n, depth + 1);
+  // Element order is unchanged by these (all values are scalars or 1-D).
+  if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" || op == "Flatten" || op == "Identity" ||
+      op == "Cast")
+    return trace(n->input(0), depth + 1);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::vector<SizeValue>> sizeValues(const InferContext& ctx, std::size_t i) {
+  if (!ctx.hasInput(i)) return std::nullopt;
+  if (ctx.constInput(i)) {  // constants of a wrong type are errors, not "unknown"
+    auto ints = constInts(ctx, i, "shape input");
+    Sizes out;
+    for (int64_t x : *ints) out.push_back(knownSize(x));
+    return out;
+  }
+  return trace(&ctx.in(i), 0);
+}
+
+Shape shapeFromSizes(const InferContext& ctx, const std::vector<SizeValue>& sizes, const char* what) {
+  Shape out;
+  for (const SizeValue& s : sizes) {
+    ctx.check(!s.known || s.value >= 0, what, " has a negative dim ", s.value);
+    out.push_back(s.known ? Dim(s.value) : s.dim);
+  }
+  return out;
+}
+
+}  // namespace kiln::ir::tensor_ops
