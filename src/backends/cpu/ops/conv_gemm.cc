@@ -13,89 +13,13 @@
 #include "backends/cpu/ops/conv_internal.h"
 #include "backends/cpu/ops/nn_util.h"
 #include "backends/cpu/ukernels/gemm.h"
+#include "backends/cpu/ukernels/im2col.h"
 
 namespace kiln::cpu {
 namespace {
 
 constexpr const char* kPackedLayout = "conv_gemm_a6";  // A panels of gemm::kMR rows
-constexpr int64_t kChunkBudgetFloats = 1 << 19;        // 2 MiB of B panels per chunk
-
-// Writes columns [p0, p0 + w) of one group's im2col matrix into a B panel of
-// nr columns (rows = (c, kd, kh, kw) in weight order; columns past w are 0).
-void im2colPanel(const float* x, const Geometry3& g, int64_t cg, int64_t p0, int64_t w, int64_t nr, float* dst) {
-  struct Seg {
-    int64_t od, oh, ow0, len, t0;
-  };
-  Seg segs[64];  // a run of consecutive ow in one output row; nr <= 64
-  int ns = 0;
-  const int64_t ohw = g.out[1] * g.out[2];
-  for (int64_t t = 0, p = p0; t < w;) {
-    const int64_t od = p / ohw, rem = p % ohw, oh = rem / g.out[2], ow = rem % g.out[2];
-    const int64_t len = std::min(g.out[2] - ow, w - t);
-    segs[ns++] = {od, oh, ow, len, t};
-    t += len;
-    p += len;
-  }
-  // Per (segment, kw): the first input column read and the range of
-  // columns that land inside the row (the rest are padding). These depend on
-  // neither the channel nor kh, so they are computed once per panel.
-  struct Cols {
-    int64_t iw0, lo, hi;
-  };
-  const int64_t W = g.in[2], sw = g.stride[2], KW = g.kernel[2];
-  auto colsOf = [&](const Seg& sg, int64_t kw) {
-    Cols c;
-    c.iw0 = sg.ow0 * sw - g.pad[2] + kw * g.dil[2];
-    // Columns t with 0 <= iw0 + t * sw < W read the input.
-    c.lo = c.iw0 >= 0 ? 0 : (-c.iw0 + sw - 1) / sw;
-    c.hi = c.iw0 > W - 1 ? 0 : (W - 1 - c.iw0) / sw + 1;
-    c.lo = std::min(c.lo, sg.len);
-    c.hi = std::max(c.lo, std::min(c.hi, sg.len));
-    return c;
-  };
-  constexpr int64_t kMaxTable = 64 * 16;
-  Cols table[kMaxTable];
-  const bool tabled = ns * KW <= kMaxTable;
-  if (tabled)
-    for (int s = 0; s < ns; ++s)
-      for (int64_t kw = 0; kw < KW; ++kw) table[s * KW + kw] = colsOf(segs[s], kw);
-  float* row = dst;
-  for (int64_t ci = 0; ci < cg; ++ci)
-    for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
-      for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-        // Per segment: the input row it reads for this (ci, kd, kh), or null (padding).
-        const float* srcRow[64];
-        for (int s = 0; s < ns; ++s) {
-          const int64_t id = segs[s].od * g.stride[0] - g.pad[0] + kd * g.dil[0];
-          const int64_t ih = segs[s].oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
-          srcRow[s] = id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]
-                          ? nullptr
-                          : x + ((ci * g.in[0] + id) * g.in[1] + ih) * W;
-        }
-        for (int64_t kw = 0; kw < KW; ++kw, row += nr) {
-          for (int s = 0; s < ns; ++s) {
-            const Seg& sg = segs[s];
-            float* out = row + sg.t0;
-            const float* src = srcRow[s];
-            if (!src) {
-              for (int64_t t = 0; t < sg.len; ++t) out[t] = 0.f;
-              continue;
-            }
-            const Cols c = tabled ? table[s * KW + kw] : colsOf(sg, kw);
-            for (int64_t t = 0; t < c.lo; ++t) out[t] = 0.f;
-            // Segments are short (<= nr): an inline loop beats a memcpy call.
-            const float* sp = src + c.iw0;
-            if (sw == 1) {
-              for (int64_t t = c.lo; t < c.hi; ++t) out[t] = sp[t];
-            } else {
-              for (int64_t t = c.lo; t < c.hi; ++t) out[t] = sp[t * sw];
-            }
-            for (int64_t t = c.hi; t < sg.len; ++t) out[t] = 0.f;
-          }
-          for (int64_t t = w; t < nr; ++t) row[t] = 0.f;
-        }
-      }
-}
+constexpr int64_t kChunkBudgetFloats = 1 << 18;        // 1 MiB of B panels per chunk (half an L2)
 
 class ConvGemm final : public Kernel {
  public:
@@ -104,6 +28,7 @@ class ConvGemm final : public Kernel {
         attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
         act_(fusedActivation(node)),
         uk_(gemm::hostUkernels()),
+        im2col_(im2col::hostPanelKernel()),
         group_(node.i("group", 1)),
         numInputs_(node.inputs.size()) {
     KILN_CHECK(node.s("kiln_packed", "") == kPackedLayout, node.describe(),
@@ -143,6 +68,15 @@ class ConvGemm final : public Kernel {
     const bool pointwise = g.kernelSize() == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
                            g.pad[0] == 0 && g.pad[1] == 0 && g.pad[2] == 0 && P == inSize;
     const int64_t aGroup = gemm::packedASize(kg_, crs_);
+    im2col::Geometry ig;
+    for (int i = 0; i < 3; ++i) {
+      ig.in[i] = g.in[i];
+      ig.out[i] = g.out[i];
+      ig.kernel[i] = g.kernel[i];
+      ig.stride[i] = g.stride[i];
+      ig.dil[i] = g.dil[i];
+      ig.pad[i] = g.pad[i];
+    }
     float* ws = static_cast<float*>(ctx.workspace);
     const float* xd = x.as<const float>();
     float* yd = y.as<float>();
@@ -160,7 +94,7 @@ class ConvGemm final : public Kernel {
             if (pointwise)
               gemm::packB(xg + p0, P, 1, crs_, j * nr, j * nr + w, static_cast<int>(nr), 1.f, dst);
             else
-              im2colPanel(xg, g, cg_, p0 + j * nr, w, nr, dst + j * crs_ * nr);
+              im2col_(xg, ig, cg_, p0 + j * nr, w, nr, dst + j * crs_ * nr);
           }
         });
         // Phase 2: the GEMMs of all groups share one parallel loop.
@@ -196,6 +130,7 @@ class ConvGemm final : public Kernel {
   ir::WindowAttrs attrs_;
   Activation act_;
   const gemm::Ukernels& uk_;
+  im2col::PanelFn im2col_;
   int64_t group_;
   std::size_t numInputs_;
   std::vector<int64_t> wdims_;
