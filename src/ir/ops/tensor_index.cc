@@ -12,6 +12,7 @@ using namespace tensor_ops;
 
 // Start and length along one axis of a Slice, clamped as ONNX specifies.
 int64_t sliceLength(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (dim == 0) return 0;
   if (start < 0) start += dim;
   if (end < 0) end += dim;
   if (step > 0) {

@@ -67,6 +67,7 @@ std::optional<Sizes> traceSlice(const Node& n, int depth) {
   if (b < 0) b += len;
   if (e < 0) e += len;
   Sizes out;
+  if (len == 0) return out;
   if (step > 0) {
     for (int64_t i = std::clamp<int64_t>(b, 0, len); i < std::clamp<int64_t>(e, 0, len); i += step)
       out.push_back((*data)[i]);

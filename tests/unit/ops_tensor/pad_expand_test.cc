@@ -1,5 +1,7 @@
 // Pad (constant, reflect, edge, wrap; negative pads; axes), Expand, Tile and
 // Trilu.
+#include <limits>
+
 #include "unit/ops_tensor/tensor_test_util.h"
 
 namespace kiln::test {
@@ -203,7 +205,8 @@ TEST(Tile, SymbolicAndErrors) {
 TEST(Trilu, UpperLowerWithK) {
   ir::Tensor in = iota<int64_t>({2, 4, 5}, 1);
   for (int64_t upper : {0, 1})
-    for (int64_t k : {-5, -1, 0, 2, 6}) {
+    for (int64_t k : {std::numeric_limits<int64_t>::min(), int64_t{-5}, int64_t{-1}, int64_t{0}, int64_t{2},
+                      int64_t{6}, std::numeric_limits<int64_t>::max()}) {
       OpTest t("Trilu");
       t.input(in).constant(scalar<int64_t>(k)).attr("upper", upper);
       ir::Tensor out = t.run1();

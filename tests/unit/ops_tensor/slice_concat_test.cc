@@ -84,6 +84,11 @@ TEST(Slice, EmptyResults) {
   EXPECT_EQ(t.shape(), (Shape{0, 3}));
   EXPECT_EQ(t.run1().numel(), 0);
   checkSlice<float>({4, 3}, {1}, {1}, {1}, {-1});
+  OpTest none("Slice");  // an empty axis sliced backwards
+  none.input(iota<float>({0, 3})).constant(ints({-1})).constant(ints({kMin})).constant(ints({0})).constant(
+      ints({-1}));
+  EXPECT_EQ(none.shape(), (Shape{0, 3}));
+  EXPECT_EQ(none.run1().numel(), 0);
 }
 
 TEST(Slice, Int32ParamsAndRank6) {

@@ -116,7 +116,9 @@ class SliceKernel : public Kernel {
       int64_t dim = data.dims[axis], b = readIndex(in[1], j), e = readIndex(in[2], j);
       if (b < 0) b += dim;
       if (e < 0) e += dim;
-      if (s > 0) {
+      if (dim == 0) {
+        len[axis] = 0;
+      } else if (s > 0) {
         b = std::clamp<int64_t>(b, 0, dim);
         e = std::clamp<int64_t>(e, 0, dim);
         len[axis] = e > b ? (e - b + s - 1) / s : 0;

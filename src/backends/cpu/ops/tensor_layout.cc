@@ -157,6 +157,7 @@ class TriluKernel : public Kernel {
     int64_t k = hasK_ && in[1].data ? readIndex(in[1], 0) : 0;
     int64_t rows = src.dims[src.rank - 2], cols = src.dims[src.rank - 1];
     if (rows == 0 || cols == 0) return;
+    k = std::clamp<int64_t>(k, -rows - 1, cols + 1);  // beyond that nothing changes; no overflow below
     int64_t es = elementSize(src), total = src.numel() / cols;
     const auto* s = static_cast<const char*>(src.data);
     auto* o = static_cast<char*>(out[0].data);
