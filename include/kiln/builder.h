@@ -81,6 +81,11 @@ class IBuilderConfig {
   //! Kiln: CPU threads used while timing tactics and by the engine by default (0 = all cores).
   virtual void setNbThreads(int32_t threads) noexcept = 0;
   virtual int32_t getNbThreads() const noexcept = 0;
+  //! As TensorRT's (0 to 5, default 3). Kiln: level 0 builds fastest and
+  //! deterministically: no tactic is timed, each layer takes its highest-priority
+  //! tactic; levels 1 to 5 time the candidates. Out-of-range levels are clamped.
+  virtual void setBuilderOptimizationLevel(int32_t level) noexcept = 0;
+  virtual int32_t getBuilderOptimizationLevel() const noexcept = 0;
 };
 
 class IBuilder {

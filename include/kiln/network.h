@@ -7,6 +7,8 @@
 
 namespace kiln {
 
+class IPluginV3;  // kiln/plugin.h
+
 class ITensor {
  public:
   virtual void setName(const char* name) noexcept = 0;
@@ -49,6 +51,7 @@ enum class LayerType : int32_t {
   kFILL = 36,
   kNORMALIZATION = 44,
   kCAST = 45,
+  kPLUGIN_V3 = 46,
   kONNX_NODE = 1000,  //!< Kiln: an ONNX op imported as is (no dedicated layer class)
 };
 
@@ -231,6 +234,13 @@ class IReduceLayer : public ILayer {
 
 class IConstantLayer : public ILayer {};
 
+//! A layer computed by a plugin (kiln/plugin.h).
+class IPluginV3Layer : public ILayer {
+ public:
+  //! The network's own clone of the plugin given to addPluginV3.
+  virtual IPluginV3& getPlugin() noexcept = 0;
+};
+
 class INetworkDefinition {
  public:
   virtual ~INetworkDefinition() = default;
@@ -255,6 +265,13 @@ class INetworkDefinition {
   virtual IReduceLayer* addReduce(ITensor& input, ReduceOperation operation, uint32_t reduceAxes,
                                   bool keepDimensions) noexcept = 0;
   virtual IConstantLayer* addConstant(Dims dimensions, Weights weights) noexcept = 0;
+  //! A layer computed by `plugin`, which is cloned (the caller keeps its
+  //! object). shapeInputs are int32/int64 tensors whose values (not dims)
+  //! getOutputShapes sees; enqueue does not get them. The plugin's creator
+  //! must be registered: Kiln re-creates the plugin from its
+  //! getFieldsToSerialize() fields when building and loading (see plugin.h).
+  virtual IPluginV3Layer* addPluginV3(ITensor* const* inputs, int32_t nbInputs, ITensor* const* shapeInputs,
+                                      int32_t nbShapeInputs, IPluginV3& plugin) noexcept = 0;
 
   virtual int32_t getNbLayers() const noexcept = 0;
   virtual ILayer* getLayer(int32_t index) const noexcept = 0;

@@ -57,6 +57,13 @@ class IExecutionContext {
   virtual bool setInputShape(const char* tensorName, const Dims& dims) noexcept = 0;
   virtual Dims getTensorShape(const char* tensorName) const noexcept = 0;
   virtual bool allInputDimensionsSpecified() const noexcept = 0;
+  //! Resolves every shape from the inputs' shapes. Returns 0 when all are
+  //! known; otherwise the number of input names written to `tensorNames`
+  //! (up to nbMaxNames) whose shape is missing.
+  virtual int32_t inferShapes(int32_t nbMaxNames, const char** tensorNames) noexcept = 0;
+  //! Selects optimization profile `profileIndex`; dynamic input shapes must be set again.
+  virtual bool setOptimizationProfileAsync(int32_t profileIndex, void* stream) noexcept = 0;
+  virtual int32_t getOptimizationProfile() const noexcept = 0;
   //! Runs with `bindings` in IO-tensor order; blocks until done.
   virtual bool executeV2(void* const* bindings) noexcept = 0;
   //! Runs with the addresses given by setTensorAddress. On the CPU the call

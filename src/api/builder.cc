@@ -1,4 +1,5 @@
 // IBuilder, IBuilderConfig, IOptimizationProfile and ITimingCache over builder/.
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -90,6 +91,8 @@ class BuilderConfigImpl final : public IBuilderConfig {
   const ITimingCache* getTimingCache() const noexcept override { return timingCache; }
   void setNbThreads(int32_t t) noexcept override { threads = t; }
   int32_t getNbThreads() const noexcept override { return threads; }
+  void setBuilderOptimizationLevel(int32_t level) noexcept override { optimizationLevel = std::clamp(level, 0, 5); }
+  int32_t getBuilderOptimizationLevel() const noexcept override { return optimizationLevel; }
 
   ILogger* logger = nullptr;
   uint32_t flags = 1u << static_cast<int>(BuilderFlag::kTF32);
@@ -98,6 +101,7 @@ class BuilderConfigImpl final : public IBuilderConfig {
   std::vector<OptimizationProfileImpl> profiles;
   const TimingCacheImpl* timingCache = nullptr;
   int32_t threads = 0;
+  int32_t optimizationLevel = 3;
 };
 
 class BuilderImpl final : public IBuilder {
@@ -125,20 +129,21 @@ class BuilderImpl final : public IBuilder {
                    "reduced precision (FP16/BF16/INT8) requested: the CPU backend builds FP32 for now");
       builder::BuildOptions options;
       options.threads = config.threads;
+      if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.log = [this](ILogger::Severity s, const std::string& m) { logMessage(logger_, s, m); };
       builder::TimingCache scratch;
       options.timingCache = config.timingCache ? &const_cast<TimingCacheImpl*>(config.timingCache)->cache : &scratch;
-      KILN_CHECK(config.profiles.size() <= 1, "this Kiln builds one optimization profile per engine; got ",
-                 config.profiles.size());
-      if (!config.profiles.empty()) {
-        for (auto& [name, s] : config.profiles[0].shapes) {
+      for (const OptimizationProfileImpl& profile : config.profiles) {
+        std::vector<builder::ProfileShape> shapes;
+        for (auto& [name, s] : profile.shapes) {
           builder::ProfileShape p{name, s[0], s[1], s[2]};
           if (p.opt.empty()) p.opt = !p.max.empty() ? p.max : p.min;
           if (p.min.empty()) p.min = p.opt;
           if (p.max.empty()) p.max = p.opt;
-          options.profile.push_back(std::move(p));
+          shapes.push_back(std::move(p));
         }
+        options.profiles.push_back(std::move(shapes));
       }
       auto bytes = builder::buildPlan(graphOf(network), options);
       return new HostMemory(std::string(bytes.begin(), bytes.end()));

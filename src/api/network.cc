@@ -55,6 +55,7 @@ LayerType layerTypeOfOp(const std::string& op) {
       {"Resize", LayerType::kRESIZE},          {"Where", LayerType::kSELECT},
       {"ConstantOfShape", LayerType::kFILL},   {"LayerNormalization", LayerType::kNORMALIZATION},
       {"BatchNormalization", LayerType::kSCALE}, {"Cast", LayerType::kCAST},
+      {"KilnPlugin", LayerType::kPLUGIN_V3},
   };
   for (auto& [name, type] : table)
     if (op == name) return type;

@@ -90,6 +90,8 @@ class NetworkImpl final : public INetworkDefinition {
   IReduceLayer* addReduce(ITensor& input, ReduceOperation operation, uint32_t reduceAxes,
                           bool keepDimensions) noexcept override;
   IConstantLayer* addConstant(Dims dimensions, Weights weights) noexcept override;
+  IPluginV3Layer* addPluginV3(ITensor* const* inputs, int32_t nbInputs, ITensor* const* shapeInputs,
+                              int32_t nbShapeInputs, IPluginV3& plugin) noexcept override;
 
   int32_t getNbLayers() const noexcept override;
   ILayer* getLayer(int32_t index) const noexcept override;

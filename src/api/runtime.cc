@@ -48,20 +48,11 @@ class ExecutionContextImpl final : public IExecutionContext {
   bool setInputShape(const char* name, const Dims& dims) noexcept override {
     int io = find(name, "setInputShape");
     if (io < 0) return false;
-    const runtime::IOTensor& t = ctx_.engine().io()[io];
-    auto fail = [&](const std::string& why) {
-      logMessage(logger_, ILogger::Severity::kERROR, strCat("setInputShape: input \"", name, "\": ", why));
-      return false;
-    };
-    if (!t.isInput) return fail("is an output tensor");
-    if (dims.nbDims != static_cast<int32_t>(t.dims.size()))
-      return fail(strCat("rank ", dims.nbDims, " given, the engine's input has rank ", t.dims.size()));
-    for (int i = 0; i < dims.nbDims; ++i)
-      if (dims.d[i] < 0) return fail(strCat("dimension ", i, " is negative (", dims.d[i], ")"));
-    if (toVector(dims) != t.dims)
-      return fail(strCat("shape ", ir::toString(toVector(dims)), " is outside the engine's profile, which allows only ",
-                         ir::toString(t.dims)));
-    return true;
+    return guarded(logger_, strCat("setInputShape: input \"", name, "\"").c_str(), false, [&] {
+      KILN_CHECK(dims.nbDims >= 0 && dims.nbDims <= Dims::MAX_DIMS, "rank ", dims.nbDims, " is invalid");
+      ctx_.setInputShape(io, toVector(dims));
+      return true;
+    });
   }
   Dims getTensorShape(const char* name) const noexcept override {
     int io = name ? ctx_.engine().findIO(name) : -1;
@@ -70,9 +61,23 @@ class ExecutionContextImpl final : public IExecutionContext {
       d.nbDims = -1;
       return d;
     }
-    return toDims(ctx_.engine().io()[io].dims);
+    return toDims(ctx_.shapeOf(io));
   }
-  bool allInputDimensionsSpecified() const noexcept override { return true; }
+  bool allInputDimensionsSpecified() const noexcept override { return ctx_.allInputShapesKnown(); }
+  int32_t inferShapes(int32_t nbMaxNames, const char** tensorNames) noexcept override {
+    if (ctx_.allInputShapesKnown()) return 0;
+    missing_ = ctx_.missingInputShapes();
+    for (int32_t i = 0; i < nbMaxNames && i < static_cast<int32_t>(missing_.size()); ++i)
+      if (tensorNames) tensorNames[i] = missing_[i].c_str();
+    return static_cast<int32_t>(missing_.size());
+  }
+  bool setOptimizationProfileAsync(int32_t profileIndex, void*) noexcept override {
+    return guarded(logger_, "setOptimizationProfileAsync", false, [&] {
+      ctx_.setProfile(profileIndex);
+      return true;
+    });
+  }
+  int32_t getOptimizationProfile() const noexcept override { return ctx_.profile(); }
   bool executeV2(void* const* bindings) noexcept override {
     if (!bindings) {
       logMessage(logger_, ILogger::Severity::kERROR, "executeV2: bindings is null");
@@ -120,6 +125,7 @@ class ExecutionContextImpl final : public IExecutionContext {
   IProfiler* profiler_ = nullptr;
   std::function<void(int, float)> onLayer_;
   std::string name_;
+  std::vector<std::string> missing_;
 };
 
 class EngineImpl final : public ICudaEngine {
@@ -156,14 +162,15 @@ class EngineImpl final : public ICudaEngine {
   }
   TensorLocation getTensorLocation(const char*) const noexcept override { return TensorLocation::kHOST; }
   int32_t getNbLayers() const noexcept override { return static_cast<int32_t>(engine_->layers().size()); }
-  int32_t getNbOptimizationProfiles() const noexcept override { return 1; }
-  Dims getProfileShape(const char* name, int32_t profile, OptProfileSelector) const noexcept override {
-    if (profile != 0) {
-      Dims d;
-      d.nbDims = -1;
-      return d;
-    }
-    return getTensorShape(name);
+  int32_t getNbOptimizationProfiles() const noexcept override { return engine_->numProfiles(); }
+  Dims getProfileShape(const char* name, int32_t profile, OptProfileSelector sel) const noexcept override {
+    Dims none;
+    none.nbDims = -1;
+    const runtime::IOTensor* t = find(name);
+    if (!t || !t->isInput || profile < 0 || profile >= engine_->numProfiles()) return none;
+    const plan::ProfileInput* p = engine_->profileInput(profile, name);
+    if (!p) return t->isStatic() ? toDims(t->dims) : none;
+    return toDims(sel == OptProfileSelector::kMIN ? p->min : sel == OptProfileSelector::kOPT ? p->opt : p->max);
   }
   std::size_t getDeviceMemorySize() const noexcept override {
     return static_cast<std::size_t>((engine_->arenaBytes() + 63) / 64 * 64 + engine_->workspaceBytes());

@@ -21,8 +21,9 @@ struct ProfileShape {
 struct BuildOptions {
   int threads = 0;                  //!< 0 = all cores
   TimingCache* timingCache = nullptr;  //!< read and updated; may be null
-  std::vector<ProfileShape> profile;   //!< shapes for dynamic inputs
-  int timingIterations = 7;
+  //! Optimization profiles: the shape ranges of the dynamic inputs, one list per profile.
+  std::vector<std::vector<ProfileShape>> profiles;
+  int timingIterations = 7;  //!< 0: no timing, each node takes its highest-priority tactic
   //! Tactics needing more scratch memory than this are not chosen (kWORKSPACE pool).
   std::size_t workspaceLimit = SIZE_MAX;
   std::function<void(ILogger::Severity, const std::string&)> log;

@@ -25,13 +25,13 @@ struct Block {
 
 int64_t alignUp(int64_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
 
-int64_t bytesOf(const ir::Value& v) {
-  return ir::numElements(ir::staticDims(v.shape)) * dtypeSize(v.dtype);
-}
+int64_t staticBytes(const ir::Value& v) { return ir::numElements(ir::staticDims(v.shape)) * dtypeSize(v.dtype); }
 
 }  // namespace
 
-MemoryPlan planMemory(const ir::Graph& graph) {
+MemoryPlan planMemory(const ir::Graph& graph) { return planMemory(graph, staticBytes); }
+
+MemoryPlan planMemory(const ir::Graph& graph, const std::function<int64_t(const ir::Value&)>& bytesOf) {
   const auto& nodes = graph.nodes();
   std::unordered_map<const ir::Value*, int> blockOf;
   std::vector<Block> blocks;

@@ -7,6 +7,7 @@
 // offset and the kernel sees equal pointers and copies nothing.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -24,6 +25,9 @@ constexpr int64_t kArenaAlignment = 64;
 
 //! `graph` must be topologically sorted with static shapes.
 MemoryPlan planMemory(const ir::Graph& graph);
+//! The same with each value's size given by `bytesOf` (for a graph with
+//! dynamic shapes: the value's largest size over the profiles).
+MemoryPlan planMemory(const ir::Graph& graph, const std::function<int64_t(const ir::Value&)>& bytesOf);
 
 //! True for ops whose output is their first input's bytes unchanged.
 bool isInPlaceAlias(const ir::Node& node);

@@ -113,7 +113,7 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
     candidates = std::move(fitting);
   }
   TacticChoice choice;
-  if (candidates.size() == 1) {
+  if (candidates.size() == 1 || options.timingIterations <= 0) {  // only one, or no timing wanted
     choice.tactic = candidates[0]->name;
     return choice;
   }

@@ -12,6 +12,7 @@ const SchemaRegistry& schemas() {
     registerReduceSchemas(r);
     registerTensorSchemas(r);
     registerKilnSchemas(r);
+    registerPluginSchemas(r);
     return r;
   }();
   return registry;

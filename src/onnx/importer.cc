@@ -9,6 +9,7 @@
 
 #include "onnx/import_context.h"
 #include "onnx/importers/importers.h"
+#include "onnx/plugin_importer.h"
 #include "onnx/tensor_proto.h"
 
 namespace kiln::onnx {
@@ -75,17 +76,24 @@ int64_t parseModel(const void* data, std::size_t size, ::onnx::ModelProto& model
   return opset;
 }
 
-//! The node's importer; fails with kUNSUPPORTED_NODE when Kiln has none.
-const OpImporter& importerFor(const ::onnx::NodeProto& n, int index, int64_t opset) {
+//! The node's importer, or nullptr when a registered plugin creator provides
+//! its op (see plugin_importer.h); fails with kUNSUPPORTED_NODE when neither.
+const OpImporter* importerFor(const ::onnx::NodeProto& n, int index, int64_t opset) {
   std::string name = nodeName(n, index);
-  KILN_IMPORT_CHECK(isDefaultDomain(n.domain()), ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (",
-                    n.op_type(), ", domain ", n.domain(), "): no importer for ops of domain \"", n.domain(), "\"");
-  const OpImporter* imp = findImporter(n.op_type());
-  KILN_IMPORT_CHECK(imp, ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (", n.op_type(), ", opset ", opset,
-                    "): no importer for this op");
+  const OpImporter* imp = isDefaultDomain(n.domain()) ? findImporter(n.op_type()) : nullptr;
+  if (!imp) {
+    if (pluginCreatorFor(n)) return nullptr;
+    std::string what = isDefaultDomain(n.domain()) ? strCat(n.op_type(), ", opset ", opset)
+                                                   : strCat(n.op_type(), ", domain ", n.domain());
+    std::string lacks = isDefaultDomain(n.domain()) ? std::string("no importer for this op")
+                                                    : strCat("no importer for ops of domain \"", n.domain(), "\"");
+    KILN_IMPORT_FAIL(ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (", what, "): ", lacks, "; a plugin can provide it, but no ",
+                     pluginWanted(n), " is registered (load its library with IPluginRegistry::loadLibrary or "
+                     "kilnexec --plugins=lib.so, or register its creator)");
+  }
   KILN_IMPORT_CHECK(opset >= imp->minOpset, ErrorCode::kUNSUPPORTED_NODE, "node \"", name, "\" (", n.op_type(),
                     ", opset ", opset, "): this op exists from opset ", imp->minOpset, " on");
-  return *imp;
+  return imp;
 }
 
 //! Node indices in an order where producers come first (ONNX requires it, but
@@ -215,9 +223,10 @@ ImportResult importParsed(const ::onnx::ModelProto& model, int64_t opset, const 
   for (int index : nodeOrder(g)) {
     const auto& np = g.node(index);
     bool ok = guarded(errors, [&] {
-      const OpImporter& imp = importerFor(np, index, opset);
+      const OpImporter* imp = importerFor(np, index, opset);
       NodeContext ctx(st, np, index, nodeName(np, index));
-      imp.fn(ctx);
+      if (imp) imp->fn(ctx);
+      else importPlugin(ctx);
     });
     if (!ok) {  // later nodes would only report follow-on errors
       errors.back().node = index;
@@ -242,7 +251,11 @@ ImportResult importModel(const void* data, std::size_t size, const std::string& 
   return r;
 }
 
-bool isOperatorSupported(const std::string& opType) { return findImporter(opType) != nullptr; }
+bool isOperatorSupported(const std::string& opType) {
+  ::onnx::NodeProto n;
+  n.set_op_type(opType);
+  return findImporter(opType) != nullptr || pluginCreatorFor(n) != nullptr;
+}
 
 ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir) {
   std::vector<ImportError> errors;

@@ -30,7 +30,7 @@ struct ImportResult {
 
 //! The ai.onnx opsets Kiln imports. Opset 22 only widened type lists, so its
 //! ops mean the same as in 21.
-constexpr int64_t kMinOpset = 7;
+constexpr int64_t kMinOpset = 6;  // opset 6 binary ops broadcast the legacy way (importers/elementwise.cc)
 constexpr int64_t kMaxOpset = 22;
 
 //! Parses a serialized ModelProto and appends it to `graph`: graph inputs and
@@ -40,7 +40,8 @@ constexpr int64_t kMaxOpset = 22;
 //! of the model; callers discard it.
 ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph);
 
-//! True when Kiln has an importer for the ai.onnx op `opType` (at some opset).
+//! True when Kiln has an importer for the ai.onnx op `opType` (at some opset)
+//! or a plugin creator named `opType` (version "1", namespace "") is registered.
 bool isOperatorSupported(const std::string& opType);
 
 //! Checks that every node of the model can be imported: all unsupported nodes

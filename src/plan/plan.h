@@ -27,6 +27,13 @@ struct PlanMetadata {
   std::string networkName;
 };
 
+//! The shape range of one dynamic input in one optimization profile.
+struct ProfileInput {
+  std::string name;
+  std::vector<int64_t> min, opt, max;
+};
+using Profile = std::vector<ProfileInput>;
+
 struct PlanContents {
   PlanMetadata meta;
   //! The optimized graph: nodes in execution order with `tactic` set;
@@ -36,6 +43,11 @@ struct PlanContents {
   //! outputs are not in the arena (the user binds them).
   std::unordered_map<std::string, int64_t> arenaOffsets;
   int64_t arenaBytes = 0;
+  //! Bytes reserved for each arena value (its size at the largest shape of
+  //! every profile); a value of a static graph reserves exactly its size.
+  std::unordered_map<std::string, int64_t> arenaCapacity;
+  //! Optimization profiles (empty for a fully static network).
+  std::vector<Profile> profiles;
   //! Scratch bytes a context needs beside the arena (largest kernel workspace).
   int64_t workspaceBytes = 0;
 };

@@ -60,6 +60,22 @@ class Reader {
     check(out.arenaBytes >= 0, "arena size ", out.arenaBytes, " is negative");
     check(out.workspaceBytes >= 0, "workspace size ", out.workspaceBytes, " is negative");
 
+    if (auto* profiles = p_.profiles())
+      for (const fb::Profile* fp : *profiles) {
+        check(fp != nullptr, "profile entry is null");
+        Profile profile;
+        if (fp->inputs())
+          for (const fb::ProfileInput* in : *fp->inputs()) {
+            ProfileInput pi{str(in->name()), vec(in->min()), vec(in->opt()), vec(in->max())};
+            check(pi.min.size() == pi.opt.size() && pi.opt.size() == pi.max.size() && pi.max.size() <= 8,
+                  "profile for \"", pi.name, "\" has inconsistent ranks");
+            for (std::size_t k = 0; k < pi.min.size(); ++k)
+              check(0 <= pi.min[k] && pi.min[k] <= pi.opt[k] && pi.opt[k] <= pi.max[k], "profile for \"", pi.name,
+                    "\" has min/opt/max out of order");
+            profile.push_back(std::move(pi));
+          }
+        out.profiles.push_back(std::move(profile));
+      }
     out.graph = std::make_unique<ir::Graph>();
     g_ = out.graph.get();
     g_->name = str(p_.graph_name());
@@ -165,8 +181,10 @@ class Reader {
     int64_t arena = fv.arena_offset();
     if (arena == -1) return;
     check(arena >= 0, where, " has arena offset ", arena);
-    if (ir::isStatic(v->shape)) {
-      int64_t bytes = byteSize(t, d, where);
+    int64_t capacity = fv.arena_capacity();
+    if (capacity >= 0) out.arenaCapacity[name] = capacity;
+    if (capacity >= 0 || ir::isStatic(v->shape)) {
+      int64_t bytes = capacity >= 0 ? capacity : byteSize(t, d, where);
       check(arena <= out.arenaBytes && bytes <= out.arenaBytes - arena, where, " (", bytes,
             " bytes at arena offset ", arena, ") overruns the ", out.arenaBytes, "-byte arena");
     }

@@ -79,9 +79,20 @@ class Writer {
     const PlanMetadata& m = plan_.meta;
     auto meta = fb::CreateMetadata(fbb_, fbb_.CreateString(m.kilnVersion), fbb_.CreateString(m.device),
                                    fbb_.CreateString(m.isa), fbb_.CreateString(m.networkName));
+    std::vector<Offset<fb::Profile>> profiles;
+    for (const Profile& p : plan_.profiles) {
+      std::vector<Offset<fb::ProfileInput>> ins;
+      for (const ProfileInput& in : p) {
+        KILN_CHECK(in.min.size() == in.opt.size() && in.opt.size() == in.max.size(), "writePlan: profile for \"",
+                   in.name, "\" has min/opt/max of different ranks");
+        ins.push_back(fb::CreateProfileInput(fbb_, fbb_.CreateString(in.name), fbb_.CreateVector(in.min),
+                                             fbb_.CreateVector(in.opt), fbb_.CreateVector(in.max)));
+      }
+      profiles.push_back(fb::CreateProfile(fbb_, fbb_.CreateVector(ins)));
+    }
     auto root = fb::CreatePlan(fbb_, meta, fbb_.CreateString(g_.name), fbb_.CreateVector(values),
                                fbb_.CreateVector(nodes), fbb_.CreateVector(inputs), fbb_.CreateVector(outputs),
-                               plan_.arenaBytes, plan_.workspaceBytes);
+                               plan_.arenaBytes, plan_.workspaceBytes, fbb_.CreateVector(profiles));
     fb::FinishPlanBuffer(fbb_, root);
 
     FileLayout layout = planLayout(fbb_.GetSize(), weights_.size());
@@ -112,8 +123,9 @@ class Writer {
       const ir::Value* v = g_.findValue(name);
       KILN_CHECK(v && names_.count(name), "writePlan: arena offset for \"", name, "\", which is not a value");
       KILN_CHECK(offset >= 0, "writePlan: value \"", name, "\" has arena offset ", offset);
-      if (!ir::isStatic(v->shape)) continue;
-      int64_t bytes = byteSize(v->dtype, ir::staticDims(v->shape));
+      auto cap = plan_.arenaCapacity.find(name);
+      if (cap == plan_.arenaCapacity.end() && !ir::isStatic(v->shape)) continue;
+      int64_t bytes = cap != plan_.arenaCapacity.end() ? cap->second : byteSize(v->dtype, ir::staticDims(v->shape));
       KILN_CHECK(offset <= plan_.arenaBytes && bytes <= plan_.arenaBytes - offset, "writePlan: value \"", name,
                  "\" (", bytes, " bytes at arena offset ", offset, ") overruns the ", plan_.arenaBytes,
                  "-byte arena");
@@ -178,8 +190,10 @@ class Writer {
     }
     auto it = plan_.arenaOffsets.find(v.name);
     int64_t arena = it == plan_.arenaOffsets.end() ? -1 : it->second;
+    auto cap = plan_.arenaCapacity.find(v.name);
+    int64_t capacity = cap == plan_.arenaCapacity.end() ? -1 : cap->second;
     return fb::CreateValue(fbb_, name, static_cast<fb::DType>(v.dtype), d, symbols, kind,
-                           constant ? &*constant : nullptr, arena);
+                           constant ? &*constant : nullptr, arena, capacity);
   }
 
   Offset<fb::Attribute> writeAttr(const ir::Node& n, const std::string& key, const ir::Attribute& a) {

@@ -1,10 +1,13 @@
 #include "runtime/engine.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "ir/shape_resolver.h"
 
 namespace kiln::runtime {
 
@@ -25,7 +28,23 @@ std::shared_ptr<void> alignedCopy(const void* data, std::size_t size) {
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
+std::vector<ir::Tensor> evaluateOnCpu(const ir::Node& n, const std::vector<const ir::Tensor*>& ins) {
+  return cpu::evaluateNode(n, ins);
+}
+
+std::vector<int64_t> dimsOf(const ir::Shape& s) {
+  std::vector<int64_t> d;
+  for (const ir::Dim& x : s) d.push_back(x.known() ? x.value : -1);
+  return d;
+}
+
+int64_t bytesOf(const std::vector<int64_t>& dims, DType t) { return ir::numElements(dims) * dtypeSize(t); }
+
 }  // namespace
+
+bool IOTensor::isStatic() const {
+  return std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
+}
 
 std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
   KILN_CHECK(data != nullptr || size == 0, "plan pointer is null");
@@ -40,6 +59,14 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
   KILN_CHECK(isaRank(meta.isa) <= isaRank(cpu::hostIsa()), "plan was built for ISA ", meta.isa,
              " but this CPU supports only ", cpu::hostIsa(), "; rebuild the engine on this machine");
   const ir::Graph& g = *e->plan_.graph;
+  std::unordered_map<const ir::Value*, int> valueIndex;
+  for (std::size_t i = 0; i < g.values().size(); ++i) valueIndex[g.values()[i].get()] = static_cast<int>(i);
+  for (const plan::Profile& p : e->plan_.profiles)
+    for (const plan::ProfileInput& in : p) {
+      const ir::Value* v = g.findValue(in.name);
+      KILN_CHECK(v && g.isGraphInput(v) && v->shape.size() == in.min.size(), "plan profile names \"", in.name,
+                 "\", which is not an input of that rank");
+    }
 
   std::unordered_map<const ir::Value*, int> slotOf;
   auto addIO = [&](const ir::Value* v, bool isInput) {
@@ -47,39 +74,41 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     t.name = v->name;
     t.isInput = isInput;
     t.dtype = v->dtype;
-    t.dims = ir::staticDims(v->shape);
+    t.dims = dimsOf(v->shape);
     for (const ir::Dim& d : v->shape) t.symbols.push_back(d.symbol);
     e->io_.push_back(std::move(t));
     Slot s;
     s.kind = SlotKind::kIO;
     s.io = static_cast<int>(e->io_.size()) - 1;
+    s.value = valueIndex.at(v);
     s.dtype = v->dtype;
-    s.dims = e->io_.back().dims;
     e->slots_.push_back(std::move(s));
+    e->ioSlots_.push_back(static_cast<int>(e->slots_.size()) - 1);
     return static_cast<int>(e->slots_.size()) - 1;
   };
   for (const ir::Value* v : g.inputs) slotOf[v] = addIO(v, true);
   std::vector<int> outputSlots;
   for (const ir::Value* v : g.outputs) outputSlots.push_back(addIO(v, false));
-  for (std::size_t i = 0; i < g.outputs.size(); ++i) {
-    const ir::Value* v = g.outputs[i];
-    if (v->producer) slotOf[v] = outputSlots[i];
-  }
+  for (std::size_t i = 0; i < g.outputs.size(); ++i)
+    if (g.outputs[i]->producer) slotOf[g.outputs[i]] = outputSlots[i];
 
   auto slotFor = [&](const ir::Value* v) -> int {
     auto it = slotOf.find(v);
     if (it != slotOf.end()) return it->second;
     Slot s;
     s.dtype = v->dtype;
-    s.dims = ir::staticDims(v->shape);
+    s.value = valueIndex.at(v);
     if (v->isConstant()) {
       s.kind = SlotKind::kConstant;
       s.constant = v->constant->data();
     } else {
       auto off = e->plan_.arenaOffsets.find(v->name);
       KILN_CHECK(off != e->plan_.arenaOffsets.end(), "plan has no arena offset for value \"", v->name, "\"");
-      int64_t bytes = ir::numElements(s.dims) * dtypeSize(s.dtype);
-      KILN_CHECK(off->second >= 0 && off->second + bytes <= e->plan_.arenaBytes, "value \"", v->name,
+      auto cap = e->plan_.arenaCapacity.find(v->name);
+      KILN_CHECK(cap != e->plan_.arenaCapacity.end() || ir::isStatic(v->shape), "plan has no arena capacity for \"",
+                 v->name, "\"");
+      s.capacity = cap != e->plan_.arenaCapacity.end() ? cap->second : bytesOf(ir::staticDims(v->shape), v->dtype);
+      KILN_CHECK(off->second >= 0 && off->second + s.capacity <= e->plan_.arenaBytes, "value \"", v->name,
                  "\" lies outside the plan's arena");
       s.kind = SlotKind::kArena;
       s.offset = off->second;
@@ -89,6 +118,22 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     return slotOf[v];
   };
 
+  // Kernels are made from the graph resolved at each profile's largest shapes.
+  std::vector<std::unique_ptr<ir::Graph>> maxGraphs;
+  if (e->plan_.profiles.empty()) {
+    maxGraphs.push_back(g.clone());
+    ir::resolveShapes(*maxGraphs.back(), {}, evaluateOnCpu);
+  }
+  for (const plan::Profile& p : e->plan_.profiles) {
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const plan::ProfileInput& in : p) shapes[in.name] = in.max;
+    maxGraphs.push_back(g.clone());
+    ir::resolveShapes(*maxGraphs.back(), shapes, evaluateOnCpu);
+  }
+  std::vector<std::vector<ir::Node*>> maxNodes;
+  for (auto& mg : maxGraphs) maxNodes.push_back(mg->nodeList());
+
+  std::size_t index = 0;
   for (const auto& n : g.nodes()) {
     Layer layer;
     layer.node = n.get();
@@ -98,12 +143,15 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     const cpu::Tactic* tactic = cpu::tactics().find(n->tactic);
     KILN_CHECK(tactic, "plan layer \"", n->name, "\" uses tactic '", n->tactic, "', which this Kiln does not have");
     KILN_CHECK(tactic->op == n->op, "plan layer \"", n->name, "\" pairs op ", n->op, " with tactic ", n->tactic);
-    layer.kernel = tactic->create(*n);
-    KILN_CHECK(static_cast<int64_t>(layer.kernel->workspaceBytes()) <= e->plan_.workspaceBytes,
-               "plan layer \"", n->name, "\" needs more workspace than the plan reserves");
+    for (auto& nodes : maxNodes) {
+      layer.kernels.push_back(tactic->create(*nodes[index]));
+      KILN_CHECK(static_cast<int64_t>(layer.kernels.back()->workspaceBytes()) <= e->plan_.workspaceBytes,
+                 "plan layer \"", n->name, "\" needs more workspace than the plan reserves");
+    }
     for (const ir::Value* v : n->inputs) layer.inputs.push_back(v ? slotFor(v) : -1);
     for (const ir::Value* v : n->outputs) layer.outputs.push_back(slotFor(v));
     e->layers_.push_back(std::move(layer));
+    ++index;
   }
   for (std::size_t i = 0; i < g.outputs.size(); ++i) {
     const ir::Value* v = g.outputs[i];
@@ -120,6 +168,13 @@ int Engine::findIO(const std::string& name) const {
   return -1;
 }
 
+const plan::ProfileInput* Engine::profileInput(int profile, const std::string& name) const {
+  if (profile < 0 || profile >= static_cast<int>(plan_.profiles.size())) return nullptr;
+  for (const plan::ProfileInput& in : plan_.profiles[profile])
+    if (in.name == name) return &in;
+  return nullptr;
+}
+
 int64_t ExecutionContext::memoryBytes() const {
   return (engine_->arenaBytes() + 63) / 64 * 64 + engine_->workspaceBytes();
 }
@@ -127,6 +182,7 @@ int64_t ExecutionContext::memoryBytes() const {
 ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int threads, bool ownArena)
     : engine_(std::move(engine)), pool_(std::make_unique<ThreadPool>(threads)) {
   addresses_.assign(engine_->io().size(), nullptr);
+  inputShapes_.assign(engine_->io().size(), {});
   if (ownArena) {
     int64_t bytes = memoryBytes();
     void* p = std::aligned_alloc(64, static_cast<std::size_t>((bytes + 63) / 64 * 64 + 64));
@@ -134,20 +190,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int thr
     arena_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
     setUserArena(p);
   }
-  for (const Layer& l : engine_->layers()) {
-    std::vector<cpu::TensorView> in(l.inputs.size()), out(l.outputs.size());
-    for (std::size_t i = 0; i < l.inputs.size(); ++i)
-      if (l.inputs[i] >= 0) {
-        const Slot& s = engine_->slots()[l.inputs[i]];
-        in[i] = cpu::makeView(nullptr, s.dtype, s.dims);
-      }
-    for (std::size_t i = 0; i < l.outputs.size(); ++i) {
-      const Slot& s = engine_->slots()[l.outputs[i]];
-      out[i] = cpu::makeView(nullptr, s.dtype, s.dims);
-    }
-    inViews_.push_back(std::move(in));
-    outViews_.push_back(std::move(out));
-  }
+  setProfile(0);
 }
 
 void ExecutionContext::setUserArena(void* memory) {
@@ -156,6 +199,109 @@ void ExecutionContext::setUserArena(void* memory) {
 }
 
 void ExecutionContext::setThreads(int threads) { pool_ = std::make_unique<ThreadPool>(threads); }
+
+void ExecutionContext::setProfile(int profile) {
+  KILN_CHECK(profile >= 0 && profile < engine_->numProfiles(), "optimization profile ", profile,
+             " does not exist (the engine has ", engine_->numProfiles(), ")");
+  profile_ = profile;
+  const auto& io = engine_->io();
+  for (std::size_t i = 0; i < io.size(); ++i) {
+    inputShapes_[i].clear();
+    if (!io[i].isInput) continue;
+    const plan::ProfileInput* p = engine_->profileInput(profile, io[i].name);
+    if (io[i].isStatic()) {
+      inputShapes_[i] = io[i].dims;
+    } else if (p && p->min == p->max) {
+      inputShapes_[i] = p->min;  // nothing to choose
+    }
+  }
+  resolved_ = false;
+  if (missingInputShapes().empty()) resolve();
+}
+
+std::vector<std::string> ExecutionContext::missingInputShapes() const {
+  std::vector<std::string> out;
+  const auto& io = engine_->io();
+  for (std::size_t i = 0; i < io.size(); ++i)
+    if (io[i].isInput && inputShapes_[i].empty() && !(io[i].dims.empty())) out.push_back(io[i].name);
+  return out;
+}
+
+void ExecutionContext::setInputShape(int ioIndex, const std::vector<int64_t>& dims) {
+  const IOTensor& t = engine_->io()[ioIndex];
+  KILN_CHECK(t.isInput, "\"", t.name, "\" is an output tensor");
+  KILN_CHECK(dims.size() == t.dims.size(), "rank ", dims.size(), " given, the engine's input has rank ", t.dims.size());
+  for (std::size_t d = 0; d < dims.size(); ++d) KILN_CHECK(dims[d] >= 0, "dimension ", d, " is negative (", dims[d], ")");
+  const plan::ProfileInput* p = engine_->profileInput(profile_, t.name);
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    if (t.dims[d] >= 0) {
+      KILN_CHECK(dims[d] == t.dims[d], "shape ", ir::toString(dims), " differs from the engine's ", ir::toString(t.dims),
+                 " in dimension ", d, ", which is fixed");
+    } else {
+      KILN_CHECK(p, "no optimization profile ", profile_, " entry for dynamic input \"", t.name, "\"");
+      KILN_CHECK(dims[d] >= p->min[d] && dims[d] <= p->max[d], "shape ", ir::toString(dims),
+                 " is outside optimization profile ", profile_, " (min ", ir::toString(p->min), ", max ",
+                 ir::toString(p->max), ")");
+    }
+  }
+  std::vector<int64_t> previous = inputShapes_[ioIndex];
+  if (previous == dims && resolved_) return;  // no re-planning for an unchanged shape
+  inputShapes_[ioIndex] = dims;
+  resolved_ = false;
+  if (!missingInputShapes().empty()) return;
+  try {
+    resolve();
+  } catch (...) {
+    inputShapes_[ioIndex] = previous;
+    if (missingInputShapes().empty()) resolve();
+    throw;
+  }
+}
+
+std::vector<int64_t> ExecutionContext::shapeOf(int io) const {
+  if (resolved_) return slotDims_[engine_->ioSlot(io)];
+  const IOTensor& t = engine_->io()[io];
+  return t.isInput && !inputShapes_[io].empty() ? inputShapes_[io] : t.dims;
+}
+
+void ExecutionContext::resolve() {
+  const Engine& e = *engine_;
+  const auto& io = e.io();
+  bool allStatic = std::all_of(io.begin(), io.end(), [](const IOTensor& t) { return t.isStatic(); });
+  std::unique_ptr<ir::Graph> g;
+  const ir::Graph* shapes = &e.graph();
+  if (!allStatic || slotDims_.empty()) {
+    std::map<std::string, std::vector<int64_t>> inputs;
+    for (std::size_t i = 0; i < io.size(); ++i)
+      if (io[i].isInput) inputs[io[i].name] = inputShapes_[i];
+    g = e.graph().clone();
+    ir::resolveShapes(*g, inputs, evaluateOnCpu);
+    shapes = g.get();
+  }
+  std::vector<std::vector<int64_t>> dims(e.slots().size());
+  for (std::size_t s = 0; s < e.slots().size(); ++s) {
+    const Slot& slot = e.slots()[s];
+    const ir::Value& v = *shapes->values()[slot.value];
+    dims[s] = ir::staticDims(v.shape);
+    if (slot.kind == SlotKind::kArena)
+      KILN_CHECK(bytesOf(dims[s], slot.dtype) <= slot.capacity, "value \"", v.name, "\" needs ",
+                 bytesOf(dims[s], slot.dtype), " bytes at these input shapes but the plan reserved ", slot.capacity,
+                 " (a shape outside the profile's range?)");
+  }
+  inViews_.clear();
+  outViews_.clear();
+  for (const Layer& l : e.layers()) {
+    std::vector<cpu::TensorView> in(l.inputs.size()), out(l.outputs.size());
+    for (std::size_t i = 0; i < l.inputs.size(); ++i)
+      if (l.inputs[i] >= 0) in[i] = cpu::makeView(nullptr, e.slots()[l.inputs[i]].dtype, dims[l.inputs[i]]);
+    for (std::size_t i = 0; i < l.outputs.size(); ++i)
+      out[i] = cpu::makeView(nullptr, e.slots()[l.outputs[i]].dtype, dims[l.outputs[i]]);
+    inViews_.push_back(std::move(in));
+    outViews_.push_back(std::move(out));
+  }
+  slotDims_ = std::move(dims);
+  resolved_ = true;
+}
 
 void* ExecutionContext::slotData(int slot) const {
   const Slot& s = engine_->slots()[slot];
@@ -171,8 +317,13 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
   const auto& io = engine_->io();
   KILN_CHECK(arenaBase_ || memoryBytes() == 0,
              "the context has no device memory: it was created with kUSER_MANAGED, call setDeviceMemory first");
+  if (!resolved_) {
+    std::string names;
+    for (const std::string& n : missingInputShapes()) names += strCat(names.empty() ? "" : ", ", "\"", n, "\"");
+    fail("input shapes are not all specified: call setInputShape for ", names);
+  }
   for (std::size_t i = 0; i < io.size(); ++i)
-    if (!addresses_[i] && io[i].bytes() > 0)
+    if (!addresses_[i] && bytesOf(slotDims_[engine_->ioSlot(static_cast<int>(i))], io[i].dtype) > 0)
       fail("no address set for ", io[i].isInput ? "input" : "output", " tensor \"", io[i].name,
            "\" (call setTensorAddress)");
   cpu::ExecContext ctx;
@@ -186,18 +337,20 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
     for (std::size_t i = 0; i < l.inputs.size(); ++i)
       if (l.inputs[i] >= 0) in[i].data = slotData(l.inputs[i]);
     for (std::size_t i = 0; i < l.outputs.size(); ++i) out[i].data = slotData(l.outputs[i]);
+    const cpu::Kernel& kernel = *l.kernels[profile_];
     if (onLayer) {
       auto t0 = std::chrono::steady_clock::now();
-      l.kernel->run(ctx, in.data(), out.data());
+      kernel.run(ctx, in.data(), out.data());
       (*onLayer)(static_cast<int>(li),
                  std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count());
     } else {
-      l.kernel->run(ctx, in.data(), out.data());
+      kernel.run(ctx, in.data(), out.data());
     }
   }
   for (auto [src, dst] : engine_->outputCopies()) {
     void* from = slotData(src);
-    if (from != addresses_[dst]) std::memcpy(addresses_[dst], from, static_cast<std::size_t>(io[dst].bytes()));
+    if (from != addresses_[dst])
+      std::memcpy(addresses_[dst], from, static_cast<std::size_t>(bytesOf(slotDims_[src], io[dst].dtype)));
   }
 }
 

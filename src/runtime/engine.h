@@ -3,8 +3,9 @@
 //
 // Every value of the graph is a *slot*: an offset in the context's arena, a
 // constant inside the plan's weights, or a tensor the user binds (network
-// inputs and outputs). Kernels are created once per engine and shared by all
-// its contexts; everything mutable lives in the context.
+// inputs and outputs). Kernels are created once per engine (one set per
+// optimization profile, each made at that profile's largest shapes) and shared
+// by all its contexts; everything mutable, shapes included, lives in the context.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -23,28 +24,29 @@ struct IOTensor {
   std::string name;
   bool isInput = true;
   DType dtype = DType::kFLOAT;
-  std::vector<int64_t> dims;
+  std::vector<int64_t> dims;  //!< -1 where the dimension is dynamic
   std::vector<std::string> symbols;  //!< per dim: the model's symbolic name, or ""
-  int64_t bytes() const { return ir::numElements(dims) * dtypeSize(dtype); }
+  bool isStatic() const;
 };
 
 enum class SlotKind : uint8_t { kArena, kConstant, kIO };
 
 struct Slot {
   SlotKind kind = SlotKind::kArena;
-  int64_t offset = 0;           //!< kArena
+  int64_t offset = 0;              //!< kArena
+  int64_t capacity = 0;            //!< kArena: bytes reserved
   const void* constant = nullptr;  //!< kConstant
-  int io = -1;                  //!< kIO: index into Engine::io()
+  int io = -1;                     //!< kIO: index into Engine::io()
+  int value = -1;                  //!< index into the plan graph's values()
   DType dtype = DType::kFLOAT;
-  std::vector<int64_t> dims;
 };
 
 struct Layer {
-  const ir::Node* node = nullptr;
+  const ir::Node* node = nullptr;  //!< in the engine's (symbolic) graph
   std::string name;
   std::string op;
   std::string tactic;
-  std::unique_ptr<cpu::Kernel> kernel;
+  std::vector<std::unique_ptr<cpu::Kernel>> kernels;  //!< one per profile
   std::vector<int> inputs;   //!< slot per input, -1 when absent
   std::vector<int> outputs;  //!< slot per output
 };
@@ -55,10 +57,18 @@ class Engine {
   static std::shared_ptr<const Engine> load(const void* data, std::size_t size);
 
   const plan::PlanMetadata& meta() const { return plan_.meta; }
+  const ir::Graph& graph() const { return *plan_.graph; }
   const std::vector<IOTensor>& io() const { return io_; }
   int findIO(const std::string& name) const;
   const std::vector<Layer>& layers() const { return layers_; }
   const std::vector<Slot>& slots() const { return slots_; }
+  //! The slot of IO tensor `io`.
+  int ioSlot(int io) const { return ioSlots_[io]; }
+  //! Profiles of the plan; a static network has none (and runs as "profile 0").
+  const std::vector<plan::Profile>& profiles() const { return plan_.profiles; }
+  int numProfiles() const { return std::max<int>(1, static_cast<int>(plan_.profiles.size())); }
+  //! The profile entry for input `name`, or nullptr.
+  const plan::ProfileInput* profileInput(int profile, const std::string& name) const;
   //! Outputs that no layer writes (constants or inputs passed through): copied after each run.
   const std::vector<std::pair<int, int>>& outputCopies() const { return outputCopies_; }
   int64_t arenaBytes() const { return plan_.arenaBytes; }
@@ -73,6 +83,7 @@ class Engine {
   plan::PlanContents plan_;
   std::vector<IOTensor> io_;
   std::vector<Slot> slots_;
+  std::vector<int> ioSlots_;
   std::vector<Layer> layers_;
   std::vector<std::pair<int, int>> outputCopies_;  //!< (source slot, io index)
 };
@@ -89,13 +100,29 @@ class ExecutionContext {
   int64_t memoryBytes() const;
   //! Uses memory owned by the caller (memoryBytes(), 64-byte aligned) instead of its own.
   void setUserArena(void* memory);
-  //! Runs all layers. Throws kiln::Error when an IO address is missing.
+  void setThreads(int threads);
+
+  //! Selects the optimization profile; dynamic input shapes must be set again.
+  void setProfile(int profile);
+  int profile() const { return profile_; }
+  //! Sets a (dynamic) input's shape for the next runs and, once every input is
+  //! known, resolves all shapes (shape subgraphs run on the host here, not per
+  //! run). Throws kiln::Error for a shape outside the profile; the context's
+  //! previous shapes stay in force then.
+  void setInputShape(int io, const std::vector<int64_t>& dims);
+  //! Current shape of IO tensor `io` (-1 dims while not resolved).
+  std::vector<int64_t> shapeOf(int io) const;
+  bool allInputShapesKnown() const { return resolved_; }
+  //! Names of inputs whose shape must still be set.
+  std::vector<std::string> missingInputShapes() const;
+
+  //! Runs all layers. Throws kiln::Error when an IO address or shape is missing.
   //! `onLayer(index, ms)` is called after each layer when set (profiling).
   void execute(const std::function<void(int, float)>* onLayer = nullptr);
-  void setThreads(int threads);
 
  private:
   void* slotData(int slot) const;
+  void resolve();
 
   std::shared_ptr<const Engine> engine_;
   std::unique_ptr<ThreadPool> pool_;
@@ -103,7 +130,11 @@ class ExecutionContext {
   uint8_t* arenaBase_ = nullptr;
   uint8_t* workspace_ = nullptr;
   std::vector<void*> addresses_;
-  //! Views per layer, prepared once; only data pointers are refreshed per run.
+  int profile_ = 0;
+  std::vector<std::vector<int64_t>> inputShapes_;  //!< per IO tensor (inputs only); empty = not set
+  std::vector<std::vector<int64_t>> slotDims_;     //!< per slot, after resolve
+  bool resolved_ = false;
+  //! Views per layer, prepared at resolve; only data pointers are refreshed per run.
   std::vector<std::vector<cpu::TensorView>> inViews_, outViews_;
 };
 

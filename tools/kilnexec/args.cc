@@ -3,6 +3,7 @@
 // the flag (CLI11's own errors and help dump are multi-line).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -147,7 +148,19 @@ std::string quoteArg(const std::string& arg) {
 struct Raw {
   std::string shapes, minShapes, optShapes, maxShapes, memPoolSize, workspace, threads;
   std::string iterations, warmUp, duration, avgRuns, percentile, loadInputs;
+  std::vector<std::string> plugins, staticPlugins, dynamicPlugins, pluginsToSerialize;
 };
+
+//! Library paths of a repeatable plugin flag; each occurrence may also be a comma list.
+std::vector<std::string> pluginList(const std::vector<std::string>& raw, const std::string& flag) {
+  std::vector<std::string> out;
+  for (const std::string& entry : raw)
+    for (const std::string& path : splitList(entry)) {
+      if (path.empty()) badValue(flag, entry, "a plugin library path (.so)");
+      out.push_back(path);
+    }
+  return out;
+}
 
 void convert(const Raw& raw, Options& o) {
   o.shapes = parseShapes(raw.shapes, "--shapes");
@@ -173,6 +186,10 @@ void convert(const Raw& raw, Options& o) {
     }
   }
   o.loadInputs = parseInputFiles(raw.loadInputs, "--loadInputs");
+  o.staticPlugins = pluginList(raw.plugins, "--plugins");
+  for (const std::string& p : pluginList(raw.staticPlugins, "--staticPlugins")) o.staticPlugins.push_back(p);
+  o.dynamicPlugins = pluginList(raw.dynamicPlugins, "--dynamicPlugins");
+  o.pluginsToSerialize = pluginList(raw.pluginsToSerialize, "--setPluginsToSerialize");
 }
 
 //! Checks that need the whole set of flags, and that named input files exist
@@ -184,6 +201,13 @@ void validate(Options& o) {
   if (!o.onnx.empty()) requireFile(o.onnx, "--onnx");
   if (!o.loadEngine.empty()) requireFile(o.loadEngine, "--loadEngine");
   for (const InputFile& f : o.loadInputs) requireFile(f.path, "--loadInputs");
+  for (const std::string& p : o.staticPlugins) requireFile(p, "--plugins/--staticPlugins");
+  for (const std::string& p : o.dynamicPlugins) requireFile(p, "--dynamicPlugins");
+  for (const std::string& p : o.pluginsToSerialize) {
+    if (o.onnx.empty()) throw ToolError("--setPluginsToSerialize applies to a build (--onnx), not to --loadEngine");
+    if (std::find(o.dynamicPlugins.begin(), o.dynamicPlugins.end(), p) == o.dynamicPlugins.end())
+      throw ToolError("--setPluginsToSerialize: '" + p + "' must also be given with --dynamicPlugins");
+  }
   if (!o.loadEngine.empty() && !(o.minShapes.empty() && o.optShapes.empty() && o.maxShapes.empty()))
     throw ToolError("--minShapes/--optShapes/--maxShapes shape a build; with --loadEngine give --shapes");
   if (o.device == "cuda" || o.device == "gpu" || (!o.device.empty() && std::isdigit(static_cast<unsigned char>(o.device[0]))))
@@ -234,6 +258,16 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_option("--onnx", o.onnx, "ONNX model to build an engine from")->group("Model");
   app.add_option("--loadEngine", o.loadEngine, "Load a serialized engine (plan) instead of building")->group("Model");
   app.add_option("--saveEngine", o.saveEngine, "Write the built engine (plan) to this file")->group("Model");
+
+  const char* plug = "Plugins";
+  auto repeatable = [&](const char* flag, std::vector<std::string>& into, const char* help) {
+    app.add_option(flag, into, help)->group(plug)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+  };
+  repeatable("--plugins", raw.plugins, "Plugin library (.so) to load (repeatable; deprecated: --staticPlugins)");
+  repeatable("--staticPlugins", raw.staticPlugins, "Plugin library (.so) to load before the model (repeatable)");
+  repeatable("--dynamicPlugins", raw.dynamicPlugins, "Plugin library (.so) to load; may be serialized (repeatable)");
+  repeatable("--setPluginsToSerialize", raw.pluginsToSerialize,
+             "Plugin library to serialize with the engine (must be in --dynamicPlugins; repeatable)");
 
   const char* build = "Build";
   app.add_option("--shapes", raw.shapes, "Input shapes: name:1x3x224x224[,name2:...]; min=opt=max for a build")->group(build);

@@ -9,6 +9,7 @@
 #include "inference.h"
 #include "logger.h"
 #include "options.h"
+#include "plugins.h"
 #include "report.h"
 
 namespace kilnexec {
@@ -19,6 +20,7 @@ const char* kTitle = "Kiln.kilnexec [TensorRT-compatible]";
 void run(const Options& o, Logger& logger) {
   printOptions(o, logger);
   printDeviceInfo(o, logger);
+  loadPlugins(o, logger);
 
   EngineHandle handle = o.onnx.empty() ? loadEngine(o, logger) : buildEngine(o, logger);
   printEngineInfo(*handle.engine, handle.planBytes, o, logger);

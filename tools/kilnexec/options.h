@@ -42,6 +42,10 @@ struct Options {
   std::string loadEngine;
   std::string saveEngine;
 
+  // Plugins: libraries loaded before the model (--plugins and --staticPlugins
+  // land in staticPlugins), and those asked to be serialized with the engine.
+  std::vector<std::string> staticPlugins, dynamicPlugins, pluginsToSerialize;
+
   // Build.
   std::vector<ShapeSpec> shapes, minShapes, optShapes, maxShapes;
   bool fp16 = false, bf16 = false, int8 = false, best = false, noTF32 = false;

@@ -56,6 +56,7 @@ const TacticRegistry& tactics() {
     registerElementwiseKernels(r);
     registerReduceKernels(r);
     registerTensorKernels(r);
+    registerPluginKernels(r);
     return r;
   }();
   return registry;

@@ -16,4 +16,6 @@ void registerReduceSchemas(SchemaRegistry& r);
 void registerTensorSchemas(SchemaRegistry& r);
 //! Kiln's internal ops made by passes (KilnFusedElementwise, ...).
 void registerKilnSchemas(SchemaRegistry& r);
+//! KilnPlugin: a layer computed by a user's plugin (ops/plugin.cc, ir/plugin.h).
+void registerPluginSchemas(SchemaRegistry& r);
 }  // namespace kiln::ir

@@ -97,12 +97,16 @@ AxisGeometry transposedAxis(const Node& node, const WindowAttrs& a, std::size_t 
     g.out = !outShape.empty() ? outShape[i] : in * s;
     int64_t total = full - g.out;
     KILN_CHECK(total >= 0 || !outShape.empty(), node.describe(), ": cannot reach output size ", g.out);
+    // total is negative when output_shape asks for more than the full
+    // output: ONNX then halves it rounding down (Python's //), which puts the
+    // extra (zero) output at the end.
+    const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
     if (a.autoPad == AutoPad::kSameUpper) {
-      g.padBegin = total / 2;
-      g.padEnd = total - total / 2;
+      g.padBegin = half;
+      g.padEnd = total - half;
     } else {
-      g.padEnd = total / 2;
-      g.padBegin = total - total / 2;
+      g.padEnd = half;
+      g.padBegin = total - half;
     }
   } else if (a.autoPad == AutoPad::kValid) {
     g.out = full;

@@ -112,6 +112,35 @@ std::optional<Sizes> traceArithmetic(const Node& n, int depth) {
   return out;
 }
 
+// Size of a value whose shape is known (the rank of a model, as Size(Shape(x))).
+std::optional<Sizes> traceSize(const Node& n) {
+  int64_t count = 1;
+  for (const Dim& d : n.inputs[0]->shape) {
+    if (!d.known()) return std::nullopt;
+    count *= d.value;
+  }
+  return Sizes{knownSize(count)};
+}
+
+std::optional<Sizes> traceNeg(const Node& n, int depth) {
+  auto a = trace(n.input(0), depth);
+  if (!a) return std::nullopt;
+  for (SizeValue& x : *a) x = x.known ? knownSize(-x.value) : SizeValue{};
+  return a;
+}
+
+// ConstantOfShape(n) of an integer value: n copies of it (ONNX's function
+// bodies build shapes this way, e.g. LayerNormalization's [1] * (rank - axis)).
+std::optional<Sizes> traceConstantOfShape(const Node& n, int depth) {
+  auto len = trace(n.input(0), depth);
+  if (!len || len->size() != 1 || !(*len)[0].known || (*len)[0].value < 0 || (*len)[0].value > 64 ||
+      !n.has("value"))
+    return std::nullopt;
+  const Tensor* fill = n.tensor("value");
+  if (!fill || fill->numel() != 1 || !isIntType(fill->dtype())) return std::nullopt;
+  return Sizes(static_cast<std::size_t>((*len)[0].value), knownSize(fill->toInt64()[0]));
+}
+
 std::optional<Sizes> trace(const Value* v, int depth) {
   if (!v || depth > kMaxDepth) return std::nullopt;
   if (v->constant) {
@@ -129,6 +158,9 @@ std::optional<Sizes> trace(const Value* v, int depth) {
   if (op == "Slice") return traceSlice(*n, depth + 1);
   if (op == "Concat") return traceConcat(*n, depth + 1);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return traceArithmetic(*n, depth + 1);
+  if (op == "Neg") return traceNeg(*n, depth + 1);
+  if (op == "Size") return traceSize(*n);
+  if (op == "ConstantOfShape") return traceConstantOfShape(*n, depth + 1);
   // Element order is unchanged by these (all values are scalars or 1-D).
   if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" || op == "Flatten" || op == "Identity" ||
       op == "Cast")

@@ -237,6 +237,22 @@ TEST(ConvTransposeRef, HandValues) {
   EXPECT_TRUE(equals(y[0], {1, 1, 4, 4},
                      {1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5, 3.5, 4.5, 4.5}));
 
+  // A fused activation applies after the bias.
+  s.attrs["kiln_act"] = std::string("Clip");
+  s.attrs["kiln_act_alpha"] = 2.f;
+  s.attrs["kiln_act_beta"] = 4.f;
+  y = runTactic(s, "ConvTranspose.ref");
+  EXPECT_TRUE(equals(y[0], {1, 1, 4, 4}, {2, 2, 2.5, 2.5, 2, 2, 2.5, 2.5, 3.5, 3.5, 4, 4, 3.5, 3.5, 4, 4}));
+
+  // output_shape beyond the full output [1, 3, 2]: the negative total pad -2
+  // splits as ONNX does (floor), one extra zero on each side.
+  OpSpec o;
+  o.op = "ConvTranspose";
+  o.attrs["output_shape"] = std::vector<int64_t>{1, 5};
+  o.inputs = {dyn(floats({1, 1, 1, 2}, {1, 2})), cst(floats({1, 1, 1, 2}, {1, 1}))};
+  EXPECT_TRUE(equals(runTactic(o, "ConvTranspose.ref")[0], {1, 1, 1, 5}, {0, 1, 3, 2, 0}));
+  EXPECT_TRUE(equals(runTactic(o, "ConvTranspose.gemm")[0], {1, 1, 1, 5}, {0, 1, 3, 2, 0}));
+
   // Pads crop the full output: [1,3,2;4,10,6;3,7,4] without its border is [10].
   OpSpec p;
   p.op = "ConvTranspose";
@@ -269,6 +285,38 @@ TEST(ConvTransposeRef, GroupsMatchSeparateConvolutions) {
   }
 }
 
+TEST(ConvTransposeTactics, EdgeShapes) {
+  using V = std::vector<int64_t>;
+  struct Case {
+    V x, w;
+    std::map<std::string, ir::Attribute> attrs;
+    bool bias;
+  };
+  const Case cases[] = {
+      {{1, 4, 5, 5}, {4, 3, 3, 3}, {}, true},
+      {{2, 8, 7, 6}, {8, 5, 4, 4}, {{"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}}, true},
+      {{1, 6, 5, 7}, {6, 2, 3, 3}, {{"group", int64_t{3}}, {"strides", V{2, 1}}, {"output_padding", V{1, 0}}}, false},
+      {{1, 3, 9, 4}, {3, 4, 3, 2}, {{"dilations", V{2, 1}}, {"pads", V{0, 1, 2, 0}}}, true},
+      {{1, 4, 6, 6}, {4, 2, 3, 3}, {{"strides", V{2, 2}}, {"auto_pad", std::string("SAME_UPPER")}}, true},
+      {{1, 4, 6, 6}, {4, 2, 3, 3}, {{"strides", V{2, 2}}, {"output_shape", V{13, 14}}}, true},
+      {{1, 1, 3, 3}, {1, 2, 3, 3}, {{"strides", V{3, 2}}, {"output_shape", V{10, 8}}}, true},  // beyond full
+      {{2, 5, 17}, {5, 3, 4}, {{"strides", V{3}}, {"kiln_act", std::string("Relu")}}, true},
+      {{1, 2, 3, 4, 5}, {2, 3, 2, 3, 2}, {{"strides", V{2, 1, 2}}, {"pads", V{1, 0, 0, 0, 1, 1}}}, true},
+      {{1, 3, 90, 100}, {3, 2, 2, 2}, {{"strides", V{2, 2}}}, true},  // several chunks
+  };
+  int seed = 900;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "case " << seed);
+    OpSpec s;
+    s.op = "ConvTranspose";
+    s.attrs = c.attrs;
+    s.inputs = {dyn(randomTensor(c.x, seed)), cst(randomTensor(c.w, seed + 1))};
+    if (c.bias) s.inputs.push_back(cst(randomTensor({c.w[1]}, seed + 2)));  // cases with bias have group 1
+    seed += 3;
+    EXPECT_EQ(compareWithRef(s), 1);
+  }
+}
+
 TEST(ConvTransposeSchema, OutputShapes) {
   using V = std::vector<int64_t>;
   auto out = [](ir::Shape x, ir::Shape w, std::map<std::string, ir::Attribute> attrs) {
@@ -280,6 +328,8 @@ TEST(ConvTransposeSchema, OutputShapes) {
                                             {"auto_pad", std::string("SAME_UPPER")}}),
             "[1,4,10,12]");
   EXPECT_EQ(out({1, 8, 5, 6}, {8, 2, 3, 3}, {{"strides", V{2, 2}}, {"output_shape", V{11, 12}}}), "[1,2,11,12]");
+  // An output_shape beyond the full output (ONNX's test_convtranspose_output_shape).
+  EXPECT_EQ(out({1, 1, 3, 3}, {1, 2, 3, 3}, {{"strides", V{3, 2}}, {"output_shape", V{10, 8}}}), "[1,2,10,8]");
   EXPECT_TRUE(throwsWith([&] { out({1, 6, 5, 5}, {8, 2, 3, 3}, {}); }, "weight has 8 input channels, input has 6"));
 }
 

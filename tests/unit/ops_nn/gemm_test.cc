@@ -194,6 +194,26 @@ TEST(MatMulTactics, PanelsOfAnotherWidthStillRun) {
   }
 }
 
+TEST(MatMulTactics, ShapesUnknownAtCreateStillRun) {
+  // A kernel made while B's shape was unknown has no workspace for packing B;
+  // it must still compute the right answer (through its fallback).
+  for (const char* op : {"MatMul", "Gemm"}) {
+    OpSpec s;
+    s.op = op;
+    s.inputs = {dyn(randomTensor({5, 33}, 1)), dyn(randomTensor({33, 21}, 2)), cst(randomTensor({21}, 3))};
+    if (std::string(op) == "MatMul") s.attrs["kiln_act"] = std::string("Relu");
+    const auto want = runTactic(s, std::string(op) + ".ref");
+    BuiltGraph b = buildGraph(s);
+    const ir::Shape known = b.node->inputs[1]->shape;
+    b.node->inputs[1]->shape = {ir::Dim(std::string("k")), ir::Dim(std::string("n"))};
+    auto kernel = cpu::tactics().find(std::string(op) + ".packed_gemm")->create(*b.node);
+    b.node->inputs[1]->shape = known;
+    EXPECT_EQ(kernel->workspaceBytes(), 0u) << op;
+    ThreadPool pool(2);
+    EXPECT_TRUE(near(runKernel(*kernel, *b.node, s.inputs, pool)[0], want[0], 1e-4f, 1e-4f)) << op;
+  }
+}
+
 TEST(GemmTactics, TransposesScalesAndBiasShapes) {
   int seed = 70;
   for (bool ta : {false, true})

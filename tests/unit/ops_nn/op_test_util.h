@@ -4,6 +4,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+// Test cases are written with designated initializers that leave most
+// fields at their defaults on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include <cmath>
 #include <cstring>
 #include <map>

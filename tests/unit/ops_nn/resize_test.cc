@@ -61,8 +61,12 @@ TEST(ResizeRef, LinearDownsample) {
                      {10.f / 3, 5, 10, 35.f / 3}, 1e-5f));
   EXPECT_TRUE(equals(resize(x, "linear", "asymmetric", {1, 1, 0.6f, 0.6f}, {}), {1, 1, 2, 2},
                      {0, 5.f / 3, 20.f / 3, 25.f / 3}, 1e-5f));
-  // align_corners maps the corners onto each other (length_resized = 2).
-  EXPECT_TRUE(equals(resize(x, "linear", "align_corners", {1, 1, 0.6f, 0.6f}, {}), {1, 1, 2, 2}, {0, 3, 12, 15}));
+  // align_corners divides by scale * length - 1 = 1.4 (ONNX's reference), not by the rounded size - 1.
+  const float a = 3.f / 1.4f;
+  EXPECT_TRUE(equals(resize(x, "linear", "align_corners", {1, 1, 0.6f, 0.6f}, {}), {1, 1, 2, 2}, {0, a, 4 * a, 5 * a},
+                     1e-5f));
+  // With sizes, scale = size / length, so the corners map onto each other.
+  EXPECT_TRUE(equals(resize(x, "linear", "align_corners", {}, {1, 1, 2, 2}), {1, 1, 2, 2}, {0, 3, 12, 15}, 1e-5f));
   // pytorch_half_pixel with one output: x = 0.
   EXPECT_TRUE(equals(resize(x, "linear", "pytorch_half_pixel", {}, {1, 1, 1, 2}), {1, 1, 1, 2}, {0.5f, 2.5f}));
 }
@@ -94,6 +98,19 @@ TEST(ResizeRef, NearestModes) {
   // The usual 2x nearest upsample.
   EXPECT_TRUE(equals(resize(x2x2(), "nearest", "asymmetric", {1, 1, 2, 2}, {}), {1, 1, 4, 4},
                      {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}));
+}
+
+TEST(ResizeRef, LongRows) {
+  // Rows longer than the kernel's per-thread tap table (1024 outputs).
+  const ir::Tensor x = ramp({2, 1, 3, 750});
+  auto y = resize(x, "nearest", "asymmetric", {1, 1, 1, 2}, {});
+  ASSERT_EQ(y.dims(), (V{2, 1, 3, 1500}));
+  for (int64_t r = 0; r < 6; ++r)
+    for (int64_t o = 0; o < 1500; ++o) ASSERT_EQ(y.as<float>()[r * 1500 + o], static_cast<float>(r * 750 + o / 2));
+  y = resize(x, "linear", "align_corners", {}, {2, 1, 3, 1499});
+  for (int64_t r = 0; r < 6; ++r)
+    for (int64_t o = 0; o < 1499; ++o)
+      ASSERT_NEAR(y.as<float>()[r * 1499 + o], static_cast<float>(r * 750) + o * 0.5f, 1e-3f) << r << " " << o;
 }
 
 TEST(ResizeRef, NearestMovesAnyDtype) {
@@ -132,13 +149,14 @@ TEST(ResizeRef, AxesAndAspectPolicy) {
 
 TEST(ResizeRef, LinearIsExactOnARampInThreeDims) {
   // Multilinear interpolation reproduces a linear function: with
-  // align_corners, out(i, j, k) = 12 * (i / 3) + 4 * (2 j / 3) + 3 k.
+  // align_corners, x = o * (len - 1) / (scale * len - 1) on each axis, so
+  // out(i, j, k) = 12 * (i / 3) + 4 * (2 j / 3.5) + 3 k.
   auto y = resize(ramp({2, 3, 4}), "linear", "align_corners", {2, 1.5f, 0.5f}, {});
   ASSERT_EQ(y.dims(), (V{4, 4, 2}));
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j)
       for (int k = 0; k < 2; ++k)
-        EXPECT_NEAR(y.as<float>()[(i * 4 + j) * 2 + k], 4.f * i + 8.f * j / 3 + 3.f * k, 1e-4f) << i << j << k;
+        EXPECT_NEAR(y.as<float>()[(i * 4 + j) * 2 + k], 4.f * i + 8.f * j / 3.5f + 3.f * k, 1e-4f) << i << j << k;
 }
 
 TEST(ResizeSchema, ShapesAndErrors) {

@@ -70,6 +70,29 @@ TEST(SizeValues, ExpandAndConstantOfShapeFollowShape) {
   EXPECT_EQ(zeros->shape, (Shape{3}));
 }
 
+// ONNX's LayerNormalization function body: the stats' shape is
+// Concat(Slice(Shape(x), 0, axis), ConstantOfShape(Size(Shape(x)) - axis)),
+// or with a negative axis ConstantOfShape(Neg(axis)) (value 1).
+TEST(SizeValues, LayerNormFunctionShapeFollowsSizeNegAndConstantOfShape) {
+  for (int64_t axis : {1, -1}) {
+    Chain ch;
+    ir::Value* x = ch.g.addValue("x", DType::kFLOAT, sym({named("N"), 3, 4}));
+    ir::Value* shape = ch.node("Shape", {x});
+    ir::Value* axis1 = ch.c({axis});
+    ir::Value* prefix = ch.node("Slice", {shape, ch.c({0}), axis1});
+    ir::Value* count = axis >= 0 ? ch.node("Sub", {ch.node("Size", {shape}), axis1}) : ch.node("Neg", {axis1});
+    ir::Value* ones = ch.node("ConstantOfShape", {count}, {{"value", ints({1})}});
+    ir::Value* target = ch.node("Concat", {prefix, ones}, {{"axis", int64_t{0}}});
+    ir::Value* stats = ch.g.addValue("stats", DType::kFLOAT, sym({named("N"), axis >= 0 ? 1 : 3}));
+    ir::Value* y = ch.node("Reshape", {stats, target});
+    Shape want = axis >= 0 ? Shape{Dim(), Dim(1), Dim(1)} : Shape{Dim(), Dim(3), Dim(1)};
+    ASSERT_EQ(y->shape.size(), 3u) << axis;
+    EXPECT_EQ(y->shape[0].symbol, "N") << axis;
+    EXPECT_EQ(y->shape[1], want[1]) << axis;
+    EXPECT_EQ(y->shape[2], Dim(1)) << axis;
+  }
+}
+
 TEST(SizeValues, ErrorsStillNameTheNodeAndTheSymbols) {
   Chain ch;
   ir::Value* x = ch.g.addValue("x", DType::kFLOAT, sym({named("N"), 6}));

@@ -153,4 +153,20 @@ bool dispatchNumeric(DType t, Fn&& fn) {
   }
 }
 
+//! dispatchNumeric plus int8 and uint8: the types ONNX defines Add/Sub/Mul/Div,
+//! Max/Min, Mod, comparisons and Clip on (the cheap ops; Pow and the reductions
+//! stay on dispatchNumeric).
+template <typename Fn>
+bool dispatchArith(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::kINT8: fn(int8_t{}); return true;
+    case DType::kUINT8: fn(uint8_t{}); return true;
+    default: return dispatchNumeric(t, fn);
+  }
+}
+
+inline bool isArithType(DType t) {
+  return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64 || t == DType::kINT8 || t == DType::kUINT8;
+}
+
 }  // namespace kiln::cpu

@@ -78,12 +78,14 @@ class ConvRef final : public Kernel {
 };
 
 // Y[n, k, o] = B[k] + sum over c, t with o = i * stride - pad + t * dilation
-// of X[n, c, i] * W[c, k, t]: a gather per output element.
+// of X[n, c, i] * W[c, k, t]: a gather per output element. Honors a fused
+// activation (kiln_act) like Conv.
 class ConvTransposeRef final : public Kernel {
  public:
   explicit ConvTransposeRef(const ir::Node& node)
       : desc_(nodeDescription(node)),
         attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
+        act_(fusedActivation(node)),
         group_(node.i("group", 1)),
         numInputs_(node.inputs.size()) {}
 
@@ -126,7 +128,7 @@ class ConvTransposeRef final : public Kernel {
                   }
                 }
               }
-              yp[(od * g.out[1] + oh) * g.out[2] + ow] = acc + (bias ? bias[oc] : 0.f);
+              yp[(od * g.out[1] + oh) * g.out[2] + ow] = applyActivation(act_, bias ? acc + bias[oc] : acc);
             }
       }
     });
@@ -135,6 +137,7 @@ class ConvTransposeRef final : public Kernel {
  private:
   ir::Node desc_;
   ir::WindowAttrs attrs_;
+  Activation act_;
   int64_t group_;
   std::size_t numInputs_;
 };
@@ -155,6 +158,7 @@ void registerConvKernels(TacticRegistry& r) {
          nullptr});
   r.add(convIm2colGemmTactic());
   r.add(convDepthwiseTactic());
+  r.add(convTransposeGemmTactic());
 }
 
 }  // namespace kiln::cpu

@@ -34,7 +34,8 @@ class ConvGemm final : public Kernel {
     KILN_CHECK(node.s("kiln_packed", "") == kPackedLayout, node.describe(),
                ": Conv.im2col_gemm needs weights prepacked as '", kPackedLayout, "'");
     wdims_ = node.ints("kiln_weight_shape");
-    KILN_CHECK(wdims_.size() >= 3 && wdims_.size() <= 5, node.describe(), ": bad kiln_weight_shape");
+    KILN_CHECK(wdims_.size() >= 3 && wdims_.size() <= 5 && group_ >= 1 && wdims_[0] % group_ == 0, node.describe(),
+               ": bad kiln_weight_shape ", ir::toString(wdims_), " for group ", group_);
     kg_ = wdims_[0] / group_;
     cg_ = wdims_[1];
     crs_ = cg_;
@@ -68,6 +69,8 @@ class ConvGemm final : public Kernel {
     const bool pointwise = g.kernelSize() == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
                            g.pad[0] == 0 && g.pad[1] == 0 && g.pad[2] == 0 && P == inSize;
     const int64_t aGroup = gemm::packedASize(kg_, crs_);
+    KILN_CHECK(in[1].numel() == group_ * aGroup, desc_.describe(), ": packed weight has ", in[1].numel(),
+               " values, expected ", group_ * aGroup);
     im2col::Geometry ig;
     for (int i = 0; i < 3; ++i) {
       ig.in[i] = g.in[i];
@@ -85,41 +88,37 @@ class ConvGemm final : public Kernel {
         const int64_t pc = std::min(chunk_, P - p0), panels = (pc + nr - 1) / nr;
         const int64_t bGroup = crs_ * panels * nr;
         // Phase 1: B panels of every group for this chunk of output positions.
-        ctx.pool->parallelFor(group_ * panels, [&](int64_t b, int64_t e) {
-          for (int64_t t = b; t < e; ++t) {
-            const int64_t grp = t / panels, j = t % panels;
-            const float* xg = xd + (img * c + grp * cg_) * inSize;
-            float* dst = ws + grp * bGroup;
-            const int64_t w = std::min(nr, pc - j * nr);
-            if (pointwise)
-              gemm::packB(xg + p0, P, 1, crs_, j * nr, j * nr + w, static_cast<int>(nr), 1.f, dst);
-            else
-              im2col_(xg, ig, cg_, p0 + j * nr, w, nr, dst + j * crs_ * nr);
-          }
+        gemm::forEachTask(*ctx.pool, group_ * panels, [&](int64_t t) {
+          const int64_t grp = t / panels, j = t % panels;
+          const float* xg = xd + (img * c + grp * cg_) * inSize;
+          float* dst = ws + grp * bGroup;
+          const int64_t w = std::min(nr, pc - j * nr);
+          if (pointwise)
+            gemm::packB(xg + p0, P, 1, crs_, j * nr, j * nr + w, static_cast<int>(nr), 1.f, dst);
+          else
+            im2col_(xg, ig, cg_, p0 + j * nr, w, nr, dst + j * crs_ * nr);
         });
         // Phase 2: the GEMMs of all groups share one parallel loop.
         const gemm::Blocking bl = gemm::chooseBlocking(uk_, kg_, pc, crs_, ctx.pool->size(), group_);
         const int64_t perGroup = bl.tasks();
-        ctx.pool->parallelFor(group_ * perGroup, [&](int64_t b, int64_t e) {
-          for (int64_t t = b; t < e; ++t) {
-            const int64_t grp = t / perGroup;
-            gemm::Problem pr;
-            pr.m = kg_;
-            pr.n = pc;
-            pr.k = crs_;
-            pr.a.data = wp + grp * aGroup;
-            pr.a.packed = true;
-            pr.b = ws + grp * bGroup;
-            pr.c = yd + (img * k + grp * kg_) * P + p0;
-            pr.ldc = P;
-            pr.ep.rowBias = bias ? bias + grp * kg_ : nullptr;
-            if (res) {
-              pr.ep.matrix = res + (img * k + grp * kg_) * P + p0;
-              pr.ep.ldm = P;
-            }
-            pr.ep.act = act_;
-            gemm::runTask(uk_, pr, bl, t % perGroup);
+        gemm::forEachTask(*ctx.pool, group_ * perGroup, [&](int64_t t) {
+          const int64_t grp = t / perGroup;
+          gemm::Problem pr;
+          pr.m = kg_;
+          pr.n = pc;
+          pr.k = crs_;
+          pr.a.data = wp + grp * aGroup;
+          pr.a.packed = true;
+          pr.b = ws + grp * bGroup;
+          pr.c = yd + (img * k + grp * kg_) * P + p0;
+          pr.ldc = P;
+          pr.ep.rowBias = bias ? bias + grp * kg_ : nullptr;
+          if (res) {
+            pr.ep.matrix = res + (img * k + grp * kg_) * P + p0;
+            pr.ep.ldm = P;
           }
+          pr.ep.act = act_;
+          gemm::runTask(uk_, pr, bl, t % perGroup);
         });
       }
     }

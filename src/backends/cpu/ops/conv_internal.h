@@ -7,4 +7,6 @@ namespace kiln::cpu {
 Tactic convIm2colGemmTactic();
 //! "Conv.depthwise": direct loops for group == C == K / multiplier.
 Tactic convDepthwiseTactic();
+//! "ConvTranspose.gemm": GEMM into columns, then col2im.
+Tactic convTransposeGemmTactic();
 }  // namespace kiln::cpu

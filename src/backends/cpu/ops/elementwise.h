@@ -54,8 +54,9 @@ template <typename T>
 inline T div(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     if (b == 0) return 0;
-    if (b == -1) return wrapSub(T{0}, a);
-    return a / b;
+    if constexpr (std::is_signed_v<T>)
+      if (b == -1) return wrapSub(T{0}, a);
+    return static_cast<T>(a / b);
   } else {
     return a / b;
   }
@@ -74,9 +75,11 @@ inline T min(T a, T b) {
 //! Mod with fmod = 0: the result takes the divisor's sign (Python, numpy.mod).
 template <typename T>
 inline T mod(T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_unsigned_v<T>) {
+    return b == 0 ? T{0} : static_cast<T>(a % b);
+  } else if constexpr (std::is_integral_v<T>) {
     if (b == 0 || b == -1) return 0;
-    T r = a % b;
+    T r = static_cast<T>(a % b);
     return (r != 0 && ((r < 0) != (b < 0))) ? static_cast<T>(r + b) : r;
   } else {
     T r = std::fmod(a, b);
@@ -87,9 +90,11 @@ inline T mod(T a, T b) {
 //! Mod with fmod = 1: the result takes the dividend's sign (C fmod, %).
 template <typename T>
 inline T fmod(T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_unsigned_v<T>) {
+    return b == 0 ? T{0} : static_cast<T>(a % b);
+  } else if constexpr (std::is_integral_v<T>) {
     if (b == 0 || b == -1) return 0;
-    return a % b;
+    return static_cast<T>(a % b);
   } else {
     return std::fmod(a, b);
   }

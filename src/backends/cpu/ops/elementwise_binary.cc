@@ -1,6 +1,7 @@
 // Reference kernels of the broadcasting binary and variadic ops: arithmetic
-// (Add, Sub, Mul, Div, Pow, Mod, PRelu; variadic Sum, Mean, Max, Min) on
-// float32/int32/int64, comparisons (bool out) and logic (bool in and out).
+// (Add, Sub, Mul, Div, Mod, PRelu; variadic Sum, Mean, Max, Min) on
+// float32/int32/int64/int8/uint8, Pow on float32/int32/int64, comparisons
+// (bool out) and logic (bool in and out).
 // Variadic ops accumulate pairwise into the output: out = in0 op in1, then
 // out = out op in2, ... (every input broadcast to the output shape).
 #include <algorithm>
@@ -90,6 +91,8 @@ void arith(const ExecContext& ctx, BinOp op, int64_t fmod, const Broadcast& p, c
       if constexpr (std::is_same_v<T, float>)  // the same function as a fused LeakyRelu
         return runBinary(ctx, p, a, b, out, kGrainCheap,
                          [](float x, float s) { return applyActivation(ActKind::kLeakyRelu, x, s, 0.f); });
+      else if constexpr (std::is_unsigned_v<T>)
+        return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T) { return x; });
       else
         return runBinary(ctx, p, a, b, out, kGrainCheap, [](T x, T s) { return x >= 0 ? x : ew::wrapMul(s, x); });
     default: fail("internal: ", static_cast<int>(op), " is not an arithmetic op");
@@ -145,7 +148,7 @@ class BinaryKernel final : public Kernel {
     Broadcast p = planBroadcast(o, in, 2);
     switch (info_.kind) {
       case Kind::kArith:
-        dispatchNumeric(o.dtype, [&](auto t) {
+        dispatchArith(o.dtype, [&](auto t) {
           using T = decltype(t);
           arith<T>(ctx, info_.op, fmod_, p, in[0].as<T>(), in[1].as<T>(), o.as<T>());
         });
@@ -163,7 +166,7 @@ class BinaryKernel final : public Kernel {
         if (in[0].dtype == DType::kBOOL)
           compare<uint8_t>(ctx, info_.op, p, in[0].as<uint8_t>(), in[1].as<uint8_t>(), o.as<uint8_t>());
         else
-          dispatchNumeric(in[0].dtype, [&](auto t) {
+          dispatchArith(in[0].dtype, [&](auto t) {
             using T = decltype(t);
             compare<T>(ctx, info_.op, p, in[0].as<T>(), in[1].as<T>(), o.as<uint8_t>());
           });
@@ -178,7 +181,7 @@ class BinaryKernel final : public Kernel {
  private:
   void runVariadic(const ExecContext& ctx, const TensorView* in, const TensorView& o) const {
     int n = numInputs_;
-    dispatchNumeric(o.dtype, [&](auto t) {
+    dispatchArith(o.dtype, [&](auto t) {
       using T = decltype(t);
       if (n == 1) {  // the input broadcast to the output (identity when the shapes agree)
         Broadcast p = planBroadcast(o, in, 1);
@@ -220,14 +223,14 @@ bool supportsBinary(const ir::Node& node) {
     if (!v) return false;
   DType t = node.inputs[0]->dtype;
   switch (info->kind) {
-    case Kind::kArith: return isMathType(t) && node.inputs[1]->dtype == t;
+    case Kind::kArith: return isArithType(t) && node.inputs[1]->dtype == t;
     case Kind::kVariadic:
       for (const ir::Value* v : node.inputs)
         if (v->dtype != t) return false;
-      return isMathType(t);
+      return isArithType(t);
     case Kind::kPow: return isMathType(t) && isMathType(node.inputs[1]->dtype);
     case Kind::kCompare:
-      return node.inputs[1]->dtype == t && (isMathType(t) || (t == DType::kBOOL && info->op == BinOp::kEqual));
+      return node.inputs[1]->dtype == t && (isArithType(t) || (t == DType::kBOOL && info->op == BinOp::kEqual));
     case Kind::kLogic: return t == DType::kBOOL && node.inputs[1]->dtype == DType::kBOOL;
   }
   return false;

@@ -188,7 +188,7 @@ class UnaryKernel final : public Kernel {
       float b = hi ? *hi->as<float>() : std::numeric_limits<float>::infinity();
       return mapAct<ActKind::kClip>(ctx, in[0].as<float>(), y.as<float>(), n, a, b);
     }
-    dispatchNumeric(y.dtype, [&](auto t) {
+    dispatchArith(y.dtype, [&](auto t) {
       using T = decltype(t);
       T a = lo ? *lo->as<T>() : std::numeric_limits<T>::lowest();
       T b = hi ? *hi->as<T>() : std::numeric_limits<T>::max();
@@ -213,7 +213,7 @@ bool supportsUnary(const ir::Node& node) {
     case UnOp::kClip:
       for (std::size_t i = 1; i < node.inputs.size(); ++i)
         if (node.inputs[i] && node.inputs[i]->dtype != t) return false;
-      return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+      return isArithType(t);
     case UnOp::kAbs: case UnOp::kNeg: case UnOp::kSign:
       return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
     case UnOp::kAct:

@@ -11,4 +11,5 @@ void registerResizeKernels(TacticRegistry& r);       // Resize
 void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Cast, Clip, KilnFusedElementwise
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
+void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
 }  // namespace kiln::cpu

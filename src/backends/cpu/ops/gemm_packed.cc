@@ -84,7 +84,10 @@ class MatMulPacked final : public Kernel {
     ep.act = act_;
     ThreadPool& pool = *ctx.pool;
     const float* packed = bd;  // B panels of matrix i at packed + i * per
-    if (!nr_) {
+    if (nr_) {
+      KILN_CHECK(b.numel() == d.batchB * per, what_, ": packed B has ", b.numel(), " values, expected ",
+                 d.batchB * per);
+    } else {
       float* ws = static_cast<float*>(ctx.workspace);
       if (per > wsFloats_) {
         for (int64_t bi = 0; bi < d.batch; ++bi)
@@ -116,12 +119,10 @@ class MatMulPacked final : public Kernel {
     }
     const gemm::Blocking bl = gemm::chooseBlocking(uk_, M, N, K, pool.size(), d.batch);
     const int64_t perProblem = bl.tasks();
-    pool.parallelFor(d.batch * perProblem, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t bi = t / perProblem;
-        gemm::runTask(uk_, problem(d, ad + d.aIndex(bi) * M * K, M, packed + d.bIndex(bi) * per, yd + bi * M * N, ep),
-                      bl, t % perProblem);
-      }
+    gemm::forEachTask(pool, d.batch * perProblem, [&](int64_t t) {
+      const int64_t bi = t / perProblem;
+      gemm::runTask(uk_, problem(d, ad + d.aIndex(bi) * M * K, M, packed + d.bIndex(bi) * per, yd + bi * M * N, ep), bl,
+                    t % perProblem);
     });
   }
 
@@ -214,6 +215,8 @@ class GemmPacked final : public Kernel {
     }
     const int64_t rsb = transB_ ? 1 : N, csb = transB_ ? K : 1;
     if (nr_) {
+      KILN_CHECK(b.numel() == gemm::packedBSize(K, N, uk_.nr), what_, ": packed B has ", b.numel(),
+                 " values, expected ", gemm::packedBSize(K, N, uk_.nr));
       p.b = b.as<const float>();
     } else if (gemm::packedBSize(K, N, uk_.nr) <= wsFloats_) {
       float* ws = static_cast<float*>(ctx.workspace);

@@ -1,6 +1,7 @@
 // MaxPool (with optional Indices), AveragePool, GlobalAveragePool,
 // GlobalMaxPool: direct loops over a D x H x W view, parallel over planes.
 // Pools are a small part of any network's time; these are the only tactics.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -10,28 +11,47 @@
 namespace kiln::cpu {
 namespace {
 
+// The taps t in [0, k) of one axis whose position start + t * d lies in the
+// input ([lo, hi)) and how many lie before the end padding (what
+// count_include_pad divides by; no tap starts before the begin padding).
+struct TapRange {
+  int64_t lo, hi, padded;
+};
+
+inline TapRange tapRange(int64_t start, int64_t k, int64_t d, int64_t in, int64_t padEnd) {
+  TapRange r;
+  if (d == 1) {  // the common case, without divisions
+    r.lo = start >= 0 ? 0 : -start;
+    r.hi = std::min(k, in - start);
+    r.padded = std::min(k, in + padEnd - start);
+  } else {
+    r.lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    r.hi = in - 1 - start < 0 ? 0 : std::min(k, (in - 1 - start) / d + 1);
+    r.padded = in + padEnd - 1 - start < 0 ? 0 : std::min(k, (in + padEnd - 1 - start) / d + 1);
+  }
+  r.lo = std::min(r.lo, k);
+  r.hi = std::max(r.hi, r.lo);
+  r.padded = std::max<int64_t>(r.padded, 0);
+  return r;
+}
+
 // Calls fn(inputIndex) for each tap of the window of output (od, oh, ow)
 // that lies inside the input, and returns how many taps lie inside the
-// padded input (what count_include_pad divides by).
+// padded input.
 template <typename Fn>
 int64_t forWindow(const Geometry3& g, int64_t od, int64_t oh, int64_t ow, Fn&& fn) {
-  int64_t padded = 0;
-  for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-    const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
-    if (id >= g.in[0] + g.padEnd[0]) break;
-    for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-      const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
-      if (ih >= g.in[1] + g.padEnd[1]) break;
-      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-        const int64_t iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
-        if (iw >= g.in[2] + g.padEnd[2]) break;
-        ++padded;
-        if (id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2])
-          fn((id * g.in[1] + ih) * g.in[2] + iw);
-      }
+  const int64_t sd = od * g.stride[0] - g.pad[0], sh = oh * g.stride[1] - g.pad[1], sw = ow * g.stride[2] - g.pad[2];
+  const TapRange rd = tapRange(sd, g.kernel[0], g.dil[0], g.in[0], g.padEnd[0]);
+  const TapRange rh = tapRange(sh, g.kernel[1], g.dil[1], g.in[1], g.padEnd[1]);
+  const TapRange rw = tapRange(sw, g.kernel[2], g.dil[2], g.in[2], g.padEnd[2]);
+  for (int64_t kd = rd.lo; kd < rd.hi; ++kd) {
+    const int64_t id = sd + kd * g.dil[0];
+    for (int64_t kh = rh.lo; kh < rh.hi; ++kh) {
+      const int64_t base = (id * g.in[1] + sh + kh * g.dil[1]) * g.in[2] + sw;
+      for (int64_t kw = rw.lo; kw < rw.hi; ++kw) fn(base + kw * g.dil[2]);
     }
   }
-  return padded;
+  return rd.padded * rh.padded * rw.padded;
 }
 
 class PoolRef final : public Kernel {
@@ -59,7 +79,7 @@ class PoolRef final : public Kernel {
           for (int64_t oh = 0; oh < g.out[1]; ++oh)
             for (int64_t ow = 0; ow < g.out[2]; ++ow) {
               const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
-              if (max_) {
+              if (max_ && idx) {
                 float best = -std::numeric_limits<float>::infinity();
                 int64_t at = -1;
                 forWindow(g, od, oh, ow, [&](int64_t i) {
@@ -69,7 +89,12 @@ class PoolRef final : public Kernel {
                   }
                 });
                 yp[o] = best;
-                if (idx) idx[pl * outSize + o] = at < 0 ? -1 : pl * inSize + storageIndex(g, at);
+                idx[pl * outSize + o] = at < 0 ? -1 : pl * inSize + storageIndex(g, at);
+              } else if (max_) {
+                // Branch-free (a max instruction): random data defeats branch prediction.
+                float best = -std::numeric_limits<float>::infinity();
+                forWindow(g, od, oh, ow, [&](int64_t i) { best = xp[i] > best ? xp[i] : best; });
+                yp[o] = best;
               } else {
                 float sum = 0.f;
                 int64_t valid = 0;

@@ -19,6 +19,8 @@ enum class Coord { kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCor
                    kTfCropAndResize };
 enum class Nearest { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
+constexpr int64_t kTapTable = 1024;  // taps of the last axis kept per thread (24 KiB of stack)
+
 // Where output index o of one axis reads: taps i0 (weight 1 - w1) and i1
 // (weight w1) for linear, i0 alone for nearest; outside = extrapolate.
 struct Tap {
@@ -101,6 +103,8 @@ class ResizeRef final : public Kernel {
     const uint8_t* xd = static_cast<const uint8_t*>(x.data);
     uint8_t* yd = static_cast<uint8_t*>(y.data);
     ctx.pool->parallelFor(rows, [&](int64_t b, int64_t e) {
+      Tap taps[kTapTable];
+      int64_t filled = -1;  // first output index whose taps are in `taps`
       for (int64_t row = b; row < e; ++row) {
         // Taps of the outer axes: up to 2^(r-1) (offset, weight) pairs.
         int64_t offs[1 << (kMaxRank - 1)];
@@ -128,32 +132,37 @@ class ResizeRef final : public Kernel {
           n *= 2;
         }
         const int64_t la = r - 1;
-        if (!linear_) {
-          uint8_t* dst = yd + row * inner * elemSize_;
-          for (int64_t o = 0; o < inner; ++o) {
-            const Tap t = tap(o, x.dims[la], inner, scale[la], roiStart[la], roiEnd[la]);
-            if (outside || t.outside) {
-              fillExtrapolation(dst + o * elemSize_);
-            } else {
-              std::memcpy(dst + o * elemSize_, xd + (offs[0] + t.i0) * elemSize_, elemSize_);
-            }
+        for (int64_t o0 = 0; o0 < inner; o0 += kTapTable) {
+          const int64_t o1 = std::min(inner, o0 + kTapTable);
+          if (filled != o0) {  // taps of the last axis are the same for every row
+            for (int64_t o = o0; o < o1; ++o) taps[o - o0] = tap(o, x.dims[la], inner, scale[la], roiStart[la], roiEnd[la]);
+            filled = o0;
           }
-          continue;
-        }
-        const float* xf = reinterpret_cast<const float*>(xd);
-        float* dst = reinterpret_cast<float*>(yd) + row * inner;
-        for (int64_t o = 0; o < inner; ++o) {
-          const Tap t = tap(o, x.dims[la], inner, scale[la], roiStart[la], roiEnd[la]);
-          if (outside || t.outside) {
-            dst[o] = extrapolation_;
+          if (!linear_) {
+            uint8_t* dst = yd + row * inner * elemSize_;
+            switch (elemSize_) {
+              case 1: nearestRow<uint8_t>(dst, xd, offs[0], taps, o0, o1, outside); break;
+              case 2: nearestRow<uint16_t>(dst, xd, offs[0], taps, o0, o1, outside); break;
+              case 4: nearestRow<uint32_t>(dst, xd, offs[0], taps, o0, o1, outside); break;
+              default: nearestRow<uint64_t>(dst, xd, offs[0], taps, o0, o1, outside); break;
+            }
             continue;
           }
-          float v = 0.f;
-          for (int k = 0; k < n; ++k) {
-            const float* s = xf + offs[k];
-            v += wts[k] * ((1.f - t.w1) * s[t.i0] + t.w1 * s[t.i1]);
+          const float* xf = reinterpret_cast<const float*>(xd);
+          float* dst = reinterpret_cast<float*>(yd) + row * inner;
+          for (int64_t o = o0; o < o1; ++o) {
+            const Tap& t = taps[o - o0];
+            if (outside || t.outside) {
+              dst[o] = extrapolation_;
+              continue;
+            }
+            float v = 0.f;
+            for (int k = 0; k < n; ++k) {
+              const float* s = xf + offs[k];
+              v += wts[k] * ((1.f - t.w1) * s[t.i0] + t.w1 * s[t.i1]);
+            }
+            dst[o] = v;
           }
-          dst[o] = v;
         }
       }
     });
@@ -171,7 +180,9 @@ class ResizeRef final : public Kernel {
         return offset + (xo + 0.5f) / scale - 0.5f;
       }
       case Coord::kPytorchHalfPixel: return lenOut > 1 ? (xo + 0.5f) / scale - 0.5f : 0.f;
-      case Coord::kAlignCorners: return lenOut > 1 ? xo * (fin - 1.f) / (fout - 1.f) : 0.f;
+      // The resized length here is scale * length (not the rounded output
+      // size), as ONNX's reference and conformance data have it.
+      case Coord::kAlignCorners: return lenOut > 1 ? xo * (fin - 1.f) / (scale * fin - 1.f) : 0.f;
       case Coord::kAsymmetric: return xo / scale;
       case Coord::kTfHalfPixelForNN: return (xo + 0.5f) / scale;
       case Coord::kTfCropAndResize:
@@ -207,6 +218,21 @@ class ResizeRef final : public Kernel {
     t.i0 = std::clamp<int64_t>(i0, 0, lenIn - 1);
     t.i1 = std::clamp<int64_t>(i0 + 1, 0, lenIn - 1);
     return t;
+  }
+
+  // One row of nearest output, columns [o0, o1), as T-sized elements.
+  template <typename T>
+  void nearestRow(uint8_t* dstBytes, const uint8_t* xBytes, int64_t rowOffset, const Tap* taps, int64_t o0,
+                  int64_t o1, bool outside) const {
+    T* dst = reinterpret_cast<T*>(dstBytes);
+    const T* src = reinterpret_cast<const T*>(xBytes) + rowOffset;
+    for (int64_t o = o0; o < o1; ++o) {
+      const Tap& t = taps[o - o0];
+      if (outside || t.outside)
+        fillExtrapolation(reinterpret_cast<uint8_t*>(dst + o));
+      else
+        dst[o] = src[t.i0];
+    }
   }
 
   void fillExtrapolation(uint8_t* dst) const {

@@ -164,9 +164,7 @@ void runTask(const Ukernels& uk, const Problem& p, const Blocking& bl, int64_t t
 
 void run(const Ukernels& uk, ThreadPool& pool, const Problem& p) {
   Blocking bl = chooseBlocking(uk, p.m, p.n, p.k, pool.size());
-  pool.parallelFor(bl.tasks(), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) runTask(uk, p, bl, t);
-  });
+  forEachTask(pool, bl.tasks(), [&](int64_t t) { runTask(uk, p, bl, t); });
 }
 
 }  // namespace kiln::cpu::gemm

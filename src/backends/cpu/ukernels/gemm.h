@@ -14,6 +14,8 @@
 // portable kernels, 32 for AVX-512); a B packed with another nr still runs,
 // through the portable kernels for that nr.
 #pragma once
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -134,5 +136,25 @@ void runTask(const Ukernels& uk, const Problem& p, const Blocking& bl, int64_t t
 
 //! Runs one problem over the pool.
 void run(const Ukernels& uk, ThreadPool& pool, const Problem& p);
+
+//! Calls fn(task) for every task in [0, n) on the pool's threads, each
+//! thread taking the next task from a shared counter: blocks are uneven
+//! (edges) and a shared CPU may stall a thread, so a static split would leave
+//! threads idle. Consecutive tasks share an A block, so order is kept.
+template <typename Fn>
+void forEachTask(ThreadPool& pool, int64_t n, Fn&& fn) {
+  if (n <= 0) return;
+  const int64_t workers = std::min<int64_t>(pool.size(), n);
+  if (workers <= 1) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.parallelFor(workers, [&](int64_t, int64_t) {
+    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n;
+         t = next.fetch_add(1, std::memory_order_relaxed))
+      fn(t);
+  });
+}
 
 }  // namespace kiln::cpu::gemm

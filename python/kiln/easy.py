@@ -1,0 +1,275 @@
+"""The convenience layer: ``kiln.build(model) -> Engine`` and ``Engine.infer``.
+
+Built on the tensorrt-style API of this package; unlike it, every failure
+raises (``kiln.ParseError``, ``kiln.BuildError``, ``kiln.KilnError``) with the
+messages the library logged. A long build shows a progress bar with per-layer
+timing when stderr is a terminal, and stays quiet (warnings and errors only)
+when it is piped.
+"""
+import os
+import re
+import sys
+import threading
+import time
+
+import numpy as np
+
+from . import _kiln as _k
+
+
+class _BuildLogger(_k.ILogger):
+    """Collects errors for exceptions; prints warnings; draws the progress bar."""
+
+    _LAYER = re.compile(r'^layer (.*) -> (\S+)$')
+    _TACTIC = re.compile(r'^\s+tactic \S+ for .*: ([0-9.eE+-]+) ms$')
+
+    def __init__(self, stream=None, progress=None, verbose=False):
+        _k.ILogger.__init__(self)
+        self.stream = stream if stream is not None else sys.stderr
+        is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.progress = is_tty if progress is None else progress
+        self.verbose = verbose
+        self.errors = []
+        self.total = 0
+        self.done = 0
+        self.layer_ms = 0.0
+        self._bar_shown = False
+        self._lock = threading.Lock()
+
+    def log(self, severity, msg):
+        with self._lock:
+            if severity <= _k.ILogger.ERROR:
+                self.errors.append(msg)
+            if self.progress:
+                m = self._TACTIC.match(msg)
+                if m:
+                    self.layer_ms += float(m.group(1))
+                    return
+                m = self._LAYER.match(msg)
+                if m:
+                    self.done += 1
+                    self._draw(m.group(1), m.group(2))
+                    self.layer_ms = 0.0
+                    return
+            if severity <= _k.ILogger.WARNING or self.verbose:
+                self._clear()
+                letter = "FEWIV"[int(severity)]
+                print(f"[kiln] [{letter}] {msg}", file=self.stream, flush=True)
+
+    def _draw(self, layer, tactic):
+        total = max(self.total, self.done)
+        width = 24
+        filled = int(width * self.done / total) if total else width
+        bar = "#" * filled + "-" * (width - filled)
+        timing = f" ({self.layer_ms:.2f} ms timed)" if self.layer_ms else ""
+        line = f"\rbuilding [{bar}] {self.done}/{total} {layer} -> {tactic}{timing}"
+        self.stream.write(line[:160].ljust(100))
+        self.stream.flush()
+        self._bar_shown = True
+
+    def _clear(self):
+        if self._bar_shown:
+            self.stream.write("\r" + " " * 160 + "\r")
+            self._bar_shown = False
+
+    def finish(self, seconds):
+        with self._lock:
+            if self._bar_shown:
+                self._clear()
+                print(f"built {self.done} layers in {seconds:.1f} s", file=self.stream, flush=True)
+
+    def take_errors(self):
+        errors, self.errors = self.errors, []
+        return "\n".join(errors) if errors else "(no message was logged)"
+
+
+def _model_bytes(model):
+    """(serialized ModelProto, path or None) from a path, bytes or onnx.ModelProto."""
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        with open(path, "rb") as f:
+            return f.read(), path
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model), None
+    if hasattr(model, "SerializeToString"):
+        return model.SerializeToString(), None
+    raise TypeError(f"kiln.build: expected a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
+
+
+def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, threads=0, progress=None,
+          logger=None):
+    """Parses an ONNX model and builds an engine for it.
+
+    model: path to a .onnx file, its bytes, or an onnx.ModelProto.
+    shapes: {input name: shape} for inputs with dynamic dimensions, or
+        {input name: (min, opt, max)} for a range where the engine supports one.
+    fp16: request FP16 (the CPU backend builds FP32 for now and says so).
+    workspace: workspace memory limit in bytes.
+    timing_cache: path of a timing cache file, read if present and written back.
+    progress: show the build progress bar (default: when stderr is a terminal).
+    logger: a kiln.ILogger to receive every message instead of the default.
+    """
+    data, path = _model_bytes(model)
+    log = _BuildLogger(progress=progress)
+    sink = logger if logger is not None else log
+    if logger is not None:
+        log.progress = False
+    builder = _k.Builder(sink)
+    network = builder.create_network(0)
+    parser = _k.OnnxParser(network, sink)
+    if not parser.parse(data, path):
+        from . import ParseError
+
+        errors = "\n".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ParseError(f"kiln.build: the ONNX parser rejected {path or 'the model'}:\n{errors}")
+
+    config = builder.create_builder_config()
+    config.num_threads = threads
+    if workspace is not None:
+        config.set_memory_pool_limit(_k.MemoryPoolType.WORKSPACE, int(workspace))
+    if fp16:
+        config.set_flag(_k.BuilderFlag.FP16)
+    shapes = dict(shapes or {})
+    known = {network.get_input(i).name: network.get_input(i) for i in range(network.num_inputs)}
+    for name in shapes:
+        if name not in known:
+            raise ValueError(f"kiln.build: shapes names \"{name}\", which is not an input (inputs: {', '.join(known)})")
+    for name, tensor in known.items():
+        if name not in shapes and any(d < 0 for d in tensor.shape):
+            raise ValueError(f"kiln.build: input \"{name}\" has dynamic shape {tuple(tensor.shape)}; "
+                             f"give its shape with shapes={{\"{name}\": (...)}}")
+    if shapes:
+        profile = builder.create_optimization_profile()
+        for name, shape in shapes.items():
+            if len(shape) == 3 and all(isinstance(s, (tuple, list)) for s in shape):
+                lo, opt, hi = (tuple(int(d) for d in s) for s in shape)  # a (min, opt, max) range
+            else:
+                lo = opt = hi = tuple(int(d) for d in shape)
+            profile.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(profile)
+    cache = None
+    if timing_cache is not None:
+        blob = b""
+        if os.path.exists(timing_cache):
+            with open(timing_cache, "rb") as f:
+                blob = f.read()
+        cache = config.create_timing_cache(blob)
+        config.set_timing_cache(cache, False)
+
+    log.total = network.num_layers
+    start = time.monotonic()
+    plan = builder.build_serialized_network(network, config)
+    log.finish(time.monotonic() - start)
+    if plan is None:
+        from . import BuildError
+
+        raise BuildError(f"kiln.build: building {path or 'the model'} failed:\n{log.take_errors()}")
+    if cache is not None:
+        with open(timing_cache, "wb") as f:
+            f.write(cache.serialize())
+    return load(plan, logger=sink)
+
+
+def load(plan, *, logger=None):
+    """An Engine from a serialized plan (a path, bytes or kiln.IHostMemory)."""
+    if isinstance(plan, (str, os.PathLike)):
+        with open(plan, "rb") as f:
+            plan = f.read()
+    log = logger if logger is not None else _BuildLogger(progress=False)
+    runtime = _k.Runtime(log)
+    engine = runtime.deserialize_cuda_engine(plan)
+    if engine is None:
+        errors = log.take_errors() if isinstance(log, _BuildLogger) else "(see the logger)"
+        raise _k.KilnError(f"kiln.load: the plan could not be loaded:\n{errors}")
+    return Engine(engine, plan, log)
+
+
+class Engine:
+    """A built engine with a dict-in, dict-out ``infer``.
+
+    ``engine`` is the underlying kiln.ICudaEngine; ``inputs`` and ``outputs``
+    map tensor names to (shape, numpy dtype).
+    """
+
+    def __init__(self, engine, plan, logger):
+        self.engine = engine
+        self._plan = plan
+        self._logger = logger
+        self._context = None
+        self._lock = threading.Lock()
+        self.inputs, self.outputs = {}, {}
+        from . import nptype
+
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            dtype = engine.get_tensor_dtype(name)
+            # numpy has no bfloat16: its tensors are uint16 arrays of bit patterns.
+            np_type = np.uint16 if dtype == _k.DataType.BF16 else nptype(dtype)
+            info = (tuple(engine.get_tensor_shape(name)), np.dtype(np_type))
+            if engine.get_tensor_mode(name) == _k.TensorIOMode.INPUT:
+                self.inputs[name] = info
+            else:
+                self.outputs[name] = info
+
+    @property
+    def num_layers(self):
+        return self.engine.num_layers
+
+    def serialize(self):
+        """The plan bytes."""
+        return bytes(self._plan)
+
+    def save(self, path):
+        with open(path, "wb") as f:
+            f.write(self._plan)
+
+    def infer(self, feeds):
+        """Runs once. feeds: {input name: array}; returns {output name: new array}.
+
+        Arrays are converted to the input's dtype when numpy's same-kind casting
+        allows it (float64 -> float32); shapes must match exactly.
+        """
+        if not isinstance(feeds, dict):
+            raise TypeError("Engine.infer: expected a dict {input name: array}")
+        missing = [n for n in self.inputs if n not in feeds]
+        extra = [n for n in feeds if n not in self.inputs]
+        if missing or extra:
+            raise KeyError(f"Engine.infer: inputs are {list(self.inputs)}; missing {missing}, unknown {extra}")
+        bound = {}
+        for name, (shape, dtype) in self.inputs.items():
+            a = np.asarray(feeds[name])
+            if a.dtype != dtype:
+                if not np.can_cast(a.dtype, dtype, casting="same_kind"):
+                    raise TypeError(f"Engine.infer: input \"{name}\" is {dtype}, got an array of {a.dtype}")
+                a = a.astype(dtype)
+            if len(a.shape) != len(shape) or any(d >= 0 and d != g for d, g in zip(shape, a.shape)):
+                raise ValueError(f"Engine.infer: input \"{name}\" has shape {shape}, got {a.shape}")
+            bound[name] = np.ascontiguousarray(a)
+        with self._lock:
+            if self._context is None:
+                self._context = self.engine.create_execution_context()
+                if self._context is None:
+                    raise _k.KilnError(f"Engine.infer: could not create an execution context:\n{self._errors()}")
+            for name, a in bound.items():
+                if any(d < 0 for d in self.inputs[name][0]) and not self._context.set_input_shape(name, a.shape):
+                    raise ValueError(f"Engine.infer: input \"{name}\": shape {a.shape} was refused:\n{self._errors()}")
+            outputs = {name: np.empty(tuple(self._context.get_tensor_shape(name)), dtype)
+                       for name, (_, dtype) in self.outputs.items()}
+            for name, a in {**bound, **outputs}.items():
+                self._context.set_tensor_address(name, a)
+            ok = self._context.execute_async_v3(0)
+            for name in list(bound) + list(outputs):
+                self._context.set_tensor_address(name, 0)  # drop the references to this call's arrays
+        if not ok:
+            raise _k.KilnError(f"Engine.infer: execution failed:\n{self._errors()}")
+        return outputs
+
+    def _errors(self):
+        if isinstance(self._logger, _BuildLogger):
+            return self._logger.take_errors()
+        return "(see the logger)"
+
+    def __repr__(self):
+        ins = ", ".join(f"{n}{list(s)}" for n, (s, _) in self.inputs.items())
+        outs = ", ".join(f"{n}{list(s)}" for n, (s, _) in self.outputs.items())
+        return f"<kiln.Engine {self.num_layers} layers; inputs: {ins}; outputs: {outs}>"

@@ -1,0 +1,60 @@
+// kiln::DataType <-> DLPack dtypes (what nanobind's ndarray reports for numpy
+// arrays, DLPack tensors and buffer-protocol objects).
+#pragma once
+#include <nanobind/ndarray.h>
+
+#include <optional>
+#include <string>
+
+#include "kiln/types.h"
+
+namespace kiln::py {
+
+inline std::optional<DataType> dataTypeOf(nb::dlpack::dtype t) {
+  using C = nb::dlpack::dtype_code;
+  if (t.lanes != 1) return std::nullopt;
+  auto is = [&](C code, int bits) { return t.code == static_cast<uint8_t>(code) && t.bits == bits; };
+  if (is(C::Float, 32)) return DataType::kFLOAT;
+  if (is(C::Float, 16)) return DataType::kHALF;
+  if (is(C::Bfloat, 16)) return DataType::kBF16;
+  if (is(C::Int, 8)) return DataType::kINT8;
+  if (is(C::Int, 32)) return DataType::kINT32;
+  if (is(C::Int, 64)) return DataType::kINT64;
+  if (is(C::UInt, 8)) return DataType::kUINT8;
+  if (is(C::Bool, 8)) return DataType::kBOOL;
+  return std::nullopt;
+}
+
+//! numpy-style name of a DLPack dtype ("float64", "int16", ...).
+inline std::string dlpackName(nb::dlpack::dtype t) {
+  using C = nb::dlpack::dtype_code;
+  const char* base = "unknown";
+  switch (static_cast<C>(t.code)) {
+    case C::Int: base = "int"; break;
+    case C::UInt: base = "uint"; break;
+    case C::Float: base = "float"; break;
+    case C::Bfloat: base = "bfloat"; break;
+    case C::Complex: base = "complex"; break;
+    case C::Bool: return "bool";
+    default: break;
+  }
+  return std::string(base) + std::to_string(t.bits);
+}
+
+//! numpy-style name of a kiln::DataType.
+inline std::string dataTypeString(DataType t) {
+  switch (t) {
+    case DataType::kFLOAT: return "float32";
+    case DataType::kHALF: return "float16";
+    case DataType::kINT8: return "int8";
+    case DataType::kINT32: return "int32";
+    case DataType::kBOOL: return "bool";
+    case DataType::kUINT8: return "uint8";
+    case DataType::kFP8: return "fp8";
+    case DataType::kBF16: return "bfloat16";
+    case DataType::kINT64: return "int64";
+  }
+  return "unknown";
+}
+
+}  // namespace kiln::py

@@ -1,0 +1,24 @@
+#include "plugins.h"
+
+namespace kilnexec {
+
+void loadPlugins(const Options& o, Logger& logger) {
+  kiln::IPluginRegistry* registry = kiln::getPluginRegistry();
+  registry->setLogger(&logger);
+  auto load = [&](const std::string& path) {
+    logger.info("Loading supplied plugin library: " + path);
+    int before = logger.errorCount();
+    if (!registry->loadLibrary(path.c_str())) failStep(logger, before, "cannot load plugin library " + path);
+  };
+  for (const std::string& p : o.staticPlugins) load(p);
+  for (const std::string& p : o.dynamicPlugins) load(p);
+  // TensorRT can embed a plugin library in the engine; Kiln plans record each
+  // plugin by name, version, namespace and fields only, so the library must
+  // be loaded again wherever the plan runs.
+  for (const std::string& p : o.pluginsToSerialize)
+    logger.warning("--setPluginsToSerialize=" + p +
+                   ": Kiln plans do not embed plugin libraries; load it again where the plan runs "
+                   "(--plugins/--staticPlugins/--dynamicPlugins)");
+}
+
+}  // namespace kilnexec
