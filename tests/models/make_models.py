@@ -87,13 +87,25 @@ def small_cnn():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="kiln-tests")
 
 
-def small_transformer(batch=2, seq=16, hidden=32, heads=4, layers=2, vocab=100, ff=64):
+def small_transformer(batch=2, seq=16, hidden=32, heads=4, layers=2, vocab=100, ff=64, dynamic=False, max_seq=64):
+    """dynamic=True: batch and sequence length are symbolic ('batch', 'seq'); positions are sliced
+    out of a max_seq table and the head merge reshapes by Shape, as PyTorch exports them."""
     nodes, inits = [], []
     n = lambda *a, **k: nodes.append(helper.make_node(*a, **k))
     dh = hidden // heads
     emb = const("emb.word", randw(vocab, hidden, scale=0.5), inits)
-    pos = const("emb.pos", randw(seq, hidden, scale=0.5), inits)
     n("Gather", [emb, "input_ids"], ["emb.tok"], name="emb/gather", axis=0)
+    if dynamic:
+        table = const("emb.pos_table", randw(max_seq, hidden, scale=0.5), inits)
+        n("Shape", ["input_ids"], ["ids.shape"], name="pos/shape")
+        s0 = const("pos.zero", np.array([0], np.int64), inits)
+        s1 = const("pos.one", np.array([1], np.int64), inits)
+        s2 = const("pos.two", np.array([2], np.int64), inits)
+        n("Slice", ["ids.shape", s1, s2], ["ids.seq"], name="pos/seq_len")
+        n("Slice", [table, s0, "ids.seq", s0], ["emb.pos"], name="pos/slice")
+        pos = "emb.pos"
+    else:
+        pos = const("emb.pos", randw(seq, hidden, scale=0.5), inits)
     n("Add", ["emb.tok", pos], ["emb.sum"], name="emb/add_pos")
 
     def layernorm(x, name):
@@ -142,7 +154,12 @@ def small_transformer(batch=2, seq=16, hidden=32, heads=4, layers=2, vocab=100, 
         n("Softmax", [f"{p}.masked"], [f"{p}.probs"], name=f"{p}/softmax", axis=-1)
         n("MatMul", [f"{p}.probs", f"{p}.v.h"], [f"{p}.ctx"], name=f"{p}/pv")
         n("Transpose", [f"{p}.ctx"], [f"{p}.ctx.t"], name=f"{p}/ctx/transpose", perm=[0, 2, 1, 3])
-        merge = const(f"{p}.merge", np.array([batch, seq, hidden], np.int64), inits)
+        if dynamic:
+            hid = const(f"{p}.hidden", np.array([hidden], np.int64), inits)
+            n("Concat", [f"{p}.bs", hid], [f"{p}.merge"], name=f"{p}/concat_merge", axis=0)
+            merge = f"{p}.merge"
+        else:
+            merge = const(f"{p}.merge", np.array([batch, seq, hidden], np.int64), inits)
         n("Reshape", [f"{p}.ctx.t", merge], [f"{p}.ctx.m"], name=f"{p}/ctx/reshape")
         o = linear(f"{p}.ctx.m", hidden, hidden, f"{p}.o")
         n("Add", [o, x], [f"{p}.res1"], name=f"{p}/res1")
@@ -163,12 +180,13 @@ def small_transformer(batch=2, seq=16, hidden=32, heads=4, layers=2, vocab=100, 
     n("Identity", [x], ["last_hidden_state"], name="output")
     axes = const("pool.axes", np.array([1], np.int64), inits)
     n("ReduceMean", [x, axes], ["pooled"], name="pool", keepdims=0)
+    b, s_ = ("batch", "seq") if dynamic else (batch, seq)
     graph = helper.make_graph(
-        nodes, "small_transformer",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [batch, seq]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [batch, seq])],
-        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [batch, seq, hidden]),
-         helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [batch, hidden])],
+        nodes, "small_transformer_dynamic" if dynamic else "small_transformer",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [b, s_]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [b, s_])],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [b, s_, hidden]),
+         helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [b, hidden])],
         inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="kiln-tests")
 
@@ -178,7 +196,9 @@ def main():
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for name, model in (("small_cnn", small_cnn()), ("small_transformer", small_transformer())):
+    for name, model in (("small_cnn", small_cnn()), ("small_transformer", small_transformer()),
+                        ("dynamic/small_transformer_dynamic", small_transformer(dynamic=True))):
+        os.makedirs(os.path.dirname(os.path.join(args.out, name)), exist_ok=True)
         model.ir_version = 8
         onnx.checker.check_model(model, full_check=True)
         path = os.path.join(args.out, f"{name}.onnx")
