@@ -199,6 +199,19 @@ class KilnexecCli(unittest.TestCase):
         self.assertOneLineError(run(f"--onnx={self.dyn_model}", "--shapes=x:2x3x8x13"), "dimension 0")
         self.assertOneLineError(run(f"--onnx={self.dyn_model}", "--shapes=x:1x3x8x4,nope:1x2"), "nope")
 
+    def test_shape_range_and_profile(self):
+        plan = self.path("range.plan")
+        run(f"--onnx={self.dyn_model}", "--minShapes=x:1x3x8x4", "--optShapes=x:1x3x8x9", "--maxShapes=x:1x3x8x20",
+            f"--saveEngine={plan}", "--skipInference", check=True)
+        # One engine, any width in the range; without --shapes the profile's opt shape runs.
+        for width in (4, 11, 20):
+            self.check_against_ort(self.dyn_model, [f"--loadEngine={plan}", f"--shapes=x:1x3x8x{width}"],
+                                   (1, 3, 8, width), width)
+        p = run(f"--loadEngine={plan}", "--iterations=2", "--warmUp=0", "--duration=0", check=True)
+        self.assertIn("Shapes used for inference: x:1x3x8x9", p.stdout)
+        self.assertOneLineError(run(f"--loadEngine={plan}", "--shapes=x:1x3x8x21"), "outside optimization profile")
+        self.assertOneLineError(run(f"--loadEngine={plan}", "--profile=1"), "--profile=1")
+
     def test_load_inputs_size_mismatch(self):
         bad = self.path("bad.bin")
         np.zeros(10, np.float32).tofile(bad)

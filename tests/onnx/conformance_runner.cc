@@ -148,8 +148,10 @@ Child startChild(const CaseInfo& c, std::size_t index) {
     close(fds[0]);
     // A case that wants more memory than this is a bug (the tests are tiny);
     // it fails with bad_alloc instead of taking the machine down.
+#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves terabytes of address space
     rlimit lim{4ull << 30, 4ull << 30};
     setrlimit(RLIMIT_AS, &lim);
+#endif
     rlimit noCore{0, 0};  // a crashing case leaves no core file behind
     setrlimit(RLIMIT_CORE, &noCore);
     injectFault(c);

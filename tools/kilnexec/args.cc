@@ -274,6 +274,8 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_option("--minShapes", raw.minShapes, "Minimum shapes of the optimization profile")->group(build);
   app.add_option("--optShapes", raw.optShapes, "Optimal shapes of the optimization profile")->group(build);
   app.add_option("--maxShapes", raw.maxShapes, "Maximum shapes of the optimization profile")->group(build);
+  app.add_option("--profile", o.profile, "Optimization profile to run inference with (default 0)")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--fp16", o.fp16, "Allow FP16 (accepted; the CPU backend builds FP32)")->group(build);
   app.add_flag("--bf16", o.bf16, "Allow BF16 (accepted; the CPU backend builds FP32)")->group(build);
   app.add_flag("--int8", o.int8, "Allow INT8 (accepted; the CPU backend builds FP32)")->group(build);

@@ -76,7 +76,7 @@ void allocate(TensorBuffer& t) {
 
 //! Input shapes: --shapes (or the profile's opt shape) where given, else the engine's.
 void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx,
-                    const std::map<std::string, std::vector<int64_t>>& shapes, Logger& logger) {
+                    const std::map<std::string, std::vector<int64_t>>& shapes, int profile, Logger& logger) {
   for (const auto& [name, dims] : shapes)
     if (engine.getTensorIOMode(name.c_str()) != kiln::TensorIOMode::kINPUT)
       throw ToolError("--shapes: the engine has no input named '" + name + "'");
@@ -86,6 +86,12 @@ void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ct
     std::vector<int64_t> model = toVector(engine.getTensorShape(name));
     auto it = shapes.find(name);
     std::vector<int64_t> dims = it != shapes.end() ? it->second : model;
+    bool dynamic = false;
+    for (int64_t d : dims) dynamic = dynamic || d < 0;
+    if (dynamic) {  // trtexec's default: the profile's opt shape
+      std::vector<int64_t> opt = toVector(engine.getProfileShape(name, profile, kiln::OptProfileSelector::kOPT));
+      if (opt.size() == dims.size()) dims = opt;
+    }
     for (int64_t d : dims)
       if (d < 0)
         throw ToolError(std::string("input '") + name + "' has dynamic shape " + dimsToString(model) +
@@ -95,6 +101,13 @@ void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ct
       failStep(logger, before, std::string("input '") + name + "': the engine rejected shape " + dimsToString(dims));
   }
   if (!ctx.allInputDimensionsSpecified()) throw ToolError("not every input shape is specified");
+  std::string used;
+  for (int i = 0; i < engine.getNbIOTensors(); ++i) {
+    const char* name = engine.getIOTensorName(i);
+    if (engine.getTensorIOMode(name) == kiln::TensorIOMode::kINPUT)
+      used += std::string(used.empty() ? "" : ",") + name + ":" + dimsToString(toVector(ctx.getTensorShape(name)));
+  }
+  logger.info("Shapes used for inference: " + used);
 }
 
 //! --loadInputs: the file must hold exactly the tensor's bytes.
@@ -187,7 +200,14 @@ void runInference(kiln::ICudaEngine& engine, const std::map<std::string, std::ve
   ctx->setNbThreads(o.threads);
   if (logger.errorCount() > before) failStep(logger, before, "");
 
-  setInputShapes(engine, *ctx, shapes, logger);
+  if (o.profile != 0 || engine.getNbOptimizationProfiles() > 1) {
+    if (o.profile >= engine.getNbOptimizationProfiles())
+      throw ToolError("--profile=" + std::to_string(o.profile) + ": the engine has " +
+                      std::to_string(engine.getNbOptimizationProfiles()) + " optimization profile(s)");
+    if (!ctx->setOptimizationProfileAsync(o.profile, nullptr)) failStep(logger, before, "--profile");
+    logger.info("Optimization profile: " + std::to_string(o.profile));
+  }
+  setInputShapes(engine, *ctx, shapes, o.profile, logger);
   prepareTensors(engine, *ctx, o, logger, result.tensors);
   if (o.noDataTransfers || o.useCudaGraph || o.useSpinWait)
     logger.info("--noDataTransfers/--useCudaGraph/--useSpinWait have no effect on the CPU (inputs are used in place, "

@@ -52,6 +52,7 @@ struct Options {
   std::vector<MemoryPool> memPools;
   std::string timingCacheFile;
   int threads = 0;  //!< 0: all cores
+  int profile = 0;  //!< --profile: the optimization profile inference runs with
   std::string device = "cpu";
 
   // Inference.
