@@ -17,6 +17,20 @@ class IProfiler {
 
 class IExecutionContext;
 
+//! Lets the application allocate an output when its size is known, at each
+//! execution (TensorRT 10's IOutputAllocator): for outputs whose shape depends
+//! on the input shapes (dynamic shapes) or, later, on the data.
+class IOutputAllocator {
+ public:
+  //! Returns memory of at least `size` bytes, aligned to `alignment`, for
+  //! `tensorName` (`currentMemory` is the previous answer, or null); null fails the run.
+  virtual void* reallocateOutputAsync(const char* tensorName, void* currentMemory, uint64_t size, uint64_t alignment,
+                                      void* stream) = 0;
+  //! Called after the run with the output's actual shape.
+  virtual void notifyShape(const char* tensorName, const Dims& dims) noexcept = 0;
+  virtual ~IOutputAllocator() = default;
+};
+
 enum class ExecutionContextAllocationStrategy : int32_t {
   kSTATIC = 0,
   kON_PROFILE_CHANGE = 1,
@@ -69,6 +83,9 @@ class IExecutionContext {
   //! Runs with the addresses given by setTensorAddress. On the CPU the call
   //! completes before it returns; `stream` (a cudaStream_t) is ignored there.
   virtual bool enqueueV3(void* stream) noexcept = 0;
+  //! Outputs with an allocator get their memory from it at each run (instead of setTensorAddress).
+  virtual bool setOutputAllocator(const char* tensorName, IOutputAllocator* outputAllocator) noexcept = 0;
+  virtual IOutputAllocator* getOutputAllocator(const char* tensorName) const noexcept = 0;
   virtual void setProfiler(IProfiler* profiler) noexcept = 0;
   virtual IProfiler* getProfiler() const noexcept = 0;
   virtual void setDeviceMemory(void* memory) noexcept = 0;

@@ -86,11 +86,38 @@ class ExecutionContextImpl final : public IExecutionContext {
     for (std::size_t i = 0; i < ctx_.engine().io().size(); ++i) ctx_.setAddress(static_cast<int>(i), bindings[i]);
     return enqueueV3(nullptr);
   }
-  bool enqueueV3(void*) noexcept override {
+  bool enqueueV3(void* stream) noexcept override {
     return guarded(logger_, "enqueueV3", false, [&] {
+      for (std::size_t io = 0; io < allocators_.size(); ++io) {
+        IOutputAllocator* a = allocators_[io];
+        if (!a) continue;
+        const runtime::IOTensor& t = ctx_.engine().io()[io];
+        uint64_t bytes = static_cast<uint64_t>(ir::numElements(ctx_.shapeOf(static_cast<int>(io))) * dtypeSize(t.dtype));
+        void* mem = a->reallocateOutputAsync(t.name.c_str(), ctx_.address(static_cast<int>(io)), bytes, 64, stream);
+        KILN_CHECK(mem || bytes == 0, "the output allocator of \"", t.name, "\" returned no memory for ", bytes, " bytes");
+        ctx_.setAddress(static_cast<int>(io), mem);
+      }
       ctx_.execute(profiler_ ? &onLayer_ : nullptr);
+      for (std::size_t io = 0; io < allocators_.size(); ++io)
+        if (allocators_[io])
+          allocators_[io]->notifyShape(ctx_.engine().io()[io].name.c_str(), toDims(ctx_.shapeOf(static_cast<int>(io))));
       return true;
     });
+  }
+  bool setOutputAllocator(const char* name, IOutputAllocator* allocator) noexcept override {
+    int io = find(name, "setOutputAllocator");
+    if (io < 0) return false;
+    if (ctx_.engine().io()[io].isInput) {
+      logMessage(logger_, ILogger::Severity::kERROR, strCat("setOutputAllocator: \"", name, "\" is an input"));
+      return false;
+    }
+    allocators_.resize(ctx_.engine().io().size(), nullptr);
+    allocators_[io] = allocator;
+    return true;
+  }
+  IOutputAllocator* getOutputAllocator(const char* name) const noexcept override {
+    int io = name ? ctx_.engine().findIO(name) : -1;
+    return io >= 0 && io < static_cast<int>(allocators_.size()) ? allocators_[io] : nullptr;
   }
   void setProfiler(IProfiler* p) noexcept override { profiler_ = p; }
   IProfiler* getProfiler() const noexcept override { return profiler_; }
@@ -126,6 +153,7 @@ class ExecutionContextImpl final : public IExecutionContext {
   std::function<void(int, float)> onLayer_;
   std::string name_;
   std::vector<std::string> missing_;
+  std::vector<IOutputAllocator*> allocators_;  //!< per IO tensor; empty until one is set
 };
 
 class EngineImpl final : public ICudaEngine {

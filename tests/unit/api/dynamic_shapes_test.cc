@@ -136,6 +136,41 @@ TEST(DynamicShapes, TwoProfiles) {
   d.expectRunMatches(*ctx, 33);
 }
 
+class GrowingAllocator : public IOutputAllocator {
+ public:
+  void* reallocateOutputAsync(const char* name, void* current, uint64_t size, uint64_t alignment, void*) override {
+    EXPECT_STREQ(name, "features");
+    EXPECT_EQ(alignment % 64, 0u);
+    requests.push_back(size);
+    if (size > buffer.size() * sizeof(float)) buffer.assign(size / sizeof(float) + 16, 0.f);
+    return buffer.data();
+  }
+  void notifyShape(const char* name, const Dims& dims) noexcept override { shapes.push_back(dims.d[2]); }
+  std::vector<float> buffer;
+  std::vector<uint64_t> requests;
+  std::vector<int64_t> shapes;
+};
+
+TEST(DynamicShapes, OutputAllocatorSeesEachRunsSize) {
+  DynamicEngine d(std::vector<std::array<int, 3>>{{4, 16, 32}});
+  ASSERT_TRUE(d.engine) << d.logger.all();
+  std::unique_ptr<IExecutionContext> ctx(d.engine->createExecutionContext());
+  GrowingAllocator alloc;
+  EXPECT_FALSE(ctx->setOutputAllocator("image", &alloc));  // inputs have no allocator
+  ASSERT_TRUE(ctx->setOutputAllocator("features", &alloc));
+  EXPECT_EQ(ctx->getOutputAllocator("features"), &alloc);
+  for (int W : {8, 20}) {
+    auto x = wave(C * H * W, 1.f, 0.3f);
+    ASSERT_TRUE(ctx->setInputShape("image", Dims4(1, C, H, W)));
+    ASSERT_TRUE(ctx->setTensorAddress("image", x.data()));
+    ASSERT_TRUE(ctx->enqueueV3(nullptr)) << d.logger.all();
+    auto want = reference(x, W, d.w, d.b);
+    for (int i = 0; i < K * W; ++i) ASSERT_NEAR(alloc.buffer[i], want[i], 1e-5f);
+  }
+  EXPECT_EQ(alloc.requests, (std::vector<uint64_t>{K * 8 * 4, K * 20 * 4}));
+  EXPECT_EQ(alloc.shapes, (std::vector<int64_t>{8, 20}));
+}
+
 TEST(DynamicShapes, ProfileErrorsAtBuildTime) {
   RecordingLogger logger;
   std::unique_ptr<IBuilder> builder(createInferBuilder(logger));

@@ -1,0 +1,167 @@
+// kiln_peak_flops: the machine's FP32 FMA peak, per ISA, for 1 and N threads.
+//
+// Each thread runs a loop of independent vector FMAs: enough accumulators (kAcc) to cover
+// the FMA latency times the number of FMA ports (4 cycles x 2 ports = 8 in flight on recent
+// x86), so the loop is bound by FMA throughput and nothing else. The AVX2 and AVX-512 bodies
+// are compiled with target attributes (no -m flags for the whole file) and chosen by CPUID,
+// so one binary measures what this CPU can run. The best of several repeats is reported,
+// because other processes on a shared machine can only make a repeat slower.
+//
+//   kiln_peak_flops [--threads=N] [--seconds=S]     prints one JSON object on stdout
+#include <cpuid.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Independent accumulators per thread: 16 zmm of 32 for AVX-512; 12 ymm of 16 for AVX2 (the
+// constants need registers too). Both are >= 8, the FMAs in flight that 2 ports x 4 cycles need.
+constexpr int kAcc512 = 16;
+constexpr int kAcc256 = 12;
+
+using Clock = std::chrono::steady_clock;
+
+// Each kernel does `iters` x kAcc vector FMAs (kAcc = the ISA's accumulator count) and returns a value that depends on all of
+// them, so the compiler cannot drop the loop.
+__attribute__((target("avx512f"))) float fmaLoopAvx512(int64_t iters) {
+  constexpr int kAcc = kAcc512;
+  __m512 acc[kAcc];
+  for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  for (int i = 1; i < kAcc; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, acc[0]);
+  float s = 0;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float fmaLoopAvx2(int64_t iters) {
+  constexpr int kAcc = kAcc256;
+  __m256 acc[kAcc];
+  for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  }
+  for (int i = 1; i < kAcc; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc[0]);
+  float s = 0;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+struct Isa {
+  const char* name;
+  int lanes;  // floats per vector
+  int acc;    // FMAs per loop iteration
+  float (*loop)(int64_t);
+  bool supported;
+};
+
+volatile float gSink;  // keeps results alive
+
+// GFLOP/s of `threads` threads each running `iters` iterations (2 flops per FMA lane).
+double measure(const Isa& isa, int threads, int64_t iters) {
+  std::vector<std::thread> pool;
+  std::vector<float> out(threads);
+  auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { out[t] = isa.loop(iters); });
+  for (auto& th : pool) th.join();
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  for (float v : out) gSink = gSink + v;
+  double flops = 2.0 * isa.lanes * isa.acc * static_cast<double>(iters) * threads;
+  return flops / s * 1e-9;
+}
+
+// Best of `repeats`, each sized to take about `seconds`.
+double peak(const Isa& isa, int threads, double seconds, int repeats) {
+  int64_t iters = 1 << 16;  // calibrate on one thread
+  for (;;) {
+    auto t0 = Clock::now();
+    gSink = gSink + isa.loop(iters);
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (s > 0.02 || iters > (int64_t{1} << 40)) {
+      iters = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(iters) * seconds / s));
+      break;
+    }
+    iters *= 4;
+  }
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) best = std::max(best, measure(isa, threads, iters));
+  return best;
+}
+
+std::string cpuModel() {
+  unsigned regs[12];
+  for (unsigned i = 0; i < 3; ++i) __cpuid_count(0x80000002u + i, 0, regs[4 * i], regs[4 * i + 1], regs[4 * i + 2],
+                                                 regs[4 * i + 3]);
+  char text[49] = {};
+  std::memcpy(text, regs, 48);
+  std::string s(text);
+  s.erase(0, s.find_first_not_of(' '));
+  s.erase(s.find_last_not_of(' ') + 1);
+  std::string out;
+  for (char c : s) out += (c == '"' || c == '\\') ? ' ' : c;
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  double seconds = 0.25;
+  int repeats = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--threads=", 0) == 0) threads = std::atoi(a.c_str() + 10);
+    else if (a.rfind("--seconds=", 0) == 0) seconds = std::atof(a.c_str() + 10);
+    else if (a.rfind("--repeats=", 0) == 0) repeats = std::atoi(a.c_str() + 10);
+    else {
+      std::fprintf(stderr, "usage: kiln_peak_flops [--threads=N] [--seconds=S] [--repeats=R]\n");
+      return 2;
+    }
+  }
+  if (threads < 1 || seconds <= 0 || repeats < 1) {
+    std::fprintf(stderr, "kiln_peak_flops: --threads, --seconds and --repeats must be positive\n");
+    return 2;
+  }
+  __builtin_cpu_init();
+  const Isa isas[] = {
+      {"avx512", 16, kAcc512, fmaLoopAvx512, __builtin_cpu_supports("avx512f") != 0},
+      {"avx2", 8, kAcc256, fmaLoopAvx2, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
+  };
+  std::printf("{\"cpu\": \"%s\", \"threads\": %d, \"isa\": {", cpuModel().c_str(), threads);
+  const char* best = "none";
+  double best1 = 0, bestN = 0;
+  bool first = true;
+  for (const Isa& isa : isas) {
+    if (!isa.supported) continue;
+    double one = peak(isa, 1, seconds, repeats);
+    double all = threads == 1 ? one : peak(isa, threads, seconds, repeats);
+    std::printf("%s\"%s\": {\"1\": %.2f, \"%d\": %.2f}", first ? "" : ", ", isa.name, one, threads, all);
+    first = false;
+    if (one > best1) {
+      best1 = one;
+      bestN = all;
+      best = isa.name;
+    }
+  }
+  std::printf("}, \"best_isa\": \"%s\", \"peak_gflops\": {\"1\": %.2f, \"%d\": %.2f}}\n", best, best1, threads, bestN);
+  return 0;
+}

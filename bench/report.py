@@ -1,0 +1,227 @@
+"""Markdown for bench/run_cpu.py's results (docs/benchmarks.md)."""
+import re
+
+PEERS = ("ort", "openvino")
+NAMES = {"kiln": "Kiln", "ort": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+class Notes:
+    """Numbered notes for the reasons a cell is n/a, so the tables stay narrow."""
+
+    def __init__(self):
+        self.items = []
+
+    def ref(self, text):
+        if text not in self.items:
+            self.items.append(text)
+        return f"[{self.items.index(text) + 1}]"
+
+
+def _cell(s, notes, what="lat"):
+    if not s:
+        return "-"
+    if s.get("status") == "n/a":
+        return "n/a " + notes.ref(s.get("reason") or "no reason given")
+    mark = " **INVALID**" if s.get("status") == "INVALID" else ""
+    if what == "lat":
+        return f"{s['median_ms']:.2f} / {s['p90_ms']:.2f}{mark}"
+    if what == "gflops":
+        frac = f" ({100 * s['peak_frac']:.0f}%)" if s.get("peak_frac") else ""
+        return f"{s['gflops']:.1f}{frac}{mark}"
+    if what == "tput":
+        return f"{s['throughput']:.1f}{mark}"
+    if what == "rss":
+        return f"{s['peak_rss_mib']:.0f} (+{s['peak_rss_mib'] - s['rss_start_mib']:.0f})"
+    raise ValueError(what)
+
+
+def _ratio(res, peer):
+    k, p = res.get("kiln", {}), res.get(peer, {})
+    if k.get("status") != "ok" or p.get("status") != "ok":
+        return None
+    return k["median_ms"] / p["median_ms"]
+
+
+def _best_peer(res):
+    peers = [res[p] for p in PEERS if res.get(p, {}).get("status") == "ok"]
+    return min(peers, key=lambda s: s["median_ms"]) if peers else None
+
+
+def _fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def _check(res):
+    bad = [f"{NAMES[rt]} INVALID (err {s['err']:.2g} of range)" for rt, s in res.items()
+           if s.get("status") == "INVALID"]
+    checked = [rt for rt, s in res.items() if s.get("valid") is True and rt != "ort"]
+    if bad:
+        return "; ".join(bad)
+    return "ok" if checked else "-"
+
+
+def render(r):
+    notes = Notes()
+    m, peak, v = r["machine"], r["peak"], r["versions"]
+    nmax = str(max(r["threads"]))
+    out = ["# CPU benchmarks", "",
+           "Made by `bench/run_cpu.py` (issue #6): Kiln, ONNX Runtime and OpenVINO on the same machine, in one run,",
+           "with the same inputs. Regenerate with the command below; this file is the script's output.", ""]
+    if r.get("smoke"):
+        out += ["**Smoke run** (tiny models, 3 runs): checks the harness; the numbers mean nothing.", ""]
+    if r.get("quick"):
+        out += ["**Quick run** (10 timed runs, no batch-8 rows): indicative only.", ""]
+    la0, la1 = r["load_avg_start"], r["load_avg_end"]
+    isa = peak.get("isa", {})
+    out += ["## Machine, versions, method", "",
+            f"- CPU: {m['model']}, {m['cores']} cores; ISA: {' '.join(m['flags']) or 'unknown'}."
+            + ("" if any("bf16" in f for f in m["flags"]) else " No AVX512_BF16/AMX is exposed, so there are no BF16 rows."),
+            f"- FP32 FMA peak (`kiln_peak_flops`, best of 5): "
+            + "; ".join(f"{k}: {val['1']:.1f} GFLOP/s on 1 thread, {val.get(nmax, val['1']):.1f} on {nmax}"
+                        for k, val in isa.items()) + f". Efficiency below is against {peak['best_isa']}.",
+            f"- Load average (1/5/15 min) at the start: {la0[0]:.2f} / {la0[1]:.2f} / {la0[2]:.2f}; at the end: "
+            f"{la1[0]:.2f} / {la1[1]:.2f} / {la1[2]:.2f}."
+            + (" **The machine was busy with other work (load above its core count): every number here is "
+               "noisy and the peak is underestimated; ratios measured in the same round are the most "
+               "trustworthy part.**" if max(la0[0], la1[0]) > m["cores"] else ""),
+            f"- Versions: Kiln {v.get('kiln_commit')}, onnxruntime {v.get('onnxruntime')}, openvino {v.get('openvino')}, "
+            f"numpy {v.get('numpy')}, onnx {v.get('onnx')}, Python {v.get('python')}.",
+            f"- Threads: {', '.join(map(str, r['threads']))}. Timed runs per runtime: {r['iters']} at batch 1 "
+            f"({r['b8_iters']} at batch 8, {nmax} threads only), in {r['rounds']} interleaved rounds; "
+            f"total time {r['seconds'] / 60:.1f} min.",
+            "- Command:", "", "```sh", r["command"], "```", "",
+            "Method: each runtime runs in its own process (so its peak RSS is its own) and is timed in-process "
+            "around one inference call: Kiln `executeV2` (bench/kiln_time.cc, public API only), ONNX Runtime "
+            "`run_with_iobinding` (ORT_ENABLE_ALL, intra-op threads = N, inter-op 1, sequential), OpenVINO "
+            "`InferRequest.infer` (CPU, PERFORMANCE_HINT=LATENCY, INFERENCE_NUM_THREADS=N, "
+            "INFERENCE_PRECISION_HINT=f32). Kiln's plan is built once at the largest thread count (cold, then "
+            "with the warm timing cache; the warm plan is timed). Every output is compared with ONNX Runtime's "
+            f"at the same thread count: max |err| <= {r['tolerance']:g} x the reference output's range, else "
+            "**INVALID**. GFLOP = 2 x MACs of Conv/Gemm/MatMul from the ONNX graph. Latency cells are "
+            "median / p90 in ms; ratios are Kiln / peer on medians (< 1 means Kiln is faster).", ""]
+
+    b1 = [row for row in r["rows"] if row["batch"] < 8 or r.get("smoke")]
+    b8 = [row for row in r["rows"] if row["batch"] >= 8 and not r.get("smoke")]
+    out += ["## Latency, FP32", "",
+            "| model | batch | GFLOP | threads | Kiln ms | ONNX Runtime ms | OpenVINO ms | Kiln / ORT | Kiln / OpenVINO "
+            "| Kiln / faster peer | outputs |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in b1:
+        for t, res in row["by_threads"].items():
+            best = _best_peer(res)
+            kb = (res["kiln"]["median_ms"] / best["median_ms"]) if best and res.get("kiln", {}).get("status") == "ok" else None
+            out.append(f"| {row['label']} | {row['batch']} | {row['gflop']:.2f} | {t} | {_cell(res.get('kiln'), notes)} | "
+                       f"{_cell(res.get('ort'), notes)} | {_cell(res.get('openvino'), notes)} | "
+                       f"{_fmt_ratio(_ratio(res, 'ort'))} | {_fmt_ratio(_ratio(res, 'openvino'))} | {_fmt_ratio(kb)} | "
+                       f"{_check(res)} |")
+    for name, why in r.get("not_run", {}).items():
+        out.append(f"| {name} | 1 | - | - | not run here: {why} | | | | | | |")
+    out += ["", "## Achieved GFLOP/s (share of the measured FMA peak at that thread count)", "",
+            "| model | batch | threads | Kiln | ONNX Runtime | OpenVINO |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in r["rows"]:
+        for t, res in row["by_threads"].items():
+            out.append(f"| {row['label']} | {row['batch']} | {t} | " +
+                       " | ".join(_cell(res.get(rt), notes, "gflops") for rt in ("kiln", "ort", "openvino")) + " |")
+    if b8:
+        out += ["", f"## Throughput at batch 8 ({nmax} threads; inferences/s = 8 / median latency)", "",
+                "| model | Kiln ms | ONNX Runtime ms | OpenVINO ms | Kiln /s | ONNX Runtime /s | OpenVINO /s "
+                "| Kiln / faster peer (throughput) | outputs |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for row in b8:
+            for t, res in row["by_threads"].items():
+                best = _best_peer(res)
+                k = res.get("kiln", {})
+                rel = f"{k['throughput'] / best['throughput']:.2f}x" if best and k.get("status") == "ok" else "-"
+                out.append(f"| {row['label']} | " + " | ".join(_cell(res.get(rt), notes) for rt in ("kiln", "ort", "openvino"))
+                           + " | " + " | ".join(_cell(res.get(rt), notes, "tput") for rt in ("kiln", "ort", "openvino"))
+                           + f" | {rel} | {_check(res)} |")
+    out += ["", f"## Kiln build time and peak memory ({nmax} threads)", "",
+            "Build: parse excluded, `buildSerializedNetwork` only; cold = empty timing cache, warm = the cache the "
+            "cold build wrote. RSS: the process's peak in MiB, and in parentheses what it grew by after start "
+            "(for the Python peers, start = interpreter + numpy loaded, before the runtime is imported).", "",
+            "| model | batch | cold build s | warm build s | cold / warm | plan MiB | Kiln RSS | ONNX Runtime RSS "
+            "| OpenVINO RSS |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in r["rows"]:
+        b = row.get("build", {})
+        res = row["by_threads"].get(nmax) or next(iter(row["by_threads"].values()), {})
+        if "cold" in b and "warm" in b:
+            c, w = b["cold"]["build_s"], b["warm"]["build_s"]
+            bc = f"{c:.2f} | {w:.2f} | {c / w:.1f}x" if w > 0 else f"{c:.2f} | {w:.2f} | -"
+        else:
+            bc = "n/a | n/a | -"
+        plan = f"{row['plan_mib']:.1f}" if "plan_mib" in row else "-"
+        out.append(f"| {row['label']} | {row['batch']} | {bc} | {plan} | " +
+                   " | ".join(_cell(res.get(rt), notes, "rss") for rt in ("kiln", "ort", "openvino")) + " |")
+    out += targets(r)
+    out += profile_section(r.get("profile"))
+    if notes.items:
+        out += ["", "## Notes", ""] + [f"{i + 1}. {t}" for i, t in enumerate(notes.items)]
+    return "\n".join(out) + "\n"
+
+
+def targets(r):
+    """Issue #6's FP32 targets, each with the measured value, so a miss says by how much."""
+    nmax = str(max(r["threads"]))
+    lines = ["", f"## Issue #6 targets (FP32, {nmax} threads)", "",
+             "| model | target | measured | met |", "| --- | --- | --- | --- |"]
+    for row in r["rows"]:
+        res = row["by_threads"].get(nmax, {})
+        k, best = res.get("kiln", {}), _best_peer(res)
+        if row["batch"] < 8 and best and k.get("status") == "ok":
+            goal = 0.85 if row["transformer"] else 1.0
+            got = k["median_ms"] / best["median_ms"]
+            lines.append(f"| {row['label']} | latency <= {goal:.2f}x faster peer | {got:.2f}x | "
+                         f"{'yes' if got <= goal else f'no, {got / goal:.1f}x over'} |")
+        if row["batch"] >= 8 and best and k.get("status") == "ok":
+            got = k["throughput"] / best["throughput"]
+            lines.append(f"| {row['label']} b8 | throughput >= 1.1x faster peer | {got:.2f}x | "
+                         f"{'yes' if got >= 1.1 else f'no, {1.1 / got:.1f}x short'} |")
+        o = res.get("ort", {})
+        if k.get("status") == "ok" and o.get("status") == "ok":
+            lines.append(f"| {row['label']} b{row['batch']} | peak RSS <= ONNX Runtime's | {k['peak_rss_mib']:.0f} vs "
+                         f"{o['peak_rss_mib']:.0f} MiB | {'yes' if k['peak_rss_mib'] <= o['peak_rss_mib'] else 'no'} |")
+        b = row.get("build", {})
+        if "cold" in b and "warm" in b and b["warm"]["build_s"] > 0:
+            got = b["cold"]["build_s"] / b["warm"]["build_s"]
+            lines.append(f"| {row['label']} b{row['batch']} | warm-cache build >= 5x faster than cold | {got:.1f}x | "
+                         f"{'yes' if got >= 5 else 'no'} |")
+    lines += ["", "BF16 targets: not measured (no `--bf16` path in Kiln yet, and this CPU exposes no AVX512_BF16)."]
+    return lines
+
+
+INFO = re.compile(r"^(?P<name>.*) \[(?P<op>[^\]]+)\] tactic=(?P<tactic>\S*) inputs=\((?P<ins>.*)\) "
+                  r"outputs=\((?P<outs>.*)\)$")
+
+
+def profile_section(p):
+    if not p:
+        return []
+    if "error" in p:
+        return ["", f"## Where Kiln is slowest: {p['model']}", "", f"kilnexec --dumpProfile failed: {p['error']}"]
+    info = {}
+    for line in p.get("layer_info", []):
+        mt = INFO.match(line) if isinstance(line, str) else None
+        if mt:
+            info[mt["name"]] = mt
+    layers = sorted(p["layers"], key=lambda e: -e.get("averageMs", 0))
+    total = sum(e.get("averageMs", 0) for e in layers) or 1
+    by_tactic = {}
+    for e in layers:
+        mt = info.get(e["name"])
+        key = mt["tactic"] if mt else "?"
+        agg = by_tactic.setdefault(key, [0.0, 0])
+        agg[0] += e.get("averageMs", 0)
+        agg[1] += 1
+    out = ["", f"## Where Kiln is slowest: {p['model']} ({p['ratio']:.2f}x the faster peer at {p['threads']} threads)", "",
+           "Per-layer profile of the benchmarked plan (`kilnexec --loadEngine --exportProfile --exportLayerInfo`, "
+           f"5 runs; the layer sum is {total:.1f} ms).", "",
+           "| tactic | layers | ms | share |", "| --- | --- | --- | --- |"]
+    for tac, (ms, n) in sorted(by_tactic.items(), key=lambda kv: -kv[1][0]):
+        out.append(f"| {tac} | {n} | {ms:.2f} | {100 * ms / total:.1f}% |")
+    out += ["", "Slowest layers:", "", "| layer | op | tactic | output | ms | share |", "| --- | --- | --- | --- | --- | --- |"]
+    for e in layers[:12]:
+        mt = info.get(e["name"])
+        op, tac, outs = (mt["op"], mt["tactic"], mt["outs"]) if mt else ("?", "?", "?")
+        out.append(f"| {e['name']} | {op} | {tac} | {outs} | {e.get('averageMs', 0):.2f} | "
+                   f"{100 * e.get('averageMs', 0) / total:.1f}% |")
+    return out
