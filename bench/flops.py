@@ -58,7 +58,6 @@ def count_flops(path, overrides=None, feeds=None):
             init.ClearField("raw_data")
             init.ClearField("float_data")
             init.data_location = onnx.TensorProto.DEFAULT
-            # an empty tensor with dims is still a valid shape source
     for inp in model.graph.input:
         if overrides and inp.name in overrides:
             dims = inp.type.tensor_type.shape.dim
@@ -92,12 +91,11 @@ def count_flops(path, overrides=None, feeds=None):
             if not (_known(w) and _known(x) and _known(out)):
                 unknown.append(node.name or node.output[0])
                 continue
-            group = _attr(node, "group", 1)
+            # weights are [Cout, Cin/group, k...]: each output element costs Cin/group * k MACs
             if op == "Conv":
                 macs = int(np.prod(out)) * w[1] * int(np.prod(w[2:]))
-            else:  # each input element scatters into Cout/group * k outputs
+            else:  # ConvTranspose weights are [Cin, Cout/group, k...]: each input element scatters
                 macs = int(np.prod(x)) * w[1] * int(np.prod(w[2:]))
-            del group
         elif op == "Gemm":
             a, b = ins[0], ins[1]
             if not (_known(a) and _known(b)):

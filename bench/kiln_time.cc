@@ -14,8 +14,6 @@
 // Serving from a long-lived process is what lets the driver interleave Kiln with the other
 // runtimes round by round, keeps process start out of the timings, and gives each runtime
 // its own peak RSS.
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,10 +49,14 @@ class Logger final : public kiln::ILogger {
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a child of a big
+// driver process would report the driver's size; VmHWM belongs to this process image alone.
 long peakRssKb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;  // KiB on Linux
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
 }
 
 long currentRssKb() {

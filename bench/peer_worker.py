@@ -11,7 +11,6 @@ report the runtime's share apart from the interpreter's.
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 
@@ -21,6 +20,16 @@ import numpy as np
 def rss_kb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+def peak_rss_kb():
+    """VmHWM: unlike ru_maxrss (which Linux carries across exec from the forking driver), it is
+    this process image's own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def load_inputs(manifest):
@@ -103,6 +112,7 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     a = ap.parse_args()
     rss_start = rss_kb()
+    os.makedirs(a.outdir, exist_ok=True)
     try:
         t0 = time.perf_counter()
         feeds = load_inputs(a.inputs)
@@ -133,7 +143,7 @@ def main():
                 outs.append({"name": name, "file": f, "dims": list(arr.shape), "dtype": str(arr.dtype)})
             reply({"outputs": outs})
         elif cmd[0] == "quit":
-            reply({"peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "rss_start_kb": rss_start})
+            reply({"peak_rss_kb": peak_rss_kb(), "rss_start_kb": rss_start})
             return 0
         else:
             reply({"error": f"unknown command {line.strip()!r}"})

@@ -31,7 +31,8 @@ def _cell(s, notes, what="lat"):
     if what == "tput":
         return f"{s['throughput']:.1f}{mark}"
     if what == "rss":
-        return f"{s['peak_rss_mib']:.0f} (+{s['peak_rss_mib'] - s['rss_start_mib']:.0f})"
+        return (f"{s['peak_rss_mib']:.0f} (+{s['peak_rss_mib'] - s['rss_start_mib']:.0f}) / "
+                f"{s.get('loaded_rss_mib', 0):.0f}")
     raise ValueError(what)
 
 
@@ -71,14 +72,27 @@ def render(r):
         out += ["**Smoke run** (tiny models, 3 runs): checks the harness; the numbers mean nothing.", ""]
     if r.get("quick"):
         out += ["**Quick run** (10 timed runs, no batch-8 rows): indicative only.", ""]
+    out += ["## How to run", "",
+            "```sh",
+            "bash scripts/setup.sh        # deps (onnxruntime, openvino pinned) and build/",
+            "ninja -C build kiln_time kiln_peak_flops kilnexec",
+            "python3 bench/run_cpu.py --kiln-time build/bench/kiln_time --peak-flops build/bench/kiln_peak_flops \\",
+            "    --kilnexec build/tools/kilnexec/kilnexec --doc docs/benchmarks.md",
+            "```", "",
+            "`--models a,b` picks models (default: ResNet-50 b1 and b8, BERT-base, DistilBERT, CRNN, YOLO; also "
+            "`yolo_b8`, `distilbert_b8`, `bert_base_b8`), `--threads 1,2`, `--iters`, `--quick` (10 runs, no "
+            "batch 8), `--smoke` (tiny models: the ctest `bench_smoke`, label `bench`). Generated models and plans "
+            "are cached in `--workdir` (default build/bench-work); results also go to `<workdir>/results.json`. "
+            "Close other work first: the numbers are only as quiet as the machine.", ""]
     la0, la1 = r["load_avg_start"], r["load_avg_end"]
     isa = peak.get("isa", {})
     out += ["## Machine, versions, method", "",
             f"- CPU: {m['model']}, {m['cores']} cores; ISA: {' '.join(m['flags']) or 'unknown'}."
             + ("" if any("bf16" in f for f in m["flags"]) else " No AVX512_BF16/AMX is exposed, so there are no BF16 rows."),
-            f"- FP32 FMA peak (`kiln_peak_flops`, best of 5): "
+            f"- FP32 FMA peak (`kiln_peak_flops`, best of 100 bursts of 5 ms): "
             + "; ".join(f"{k}: {val['1']:.1f} GFLOP/s on 1 thread, {val.get(nmax, val['1']):.1f} on {nmax}"
-                        for k, val in isa.items()) + f". Efficiency below is against {peak['best_isa']}.",
+                        for k, val in isa.items()) + f". Efficiency below is against {peak['best_isa']}"
+            + (f"; {peak['note']}." if peak.get("note") else "."),
             f"- Load average (1/5/15 min) at the start: {la0[0]:.2f} / {la0[1]:.2f} / {la0[2]:.2f}; at the end: "
             f"{la1[0]:.2f} / {la1[1]:.2f} / {la1[2]:.2f}."
             + (" **The machine was busy with other work (load above its core count): every number here is "
@@ -87,7 +101,7 @@ def render(r):
             f"- Versions: Kiln {v.get('kiln_commit')}, onnxruntime {v.get('onnxruntime')}, openvino {v.get('openvino')}, "
             f"numpy {v.get('numpy')}, onnx {v.get('onnx')}, Python {v.get('python')}.",
             f"- Threads: {', '.join(map(str, r['threads']))}. Timed runs per runtime: {r['iters']} at batch 1 "
-            f"({r['b8_iters']} at batch 8, {nmax} threads only), in {r['rounds']} interleaved rounds; "
+            f"({r['b8_iters']} at batch 8, with {nmax} threads only), in {r['rounds']} interleaved rounds; "
             f"total time {r['seconds'] / 60:.1f} min.",
             "- Command:", "", "```sh", r["command"], "```", "",
             "Method: each runtime runs in its own process (so its peak RSS is its own) and is timed in-process "
@@ -123,7 +137,7 @@ def render(r):
             out.append(f"| {row['label']} | {row['batch']} | {t} | " +
                        " | ".join(_cell(res.get(rt), notes, "gflops") for rt in ("kiln", "ort", "openvino")) + " |")
     if b8:
-        out += ["", f"## Throughput at batch 8 ({nmax} threads; inferences/s = 8 / median latency)", "",
+        out += ["", f"## Throughput at batch 8 (threads: {nmax}; inferences/s = 8 / median latency)", "",
                 "| model | Kiln ms | ONNX Runtime ms | OpenVINO ms | Kiln /s | ONNX Runtime /s | OpenVINO /s "
                 "| Kiln / faster peer (throughput) | outputs |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -135,10 +149,12 @@ def render(r):
                 out.append(f"| {row['label']} | " + " | ".join(_cell(res.get(rt), notes) for rt in ("kiln", "ort", "openvino"))
                            + " | " + " | ".join(_cell(res.get(rt), notes, "tput") for rt in ("kiln", "ort", "openvino"))
                            + f" | {rel} | {_check(res)} |")
-    out += ["", f"## Kiln build time and peak memory ({nmax} threads)", "",
+    out += ["", f"## Kiln build time and peak memory (threads: {nmax})", "",
             "Build: parse excluded, `buildSerializedNetwork` only; cold = empty timing cache, warm = the cache the "
-            "cold build wrote. RSS: the process's peak in MiB, and in parentheses what it grew by after start "
-            "(for the Python peers, start = interpreter + numpy loaded, before the runtime is imported).", "",
+            "cold build wrote. RSS cells: the process's peak RSS in MiB, in parentheses what it grew by after "
+            "the process started (for the Python peers, start = interpreter + numpy loaded, before the runtime "
+            "is imported), then the RSS once loaded and run once. Kiln's peak includes the plan file's bytes, "
+            "which are held while `deserializeCudaEngine` builds the engine from them.", "",
             "| model | batch | cold build s | warm build s | cold / warm | plan MiB | Kiln RSS | ONNX Runtime RSS "
             "| OpenVINO RSS |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in r["rows"]:
@@ -162,7 +178,7 @@ def render(r):
 def targets(r):
     """Issue #6's FP32 targets, each with the measured value, so a miss says by how much."""
     nmax = str(max(r["threads"]))
-    lines = ["", f"## Issue #6 targets (FP32, {nmax} threads)", "",
+    lines = ["", f"## Issue #6 targets (FP32, threads: {nmax})", "",
              "| model | target | measured | met |", "| --- | --- | --- | --- |"]
     for row in r["rows"]:
         res = row["by_threads"].get(nmax, {})
@@ -212,7 +228,7 @@ def profile_section(p):
         agg = by_tactic.setdefault(key, [0.0, 0])
         agg[0] += e.get("averageMs", 0)
         agg[1] += 1
-    out = ["", f"## Where Kiln is slowest: {p['model']} ({p['ratio']:.2f}x the faster peer at {p['threads']} threads)", "",
+    out = ["", f"## Where Kiln is slowest: {p['model']} ({p['ratio']:.2f}x the faster peer, threads: {p['threads']})", "",
            "Per-layer profile of the benchmarked plan (`kilnexec --loadEngine --exportProfile --exportLayerInfo`, "
            f"5 runs; the layer sum is {total:.1f} ms).", "",
            "| tactic | layers | ms | share |", "| --- | --- | --- | --- |"]

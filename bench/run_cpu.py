@@ -321,6 +321,7 @@ def bench_model(args, name, workdir, threads_list, peak):
             s["peak_rss_mib"] = w.final.get("peak_rss_kb", 0) / 1024
             s["rss_start_mib"] = w.final.get("rss_start_kb", 0) / 1024
             s["load_s"] = w.ready.get("load_s")
+            s["loaded_rss_mib"] = w.ready.get("rss_kb", 0) / 1024  # after load and one inference
             s["outputs"] = w.outputs
             res[rt] = s
         ref = res.get("ort", {}).get("outputs")
@@ -420,7 +421,7 @@ def main():
         models = args.models.split(",") if args.models else SMOKE_MODELS
         args.iters, args.rounds, args.warmup, args.pause = 3, 1, 1, 0.0
         threads_list = [1]
-        args.workdir = os.path.join(args.workdir, "smoke") if not args.workdir.endswith("smoke") else args.workdir
+        args.workdir = os.path.join(args.workdir, "smoke")  # wiped first: never the cached models
     elif args.quick:
         args.iters, args.rounds = 10, 2
         models = [m for m in models if MODELS[m][3] < 8]
@@ -433,6 +434,13 @@ def main():
     t_start = time.time()
     load_start = os.getloadavg()
     peak = peak_flops(args, max(threads_list))
+    one, nmax = peak["peak_gflops"]["1"], max(threads_list)
+    measured = peak["peak_gflops"].get(str(nmax), one)
+    if nmax > 1 and measured < 0.9 * nmax * one:
+        # Other load kept the threads from running at once: the roofline is cores x one core's.
+        peak["peak_gflops"][str(nmax)] = nmax * one
+        peak["note"] = (f"the {nmax}-thread FMA peak measured {measured:.1f} GFLOP/s, below {nmax} x the 1-thread peak "
+                        f"(other load kept the threads from running together); efficiency uses {nmax} x {one:.1f}")
     log(f"FMA peak ({peak['best_isa']}): {peak['peak_gflops']} GFLOP/s")
     rows = []
     for m in models:
@@ -441,7 +449,7 @@ def main():
         rows.append(bench_model(args, m, args.workdir, tl, peak))
     profile = profile_worst(args, rows, max(threads_list))
     result = {"machine": machine(), "peak": peak, "versions": versions(), "threads": threads_list,
-              "command": "python3 " + " ".join(os.path.relpath(a, ROOT) if os.path.exists(a) else a for a in sys.argv),
+              "command": "python3 " + " ".join(_rel(a) for a in sys.argv),
               "load_avg_start": load_start, "load_avg_end": os.getloadavg(), "seconds": time.time() - t_start,
               "iters": args.iters, "b8_iters": args.b8_iters, "rounds": args.rounds, "quick": args.quick,
               "smoke": args.smoke, "rows": rows, "profile": profile, "not_run": NOT_RUN, "tolerance": TOLERANCE}
@@ -456,6 +464,15 @@ def main():
     if args.smoke:
         return smoke_check(result)
     return 0
+
+
+def _rel(arg):
+    """An argument as typed, with paths inside the repository made relative to it."""
+    key, eq, val = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    path = os.path.abspath(val)
+    if os.path.exists(path) and path.startswith(ROOT + os.sep):
+        val = os.path.relpath(path, ROOT)
+    return key + eq + val
 
 
 def machine():

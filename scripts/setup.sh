@@ -12,7 +12,8 @@ APT_PACKAGES=(cmake ninja-build g++ python3 python3-pip
               libcli11-dev nlohmann-json3-dev libgtest-dev googletest)
 # Pinned Python packages: the reference (ONNX Runtime) and the model makers.
 # nanobind builds the Python package kiln (python/), pytest runs its tests.
-PIP_PACKAGES=(onnx==1.17.0 onnxruntime==1.32.0 numpy nanobind==2.9.2 pytest==8.4.2)
+# openvino is the benchmark's second peer (bench/run_cpu.py, docs/benchmarks.md).
+PIP_PACKAGES=(onnx==1.17.0 onnxruntime==1.32.0 numpy nanobind==2.9.2 pytest==8.4.2 openvino==2026.4.1)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -27,8 +28,9 @@ fi
 
 PY=${PYTHON:-python3}
 if ! $PY - <<'PYEOF' 2>/dev/null
-import onnx, onnxruntime, numpy, nanobind, pytest
+import onnx, onnxruntime, numpy, nanobind, pytest, openvino
 assert onnx.__version__ == "1.17.0", onnx.__version__
+assert openvino.__version__.startswith("2026.4.1"), openvino.__version__
 assert nanobind.__version__ == "2.9.2", nanobind.__version__
 assert pytest.__version__ == "8.4.2", pytest.__version__
 PYEOF

@@ -66,6 +66,9 @@ LoggerPtr makeBridge(nb::handle logger);
 //! Raises KilnError("<what>: <logged errors>") — for calls that failed.
 [[noreturn]] void raise(const ErrorScope& scope, const std::string& what);
 
+//! A C string from the API as std::string ("" for null).
+inline std::string str(const char* s) { return s ? s : ""; }
+
 //! Throws nb::value_error / type_error with a message.
 [[noreturn]] void valueError(const std::string& msg);
 [[noreturn]] void typeError(const std::string& msg);

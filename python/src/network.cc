@@ -11,7 +11,7 @@ namespace {
 
 std::string tensorRepr(const PyTensor& t) {
   std::string shape = nb::repr(nb::tuple(nb::cast(dimsToVector(t.t->getDimensions())))).c_str();
-  return std::string("<kiln.ITensor \"") + t.t->getName() + "\" shape=" + shape + ">";
+  return "<kiln.ITensor \"" + str(t.t->getName()) + "\" shape=" + shape + ">";
 }
 
 }  // namespace
@@ -50,7 +50,7 @@ void bindNetwork(nb::module_& m) {
 
   nb::class_<PyTensor>(m, "ITensor", "A tensor of a network definition.")
       .def_prop_rw(
-          "name", [](const PyTensor& t) { return std::string(t.t->getName()); },
+          "name", [](const PyTensor& t) { return str(t.t->getName()); },
           [](PyTensor& t, const std::string& name) { checked("ITensor.name", [&] { t.t->setName(name.c_str()); }); })
       .def_prop_rw(
           "shape", [](const PyTensor& t) { return t.t->getDimensions(); },
@@ -68,10 +68,10 @@ void bindNetwork(nb::module_& m) {
 
   nb::class_<PyLayer>(m, "ILayer", "A layer of a network definition (its typed class when made by the layer API).")
       .def_prop_rw(
-          "name", [](const PyLayer& l) { return std::string(l.l->getName()); },
+          "name", [](const PyLayer& l) { return str(l.l->getName()); },
           [](PyLayer& l, const std::string& name) { l.l->setName(name.c_str()); })
       .def_prop_ro("type", [](const PyLayer& l) { return l.l->getType(); })
-      .def_prop_ro("op_type", [](const PyLayer& l) { return std::string(l.l->getOpType()); },
+      .def_prop_ro("op_type", [](const PyLayer& l) { return str(l.l->getOpType()); },
                    "Kiln: the ONNX op this layer is in Kiln's IR (\"Conv\", \"Relu\", ...).")
       .def_prop_ro("num_inputs", [](const PyLayer& l) { return l.l->getNbInputs(); })
       .def_prop_ro("num_outputs", [](const PyLayer& l) { return l.l->getNbOutputs(); })
@@ -94,7 +94,7 @@ void bindNetwork(nb::module_& m) {
       .def("__ne__", [](const PyLayer& a, const PyLayer& b) { return a.l != b.l; })
       .def("__hash__", [](const PyLayer& l) { return reinterpret_cast<uintptr_t>(l.l); })
       .def("__repr__", [](const PyLayer& l) {
-        return std::string("<kiln.ILayer \"") + l.l->getName() + "\" [" + l.l->getOpType() + "]>";
+        return "<kiln.ILayer \"" + str(l.l->getName()) + "\" [" + str(l.l->getOpType()) + "]>";
       });
   bindLayers(m);
 
@@ -105,7 +105,7 @@ void bindNetwork(nb::module_& m) {
       .def_prop_ro("num_outputs", [](const PyNetwork& n) { return n.get()->getNbOutputs(); })
       .def_prop_ro("has_implicit_batch_dimension", [](const PyNetwork& n) { return (n.get(), false); })
       .def_prop_rw(
-          "name", [](const PyNetwork& n) { return std::string(n.get()->getName()); },
+          "name", [](const PyNetwork& n) { return str(n.get()->getName()); },
           [](PyNetwork& n, const std::string& s) { n.get()->setName(s.c_str()); })
       .def(
           "get_layer",

@@ -147,8 +147,8 @@ void bindParser(nb::module_& m) {
           [](const PyParser& p, int index) {
             const onnx::IParserError* e = p.get()->getError(index);
             if (!e) throw nb::index_error("OnnxParser.get_error: index out of range");
-            return ParserErrorRecord{e->code(),     e->desc(), e->file(), e->func(), e->nodeName(),
-                                     e->nodeOperator(), e->line(), e->node()};
+            return ParserErrorRecord{e->code(),          str(e->desc()), str(e->file()), str(e->func()),
+                                     str(e->nodeName()), str(e->nodeOperator()), e->line(),    e->node()};
           },
           nb::arg("index"))
       .def("clear_errors", [](PyParser& p) { p.get()->clearErrors(); })

@@ -65,7 +65,7 @@ struct PyRuntime {
 
 std::string ioNames(const ICudaEngine& e) {
   std::string s;
-  for (int i = 0; i < e.getNbIOTensors(); ++i) s += std::string(s.empty() ? "" : ", ") + e.getIOTensorName(i);
+  for (int i = 0; i < e.getNbIOTensors(); ++i) s += std::string(s.empty() ? "" : ", ") + str(e.getIOTensorName(i));
   return s;
 }
 
@@ -307,7 +307,7 @@ void bindRuntime(nb::module_& m) {
                          std::to_string(e.getNbIOTensors()) + " IO tensors (" + ioNames(e) + ")");
             std::vector<void*> ptrs;
             for (int i = 0; i < e.getNbIOTensors(); ++i) {
-              std::string name = e.getIOTensorName(i);
+              std::string name = str(e.getIOTensorName(i));
               auto [ptr, keep] = addressOf(*hold, name, bindings[i], "execute_v2");
               ptrs.push_back(ptr);
               hold->bound[name] = keep;
@@ -345,7 +345,7 @@ void bindRuntime(nb::module_& m) {
             c.st.ptr->profiler = nb::borrow(p);
           })
       .def_prop_rw(
-          "name", [](const PyContext& c) { return std::string(c.get()->getName()); },
+          "name", [](const PyContext& c) { return str(c.get()->getName()); },
           [](PyContext& c, const std::string& n) { c.get()->setName(n.c_str()); })
       .def("__enter__", [](nb::handle self) { return self; })
       .def("__exit__", [](PyContext& c, nb::args) { c.st.free(); });

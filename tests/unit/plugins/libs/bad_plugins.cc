@@ -23,7 +23,7 @@ class Creator : public kiln::IPluginCreatorV3One {
   const char* getPluginNamespace() const override { return ""; }
 };
 
-kiln::IPluginCreatorInterface* const* creators(int32_t& n) {
+[[maybe_unused]] kiln::IPluginCreatorInterface* const* creators(int32_t& n) {
   static Creator creator;
   static kiln::IPluginCreatorInterface* const list[] = {&creator};
   n = 1;

@@ -1,0 +1,133 @@
+// Issue #5's two dynamic-shape figures, measured side by side in one run:
+//  1. the cost of changing the input shape between calls: setInputShape +
+//     executeV2 alternating between two widths, against the same calls at an
+//     unchanged width (overhead = ratio - 1);
+//  2. a dynamic engine (widths min..max) at its opt width against a static
+//     engine built for exactly that width.
+// Usage: kiln_dynamic_shapes model.onnx input min opt max [runs] [threads]
+//   e.g. kiln_dynamic_shapes examples/ocr_dynamic_width/crnn_dynamic_width.onnx input 32 448 1024
+// Only the last dimension of `input` varies. Prints one JSON object.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/kiln.h"
+
+namespace {
+
+class QuietLogger : public kiln::ILogger {
+  void log(Severity s, const char* msg) noexcept override {
+    if (s <= Severity::kWARNING) std::cerr << msg << "\n";
+  }
+} logger;
+
+struct Engine {
+  std::unique_ptr<kiln::IRuntime> runtime;
+  std::unique_ptr<kiln::ICudaEngine> engine;
+};
+
+Engine build(const char* model, const std::string& input, kiln::Dims lo, kiln::Dims opt, kiln::Dims hi, int threads) {
+  std::unique_ptr<kiln::IBuilder> b(kiln::createInferBuilder(logger));
+  std::unique_ptr<kiln::INetworkDefinition> net(b->createNetworkV2(0));
+  std::unique_ptr<kiln::onnx::IParser> parser(kiln::onnx::createParser(*net, logger));
+  if (!parser->parseFromFile(model, 1)) std::exit(1);
+  std::unique_ptr<kiln::IBuilderConfig> cfg(b->createBuilderConfig());
+  cfg->setNbThreads(threads);
+  kiln::IOptimizationProfile* p = b->createOptimizationProfile();
+  p->setDimensions(input.c_str(), kiln::OptProfileSelector::kMIN, lo);
+  p->setDimensions(input.c_str(), kiln::OptProfileSelector::kOPT, opt);
+  p->setDimensions(input.c_str(), kiln::OptProfileSelector::kMAX, hi);
+  cfg->addOptimizationProfile(p);
+  std::unique_ptr<kiln::IHostMemory> plan(b->buildSerializedNetwork(*net, *cfg));
+  if (!plan) std::exit(1);
+  Engine e;
+  e.runtime.reset(kiln::createInferRuntime(logger));
+  e.engine.reset(e.runtime->deserializeCudaEngine(plan->data(), plan->size()));
+  if (!e.engine) std::exit(1);
+  return e;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+//! A context with every IO tensor bound to a buffer big enough for the max shape.
+struct Bound {
+  std::unique_ptr<kiln::IExecutionContext> ctx;
+  std::vector<std::vector<float>> buffers;
+  std::vector<void*> bindings;
+};
+
+Bound bind(kiln::ICudaEngine& e, const std::string& input, kiln::Dims maxDims, int threads) {
+  Bound b;
+  b.ctx.reset(e.createExecutionContext());
+  b.ctx->setNbThreads(threads);
+  b.ctx->setInputShape(input.c_str(), maxDims);
+  for (int i = 0; i < e.getNbIOTensors(); ++i) {
+    kiln::Dims d = b.ctx->getTensorShape(e.getIOTensorName(i));
+    int64_t n = 1;
+    for (int k = 0; k < d.nbDims; ++k) n *= d.d[k];
+    b.buffers.emplace_back(static_cast<std::size_t>(n) + 16, 0.5f);
+    b.bindings.push_back(b.buffers.back().data());
+  }
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::cerr << "usage: " << argv[0] << " model.onnx input min opt max [runs] [threads]\n";
+    return 2;
+  }
+  const char* model = argv[1];
+  std::string input = argv[2];
+  int64_t lo = std::stoll(argv[3]), opt = std::stoll(argv[4]), hi = std::stoll(argv[5]);
+  int runs = argc > 6 ? std::stoi(argv[6]) : 60, threads = argc > 7 ? std::stoi(argv[7]) : 0;
+  auto withWidth = [](int64_t w) { return kiln::Dims4(1, 3, 32, w); };
+
+  Engine dynamic = build(model, input, withWidth(lo), withWidth(opt), withWidth(hi), threads);
+  Engine fixed = build(model, input, withWidth(opt), withWidth(opt), withWidth(opt), threads);
+  Bound d = bind(*dynamic.engine, input, withWidth(hi), threads);
+  Bound s = bind(*fixed.engine, input, withWidth(opt), threads);
+
+  auto timeCall = [](auto&& fn) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::vector<double> same, changing, dynOpt, staticOpt;
+  for (int i = 0; i < 5; ++i) {  // warm-up
+    d.ctx->setInputShape(input.c_str(), withWidth(opt));
+    d.ctx->executeV2(d.bindings.data());
+    s.ctx->executeV2(s.bindings.data());
+  }
+  // Interleaved so that machine noise hits every series alike.
+  for (int i = 0; i < runs; ++i) {
+    same.push_back(timeCall([&] {
+      d.ctx->setInputShape(input.c_str(), withWidth(opt));  // unchanged: nothing to re-resolve
+      d.ctx->executeV2(d.bindings.data());
+    }));
+    int64_t other = i % 2 ? opt : opt - 4;  // every call a new width, alternating around opt
+    changing.push_back(timeCall([&] {
+      d.ctx->setInputShape(input.c_str(), withWidth(other));
+      d.ctx->executeV2(d.bindings.data());
+    }));
+    d.ctx->setInputShape(input.c_str(), withWidth(opt));
+    dynOpt.push_back(timeCall([&] { d.ctx->executeV2(d.bindings.data()); }));
+    staticOpt.push_back(timeCall([&] { s.ctx->executeV2(s.bindings.data()); }));
+  }
+  double mSame = median(same), mChanging = median(changing), mDyn = median(dynOpt), mStatic = median(staticOpt);
+  std::printf(
+      "{\"model\": \"%s\", \"opt_width\": %lld, \"runs\": %d, \"threads\": %d,\n"
+      " \"unchanged_shape_ms\": %.4f, \"changing_shape_ms\": %.4f, \"shape_change_overhead\": %.4f,\n"
+      " \"dynamic_at_opt_ms\": %.4f, \"static_ms\": %.4f, \"dynamic_vs_static\": %.4f}\n",
+      model, static_cast<long long>(opt), runs, threads, mSame, mChanging, mChanging / mSame - 1.0, mDyn, mStatic,
+      mDyn / mStatic);
+  return 0;
+}
