@@ -79,8 +79,8 @@ def render(r):
             "python3 bench/run_cpu.py --kiln-time build/bench/kiln_time --peak-flops build/bench/kiln_peak_flops \\",
             "    --kilnexec build/tools/kilnexec/kilnexec --doc docs/benchmarks.md",
             "```", "",
-            "`--models a,b` picks models (default: ResNet-50 b1 and b8, BERT-base, DistilBERT, CRNN, YOLO; also "
-            "`yolo_b8`, `distilbert_b8`, `bert_base_b8`), `--threads 1,2`, `--iters`, `--quick` (10 runs, no "
+            "`--models a,b` picks models (default: ResNet-50, BERT-base, DistilBERT, CRNN, YOLO at batch 1, and "
+            "all but CRNN (whose batch is fixed at 1) at batch 8), `--threads 1,2`, `--iters`, `--quick` (10 runs, no "
             "batch 8), `--smoke` (tiny models: the ctest `bench_smoke`, label `bench`). Generated models and plans "
             "are cached in `--workdir` (default build/bench-work); results also go to `<workdir>/results.json`. "
             "Close other work first: the numbers are only as quiet as the machine.", ""]
@@ -169,7 +169,8 @@ def render(r):
         out.append(f"| {row['label']} | {row['batch']} | {bc} | {plan} | " +
                    " | ".join(_cell(res.get(rt), notes, "rss") for rt in ("kiln", "ort", "openvino")) + " |")
     out += targets(r)
-    out += profile_section(r.get("profile"))
+    for p in r.get("profiles") or []:
+        out += profile_section(p)
     if notes.items:
         out += ["", "## Notes", ""] + [f"{i + 1}. {t}" for i, t in enumerate(notes.items)]
     return "\n".join(out) + "\n"
@@ -213,24 +214,28 @@ def profile_section(p):
     if not p:
         return []
     if "error" in p:
-        return ["", f"## Where Kiln is slowest: {p['model']}", "", f"kilnexec --dumpProfile failed: {p['error']}"]
+        return ["", f"## Where Kiln is slowest: {p['model']}", "", f"kilnexec's profile failed: {p['error']}"]
     info = {}
     for line in p.get("layer_info", []):
         mt = INFO.match(line) if isinstance(line, str) else None
         if mt:
             info[mt["name"]] = mt
-    layers = sorted(p["layers"], key=lambda e: -e.get("averageMs", 0))
-    total = sum(e.get("averageMs", 0) for e in layers) or 1
+    def med(e):
+        return e.get("medianMs", e.get("averageMs", 0))
+
+    layers = sorted(p["layers"], key=lambda e: -med(e))
+    total = sum(med(e) for e in layers) or 1
     by_tactic = {}
     for e in layers:
         mt = info.get(e["name"])
         key = mt["tactic"] if mt else "?"
         agg = by_tactic.setdefault(key, [0.0, 0])
-        agg[0] += e.get("averageMs", 0)
+        agg[0] += med(e)
         agg[1] += 1
-    out = ["", f"## Where Kiln is slowest: {p['model']} ({p['ratio']:.2f}x the faster peer, threads: {p['threads']})", "",
+    out = ["", f"## Where Kiln is slowest: {p.get('label', p['model'])}, batch {p.get('batch', 1)} "
+           f"({p['ratio']:.2f}x the faster peer, threads: {p['threads']})", "",
            "Per-layer profile of the benchmarked plan (`kilnexec --loadEngine --exportProfile --exportLayerInfo`, "
-           f"5 runs; the layer sum is {total:.1f} ms).", "",
+           f"20 runs, per-layer medians; their sum is {total:.1f} ms).", "",
            "| tactic | layers | ms | share |", "| --- | --- | --- | --- |"]
     for tac, (ms, n) in sorted(by_tactic.items(), key=lambda kv: -kv[1][0]):
         out.append(f"| {tac} | {n} | {ms:.2f} | {100 * ms / total:.1f}% |")
@@ -238,6 +243,5 @@ def profile_section(p):
     for e in layers[:12]:
         mt = info.get(e["name"])
         op, tac, outs = (mt["op"], mt["tactic"], mt["outs"]) if mt else ("?", "?", "?")
-        out.append(f"| {e['name']} | {op} | {tac} | {outs} | {e.get('averageMs', 0):.2f} | "
-                   f"{100 * e.get('averageMs', 0) / total:.1f}% |")
+        out.append(f"| {e['name']} | {op} | {tac} | {outs} | {med(e):.2f} | {100 * med(e) / total:.1f}% |")
     return out

@@ -48,7 +48,8 @@ MODELS = {
     "small_cnn": ("small_cnn (tests/models)", "tests/models/small_cnn.onnx", {}, 2),
     "small_transformer": ("small_transformer (tests/models)", "tests/models/small_transformer.onnx", {}, 2),
 }
-DEFAULT_MODELS = ["resnet50", "bert_base", "distilbert", "crnn_ocr", "yolo", "resnet50_b8"]
+DEFAULT_MODELS = ["resnet50", "bert_base", "distilbert", "crnn_ocr", "yolo",
+                  "resnet50_b8", "bert_base_b8", "distilbert_b8", "yolo_b8"]
 SMOKE_MODELS = ["small_cnn", "small_transformer"]
 NOT_RUN = {"MobileNetV2": "needs a PyTorch export (tests/models/export_torch_models.py)",
            "EfficientNet-B0": "needs a PyTorch export (tests/models/export_torch_models.py)",
@@ -345,29 +346,39 @@ def bench_model(args, name, workdir, threads_list, peak):
 
 
 def profile_worst(args, rows, threads):
-    """kilnexec --dumpProfile on the model where Kiln trails the faster peer most."""
-    worst, worst_ratio = None, 0
+    """kilnexec per-layer profiles of the models where Kiln trails the faster peer most: the worst
+    overall and, if that one is tiny (< 1 GFLOP, overhead-bound), the worst of the larger ones."""
+    ranked = []
     for row in rows:
         res = row["by_threads"].get(str(threads), {})
         k = res.get("kiln", {}).get("median_ms")
         peers = [res[p]["median_ms"] for p in ("ort", "openvino") if res.get(p, {}).get("median_ms")]
-        if k and peers and row.get("plan") and k / min(peers) > worst_ratio:
-            worst, worst_ratio = row, k / min(peers)
-    if not worst or not args.kilnexec:
-        return None
-    out = os.path.join(args.workdir, f"profile_{worst['name']}.json")
-    info = os.path.join(args.workdir, f"layers_{worst['name']}.json")
-    shapes = MODELS[worst["name"]][2]
-    argv = [args.kilnexec, f"--loadEngine={worst['plan']}", f"--threads={threads}", "--iterations=5", "--warmUp=0",
+        if k and peers and row.get("plan"):
+            ranked.append((k / min(peers), row))
+    ranked.sort(key=lambda x: -x[0])
+    if not ranked or not args.kilnexec:
+        return []
+    picks = [ranked[0]]
+    if ranked[0][1]["gflop"] < 1:
+        picks += [x for x in ranked if x[1]["gflop"] >= 1][:1]
+    return [profile_one(args, row, ratio, threads) for ratio, row in picks]
+
+
+def profile_one(args, row, ratio, threads):
+    out = os.path.join(args.workdir, f"profile_{row['name']}.json")
+    info = os.path.join(args.workdir, f"layers_{row['name']}.json")
+    shapes = MODELS[row["name"]][2]
+    argv = [args.kilnexec, f"--loadEngine={row['plan']}", f"--threads={threads}", "--iterations=20", "--warmUp=200",
             "--duration=0", f"--exportProfile={out}", f"--exportLayerInfo={info}"]
     if shapes:
         argv.append("--shapes=" + ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in shapes.items()))
     p = subprocess.run(argv, capture_output=True, text=True)
     if p.returncode != 0:
-        return {"model": worst["name"], "error": (p.stderr.strip().splitlines() or ["kilnexec failed"])[-1]}
+        return {"model": row["name"], "error": (p.stderr.strip().splitlines() or ["kilnexec failed"])[-1]}
     prof = [e for e in json.load(open(out)) if "name" in e]
     layers = json.load(open(info)).get("Layers", [])
-    return {"model": worst["name"], "ratio": worst_ratio, "threads": threads, "layers": prof, "layer_info": layers}
+    return {"model": row["name"], "label": row["label"], "batch": row["batch"], "ratio": ratio, "threads": threads,
+            "layers": prof, "layer_info": layers}
 
 
 def versions():
@@ -447,12 +458,12 @@ def main():
         batch = MODELS[m][3]
         tl = [max(threads_list)] if batch >= 8 and not args.smoke else threads_list
         rows.append(bench_model(args, m, args.workdir, tl, peak))
-    profile = profile_worst(args, rows, max(threads_list))
+    profile = profile_worst(args, rows, max(threads_list))  # list of per-model profiles
     result = {"machine": machine(), "peak": peak, "versions": versions(), "threads": threads_list,
               "command": "python3 " + " ".join(_rel(a) for a in sys.argv),
               "load_avg_start": load_start, "load_avg_end": os.getloadavg(), "seconds": time.time() - t_start,
               "iters": args.iters, "b8_iters": args.b8_iters, "rounds": args.rounds, "quick": args.quick,
-              "smoke": args.smoke, "rows": rows, "profile": profile, "not_run": NOT_RUN, "tolerance": TOLERANCE}
+              "smoke": args.smoke, "rows": rows, "profiles": profile, "not_run": NOT_RUN, "tolerance": TOLERANCE}
     json.dump(result, open(args.json or os.path.join(args.workdir, "results.json"), "w"), indent=1)
     import report
     text = report.render(result)
@@ -513,6 +524,9 @@ def smoke_check(result):
     bad = [("y", ref[0][1] + np.float32(0.01))]  # 0.5% of the range: must fail
     if validate(ref, bad)[0] or not validate(ref, ref)[0]:
         problems.append("validate() does not tell a wrong output from a right one")
+    for p in result.get("profiles") or []:
+        if "error" in p or not p.get("layers"):
+            problems.append(f"profile of {p['model']}: {p.get('error', 'no layers')}")
     if result["peak"]["peak_gflops"]["1"] <= 0:
         problems.append("kiln_peak_flops measured no peak")
     for p in problems:
