@@ -41,20 +41,7 @@ inline std::string dlpackName(nb::dlpack::dtype t) {
   return std::string(base) + std::to_string(t.bits);
 }
 
-//! numpy-style name of a kiln::DataType.
-inline std::string dataTypeString(DataType t) {
-  switch (t) {
-    case DataType::kFLOAT: return "float32";
-    case DataType::kHALF: return "float16";
-    case DataType::kINT8: return "int8";
-    case DataType::kINT32: return "int32";
-    case DataType::kBOOL: return "bool";
-    case DataType::kUINT8: return "uint8";
-    case DataType::kFP8: return "fp8";
-    case DataType::kBF16: return "bfloat16";
-    case DataType::kINT64: return "int64";
-  }
-  return "unknown";
-}
+//! numpy-style name of a kiln::DataType (the public API's own table).
+inline std::string dataTypeString(DataType t) { return dataTypeName(t); }
 
 }  // namespace kiln::py
