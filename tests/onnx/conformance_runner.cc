@@ -30,6 +30,7 @@
 
 #include "cases.h"
 #include "matrix.h"
+#include "model_families.h"
 #include "run_case.h"
 
 namespace fs = std::filesystem;
@@ -38,7 +39,7 @@ using namespace kiln_conformance;
 namespace {
 
 struct Options {
-  std::string cases, expected, writeMatrix, writeExpected, filter;
+  std::string cases, expected, writeMatrix, writeExpected, filter, modelsResults;
   int jobs = 0;
   double timeout = 20;
   bool verbose = false, fork = true;
@@ -48,7 +49,7 @@ struct Options {
   std::cerr << "kiln_onnx_conformance: " << why << "\n"
             << "usage: kiln_onnx_conformance --cases=DIR [--expected=FILE] [--write-matrix=FILE]\n"
                "         [--write-expected=FILE] [--filter=REGEX] [--jobs=N] [--timeout=SECONDS] [--verbose] "
-               "[--no-fork]\n";
+               "[--no-fork]\n         [--models-results=tests/models/model_families.json]\n";
   std::exit(2);
 }
 
@@ -65,6 +66,7 @@ Options parseArgs(int argc, char** argv) {
     else if (const char* v = value("--write-matrix")) o.writeMatrix = v;
     else if (const char* v = value("--write-expected")) o.writeExpected = v;
     else if (const char* v = value("--filter")) o.filter = v;
+    else if (const char* v = value("--models-results")) o.modelsResults = v;
     else if (const char* v = value("--jobs")) o.jobs = std::atoi(v);
     else if (const char* v = value("--timeout")) o.timeout = std::atof(v);
     else if (a == "--verbose" || a == "-v") o.verbose = true;
@@ -317,7 +319,22 @@ int main(int argc, char** argv) {
       std::cout << newly << " case(s) pass that " << o.expected
                 << " does not list yet (record them with --write-expected)\n";
   }
-  if (!o.writeMatrix.empty()) writeText(o.writeMatrix, renderMatrix(runs, source, missingKinds));
+  if (!o.writeMatrix.empty()) {
+    std::string matrix = renderMatrix(runs, source, missingKinds);
+    if (!o.modelsResults.empty()) {
+      // The model families' table goes before the long list of reasons.
+      std::string families;
+      try {
+        families = renderModelFamilies(o.modelsResults) + "\n";
+      } catch (const std::exception& e) {
+        std::cerr << "kiln_onnx_conformance: --models-results: " << e.what() << "\n";
+        return 2;
+      }
+      std::size_t at = matrix.find("## Why cases do not pass");
+      matrix.insert(at == std::string::npos ? matrix.size() : at, families);
+    }
+    writeText(o.writeMatrix, matrix);
+  }
   if (!o.writeExpected.empty()) writeText(o.writeExpected, renderExpected(runs, source));
 
   std::cout << counts[0] << " passed, " << counts[1] << " failed, " << counts[2] << " unsupported, " << counts[3]

@@ -25,6 +25,21 @@ std::optional<std::vector<int64_t>> constIntsOf(const Value* v) {
 
 std::optional<Sizes> trace(const Value* v, int depth);
 
+// The values of a small integer input that a chain of constants computes
+// (PyTorch's MultiheadAttention export slices Shape(x) at Reshape(Mod(3, 3))):
+// nullopt unless every element is known.
+std::optional<std::vector<int64_t>> knownInts(const Value* v, int depth) {
+  if (auto c = constIntsOf(v)) return c;
+  auto sizes = trace(v, depth);
+  if (!sizes) return std::nullopt;
+  std::vector<int64_t> out;
+  for (const SizeValue& x : *sizes) {
+    if (!x.known) return std::nullopt;
+    out.push_back(x.value);
+  }
+  return out;
+}
+
 std::optional<Sizes> traceShape(const Node& n) {
   const Shape& s = n.inputs[0]->shape;
   auto rank = static_cast<int64_t>(s.size());
@@ -37,7 +52,7 @@ std::optional<Sizes> traceShape(const Node& n) {
 
 std::optional<Sizes> traceGather(const Node& n, int depth) {
   auto data = trace(n.input(0), depth);
-  auto idx = constIntsOf(n.input(1));
+  auto idx = knownInts(n.input(1), depth);
   if (!data || !idx || n.i("axis", 0) != 0) return std::nullopt;
   auto len = static_cast<int64_t>(data->size());
   Sizes out;
@@ -51,14 +66,14 @@ std::optional<Sizes> traceGather(const Node& n, int depth) {
 
 std::optional<Sizes> traceSlice(const Node& n, int depth) {
   auto data = trace(n.input(0), depth);
-  auto starts = constIntsOf(n.input(1)), ends = constIntsOf(n.input(2));
+  auto starts = knownInts(n.input(1), depth), ends = knownInts(n.input(2), depth);
   if (!data || !starts || !ends || starts->size() != 1 || ends->size() != 1) return std::nullopt;
-  if (n.input(3) && constIntsOf(n.input(3)) != std::vector<int64_t>{0} &&
-      constIntsOf(n.input(3)) != std::vector<int64_t>{-1})
+  if (n.input(3) && knownInts(n.input(3), depth) != std::vector<int64_t>{0} &&
+      knownInts(n.input(3), depth) != std::vector<int64_t>{-1})
     return std::nullopt;
   int64_t step = 1;
   if (n.input(4)) {
-    auto s = constIntsOf(n.input(4));
+    auto s = knownInts(n.input(4), depth);
     if (!s || s->size() != 1 || (*s)[0] == 0) return std::nullopt;
     step = (*s)[0];
   }
@@ -107,7 +122,12 @@ std::optional<Sizes> traceArithmetic(const Node& n, int depth) {
     else if (n.op == "Sub") out.push_back(knownSize(x.value - y.value));
     else if (n.op == "Mul") out.push_back(knownSize(x.value * y.value));
     else if (y.value == 0) return std::nullopt;
-    else out.push_back(knownSize(x.value / y.value));  // Div on integers truncates (as ONNX Runtime)
+    else if (n.op == "Div") out.push_back(knownSize(x.value / y.value));  // truncates (as ONNX Runtime)
+    else if (n.i("fmod", 0)) out.push_back(knownSize(x.value % y.value));  // Mod, fmod=1: C's sign
+    else {  // Mod, fmod=0: the result takes the divisor's sign (Python's %)
+      int64_t r = x.value % y.value;
+      out.push_back(knownSize(r != 0 && ((r < 0) != (y.value < 0)) ? r + y.value : r));
+    }
   }
   return out;
 }
@@ -157,7 +177,8 @@ std::optional<Sizes> trace(const Value* v, int depth) {
   if (op == "Gather") return traceGather(*n, depth + 1);
   if (op == "Slice") return traceSlice(*n, depth + 1);
   if (op == "Concat") return traceConcat(*n, depth + 1);
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return traceArithmetic(*n, depth + 1);
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod")
+    return traceArithmetic(*n, depth + 1);
   if (op == "Neg") return traceNeg(*n, depth + 1);
   if (op == "Size") return traceSize(*n);
   if (op == "ConstantOfShape") return traceConstantOfShape(*n, depth + 1);

@@ -59,6 +59,27 @@ TEST(SizeValues, SliceArithmeticAndCast) {
   EXPECT_EQ(y->shape[2], Dim(20));
 }
 
+// PyTorch's MultiheadAttention export (torchvision ViT) slices Shape(x) at
+// starts computed from constants: Slice(Shape(x), Reshape(Mod(3, 3)), ...).
+// Mod follows ONNX: fmod=0 takes the divisor's sign, fmod=1 the dividend's.
+TEST(SizeValues, SliceStartsComputedByModOfConstants) {
+  Chain ch;
+  ir::Value* x = ch.g.addValue("x", DType::kFLOAT, sym({named("L"), named("N"), 2304}));
+  ir::Value* shape = ch.node("Shape", {x});
+  ir::Value* start = ch.node("Reshape", {ch.node("Mod", {ch.scalarC(-1), ch.scalarC(3)}), ch.c({1})});
+  ir::Value* head = ch.node("Slice", {shape, ch.c({0}), start});  // Mod(-1, 3) = 2: [L, N]
+  ir::Value* target = ch.node("Concat", {head, ch.c({3, 768})}, {{"axis", int64_t{0}}});
+  ir::Value* y = ch.node("Reshape", {x, target});
+  ASSERT_EQ(y->shape.size(), 4u);
+  EXPECT_EQ(y->shape[0].symbol, "L");
+  EXPECT_EQ(y->shape[1].symbol, "N");
+  EXPECT_EQ(y->shape[2], Dim(3));
+  ir::Value* cmod = ch.node("Mod", {ch.scalarC(-7), ch.scalarC(3)}, {{"fmod", int64_t{1}}});  // C: -1
+  ir::Value* shifted = ch.node("Add", {cmod, ch.scalarC(4)});                                  // 3
+  ir::Value* z = ch.node("ConstantOfShape", {ch.node("Reshape", {shifted, ch.c({1})})});
+  EXPECT_EQ(z->shape, (Shape{3}));
+}
+
 TEST(SizeValues, ExpandAndConstantOfShapeFollowShape) {
   Chain ch;
   ir::Value* x = ch.g.addValue("x", DType::kFLOAT, sym({1, 3}));
