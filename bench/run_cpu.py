@@ -15,6 +15,7 @@ compared with the FMA peak that kiln_peak_flops measures.
   --quick: 10 timed runs, no batch-8 rows.  --smoke: tiny models, a few runs, checks the harness (ctest).
 """
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -44,6 +45,16 @@ MODELS = {
     "yolo_b8": ("YOLO-style CSP/C2f 640", ["bench/models/make_yolo.py", "--batch", "8"], {}, 8),
     "distilbert_b8": ("DistilBERT (seq 128)", ["bench/models/make_bert.py", "--layers", "6", "--batch", "8"], {}, 8),
     "bert_base_b8": ("BERT-base (seq 128)", ["bench/models/make_bert.py", "--layers", "12", "--batch", "8"], {}, 8),
+    "mobilenet_v2": ("MobileNetV2", ["bench/models/export_torchvision.py", "--model", "mobilenet_v2", "--batch", "1"],
+                     {}, 1),
+    "efficientnet_b0": ("EfficientNet-B0", ["bench/models/export_torchvision.py", "--model", "efficientnet_b0",
+                                            "--batch", "1"], {}, 1),
+    "vit_b_16": ("ViT-B/16", ["bench/models/export_torchvision.py", "--model", "vit_b_16", "--batch", "1"], {}, 1),
+    "mobilenet_v2_b8": ("MobileNetV2", ["bench/models/export_torchvision.py", "--model", "mobilenet_v2", "--batch",
+                                        "8"], {}, 8),
+    "efficientnet_b0_b8": ("EfficientNet-B0", ["bench/models/export_torchvision.py", "--model", "efficientnet_b0",
+                                               "--batch", "8"], {}, 8),
+    "vit_b_16_b8": ("ViT-B/16", ["bench/models/export_torchvision.py", "--model", "vit_b_16", "--batch", "8"], {}, 8),
     # --smoke: the committed test models
     "small_cnn": ("small_cnn (tests/models)", "tests/models/small_cnn.onnx", {}, 2),
     "small_transformer": ("small_transformer (tests/models)", "tests/models/small_transformer.onnx", {}, 2),
@@ -51,10 +62,17 @@ MODELS = {
 DEFAULT_MODELS = ["resnet50", "bert_base", "distilbert", "crnn_ocr", "yolo",
                   "resnet50_b8", "bert_base_b8", "distilbert_b8", "yolo_b8"]
 SMOKE_MODELS = ["small_cnn", "small_transformer"]
-NOT_RUN = {"MobileNetV2": "needs a PyTorch export (tests/models/export_torch_models.py)",
-           "EfficientNet-B0": "needs a PyTorch export (tests/models/export_torch_models.py)",
-           "ViT-B/16": "needs a PyTorch export (tests/models/export_torch_models.py)"}
-TRANSFORMERS = {"bert_base", "distilbert", "bert_base_b8", "distilbert_b8", "small_transformer"}
+# The torchvision models need PyTorch to export them (bench/models/export_torchvision.py).
+TORCH_MODELS = {"mobilenet_v2": "MobileNetV2", "efficientnet_b0": "EfficientNet-B0", "vit_b_16": "ViT-B/16"}
+if importlib.util.find_spec("torch") and importlib.util.find_spec("torchvision"):  # found, not imported
+    NOT_RUN = {}
+    DEFAULT_MODELS[5:5] = list(TORCH_MODELS)  # batch 1 rows before the batch-8 ones
+    DEFAULT_MODELS += [m + "_b8" for m in TORCH_MODELS]
+else:
+    NOT_RUN = {label: "needs PyTorch + torchvision to export it (bench/models/export_torchvision.py)"
+               for label in TORCH_MODELS.values()}
+TRANSFORMERS = {"bert_base", "distilbert", "bert_base_b8", "distilbert_b8", "vit_b_16", "vit_b_16_b8",
+                "small_transformer"}
 
 
 def log(*a):
