@@ -21,6 +21,10 @@ def main():
     torch.manual_seed(0)
     torch.backends.mha.set_fastpath_enabled(False)  # MultiheadAttention's fast path has no ONNX form
     model = getattr(torchvision.models, args.model)(weights=None).eval()
+    with torch.no_grad():  # heads that start at zero (ViT's) would make every output 0
+        for p in model.parameters():
+            if p.dim() >= 2 and not p.any():
+                torch.nn.init.normal_(p, std=0.02)
     x = torch.randn(args.batch, 3, 224, 224)
     with torch.no_grad():
         torch.onnx.export(model, (x,), args.out, input_names=["input"], output_names=["logits"], opset_version=17,
