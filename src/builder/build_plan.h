@@ -27,6 +27,8 @@ struct BuildOptions {
   //! Tactics needing more scratch memory than this are not chosen (kWORKSPACE pool).
   std::size_t workspaceLimit = SIZE_MAX;
   std::function<void(ILogger::Severity, const std::string&)> log;
+  //! "cpu", or "cuda": tactics from the CUDA backend (needs a GPU to build, as TensorRT does).
+  std::string device = "cpu";
 };
 
 struct BuildStats {
@@ -38,7 +40,7 @@ struct BuildStats {
   double seconds = 0;
 };
 
-//! Builds a CPU plan from `network` (which is not modified). Throws kiln::Error.
+//! Builds a plan for options.device from `network` (which is not modified). Throws kiln::Error.
 std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& options, BuildStats* stats = nullptr);
 
 }  // namespace kiln::builder

@@ -1,0 +1,226 @@
+// Kiln's CUDA kernels, FP32. Grid-stride loops throughout, so any n runs with
+// a capped grid; indexing is 64-bit. Not yet run on a GPU (see backend.h).
+#include <cfloat>
+
+#include "backends/cuda/ops/kernels.h"
+
+namespace kiln::cuda::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float applyUnary(const UnaryParams& p, float x) {
+  switch (p.op) {
+    case Unary::kIdentity: return x;
+    case Unary::kRelu: return x > 0.f ? x : 0.f;
+    case Unary::kLeakyRelu: return x >= 0.f ? x : p.alpha * x;
+    case Unary::kSigmoid: return 1.f / (1.f + expf(-x));
+    case Unary::kTanh: return tanhf(x);
+    case Unary::kGeluErf: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    case Unary::kGeluTanh: return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case Unary::kErf: return erff(x);
+    case Unary::kExp: return expf(x);
+    case Unary::kLog: return logf(x);
+    case Unary::kSqrt: return sqrtf(x);
+    case Unary::kReciprocal: return 1.f / x;
+    case Unary::kNeg: return -x;
+    case Unary::kAbs: return fabsf(x);
+    case Unary::kClip: return fminf(fmaxf(x, p.alpha), p.beta);
+    case Unary::kHardSigmoid: return fmaxf(0.f, fminf(1.f, p.alpha * x + p.beta));
+    case Unary::kHardSwish: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
+    case Unary::kSilu: return x / (1.f + expf(-x));
+    case Unary::kSoftplus: return x > 20.f ? x : log1pf(expf(x));
+  }
+  return x;
+}
+
+__device__ __forceinline__ float applyBinary(Binary op, float a, float b) {
+  switch (op) {
+    case Binary::kAdd: return a + b;
+    case Binary::kSub: return a - b;
+    case Binary::kMul: return a * b;
+    case Binary::kDiv: return a / b;
+    case Binary::kMax: return fmaxf(a, b);
+    case Binary::kMin: return fminf(a, b);
+    case Binary::kPow: return powf(a, b);
+  }
+  return a;
+}
+
+__global__ void unaryKernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, UnaryParams p) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = applyUnary(p, x[i]);
+}
+
+__global__ void binaryFlatKernel(const float* a, const float* b, float* y, int64_t n, Binary op, UnaryParams then) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = applyUnary(then, applyBinary(op, a[i], b[i]));
+}
+
+__global__ void binaryBroadcastKernel(const float* a, const float* b, float* y, int64_t n, BroadcastShape s,
+                                      Binary op, UnaryParams then) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rest = i, ia = 0, ib = 0;
+    for (int d = s.rank - 1; d >= 0; --d) {
+      int64_t coord = rest % s.dims[d];
+      rest /= s.dims[d];
+      ia += coord * s.aStrides[d];
+      ib += coord * s.bStrides[d];
+    }
+    y[i] = applyUnary(then, applyBinary(op, a[ia], b[ib]));
+  }
+}
+
+// One block per (outer, inner) row: max, sum of exp, then write; the row is
+// read three times from global memory (L2-resident for the sizes that matter here).
+__global__ void softmaxKernel(const float* x, float* y, int64_t axis, int64_t inner, bool logSoftmax) {
+  __shared__ float scratch[kThreads];
+  int64_t row = blockIdx.x;
+  int64_t o = row / inner, in = row % inner;
+  const float* xr = x + o * axis * inner + in;
+  float* yr = y + o * axis * inner + in;
+  float m = -FLT_MAX;
+  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) m = fmaxf(m, xr[k * inner]);
+  scratch[threadIdx.x] = m;
+  __syncthreads();
+  for (int step = blockDim.x / 2; step > 0; step /= 2) {
+    if (threadIdx.x < step) scratch[threadIdx.x] = fmaxf(scratch[threadIdx.x], scratch[threadIdx.x + step]);
+    __syncthreads();
+  }
+  m = scratch[0];
+  __syncthreads();
+  float sum = 0.f;
+  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) sum += expf(xr[k * inner] - m);
+  scratch[threadIdx.x] = sum;
+  __syncthreads();
+  for (int step = blockDim.x / 2; step > 0; step /= 2) {
+    if (threadIdx.x < step) scratch[threadIdx.x] += scratch[threadIdx.x + step];
+    __syncthreads();
+  }
+  sum = scratch[0];
+  float logSum = logf(sum);
+  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) {
+    float v = xr[k * inner] - m;
+    yr[k * inner] = logSoftmax ? v - logSum : expf(v) / sum;
+  }
+}
+
+__global__ void pool2dKernel(const float* x, float* y, Pool2d p) {
+  int64_t total = p.n * p.c * p.oh * p.ow;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t ox = i % p.ow, oy = i / p.ow % p.oh, plane = i / (p.ow * p.oh);
+    const float* xp = x + plane * p.h * p.w;
+    float acc = p.max ? -FLT_MAX : 0.f;
+    int count = 0;
+    for (int ky = 0; ky < p.kh; ++ky) {
+      int64_t iy = oy * p.sh - p.padTop + int64_t(ky) * p.dh;
+      for (int kx = 0; kx < p.kw; ++kx) {
+        int64_t ix = ox * p.sw - p.padLeft + int64_t(kx) * p.dw;
+        bool inside = iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
+        // count_include_pad counts the explicit padding, not what ceil_mode adds beyond it.
+        bool inPadded = iy < p.h + p.padBottom && ix < p.w + p.padRight;
+        if (inside) {
+          float v = xp[iy * p.w + ix];
+          acc = p.max ? fmaxf(acc, v) : acc + v;
+          ++count;
+        } else if (p.countIncludePad && inPadded) {
+          ++count;
+        }
+      }
+    }
+    y[i] = p.max ? acc : (count ? acc / count : 0.f);
+  }
+}
+
+__global__ void rowMeanKernel(const float* x, float* y, int64_t hw) {
+  __shared__ float scratch[kThreads];
+  const float* xr = x + blockIdx.x * hw;
+  float sum = 0.f;
+  for (int64_t k = threadIdx.x; k < hw; k += blockDim.x) sum += xr[k];
+  scratch[threadIdx.x] = sum;
+  __syncthreads();
+  for (int step = blockDim.x / 2; step > 0; step /= 2) {
+    if (threadIdx.x < step) scratch[threadIdx.x] += scratch[threadIdx.x + step];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) y[blockIdx.x] = scratch[0] / float(hw);
+}
+
+template <typename T>
+__global__ void transposeKernel(const T* x, T* y, int64_t n, TransposeShape s) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rest = i, src = 0;
+    for (int d = s.rank - 1; d >= 0; --d) {
+      src += rest % s.dims[d] * s.inStrides[d];
+      rest /= s.dims[d];
+    }
+    y[i] = x[src];
+  }
+}
+
+__global__ void channelBiasActKernel(float* y, const float* bias, const float* residual, int64_t total, int64_t c,
+                                     int64_t hw, UnaryParams act) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    float v = y[i];
+    if (bias) v += bias[i / hw % c];
+    if (residual) v += residual[i];
+    y[i] = applyUnary(act, v);
+  }
+}
+
+}  // namespace
+
+void channelBiasAct(float* y, const float* bias, const float* residual, int64_t n, int64_t c, int64_t hw,
+                    UnaryParams act, cudaStream_t stream) {
+  int64_t total = n * c * hw;
+  if (total > 0) channelBiasActKernel<<<gridFor(total), kThreads, 0, stream>>>(y, bias, residual, total, c, hw, act);
+}
+
+int64_t gridFor(int64_t n, int threads) {
+  int64_t blocks = (n + threads - 1) / threads;
+  return blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks);
+}
+
+void unary(const float* x, float* y, int64_t n, UnaryParams p, cudaStream_t stream) {
+  if (n > 0) unaryKernel<<<gridFor(n), kThreads, 0, stream>>>(x, y, n, p);
+}
+
+void binary(const float* a, const float* b, float* y, const BroadcastShape& s, Binary op, UnaryParams then,
+            cudaStream_t stream) {
+  int64_t n = 1;
+  for (int d = 0; d < s.rank; ++d) n *= s.dims[d];
+  if (n <= 0) return;
+  if (s.sameShape)
+    binaryFlatKernel<<<gridFor(n), kThreads, 0, stream>>>(a, b, y, n, op, then);
+  else
+    binaryBroadcastKernel<<<gridFor(n), kThreads, 0, stream>>>(a, b, y, n, s, op, then);
+}
+
+void softmax(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax,
+             cudaStream_t stream) {
+  int64_t rows = outer * inner;
+  if (rows > 0 && axis > 0) softmaxKernel<<<rows, kThreads, 0, stream>>>(x, y, axis, inner, logSoftmax);
+}
+
+void pool2d(const float* x, float* y, const Pool2d& p, cudaStream_t stream) {
+  int64_t n = p.n * p.c * p.oh * p.ow;
+  if (n > 0) pool2dKernel<<<gridFor(n), kThreads, 0, stream>>>(x, y, p);
+}
+
+void rowMean(const float* x, float* y, int64_t rows, int64_t hw, cudaStream_t stream) {
+  if (rows > 0) rowMeanKernel<<<rows, kThreads, 0, stream>>>(x, y, hw);
+}
+
+void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShape& s, cudaStream_t stream) {
+  int64_t n = 1;
+  for (int d = 0; d < s.rank; ++d) n *= s.dims[d];
+  if (n <= 0) return;
+  switch (elementBytes) {
+    case 1: transposeKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n, s); break;
+    case 2: transposeKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n, s); break;
+    case 4: transposeKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint32_t*>(x), static_cast<uint32_t*>(y), n, s); break;
+    default: transposeKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint64_t*>(x), static_cast<uint64_t*>(y), n, s); break;
+  }
+}
+
+}  // namespace kiln::cuda::kernels

@@ -1,0 +1,69 @@
+// Kiln's own CUDA kernels (kernels.cu), as plain launchers: no IR types here,
+// so nvcc compiles one small file. The tactics (ops/*.cc) turn a node and its
+// views into these parameter structs; launch_shapes.h computes them (host
+// code, unit-tested without a GPU). FP32 only for now.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace kiln::cuda::kernels {
+
+constexpr int kMaxRank = 8;
+
+//! Unary ops; the same formulas as backends/cpu/activation.h.
+enum class Unary : int32_t {
+  kIdentity, kRelu, kLeakyRelu, kSigmoid, kTanh, kGeluErf, kGeluTanh, kErf, kExp, kLog, kSqrt,
+  kReciprocal, kNeg, kAbs, kClip, kHardSigmoid, kHardSwish, kSilu, kSoftplus,
+};
+struct UnaryParams {
+  Unary op = Unary::kIdentity;
+  float alpha = 0, beta = 0;  //!< LeakyRelu alpha; Clip min/max; HardSigmoid alpha/beta
+};
+void unary(const float* x, float* y, int64_t n, UnaryParams p, cudaStream_t stream);
+
+enum class Binary : int32_t { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow };
+//! Output dims and, per operand, its element strides over them (0 on broadcast dims).
+struct BroadcastShape {
+  int32_t rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t aStrides[kMaxRank] = {};
+  int64_t bStrides[kMaxRank] = {};
+  bool sameShape = false;  //!< a, b and y all alike: the flat kernel
+};
+//! y = op(a, b) with broadcasting, then `then` applied (a fused activation).
+void binary(const float* a, const float* b, float* y, const BroadcastShape& shape, Binary op, UnaryParams then,
+            cudaStream_t stream);
+
+//! Softmax over the middle axis of x viewed as [outer, axis, inner].
+void softmax(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax,
+             cudaStream_t stream);
+
+//! 2-D max/average pooling over NCHW (1-D and 3-D pooling: not yet).
+struct Pool2d {
+  int64_t n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int32_t kh = 1, kw = 1, sh = 1, sw = 1, padTop = 0, padLeft = 0, dh = 1, dw = 1;
+  int32_t padBottom = 0, padRight = 0;
+  bool max = true;
+  bool countIncludePad = false;
+};
+void pool2d(const float* x, float* y, const Pool2d& p, cudaStream_t stream);
+//! y[i] = mean of x[i*hw .. i*hw + hw) for i < rows.
+void rowMean(const float* x, float* y, int64_t rows, int64_t hw, cudaStream_t stream);
+
+//! Output dims and, per output dim, the stride in the input it reads from.
+struct TransposeShape {
+  int32_t rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t inStrides[kMaxRank] = {};
+};
+void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShape& shape, cudaStream_t stream);
+
+//! y = act(y + bias[c] + residual) over NCHW-like [n, c, hw]; bias and residual may be null.
+void channelBiasAct(float* y, const float* bias, const float* residual, int64_t n, int64_t c, int64_t hw,
+                    UnaryParams act, cudaStream_t stream);
+
+//! Blocks of 256 threads covering n elements, capped (grid-stride loops do the rest).
+int64_t gridFor(int64_t n, int threads = 256);
+
+}  // namespace kiln::cuda::kernels
