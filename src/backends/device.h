@@ -25,8 +25,8 @@ struct HostDevice {
   DeviceTarget target;      //!< meaningful when available
 };
 
-//! "sm_90" from compute capability 9.0.
-std::string archName(int major, int minor);
+//! "sm_90" from compute capability 9.0 (inline: the CUDA backend, below kiln_backends, uses it).
+inline std::string archName(int major, int minor) { return "sm_" + std::to_string(major) + std::to_string(minor); }
 //! "13.0" from 13000 (CUDA runtime versions).
 std::string cudaVersionName(int version);
 //! "9.26.0" from 92600 (cuDNN 9 / cuBLASLt versions: major*10000 + minor*100 + patch).

@@ -5,8 +5,6 @@
 
 namespace kiln::backends {
 
-std::string archName(int major, int minor) { return strCat("sm_", major, minor); }
-
 std::string cudaVersionName(int version) { return strCat(version / 1000, ".", version % 1000 / 10); }
 
 std::string libraryVersionName(int64_t version) {

@@ -42,6 +42,8 @@ backends::HostDevice query() {
 class CudaBackend final : public backends::DeviceBackend {
  public:
   CudaBackend() {
+    registerGemmTactics(all_);
+    registerConvTactics(all_);
     registerElementwiseTactics(all_);
     registerSoftmaxTactics(all_);
     registerPoolTactics(all_);
