@@ -175,9 +175,9 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
              "' (cpu or cuda)");
   const backends::DeviceBackend* device = nullptr;
   if (options.device == "cuda") {
-    backends::HostDevice host = backends::cudaHost();
+    backends::HostDevice host = options.deviceBackend ? options.deviceBackend->host() : backends::cudaHost();
     KILN_CHECK(host.available, "building a CUDA engine needs a GPU (tactics are chosen on it): ", host.unavailable);
-    device = backends::cudaBackend();
+    device = options.deviceBackend ? options.deviceBackend : backends::cudaBackend();
   }
   KILN_CHECK(!network.outputs.empty(), "network has no outputs (mark at least one with markOutput)");
   auto graph = network.clone();

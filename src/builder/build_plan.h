@@ -11,6 +11,10 @@
 #include "ir/graph.h"
 #include "kiln/types.h"
 
+namespace kiln::backends {
+class DeviceBackend;
+}
+
 namespace kiln::builder {
 
 struct ProfileShape {
@@ -29,6 +33,8 @@ struct BuildOptions {
   std::function<void(ILogger::Severity, const std::string&)> log;
   //! "cpu", or "cuda": tactics from the CUDA backend (needs a GPU to build, as TensorRT does).
   std::string device = "cpu";
+  //! Tests: a stand-in for the CUDA backend (its host() decides whether a GPU is there).
+  const backends::DeviceBackend* deviceBackend = nullptr;
 };
 
 struct BuildStats {

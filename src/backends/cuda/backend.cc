@@ -48,6 +48,9 @@ class CudaBackend final : public backends::DeviceBackend {
     registerSoftmaxTactics(all_);
     registerPoolTactics(all_);
     registerTensorTactics(all_);
+    registerNormTactics(all_);
+    registerReduceTactics(all_);
+    registerCastTactics(all_);
     for (const backends::DeviceTactic& t : all_) {
       KILN_CHECK(t.supports && t.create, "CUDA tactic '", t.name, "' lacks supports() or create()");
       KILN_CHECK(byName_.emplace(t.name, &t).second, "CUDA tactic '", t.name, "' registered twice");

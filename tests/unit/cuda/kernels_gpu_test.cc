@@ -172,3 +172,50 @@ TEST(CudaConv, BiasActivationResidualGroupsStrides) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(CudaTransformerOps, GatherLayerNormCastReduce) {
+  KILN_REQUIRE_GPU();
+  for (int64_t axis : {0, 1, -1}) {
+    OpSpec g;
+    g.op = "Gather";
+    g.attrs["axis"] = axis;
+    g.inputs = {dyn(randomTensor({5, 4, 3}, 1)), cst(ints({2, 3}, {0, -1, 2, 1, 2, 0}))};
+    expectMatchesRef(g, "Gather.cuda", 0, 0);
+  }
+  for (auto [dims, axis] : std::vector<std::pair<Dims, int64_t>>{{{2, 7, 33}, -1}, {{3, 4, 5}, 1}, {{1, 1000}, -1}}) {
+    OpSpec ln;
+    ln.op = "LayerNormalization";
+    ln.attrs["axis"] = axis;
+    ln.attrs["epsilon"] = 1e-5f;
+    Dims norm(dims.begin() + (axis < 0 ? axis + dims.size() : axis), dims.end());
+    ln.inputs = {dyn(randomTensor(dims, 1)), cst(randomTensor(norm, 2)), cst(randomTensor(norm, 3))};
+    expectMatchesRef(ln, "LayerNormalization.cuda", 1e-4f, 1e-4f);
+  }
+  OpSpec c;
+  c.op = "Cast";
+  c.attrs["to"] = int64_t{1};  // FLOAT
+  c.inputs = {dyn(ints({2, 5}, {0, 1, -3, 7, 1, 0, 0, 1, 2, 9}))};
+  expectMatchesRef(c, "Cast.cuda", 0, 0);
+  for (const Dims& axes : std::vector<Dims>{{1}, {-1}, {1, 2}, {0}}) {
+    OpSpec r;
+    r.op = "ReduceMean";
+    r.attrs["keepdims"] = int64_t{0};
+    r.inputs = {dyn(randomTensor({3, 4, 5}, 4)), cst(ints({int64_t(axes.size())}, axes))};
+    expectMatchesRef(r, "ReduceMean.cuda", 1e-5f, 1e-4f);
+  }
+}
+
+TEST(CudaGemm, ActivationWithoutAnEpilogueRunsAfter) {
+  KILN_REQUIRE_GPU();
+  OpSpec s;
+  s.op = "MatMul";
+  s.attrs["kiln_act"] = std::string("Gelu");  // erf GELU: cuBLASLt's epilogue is the tanh form
+  s.inputs = {dyn(randomTensor({2, 3, 8}, 1)), cst(randomTensor({8, 5}, 2)), cst(randomTensor({5}, 3))};
+  expectMatchesRef(s, "MatMul.cublaslt", 1e-4f, 1e-3f);
+}
+
+}  // namespace
+}  // namespace kiln::test

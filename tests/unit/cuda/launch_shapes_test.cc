@@ -177,7 +177,8 @@ TEST(CudaBackend, RegistryWithoutAGpu) {
   const backends::DeviceBackend& b = cuda::backend();
   EXPECT_STREQ(b.device(), "cuda");
   for (const char* op : {"MatMul", "Gemm", "Conv", "Relu", "Add", "Softmax", "MaxPool", "GlobalAveragePool",
-                         "Transpose", "Concat", "Reshape", "Flatten"})
+                         "Transpose", "Concat", "Reshape", "Flatten", "Gather", "LayerNormalization", "Cast",
+                         "ReduceMean"})
     EXPECT_FALSE(b.tacticsFor(op).empty()) << op;
   EXPECT_TRUE(b.tacticsFor("NoSuchOp").empty());
   ASSERT_NE(b.findTactic("MatMul.cublaslt"), nullptr);

@@ -14,7 +14,10 @@ void registerConvTactics(TacticList& out);         // Conv: cuDNN
 void registerElementwiseTactics(TacticList& out);  // unary, binary (broadcasting), activations
 void registerSoftmaxTactics(TacticList& out);      // Softmax
 void registerPoolTactics(TacticList& out);         // MaxPool, AveragePool, GlobalAveragePool
-void registerTensorTactics(TacticList& out);       // Concat, Transpose, Reshape and its aliases
+void registerTensorTactics(TacticList& out);       // Concat, Transpose, Gather, Reshape and its aliases
+void registerNormTactics(TacticList& out);         // LayerNormalization
+void registerReduceTactics(TacticList& out);       // ReduceMean, ReduceSum
+void registerCastTactics(TacticList& out);         // Cast
 
 }  // namespace kiln::cuda
 

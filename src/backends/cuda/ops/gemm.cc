@@ -1,7 +1,8 @@
 // MatMul and Gemm through cuBLASLt, FP32 (TF32 tensor cores are not enabled
 // yet: compute type CUBLAS_COMPUTE_32F). Epilogues: bias (Gemm's C of N
 // elements with beta 1, MatMul's fused `bias`), ReLU, and GELU (cuBLASLt's is
-// the tanh form, so only kiln_act "GeluTanh" maps to it). A full C [M,N]
+// the tanh form, so only kiln_act "GeluTanh" maps to it; other activations
+// run as one Kiln pass after the product). A full C [M,N]
 // goes in as cuBLASLt's C with beta. Descriptors and the heuristic's
 // algorithm are made per run on the host (shapes may change within a
 // profile); caching them per shape is the next step. Not yet run on a GPU.
@@ -56,6 +57,7 @@ struct GemmConfig {
   int biasInput = -1;  //!< input index of a bias vector of N (epilogue), or -1
   int cInput = -1;     //!< input index of a full C [M,N] (beta * C), or -1
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  kernels::UnaryParams after;  //!< an activation no epilogue has (Gelu with erf, Sigmoid, ...): one Kiln pass after
 };
 
 //! How `n` maps onto cuBLASLt; false when it does not (yet).
@@ -77,7 +79,10 @@ bool configFor(const ir::Node& n, GemmConfig* c) {
   } else if (n.inputs.size() > 2 && n.inputs[2]) {
     c->biasInput = 2;  // the fused MatMul bias: [N]
   }
-  return epilogueFor(n.s("kiln_act", ""), c->biasInput >= 0, &c->epilogue);
+  const std::string act = n.s("kiln_act", "");
+  if (epilogueFor(act, c->biasInput >= 0, &c->epilogue)) return true;
+  epilogueFor("", c->biasInput >= 0, &c->epilogue);
+  return unaryParams(act, n, true, &c->after);
 }
 
 class GemmKernel final : public backends::DeviceKernel {
@@ -129,6 +134,8 @@ class GemmKernel final : public backends::DeviceKernel {
     KILN_CUDA_CHECK(cublasLtMatmul(libs.cublasLt, op.handle, &c_.alpha, in[1].data, first.handle, in[0].data,
                                    second.handle, &beta, cData, y.handle, out[0].data, y.handle, &result.algo,
                                    launch.workspace, kWorkspace, streamOf(launch)));
+    if (c_.after.op != kernels::Unary::kIdentity)
+      kernels::unary(out[0].as<const float>(), out[0].as<float>(), out[0].numel(), c_.after, streamOf(launch));
   }
 
  private:

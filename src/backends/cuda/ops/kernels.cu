@@ -1,6 +1,7 @@
 // Kiln's CUDA kernels, FP32. Grid-stride loops throughout, so any n runs with
 // a capped grid; indexing is 64-bit. Not yet run on a GPU (see backend.h).
 #include <cfloat>
+#include <type_traits>
 
 #include "backends/cuda/ops/kernels.h"
 
@@ -168,7 +169,126 @@ __global__ void channelBiasActKernel(float* y, const float* bias, const float* r
   }
 }
 
+template <typename T, typename I>
+__global__ void gatherKernel(const T* data, const I* idx, T* y, int64_t outer, int64_t dim, int64_t count,
+                             int64_t inner) {
+  int64_t total = outer * count * inner;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t in = i % inner, k = i / inner % count, o = i / (inner * count);
+    int64_t j = int64_t(idx[k]);
+    if (j < 0) j += dim;
+    y[i] = j >= 0 && j < dim ? data[(o * dim + j) * inner + in] : T(0);
+  }
+}
+
+template <typename T>
+void launchGather(const void* data, const void* idx, bool idx64, void* y, int64_t outer, int64_t dim, int64_t count,
+                  int64_t inner, cudaStream_t stream) {
+  int64_t n = outer * count * inner;
+  if (idx64)
+    gatherKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(data), static_cast<const int64_t*>(idx),
+                                                      static_cast<T*>(y), outer, dim, count, inner);
+  else
+    gatherKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(data), static_cast<const int32_t*>(idx),
+                                                      static_cast<T*>(y), outer, dim, count, inner);
+}
+
+__device__ float blockSum(float v, float* scratch) {
+  scratch[threadIdx.x] = v;
+  __syncthreads();
+  for (int step = blockDim.x / 2; step > 0; step /= 2) {
+    if (threadIdx.x < step) scratch[threadIdx.x] += scratch[threadIdx.x + step];
+    __syncthreads();
+  }
+  float total = scratch[0];
+  __syncthreads();
+  return total;
+}
+
+// One block per row; mean then variance (two passes over the row, numerically
+// as the CPU reference).
+__global__ void layerNormKernel(const float* x, const float* scale, const float* bias, float* y, int64_t cols,
+                                float eps) {
+  __shared__ float scratch[kThreads];
+  const float* xr = x + blockIdx.x * cols;
+  float* yr = y + blockIdx.x * cols;
+  float sum = 0.f;
+  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) sum += xr[k];
+  float mean = blockSum(sum, scratch) / float(cols);
+  float sq = 0.f;
+  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) sq += (xr[k] - mean) * (xr[k] - mean);
+  float inv = rsqrtf(blockSum(sq, scratch) / float(cols) + eps);
+  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x)
+    yr[k] = (xr[k] - mean) * inv * scale[k] + (bias ? bias[k] : 0.f);
+}
+
+template <typename From, typename To>
+__global__ void castKernel(const From* x, To* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    if constexpr (std::is_same<To, bool>::value)
+      y[i] = x[i] != From(0);
+    else
+      y[i] = To(x[i]);
+  }
+}
+
+template <typename From>
+void castFrom(const From* x, void* y, CastType to, int64_t n, cudaStream_t s) {
+  switch (to) {
+    case CastType::kFloat: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<float*>(y), n); break;
+    case CastType::kInt32: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int32_t*>(y), n); break;
+    case CastType::kInt64: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int64_t*>(y), n); break;
+    case CastType::kBool: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<bool*>(y), n); break;
+    case CastType::kUInt8: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<uint8_t*>(y), n); break;
+    case CastType::kInt8: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int8_t*>(y), n); break;
+  }
+}
+
+__global__ void reduceMiddleKernel(const float* x, float* y, int64_t reduce, int64_t inner, bool mean) {
+  __shared__ float scratch[kThreads];
+  int64_t row = blockIdx.x, o = row / inner, in = row % inner;
+  const float* xr = x + o * reduce * inner + in;
+  float sum = 0.f;
+  for (int64_t k = threadIdx.x; k < reduce; k += blockDim.x) sum += xr[k * inner];
+  float total = blockSum(sum, scratch);
+  if (threadIdx.x == 0) y[row] = mean ? total / float(reduce) : total;
+}
+
 }  // namespace
+
+void gather(const void* data, const void* indices, bool indices64, void* y, int64_t outer, int64_t dim,
+            int64_t count, int64_t inner, int32_t elementBytes, cudaStream_t stream) {
+  if (outer * count * inner <= 0) return;
+  switch (elementBytes) {
+    case 1: launchGather<uint8_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
+    case 2: launchGather<uint16_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
+    case 4: launchGather<uint32_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
+    default: launchGather<uint64_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
+  }
+}
+
+void layerNorm(const float* x, const float* scale, const float* bias, float* y, int64_t rows, int64_t cols, float eps,
+               cudaStream_t stream) {
+  if (rows > 0 && cols > 0) layerNormKernel<<<rows, kThreads, 0, stream>>>(x, scale, bias, y, cols, eps);
+}
+
+void cast(const void* x, CastType from, void* y, CastType to, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  switch (from) {
+    case CastType::kFloat: castFrom(static_cast<const float*>(x), y, to, n, stream); break;
+    case CastType::kInt32: castFrom(static_cast<const int32_t*>(x), y, to, n, stream); break;
+    case CastType::kInt64: castFrom(static_cast<const int64_t*>(x), y, to, n, stream); break;
+    case CastType::kBool: castFrom(static_cast<const bool*>(x), y, to, n, stream); break;
+    case CastType::kUInt8: castFrom(static_cast<const uint8_t*>(x), y, to, n, stream); break;
+    case CastType::kInt8: castFrom(static_cast<const int8_t*>(x), y, to, n, stream); break;
+  }
+}
+
+void reduceMiddle(const float* x, float* y, int64_t outer, int64_t reduce, int64_t inner, bool mean,
+                  cudaStream_t stream) {
+  int64_t rows = outer * inner;
+  if (rows > 0) reduceMiddleKernel<<<rows, kThreads, 0, stream>>>(x, y, reduce, inner, mean);
+}
 
 void channelBiasAct(float* y, const float* bias, const float* residual, int64_t n, int64_t c, int64_t hw,
                     UnaryParams act, cudaStream_t stream) {

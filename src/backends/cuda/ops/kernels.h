@@ -63,6 +63,26 @@ void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShap
 void channelBiasAct(float* y, const float* bias, const float* residual, int64_t n, int64_t c, int64_t hw,
                     UnaryParams act, cudaStream_t stream);
 
+//! Gather over one axis: data viewed as [outer, dim, inner] elements of
+//! `elementBytes` (1, 2, 4 or 8), indices int32 or int64 (negative counts
+//! from the end). An index outside [-dim, dim) writes zeros (a kernel cannot
+//! raise an error; the CPU kernel's check is what the tests compare with).
+void gather(const void* data, const void* indices, bool indices64, void* y, int64_t outer, int64_t dim,
+            int64_t count, int64_t inner, int32_t elementBytes, cudaStream_t stream);
+
+//! LayerNormalization over the last `cols` of each of `rows` rows: y = (x - mean) / sqrt(var + eps) * scale + bias
+//! (bias may be null), statistics in FP32.
+void layerNorm(const float* x, const float* scale, const float* bias, float* y, int64_t rows, int64_t cols, float eps,
+               cudaStream_t stream);
+
+//! Element types Cast converts between.
+enum class CastType : int32_t { kFloat, kInt32, kInt64, kBool, kUInt8, kInt8 };
+void cast(const void* x, CastType from, void* y, CastType to, int64_t n, cudaStream_t stream);
+
+//! Mean (or sum) over the middle axis of x viewed as [outer, reduce, inner].
+void reduceMiddle(const float* x, float* y, int64_t outer, int64_t reduce, int64_t inner, bool mean,
+                  cudaStream_t stream);
+
 //! Blocks of 256 threads covering n elements, capped (grid-stride loops do the rest).
 int64_t gridFor(int64_t n, int threads = 256);
 
