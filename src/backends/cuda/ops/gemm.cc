@@ -77,7 +77,12 @@ bool configFor(const ir::Node& n, GemmConfig* c) {
       else return false;  // C broadcast along N, or a scalar: not mapped yet
     }
   } else if (n.inputs.size() > 2 && n.inputs[2]) {
-    c->biasInput = 2;  // the fused MatMul bias: [N]
+    // The fused MatMul bias: the epilogue reads N values, so it must be [N] (or [1, ..., 1, N]).
+    const ir::Shape& bs = n.inputs[2]->shape;
+    if (bs.empty() || ys.empty() || !(bs.back() == ys.back())) return false;
+    for (std::size_t i = 0; i + 1 < bs.size(); ++i)
+      if (!(bs[i].known() && bs[i].value == 1)) return false;
+    c->biasInput = 2;
   }
   const std::string act = n.s("kiln_act", "");
   if (epilogueFor(act, c->biasInput >= 0, &c->epilogue)) return true;
