@@ -219,3 +219,25 @@ TEST(CudaGemm, ActivationWithoutAnEpilogueRunsAfter) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(CudaResize, NearestModes) {
+  KILN_REQUIRE_GPU();
+  for (const char* coord : {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel", "tf_half_pixel_for_nn"})
+    for (const char* nearest : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}) {
+      OpSpec s;
+      s.op = "Resize";
+      s.attrs["mode"] = std::string("nearest");
+      s.attrs["coordinate_transformation_mode"] = std::string(coord);
+      s.attrs["nearest_mode"] = std::string(nearest);
+      s.inputs = {dyn(randomTensor({2, 3, 5, 7}, 1)), none(), cst(floats({4}, {1, 1, 1.5f, 0.6f}))};
+      expectMatchesRef(s, "Resize.cuda", 0, 0);
+      s.inputs = {dyn(randomTensor({1, 2, 4, 4}, 2)), none(), none(), cst(ints({4}, {1, 2, 9, 13}))};
+      expectMatchesRef(s, "Resize.cuda", 0, 0);
+    }
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -172,13 +172,74 @@ TEST(CudaLaunchShapes, CublasLtColumnMajorMappingMatchesGemmRef) {
   EXPECT_THROW(cuda::gemmShape({5, 7}, {6, 3}, false, false), Error);
 }
 
+//! Nearest Resize cases: coordinate mode, nearest mode, input dims, scales (or empty) and sizes (or empty).
+struct ResizeCase {
+  std::string coord, nearest;
+  Dims x;
+  std::vector<float> scales;
+  Dims sizes;
+};
+
+std::vector<ResizeCase> resizeCases() {
+  return {{"half_pixel", "round_prefer_floor", {2, 3, 4, 4}, {1, 1, 2, 2}, {}},
+          {"asymmetric", "floor", {1, 2, 5, 3}, {1, 1, 1.7f, 2.5f}, {}},
+          {"align_corners", "round_prefer_ceil", {1, 1, 7, 5}, {}, {1, 1, 3, 11}},
+          {"pytorch_half_pixel", "ceil", {2, 1, 6, 1}, {1, 1, 0.5f, 3}, {}},
+          {"tf_half_pixel_for_nn", "round_prefer_floor", {1, 3, 3, 8}, {}, {1, 3, 9, 3}}};
+}
+
+OpSpec resizeSpec(const ResizeCase& c) {
+  OpSpec s;
+  s.op = "Resize";
+  s.attrs["mode"] = std::string("nearest");
+  s.attrs["coordinate_transformation_mode"] = c.coord;
+  s.attrs["nearest_mode"] = c.nearest;
+  s.inputs = {dyn(randomTensor(c.x, 1)), none()};
+  if (!c.scales.empty()) s.inputs.push_back(cst(floats({int64_t(c.scales.size())}, c.scales)));
+  else s.inputs.insert(s.inputs.end(), {none(), cst(ints({int64_t(c.sizes.size())}, c.sizes))});
+  return s;
+}
+
+TEST(CudaLaunchShapes, ResizeNearestIndicesReproduceTheReference) {
+  for (const ResizeCase& c : resizeCases()) {
+    OpSpec s = resizeSpec(c);
+    ir::Tensor want = runTactic(s, "Resize.ref")[0];
+    BuiltGraph b = buildGraph(s);
+    cuda::ResizeConfig config;
+    ASSERT_TRUE(cuda::resizeConfig(*b.node, &config)) << c.coord;
+    cuda::kernels::ResizeParams p = cuda::resizeParams(config, c.x, want.dims());
+    std::vector<float> got(want.numel());
+    const float* x = s.inputs[0].value.as<float>();
+    for (int64_t i = 0; i < want.numel(); ++i) {  // resizeNearestKernel's loop, on the host
+      int64_t rest = i, src = 0, stride = 1;
+      for (int d = p.rank - 1; d >= 0; --d) {
+        src += cuda::kernels::resizeNearestIndex(p, d, rest % p.outDims[d]) * stride;
+        rest /= p.outDims[d];
+        stride *= p.inDims[d];
+      }
+      got[i] = x[src];
+    }
+    EXPECT_TRUE(near(ir::Tensor::fromFloat(got, want.dims()), want, 0, 0)) << c.coord << " / " << c.nearest;
+  }
+}
+
+TEST(CudaLaunchShapes, ResizeDeclinesWhatTheKernelLacks) {
+  OpSpec s = resizeSpec(resizeCases()[0]);
+  s.attrs["mode"] = std::string("linear");
+  cuda::ResizeConfig c;
+  EXPECT_FALSE(cuda::resizeConfig(*buildGraph(s).node, &c));
+  s = resizeSpec(resizeCases()[0]);
+  s.attrs["coordinate_transformation_mode"] = std::string("half_pixel_symmetric");
+  EXPECT_FALSE(cuda::resizeConfig(*buildGraph(s).node, &c));
+}
+
 TEST(CudaBackend, RegistryWithoutAGpu) {
   // The backend and its tactics exist without a device; only running needs one.
   const backends::DeviceBackend& b = cuda::backend();
   EXPECT_STREQ(b.device(), "cuda");
   for (const char* op : {"MatMul", "Gemm", "Conv", "Relu", "Add", "Softmax", "MaxPool", "GlobalAveragePool",
                          "Transpose", "Concat", "Reshape", "Flatten", "Gather", "LayerNormalization", "Cast",
-                         "ReduceMean"})
+                         "ReduceMean", "Resize"})
     EXPECT_FALSE(b.tacticsFor(op).empty()) << op;
   EXPECT_TRUE(b.tacticsFor("NoSuchOp").empty());
   ASSERT_NE(b.findTactic("MatMul.cublaslt"), nullptr);

@@ -18,6 +18,7 @@ void registerTensorTactics(TacticList& out);       // Concat, Transpose, Gather,
 void registerNormTactics(TacticList& out);         // LayerNormalization
 void registerReduceTactics(TacticList& out);       // ReduceMean, ReduceSum
 void registerCastTactics(TacticList& out);         // Cast
+void registerResizeTactics(TacticList& out);       // Resize (nearest)
 
 }  // namespace kiln::cuda
 

@@ -254,7 +254,32 @@ __global__ void reduceMiddleKernel(const float* x, float* y, int64_t reduce, int
   if (threadIdx.x == 0) y[row] = mean ? total / float(reduce) : total;
 }
 
+template <typename T>
+__global__ void resizeNearestKernel(const T* x, T* y, int64_t n, ResizeParams p) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rest = i, src = 0, stride = 1;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      src += resizeNearestIndex(p, d, rest % p.outDims[d]) * stride;
+      rest /= p.outDims[d];
+      stride *= p.inDims[d];
+    }
+    y[i] = x[src];
+  }
+}
+
 }  // namespace
+
+void resizeNearest(const void* x, void* y, int32_t elementBytes, const ResizeParams& p, cudaStream_t stream) {
+  int64_t n = 1;
+  for (int d = 0; d < p.rank; ++d) n *= p.outDims[d];
+  if (n <= 0) return;
+  switch (elementBytes) {
+    case 1: resizeNearestKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n, p); break;
+    case 2: resizeNearestKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n, p); break;
+    case 4: resizeNearestKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint32_t*>(x), static_cast<uint32_t*>(y), n, p); break;
+    default: resizeNearestKernel<<<gridFor(n), kThreads, 0, stream>>>(static_cast<const uint64_t*>(x), static_cast<uint64_t*>(y), n, p); break;
+  }
+}
 
 void gather(const void* data, const void* indices, bool indices64, void* y, int64_t outer, int64_t dim,
             int64_t count, int64_t inner, int32_t elementBytes, cudaStream_t stream) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace kiln::cuda::kernels {
@@ -82,6 +83,70 @@ void cast(const void* x, CastType from, void* y, CastType to, int64_t n, cudaStr
 //! Mean (or sum) over the middle axis of x viewed as [outer, reduce, inner].
 void reduceMiddle(const float* x, float* y, int64_t outer, int64_t reduce, int64_t inner, bool mean,
                   cudaStream_t stream);
+
+//! Resize, mode "nearest": the ONNX coordinate transforms Kiln's CUDA kernel has.
+enum class ResizeCoord : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNN };
+enum class ResizeNearest : int32_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+struct ResizeParams {
+  int32_t rank = 0;
+  int64_t inDims[kMaxRank] = {}, outDims[kMaxRank] = {};
+  float scales[kMaxRank] = {};
+  ResizeCoord coord = ResizeCoord::kHalfPixel;
+  ResizeNearest nearest = ResizeNearest::kRoundPreferFloor;
+};
+
+#ifdef __CUDACC__
+#define KILN_HOST_DEVICE __host__ __device__
+#else
+#define KILN_HOST_DEVICE
+#endif
+
+//! The input index output index `o` of one axis reads, exactly as the CPU
+//! reference computes it (backends/cpu/ops/resize.cc): FP32 with every
+//! operation rounded on its own (no fused multiply-add on the device).
+KILN_HOST_DEVICE inline int64_t resizeNearestIndex(const ResizeParams& p, int axis, int64_t o) {
+#ifdef __CUDA_ARCH__
+#define KILN_ADD(a, b) __fadd_rn(a, b)
+#define KILN_SUB(a, b) __fsub_rn(a, b)
+#define KILN_MUL(a, b) __fmul_rn(a, b)
+#define KILN_DIV(a, b) __fdiv_rn(a, b)
+#else
+#define KILN_ADD(a, b) ((a) + (b))
+#define KILN_SUB(a, b) ((a) - (b))
+#define KILN_MUL(a, b) ((a) * (b))
+#define KILN_DIV(a, b) ((a) / (b))
+#endif
+  const float xo = static_cast<float>(o), fin = static_cast<float>(p.inDims[axis]), scale = p.scales[axis];
+  const int64_t lenIn = p.inDims[axis], lenOut = p.outDims[axis];
+  float x = 0.f;
+  switch (p.coord) {
+    case ResizeCoord::kHalfPixel: x = KILN_SUB(KILN_DIV(KILN_ADD(xo, 0.5f), scale), 0.5f); break;
+    case ResizeCoord::kPytorchHalfPixel:
+      x = lenOut > 1 ? KILN_SUB(KILN_DIV(KILN_ADD(xo, 0.5f), scale), 0.5f) : 0.f;
+      break;
+    case ResizeCoord::kAlignCorners:
+      x = lenOut > 1 ? KILN_DIV(KILN_MUL(xo, KILN_SUB(fin, 1.f)), KILN_SUB(KILN_MUL(scale, fin), 1.f)) : 0.f;
+      break;
+    case ResizeCoord::kAsymmetric: x = KILN_DIV(xo, scale); break;
+    case ResizeCoord::kTfHalfPixelForNN: x = KILN_DIV(KILN_ADD(xo, 0.5f), scale); break;
+  }
+#undef KILN_ADD
+#undef KILN_SUB
+#undef KILN_MUL
+#undef KILN_DIV
+  const float fl = floorf(x);
+  int64_t i = 0;
+  switch (p.nearest) {
+    case ResizeNearest::kRoundPreferFloor: i = static_cast<int64_t>(x - fl == 0.5f ? fl : roundf(x)); break;
+    case ResizeNearest::kRoundPreferCeil: i = static_cast<int64_t>(x - fl == 0.5f ? fl + 1.f : roundf(x)); break;
+    case ResizeNearest::kFloor: i = static_cast<int64_t>(fl); break;
+    case ResizeNearest::kCeil: i = static_cast<int64_t>(ceilf(x)); break;
+  }
+  return i < 0 ? 0 : (i > lenIn - 1 ? lenIn - 1 : i);
+}
+
+//! Nearest-neighbour Resize of elements of `elementBytes` (1, 2, 4 or 8).
+void resizeNearest(const void* x, void* y, int32_t elementBytes, const ResizeParams& p, cudaStream_t stream);
 
 //! Blocks of 256 threads covering n elements, capped (grid-stride loops do the rest).
 int64_t gridFor(int64_t n, int threads = 256);

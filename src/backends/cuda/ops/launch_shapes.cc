@@ -93,6 +93,50 @@ kernels::Pool2d pool2dParams(const ir::Node& node, const ir::WindowAttrs& attrs,
   return p;
 }
 
+bool resizeConfig(const ir::Node& n, ResizeConfig* c) {
+  if (n.s("mode", "nearest") != "nearest" || n.has("axes") || n.s("keep_aspect_ratio_policy", "stretch") != "stretch")
+    return false;
+  const std::string coord = n.s("coordinate_transformation_mode", "half_pixel");
+  using C = kernels::ResizeCoord;
+  if (coord == "half_pixel") c->coord = C::kHalfPixel;
+  else if (coord == "pytorch_half_pixel") c->coord = C::kPytorchHalfPixel;
+  else if (coord == "align_corners") c->coord = C::kAlignCorners;
+  else if (coord == "asymmetric") c->coord = C::kAsymmetric;
+  else if (coord == "tf_half_pixel_for_nn") c->coord = C::kTfHalfPixelForNN;
+  else return false;
+  const std::string nearest = n.s("nearest_mode", "round_prefer_floor");
+  using N = kernels::ResizeNearest;
+  if (nearest == "round_prefer_floor") c->nearest = N::kRoundPreferFloor;
+  else if (nearest == "round_prefer_ceil") c->nearest = N::kRoundPreferCeil;
+  else if (nearest == "floor") c->nearest = N::kFloor;
+  else if (nearest == "ceil") c->nearest = N::kCeil;
+  else return false;
+  c->scales.clear();
+  if (n.inputs.size() > 2 && n.inputs[2]) {
+    const ir::Value* s = n.inputs[2];
+    if (!s->isConstant() || s->dtype != DType::kFLOAT) return false;
+    if (s->constant->numel() > 0) c->scales.assign(s->constant->as<float>(), s->constant->as<float>() + s->constant->numel());
+  }
+  if (c->scales.empty() && n.inputs.size() > 3 && n.inputs[3] && !n.inputs[3]->isConstant()) return false;
+  return n.inputs[0] && n.inputs[0]->shape.size() <= kernels::kMaxRank &&
+         (c->scales.empty() || c->scales.size() == n.inputs[0]->shape.size());
+}
+
+kernels::ResizeParams resizeParams(const ResizeConfig& c, const std::vector<int64_t>& x, const std::vector<int64_t>& y) {
+  KILN_CHECK(x.size() == y.size() && x.size() <= kernels::kMaxRank && (c.scales.empty() || c.scales.size() == x.size()),
+             "Resize: input rank ", x.size(), ", output rank ", y.size(), ", ", c.scales.size(), " scales");
+  kernels::ResizeParams p;
+  p.rank = static_cast<int32_t>(x.size());
+  p.coord = c.coord;
+  p.nearest = c.nearest;
+  for (std::size_t d = 0; d < x.size(); ++d) {
+    p.inDims[d] = x[d], p.outDims[d] = y[d];
+    // As the CPU reference: the given scale, or output / input size in FP32.
+    p.scales[d] = c.scales.empty() ? static_cast<float>(y[d]) / static_cast<float>(x[d]) : c.scales[d];
+  }
+  return p;
+}
+
 bool matmulShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b, GemmShape* out) {
   if (a.size() < 2 || b.size() < 2) return false;
   GemmShape g;

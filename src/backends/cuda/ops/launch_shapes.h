@@ -31,6 +31,18 @@ SoftmaxSplit softmaxSplit(const std::vector<int64_t>& dims, int64_t axis);
 kernels::Pool2d pool2dParams(const ir::Node& node, const ir::WindowAttrs& attrs, const std::vector<int64_t>& x,
                              const std::vector<int64_t>& y);
 
+//! What a nearest-mode Resize node asks for, read once from its attributes and constant scales.
+struct ResizeConfig {
+  kernels::ResizeCoord coord = kernels::ResizeCoord::kHalfPixel;
+  kernels::ResizeNearest nearest = kernels::ResizeNearest::kRoundPreferFloor;
+  std::vector<float> scales;  //!< per axis from the scales input; empty: output size / input size
+};
+//! False when the CUDA kernel lacks what the node asks for (linear/cubic mode,
+//! tf_crop_and_resize, half_pixel_symmetric, `axes`, a keep_aspect_ratio_policy,
+//! non-constant scales).
+bool resizeConfig(const ir::Node& node, ResizeConfig* out);
+kernels::ResizeParams resizeParams(const ResizeConfig& c, const std::vector<int64_t>& x, const std::vector<int64_t>& y);
+
 //! One (possibly batched) row-major product Y[M,N] = op(A)[M,K] * op(B)[K,N].
 struct GemmShape {
   int64_t m = 0, n = 0, k = 0;
