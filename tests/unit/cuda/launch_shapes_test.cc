@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/cuda/backend.h"
+#include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
 #include "unit/ops_nn/op_test_util.h"
 
@@ -13,6 +14,13 @@ namespace {
 
 using Dims = std::vector<int64_t>;
 using cuda::kernels::BroadcastShape;
+
+OpSpec unarySpecFor(const std::string& op) {
+  OpSpec s;
+  s.op = op;
+  s.inputs = {dyn(randomTensor({3, 4}, 1))};
+  return s;
+}
 
 //! binaryBroadcastKernel's indexing, on the host: output i reads a[ia], b[ib].
 std::vector<float> replayBroadcastAdd(const BroadcastShape& s, const float* a, const float* b) {
@@ -231,6 +239,40 @@ TEST(CudaLaunchShapes, ResizeDeclinesWhatTheKernelLacks) {
   s = resizeSpec(resizeCases()[0]);
   s.attrs["coordinate_transformation_mode"] = std::string("half_pixel_symmetric");
   EXPECT_FALSE(cuda::resizeConfig(*buildGraph(s).node, &c));
+}
+
+TEST(CudaLaunchShapes, UnaryParamsFromNodes) {
+  using cuda::kernels::Unary;
+  cuda::kernels::UnaryParams p;
+  OpSpec clip = unarySpecFor("Clip");
+  clip.inputs.push_back(cst(floats({}, {-0.5f})));
+  clip.inputs.push_back(cst(floats({}, {2.f})));
+  BuiltGraph b = buildGraph(clip);
+  ASSERT_TRUE(cuda::unaryParams("Clip", *b.node, false, &p));
+  EXPECT_EQ(p.op, Unary::kClip);
+  EXPECT_EQ(p.alpha, -0.5f);
+  EXPECT_EQ(p.beta, 2.f);
+  clip.inputs[1] = dyn(floats({}, {0.f}));  // a computed bound: the CUDA kernel takes constants only
+  EXPECT_FALSE(cuda::unaryParams("Clip", *buildGraph(clip).node, false, &p));
+
+  OpSpec gelu = unarySpecFor("Gelu");
+  gelu.attrs["approximate"] = std::string("tanh");
+  ASSERT_TRUE(cuda::unaryParams("Gelu", *buildGraph(gelu).node, false, &p));
+  EXPECT_EQ(p.op, Unary::kGeluTanh);
+  OpSpec leaky = unarySpecFor("LeakyRelu");
+  ASSERT_TRUE(cuda::unaryParams("LeakyRelu", *buildGraph(leaky).node, false, &p));
+  EXPECT_EQ(p.alpha, 0.01f);  // ONNX's default
+
+  // Fused activations (kiln_act) carry their parameters in kiln_act_alpha/beta.
+  OpSpec conv = unarySpecFor("Relu");
+  conv.attrs["kiln_act_alpha"] = 0.f;
+  conv.attrs["kiln_act_beta"] = 6.f;
+  ASSERT_TRUE(cuda::unaryParams("Clip", *buildGraph(conv).node, true, &p));
+  EXPECT_EQ(p.op, Unary::kClip);
+  EXPECT_EQ(p.beta, 6.f);
+  ASSERT_TRUE(cuda::unaryParams("", *buildGraph(conv).node, true, &p));
+  EXPECT_EQ(p.op, Unary::kIdentity);
+  EXPECT_FALSE(cuda::unaryParams("Mish", *buildGraph(conv).node, true, &p));
 }
 
 TEST(CudaBackend, RegistryWithoutAGpu) {
