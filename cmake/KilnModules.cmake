@@ -1,12 +1,12 @@
 # kiln_module(<name> DIRS <dir>... DEPS <target>...): a static library made of
-# every .cc under the given source directories (globbed, so adding a file needs
-# no CMake edit). Files named *_avx2.cc / *_avx512.cc get their ISA flags; the
+# every .cc (and .cu, for the CUDA backend) under the given source directories
+# (globbed, so adding a file needs no CMake edit). Files named *_avx2.cc / *_avx512.cc get their ISA flags; the
 # code that calls them checks the CPU at run time.
 function(kiln_module name)
   cmake_parse_arguments(M "" "" "DIRS;DEPS" ${ARGN})
   set(sources)
   foreach(dir ${M_DIRS})
-    file(GLOB found CONFIGURE_DEPENDS ${dir}/*.cc)
+    file(GLOB found CONFIGURE_DEPENDS ${dir}/*.cc ${dir}/*.cu)
     list(APPEND sources ${found})
   endforeach()
   add_library(${name} STATIC ${sources})

@@ -122,13 +122,14 @@ class BuilderImpl final : public IBuilder {
   IHostMemory* buildSerializedNetwork(INetworkDefinition& network, IBuilderConfig& cfg) noexcept override {
     return guarded(logger_, "buildSerializedNetwork", static_cast<IHostMemory*>(nullptr), [&]() -> IHostMemory* {
       auto& config = static_cast<BuilderConfigImpl&>(cfg);
-      KILN_CHECK(config.device == DeviceType::kCPU,
-                 "this Kiln build has only the CPU backend; setDefaultDeviceType(DeviceType::kCPU)");
+      KILN_CHECK(config.device == DeviceType::kCPU || config.device == DeviceType::kGPU,
+                 "DeviceType::kDLA is not supported: setDefaultDeviceType(DeviceType::kCPU) or (kGPU)");
       if (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16) || config.getFlag(BuilderFlag::kINT8))
         logMessage(logger_, ILogger::Severity::kWARNING,
                    "reduced precision (FP16/BF16/INT8) requested: the CPU backend builds FP32 for now");
       builder::BuildOptions options;
       options.threads = config.threads;
+      options.device = config.device == DeviceType::kGPU ? "cuda" : "cpu";
       if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.log = [this](ILogger::Severity s, const std::string& m) { logMessage(logger_, s, m); };

@@ -84,7 +84,13 @@ class ExecutionContextImpl final : public IExecutionContext {
       return false;
     }
     for (std::size_t i = 0; i < ctx_.engine().io().size(); ++i) ctx_.setAddress(static_cast<int>(i), bindings[i]);
-    return enqueueV3(nullptr);
+    if (!enqueueV3(nullptr)) return false;
+    if (const backends::DeviceBackend* device = ctx_.engine().device())  // executeV2 is synchronous
+      return guarded(logger_, "executeV2", false, [&] {
+        device->synchronize(nullptr);
+        return true;
+      });
+    return true;
   }
   bool enqueueV3(void* stream) noexcept override {
     return guarded(logger_, "enqueueV3", false, [&] {
@@ -97,7 +103,7 @@ class ExecutionContextImpl final : public IExecutionContext {
         KILN_CHECK(mem || bytes == 0, "the output allocator of \"", t.name, "\" returned no memory for ", bytes, " bytes");
         ctx_.setAddress(static_cast<int>(io), mem);
       }
-      ctx_.execute(profiler_ ? &onLayer_ : nullptr);
+      ctx_.execute(profiler_ ? &onLayer_ : nullptr, stream);
       for (std::size_t io = 0; io < allocators_.size(); ++io)
         if (allocators_[io])
           allocators_[io]->notifyShape(ctx_.engine().io()[io].name.c_str(), toDims(ctx_.shapeOf(static_cast<int>(io))));
@@ -122,8 +128,9 @@ class ExecutionContextImpl final : public IExecutionContext {
   void setProfiler(IProfiler* p) noexcept override { profiler_ = p; }
   IProfiler* getProfiler() const noexcept override { return profiler_; }
   void setDeviceMemory(void* memory) noexcept override {
-    if (reinterpret_cast<uintptr_t>(memory) % 64) {
-      logMessage(logger_, ILogger::Severity::kERROR, "setDeviceMemory: memory must be 64-byte aligned");
+    int64_t align = ctx_.engine().contextMemoryAlignment();
+    if (reinterpret_cast<uintptr_t>(memory) % align) {
+      logMessage(logger_, ILogger::Severity::kERROR, strCat("setDeviceMemory: memory must be ", align, "-byte aligned"));
       return;
     }
     ctx_.setUserArena(memory);
@@ -188,7 +195,9 @@ class EngineImpl final : public ICudaEngine {
     const runtime::IOTensor* t = find(name);
     return t ? t->dtype : DataType::kFLOAT;
   }
-  TensorLocation getTensorLocation(const char*) const noexcept override { return TensorLocation::kHOST; }
+  TensorLocation getTensorLocation(const char*) const noexcept override {
+    return engine_->device() ? TensorLocation::kDEVICE : TensorLocation::kHOST;
+  }
   int32_t getNbLayers() const noexcept override { return static_cast<int32_t>(engine_->layers().size()); }
   int32_t getNbOptimizationProfiles() const noexcept override { return engine_->numProfiles(); }
   Dims getProfileShape(const char* name, int32_t profile, OptProfileSelector sel) const noexcept override {
@@ -201,7 +210,7 @@ class EngineImpl final : public ICudaEngine {
     return toDims(sel == OptProfileSelector::kMIN ? p->min : sel == OptProfileSelector::kOPT ? p->opt : p->max);
   }
   std::size_t getDeviceMemorySize() const noexcept override {
-    return static_cast<std::size_t>((engine_->arenaBytes() + 63) / 64 * 64 + engine_->workspaceBytes());
+    return static_cast<std::size_t>(engine_->contextMemoryBytes());
   }
   IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy strategy) noexcept override {
     return guarded(logger_, "createExecutionContext", static_cast<IExecutionContext*>(nullptr), [&] {
@@ -212,7 +221,9 @@ class EngineImpl final : public ICudaEngine {
   IHostMemory* serialize() const noexcept override {
     return new HostMemory(std::string(reinterpret_cast<const char*>(engine_->planData()), engine_->planSize()));
   }
-  DeviceType getDeviceType() const noexcept override { return DeviceType::kCPU; }
+  DeviceType getDeviceType() const noexcept override {
+    return engine_->device() ? DeviceType::kGPU : DeviceType::kCPU;
+  }
   const char* getLayerInformation(int32_t i) const noexcept override {
     return i >= 0 && i < getNbLayers() ? layerInfo_[i].c_str() : nullptr;
   }
@@ -234,7 +245,9 @@ class RuntimeImpl final : public IRuntime {
   explicit RuntimeImpl(ILogger& logger) : logger_(&logger) {}
   ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept override {
     return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
-      return static_cast<ICudaEngine*>(new EngineImpl(runtime::Engine::load(blob, size), logger_));
+      auto engine = runtime::Engine::load(blob, size);
+      for (const std::string& w : engine->warnings()) logMessage(logger_, ILogger::Severity::kWARNING, w);
+      return static_cast<ICudaEngine*>(new EngineImpl(std::move(engine), logger_));
     });
   }
   ILogger* getLogger() const noexcept override { return logger_; }

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "backends/backend.h"
 #include "backends/cpu/kernel.h"
 #include "builder/memory_planner.h"
 #include "builder/tactic_selector.h"
@@ -91,16 +92,100 @@ std::unique_ptr<ir::Graph> resolved(const ir::Graph& g, const InputShapes& shape
   return copy;
 }
 
+//! The device half of buildPlan, after the passes: per node the
+//! highest-priority device tactic that supports it at every profile extreme
+//! (device tactics are not timed yet), workspace, memory plan, and the plan
+//! bound to this machine's GPU and libraries.
+std::vector<uint8_t> buildDevicePlan(const backends::DeviceBackend& device, const ir::Graph& network,
+                                     std::unique_ptr<ir::Graph> graph, std::vector<plan::Profile> profiles,
+                                     const std::vector<std::unique_ptr<ir::Graph>>& extremeGraphs,
+                                     const BuildOptions& options, BuildStats* stats,
+                                     std::chrono::steady_clock::time_point t0) {
+  std::vector<ir::Node*> nodes = graph->nodeList();
+  int64_t workspace = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const backends::DeviceTactic* chosen = nullptr;
+    for (const backends::DeviceTactic* t : device.tacticsFor(nodes[i]->op)) {
+      bool everywhere = true;
+      for (auto& eg : extremeGraphs) everywhere = everywhere && t->supports(*eg->nodeList()[i]);
+      if (everywhere) {
+        chosen = t;
+        break;
+      }
+    }
+    KILN_CHECK(chosen, nodes[i]->describe(), ": no ", device.device(), " kernel supports it",
+               device.tacticsFor(nodes[i]->op).empty() ? " (the CUDA backend lacks this op)"
+                                                       : " (dtypes, attributes or shapes it lacks)");
+    nodes[i]->tactic = chosen->name;
+    for (auto& eg : extremeGraphs)
+      workspace = std::max<int64_t>(workspace, static_cast<int64_t>(chosen->create(*eg->nodeList()[i])->workspaceBytes()));
+    log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", chosen->name));
+  }
+  graph->removeUnusedValues();
+  std::vector<InputShapes> extremes;
+  for (const plan::Profile& p : profiles) {
+    extremes.push_back(shapesOf(p, 0));
+    extremes.push_back(shapesOf(p, 2));
+  }
+  if (extremes.empty()) extremes.push_back({});
+  std::map<std::string, int64_t> capacity;
+  for (const InputShapes& e : extremes) {
+    auto g = resolved(*graph, e);
+    for (auto& v : g->values()) {
+      if (v->isConstant() && !v->producer) continue;
+      int64_t bytes = ir::numElements(ir::staticDims(v->shape)) * dtypeSize(v->dtype);
+      capacity[v->name] = std::max(capacity[v->name], bytes);
+    }
+  }
+  MemoryPlan memory = planMemory(*graph, [&](const ir::Value& v) { return capacity.at(v.name); });
+  const backends::DeviceTarget& target = device.host().target;
+  plan::PlanContents contents;
+  contents.meta.kilnVersion = "0.1.0";
+  contents.meta.device = device.device();
+  contents.meta.isa = target.arch;
+  contents.meta.networkName = network.name;
+  contents.meta.deviceName = target.name;
+  contents.meta.cudaRuntimeVersion = target.cudaRuntime;
+  contents.meta.cudnnVersion = target.cudnn;
+  contents.meta.cublasLtVersion = target.cublasLt;
+  contents.arenaOffsets = memory.offsets;
+  for (auto& [name, offset] : memory.offsets) contents.arenaCapacity[name] = capacity.at(name);
+  contents.arenaBytes = memory.arenaBytes;
+  contents.workspaceBytes = workspace;
+  contents.profiles = profiles;
+  BuildStats local;
+  local.layers = static_cast<int>(graph->nodes().size());
+  local.arenaBytes = memory.arenaBytes;
+  local.naiveActivationBytes = memory.naiveBytes;
+  contents.graph = std::move(graph);
+  std::vector<uint8_t> bytes = plan::writePlan(contents);
+  local.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log(options, ILogger::Severity::kINFO,
+      strCat("built ", local.layers, " layers for CUDA ", backends::describe(target), ", device arena ",
+             memory.arenaBytes, " bytes, workspace ", workspace, " bytes, in ", local.seconds, " s"));
+  if (stats) *stats = local;
+  return bytes;
+}
+
 }  // namespace
 
 std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& options, BuildStats* stats) {
   auto t0 = std::chrono::steady_clock::now();
+  KILN_CHECK(options.device == "cpu" || options.device == "cuda", "unknown build device '", options.device,
+             "' (cpu or cuda)");
+  const backends::DeviceBackend* device = nullptr;
+  if (options.device == "cuda") {
+    backends::HostDevice host = options.deviceBackend ? options.deviceBackend->host() : backends::cudaHost();
+    KILN_CHECK(host.available, "building a CUDA engine needs a GPU (tactics are chosen on it): ", host.unavailable);
+    device = options.deviceBackend ? options.deviceBackend : backends::cudaBackend();
+  }
   KILN_CHECK(!network.outputs.empty(), "network has no outputs (mark at least one with markOutput)");
   auto graph = network.clone();
   std::vector<plan::Profile> profiles = checkProfiles(*graph, options);
 
   passes::PassContext pctx;
   pctx.evaluate = evaluateOnCpu;
+  pctx.cpuFusions = device == nullptr;
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
 
@@ -119,6 +204,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   ThreadPool pool(options.threads);
   BuildStats local;
   std::vector<ir::Node*> nodes = graph->nodeList(), optNodes = optGraph->nodeList();
+  if (device) return buildDevicePlan(*device, network, std::move(graph), std::move(profiles), extremeGraphs, options, stats, t0);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     TacticChoice choice = chooseTactic(*optNodes[i], options, pool);
     const cpu::Tactic* tactic = cpu::tactics().find(choice.tactic);

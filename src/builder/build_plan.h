@@ -11,6 +11,10 @@
 #include "ir/graph.h"
 #include "kiln/types.h"
 
+namespace kiln::backends {
+class DeviceBackend;
+}
+
 namespace kiln::builder {
 
 struct ProfileShape {
@@ -27,6 +31,10 @@ struct BuildOptions {
   //! Tactics needing more scratch memory than this are not chosen (kWORKSPACE pool).
   std::size_t workspaceLimit = SIZE_MAX;
   std::function<void(ILogger::Severity, const std::string&)> log;
+  //! "cpu", or "cuda": tactics from the CUDA backend (needs a GPU to build, as TensorRT does).
+  std::string device = "cpu";
+  //! Tests: a stand-in for the CUDA backend (its host() decides whether a GPU is there).
+  const backends::DeviceBackend* deviceBackend = nullptr;
 };
 
 struct BuildStats {
@@ -38,7 +46,7 @@ struct BuildStats {
   double seconds = 0;
 };
 
-//! Builds a CPU plan from `network` (which is not modified). Throws kiln::Error.
+//! Builds a plan for options.device from `network` (which is not modified). Throws kiln::Error.
 std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& options, BuildStats* stats = nullptr);
 
 }  // namespace kiln::builder

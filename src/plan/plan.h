@@ -25,6 +25,11 @@ struct PlanMetadata {
   std::string device;       //!< "cpu" or "cuda"
   std::string isa;          //!< CPU: "avx512" | "avx2" | "generic"; CUDA: "sm_90"
   std::string networkName;
+  // CUDA plans only (empty / 0 for the CPU): the rest of what the plan is bound to.
+  std::string deviceName;      //!< the GPU it was built on ("NVIDIA H100 80GB HBM3")
+  int cudaRuntimeVersion = 0;  //!< 13000 is CUDA 13.0
+  int64_t cudnnVersion = 0;    //!< 92600 is cuDNN 9.26.0
+  int64_t cublasLtVersion = 0; //!< 130100 is cuBLASLt 13.1.0
 };
 
 //! The shape range of one dynamic input in one optimization profile.

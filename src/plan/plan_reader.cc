@@ -54,6 +54,12 @@ class Reader {
       out.meta.device = str(m->device());
       out.meta.isa = str(m->isa());
       out.meta.networkName = str(m->network_name());
+      out.meta.deviceName = str(m->device_name());
+      out.meta.cudaRuntimeVersion = m->cuda_runtime_version();
+      out.meta.cudnnVersion = m->cudnn_version();
+      out.meta.cublasLtVersion = m->cublaslt_version();
+      check(out.meta.cudaRuntimeVersion >= 0 && out.meta.cudnnVersion >= 0 && out.meta.cublasLtVersion >= 0,
+            "negative library version in the plan's target");
     }
     out.arenaBytes = p_.arena_bytes();
     out.workspaceBytes = p_.workspace_bytes();

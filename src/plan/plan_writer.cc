@@ -77,8 +77,12 @@ class Writer {
     for (const ir::Value* v : g_.outputs) outputs.push_back(indexOf(v, "graph output"));
 
     const PlanMetadata& m = plan_.meta;
+    KILN_CHECK(m.cudaRuntimeVersion >= 0 && m.cudnnVersion >= 0 && m.cublasLtVersion >= 0,
+               "writePlan: negative library version in the plan's target");
     auto meta = fb::CreateMetadata(fbb_, fbb_.CreateString(m.kilnVersion), fbb_.CreateString(m.device),
-                                   fbb_.CreateString(m.isa), fbb_.CreateString(m.networkName));
+                                   fbb_.CreateString(m.isa), fbb_.CreateString(m.networkName),
+                                   m.deviceName.empty() ? 0 : fbb_.CreateString(m.deviceName), m.cudaRuntimeVersion,
+                                   m.cudnnVersion, m.cublasLtVersion);
     std::vector<Offset<fb::Profile>> profiles;
     for (const Profile& p : plan_.profiles) {
       std::vector<Offset<fb::ProfileInput>> ins;

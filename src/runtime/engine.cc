@@ -53,11 +53,22 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
   e->size_ = size;
   e->plan_ = plan::readPlan(static_cast<const uint8_t*>(e->buffer_.get()), size, e->buffer_);
   const plan::PlanMetadata& meta = e->plan_.meta;
-  KILN_CHECK(meta.device == "cpu", "plan was built for device '", meta.device,
-             "'; this Kiln runtime runs plans for 'cpu'");
-  KILN_CHECK(isaRank(meta.isa) >= 0, "plan targets unknown CPU ISA '", meta.isa, "'");
-  KILN_CHECK(isaRank(meta.isa) <= isaRank(cpu::hostIsa()), "plan was built for ISA ", meta.isa,
-             " but this CPU supports only ", cpu::hostIsa(), "; rebuild the engine on this machine");
+  if (meta.device == "cuda") {
+    // Bound to the GPU and libraries it was built with: checked before anything else is made.
+    backends::DeviceTarget target{meta.device, meta.isa, meta.deviceName, meta.cudaRuntimeVersion,
+                                  meta.cudnnVersion, meta.cublasLtVersion};
+    e->warnings_ = backends::checkBinding(target, backends::cudaHost());
+    e->device_ = backends::cudaBackend();
+    e->devicePlan_ = e->device_->allocate(size);
+    e->device_->copyAsync(e->devicePlan_.get(), e->buffer_.get(), size, backends::CopyKind::kHostToDevice, nullptr);
+    e->device_->synchronize(nullptr);
+  } else {
+    KILN_CHECK(meta.device == "cpu", "plan was built for device '", meta.device,
+               "'; this Kiln runtime runs plans for 'cpu' and 'cuda'");
+    KILN_CHECK(isaRank(meta.isa) >= 0, "plan targets unknown CPU ISA '", meta.isa, "'");
+    KILN_CHECK(isaRank(meta.isa) <= isaRank(cpu::hostIsa()), "plan was built for ISA ", meta.isa,
+               " but this CPU supports only ", cpu::hostIsa(), "; rebuild the engine on this machine");
+  }
   const ir::Graph& g = *e->plan_.graph;
   std::unordered_map<const ir::Value*, int> valueIndex;
   for (std::size_t i = 0; i < g.values().size(); ++i) valueIndex[g.values()[i].get()] = static_cast<int>(i);
@@ -101,6 +112,12 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     if (v->isConstant()) {
       s.kind = SlotKind::kConstant;
       s.constant = v->constant->data();
+      if (e->device_) {  // the same bytes in the device copy of the plan
+        auto at = static_cast<const uint8_t*>(s.constant) - static_cast<const uint8_t*>(e->buffer_.get());
+        KILN_CHECK(at >= 0 && static_cast<std::size_t>(at) + v->constant->bytes() <= size, "constant \"", v->name,
+                   "\" does not lie in the plan's weights");
+        s.constant = static_cast<const uint8_t*>(e->devicePlan_.get()) + at;
+      }
     } else {
       auto off = e->plan_.arenaOffsets.find(v->name);
       KILN_CHECK(off != e->plan_.arenaOffsets.end(), "plan has no arena offset for value \"", v->name, "\"");
@@ -140,13 +157,25 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     layer.name = n->name;
     layer.op = n->op;
     layer.tactic = n->tactic;
-    const cpu::Tactic* tactic = cpu::tactics().find(n->tactic);
-    KILN_CHECK(tactic, "plan layer \"", n->name, "\" uses tactic '", n->tactic, "', which this Kiln does not have");
-    KILN_CHECK(tactic->op == n->op, "plan layer \"", n->name, "\" pairs op ", n->op, " with tactic ", n->tactic);
-    for (auto& nodes : maxNodes) {
-      layer.kernels.push_back(tactic->create(*nodes[index]));
-      KILN_CHECK(static_cast<int64_t>(layer.kernels.back()->workspaceBytes()) <= e->plan_.workspaceBytes,
-                 "plan layer \"", n->name, "\" needs more workspace than the plan reserves");
+    if (e->device_) {
+      const backends::DeviceTactic* tactic = e->device_->findTactic(n->tactic);
+      KILN_CHECK(tactic, "plan layer \"", n->name, "\" uses ", e->device_->device(), " tactic '", n->tactic,
+                 "', which this Kiln does not have");
+      KILN_CHECK(tactic->op == n->op, "plan layer \"", n->name, "\" pairs op ", n->op, " with tactic ", n->tactic);
+      for (auto& nodes : maxNodes) {
+        layer.deviceKernels.push_back(tactic->create(*nodes[index]));
+        KILN_CHECK(static_cast<int64_t>(layer.deviceKernels.back()->workspaceBytes()) <= e->plan_.workspaceBytes,
+                   "plan layer \"", n->name, "\" needs more workspace than the plan reserves");
+      }
+    } else {
+      const cpu::Tactic* tactic = cpu::tactics().find(n->tactic);
+      KILN_CHECK(tactic, "plan layer \"", n->name, "\" uses tactic '", n->tactic, "', which this Kiln does not have");
+      KILN_CHECK(tactic->op == n->op, "plan layer \"", n->name, "\" pairs op ", n->op, " with tactic ", n->tactic);
+      for (auto& nodes : maxNodes) {
+        layer.kernels.push_back(tactic->create(*nodes[index]));
+        KILN_CHECK(static_cast<int64_t>(layer.kernels.back()->workspaceBytes()) <= e->plan_.workspaceBytes,
+                   "plan layer \"", n->name, "\" needs more workspace than the plan reserves");
+      }
     }
     for (const ir::Value* v : n->inputs) layer.inputs.push_back(v ? slotFor(v) : -1);
     for (const ir::Value* v : n->outputs) layer.outputs.push_back(slotFor(v));
@@ -175,15 +204,25 @@ const plan::ProfileInput* Engine::profileInput(int profile, const std::string& n
   return nullptr;
 }
 
-int64_t ExecutionContext::memoryBytes() const {
-  return (engine_->arenaBytes() + 63) / 64 * 64 + engine_->workspaceBytes();
+int64_t Engine::contextMemoryBytes() const {
+  // Device kernels get a 256-byte aligned workspace (what cuBLASLt and cuDNN want).
+  int64_t align = contextMemoryAlignment();
+  return (arenaBytes() + align - 1) / align * align + workspaceBytes();
 }
 
+int64_t ExecutionContext::memoryBytes() const { return engine_->contextMemoryBytes(); }
+
 ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int threads, bool ownArena)
-    : engine_(std::move(engine)), pool_(std::make_unique<ThreadPool>(threads)) {
+    : engine_(std::move(engine)), pool_(std::make_unique<ThreadPool>(engine_->device() ? 1 : threads)) {
   addresses_.assign(engine_->io().size(), nullptr);
   inputShapes_.assign(engine_->io().size(), {});
-  if (ownArena) {
+  if (const backends::DeviceBackend* device = engine_->device()) {
+    libraries_ = device->createLibraries();
+    if (ownArena) {
+      arena_ = device->allocate(static_cast<std::size_t>(memoryBytes()));
+      setUserArena(arena_.get());
+    }
+  } else if (ownArena) {
     int64_t bytes = memoryBytes();
     void* p = std::aligned_alloc(64, static_cast<std::size_t>((bytes + 63) / 64 * 64 + 64));
     KILN_CHECK(p, "out of memory allocating an activation arena of ", bytes, " bytes");
@@ -195,7 +234,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int thr
 
 void ExecutionContext::setUserArena(void* memory) {
   arenaBase_ = static_cast<uint8_t*>(memory);
-  workspace_ = arenaBase_ + (engine_->arenaBytes() + 63) / 64 * 64;
+  workspace_ = arenaBase_ + (memoryBytes() - engine_->workspaceBytes());
 }
 
 void ExecutionContext::setThreads(int threads) { pool_ = std::make_unique<ThreadPool>(threads); }
@@ -313,7 +352,7 @@ void* ExecutionContext::slotData(int slot) const {
   return nullptr;
 }
 
-void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
+void ExecutionContext::execute(const std::function<void(int, float)>* onLayer, void* stream) {
   const auto& io = engine_->io();
   KILN_CHECK(arenaBase_ || memoryBytes() == 0,
              "the context has no device memory: it was created with kUSER_MANAGED, call setDeviceMemory first");
@@ -326,6 +365,7 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
     if (!addresses_[i] && bytesOf(slotDims_[engine_->ioSlot(static_cast<int>(i))], io[i].dtype) > 0)
       fail("no address set for ", io[i].isInput ? "input" : "output", " tensor \"", io[i].name,
            "\" (call setTensorAddress)");
+  if (engine_->device()) return enqueueOnDevice(onLayer, stream);
   cpu::ExecContext ctx;
   ctx.pool = pool_.get();
   ctx.workspace = workspace_;
@@ -351,6 +391,42 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
     void* from = slotData(src);
     if (from != addresses_[dst])
       std::memcpy(addresses_[dst], from, static_cast<std::size_t>(bytesOf(slotDims_[src], io[dst].dtype)));
+  }
+}
+
+void ExecutionContext::enqueueOnDevice(const std::function<void(int, float)>* onLayer, void* stream) {
+  const backends::DeviceBackend& device = *engine_->device();
+  const auto& io = engine_->io();
+  backends::DeviceLaunch launch;
+  launch.stream = stream;
+  launch.workspace = workspace_;
+  launch.libraries = libraries_.get();
+  const auto& layers = engine_->layers();
+  for (std::size_t li = 0; li < layers.size(); ++li) {
+    const Layer& l = layers[li];
+    auto& in = inViews_[li];
+    auto& out = outViews_[li];
+    for (std::size_t i = 0; i < l.inputs.size(); ++i)
+      if (l.inputs[i] >= 0) in[i].data = slotData(l.inputs[i]);
+    for (std::size_t i = 0; i < l.outputs.size(); ++i) out[i].data = slotData(l.outputs[i]);
+    const backends::DeviceKernel& kernel = *l.deviceKernels[profile_];
+    if (onLayer) {
+      // Host-clock time of one layer, waited for: profiling only (CUDA events: issue #7 part 6).
+      device.synchronize(stream);
+      auto t0 = std::chrono::steady_clock::now();
+      kernel.enqueue(launch, in.data(), out.data());
+      device.synchronize(stream);
+      (*onLayer)(static_cast<int>(li),
+                 std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    } else {
+      kernel.enqueue(launch, in.data(), out.data());
+    }
+  }
+  for (auto [src, dst] : engine_->outputCopies()) {
+    void* from = slotData(src);
+    if (from != addresses_[dst])
+      device.copyAsync(addresses_[dst], from, static_cast<std::size_t>(bytesOf(slotDims_[src], io[dst].dtype)),
+                       backends::CopyKind::kDeviceToDevice, stream);
   }
 }
 

@@ -6,6 +6,12 @@
 // inputs and outputs). Kernels are created once per engine (one set per
 // optimization profile, each made at that profile's largest shapes) and shared
 // by all its contexts; everything mutable, shapes included, lives in the context.
+//
+// A plan for a device ("cuda") runs through backends::DeviceBackend: the
+// engine uploads the plan's weights to device memory once, contexts own a
+// device arena (or take the caller's, kUSER_MANAGED) and enqueue every layer
+// on the caller's stream without waiting. That path compiles but has not run
+// on a GPU yet; the binding checks in front of it are tested.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -14,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "backends/cpu/kernel.h"
 #include "core/thread_pool.h"
 #include "plan/plan.h"
@@ -46,7 +53,8 @@ struct Layer {
   std::string name;
   std::string op;
   std::string tactic;
-  std::vector<std::unique_ptr<cpu::Kernel>> kernels;  //!< one per profile
+  std::vector<std::unique_ptr<cpu::Kernel>> kernels;  //!< one per profile (CPU plans)
+  std::vector<std::unique_ptr<backends::DeviceKernel>> deviceKernels;  //!< one per profile (device plans)
   std::vector<int> inputs;   //!< slot per input, -1 when absent
   std::vector<int> outputs;  //!< slot per output
 };
@@ -72,9 +80,18 @@ class Engine {
   //! Outputs that no layer writes (constants or inputs passed through): copied after each run.
   const std::vector<std::pair<int, int>>& outputCopies() const { return outputCopies_; }
   int64_t arenaBytes() const { return plan_.arenaBytes; }
+  //! Bytes a context's memory needs: the arena, then the workspace at a 64-byte
+  //! (CPU) or 256-byte (device) aligned offset. ICudaEngine::getDeviceMemorySize.
+  int64_t contextMemoryBytes() const;
+  //! The alignment setDeviceMemory requires: 64 (CPU) or 256 (device, as TensorRT).
+  int64_t contextMemoryAlignment() const { return device_ ? 256 : 64; }
   int64_t workspaceBytes() const { return plan_.workspaceBytes; }
   const uint8_t* planData() const { return static_cast<const uint8_t*>(buffer_.get()); }
   std::size_t planSize() const { return size_; }
+  //! The device backend running this plan, or null for a CPU plan.
+  const backends::DeviceBackend* device() const { return device_; }
+  //! Things worth a warning found while loading (library minor versions that differ).
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   Engine() = default;
@@ -86,6 +103,9 @@ class Engine {
   std::vector<int> ioSlots_;
   std::vector<Layer> layers_;
   std::vector<std::pair<int, int>> outputCopies_;  //!< (source slot, io index)
+  const backends::DeviceBackend* device_ = nullptr;
+  std::shared_ptr<void> devicePlan_;  //!< device plans: the plan bytes on the device; constants point into it
+  std::vector<std::string> warnings_;
 };
 
 class ExecutionContext {
@@ -118,15 +138,19 @@ class ExecutionContext {
 
   //! Runs all layers. Throws kiln::Error when an IO address or shape is missing.
   //! `onLayer(index, ms)` is called after each layer when set (profiling).
-  void execute(const std::function<void(int, float)>* onLayer = nullptr);
+  //! Device plans: enqueues on `stream` (a cudaStream_t) and returns without
+  //! waiting, except when profiling, which waits after each layer to time it.
+  void execute(const std::function<void(int, float)>* onLayer = nullptr, void* stream = nullptr);
 
  private:
   void* slotData(int slot) const;
   void resolve();
+  void enqueueOnDevice(const std::function<void(int, float)>* onLayer, void* stream);
 
   std::shared_ptr<const Engine> engine_;
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<void> arena_;
+  std::shared_ptr<void> libraries_;  //!< device plans: the context's cuBLASLt/cuDNN handles
   uint8_t* arenaBase_ = nullptr;
   uint8_t* workspace_ = nullptr;
   std::vector<void*> addresses_;

@@ -247,7 +247,13 @@ class KilnexecCli(unittest.TestCase):
         self.assertOneLineError(run(), "--onnx")
 
     def test_cuda_device(self):
-        self.assertOneLineError(run(f"--onnx={self.model}", "--device=cuda"), "no CUDA backend")
+        # No GPU on the test machines: building for CUDA fails with the reason, in one line.
+        self.assertOneLineError(run(f"--onnx={self.model}", "--device=cuda"), "building a CUDA engine needs a GPU")
+        self.assertOneLineError(run(f"--onnx={self.model}", "--device=0"), "Kiln names devices")
+        self.assertOneLineError(run(f"--onnx={self.model}", "--streams=2"), "--device=cuda")
+        self.assertOneLineError(run(f"--onnx={self.model}", "--streams=0"), "--streams")
+        # A CPU plan is not a CUDA engine.
+        self.assertOneLineError(run(f"--loadEngine={self.plan}", "--device=cuda"), "give --device=cpu")
 
     def test_help(self):
         p = run("--help", check=True)

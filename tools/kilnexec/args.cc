@@ -146,7 +146,7 @@ std::string quoteArg(const std::string& arg) {
 
 //! The raw strings CLI11 fills; converted into Options by convert().
 struct Raw {
-  std::string shapes, minShapes, optShapes, maxShapes, memPoolSize, workspace, threads;
+  std::string shapes, minShapes, optShapes, maxShapes, memPoolSize, workspace, threads, streams;
   std::string iterations, warmUp, duration, avgRuns, percentile, loadInputs;
   std::vector<std::string> plugins, staticPlugins, dynamicPlugins, pluginsToSerialize;
 };
@@ -173,6 +173,7 @@ void convert(const Raw& raw, Options& o) {
     o.memPools.push_back({kiln::MemoryPoolType::kWORKSPACE, mib * 1024 * 1024});
   }
   if (!raw.threads.empty()) o.threads = static_cast<int>(toInt(raw.threads, "--threads", 0, "an integer >= 0 (0: all cores)"));
+  if (!raw.streams.empty()) o.streams = static_cast<int>(toInt(raw.streams, "--streams", 1, "an integer >= 1"));
   if (!raw.iterations.empty()) o.iterations = static_cast<int>(toInt(raw.iterations, "--iterations", 1, "an integer >= 1"));
   if (!raw.warmUp.empty()) o.warmUpMs = toDouble(raw.warmUp, "--warmUp", 0, "milliseconds >= 0");
   if (!raw.duration.empty()) o.durationS = toDouble(raw.duration, "--duration", 0, "seconds >= 0");
@@ -210,9 +211,13 @@ void validate(Options& o) {
   }
   if (!o.loadEngine.empty() && !(o.minShapes.empty() && o.optShapes.empty() && o.maxShapes.empty()))
     throw ToolError("--minShapes/--optShapes/--maxShapes shape a build; with --loadEngine give --shapes");
-  if (o.device == "cuda" || o.device == "gpu" || (!o.device.empty() && std::isdigit(static_cast<unsigned char>(o.device[0]))))
-    throw ToolError("this Kiln build has no CUDA backend (--device=" + o.device + "); use --device=cpu");
-  if (o.device != "cpu") badValue("--device", o.device, "cpu or cuda");
+  if (!o.device.empty() && std::isdigit(static_cast<unsigned char>(o.device[0])))
+    throw ToolError("--device=" + o.device + ": Kiln names devices, not GPU indices: --device=cuda runs on the "
+                    "current CUDA device (CUDA_VISIBLE_DEVICES selects it), --device=cpu on the CPU");
+  if (o.device == "gpu") o.device = "cuda";
+  if (o.device != "cpu" && o.device != "cuda") badValue("--device", o.device, "cpu or cuda");
+  if (o.device == "cpu" && (o.streams > 1 || o.infStreams))
+    throw ToolError("--streams/--infStreams need --device=cuda (CPU runs use --threads)");
 }
 
 }  // namespace
@@ -286,7 +291,7 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_option("--timingCacheFile", o.timingCacheFile, "Timing cache: read if it exists, written after the build")
       ->group(build);
   app.add_option("--threads", raw.threads, "CPU threads for building and running (default 0: all cores)")->group(build);
-  app.add_option("--device", o.device, "cpu (default) or cuda")->group(build);
+  app.add_option("--device", o.device, "cpu (default) or cuda (the CUDA backend: needs a GPU)")->group(build);
 
   const char* inf = "Inference";
   app.add_flag("--skipInference", o.skipInference, "Build or load the engine, do not run it")->group(inf);
@@ -294,9 +299,11 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_option("--warmUp", raw.warmUp, "Warm up for N ms before timing (default 200)")->group(inf);
   app.add_option("--duration", raw.duration, "Time for at least N seconds (default 3)")->group(inf);
   app.add_option("--loadInputs", raw.loadInputs, "Raw input data: name:file.bin[,name2:file2.bin]")->group(inf);
-  app.add_flag("--noDataTransfers", o.noDataTransfers, "Accepted; the CPU has no transfers")->group(inf);
-  app.add_flag("--useCudaGraph", o.useCudaGraph, "Accepted; no CUDA graphs on the CPU")->group(inf);
-  app.add_flag("--useSpinWait", o.useSpinWait, "Accepted; CPU runs are synchronous")->group(inf);
+  app.add_flag("--noDataTransfers", o.noDataTransfers, "No host<->device copies during timing (CPU: no transfers anyway)")->group(inf);
+  app.add_flag("--useCudaGraph", o.useCudaGraph, "Capture the inference in a CUDA graph (CPU: no effect)")->group(inf);
+  app.add_flag("--useSpinWait", o.useSpinWait, "Spin instead of blocking on CUDA events (CPU: runs are synchronous)")->group(inf);
+  app.add_option("--streams", raw.streams, "Inference streams, each with its own context (--device=cuda; default 1)")->group(inf);
+  app.add_flag("--infStreams", o.infStreams, "Run the streams' inferences concurrently without waiting (--device=cuda)")->group(inf);
   app.add_flag("--separateProfileRun", o.separateProfileRun, "Profile layers in a run apart from the timing run")
       ->group(inf);
 

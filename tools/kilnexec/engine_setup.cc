@@ -123,7 +123,7 @@ std::unique_ptr<kiln::ITimingCache> setUpTimingCache(kiln::IBuilderConfig& confi
 }
 
 void configure(kiln::IBuilderConfig& config, const Options& o, Logger& logger) {
-  config.setDefaultDeviceType(kiln::DeviceType::kCPU);
+  config.setDefaultDeviceType(o.device == "cuda" ? kiln::DeviceType::kGPU : kiln::DeviceType::kCPU);
   if (o.fp16 || o.best) config.setFlag(kiln::BuilderFlag::kFP16);
   if (o.bf16 || o.best) config.setFlag(kiln::BuilderFlag::kBF16);
   if (o.int8 || o.best) config.setFlag(kiln::BuilderFlag::kINT8);

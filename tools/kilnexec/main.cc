@@ -23,6 +23,10 @@ void run(const Options& o, Logger& logger) {
   loadPlugins(o, logger);
 
   EngineHandle handle = o.onnx.empty() ? loadEngine(o, logger) : buildEngine(o, logger);
+  bool gpuEngine = handle.engine->getDeviceType() == kiln::DeviceType::kGPU;
+  if (gpuEngine != (o.device == "cuda"))
+    throw ToolError(std::string("the engine is a ") + (gpuEngine ? "CUDA" : "CPU") + " engine; give --device=" +
+                    (gpuEngine ? "cuda" : "cpu") + " to run it");
   printEngineInfo(*handle.engine, handle.planBytes, o, logger);
   if (!o.exportLayerInfo.empty()) exportLayerInfo(*handle.engine, o.exportLayerInfo);
 
@@ -30,6 +34,9 @@ void run(const Options& o, Logger& logger) {
     logger.info("Skipped inference phase since --skipInference is added.");
     return;
   }
+  if (gpuEngine)  // the device path of runInference (device buffers, pinned staging, CUDA events) is issue #7 part 6
+    throw ToolError("inference on a CUDA engine is not implemented in kilnexec yet (the engine was built/loaded); "
+                    "use --skipInference");
   InferenceResult result;
   runInference(*handle.engine, handle.inferenceShapes, o, logger, result);
   printPerformance(result, o, logger);

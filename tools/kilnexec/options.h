@@ -62,6 +62,8 @@ struct Options {
   double durationS = 3;
   std::vector<InputFile> loadInputs;
   bool noDataTransfers = false, useCudaGraph = false, useSpinWait = false;
+  int streams = 1;          //!< --streams (device only)
+  bool infStreams = false;  //!< --infStreams (device only)
   bool separateProfileRun = false;
 
   // Reporting.

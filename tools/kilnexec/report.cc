@@ -211,7 +211,8 @@ void printDeviceInfo(const Options& o, Logger& log) {
   int v = kiln::getInferLibVersion();
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   log.info("=== Device Information ===");
-  log.info("Selected Device: CPU (" + cpuModel() + ")");
+  log.info(o.device == "cuda" ? std::string("Selected Device: CUDA (the current CUDA device)")
+                              : "Selected Device: CPU (" + cpuModel() + ")");
   log.info("Threads: " + (o.threads > 0 ? std::to_string(o.threads) : "all cores (" + std::to_string(cores) + ")"));
   log.info("Kiln version: " + std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
            std::to_string(v % 100));

@@ -17,29 +17,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backends/tensor_view.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "ir/graph.h"
 
 namespace kiln::cpu {
 
-constexpr int kMaxRank = 8;
-
-struct TensorView {
-  void* data = nullptr;  //!< nullptr for an absent optional input
-  DType dtype = DType::kFLOAT;
-  int32_t rank = 0;
-  int64_t dims[kMaxRank] = {};
-
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int i = 0; i < rank; ++i) n *= dims[i];
-    return n;
-  }
-  template <typename T>
-  T* as() const { return static_cast<T*>(data); }
-  std::vector<int64_t> shape() const { return std::vector<int64_t>(dims, dims + rank); }
-};
+constexpr int kMaxRank = backends::kMaxRank;
+using TensorView = backends::TensorView;  //!< the view every backend's kernels read (backends/tensor_view.h)
 
 //! Makes a view of `data` with `dims`; throws when the rank exceeds kMaxRank.
 TensorView makeView(void* data, DType dtype, const std::vector<int64_t>& dims);

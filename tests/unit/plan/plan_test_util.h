@@ -50,7 +50,10 @@ inline std::string readError(const std::vector<uint8_t>& bytes, std::size_t misa
 //! absent optional input, tactics, and a memory plan.
 inline PlanContents samplePlan() {
   PlanContents p;
-  p.meta = {"0.1.0", "cpu", "avx2", "tiny_net"};
+  p.meta.kilnVersion = "0.1.0";
+  p.meta.device = "cpu";
+  p.meta.isa = "avx2";
+  p.meta.networkName = "tiny_net";
   p.graph = std::make_unique<ir::Graph>();
   ir::Graph& g = *p.graph;
   g.name = "tiny_net";
@@ -143,6 +146,10 @@ inline void expectSamePlan(const PlanContents& a, const PlanContents& b) {
   EXPECT_EQ(a.meta.device, b.meta.device);
   EXPECT_EQ(a.meta.isa, b.meta.isa);
   EXPECT_EQ(a.meta.networkName, b.meta.networkName);
+  EXPECT_EQ(a.meta.deviceName, b.meta.deviceName);
+  EXPECT_EQ(a.meta.cudaRuntimeVersion, b.meta.cudaRuntimeVersion);
+  EXPECT_EQ(a.meta.cudnnVersion, b.meta.cudnnVersion);
+  EXPECT_EQ(a.meta.cublasLtVersion, b.meta.cublasLtVersion);
   EXPECT_EQ(a.arenaOffsets, b.arenaOffsets);
   EXPECT_EQ(a.arenaBytes, b.arenaBytes);
   EXPECT_EQ(a.workspaceBytes, b.workspaceBytes);

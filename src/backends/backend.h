@@ -1,0 +1,78 @@
+// The contract between the builder/runtime and a device backend (CUDA today).
+//
+// Both backends have the same shape: per op, a list of *tactics*, each saying
+// whether it supports a node and making a *kernel* for it; the builder picks a
+// tactic per node and writes its name into the plan; the runtime finds the
+// tactic by name, creates the kernel once per engine and profile, and runs it
+// on TensorViews. The CPU backend's form (backends/cpu/kernel.h) runs
+// synchronously on a thread pool in host memory; the device form below
+// *enqueues* on a stream, into device memory, and returns at once. The
+// builder and the runtime never include a backend's own headers: they reach
+// the CPU backend through cpu/kernel.h's registry and a device backend only
+// through this interface (backends/available.cc says which ones this build has).
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/device.h"
+#include "backends/tensor_view.h"
+#include "ir/graph.h"
+
+namespace kiln::backends {
+
+//! What a device kernel gets for one run.
+struct DeviceLaunch {
+  void* stream = nullptr;     //!< the cudaStream_t of enqueueV3 (null: the legacy default stream)
+  void* workspace = nullptr;  //!< device memory of workspaceBytes(), 256-byte aligned
+  void* libraries = nullptr;  //!< the context's library state (DeviceBackend::createLibraries)
+};
+
+class DeviceKernel {
+ public:
+  virtual ~DeviceKernel() = default;
+  //! Enqueues the op on `launch.stream` and returns without waiting. Views
+  //! hold device pointers. Contexts share kernels: must be const-safe.
+  virtual void enqueue(const DeviceLaunch& launch, const TensorView* inputs, const TensorView* outputs) const = 0;
+  //! Device scratch memory per run, for the shapes the node was created with.
+  virtual std::size_t workspaceBytes() const { return 0; }
+};
+
+struct DeviceTactic {
+  std::string name;  //!< unique, "<op>.<how>", e.g. "MatMul.cublaslt"
+  std::string op;
+  int priority = 0;  //!< higher is chosen first when tactics are not timed
+  bool (*supports)(const ir::Node& node) = nullptr;
+  //! Makes the kernel; the node carries static shapes (a profile's largest).
+  std::unique_ptr<DeviceKernel> (*create)(const ir::Node& node) = nullptr;
+};
+
+enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
+
+class DeviceBackend {
+ public:
+  virtual ~DeviceBackend() = default;
+  virtual const char* device() const = 0;  //!< "cuda"
+  //! This machine's GPU (device 0), queried once; `available` false with the reason when none.
+  virtual const HostDevice& host() const = 0;
+  //! Tactics for `op`, highest priority first.
+  virtual std::vector<const DeviceTactic*> tacticsFor(const std::string& op) const = 0;
+  virtual const DeviceTactic* findTactic(const std::string& name) const = 0;
+  //! Device memory of `bytes` (256-byte aligned), freed when the last holder lets go.
+  virtual std::shared_ptr<void> allocate(std::size_t bytes) const = 0;
+  virtual void copyAsync(void* dst, const void* src, std::size_t bytes, CopyKind kind, void* stream) const = 0;
+  //! Waits for everything enqueued on `stream`; throws the first error it reports.
+  virtual void synchronize(void* stream) const = 0;
+  //! Per-context library handles (cuBLASLt, cuDNN) that DeviceLaunch::libraries points to.
+  virtual std::shared_ptr<void> createLibraries() const = 0;
+};
+
+//! The CUDA backend when this build has one (KILN_CUDA), else nullptr.
+const DeviceBackend* cudaBackend();
+
+//! This machine's GPU, or `available` false with the reason (no CUDA in this
+//! build, no driver, no device).
+HostDevice cudaHost();
+
+}  // namespace kiln::backends

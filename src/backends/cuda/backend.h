@@ -1,0 +1,33 @@
+// The CUDA backend: implements backends::DeviceBackend (backends/backend.h).
+// Tactics: cuBLASLt (MatMul/Gemm), cuDNN (Conv) and Kiln's own kernels
+// (ops/*.cu), registered per op family (ops/families.h).
+//
+// Status: this compiles and links against CUDA 13, cuBLASLt and cuDNN 9, and
+// its host-side logic (launch shapes, attribute checks) is unit-tested, but
+// no kernel of it has run on a GPU yet: the machine it was written on has none.
+#pragma once
+#include <cublasLt.h>
+#include <cudnn.h>
+
+#include "backends/backend.h"
+
+namespace kiln::cuda {
+
+//! The process-wide CUDA backend.
+const backends::DeviceBackend& backend();
+
+//! Library handles one execution context owns (DeviceLaunch::libraries).
+struct Libraries {
+  cublasLtHandle_t cublasLt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  ~Libraries();
+};
+
+inline const Libraries& libraries(const backends::DeviceLaunch& launch) {
+  return *static_cast<const Libraries*>(launch.libraries);
+}
+
+//! Queries device `cudaGetDevice()` and the library versions (no caching).
+backends::HostDevice queryHost();
+
+}  // namespace kiln::cuda

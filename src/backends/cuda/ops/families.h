@@ -1,0 +1,30 @@
+// Registration of the CUDA tactics, one function per op family (ops/<family>.cc).
+#pragma once
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cuda/ops/kernels.h"
+
+namespace kiln::cuda {
+
+using TacticList = std::vector<backends::DeviceTactic>;
+
+void registerGemmTactics(TacticList& out);         // MatMul, Gemm: cuBLASLt
+void registerConvTactics(TacticList& out);         // Conv: cuDNN
+void registerElementwiseTactics(TacticList& out);  // unary, binary (broadcasting), activations
+void registerSoftmaxTactics(TacticList& out);      // Softmax
+void registerPoolTactics(TacticList& out);         // MaxPool, AveragePool, GlobalAveragePool
+void registerTensorTactics(TacticList& out);       // Concat, Transpose, Gather, Reshape and its aliases
+void registerNormTactics(TacticList& out);         // LayerNormalization
+void registerReduceTactics(TacticList& out);       // ReduceMean, ReduceSum
+void registerCastTactics(TacticList& out);         // Cast
+void registerResizeTactics(TacticList& out);       // Resize (nearest)
+
+}  // namespace kiln::cuda
+
+namespace kiln::cuda {
+//! The unary parameters of a unary node (`fused` false: op `op` and its
+//! attributes/constant inputs) or of a fused activation named `op` (`fused`
+//! true: kiln_act_alpha/beta); false when the CUDA kernels lack it.
+bool unaryParams(const std::string& op, const ir::Node& node, bool fused, kernels::UnaryParams* p);
+}  // namespace kiln::cuda

@@ -1,0 +1,78 @@
+// Runs one CUDA tactic on a one-node graph (tests/unit/ops_nn/op_test_util.h's
+// OpSpec) and returns its outputs on the host, for comparison with the CPU
+// `.ref` kernel. Every GPU test starts with KILN_REQUIRE_GPU(), which skips
+// the test, with the reason, on a machine without a usable GPU.
+#pragma once
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include "backends/backend.h"
+#include "backends/cuda/backend.h"
+#include "unit/ops_nn/op_test_util.h"
+
+#define KILN_REQUIRE_GPU()                                                        \
+  do {                                                                            \
+    const ::kiln::backends::HostDevice& host_ = ::kiln::cuda::backend().host();   \
+    if (!host_.available) {                                                       \
+      GTEST_SKIP() << "no GPU: " << host_.unavailable;                            \
+    }                                                                             \
+  } while (0)
+
+namespace kiln::test {
+
+inline std::shared_ptr<void> upload(const ir::Tensor& t) {
+  std::shared_ptr<void> d = cuda::backend().allocate(t.bytes());
+  if (t.bytes()) {
+    EXPECT_EQ(cudaMemcpy(d.get(), t.data(), t.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  return d;
+}
+
+//! Outputs of CUDA tactic `tactic` on `spec` (inputs uploaded, outputs poisoned first).
+inline std::vector<ir::Tensor> runOnGpu(const OpSpec& spec, const std::string& tactic) {
+  const backends::DeviceTactic* t = cuda::backend().findTactic(tactic);
+  if (!t) throw Error("no CUDA tactic " + tactic);
+  BuiltGraph b = buildGraph(spec);
+  if (!t->supports(*b.node)) throw Error(tactic + " does not support " + b.node->describe());
+  auto kernel = t->create(*b.node);
+  std::vector<std::shared_ptr<void>> keep;
+  std::vector<backends::TensorView> in(b.node->inputs.size()), out(b.node->outputs.size());
+  for (std::size_t i = 0; i < b.node->inputs.size(); ++i) {
+    const ir::Value* v = b.node->inputs[i];
+    if (!v) continue;
+    const ir::Tensor& host = v->isConstant() ? *v->constant : spec.inputs.at(i).value;
+    keep.push_back(upload(host));
+    in[i] = cpu::makeView(keep.back().get(), host.dtype(), host.dims());
+  }
+  std::vector<ir::Tensor> results;
+  for (std::size_t i = 0; i < b.node->outputs.size(); ++i) {
+    const ir::Value* v = b.node->outputs[i];
+    results.emplace_back(v->dtype, ir::staticDims(v->shape));
+    keep.push_back(cuda::backend().allocate(results.back().bytes()));
+    cudaMemset(keep.back().get(), 0xff, results.back().bytes());  // NaN poison: every element must be written
+    out[i] = cpu::makeView(keep.back().get(), v->dtype, results.back().dims());
+  }
+  std::shared_ptr<void> workspace = cuda::backend().allocate(kernel->workspaceBytes());
+  std::shared_ptr<void> libs = cuda::backend().createLibraries();
+  cudaStream_t stream = nullptr;
+  EXPECT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  backends::DeviceLaunch launch{stream, workspace.get(), libs.get()};
+  kernel->enqueue(launch, in.data(), out.data());
+  cuda::backend().synchronize(stream);
+  cudaStreamDestroy(stream);
+  for (std::size_t i = 0; i < results.size(); ++i)
+    EXPECT_EQ(cudaMemcpy(results[i].mutableData(), out[i].data, results[i].bytes(), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+  return results;
+}
+
+//! The CUDA tactic against the CPU reference tactic `<op>.ref` on `spec`.
+inline void expectMatchesRef(const OpSpec& spec, const std::string& cudaTactic, float atol = 1e-4f,
+                             float rtol = 1e-4f) {
+  std::vector<ir::Tensor> want = runTactic(spec, spec.op + ".ref");
+  std::vector<ir::Tensor> got = runOnGpu(spec, cudaTactic);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(near(got[i], want[i], atol, rtol)) << cudaTactic;
+}
+
+}  // namespace kiln::test
