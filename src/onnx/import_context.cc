@@ -9,6 +9,19 @@ namespace kiln::onnx {
 
 using AP = ::onnx::AttributeProto;
 
+ir::Value* ModelState::lookup(const std::string& name) {
+  auto it = tensors.find(name);
+  if (it != tensors.end()) return it->second;
+  if (!parent) return nullptr;
+  ir::Value* outer = parent->lookup(name);
+  if (!outer) return nullptr;
+  ir::Value* inner = graph.addValue(name, outer->dtype, outer->shape);
+  if (outer->constant) inner->constant = outer->constant;
+  else captures.emplace_back(outer, inner);
+  tensors[name] = inner;
+  return inner;
+}
+
 NodeContext::NodeContext(ModelState& model, const ::onnx::NodeProto& proto, int index, std::string name)
     : model_(model), proto_(proto), index_(index), name_(std::move(name)) {
   for (const std::string& in : proto.input()) {
@@ -16,10 +29,10 @@ NodeContext::NodeContext(ModelState& model, const ::onnx::NodeProto& proto, int 
       inputs_.push_back(nullptr);
       continue;
     }
-    auto it = model.tensors.find(in);
-    KILN_IMPORT_CHECK(it != model.tensors.end(), ErrorCode::kINVALID_GRAPH, describe(), ": input \"", in,
+    ir::Value* v = model.lookup(in);
+    KILN_IMPORT_CHECK(v, ErrorCode::kINVALID_GRAPH, describe(), ": input \"", in,
                       "\" is not produced by any node, initializer or graph input");
-    inputs_.push_back(it->second);
+    inputs_.push_back(v);
   }
 }
 

@@ -57,6 +57,7 @@ const TacticRegistry& tactics() {
     registerReduceKernels(r);
     registerTensorKernels(r);
     registerPluginKernels(r);
+    registerControlFlowKernels(r);
     return r;
   }();
   return registry;
