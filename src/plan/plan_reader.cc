@@ -47,8 +47,10 @@ constexpr int kMaxSubgraphDepth = 8;
 
 class Reader {
  public:
-  Reader(const uint8_t* weights, uint64_t weightsSize, std::shared_ptr<const void> owner, int depth = 0)
-      : weights_(weights), weightsSize_(weightsSize), owner_(std::move(owner)), depth_(depth) {}
+  //! `scope` prefixes every error of a subgraph reader: where the subgraph is.
+  Reader(const uint8_t* weights, uint64_t weightsSize, std::shared_ptr<const void> owner, int depth = 0,
+         std::string scope = "")
+      : weights_(weights), weightsSize_(weightsSize), owner_(std::move(owner)), depth_(depth), scope_(std::move(scope)) {}
 
   PlanContents read(const fb::Plan& p) {
     PlanContents out;
@@ -122,8 +124,8 @@ class Reader {
 
  private:
   template <typename... Args>
-  static void check(bool ok, const Args&... args) {
-    if (!ok) fail("malformed plan: ", args...);
+  void check(bool ok, const Args&... args) const {
+    if (!ok) fail("malformed plan: ", scope_, args...);
   }
 
   ir::Value* value(int32_t i, const std::string& where) const {
@@ -232,10 +234,11 @@ class Reader {
       case fb::AttrType::Graph: {
         check(a.graph() != nullptr, where, " is a subgraph without a graph");
         check(depth_ < kMaxSubgraphDepth, where, ": subgraphs nest more than ", kMaxSubgraphDepth, " deep");
-        return ir::GraphAttr(Reader(weights_, weightsSize_, owner_, depth_ + 1).readSubgraph(*a.graph()));
+        return ir::GraphAttr(
+            Reader(weights_, weightsSize_, owner_, depth_ + 1, strCat(scope_, where, ": ")).readSubgraph(*a.graph()));
       }
     }
-    fail("malformed plan: ", where, " has unknown type ", static_cast<int>(a.type()));
+    fail("malformed plan: ", scope_, where, " has unknown type ", static_cast<int>(a.type()));
   }
 
   void readNode(flatbuffers::uoffset_t i, const fb::Node& fn) {
@@ -272,6 +275,7 @@ class Reader {
   uint64_t weightsSize_;
   std::shared_ptr<const void> owner_;
   int depth_ = 0;
+  std::string scope_;
   ir::Graph* g_ = nullptr;
   std::size_t values_ = 0;
   std::vector<bool> ready_;  //!< by value index: available to the next node
