@@ -93,6 +93,10 @@ std::unique_ptr<ir::Graph> resolved(const ir::Graph& g, const InputShapes& shape
 
 }  // namespace
 
+std::vector<ir::Tensor> evaluateOnHost(const ir::Node& node, const std::vector<const ir::Tensor*>& inputs) {
+  return cpu::evaluateNode(node, inputs);
+}
+
 std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& options, BuildStats* stats) {
   auto t0 = std::chrono::steady_clock::now();
   KILN_CHECK(!network.outputs.empty(), "network has no outputs (mark at least one with markOutput)");

@@ -5,6 +5,7 @@
 #pragma once
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 
 #include "core/error.h"
 #include "ir/graph.h"
+#include "ir/shape_resolver.h"
 #include "onnx/importer.h"
 
 namespace kiln::onnx {
@@ -56,6 +58,8 @@ struct ModelState {
   std::vector<std::pair<ir::Value*, ir::Value*>> captures;
   //! Subgraph nesting depth (0 at the top); bounded so a hostile model can't exhaust the stack.
   int depth = 0;
+  //! Computes a node from constant inputs (null: nothing is evaluated at parse time).
+  const ir::NodeEvaluator* evaluate = nullptr;
 
   //! The value that `name` denotes here: this graph's own, or an enclosing
   //! graph's, which is then captured (constants are shared instead, so they
@@ -133,6 +137,10 @@ class NodeContext {
   //! inputs dropped) and infers its shapes.
   ir::Node* emit(const std::string& op, std::vector<ir::Value*> inputs, Attrs attrs = {},
                  int maxOutputs = -1);
+  //! The values of `v` when parse time can know them: a constant, or a small
+  //! integer/bool value computed from constants and static shapes (Size,
+  //! Shape, comparisons...) through the model's evaluator. nullopt otherwise.
+  std::optional<ir::Tensor> tryEvaluate(const ir::Value* v) const;
   //! Imports the graph attribute `attr` as a subgraph whose formal inputs get
   //! `inputs`' types (their count must match the subgraph's). Names it reads
   //! from this node's graph (or further out) become captures.

@@ -244,10 +244,10 @@ ImportResult finish(std::vector<ImportError> errors) {
 }
 
 ImportResult importParsed(const ::onnx::ModelProto& model, int64_t opset, const std::string& modelDir,
-                          ir::Graph& graph) {
+                          ir::Graph& graph, const ir::NodeEvaluator& evaluate) {
   std::vector<ImportError> errors;
   const auto& g = model.graph();
-  ModelState st{graph, modelDir, opset, {}, {}, nullptr, {}, 0};
+  ModelState st{graph, modelDir, opset, {}, {}, nullptr, {}, 0, evaluate ? &evaluate : nullptr};
   collectUsed(g, st.used);
 
   importGraphIO(st, g, errors);
@@ -291,7 +291,7 @@ SubgraphImport NodeContext::importSubgraph(std::string_view attrName, const std:
   out.graph = std::make_shared<ir::Graph>();
   out.graph->name = strCat(name_, "/", attrName);
   out.formalInputs = formal.size();
-  ModelState st{*out.graph, model_.modelDir, model_.opset, {}, {}, &model_, {}, model_.depth + 1};
+  ModelState st{*out.graph, model_.modelDir, model_.opset, {}, {}, &model_, {}, model_.depth + 1, model_.evaluate};
   collectUsed(g, st.used);
   KILN_NODE_CHECK(*this, g.input_size() == static_cast<int>(formal.size()), ErrorCode::kINVALID_NODE, "subgraph '",
                   attrName, "' has ", g.input_size(), " inputs, the node gives it ", formal.size());
@@ -344,13 +344,15 @@ SubgraphImport NodeContext::importSubgraph(std::string_view attrName, const std:
   return out;
 }
 
-ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph) {
+ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph,
+                         const ir::NodeEvaluator& evaluate) {
   std::vector<ImportError> errors;
   ::onnx::ModelProto model;
   int64_t opset = 0;
   if (!guarded(errors, [&] { opset = parseModel(data, size, model); })) return finish(std::move(errors));
   ImportResult r;
-  if (!guarded(errors, [&] { r = importParsed(model, opset, modelDir, graph); })) return finish(std::move(errors));
+  if (!guarded(errors, [&] { r = importParsed(model, opset, modelDir, graph, evaluate); }))
+    return finish(std::move(errors));
   return r;
 }
 
@@ -360,7 +362,8 @@ bool isOperatorSupported(const std::string& opType) {
   return findImporter(opType) != nullptr || pluginCreatorFor(n) != nullptr;
 }
 
-ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir) {
+ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir,
+                               const ir::NodeEvaluator& evaluate) {
   std::vector<ImportError> errors;
   ::onnx::ModelProto model;
   int64_t opset = 0;
@@ -378,7 +381,7 @@ ImportResult checkModelSupport(const void* data, std::size_t size, const std::st
   ImportResult r;
   if (!guarded(errors, [&] {
         ir::Graph scratch;
-        r = importParsed(model, opset, modelDir, scratch);
+        r = importParsed(model, opset, modelDir, scratch, evaluate);
       }))
     return finish(std::move(errors));
   return r;

@@ -68,7 +68,8 @@ std::vector<TypedShape> captureTypes(const InferContext& ctx, std::size_t first)
 //! Dims both shapes agree on stay; the others become unknown.
 Shape mergeShapes(const InferContext& ctx, const Shape& a, const Shape& b, std::size_t output) {
   ctx.check(a.size() == b.size(), "output ", output, " has rank ", a.size(), " in one branch and ", b.size(),
-            " in the other; Kiln needs one rank for each output");
+            " in the other; Kiln needs one rank for each output, so the condition must be known at parse "
+            "time, and it is not a constant");
   Shape out(a.size());
   for (std::size_t d = 0; d < a.size(); ++d) out[d] = a[d] == b[d] ? a[d] : Dim();
   return out;

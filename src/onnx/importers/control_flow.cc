@@ -29,6 +29,25 @@ void alignCaptures(SubgraphImport& sub, const std::vector<ir::Value*>& captures)
 
 void importIf(NodeContext& ctx) {
   ir::Value* cond = ctx.requireInput(0);
+  if (!cond->constant)
+    if (std::optional<ir::Tensor> known = ctx.tryEvaluate(cond); known && known->numel() == 1)
+      cond = ctx.constant("condition", std::move(*known));
+  if (cond->constant && cond->constant->numel() == 1) {
+    // Known at parse time: only the branch taken is imported (the other may
+    // not even type-check for these inputs, as in AffineGrid's 2-D/3-D
+    // branches). It stands for both branches until inline_constant_if
+    // replaces the node by its nodes.
+    const char* taken = cond->constant->toInt64()[0] ? "then_branch" : "else_branch";
+    SubgraphImport branch = ctx.importSubgraph(taken, {});
+    std::vector<ir::Value*> inputs{cond};
+    inputs.insert(inputs.end(), branch.captures.begin(), branch.captures.end());
+    Attrs attrs;
+    attrs["then_branch"] = std::shared_ptr<ir::Graph>(branch.graph->clone());
+    attrs["else_branch"] = branch.graph;
+    attrs[ir::control_flow::kCapturesAttr] = static_cast<int64_t>(branch.captures.size());
+    ctx.emit("If", std::move(inputs), std::move(attrs));
+    return;
+  }
   SubgraphImport thenG = ctx.importSubgraph("then_branch", {});
   SubgraphImport elseG = ctx.importSubgraph("else_branch", {});
   std::vector<ir::Value*> captures = thenG.captures;

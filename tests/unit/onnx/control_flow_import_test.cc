@@ -3,6 +3,7 @@
 // and problems inside a subgraph are reported naming the node and subgraph.
 #include <gtest/gtest.h>
 
+#include "builder/build_plan.h"
 #include "ir/control_flow.h"
 #include "unit/onnx/control_flow_models.h"
 
@@ -145,6 +146,46 @@ TEST(ControlFlowImport, LoopCarriedShapeMustNotChange) {
       << r.errors[0].desc;
 }
 
+//! cond = Equal(Size(x), 6) for x [2,3]: true, but only a parse-time evaluation can tell. The
+//! branches disagree in rank (then: x [2,3]; else: Flatten to... a [6,1,1] Reshape).
+std::string rankChangingIf() {
+  OnnxModelBuilder b(13);
+  b.input("x", TP::FLOAT, {2, 3}).output("z");
+  b.initializerInt64("six", {}, {6});
+  b.initializerInt64("shape3", {3}, {6, 1, 1});
+  b.node("Size", {"x"}, {"n"}, "size");
+  b.node("Equal", {"n", "six"}, {"cond"}, "is_six");
+  auto* n = b.node("If", {"cond"}, {"z"}, "choose");
+  auto* thenG = graphAttr(n, "then_branch");
+  addNode(thenG, "Relu", {"x"}, {"t"});
+  addValueInfo(thenG->mutable_output(), "t", TP::FLOAT);
+  auto* elseG = graphAttr(n, "else_branch");
+  addNode(elseG, "Reshape", {"x", "shape3"}, {"e"});
+  addValueInfo(elseG->mutable_output(), "e", TP::FLOAT);
+  return b.bytes();
+}
+
+TEST(ControlFlowImport, ConditionKnownAtParseTimeImportsOnlyTheTakenBranch) {
+  std::string model = rankChangingIf();
+  {
+    ir::Graph g;  // without an evaluator the condition is unknown, and the ranks disagree
+    auto r = importBytes(model, g);
+    ASSERT_FALSE(r.ok);
+    EXPECT_NE(r.errors[0].desc.find("rank 2 in one branch and 3 in the other"), std::string::npos) << errorText(r);
+  }
+  ir::Graph g;
+  auto r = onnx::importModel(model.data(), model.size(), "", g, builder::evaluateOnHost);
+  ASSERT_TRUE(r.ok) << errorText(r);
+  const ir::Node* n = findNode(g, "If");
+  ASSERT_TRUE(n);
+  ASSERT_TRUE(n->inputs[0]->constant);
+  EXPECT_EQ(n->inputs[0]->constant->toInt64()[0], 1);
+  EXPECT_EQ(ir::toString(n->outputs[0]->shape), "[2,3]");
+  // Both attributes hold the taken branch (Relu); inline_constant_if replaces the node at build time.
+  EXPECT_EQ(opsOf(ir::control_flow::subgraph(*n, "then_branch")), std::vector<std::string>{"Relu"});
+  EXPECT_EQ(opsOf(ir::control_flow::subgraph(*n, "else_branch")), std::vector<std::string>{"Relu"});
+}
+
 TEST(ControlFlowImport, ScanOpset8IsRefusedClearly) {
   ::onnx::ModelProto m;
   ASSERT_TRUE(m.ParseFromString(scanModel()));
@@ -164,12 +205,12 @@ TEST(ControlFlowImport, SubgraphNestingIsBounded) {
   ::onnx::GraphProto* g = b.graph();
   std::string out = "z";
   for (int depth = 0; depth < 20; ++depth) {
-    auto* n = addNode(g, "If", {"c"}, {out}, "if" + std::to_string(depth));
+    auto* n = addNode(g, "If", {"c"}, {out}, strCat("if", depth));
     auto* elseG = graphAttr(n, "else_branch");
-    addNode(elseG, "Identity", {"v"}, {"e" + std::to_string(depth)});
-    addValueInfo(elseG->mutable_output(), "e" + std::to_string(depth), TP::FLOAT);
+    addNode(elseG, "Identity", {"v"}, {strCat("e", depth)});
+    addValueInfo(elseG->mutable_output(), strCat("e", depth), TP::FLOAT);
     g = graphAttr(n, "then_branch");
-    out = "t" + std::to_string(depth);
+    out = strCat("t", depth);
     addValueInfo(g->mutable_output(), out, TP::FLOAT);
   }
   addNode(g, "Identity", {"v"}, {out});
