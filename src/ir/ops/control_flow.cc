@@ -182,15 +182,25 @@ void inferScan(InferContext& ctx) {
   for (int64_t d : inDirs) ctx.check(d == 0 || d == 1, "scan_input_directions must be 0 or 1, got ", d);
   for (int64_t d : outDirs) ctx.check(d == 0 || d == 1, "scan_output_directions must be 0 or 1, got ", d);
   Graph& body = subgraph(node, "body");
+  // kiln_batched (opset 8's form): states and scan inputs have a leading batch
+  // axis that the body does not see; everything below is per batch item.
+  const bool batched = node.i("kiln_batched", 0) != 0;
+  Dim batch;
+  auto perItem = [&](const Value& v, const char* what) {
+    if (!batched) return v.shape;
+    ctx.check(!v.shape.empty(), what, " \"", v.name, "\" has no batch axis");
+    if (!batch.known()) batch = v.shape[0];
+    return Shape(v.shape.begin() + 1, v.shape.end());
+  };
   std::vector<TypedShape> ins;
-  for (std::size_t i = 0; i < a.states; ++i) ins.push_back({ctx.in(i).dtype, ctx.in(i).shape});
+  for (std::size_t i = 0; i < a.states; ++i) ins.push_back({ctx.in(i).dtype, perItem(ctx.in(i), "state")});
   Dim length;
   bool lengthSet = false;
   for (std::size_t j = 0; j < a.scanInputs; ++j) {
     const Value& in = ctx.in(a.states + j);
-    int64_t ax = ctx.axis(inAxes[j], static_cast<int64_t>(in.shape.size()), "scan_input_axes entry");
-    ctx.check(!in.shape.empty(), "scan input ", j, " is a scalar; it needs an axis to scan");
-    Shape slice = in.shape;
+    Shape slice = perItem(in, "scan input");
+    int64_t ax = ctx.axis(inAxes[j], static_cast<int64_t>(slice.size()), "scan_input_axes entry");
+    ctx.check(!slice.empty(), "scan input ", j, " is a scalar; it needs an axis to scan");
     const Dim& d = slice[ax];
     if (!lengthSet || (!length.known() && d.known())) length = d;
     else if (length.known() && d.known())
@@ -202,13 +212,18 @@ void inferScan(InferContext& ctx) {
   }
   for (TypedShape& t : captureTypes(ctx, a.states + a.scanInputs)) ins.push_back(t);
   inferSubgraph(ctx, body, "body", ins);
+  auto withBatch = [&](Shape s) {
+    if (batched) s.insert(s.begin(), batch);
+    return s;
+  };
   for (std::size_t i = 0; i < a.states; ++i) {
     const Value* next = body.outputs[i];
+    const Shape& init = ins[i].shape;
     ctx.check(next->dtype == ctx.in(i).dtype, "state ", i, " starts as ", dataTypeName(ctx.in(i).dtype),
               " but the body makes ", dataTypeName(next->dtype));
-    ctx.check(next->shape.size() == ctx.in(i).shape.size(), "state ", i, " starts with rank ",
-              ctx.in(i).shape.size(), " but the body makes rank ", next->shape.size());
-    ctx.setOutput(i, next->dtype, mergeShapes(ctx, ctx.in(i).shape, next->shape, i));
+    ctx.check(next->shape.size() == init.size(), "state ", i, " starts with rank ", init.size(),
+              " but the body makes rank ", next->shape.size());
+    ctx.setOutput(i, next->dtype, withBatch(mergeShapes(ctx, init, next->shape, i)));
   }
   for (std::size_t k = 0; k < a.scanOutputs; ++k) {
     const Value* slice = body.outputs[a.states + k];
@@ -216,7 +231,7 @@ void inferScan(InferContext& ctx) {
     int64_t ax = ctx.axis(outAxes[k], r, "scan_output_axes entry");
     Shape s = slice->shape;
     s.insert(s.begin() + ax, length);
-    ctx.setOutput(a.states + k, slice->dtype, std::move(s));
+    ctx.setOutput(a.states + k, slice->dtype, withBatch(std::move(s)));
   }
 }
 

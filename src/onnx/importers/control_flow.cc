@@ -84,9 +84,40 @@ void importLoop(NodeContext& ctx) {
   ctx.emit("Loop", std::move(inputs), std::move(attrs));
 }
 
+//! Opset 8's Scan has a leading batch axis on every state and scan input (the
+//! scan axis is 1) and an optional sequence_lens first input. It becomes the
+//! IR Scan with `kiln_batched` = 1: the body runs per batch item.
+void importScan8(NodeContext& ctx) {
+  KILN_NODE_CHECK(ctx, !ctx.input(0), ErrorCode::kUNSUPPORTED_NODE,
+                  "Scan of opset 8 with sequence_lens is not supported (only sequences of the full length)");
+  int64_t m = ctx.attrInt("num_scan_inputs", -1);
+  KILN_NODE_CHECK(ctx, m >= 1 && static_cast<std::size_t>(m) + 1 <= ctx.numInputs(), ErrorCode::kINVALID_NODE,
+                  "attribute 'num_scan_inputs' is ", m, " for ", ctx.numInputs(), " inputs");
+  std::size_t states = ctx.numInputs() - 1 - static_cast<std::size_t>(m);
+  std::vector<ir::Value*> inputs;
+  std::vector<SubgraphInput> formal;
+  for (std::size_t i = 1; i < ctx.numInputs(); ++i) {
+    ir::Value* v = ctx.requireInput(i);
+    std::size_t drop = i - 1 < states ? 1 : 2;  // the batch axis, and for scan inputs the scan axis
+    KILN_NODE_CHECK(ctx, v->shape.size() >= drop, ErrorCode::kINVALID_NODE, "input \"", v->name, "\" has rank ",
+                    v->shape.size(), "; opset 8 Scan needs a batch axis", drop == 2 ? " and a scan axis" : "");
+    formal.push_back({v->dtype, ir::Shape(v->shape.begin() + static_cast<std::ptrdiff_t>(drop), v->shape.end())});
+    inputs.push_back(v);
+  }
+  SubgraphImport body = ctx.importSubgraph("body", formal);
+  inputs.insert(inputs.end(), body.captures.begin(), body.captures.end());
+  Attrs attrs;
+  attrs["body"] = body.graph;
+  attrs["num_scan_inputs"] = m;
+  std::vector<int64_t> dirs = ctx.attrInts("directions");
+  if (!dirs.empty()) attrs["scan_input_directions"] = dirs;
+  attrs["kiln_batched"] = int64_t{1};
+  attrs[ir::control_flow::kCapturesAttr] = static_cast<int64_t>(body.captures.size());
+  ctx.emit("Scan", std::move(inputs), std::move(attrs));
+}
+
 void importScan(NodeContext& ctx) {
-  KILN_NODE_CHECK(ctx, ctx.opset() >= 9, ErrorCode::kUNSUPPORTED_NODE,
-                  "Scan of opset 8 (with a batch axis and sequence_lens) is not supported; the opset 9+ form is");
+  if (ctx.opset() < 9) return importScan8(ctx);
   int64_t m = ctx.attrInt("num_scan_inputs", -1);
   KILN_NODE_CHECK(ctx, m >= 1 && static_cast<std::size_t>(m) <= ctx.numInputs(), ErrorCode::kINVALID_NODE,
                   "attribute 'num_scan_inputs' is ", m, " for ", ctx.numInputs(), " inputs");

@@ -116,6 +116,30 @@ TEST(ControlFlowApi, ScanSlicesAlongAxesAndDirections) {
   expectNear(r.outputs["outs"], outs, "outs");
 }
 
+TEST(ControlFlowApi, Opset8ScanRunsPerBatchItem) {
+  std::vector<float> s0 = {1.f, 2.f, -1.f, 0.5f};                                        // [2,2]
+  std::vector<float> xs = {1.f, 2.f, 3.f, 4.f, 5.f, 6.f, -1.f, -2.f, 0.f, 7.f, 8.f, 9.f};  // [2,3,2]
+  ModelRun r;
+  const std::map<std::string, std::vector<uint8_t>> inputs{{"s0", bytesOf(s0)}, {"xs", bytesOf(xs)}};
+  buildAndRun(scan8Model(), inputs, r);
+  if (HasFatalFailure()) return;
+  std::vector<float> fin(4), outs(12);
+  for (int b = 0; b < 2; ++b) {
+    float s[2] = {s0[b * 2], s0[b * 2 + 1]};
+    for (int t = 0; t < 3; ++t) {
+      int xt = 2 - t;  // directions [1]: reverse
+      for (int j = 0; j < 2; ++j) {
+        s[j] += xs[(b * 3 + xt) * 2 + j];
+        outs[(b * 3 + t) * 2 + j] = s[j];
+      }
+    }
+    fin[b * 2] = s[0];
+    fin[b * 2 + 1] = s[1];
+  }
+  expectNear(r.outputs["s_final"], fin, "s_final");
+  expectNear(r.outputs["outs"], outs, "outs");
+}
+
 TEST(ControlFlowApi, DataDependentTripCountIsABuildErrorNamingTheNode) {
   // The trip count is a network input: the scan output's length depends on data.
   ::onnx::ModelProto m;

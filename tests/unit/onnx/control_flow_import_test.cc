@@ -186,15 +186,33 @@ TEST(ControlFlowImport, ConditionKnownAtParseTimeImportsOnlyTheTakenBranch) {
   EXPECT_EQ(opsOf(ir::control_flow::subgraph(*n, "else_branch")), std::vector<std::string>{"Relu"});
 }
 
-TEST(ControlFlowImport, ScanOpset8IsRefusedClearly) {
+TEST(ControlFlowImport, ScanOpset8BecomesTheBatchedForm) {
+  ir::Graph g;
+  auto r = importBytes(scan8Model(), g);
+  ASSERT_TRUE(r.ok) << errorText(r);
+  const ir::Node* scan = findNode(g, "Scan");
+  ASSERT_TRUE(scan);
+  EXPECT_EQ(names(scan->inputs), (std::vector<std::string>{"s0", "xs"}));  // sequence_lens dropped
+  EXPECT_EQ(scan->i("kiln_batched", 0), 1);
+  EXPECT_EQ(scan->ints("scan_input_directions"), std::vector<int64_t>{1});
+  const ir::Graph& body = ir::control_flow::subgraph(*scan, "body");
+  EXPECT_EQ(ir::toString(body.inputs[0]->shape), "[2]");  // the batch axis is not the body's
+  EXPECT_EQ(ir::toString(body.inputs[1]->shape), "[2]");  // nor the scan axis
+  EXPECT_EQ(ir::toString(scan->outputs[0]->shape), "[2,2]");
+  EXPECT_EQ(ir::toString(scan->outputs[1]->shape), "[2,3,2]");
+}
+
+TEST(ControlFlowImport, ScanOpset8WithSequenceLensIsRefusedClearly) {
   ::onnx::ModelProto m;
-  ASSERT_TRUE(m.ParseFromString(scanModel()));
-  m.mutable_opset_import(0)->set_version(8);
+  ASSERT_TRUE(m.ParseFromString(scan8Model()));
+  auto* in = m.mutable_graph()->add_initializer();
+  *in = int64Tensor("lens", {2}, {3, 2});
+  m.mutable_graph()->mutable_node(0)->set_input(0, "lens");
   ir::Graph g;
   auto r = importBytes(m.SerializeAsString(), g);
   ASSERT_FALSE(r.ok);
   EXPECT_EQ(r.errors[0].code, onnx::ErrorCode::kUNSUPPORTED_NODE);
-  EXPECT_NE(r.errors[0].desc.find("Scan of opset 8"), std::string::npos) << r.errors[0].desc;
+  EXPECT_NE(r.errors[0].desc.find("sequence_lens is not supported"), std::string::npos) << r.errors[0].desc;
 }
 
 TEST(ControlFlowImport, SubgraphNestingIsBounded) {

@@ -107,4 +107,23 @@ inline std::string scanModel() {
   return b.bytes();
 }
 
+//! Opset 8's batched Scan: s0 [B=2,2], xs [B=2,T=3,2] scanned along axis 1 in reverse
+//! (directions [1]); s += x_t; outs[b, t] = s. sequence_lens is absent (input "").
+inline std::string scan8Model() {
+  OnnxModelBuilder b(8);
+  b.input("s0", TP::FLOAT, {2, 2}).input("xs", TP::FLOAT, {2, 3, 2});
+  b.output("s_final").output("outs");
+  auto* n = b.node("Scan", {"", "s0", "xs"}, {"s_final", "outs"}, "scan8");
+  setAttr(n, "num_scan_inputs", int64_t{1});
+  setAttr(n, "directions", std::vector<int64_t>{1});
+  auto* body = graphAttr(n, "body");
+  addValueInfo(body->mutable_input(), "s", TP::FLOAT);
+  addValueInfo(body->mutable_input(), "x_t", TP::FLOAT);
+  addNode(body, "Add", {"s", "x_t"}, {"s_out"});
+  addNode(body, "Identity", {"s_out"}, {"s_scan"});
+  addValueInfo(body->mutable_output(), "s_out", TP::FLOAT);
+  addValueInfo(body->mutable_output(), "s_scan", TP::FLOAT);
+  return b.bytes();
+}
+
 }  // namespace kiln::test

@@ -121,9 +121,36 @@ class ScanKernel final : public Kernel {
     inDirs_ = n.ints("scan_input_directions", std::vector<int64_t>(arity_.scanInputs, 0));
     outAxes_ = n.ints("scan_output_axes", std::vector<int64_t>(arity_.scanOutputs, 0));
     outDirs_ = n.ints("scan_output_directions", std::vector<int64_t>(arity_.scanOutputs, 0));
+    batched_ = n.i("kiln_batched", 0) != 0;
   }
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    if (!batched_) return runItem(ctx, in, out);
+    // Opset 8's form: every state, scan input and output has a leading batch
+    // axis; the body runs once per batch item on views of it (captures are shared).
+    const std::size_t ins = arity_.states + arity_.scanInputs, all = ins + arity_.captures;
+    const std::size_t outs = arity_.states + arity_.scanOutputs;
+    KILN_CHECK(ins > 0 && in[0].rank >= 1, where_, ": the batched form needs a batch axis");
+    const int64_t batch = in[0].dims[0];
+    std::vector<TensorView> inItem(in, in + all), outItem(out, out + outs);
+    auto item = [&](const TensorView& v, int64_t b, const char* what) {
+      KILN_CHECK(v.rank >= 1 && v.dims[0] == batch, where_, ": ", what, " has batch ", v.rank ? v.dims[0] : 0,
+                 ", the scan's batch is ", batch);
+      TensorView r = v;
+      r.rank = v.rank - 1;
+      for (int k = 0; k < r.rank; ++k) r.dims[k] = v.dims[k + 1];
+      r.data = static_cast<char*>(v.data) + b * r.numel() * static_cast<int64_t>(dtypeSize(v.dtype));
+      return r;
+    };
+    for (int64_t b = 0; b < batch; ++b) {
+      for (std::size_t i = 0; i < ins; ++i) inItem[i] = item(in[i], b, "an input");
+      for (std::size_t i = 0; i < outs; ++i) outItem[i] = item(out[i], b, "an output");
+      runItem(ctx, inItem.data(), outItem.data());
+    }
+  }
+
+ private:
+  void runItem(const ExecContext& ctx, const TensorView* in, const TensorView* out) const {
     const std::size_t N = arity_.states, M = arity_.scanInputs, K = arity_.scanOutputs, C = arity_.captures;
     std::vector<int64_t> inAx(M), outAx(K);
     int64_t length = -1;
@@ -182,11 +209,11 @@ class ScanKernel final : public Kernel {
     for (std::size_t i = 0; i < N; ++i) copyToView(*state[i], out[i], strCat(where_, ": final state ", i));
   }
 
- private:
   std::string where_;
   cf::ScanArity arity_;
   std::unique_ptr<ir::Graph> body_;
   std::vector<int64_t> inAxes_, inDirs_, outAxes_, outDirs_;
+  bool batched_ = false;
 };
 
 bool subgraphsRunnable(const ir::Node& n) {
