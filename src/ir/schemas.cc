@@ -14,6 +14,7 @@ const SchemaRegistry& schemas() {
     registerKilnSchemas(r);
     registerPluginSchemas(r);
     registerControlFlowSchemas(r);
+    registerRnnSchemas(r);
     return r;
   }();
   return registry;

@@ -58,6 +58,7 @@ const TacticRegistry& tactics() {
     registerTensorKernels(r);
     registerPluginKernels(r);
     registerControlFlowKernels(r);
+    registerRnnKernels(r);
     return r;
   }();
   return registry;

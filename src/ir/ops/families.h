@@ -20,4 +20,6 @@ void registerKilnSchemas(SchemaRegistry& r);
 void registerPluginSchemas(SchemaRegistry& r);
 //! If, Loop, Scan: ops with subgraphs (ops/control_flow.cc, ir/control_flow.h).
 void registerControlFlowSchemas(SchemaRegistry& r);
+//! RNN, GRU, LSTM (ops/rnn.cc).
+void registerRnnSchemas(SchemaRegistry& r);
 }  // namespace kiln::ir

@@ -25,6 +25,7 @@ void addElementwiseImporters(ImporterTable& t);
 void addReduceImporters(ImporterTable& t);
 void addTensorImporters(ImporterTable& t);
 void addControlFlowImporters(ImporterTable& t);  // If, Loop, Scan (control_flow.cc)
+void addRnnImporters(ImporterTable& t);          // RNN, GRU, LSTM (rnn.cc)
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);
