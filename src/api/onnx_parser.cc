@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "api/network_impl.h"
+#include "builder/build_plan.h"
 #include "onnx/importer.h"
 
 namespace kiln::onnx {
@@ -41,7 +42,9 @@ class Parser final : public IParser {
   Parser(INetworkDefinition& network, ILogger& logger) : network_(network), logger_(logger) {}
 
   bool parse(const void* data, std::size_t size, const char* modelPath) noexcept override {
-    return guard([&] { return record(importModel(data, size, dirOf(modelPath), api::graphOf(network_))); });
+    return guard([&] {
+      return record(importModel(data, size, dirOf(modelPath), api::graphOf(network_), builder::evaluateOnHost));
+    });
   }
 
   bool parseFromFile(const char* onnxModelFile, int verbosity) noexcept override {
@@ -51,7 +54,8 @@ class Parser final : public IParser {
       if (verbosity >= static_cast<int>(ILogger::Severity::kINFO))
         logger_.log(ILogger::Severity::kINFO,
                     strCat("ONNX parser: reading \"", onnxModelFile, "\" (", bytes.size(), " bytes)").c_str());
-      bool ok = record(importModel(bytes.data(), bytes.size(), dirOf(onnxModelFile), api::graphOf(network_)));
+      bool ok = record(importModel(bytes.data(), bytes.size(), dirOf(onnxModelFile), api::graphOf(network_),
+                                       builder::evaluateOnHost));
       if (ok && verbosity >= static_cast<int>(ILogger::Severity::kINFO)) {
         ir::Graph& g = api::graphOf(network_);
         logger_.log(ILogger::Severity::kINFO, strCat("ONNX parser: imported \"", onnxModelFile, "\": ",
@@ -64,7 +68,7 @@ class Parser final : public IParser {
   }
 
   bool supportsModel(const void* data, std::size_t size, const char* modelPath) noexcept override {
-    return guard([&] { return record(checkModelSupport(data, size, dirOf(modelPath))); });
+    return guard([&] { return record(checkModelSupport(data, size, dirOf(modelPath), builder::evaluateOnHost)); });
   }
 
   bool supportsOperator(const char* opName) const noexcept override {

@@ -169,6 +169,10 @@ std::vector<uint8_t> buildDevicePlan(const backends::DeviceBackend& device, cons
 
 }  // namespace
 
+std::vector<ir::Tensor> evaluateOnHost(const ir::Node& node, const std::vector<const ir::Tensor*>& inputs) {
+  return cpu::evaluateNode(node, inputs);
+}
+
 std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& options, BuildStats* stats) {
   auto t0 = std::chrono::steady_clock::now();
   KILN_CHECK(options.device == "cpu" || options.device == "cuda", "unknown build device '", options.device,

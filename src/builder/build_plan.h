@@ -46,6 +46,10 @@ struct BuildStats {
   double seconds = 0;
 };
 
+//! Computes one node on the host CPU from constant inputs: what the builder
+//! folds constants with, and what the ONNX parser evaluates If conditions with.
+std::vector<ir::Tensor> evaluateOnHost(const ir::Node& node, const std::vector<const ir::Tensor*>& inputs);
+
 //! Builds a plan for options.device from `network` (which is not modified). Throws kiln::Error.
 std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& options, BuildStats* stats = nullptr);
 

@@ -90,6 +90,8 @@ static void appendAttr(std::ostringstream& os, const ir::Attribute& a) {
           os << v;
         } else if constexpr (std::is_same_v<T, ir::Tensor>) {
           os << "tensor" << ir::toString(v.dims());
+        } else if constexpr (std::is_same_v<T, ir::GraphAttr>) {
+          os << "graph(" << (v ? v->nodes().size() : 0) << " nodes)";
         } else {
           os << "[";
           for (const auto& x : v) os << x << ",";

@@ -49,6 +49,11 @@ std::vector<float> Node::floats(const std::string& attr, std::vector<float> dflt
 
 const Tensor* Node::tensor(const std::string& attr) const { return getAttr<Tensor>(*this, attr); }
 
+Graph* Node::graph(const std::string& attr) const {
+  const GraphAttr* g = getAttr<GraphAttr>(*this, attr);
+  return g ? g->get() : nullptr;
+}
+
 std::string Node::describe() const { return strCat(op, " node \"", name, "\""); }
 
 std::unique_ptr<Graph> Graph::clone() const {
@@ -74,6 +79,9 @@ std::unique_ptr<Graph> Graph::clone() const {
     for (Value* v : n->outputs) outs.push_back(mapped(v));
     Node* c = g->addNode(n->op, n->name, std::move(ins), std::move(outs));
     c->attrs = n->attrs;
+    for (auto& [key, a] : c->attrs)  // subgraphs are owned, not shared: passes may rewrite them
+      if (auto* sub = std::get_if<GraphAttr>(&a))
+        if (*sub) *sub = std::shared_ptr<Graph>((*sub)->clone());
     c->tactic = n->tactic;
   }
   for (Value* v : inputs) g->inputs.push_back(mapped(v));

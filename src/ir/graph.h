@@ -14,10 +14,19 @@
 
 namespace kiln::ir {
 
-using Attribute = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>,
-                               std::vector<std::string>, Tensor>;
-
+class Graph;
 class Node;
+
+//! A subgraph attribute (If's branches, Loop's and Scan's body). A subgraph is
+//! self-contained: values of the enclosing graph that it reads (ONNX lets
+//! subgraphs name them implicitly) are explicit trailing inputs of both the
+//! node and the subgraph (see `kiln_captures` in ir/ops/control_flow.cc), so
+//! topological order, liveness and dead-code elimination see them as ordinary
+//! node inputs. Graph::clone() deep-copies it; each node owns its subgraphs.
+using GraphAttr = std::shared_ptr<Graph>;
+
+using Attribute = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>,
+                               std::vector<std::string>, Tensor, GraphAttr>;
 
 struct Value {
   std::string name;
@@ -47,6 +56,8 @@ class Node {
   std::vector<int64_t> ints(const std::string& attr, std::vector<int64_t> dflt = {}) const;
   std::vector<float> floats(const std::string& attr, std::vector<float> dflt = {}) const;
   const Tensor* tensor(const std::string& attr) const;
+  //! The subgraph attribute `attr`, or nullptr when absent.
+  Graph* graph(const std::string& attr) const;
   //! Input `index`, or nullptr when absent.
   Value* input(std::size_t index) const { return index < inputs.size() ? inputs[index] : nullptr; }
   //! "Conv node "stem/conv1"": the prefix of every error about this node.

@@ -13,6 +13,8 @@ const SchemaRegistry& schemas() {
     registerTensorSchemas(r);
     registerKilnSchemas(r);
     registerPluginSchemas(r);
+    registerControlFlowSchemas(r);
+    registerRnnSchemas(r);
     return r;
   }();
   return registry;

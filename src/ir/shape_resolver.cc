@@ -72,7 +72,11 @@ ResolveResult resolveShapes(Graph& graph, const std::map<std::string, std::vecto
   for (auto& n : graph.nodes())
     for (const Value* v : n->outputs)
       KILN_CHECK(isStatic(v->shape), n->describe(), ": the shape of \"", v->name, "\" is ", toString(v->shape),
-                 " even with every input shape known");
+                 " even with every input shape known",
+                 n->op == "Loop" ? "; a Loop's scan outputs need a trip count known at build time (M a constant "
+                                   "or computed from shapes, and a condition that cannot end the loop early): "
+                                   "data-dependent output sizes are not supported for Loop yet"
+                                 : "");
   return result;
 }
 

@@ -9,6 +9,31 @@ namespace kiln::onnx {
 
 using AP = ::onnx::AttributeProto;
 
+namespace {
+std::optional<ir::Tensor> evaluateValue(const ir::Value* v, const ir::NodeEvaluator* evaluate, int depth);
+}  // namespace
+
+ir::Value* ModelState::lookup(const std::string& name) {
+  auto it = tensors.find(name);
+  if (it != tensors.end()) return it->second;
+  if (!parent) return nullptr;
+  ir::Value* outer = parent->lookup(name);
+  if (!outer) return nullptr;
+  ir::Value* inner = graph.addValue(name, outer->dtype, outer->shape);
+  std::optional<ir::Tensor> known;
+  if (!outer->constant && evaluate) {
+    try {  // a small value computable at parse time (an If's folded condition): the subgraph gets it as a constant
+      known = evaluateValue(outer, evaluate, 0);
+    } catch (const Error&) {
+    }
+  }
+  if (outer->constant) inner->constant = outer->constant;
+  else if (known) inner->constant = std::make_shared<const ir::Tensor>(std::move(*known));
+  else captures.emplace_back(outer, inner);
+  tensors[name] = inner;
+  return inner;
+}
+
 NodeContext::NodeContext(ModelState& model, const ::onnx::NodeProto& proto, int index, std::string name)
     : model_(model), proto_(proto), index_(index), name_(std::move(name)) {
   for (const std::string& in : proto.input()) {
@@ -16,10 +41,10 @@ NodeContext::NodeContext(ModelState& model, const ::onnx::NodeProto& proto, int 
       inputs_.push_back(nullptr);
       continue;
     }
-    auto it = model.tensors.find(in);
-    KILN_IMPORT_CHECK(it != model.tensors.end(), ErrorCode::kINVALID_GRAPH, describe(), ": input \"", in,
+    ir::Value* v = model.lookup(in);
+    KILN_IMPORT_CHECK(v, ErrorCode::kINVALID_GRAPH, describe(), ": input \"", in,
                       "\" is not produced by any node, initializer or graph input");
-    inputs_.push_back(it->second);
+    inputs_.push_back(v);
   }
 }
 
@@ -133,6 +158,60 @@ Attrs NodeContext::attrs(std::initializer_list<std::string_view> drop) const {
     out[a.name()] = convert(a);
   }
   return out;
+}
+
+// Parse-time evaluation ----------------------------------------------------
+
+namespace {
+
+bool smallIntegral(const ir::Value* v) {
+  bool integral = v->dtype == DType::kINT64 || v->dtype == DType::kINT32 || v->dtype == DType::kBOOL;
+  return integral && ir::isStatic(v->shape) && ir::numElements(ir::staticDims(v->shape)) <= 64;
+}
+
+std::optional<ir::Tensor> evaluateValue(const ir::Value* v, const ir::NodeEvaluator* evaluate, int depth) {
+  if (v->constant) return *v->constant;
+  const ir::Node* p = v->producer;
+  if (!p || depth > 16 || !smallIntegral(v)) return std::nullopt;
+  const ir::Value* x = p->input(0);
+  if ((p->op == "Size" || p->op == "Shape") && x && ir::isStatic(x->shape) && p->outputs.size() == 1) {
+    std::vector<int64_t> dims = ir::staticDims(x->shape);
+    if (p->op == "Size") return ir::Tensor::fromInt64({ir::numElements(dims)}, {});
+    int64_t rank = static_cast<int64_t>(dims.size());
+    auto clampAxis = [&](int64_t a) { return std::clamp<int64_t>(a < 0 ? a + rank : a, 0, rank); };
+    int64_t b = clampAxis(p->i("start", 0)), e = std::max(b, clampAxis(p->i("end", rank)));
+    std::vector<int64_t> picked(dims.begin() + b, dims.begin() + e);
+    return ir::Tensor::fromInt64(picked, {static_cast<int64_t>(picked.size())});
+  }
+  if (!evaluate || p->op == "Loop" || p->op == "Scan") return std::nullopt;  // If: small, and often folded itself
+  std::vector<ir::Tensor> held;
+  held.reserve(p->inputs.size());
+  std::vector<const ir::Tensor*> ins;
+  for (const ir::Value* in : p->inputs) {
+    if (!in) {
+      ins.push_back(nullptr);
+      continue;
+    }
+    std::optional<ir::Tensor> t = evaluateValue(in, evaluate, depth + 1);
+    if (!t) return std::nullopt;
+    held.push_back(std::move(*t));
+    ins.push_back(&held.back());
+  }
+  std::vector<ir::Tensor> outs = (*evaluate)(*p, ins);
+  for (std::size_t k = 0; k < p->outputs.size() && k < outs.size(); ++k)
+    if (p->outputs[k] == v) return std::move(outs[k]);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ir::Tensor> NodeContext::tryEvaluate(const ir::Value* v) const {
+  if (!v) return std::nullopt;
+  try {
+    return evaluateValue(v, model_.evaluate, 0);
+  } catch (const Error&) {  // not computable here after all: the node stays dynamic
+    return std::nullopt;
+  }
 }
 
 // Building -----------------------------------------------------------------

@@ -5,6 +5,8 @@
 #pragma once
 #include <initializer_list>
 #include <map>
+#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +17,7 @@
 
 #include "core/error.h"
 #include "ir/graph.h"
+#include "ir/shape_resolver.h"
 #include "onnx/importer.h"
 
 namespace kiln::onnx {
@@ -48,6 +51,35 @@ struct ModelState {
   //! Names read by some node or listed as graph outputs: lets importers drop
   //! outputs nobody reads (e.g. BatchNormalization's training statistics).
   std::unordered_set<std::string> used;
+  //! While importing a subgraph: the enclosing graph's state (nullptr at the top).
+  ModelState* parent = nullptr;
+  //! Values of an enclosing graph that this subgraph reads (ONNX lets it name
+  //! them implicitly), as (outer value, this graph's input standing for it).
+  std::vector<std::pair<ir::Value*, ir::Value*>> captures;
+  //! Subgraph nesting depth (0 at the top); bounded so a hostile model can't exhaust the stack.
+  int depth = 0;
+  //! Computes a node from constant inputs (null: nothing is evaluated at parse time).
+  const ir::NodeEvaluator* evaluate = nullptr;
+
+  //! The value that `name` denotes here: this graph's own, or an enclosing
+  //! graph's, which is then captured (constants are shared instead, so they
+  //! stay constants in the subgraph). nullptr when no scope has it.
+  ir::Value* lookup(const std::string& name);
+};
+
+//! The type a subgraph input receives from its node (ONNX subgraphs often
+//! declare inputs without shapes; the node's inputs decide them).
+struct SubgraphInput {
+  DType dtype = DType::kFLOAT;
+  ir::Shape shape;
+};
+
+//! An imported subgraph: its inputs are the formal ones, then one per capture.
+struct SubgraphImport {
+  std::shared_ptr<ir::Graph> graph;
+  std::size_t formalInputs = 0;
+  //! The values of the importing node's graph that the subgraph reads, in the order of its capture inputs.
+  std::vector<ir::Value*> captures;
 };
 
 using Attrs = std::map<std::string, ir::Attribute>;
@@ -105,6 +137,14 @@ class NodeContext {
   //! inputs dropped) and infers its shapes.
   ir::Node* emit(const std::string& op, std::vector<ir::Value*> inputs, Attrs attrs = {},
                  int maxOutputs = -1);
+  //! The values of `v` when parse time can know them: a constant, or a small
+  //! integer/bool value computed from constants and static shapes (Size,
+  //! Shape, comparisons...) through the model's evaluator. nullopt otherwise.
+  std::optional<ir::Tensor> tryEvaluate(const ir::Value* v) const;
+  //! Imports the graph attribute `attr` as a subgraph whose formal inputs get
+  //! `inputs`' types (their count must match the subgraph's). Names it reads
+  //! from this node's graph (or further out) become captures.
+  SubgraphImport importSubgraph(std::string_view attr, const std::vector<SubgraphInput>& inputs) const;
   //! Adds a helper node named "<node>/<suffix>" with one new output and infers it.
   ir::Value* emitInner(const std::string& op, const std::string& suffix, std::vector<ir::Value*> inputs,
                        Attrs attrs = {});

@@ -96,6 +96,41 @@ const OpImporter* importerFor(const ::onnx::NodeProto& n, int index, int64_t ops
   return imp;
 }
 
+//! Every name that the subgraphs of `n` read (node inputs and subgraph
+//! outputs, nested subgraphs included). Names they define themselves are in
+//! it too; ONNX names are unique across scopes, so they match no outer value.
+void collectSubgraphRefs(const ::onnx::NodeProto& n, std::vector<std::string>& out) {
+  auto visit = [&](const ::onnx::GraphProto& g, auto&& self) -> void {
+    for (const auto& sn : g.node()) {
+      for (const auto& in : sn.input())
+        if (!in.empty()) out.push_back(in);
+      for (const auto& a : sn.attribute()) {
+        if (a.has_g()) self(a.g(), self);
+        for (const auto& sg : a.graphs()) self(sg, self);
+      }
+    }
+    for (const auto& o : g.output()) out.push_back(o.name());
+  };
+  for (const auto& a : n.attribute()) {
+    if (a.has_g()) visit(a.g(), visit);
+    for (const auto& sg : a.graphs()) visit(sg, visit);
+  }
+}
+
+//! The names node `n` reads: its inputs, and what its subgraphs read implicitly.
+std::vector<std::string> nodeReads(const ::onnx::NodeProto& n) {
+  std::vector<std::string> names(n.input().begin(), n.input().end());
+  collectSubgraphRefs(n, names);
+  return names;
+}
+
+//! Names read by some node of `g` (subgraphs included) or listed as its outputs.
+void collectUsed(const ::onnx::GraphProto& g, std::unordered_set<std::string>& used) {
+  for (const auto& n : g.node())
+    for (const auto& in : nodeReads(n)) used.insert(in);
+  for (const auto& o : g.output()) used.insert(o.name());
+}
+
 //! Node indices in an order where producers come first (ONNX requires it, but
 //! some exporters do not keep it). Nodes on a cycle or reading a missing tensor
 //! keep their place at the end, where resolving their inputs reports the problem.
@@ -108,7 +143,7 @@ std::vector<int> nodeOrder(const ::onnx::GraphProto& g) {
   std::vector<int> pending(n, 0);
   std::vector<std::vector<int>> readers(n);
   for (int i = 0; i < n; ++i)
-    for (const auto& in : g.node(i).input()) {
+    for (const auto& in : nodeReads(g.node(i))) {
       auto it = in.empty() ? producer.end() : producer.find(in);
       if (it == producer.end() || it->second == i) continue;
       ++pending[i];
@@ -209,13 +244,11 @@ ImportResult finish(std::vector<ImportError> errors) {
 }
 
 ImportResult importParsed(const ::onnx::ModelProto& model, int64_t opset, const std::string& modelDir,
-                          ir::Graph& graph) {
+                          ir::Graph& graph, const ir::NodeEvaluator& evaluate) {
   std::vector<ImportError> errors;
   const auto& g = model.graph();
-  ModelState st{graph, modelDir, opset, {}, {}};
-  for (const auto& n : g.node())
-    for (const auto& in : n.input()) st.used.insert(in);
-  for (const auto& o : g.output()) st.used.insert(o.name());
+  ModelState st{graph, modelDir, opset, {}, {}, nullptr, {}, 0, evaluate ? &evaluate : nullptr};
+  collectUsed(g, st.used);
 
   importGraphIO(st, g, errors);
   if (!errors.empty()) return finish(std::move(errors));
@@ -239,15 +272,87 @@ ImportResult importParsed(const ::onnx::ModelProto& model, int64_t opset, const 
   return finish(std::move(errors));
 }
 
+//! `e` with "<node>: in subgraph '<attr>': " in front (the inner error names the inner node).
+ImportFailure inSubgraph(const NodeContext& ctx, std::string_view attr, ErrorCode code, const char* file, int line,
+                         const char* func, const char* what) {
+  return ImportFailure(code, file, line, func, strCat(ctx.describe(), ": in subgraph '", attr, "': ", what));
+}
+
 }  // namespace
 
-ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph) {
+SubgraphImport NodeContext::importSubgraph(std::string_view attrName, const std::vector<SubgraphInput>& formal) const {
+  using AP = ::onnx::AttributeProto;
+  const AP* a = attr(attrName);
+  KILN_NODE_CHECK(*this, a && (a->type() == AP::GRAPH || (a->type() == AP::UNDEFINED && a->has_g())),
+                  ErrorCode::kINVALID_NODE, "attribute '", attrName, "' (a subgraph) is missing or not a graph");
+  KILN_NODE_CHECK(*this, model_.depth < 16, ErrorCode::kUNSUPPORTED_GRAPH, "subgraphs nest more than 16 deep");
+  const ::onnx::GraphProto& g = a->g();
+  SubgraphImport out;
+  out.graph = std::make_shared<ir::Graph>();
+  out.graph->name = strCat(name_, "/", attrName);
+  out.formalInputs = formal.size();
+  ModelState st{*out.graph, model_.modelDir, model_.opset, {}, {}, &model_, {}, model_.depth + 1, model_.evaluate};
+  collectUsed(g, st.used);
+  KILN_NODE_CHECK(*this, g.input_size() == static_cast<int>(formal.size()), ErrorCode::kINVALID_NODE, "subgraph '",
+                  attrName, "' has ", g.input_size(), " inputs, the node gives it ", formal.size());
+  try {
+    for (const auto& init : g.initializer()) {
+      std::string what = strCat("initializer \"", init.name(), "\"");
+      KILN_IMPORT_CHECK(!init.name().empty() && !st.tensors.count(init.name()), ErrorCode::kINVALID_GRAPH, what,
+                        " has no name or is defined twice");
+      st.tensors[init.name()] = st.graph.addConstant(init.name(), tensorFromProto(init, st.modelDir, what));
+    }
+    KILN_IMPORT_CHECK(g.sparse_initializer_size() == 0, ErrorCode::kUNSUPPORTED_GRAPH,
+                      "sparse initializers are not supported");
+    std::vector<ir::Value*> inputs;
+    for (int i = 0; i < g.input_size(); ++i) {
+      const auto& vi = g.input(i);
+      KILN_IMPORT_CHECK(!vi.name().empty() && !st.tensors.count(vi.name()), ErrorCode::kINVALID_GRAPH, "input ", i,
+                        " has no name or a name already taken");
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().elem_type() != 0) {
+        DType declared = requireDtype(vi.type().tensor_type().elem_type(), strCat("input \"", vi.name(), "\""));
+        KILN_IMPORT_CHECK(declared == formal[i].dtype, ErrorCode::kINVALID_GRAPH, "input \"", vi.name(),
+                          "\" is declared ", dataTypeName(declared), " but receives ", dataTypeName(formal[i].dtype));
+      }
+      ir::Value* v = st.graph.addValue(vi.name(), formal[i].dtype, formal[i].shape);
+      st.tensors[vi.name()] = v;
+      inputs.push_back(v);
+    }
+    for (int index : nodeOrder(g)) {
+      const auto& np = g.node(index);
+      const OpImporter* imp = importerFor(np, index, model_.opset);
+      NodeContext ctx(st, np, index, nodeName(np, index));
+      if (imp) imp->fn(ctx);
+      else importPlugin(ctx);
+    }
+    for (const auto& o : g.output()) {
+      ir::Value* v = st.lookup(o.name());
+      KILN_IMPORT_CHECK(v, ErrorCode::kINVALID_GRAPH, "output \"", o.name(),
+                        "\" is not produced by any node, initializer or input");
+      out.graph->outputs.push_back(v);
+    }
+    for (auto& [outer, inner] : st.captures) {
+      inputs.push_back(inner);
+      out.captures.push_back(outer);
+    }
+    out.graph->inputs = std::move(inputs);
+  } catch (const ImportFailure& e) {
+    throw inSubgraph(*this, attrName, e.code, e.file, e.line, e.func, e.what());
+  } catch (const Error& e) {
+    throw inSubgraph(*this, attrName, ErrorCode::kINVALID_NODE, __FILE__, __LINE__, __func__, e.what());
+  }
+  return out;
+}
+
+ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph,
+                         const ir::NodeEvaluator& evaluate) {
   std::vector<ImportError> errors;
   ::onnx::ModelProto model;
   int64_t opset = 0;
   if (!guarded(errors, [&] { opset = parseModel(data, size, model); })) return finish(std::move(errors));
   ImportResult r;
-  if (!guarded(errors, [&] { r = importParsed(model, opset, modelDir, graph); })) return finish(std::move(errors));
+  if (!guarded(errors, [&] { r = importParsed(model, opset, modelDir, graph, evaluate); }))
+    return finish(std::move(errors));
   return r;
 }
 
@@ -257,7 +362,8 @@ bool isOperatorSupported(const std::string& opType) {
   return findImporter(opType) != nullptr || pluginCreatorFor(n) != nullptr;
 }
 
-ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir) {
+ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir,
+                               const ir::NodeEvaluator& evaluate) {
   std::vector<ImportError> errors;
   ::onnx::ModelProto model;
   int64_t opset = 0;
@@ -275,7 +381,7 @@ ImportResult checkModelSupport(const void* data, std::size_t size, const std::st
   ImportResult r;
   if (!guarded(errors, [&] {
         ir::Graph scratch;
-        r = importParsed(model, opset, modelDir, scratch);
+        r = importParsed(model, opset, modelDir, scratch, evaluate);
       }))
     return finish(std::move(errors));
   return r;

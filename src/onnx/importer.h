@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/shape_resolver.h"
 #include "kiln/onnx_parser.h"
 
 namespace kiln::onnx {
@@ -38,7 +39,11 @@ constexpr int64_t kMaxOpset = 22;
 //! that have an initializer) become constants. `modelDir` locates external-data
 //! files (empty: the current directory). On failure the graph may hold a part
 //! of the model; callers discard it.
-ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph);
+//! `evaluate` (optional) computes a node from constant inputs; with it, an If
+//! whose condition is computable at parse time imports only the branch it
+//! takes (as TensorRT's parser does).
+ImportResult importModel(const void* data, std::size_t size, const std::string& modelDir, ir::Graph& graph,
+                         const ir::NodeEvaluator& evaluate = {});
 
 //! True when Kiln has an importer for the ai.onnx op `opType` (at some opset)
 //! or a plugin creator named `opType` (version "1", namespace "") is registered.
@@ -47,6 +52,7 @@ bool isOperatorSupported(const std::string& opType);
 //! Checks that every node of the model can be imported: all unsupported nodes
 //! are reported, then the model is imported into a scratch graph. No graph the
 //! caller owns is touched.
-ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir);
+ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir,
+                               const ir::NodeEvaluator& evaluate = {});
 
 }  // namespace kiln::onnx

@@ -11,6 +11,8 @@ bool eliminateIdentity(ir::Graph& graph, PassContext& ctx);
 //! Evaluates nodes whose inputs are all constant (and Shape of a static
 //! shape) and replaces them by constants: constant and shape folding.
 bool foldConstants(ir::Graph& graph, PassContext& ctx);
+//! Replaces each If whose condition is a constant by the branch it takes.
+bool inlineConstantIf(ir::Graph& graph, PassContext& ctx);
 //! Folds BatchNormalization with constant parameters into the preceding
 //! Conv / Gemm's weights and bias.
 bool foldBatchNorm(ir::Graph& graph, PassContext& ctx);

@@ -9,6 +9,8 @@ const std::vector<Pass>& pipeline() {
       {"eliminate_identity", eliminateIdentity},
       {"eliminate_dead_code", eliminateDeadCode},
       {"fold_constants", foldConstants},
+      {"inline_constant_if", inlineConstantIf},   // conditions that just folded
+      {"fold_constants", foldConstants},          // what the taken branch computes from constants
       {"eliminate_identity", eliminateIdentity},  // Reshapes to a now-static same shape
       {"eliminate_dead_code", eliminateDeadCode},
       {"fold_batchnorm", foldBatchNorm},

@@ -18,7 +18,8 @@
 
 namespace kiln::plan {
 
-constexpr uint32_t kFormatVersion = 1;
+//! 2: subgraph attributes (If/Loop/Scan).
+constexpr uint32_t kFormatVersion = 2;
 
 struct PlanMetadata {
   std::string kilnVersion;  //!< "0.1.0"

@@ -42,14 +42,19 @@ std::vector<T> vec(const flatbuffers::Vector<T>* v) {
   return out;
 }
 
+//! Deepest subgraph nesting read (the writer refuses deeper ones).
+constexpr int kMaxSubgraphDepth = 8;
+
 class Reader {
  public:
-  Reader(const fb::Plan& p, const uint8_t* weights, uint64_t weightsSize, std::shared_ptr<const void> owner)
-      : p_(p), weights_(weights), weightsSize_(weightsSize), owner_(std::move(owner)) {}
+  //! `scope` prefixes every error of a subgraph reader: where the subgraph is.
+  Reader(const uint8_t* weights, uint64_t weightsSize, std::shared_ptr<const void> owner, int depth = 0,
+         std::string scope = "")
+      : weights_(weights), weightsSize_(weightsSize), owner_(std::move(owner)), depth_(depth), scope_(std::move(scope)) {}
 
-  PlanContents read() {
+  PlanContents read(const fb::Plan& p) {
     PlanContents out;
-    if (const fb::Metadata* m = p_.metadata()) {
+    if (const fb::Metadata* m = p.metadata()) {
       out.meta.kilnVersion = str(m->kiln_version());
       out.meta.device = str(m->device());
       out.meta.isa = str(m->isa());
@@ -61,12 +66,12 @@ class Reader {
       check(out.meta.cudaRuntimeVersion >= 0 && out.meta.cudnnVersion >= 0 && out.meta.cublasLtVersion >= 0,
             "negative library version in the plan's target");
     }
-    out.arenaBytes = p_.arena_bytes();
-    out.workspaceBytes = p_.workspace_bytes();
+    out.arenaBytes = p.arena_bytes();
+    out.workspaceBytes = p.workspace_bytes();
     check(out.arenaBytes >= 0, "arena size ", out.arenaBytes, " is negative");
     check(out.workspaceBytes >= 0, "workspace size ", out.workspaceBytes, " is negative");
 
-    if (auto* profiles = p_.profiles())
+    if (auto* profiles = p.profiles())
       for (const fb::Profile* fp : *profiles) {
         check(fp != nullptr, "profile entry is null");
         Profile profile;
@@ -83,34 +88,50 @@ class Reader {
         out.profiles.push_back(std::move(profile));
       }
     out.graph = std::make_unique<ir::Graph>();
-    g_ = out.graph.get();
-    g_->name = str(p_.graph_name());
-    if (auto* values = p_.values())
+    out.graph->name = str(p.graph_name());
+    readGraph(*out.graph, p.values(), p.inputs(), p.nodes(), p.outputs(), &out);
+    return out;
+  }
+
+  std::shared_ptr<ir::Graph> readSubgraph(const fb::Subgraph& sg) {
+    auto g = std::make_shared<ir::Graph>();
+    g->name = str(sg.name());
+    readGraph(*g, sg.values(), sg.inputs(), sg.nodes(), sg.outputs(), nullptr);
+    return g;
+  }
+
+ private:
+  //! `out` is the plan being read for the top graph (it gets the memory plan), nullptr for a subgraph.
+  void readGraph(ir::Graph& g, const flatbuffers::Vector<flatbuffers::Offset<fb::Value>>* values,
+                 const flatbuffers::Vector<int32_t>* inputs,
+                 const flatbuffers::Vector<flatbuffers::Offset<fb::Node>>* nodes,
+                 const flatbuffers::Vector<int32_t>* outputs, PlanContents* out) {
+    g_ = &g;
+    if (values)
       for (flatbuffers::uoffset_t i = 0; i < values->size(); ++i) readValue(i, *values->Get(i), out);
     values_ = g_->values().size();
     ready_.assign(values_, false);
     for (std::size_t k = 0; k < values_; ++k) ready_[k] = g_->values()[k]->isConstant();
 
-    for (int32_t i : vec(p_.inputs())) {
+    for (int32_t i : vec(inputs)) {
       ir::Value* v = value(i, "graph input");
       check(!v->isConstant(), "graph input \"", v->name, "\" is a constant");
       g_->inputs.push_back(v);
       ready_[i] = true;
     }
-    if (auto* nodes = p_.nodes())
+    if (nodes)
       for (flatbuffers::uoffset_t i = 0; i < nodes->size(); ++i) readNode(i, *nodes->Get(i));
-    for (int32_t i : vec(p_.outputs())) {
+    for (int32_t i : vec(outputs)) {
       ir::Value* v = value(i, "graph output");
       check(ready_[i], "graph output \"", v->name, "\" is never computed");
       g_->outputs.push_back(v);
     }
-    return out;
   }
 
  private:
   template <typename... Args>
-  static void check(bool ok, const Args&... args) {
-    if (!ok) fail("malformed plan: ", args...);
+  void check(bool ok, const Args&... args) const {
+    if (!ok) fail("malformed plan: ", scope_, args...);
   }
 
   ir::Value* value(int32_t i, const std::string& where) const {
@@ -156,7 +177,7 @@ class Reader {
     return ir::Tensor::borrow(t, std::move(d), weights_ + offset, owner_);
   }
 
-  void readValue(flatbuffers::uoffset_t i, const fb::Value& fv, PlanContents& out) {
+  void readValue(flatbuffers::uoffset_t i, const fb::Value& fv, PlanContents* out) {
     std::string where = strCat("value ", i, " ", quoted(fv.name()));
     std::string name = str(fv.name());
     check(!name.empty(), "value ", i, " has no name");
@@ -186,15 +207,16 @@ class Reader {
 
     int64_t arena = fv.arena_offset();
     if (arena == -1) return;
+    check(out != nullptr, where, " is a subgraph value with an arena offset; subgraphs have no memory plan");
     check(arena >= 0, where, " has arena offset ", arena);
     int64_t capacity = fv.arena_capacity();
-    if (capacity >= 0) out.arenaCapacity[name] = capacity;
+    if (capacity >= 0) out->arenaCapacity[name] = capacity;
     if (capacity >= 0 || ir::isStatic(v->shape)) {
       int64_t bytes = capacity >= 0 ? capacity : byteSize(t, d, where);
-      check(arena <= out.arenaBytes && bytes <= out.arenaBytes - arena, where, " (", bytes,
-            " bytes at arena offset ", arena, ") overruns the ", out.arenaBytes, "-byte arena");
+      check(arena <= out->arenaBytes && bytes <= out->arenaBytes - arena, where, " (", bytes,
+            " bytes at arena offset ", arena, ") overruns the ", out->arenaBytes, "-byte arena");
     }
-    out.arenaOffsets[name] = arena;
+    out->arenaOffsets[name] = arena;
   }
 
   ir::Attribute readAttr(const fb::Attribute& a, const std::string& where) const {
@@ -215,8 +237,14 @@ class Reader {
         check(t != nullptr, where, " is a tensor without data");
         return borrow(dtype(t->dtype(), where), dims(t->dims(), where), *t->data(), where);
       }
+      case fb::AttrType::Graph: {
+        check(a.graph() != nullptr, where, " is a subgraph without a graph");
+        check(depth_ < kMaxSubgraphDepth, where, ": subgraphs nest more than ", kMaxSubgraphDepth, " deep");
+        return ir::GraphAttr(
+            Reader(weights_, weightsSize_, owner_, depth_ + 1, strCat(scope_, where, ": ")).readSubgraph(*a.graph()));
+      }
     }
-    fail("malformed plan: ", where, " has unknown type ", static_cast<int>(a.type()));
+    fail("malformed plan: ", scope_, where, " has unknown type ", static_cast<int>(a.type()));
   }
 
   void readNode(flatbuffers::uoffset_t i, const fb::Node& fn) {
@@ -249,10 +277,11 @@ class Reader {
       }
   }
 
-  const fb::Plan& p_;
   const uint8_t* weights_;
   uint64_t weightsSize_;
   std::shared_ptr<const void> owner_;
+  int depth_ = 0;
+  std::string scope_;
   ir::Graph* g_ = nullptr;
   std::size_t values_ = 0;
   std::vector<bool> ready_;  //!< by value index: available to the next node
@@ -276,12 +305,12 @@ PlanContents readPlan(const uint8_t* data, std::size_t size, std::shared_ptr<con
   const uint8_t* body = data + layout.bodyOffset;
   if (layout.bodySize >= FLATBUFFERS_MAX_BUFFER_SIZE) fail("malformed plan body (", layout.bodySize, " bytes)");
   flatbuffers::Verifier::Options opts;
-  opts.max_depth = 16;  // the schema nests 4 deep
+  opts.max_depth = 64;  // the schema nests 4 deep, plus 3 per subgraph level (at most kMaxSubgraphDepth)
   opts.max_tables = static_cast<flatbuffers::uoffset_t>(layout.bodySize / 4 + 16);
   flatbuffers::Verifier verifier(body, layout.bodySize, opts);
   if (!fb::VerifyPlanBuffer(verifier)) fail("malformed plan body");
 
-  return Reader(*fb::GetPlan(body), data + layout.weightsOffset, layout.weightsSize, std::move(owner)).read();
+  return Reader(data + layout.weightsOffset, layout.weightsSize, std::move(owner)).read(*fb::GetPlan(body));
 }
 
 }  // namespace kiln::plan

@@ -21,6 +21,9 @@ int64_t byteSize(DType dtype, const std::vector<int64_t>& dims) {
   return ir::numElements(dims) * dtypeSize(dtype);
 }
 
+//! Deepest subgraph nesting a plan may hold (the reader refuses deeper ones).
+constexpr int kMaxSubgraphDepth = 8;
+
 //! Places tensors in the weights blob, each at a multiple of 64; a tensor
 //! shared by several values (one shared_ptr) is stored once.
 class WeightsBlob {
@@ -57,9 +60,29 @@ class WeightsBlob {
   uint64_t size_ = 0;
 };
 
+//! Writes one graph: the plan's own (`top`, with its memory plan) or a
+//! node's subgraph (values indexed within it, no memory plan), sharing the
+//! FlatBuffers builder and the weights blob.
 class Writer {
  public:
-  explicit Writer(const PlanContents& plan) : plan_(plan), g_(*plan.graph) {}
+  Writer(const PlanContents& plan, const ir::Graph& g, flatbuffers::FlatBufferBuilder& fbb, WeightsBlob& weights,
+         bool top, int depth)
+      : plan_(plan), g_(g), fbb_(fbb), weights_(weights), top_(top), depth_(depth) {}
+
+  Offset<fb::Subgraph> writeSubgraph() {
+    KILN_CHECK(depth_ <= kMaxSubgraphDepth, "writePlan: subgraphs nest more than ", kMaxSubgraphDepth, " deep");
+    indexValues();
+    checkDataflow();
+    std::vector<Offset<fb::Value>> values;
+    for (const auto& v : g_.values()) values.push_back(writeValue(*v));
+    std::vector<Offset<fb::Node>> nodes;
+    for (const auto& n : g_.nodes()) nodes.push_back(writeNode(*n));
+    std::vector<int32_t> inputs, outputs;
+    for (const ir::Value* v : g_.inputs) inputs.push_back(indexOf(v, "subgraph input"));
+    for (const ir::Value* v : g_.outputs) outputs.push_back(indexOf(v, "subgraph output"));
+    return fb::CreateSubgraph(fbb_, fbb_.CreateString(g_.name), fbb_.CreateVector(values), fbb_.CreateVector(nodes),
+                              fbb_.CreateVector(inputs), fbb_.CreateVector(outputs));
+  }
 
   std::vector<uint8_t> write() {
     KILN_CHECK(plan_.arenaBytes >= 0, "writePlan: arena size ", plan_.arenaBytes, " is negative");
@@ -139,7 +162,12 @@ class Writer {
   //! The runtime runs nodes in order, so every input must exist by then; a
   //! plan that breaks this fails here, at build time, not at load time.
   void checkDataflow() const {
-    std::unordered_set<const ir::Value*> ready(g_.inputs.begin(), g_.inputs.end());
+    std::unordered_set<const ir::Value*> ready;
+    for (const ir::Value* v : g_.inputs) {
+      KILN_CHECK(v, "writePlan: graph \"", g_.name, "\" has a null input");
+      indexOf(v, "graph input");
+      ready.insert(v);
+    }
     for (const auto& v : g_.values())
       if (v->isConstant()) ready.insert(v.get());
     for (const auto& n : g_.nodes()) {
@@ -192,10 +220,13 @@ class Writer {
     } else if (g_.isGraphOutput(&v)) {
       kind = fb::ValueKind::Output;
     }
-    auto it = plan_.arenaOffsets.find(v.name);
-    int64_t arena = it == plan_.arenaOffsets.end() ? -1 : it->second;
-    auto cap = plan_.arenaCapacity.find(v.name);
-    int64_t capacity = cap == plan_.arenaCapacity.end() ? -1 : cap->second;
+    int64_t arena = -1, capacity = -1;
+    if (top_) {
+      auto it = plan_.arenaOffsets.find(v.name);
+      arena = it == plan_.arenaOffsets.end() ? -1 : it->second;
+      auto cap = plan_.arenaCapacity.find(v.name);
+      capacity = cap == plan_.arenaCapacity.end() ? -1 : cap->second;
+    }
     return fb::CreateValue(fbb_, name, static_cast<fb::DType>(v.dtype), d, symbols, kind,
                            constant ? &*constant : nullptr, arena, capacity);
   }
@@ -207,6 +238,7 @@ class Writer {
     Offset<flatbuffers::Vector<float>> floats = 0;
     Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> strings = 0;
     Offset<fb::TensorData> tensor = 0;
+    Offset<fb::Subgraph> graph = 0;
     int64_t i = 0;
     float f = 0;
     fb::AttrType type = fb::AttrType::Int;
@@ -222,13 +254,17 @@ class Writer {
       type = fb::AttrType::Floats, floats = fbb_.CreateVector(*v);
     } else if (auto* v = std::get_if<std::vector<std::string>>(&a)) {
       type = fb::AttrType::Strings, strings = fbb_.CreateVectorOfStrings(*v);
+    } else if (auto* v = std::get_if<ir::GraphAttr>(&a)) {
+      KILN_CHECK(*v, "writePlan: ", n.describe(), " attribute '", key, "' is an empty subgraph");
+      type = fb::AttrType::Graph;
+      graph = Writer(plan_, **v, fbb_, weights_, false, depth_ + 1).writeSubgraph();
     } else {
       const ir::Tensor& t = std::get<ir::Tensor>(a);
       fb::WeightsRef ref = weights_.place(t, strCat("writePlan: ", n.describe(), " attribute '", key, "'"));
       type = fb::AttrType::Tensor;
       tensor = fb::CreateTensorData(fbb_, static_cast<fb::DType>(t.dtype()), fbb_.CreateVector(t.dims()), &ref);
     }
-    return fb::CreateAttribute(fbb_, name, type, i, f, s, ints, floats, strings, tensor);
+    return fb::CreateAttribute(fbb_, name, type, i, f, s, ints, floats, strings, tensor, graph);
   }
 
   Offset<fb::Node> writeNode(const ir::Node& n) {
@@ -244,8 +280,10 @@ class Writer {
 
   const PlanContents& plan_;
   const ir::Graph& g_;
-  flatbuffers::FlatBufferBuilder fbb_{4096};
-  WeightsBlob weights_;
+  flatbuffers::FlatBufferBuilder& fbb_;
+  WeightsBlob& weights_;
+  bool top_;
+  int depth_;
   std::unordered_map<const ir::Value*, int32_t> index_;
   std::unordered_set<std::string> names_;
 };
@@ -254,7 +292,9 @@ class Writer {
 
 std::vector<uint8_t> writePlan(const PlanContents& plan) {
   KILN_CHECK(plan.graph, "writePlan: the plan has no graph");
-  return Writer(plan).write();
+  flatbuffers::FlatBufferBuilder fbb(4096);
+  WeightsBlob weights;
+  return Writer(plan, *plan.graph, fbb, weights, true, 0).write();
 }
 
 }  // namespace kiln::plan

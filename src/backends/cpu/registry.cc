@@ -57,6 +57,8 @@ const TacticRegistry& tactics() {
     registerReduceKernels(r);
     registerTensorKernels(r);
     registerPluginKernels(r);
+    registerControlFlowKernels(r);
+    registerRnnKernels(r);
     return r;
   }();
   return registry;

@@ -18,4 +18,8 @@ void registerTensorSchemas(SchemaRegistry& r);
 void registerKilnSchemas(SchemaRegistry& r);
 //! KilnPlugin: a layer computed by a user's plugin (ops/plugin.cc, ir/plugin.h).
 void registerPluginSchemas(SchemaRegistry& r);
+//! If, Loop, Scan: ops with subgraphs (ops/control_flow.cc, ir/control_flow.h).
+void registerControlFlowSchemas(SchemaRegistry& r);
+//! RNN, GRU, LSTM (ops/rnn.cc).
+void registerRnnSchemas(SchemaRegistry& r);
 }  // namespace kiln::ir

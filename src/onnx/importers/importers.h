@@ -24,6 +24,8 @@ void addNnImporters(ImporterTable& t);
 void addElementwiseImporters(ImporterTable& t);
 void addReduceImporters(ImporterTable& t);
 void addTensorImporters(ImporterTable& t);
+void addControlFlowImporters(ImporterTable& t);  // If, Loop, Scan (control_flow.cc)
+void addRnnImporters(ImporterTable& t);          // RNN, GRU, LSTM (rnn.cc)
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);

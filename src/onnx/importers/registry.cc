@@ -12,6 +12,8 @@ const ImporterTable& importerTable() {
     addElementwiseImporters(t);
     addReduceImporters(t);
     addTensorImporters(t);
+    addControlFlowImporters(t);
+    addRnnImporters(t);
     std::sort(t.begin(), t.end(), [](const OpImporter& a, const OpImporter& b) {
       return std::string_view(a.op) < std::string_view(b.op);
     });

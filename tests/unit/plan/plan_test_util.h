@@ -117,9 +117,15 @@ inline void expectSameTensor(const ir::Tensor& a, const ir::Tensor& b, const std
   }
 }
 
+inline void expectSameGraph(const ir::Graph& ga, const ir::Graph& gb);
+
 inline void expectSameAttr(const ir::Attribute& a, const ir::Attribute& b, const std::string& what) {
   ASSERT_EQ(a.index(), b.index()) << what;
-  if (auto* t = std::get_if<ir::Tensor>(&a)) {
+  if (auto* g = std::get_if<ir::GraphAttr>(&a)) {
+    ASSERT_TRUE(*g && std::get<ir::GraphAttr>(b)) << what;
+    SCOPED_TRACE(what);
+    expectSameGraph(**g, *std::get<ir::GraphAttr>(b));
+  } else if (auto* t = std::get_if<ir::Tensor>(&a)) {
     expectSameTensor(*t, std::get<ir::Tensor>(b), what);
   } else if (auto* f = std::get_if<float>(&a)) {
     EXPECT_EQ(std::memcmp(f, &std::get<float>(b), 4), 0) << what;  // bit-exact
@@ -140,6 +146,8 @@ inline void expectSameAttr(const ir::Attribute& a, const ir::Attribute& b, const
   }
 }
 
+inline void expectSameGraph(const ir::Graph& ga, const ir::Graph& gb);
+
 //! Everything a plan says, compared value by value and node by node.
 inline void expectSamePlan(const PlanContents& a, const PlanContents& b) {
   EXPECT_EQ(a.meta.kilnVersion, b.meta.kilnVersion);
@@ -153,8 +161,11 @@ inline void expectSamePlan(const PlanContents& a, const PlanContents& b) {
   EXPECT_EQ(a.arenaOffsets, b.arenaOffsets);
   EXPECT_EQ(a.arenaBytes, b.arenaBytes);
   EXPECT_EQ(a.workspaceBytes, b.workspaceBytes);
-  const ir::Graph& ga = *a.graph;
-  const ir::Graph& gb = *b.graph;
+  expectSameGraph(*a.graph, *b.graph);
+}
+
+//! Values, IO and nodes (subgraph attributes compared recursively).
+inline void expectSameGraph(const ir::Graph& ga, const ir::Graph& gb) {
   EXPECT_EQ(ga.name, gb.name);
   ASSERT_EQ(ga.values().size(), gb.values().size());
   for (std::size_t i = 0; i < ga.values().size(); ++i) {

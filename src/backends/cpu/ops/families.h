@@ -12,4 +12,6 @@ void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Ca
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
 void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
+void registerControlFlowKernels(TacticRegistry& r);  // If, Loop, Scan (subgraphs, ops/control_flow_interp.h)
+void registerRnnKernels(TacticRegistry& r);          // RNN, GRU, LSTM (reference)
 }  // namespace kiln::cpu
