@@ -88,11 +88,19 @@ class ExecutionContextImpl final : public IExecutionContext {
   }
   bool enqueueV3(void* stream) noexcept override {
     return guarded(logger_, "enqueueV3", false, [&] {
+      const auto& ioList = ctx_.engine().io();
+      for (std::size_t io = 0; io < ioList.size(); ++io)
+        KILN_CHECK(!ioList[io].dataDependent || (io < allocators_.size() && allocators_[io]), "output \"",
+                   ioList[io].name,
+                   "\" has a data-dependent shape (known only after the run): set an IOutputAllocator for it "
+                   "with setOutputAllocator");
       for (std::size_t io = 0; io < allocators_.size(); ++io) {
         IOutputAllocator* a = allocators_[io];
         if (!a) continue;
         const runtime::IOTensor& t = ctx_.engine().io()[io];
-        uint64_t bytes = static_cast<uint64_t>(ir::numElements(ctx_.shapeOf(static_cast<int>(io))) * dtypeSize(t.dtype));
+        // A data-dependent output gets its upper bound: the kernel writes the actual elements first.
+        uint64_t bytes =
+            static_cast<uint64_t>(ir::numElements(ctx_.boundShapeOf(static_cast<int>(io))) * dtypeSize(t.dtype));
         void* mem = a->reallocateOutputAsync(t.name.c_str(), ctx_.address(static_cast<int>(io)), bytes, 64, stream);
         KILN_CHECK(mem || bytes == 0, "the output allocator of \"", t.name, "\" returned no memory for ", bytes, " bytes");
         ctx_.setAddress(static_cast<int>(io), mem);

@@ -13,6 +13,7 @@ const SchemaRegistry& schemas() {
     registerTensorSchemas(r);
     registerKilnSchemas(r);
     registerPluginSchemas(r);
+    registerDetectionSchemas(r);
     return r;
   }();
   return registry;

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "ir/op_schema.h"
 #include "ir/shape_resolver.h"
 
 namespace kiln::runtime {
@@ -39,6 +40,30 @@ std::vector<int64_t> dimsOf(const ir::Shape& s) {
 }
 
 int64_t bytesOf(const std::vector<int64_t>& dims, DType t) { return ir::numElements(dims) * dtypeSize(t); }
+
+//! Marks the outputs whose shape depends on input values, and which of their
+//! dims do: inference on a copy of the graph marks data-dependent dims with a
+//! symbol (the plan keeps only the sizes of known dims), and ops that pass dims
+//! through keep it; an output that loses the marks (a Reshape) varies in all dims.
+void markDataDependentOutputs(const ir::Graph& g, std::vector<IOTensor>& io) {
+  bool any = false;
+  for (std::size_t i = 0; i < g.outputs.size(); ++i) any |= ir::dependsOnDataDependentShape(*g.outputs[i]);
+  if (!any) return;
+  std::unique_ptr<ir::Graph> marked = g.clone();
+  ir::inferGraph(*marked);
+  for (std::size_t i = 0; i < g.outputs.size(); ++i) {
+    IOTensor& t = io[g.inputs.size() + i];
+    t.dataDependent = ir::dependsOnDataDependentShape(*g.outputs[i]);
+    if (!t.dataDependent) continue;
+    const ir::Shape& s = marked->outputs[i]->shape;
+    bool anyMarked = std::any_of(s.begin(), s.end(), [](const ir::Dim& d) { return ir::isDataDependentDim(d); });
+    for (std::size_t k = 0; k < t.dims.size(); ++k) {
+      bool dd = !anyMarked || ir::isDataDependentDim(s[k]);
+      t.dataDependentDims.push_back(dd);
+      if (dd) t.dims[k] = -1;
+    }
+  }
+}
 
 }  // namespace
 
@@ -89,6 +114,7 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
   for (const ir::Value* v : g.inputs) slotOf[v] = addIO(v, true);
   std::vector<int> outputSlots;
   for (const ir::Value* v : g.outputs) outputSlots.push_back(addIO(v, false));
+  markDataDependentOutputs(g, e->io_);
   for (std::size_t i = 0; i < g.outputs.size(); ++i)
     if (g.outputs[i]->producer) slotOf[g.outputs[i]] = outputSlots[i];
 
@@ -150,6 +176,8 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     }
     for (const ir::Value* v : n->inputs) layer.inputs.push_back(v ? slotFor(v) : -1);
     for (const ir::Value* v : n->outputs) layer.outputs.push_back(slotFor(v));
+    for (std::size_t i = 0; i < n->outputs.size(); ++i)
+      if (ir::isDataDependentOutput(*n, i)) layer.dataDependentOutputs.push_back(static_cast<int>(i));
     e->layers_.push_back(std::move(layer));
     ++index;
   }
@@ -259,9 +287,21 @@ void ExecutionContext::setInputShape(int ioIndex, const std::vector<int64_t>& di
 }
 
 std::vector<int64_t> ExecutionContext::shapeOf(int io) const {
+  const IOTensor& info = engine_->io()[io];
+  if (resolved_ && info.dataDependent && !shapesFromRun_) {
+    std::vector<int64_t> dims = slotDims_[engine_->ioSlot(io)];
+    for (std::size_t k = 0; k < dims.size(); ++k)
+      if (info.dataDependentDims[k]) dims[k] = -1;
+    return dims;
+  }
   if (resolved_) return slotDims_[engine_->ioSlot(io)];
   const IOTensor& t = engine_->io()[io];
   return t.isInput && !inputShapes_[io].empty() ? inputShapes_[io] : t.dims;
+}
+
+std::vector<int64_t> ExecutionContext::boundShapeOf(int io) const {
+  if (!resolved_) return shapeOf(io);
+  return (hasDataDependent_ ? boundDims_ : slotDims_)[engine_->ioSlot(io)];
 }
 
 void ExecutionContext::resolve() {
@@ -278,10 +318,24 @@ void ExecutionContext::resolve() {
     ir::resolveShapes(*g, inputs, evaluateOnCpu);
     shapes = g.get();
   }
+  applyShapes(*shapes);
+  hasDataDependent_ = std::any_of(e.layers().begin(), e.layers().end(),
+                                  [](const Layer& l) { return !l.dataDependentOutputs.empty(); });
+  if (hasDataDependent_) {
+    boundDims_ = slotDims_;
+    boundInViews_ = inViews_;
+    boundOutViews_ = outViews_;
+  }
+  shapesFromRun_ = false;
+  resolved_ = true;
+}
+
+void ExecutionContext::applyShapes(const ir::Graph& shapes) {
+  const Engine& e = *engine_;
   std::vector<std::vector<int64_t>> dims(e.slots().size());
   for (std::size_t s = 0; s < e.slots().size(); ++s) {
     const Slot& slot = e.slots()[s];
-    const ir::Value& v = *shapes->values()[slot.value];
+    const ir::Value& v = *shapes.values()[slot.value];
     dims[s] = ir::staticDims(v.shape);
     if (slot.kind == SlotKind::kArena)
       KILN_CHECK(bytesOf(dims[s], slot.dtype) <= slot.capacity, "value \"", v.name, "\" needs ",
@@ -300,7 +354,27 @@ void ExecutionContext::resolve() {
     outViews_.push_back(std::move(out));
   }
   slotDims_ = std::move(dims);
-  resolved_ = true;
+}
+
+void ExecutionContext::updateDataDependentShapes(const Layer& layer, const cpu::TensorView* actual) {
+  const Engine& e = *engine_;
+  bool changed = false;
+  for (int i : layer.dataDependentOutputs) {
+    std::vector<int64_t> dims = actual[i].shape();
+    int slot = layer.outputs[i];
+    KILN_CHECK(bytesOf(dims, e.slots()[slot].dtype) <= bytesOf(boundDims_[slot], e.slots()[slot].dtype), "layer \"",
+               layer.name, "\" produced output ", i, " of shape ", ir::toString(dims), ", beyond its bound ",
+               ir::toString(boundDims_[slot]));
+    changed |= dims != slotDims_[slot];
+    actualShapes_[layer.node->outputs[i]->name] = std::move(dims);
+  }
+  if (!changed) return;
+  std::map<std::string, std::vector<int64_t>> inputs;
+  for (std::size_t i = 0; i < e.io().size(); ++i)
+    if (e.io()[i].isInput) inputs[e.io()[i].name] = inputShapes_[i];
+  std::unique_ptr<ir::Graph> g = e.graph().clone();
+  ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, &actualShapes_);
+  applyShapes(*g);
 }
 
 void* ExecutionContext::slotData(int slot) const {
@@ -329,6 +403,12 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
   cpu::ExecContext ctx;
   ctx.pool = pool_.get();
   ctx.workspace = workspace_;
+  if (hasDataDependent_ && !actualShapes_.empty()) {  // the last run's actual shapes: back to the bounds
+    slotDims_ = boundDims_;
+    inViews_ = boundInViews_;
+    outViews_ = boundOutViews_;
+    actualShapes_.clear();
+  }
   const auto& layers = engine_->layers();
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const Layer& l = layers[li];
@@ -338,6 +418,10 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
       if (l.inputs[i] >= 0) in[i].data = slotData(l.inputs[i]);
     for (std::size_t i = 0; i < l.outputs.size(); ++i) out[i].data = slotData(l.outputs[i]);
     const cpu::Kernel& kernel = *l.kernels[profile_];
+    if (!l.dataDependentOutputs.empty()) {
+      actualViews_.assign(out.begin(), out.end());
+      ctx.actualOutputs = actualViews_.data();
+    }
     if (onLayer) {
       auto t0 = std::chrono::steady_clock::now();
       kernel.run(ctx, in.data(), out.data());
@@ -346,7 +430,12 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
     } else {
       kernel.run(ctx, in.data(), out.data());
     }
+    if (ctx.actualOutputs) {
+      ctx.actualOutputs = nullptr;
+      updateDataDependentShapes(l, actualViews_.data());
+    }
   }
+  if (hasDataDependent_) shapesFromRun_ = true;
   for (auto [src, dst] : engine_->outputCopies()) {
     void* from = slotData(src);
     if (from != addresses_[dst])

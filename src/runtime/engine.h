@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ struct IOTensor {
   DType dtype = DType::kFLOAT;
   std::vector<int64_t> dims;  //!< -1 where the dimension is dynamic
   std::vector<std::string> symbols;  //!< per dim: the model's symbolic name, or ""
+  //! An output whose shape depends on input values (NonZero downstream): its
+  //! size is known only after a run; `dataDependentDims` marks the dims that vary.
+  bool dataDependent = false;
+  std::vector<bool> dataDependentDims;
   bool isStatic() const;
 };
 
@@ -49,6 +54,8 @@ struct Layer {
   std::vector<std::unique_ptr<cpu::Kernel>> kernels;  //!< one per profile
   std::vector<int> inputs;   //!< slot per input, -1 when absent
   std::vector<int> outputs;  //!< slot per output
+  //! Output indices whose shape only the kernel knows (ir::isDataDependentOutput).
+  std::vector<int> dataDependentOutputs;
 };
 
 class Engine {
@@ -110,8 +117,12 @@ class ExecutionContext {
   //! run). Throws kiln::Error for a shape outside the profile; the context's
   //! previous shapes stay in force then.
   void setInputShape(int io, const std::vector<int64_t>& dims);
-  //! Current shape of IO tensor `io` (-1 dims while not resolved).
+  //! Current shape of IO tensor `io` (-1 dims while not resolved, and for
+  //! data-dependent dims until a run has produced them).
   std::vector<int64_t> shapeOf(int io) const;
+  //! The largest shape of IO tensor `io` at the current input shapes: its
+  //! shape, or a data-dependent output's upper bound (what its memory must hold).
+  std::vector<int64_t> boundShapeOf(int io) const;
   bool allInputShapesKnown() const { return resolved_; }
   //! Names of inputs whose shape must still be set.
   std::vector<std::string> missingInputShapes() const;
@@ -123,6 +134,11 @@ class ExecutionContext {
  private:
   void* slotData(int slot) const;
   void resolve();
+  //! Slot dims and layer views from a resolved graph.
+  void applyShapes(const ir::Graph& shapes);
+  //! After a data-dependent layer ran: its actual output dims, and the shapes
+  //! of everything downstream of them, replace the upper bounds.
+  void updateDataDependentShapes(const Layer& layer, const cpu::TensorView* actual);
 
   std::shared_ptr<const Engine> engine_;
   std::unique_ptr<ThreadPool> pool_;
@@ -136,6 +152,15 @@ class ExecutionContext {
   bool resolved_ = false;
   //! Views per layer, prepared at resolve; only data pointers are refreshed per run.
   std::vector<std::vector<cpu::TensorView>> inViews_, outViews_;
+  // Data-dependent shapes: the state at the upper bounds (restored before each
+  // run), the actual dims seen in this run (by value name), whether a run has
+  // produced actual shapes since the inputs' shapes were set.
+  std::vector<std::vector<int64_t>> boundDims_;
+  std::vector<std::vector<cpu::TensorView>> boundInViews_, boundOutViews_;
+  std::map<std::string, std::vector<int64_t>> actualShapes_;
+  bool shapesFromRun_ = false;
+  bool hasDataDependent_ = false;
+  std::vector<cpu::TensorView> actualViews_;
 };
 
 }  // namespace kiln::runtime

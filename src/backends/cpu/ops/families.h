@@ -12,4 +12,5 @@ void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Ca
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
 void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
+void registerDetectionKernels(TacticRegistry& r);    // NonMaxSuppression, RoiAlign
 }  // namespace kiln::cpu
