@@ -5,6 +5,9 @@ namespace kilnexec {
 void loadPlugins(const Options& o, Logger& logger) {
   kiln::IPluginRegistry* registry = kiln::getPluginRegistry();
   registry->setLogger(&logger);
+  // As trtexec calls initLibNvInferPlugins: the built-in plugins (EfficientNMS_TRT, ROIAlign_TRT).
+  int before = logger.errorCount();
+  if (!initLibKilnPlugins(&logger, "")) failStep(logger, before, "cannot register Kiln's built-in plugins");
   auto load = [&](const std::string& path) {
     logger.info("Loading supplied plugin library: " + path);
     int before = logger.errorCount();
