@@ -46,6 +46,19 @@ class IOptimizationProfile {
  public:
   virtual bool setDimensions(const char* inputName, OptProfileSelector select, Dims dims) noexcept = 0;
   virtual Dims getDimensions(const char* inputName, OptProfileSelector select) const noexcept = 0;
+  //! The range of a shape-tensor input's values (an int32/int64 input of static
+  //! shape whose values decide other tensors' shapes, e.g. Expand's or Reshape's
+  //! shape input). At run time its values are read from the host memory given
+  //! with setInputTensorAddress (ICudaEngine::isShapeInferenceIO says which inputs).
+  virtual bool setShapeValues(const char* inputName, OptProfileSelector select, const int32_t* values,
+                              int32_t nbValues) noexcept = 0;
+  virtual int32_t getNbShapeValues(const char* inputName) const noexcept = 0;
+  //! The values set for `select`, or nullptr.
+  virtual const int32_t* getShapeValues(const char* inputName, OptProfileSelector select) const noexcept = 0;
+  //! setShapeValues with int64 values (TensorRT 10's V2).
+  virtual bool setShapeValuesV2(const char* inputName, OptProfileSelector select, const int64_t* values,
+                                int32_t nbValues) noexcept = 0;
+  virtual const int64_t* getShapeValuesV2(const char* inputName, OptProfileSelector select) const noexcept = 0;
   virtual bool isValid() const noexcept = 0;
 
  protected:

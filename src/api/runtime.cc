@@ -1,6 +1,9 @@
 // IRuntime, ICudaEngine and IExecutionContext over runtime/.
 #include <cstring>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "api/api_util.h"
 #include "api/layers.h"
@@ -28,6 +31,7 @@ class ExecutionContextImpl final : public IExecutionContext {
     int io = find(name, "setTensorAddress");
     if (io < 0) return false;
     ctx_.setAddress(io, data);
+    readShapeValues(io);
     return true;
   }
   const void* getTensorAddress(const char* name) const noexcept override {
@@ -43,6 +47,7 @@ class ExecutionContextImpl final : public IExecutionContext {
       return false;
     }
     ctx_.setAddress(io, const_cast<void*>(data));
+    readShapeValues(io);
     return true;
   }
   bool setInputShape(const char* name, const Dims& dims) noexcept override {
@@ -65,6 +70,11 @@ class ExecutionContextImpl final : public IExecutionContext {
   }
   bool allInputDimensionsSpecified() const noexcept override { return ctx_.allInputShapesKnown(); }
   int32_t inferShapes(int32_t nbMaxNames, const char** tensorNames) noexcept override {
+    if (!guarded(logger_, "inferShapes", false, [&] {
+          ctx_.refreshShapeValues();
+          return true;
+        }))
+      return -1;
     if (ctx_.allInputShapesKnown()) return 0;
     missing_ = ctx_.missingInputShapes();
     for (int32_t i = 0; i < nbMaxNames && i < static_cast<int32_t>(missing_.size()); ++i)
@@ -146,6 +156,15 @@ class ExecutionContextImpl final : public IExecutionContext {
   }
 
  private:
+  //! A shape tensor's values are read when its address is set, so that
+  //! getTensorShape answers at once; bad values are reported by inferShapes and enqueueV3.
+  void readShapeValues(int io) {
+    if (!ctx_.engine().io()[io].isShapeTensor) return;
+    try {
+      ctx_.refreshShapeValues();
+    } catch (const std::exception&) {
+    }
+  }
   int find(const char* name, const char* where) const {
     int io = name ? ctx_.engine().findIO(name) : -1;
     if (io < 0)
@@ -208,6 +227,27 @@ class EngineImpl final : public ICudaEngine {
     if (!p) return t->isStatic() ? toDims(t->dims) : none;
     return toDims(sel == OptProfileSelector::kMIN ? p->min : sel == OptProfileSelector::kOPT ? p->opt : p->max);
   }
+  bool isShapeInferenceIO(const char* name) const noexcept override {
+    const runtime::IOTensor* t = find(name);
+    return t && t->isShapeTensor;
+  }
+  const int64_t* getProfileTensorValuesV2(const char* name, int32_t profile, OptProfileSelector sel) const noexcept override {
+    const plan::ProfileInput* p = name && profile >= 0 ? engine_->profileInput(profile, name) : nullptr;
+    if (!p || !p->isShapeTensor()) return nullptr;
+    return (sel == OptProfileSelector::kMIN ? p->minValues : sel == OptProfileSelector::kOPT ? p->optValues : p->maxValues)
+        .data();
+  }
+  const int32_t* getProfileTensorValues(const char* name, int32_t profile, OptProfileSelector sel) const noexcept override {
+    const int64_t* wide = getProfileTensorValuesV2(name, profile, sel);
+    if (!wide) return nullptr;
+    std::lock_guard<std::mutex> lock(narrowMu_);
+    auto& slot = narrow_[{std::string(name), profile, static_cast<int>(sel)}];
+    if (slot.empty()) {
+      const plan::ProfileInput* p = engine_->profileInput(profile, name);
+      slot.assign(wide, wide + p->optValues.size());
+    }
+    return slot.data();
+  }
   std::size_t getDeviceMemorySize() const noexcept override {
     return static_cast<std::size_t>((engine_->arenaBytes() + 63) / 64 * 64 + engine_->workspaceBytes());
   }
@@ -231,6 +271,9 @@ class EngineImpl final : public ICudaEngine {
     return io < 0 ? nullptr : &engine_->io()[io];
   }
   std::shared_ptr<const runtime::Engine> engine_;
+  //! int32 copies of shape-tensor profile values (getProfileTensorValues), made on demand.
+  mutable std::mutex narrowMu_;
+  mutable std::map<std::tuple<std::string, int32_t, int>, std::vector<int32_t>> narrow_;
   ILogger* logger_;
   std::vector<std::string> layerInfo_;
 };

@@ -16,6 +16,8 @@ namespace kiln::builder {
 struct ProfileShape {
   std::string input;
   std::vector<int64_t> min, opt, max;
+  //! A shape-tensor input's value range (setShapeValues); empty for other inputs.
+  std::vector<int64_t> minValues, optValues, maxValues;
 };
 
 struct BuildOptions {

@@ -31,6 +31,10 @@ struct PlanMetadata {
 struct ProfileInput {
   std::string name;
   std::vector<int64_t> min, opt, max;
+  //! For a shape-tensor input (IOptimizationProfile::setShapeValues): the range
+  //! of its values; empty for other inputs.
+  std::vector<int64_t> minValues, optValues, maxValues;
+  bool isShapeTensor() const { return !optValues.empty(); }
 };
 using Profile = std::vector<ProfileInput>;
 

@@ -85,8 +85,12 @@ class Writer {
       for (const ProfileInput& in : p) {
         KILN_CHECK(in.min.size() == in.opt.size() && in.opt.size() == in.max.size(), "writePlan: profile for \"",
                    in.name, "\" has min/opt/max of different ranks");
+        KILN_CHECK(in.minValues.size() == in.optValues.size() && in.optValues.size() == in.maxValues.size(),
+                   "writePlan: profile for \"", in.name, "\" has min/opt/max shape values of different counts");
+        auto values = [&](const std::vector<int64_t>& v) { return v.empty() ? 0 : fbb_.CreateVector(v); };
         ins.push_back(fb::CreateProfileInput(fbb_, fbb_.CreateString(in.name), fbb_.CreateVector(in.min),
-                                             fbb_.CreateVector(in.opt), fbb_.CreateVector(in.max)));
+                                             fbb_.CreateVector(in.opt), fbb_.CreateVector(in.max),
+                                             values(in.minValues), values(in.optValues), values(in.maxValues)));
       }
       profiles.push_back(fb::CreateProfile(fbb_, fbb_.CreateVector(ins)));
     }

@@ -112,6 +112,9 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     return static_cast<int>(e->slots_.size()) - 1;
   };
   for (const ir::Value* v : g.inputs) slotOf[v] = addIO(v, true);
+  for (IOTensor& t : e->io_)
+    for (const plan::Profile& p : e->plan_.profiles)
+      for (const plan::ProfileInput& in : p) t.isShapeTensor |= in.name == t.name && in.isShapeTensor();
   std::vector<int> outputSlots;
   for (const ir::Value* v : g.outputs) outputSlots.push_back(addIO(v, false));
   markDataDependentOutputs(g, e->io_);
@@ -151,10 +154,13 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     ir::resolveShapes(*maxGraphs.back(), {}, evaluateOnCpu);
   }
   for (const plan::Profile& p : e->plan_.profiles) {
-    std::map<std::string, std::vector<int64_t>> shapes;
-    for (const plan::ProfileInput& in : p) shapes[in.name] = in.max;
+    std::map<std::string, std::vector<int64_t>> shapes, values;
+    for (const plan::ProfileInput& in : p) {
+      shapes[in.name] = in.max;
+      if (in.isShapeTensor()) values[in.name] = in.maxValues;
+    }
     maxGraphs.push_back(g.clone());
-    ir::resolveShapes(*maxGraphs.back(), shapes, evaluateOnCpu);
+    ir::resolveShapes(*maxGraphs.back(), shapes, evaluateOnCpu, 4096, nullptr, &values);
   }
   std::vector<std::vector<ir::Node*>> maxNodes;
   for (auto& mg : maxGraphs) maxNodes.push_back(mg->nodeList());
@@ -211,6 +217,9 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int thr
     : engine_(std::move(engine)), pool_(std::make_unique<ThreadPool>(threads)) {
   addresses_.assign(engine_->io().size(), nullptr);
   inputShapes_.assign(engine_->io().size(), {});
+  shapeValues_.assign(engine_->io().size(), {});
+  for (std::size_t i = 0; i < engine_->io().size(); ++i)
+    if (engine_->io()[i].isShapeTensor) shapeTensors_.push_back(static_cast<int>(i));
   if (ownArena) {
     int64_t bytes = memoryBytes();
     void* p = std::aligned_alloc(64, static_cast<std::size_t>((bytes + 63) / 64 * 64 + 64));
@@ -232,6 +241,7 @@ void ExecutionContext::setProfile(int profile) {
   KILN_CHECK(profile >= 0 && profile < engine_->numProfiles(), "optimization profile ", profile,
              " does not exist (the engine has ", engine_->numProfiles(), ")");
   profile_ = profile;
+  for (auto& v : shapeValues_) v.clear();  // shape-tensor values are checked against the new profile
   const auto& io = engine_->io();
   for (std::size_t i = 0; i < io.size(); ++i) {
     inputShapes_[i].clear();
@@ -251,8 +261,42 @@ std::vector<std::string> ExecutionContext::missingInputShapes() const {
   std::vector<std::string> out;
   const auto& io = engine_->io();
   for (std::size_t i = 0; i < io.size(); ++i)
-    if (io[i].isInput && inputShapes_[i].empty() && !(io[i].dims.empty())) out.push_back(io[i].name);
+    if (io[i].isInput && ((inputShapes_[i].empty() && !(io[i].dims.empty())) ||
+                          (io[i].isShapeTensor && shapeValues_[i].empty())))
+      out.push_back(io[i].name);
   return out;
+}
+
+void ExecutionContext::refreshShapeValues() {
+  if (shapeTensors_.empty()) return;
+  bool changed = false;
+  for (int io : shapeTensors_) {
+    const IOTensor& t = engine_->io()[io];
+    if (!addresses_[io]) continue;
+    const int64_t n = ir::numElements(t.dims);
+    std::vector<int64_t>& known = shapeValues_[io];
+    auto value = [&](int64_t k) {
+      return t.dtype == DType::kINT32 ? int64_t{static_cast<const int32_t*>(addresses_[io])[k]}
+                                      : static_cast<const int64_t*>(addresses_[io])[k];
+    };
+    bool same = static_cast<int64_t>(known.size()) == n;
+    for (int64_t k = 0; same && k < n; ++k) same = known[k] == value(k);
+    if (same) continue;
+    known.clear();  // until the new values prove valid, the context cannot run
+    resolved_ = false;
+    std::vector<int64_t> values(static_cast<std::size_t>(n));
+    for (int64_t k = 0; k < n; ++k) values[k] = value(k);
+    const plan::ProfileInput* p = engine_->profileInput(profile_, t.name);
+    KILN_CHECK(p && p->isShapeTensor(), "shape-tensor input \"", t.name, "\" has no values in optimization profile ",
+               profile_);
+    for (int64_t k = 0; k < n; ++k)
+      KILN_CHECK(values[k] >= p->minValues[k] && values[k] <= p->maxValues[k], "shape-tensor input \"", t.name,
+                 "\": values ", ir::toString(values), " are outside optimization profile ", profile_, " (min ",
+                 ir::toString(p->minValues), ", max ", ir::toString(p->maxValues), ")");
+    known = std::move(values);
+    changed = true;
+  }
+  if ((changed || !resolved_) && missingInputShapes().empty()) resolve();
 }
 
 void ExecutionContext::setInputShape(int ioIndex, const std::vector<int64_t>& dims) {
@@ -314,8 +358,10 @@ void ExecutionContext::resolve() {
     std::map<std::string, std::vector<int64_t>> inputs;
     for (std::size_t i = 0; i < io.size(); ++i)
       if (io[i].isInput) inputs[io[i].name] = inputShapes_[i];
+    std::map<std::string, std::vector<int64_t>> values;
+    for (int io : shapeTensors_) values[e.io()[io].name] = shapeValues_[io];
     g = e.graph().clone();
-    ir::resolveShapes(*g, inputs, evaluateOnCpu);
+    ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, nullptr, &values);
     shapes = g.get();
   }
   applyShapes(*shapes);
@@ -372,8 +418,10 @@ void ExecutionContext::updateDataDependentShapes(const Layer& layer, const cpu::
   std::map<std::string, std::vector<int64_t>> inputs;
   for (std::size_t i = 0; i < e.io().size(); ++i)
     if (e.io()[i].isInput) inputs[e.io()[i].name] = inputShapes_[i];
+  std::map<std::string, std::vector<int64_t>> values;
+  for (int io : shapeTensors_) values[e.io()[io].name] = shapeValues_[io];
   std::unique_ptr<ir::Graph> g = e.graph().clone();
-  ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, &actualShapes_);
+  ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, &actualShapes_, &values);
   applyShapes(*g);
 }
 
@@ -391,10 +439,12 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
   const auto& io = engine_->io();
   KILN_CHECK(arenaBase_ || memoryBytes() == 0,
              "the context has no device memory: it was created with kUSER_MANAGED, call setDeviceMemory first");
+  refreshShapeValues();  // shape tensors' values may have changed in place since the last run
   if (!resolved_) {
     std::string names;
     for (const std::string& n : missingInputShapes()) names += strCat(names.empty() ? "" : ", ", "\"", n, "\"");
-    fail("input shapes are not all specified: call setInputShape for ", names);
+    fail("input shapes are not all specified: call setInputShape for ", names,
+         shapeTensors_.empty() ? "" : " (for a shape-tensor input: setInputTensorAddress with its values in host memory)");
   }
   for (std::size_t i = 0; i < io.size(); ++i)
     if (!addresses_[i] && bytesOf(slotDims_[engine_->ioSlot(static_cast<int>(i))], io[i].dtype) > 0)

@@ -31,6 +31,8 @@ struct IOTensor {
   //! size is known only after a run; `dataDependentDims` marks the dims that vary.
   bool dataDependent = false;
   std::vector<bool> dataDependentDims;
+  //! An input whose values decide shapes (a profile gives its value range): read from host memory.
+  bool isShapeTensor = false;
   bool isStatic() const;
 };
 
@@ -124,8 +126,12 @@ class ExecutionContext {
   //! shape, or a data-dependent output's upper bound (what its memory must hold).
   std::vector<int64_t> boundShapeOf(int io) const;
   bool allInputShapesKnown() const { return resolved_; }
-  //! Names of inputs whose shape must still be set.
+  //! Names of inputs whose shape must still be set (or, for shape tensors, whose address).
   std::vector<std::string> missingInputShapes() const;
+  //! Reads the shape-tensor inputs' values from their (host) addresses and, when
+  //! they changed, resolves the shapes again. Throws kiln::Error for values
+  //! outside the profile (the context then needs valid values before it runs).
+  void refreshShapeValues();
 
   //! Runs all layers. Throws kiln::Error when an IO address or shape is missing.
   //! `onLayer(index, ms)` is called after each layer when set (profiling).
@@ -160,6 +166,9 @@ class ExecutionContext {
   std::map<std::string, std::vector<int64_t>> actualShapes_;
   bool shapesFromRun_ = false;
   bool hasDataDependent_ = false;
+  //! Per IO tensor: the shape-tensor values the current shapes were resolved with.
+  std::vector<std::vector<int64_t>> shapeValues_;
+  std::vector<int> shapeTensors_;  //!< IO indices of shape-tensor inputs
   std::vector<cpu::TensorView> actualViews_;
 };
 
