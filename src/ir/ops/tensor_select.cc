@@ -1,5 +1,5 @@
-// Schemas of the ops that keep the elements a condition picks: NonZero and
-// Compress. Their output sizes depend on the input values, so inference gives
+// Schemas of the ops that keep the elements a condition picks: NonZero,
+// Compress and Unique. Their output sizes depend on the input values, so inference gives
 // the upper bound (every element picked) as a data-dependent dim, and the
 // kernel reports the actual size per run (OpSchema::dataDependentOutputs).
 #include <algorithm>
@@ -50,12 +50,39 @@ void inferCompress(InferContext& ctx) {
   ctx.setOutput(0, x.dtype, std::move(out));
 }
 
+// Unique(X[, axis, sorted]) -> Y, indices, inverse_indices, counts: the distinct
+// elements (or slices along `axis`), where each first occurs, which one each
+// element is, and how often each occurs. All but inverse_indices are data-dependent.
+void inferUnique(InferContext& ctx) {
+  const Value& x = ctx.in(0);
+  const Node& n = ctx.node();
+  int64_t sorted = n.i("sorted", 1);
+  ctx.check(sorted == 0 || sorted == 1, "sorted must be 0 or 1, is ", sorted);
+  Dim items;  // what is made unique: elements, or slices along the axis
+  Shape y;
+  if (!n.has("axis")) {
+    int64_t numel = knownElements(x.shape);
+    items = numel >= 0 ? Dim(numel) : Dim();
+    y = {dataDependentDim(n, numel)};
+  } else {
+    int64_t axis = ctx.axis(n.i("axis", 0), ctx.rank(0));
+    items = x.shape[axis];
+    y = x.shape;
+    y[axis] = dataDependentDim(n, items.value);
+  }
+  ctx.setOutput(0, x.dtype, y);
+  Shape perUnique = {dataDependentDim(n, items.value)};
+  for (std::size_t i = 1; i < ctx.numOutputs(); ++i)
+    if (ctx.node().outputs[i]) ctx.setOutput(i, DType::kINT64, i == 2 ? Shape{items} : perUnique);
+}
+
 }  // namespace
 
 namespace tensor_ops {
 void registerSelectOpSchemas(SchemaRegistry& r) {
   r.add({"NonZero", 1, 1, 1, 1, inferNonZero, 0b1});
   r.add({"Compress", 2, 2, 1, 1, inferCompress, 0b1});
+  r.add({"Unique", 1, 1, 1, 4, inferUnique, 0b1011});
 }
 }  // namespace tensor_ops
 

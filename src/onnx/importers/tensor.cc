@@ -109,6 +109,7 @@ void addTensorImporters(ImporterTable& t) {
                         {"Trilu", 14, importSame},
                         {"NonZero", 9, importSame},
                         {"Compress", 9, importSame},
+                        {"Unique", 11, importSame},
                     });
 }
 
