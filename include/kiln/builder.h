@@ -86,6 +86,12 @@ class IBuilderConfig {
   virtual void setDefaultDeviceType(DeviceType type) noexcept = 0;
   virtual DeviceType getDefaultDeviceType() const noexcept = 0;
   virtual int32_t addOptimizationProfile(const IOptimizationProfile* profile) noexcept = 0;
+  //! Plugin libraries (.so paths) to embed in the plan: a runtime that allows
+  //! host code (IRuntime::setEngineHostCodeAllowed) loads them when it
+  //! deserializes the plan, so the plan runs without loading them by hand.
+  virtual void setPluginsToSerialize(const char* const* paths, int32_t nbPaths) noexcept = 0;
+  virtual int32_t getNbPluginsToSerialize() const noexcept = 0;
+  virtual const char* getPluginToSerialize(int32_t index) const noexcept = 0;
   virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
   //! A fresh cache, or one read from `blob` (a serialized cache); null on a bad blob.
   virtual ITimingCache* createTimingCache(const void* blob, std::size_t size) const noexcept = 0;

@@ -109,6 +109,10 @@ class IRuntime {
   //! Deserializes a plan for whichever backend it was built for (the TensorRT
   //! name is kept). Null, with the reason logged, for a corrupt or foreign plan.
   virtual ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept = 0;
+  //! Whether plans may bring plugin libraries (host code) that deserialization
+  //! loads (IBuilderConfig::setPluginsToSerialize). Off by default, as in TensorRT.
+  virtual void setEngineHostCodeAllowed(bool allowed) noexcept = 0;
+  virtual bool getEngineHostCodeAllowed() const noexcept = 0;
   virtual ILogger* getLogger() const noexcept = 0;
 };
 

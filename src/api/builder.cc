@@ -1,5 +1,8 @@
 // IBuilder, IBuilderConfig, IOptimizationProfile and ITimingCache over builder/.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -119,6 +122,16 @@ class BuilderConfigImpl final : public IBuilderConfig {
   }
   void setDefaultDeviceType(DeviceType t) noexcept override { device = t; }
   DeviceType getDefaultDeviceType() const noexcept override { return device; }
+  void setPluginsToSerialize(const char* const* paths, int32_t n) noexcept override {
+    pluginsToSerialize.clear();
+    for (int32_t i = 0; paths && i < n; ++i)
+      if (paths[i]) pluginsToSerialize.emplace_back(paths[i]);
+  }
+  int32_t getNbPluginsToSerialize() const noexcept override { return static_cast<int32_t>(pluginsToSerialize.size()); }
+  const char* getPluginToSerialize(int32_t i) const noexcept override {
+    return i >= 0 && i < getNbPluginsToSerialize() ? pluginsToSerialize[i].c_str() : nullptr;
+  }
+  std::vector<std::string> pluginsToSerialize;
   int32_t addOptimizationProfile(const IOptimizationProfile* p) noexcept override {
     if (!p || !p->isValid()) return -1;
     profiles.push_back(*static_cast<const OptimizationProfileImpl*>(p));
@@ -203,6 +216,15 @@ class BuilderImpl final : public IBuilder {
           it->minValues = v[0], it->optValues = v[1], it->maxValues = v[2];
         }
         options.profiles.push_back(std::move(shapes));
+      }
+      for (const std::string& path : config.pluginsToSerialize) {
+        std::ifstream f(path, std::ios::binary);
+        KILN_CHECK(f, "setPluginsToSerialize: cannot read plugin library '", path, "'");
+        plan::PluginLibrary lib;
+        lib.name = std::filesystem::path(path).filename().string();
+        lib.bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        KILN_CHECK(!lib.bytes.empty(), "setPluginsToSerialize: plugin library '", path, "' is empty");
+        options.pluginLibraries.push_back(std::move(lib));
       }
       auto bytes = builder::buildPlan(graphOf(network), options);
       return new HostMemory(std::string(bytes.begin(), bytes.end()));

@@ -1,5 +1,10 @@
 // IRuntime, ICudaEngine and IExecutionContext over runtime/.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -8,6 +13,8 @@
 #include "api/api_util.h"
 #include "api/layers.h"
 #include "kiln/runtime.h"
+#include "ir/plugin.h"
+#include "plan/plan.h"
 #include "runtime/engine.h"
 
 namespace kiln::api {
@@ -19,8 +26,8 @@ class EngineImpl;
 class ExecutionContextImpl final : public IExecutionContext {
  public:
   ExecutionContextImpl(const EngineImpl* owner, std::shared_ptr<const runtime::Engine> engine, ILogger* logger,
-                       int threads, bool ownArena)
-      : owner_(owner), logger_(logger), ctx_(std::move(engine), threads, ownArena) {
+                       int threads, bool ownArena, std::shared_ptr<void> libraries)
+      : libraries_(std::move(libraries)), owner_(owner), logger_(logger), ctx_(std::move(engine), threads, ownArena) {
     onLayer_ = [this](int index, float ms) {
       if (profiler_) profiler_->reportLayerTime(ctx_.engine().layers()[index].name.c_str(), ms);
     };
@@ -173,6 +180,8 @@ class ExecutionContextImpl final : public IExecutionContext {
     return io;
   }
 
+  //! Plugin libraries the plan brought (declared first: released after the kernels that use them).
+  std::shared_ptr<void> libraries_;
   const EngineImpl* owner_;
   ILogger* logger_;
   runtime::ExecutionContext ctx_;
@@ -254,13 +263,15 @@ class EngineImpl final : public ICudaEngine {
   IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy strategy) noexcept override {
     return guarded(logger_, "createExecutionContext", static_cast<IExecutionContext*>(nullptr), [&] {
       return static_cast<IExecutionContext*>(new ExecutionContextImpl(
-          this, engine_, logger_, 0, strategy != ExecutionContextAllocationStrategy::kUSER_MANAGED));
+          this, engine_, logger_, 0, strategy != ExecutionContextAllocationStrategy::kUSER_MANAGED, libraries_));
     });
   }
   IHostMemory* serialize() const noexcept override {
     return new HostMemory(std::string(reinterpret_cast<const char*>(engine_->planData()), engine_->planSize()));
   }
   DeviceType getDeviceType() const noexcept override { return DeviceType::kCPU; }
+  //! Keeps the plugin libraries the plan brought loaded while this engine or its contexts live.
+  void keepLibraries(std::shared_ptr<void> libraries) { libraries_ = std::move(libraries); }
   const char* getLayerInformation(int32_t i) const noexcept override {
     return i >= 0 && i < getNbLayers() ? layerInfo_[i].c_str() : nullptr;
   }
@@ -270,6 +281,7 @@ class EngineImpl final : public ICudaEngine {
     int io = name ? engine_->findIO(name) : -1;
     return io < 0 ? nullptr : &engine_->io()[io];
   }
+  std::shared_ptr<void> libraries_;  //!< declared before engine_: released after it
   std::shared_ptr<const runtime::Engine> engine_;
   //! int32 copies of shape-tensor profile values (getProfileTensorValues), made on demand.
   mutable std::mutex narrowMu_;
@@ -285,13 +297,67 @@ class RuntimeImpl final : public IRuntime {
   explicit RuntimeImpl(ILogger& logger) : logger_(&logger) {}
   ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept override {
     return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
-      return static_cast<ICudaEngine*>(new EngineImpl(runtime::Engine::load(blob, size), logger_));
+      loadEmbeddedLibraries(blob, size);
+      auto* engine = new EngineImpl(runtime::Engine::load(blob, size), logger_);
+      engine->keepLibraries(libraries_);
+      return static_cast<ICudaEngine*>(engine);
     });
   }
   ILogger* getLogger() const noexcept override { return logger_; }
+  void setEngineHostCodeAllowed(bool allowed) noexcept override { hostCodeAllowed_ = allowed; }
+  bool getEngineHostCodeAllowed() const noexcept override { return hostCodeAllowed_; }
 
  private:
+  //! The libraries this runtime loaded; deregistered once the runtime and every
+  //! engine and context made from it are gone.
+  struct LoadedLibraries {
+    std::vector<PluginLibraryHandle> handles;
+    ~LoadedLibraries() {
+      for (PluginLibraryHandle h : handles) getPluginRegistry()->deregisterLibrary(h);
+    }
+  };
+
+  //! Loads the plugin libraries a plan embeds (setPluginsToSerialize) when a
+  //! plugin it needs is not registered yet. Each is written to a temporary
+  //! file for dlopen, which keeps it mapped after the file is removed.
+  void loadEmbeddedLibraries(const void* blob, std::size_t size) {
+    if (!blob) return;  // Engine::load reports it
+    plan::PlanContents contents = plan::readPlan(static_cast<const uint8_t*>(blob), size, nullptr);
+    if (contents.pluginLibraries.empty()) return;
+    std::string missing;
+    for (const auto& n : contents.graph->nodes()) {
+      if (n->op != ir::kPluginOp) continue;
+      namespace pa = ir::plugin_attr;
+      std::string name = n->s(pa::kName, ""), version = n->s(pa::kVersion, ""), ns = n->s(pa::kNamespace, "");
+      if (!getPluginRegistry()->getCreator(name.c_str(), version.c_str(), ns.c_str()) && missing.empty())
+        missing = strCat("plugin \"", name, "\" (version \"", version, "\", namespace \"", ns, "\")");
+    }
+    if (missing.empty()) return;  // already registered: the libraries were loaded before
+    KILN_CHECK(hostCodeAllowed_, "the plan embeds the plugin library '", contents.pluginLibraries[0].name, "' for ",
+               missing, ", but this runtime does not load host code: call IRuntime::setEngineHostCodeAllowed(true), "
+               "or load the library first (IPluginRegistry::loadLibrary)");
+    for (const plan::PluginLibrary& lib : contents.pluginLibraries) {
+      std::string path = (std::filesystem::temp_directory_path() / "kiln-plugin-XXXXXX").string();
+      int fd = mkstemp(path.data());
+      KILN_CHECK(fd >= 0, "cannot write the embedded plugin library '", lib.name, "' to a temporary file");
+      std::size_t written = 0;
+      while (written < lib.bytes.size()) {
+        ssize_t w = ::write(fd, lib.bytes.data() + written, lib.bytes.size() - written);
+        if (w <= 0) break;
+        written += static_cast<std::size_t>(w);
+      }
+      ::close(fd);
+      PluginLibraryHandle handle = written == lib.bytes.size() ? getPluginRegistry()->loadLibrary(path.c_str()) : nullptr;
+      std::remove(path.c_str());
+      KILN_CHECK(handle, "cannot load the plugin library '", lib.name, "' embedded in the plan (see the errors above)");
+      if (!libraries_) libraries_ = std::make_shared<LoadedLibraries>();
+      std::static_pointer_cast<LoadedLibraries>(libraries_)->handles.push_back(handle);
+    }
+  }
+
   ILogger* logger_;
+  bool hostCodeAllowed_ = false;
+  std::shared_ptr<void> libraries_;  //!< a LoadedLibraries, once one was loaded
 };
 
 }  // namespace

@@ -198,6 +198,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   contents.arenaBytes = memory.arenaBytes;
   contents.workspaceBytes = workspace;
   contents.profiles = profiles;
+  contents.pluginLibraries = options.pluginLibraries;
   local.layers = static_cast<int>(graph->nodes().size());
   local.arenaBytes = memory.arenaBytes;
   local.naiveActivationBytes = memory.naiveBytes;

@@ -82,6 +82,11 @@ class Reader {
           }
         out.profiles.push_back(std::move(profile));
       }
+    if (auto* libraries = p_.plugin_libraries())
+      for (const fb::PluginLibrary* lib : *libraries) {
+        check(lib != nullptr, "plugin library entry is null");
+        out.pluginLibraries.push_back(PluginLibrary{str(lib->name()), vec(lib->data())});
+      }
     out.graph = std::make_unique<ir::Graph>();
     g_ = out.graph.get();
     g_->name = str(p_.graph_name());

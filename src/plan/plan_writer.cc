@@ -94,9 +94,13 @@ class Writer {
       }
       profiles.push_back(fb::CreateProfile(fbb_, fbb_.CreateVector(ins)));
     }
+    std::vector<Offset<fb::PluginLibrary>> libraries;
+    for (const PluginLibrary& lib : plan_.pluginLibraries)
+      libraries.push_back(fb::CreatePluginLibrary(fbb_, fbb_.CreateString(lib.name), fbb_.CreateVector(lib.bytes)));
     auto root = fb::CreatePlan(fbb_, meta, fbb_.CreateString(g_.name), fbb_.CreateVector(values),
                                fbb_.CreateVector(nodes), fbb_.CreateVector(inputs), fbb_.CreateVector(outputs),
-                               plan_.arenaBytes, plan_.workspaceBytes, fbb_.CreateVector(profiles));
+                               plan_.arenaBytes, plan_.workspaceBytes, fbb_.CreateVector(profiles),
+                               libraries.empty() ? 0 : fbb_.CreateVector(libraries));
     fb::FinishPlanBuffer(fbb_, root);
 
     FileLayout layout = planLayout(fbb_.GetSize(), weights_.size());

@@ -149,6 +149,8 @@ void deserialize(const std::string& plan, const std::string& what, EngineHandle&
   int before = logger.errorCount();
   handle.runtime.reset(kiln::createInferRuntime(logger));
   if (!handle.runtime) failStep(logger, before, "could not create the runtime");
+  // Plans built with --setPluginsToSerialize bring their plugin libraries (trtexec loads them too).
+  handle.runtime->setEngineHostCodeAllowed(true);
   auto t0 = Clock::now();
   // A non-null pointer even for an empty file: the runtime must judge the size.
   static const char kEmpty = 0;
@@ -200,6 +202,14 @@ EngineHandle buildEngine(const Options& o, Logger& logger) {
   std::unique_ptr<kiln::INetworkDefinition> network(builder->createNetworkV2(0));
   std::unique_ptr<kiln::IBuilderConfig> config(builder->createBuilderConfig());
   if (!network || !config) failStep(logger, before, "could not create the network or the builder config");
+  if (!o.pluginsToSerialize.empty()) {
+    std::vector<const char*> paths;
+    for (const std::string& p : o.pluginsToSerialize) {
+      paths.push_back(p.c_str());
+      logger.info("Serializing plugin library into the engine: " + p);
+    }
+    config->setPluginsToSerialize(paths.data(), static_cast<int32_t>(paths.size()));
+  }
 
   logger.info("Start parsing network model.");
   auto parseStart = Clock::now();
