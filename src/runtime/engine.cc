@@ -446,6 +446,13 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
     fail("input shapes are not all specified: call setInputShape for ", names,
          shapeTensors_.empty() ? "" : " (for a shape-tensor input: setInputTensorAddress with its values in host memory)");
   }
+  if (hasDataDependent_ && !actualShapes_.empty()) {  // the last run's actual shapes: back to the bounds
+    slotDims_ = boundDims_;
+    inViews_ = boundInViews_;
+    outViews_ = boundOutViews_;
+    actualShapes_.clear();
+    shapesFromRun_ = false;
+  }
   for (std::size_t i = 0; i < io.size(); ++i)
     if (!addresses_[i] && bytesOf(slotDims_[engine_->ioSlot(static_cast<int>(i))], io[i].dtype) > 0)
       fail("no address set for ", io[i].isInput ? "input" : "output", " tensor \"", io[i].name,
@@ -453,12 +460,6 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer) {
   cpu::ExecContext ctx;
   ctx.pool = pool_.get();
   ctx.workspace = workspace_;
-  if (hasDataDependent_ && !actualShapes_.empty()) {  // the last run's actual shapes: back to the bounds
-    slotDims_ = boundDims_;
-    inViews_ = boundInViews_;
-    outViews_ = boundOutViews_;
-    actualShapes_.clear();
-  }
   const auto& layers = engine_->layers();
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const Layer& l = layers[li];
