@@ -46,6 +46,19 @@ class IOptimizationProfile {
  public:
   virtual bool setDimensions(const char* inputName, OptProfileSelector select, Dims dims) noexcept = 0;
   virtual Dims getDimensions(const char* inputName, OptProfileSelector select) const noexcept = 0;
+  //! The range of a shape-tensor input's values (an int32/int64 input of static
+  //! shape whose values decide other tensors' shapes, e.g. Expand's or Reshape's
+  //! shape input). At run time its values are read from the host memory given
+  //! with setInputTensorAddress (ICudaEngine::isShapeInferenceIO says which inputs).
+  virtual bool setShapeValues(const char* inputName, OptProfileSelector select, const int32_t* values,
+                              int32_t nbValues) noexcept = 0;
+  virtual int32_t getNbShapeValues(const char* inputName) const noexcept = 0;
+  //! The values set for `select`, or nullptr.
+  virtual const int32_t* getShapeValues(const char* inputName, OptProfileSelector select) const noexcept = 0;
+  //! setShapeValues with int64 values (TensorRT 10's V2).
+  virtual bool setShapeValuesV2(const char* inputName, OptProfileSelector select, const int64_t* values,
+                                int32_t nbValues) noexcept = 0;
+  virtual const int64_t* getShapeValuesV2(const char* inputName, OptProfileSelector select) const noexcept = 0;
   virtual bool isValid() const noexcept = 0;
 
  protected:
@@ -73,6 +86,12 @@ class IBuilderConfig {
   virtual void setDefaultDeviceType(DeviceType type) noexcept = 0;
   virtual DeviceType getDefaultDeviceType() const noexcept = 0;
   virtual int32_t addOptimizationProfile(const IOptimizationProfile* profile) noexcept = 0;
+  //! Plugin libraries (.so paths) to embed in the plan: a runtime that allows
+  //! host code (IRuntime::setEngineHostCodeAllowed) loads them when it
+  //! deserializes the plan, so the plan runs without loading them by hand.
+  virtual void setPluginsToSerialize(const char* const* paths, int32_t nbPaths) noexcept = 0;
+  virtual int32_t getNbPluginsToSerialize() const noexcept = 0;
+  virtual const char* getPluginToSerialize(int32_t index) const noexcept = 0;
   virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
   //! A fresh cache, or one read from `blob` (a serialized cache); null on a bad blob.
   virtual ITimingCache* createTimingCache(const void* blob, std::size_t size) const noexcept = 0;

@@ -50,6 +50,14 @@ class ICudaEngine {
   virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
   virtual Dims getProfileShape(const char* tensorName, int32_t profileIndex,
                                OptProfileSelector select) const noexcept = 0;
+  //! Whether `tensorName` is a shape-tensor input (its values decide shapes and
+  //! are read from host memory: give it with setInputTensorAddress).
+  virtual bool isShapeInferenceIO(const char* tensorName) const noexcept = 0;
+  //! A shape-tensor input's profile values (nullptr for other tensors).
+  virtual const int32_t* getProfileTensorValues(const char* tensorName, int32_t profileIndex,
+                                                OptProfileSelector select) const noexcept = 0;
+  virtual const int64_t* getProfileTensorValuesV2(const char* tensorName, int32_t profileIndex,
+                                                  OptProfileSelector select) const noexcept = 0;
   //! Bytes of the activation arena one execution context needs.
   virtual std::size_t getDeviceMemorySize() const noexcept = 0;
   virtual IExecutionContext* createExecutionContext(
@@ -101,6 +109,10 @@ class IRuntime {
   //! Deserializes a plan for whichever backend it was built for (the TensorRT
   //! name is kept). Null, with the reason logged, for a corrupt or foreign plan.
   virtual ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept = 0;
+  //! Whether plans may bring plugin libraries (host code) that deserialization
+  //! loads (IBuilderConfig::setPluginsToSerialize). Off by default, as in TensorRT.
+  virtual void setEngineHostCodeAllowed(bool allowed) noexcept = 0;
+  virtual bool getEngineHostCodeAllowed() const noexcept = 0;
   virtual ILogger* getLogger() const noexcept = 0;
 };
 

@@ -1,5 +1,8 @@
 // IBuilder, IBuilderConfig, IOptimizationProfile and ITimingCache over builder/.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -47,16 +50,64 @@ class OptimizationProfileImpl final : public IOptimizationProfile {
     }
     return toDims(it->second[static_cast<int>(select)]);
   }
+  bool setShapeValues(const char* name, OptProfileSelector select, const int32_t* v, int32_t n) noexcept override {
+    if (!name || n < 0 || (n > 0 && !v)) return false;
+    std::vector<int64_t> wide(v, v + n);
+    return setShapeValuesV2(name, select, wide.data(), n);
+  }
+  bool setShapeValuesV2(const char* name, OptProfileSelector select, const int64_t* v, int32_t n) noexcept override {
+    if (!name || n < 0 || (n > 0 && !v)) return false;
+    auto& entry = values[name];
+    int sel = static_cast<int>(select);
+    entry.wide[sel].assign(v, v + n);
+    entry.narrow[sel].assign(v, v + n);
+    return true;
+  }
+  int32_t getNbShapeValues(const char* name) const noexcept override {
+    auto it = name ? values.find(name) : values.end();
+    if (it == values.end()) return -1;
+    for (const auto& v : it->second.wide)
+      if (!v.empty()) return static_cast<int32_t>(v.size());
+    return 0;
+  }
+  const int32_t* getShapeValues(const char* name, OptProfileSelector select) const noexcept override {
+    auto it = name ? values.find(name) : values.end();
+    const auto* v = it == values.end() ? nullptr : &it->second.narrow[static_cast<int>(select)];
+    return v && !v->empty() ? v->data() : nullptr;
+  }
+  const int64_t* getShapeValuesV2(const char* name, OptProfileSelector select) const noexcept override {
+    auto it = name ? values.find(name) : values.end();
+    const auto* v = it == values.end() ? nullptr : &it->second.wide[static_cast<int>(select)];
+    return v && !v->empty() ? v->data() : nullptr;
+  }
   bool isValid() const noexcept override {
     for (auto& [name, s] : shapes) {
       if (s[0].size() != s[1].size() || s[1].size() != s[2].size()) return false;
       for (std::size_t i = 0; i < s[0].size(); ++i)
         if (s[0][i] > s[1][i] || s[1][i] > s[2][i]) return false;
     }
+    for (auto& [name, e] : values) {
+      std::vector<int64_t> v[3] = {e.wide[0], e.wide[1], e.wide[2]};
+      fillSelectors(v);
+      if (v[0].size() != v[1].size() || v[1].size() != v[2].size()) return false;
+      for (std::size_t i = 0; i < v[0].size(); ++i)
+        if (v[0][i] > v[1][i] || v[1][i] > v[2][i]) return false;
+    }
     return true;
+  }
+  //! Unset selectors take the ones that are set (opt, else max, else min).
+  static void fillSelectors(std::vector<int64_t> (&s)[3]) {
+    if (s[1].empty()) s[1] = !s[2].empty() ? s[2] : s[0];
+    if (s[0].empty()) s[0] = s[1];
+    if (s[2].empty()) s[2] = s[1];
   }
   //! Unset selectors default to the ones that are set (TensorRT requires all three).
   std::map<std::string, std::vector<int64_t>[3]> shapes;
+  struct ShapeValues {
+    std::vector<int64_t> wide[3];
+    std::vector<int32_t> narrow[3];  //!< what getShapeValues returns
+  };
+  std::map<std::string, ShapeValues> values;
 };
 
 class BuilderConfigImpl final : public IBuilderConfig {
@@ -71,6 +122,16 @@ class BuilderConfigImpl final : public IBuilderConfig {
   }
   void setDefaultDeviceType(DeviceType t) noexcept override { device = t; }
   DeviceType getDefaultDeviceType() const noexcept override { return device; }
+  void setPluginsToSerialize(const char* const* paths, int32_t n) noexcept override {
+    pluginsToSerialize.clear();
+    for (int32_t i = 0; paths && i < n; ++i)
+      if (paths[i]) pluginsToSerialize.emplace_back(paths[i]);
+  }
+  int32_t getNbPluginsToSerialize() const noexcept override { return static_cast<int32_t>(pluginsToSerialize.size()); }
+  const char* getPluginToSerialize(int32_t i) const noexcept override {
+    return i >= 0 && i < getNbPluginsToSerialize() ? pluginsToSerialize[i].c_str() : nullptr;
+  }
+  std::vector<std::string> pluginsToSerialize;
   int32_t addOptimizationProfile(const IOptimizationProfile* p) noexcept override {
     if (!p || !p->isValid()) return -1;
     profiles.push_back(*static_cast<const OptimizationProfileImpl*>(p));
@@ -138,13 +199,33 @@ class BuilderImpl final : public IBuilder {
       for (const OptimizationProfileImpl& profile : config.profiles) {
         std::vector<builder::ProfileShape> shapes;
         for (auto& [name, s] : profile.shapes) {
-          builder::ProfileShape p{name, s[0], s[1], s[2]};
+          builder::ProfileShape p;
+          p.input = name, p.min = s[0], p.opt = s[1], p.max = s[2];
           if (p.opt.empty()) p.opt = !p.max.empty() ? p.max : p.min;
           if (p.min.empty()) p.min = p.opt;
           if (p.max.empty()) p.max = p.opt;
           shapes.push_back(std::move(p));
         }
+        for (auto& [name, e] : profile.values) {
+          std::vector<int64_t> v[3] = {e.wide[0], e.wide[1], e.wide[2]};
+          OptimizationProfileImpl::fillSelectors(v);
+          auto it = std::find_if(shapes.begin(), shapes.end(), [&](auto& p) { return p.input == name; });
+          if (it == shapes.end()) {
+            it = shapes.insert(shapes.end(), builder::ProfileShape());
+            it->input = name;
+          }
+          it->minValues = v[0], it->optValues = v[1], it->maxValues = v[2];
+        }
         options.profiles.push_back(std::move(shapes));
+      }
+      for (const std::string& path : config.pluginsToSerialize) {
+        std::ifstream f(path, std::ios::binary);
+        KILN_CHECK(f, "setPluginsToSerialize: cannot read plugin library '", path, "'");
+        plan::PluginLibrary lib;
+        lib.name = std::filesystem::path(path).filename().string();
+        lib.bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        KILN_CHECK(!lib.bytes.empty(), "setPluginsToSerialize: plugin library '", path, "' is empty");
+        options.pluginLibraries.push_back(std::move(lib));
       }
       auto bytes = builder::buildPlan(graphOf(network), options);
       return new HostMemory(std::string(bytes.begin(), bytes.end()));

@@ -1,10 +1,20 @@
 // IRuntime, ICudaEngine and IExecutionContext over runtime/.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "api/api_util.h"
 #include "api/layers.h"
 #include "kiln/runtime.h"
+#include "ir/plugin.h"
+#include "plan/plan.h"
 #include "runtime/engine.h"
 
 namespace kiln::api {
@@ -16,8 +26,8 @@ class EngineImpl;
 class ExecutionContextImpl final : public IExecutionContext {
  public:
   ExecutionContextImpl(const EngineImpl* owner, std::shared_ptr<const runtime::Engine> engine, ILogger* logger,
-                       int threads, bool ownArena)
-      : owner_(owner), logger_(logger), ctx_(std::move(engine), threads, ownArena) {
+                       int threads, bool ownArena, std::shared_ptr<void> libraries)
+      : libraries_(std::move(libraries)), owner_(owner), logger_(logger), ctx_(std::move(engine), threads, ownArena) {
     onLayer_ = [this](int index, float ms) {
       if (profiler_) profiler_->reportLayerTime(ctx_.engine().layers()[index].name.c_str(), ms);
     };
@@ -28,6 +38,7 @@ class ExecutionContextImpl final : public IExecutionContext {
     int io = find(name, "setTensorAddress");
     if (io < 0) return false;
     ctx_.setAddress(io, data);
+    readShapeValues(io);
     return true;
   }
   const void* getTensorAddress(const char* name) const noexcept override {
@@ -43,6 +54,7 @@ class ExecutionContextImpl final : public IExecutionContext {
       return false;
     }
     ctx_.setAddress(io, const_cast<void*>(data));
+    readShapeValues(io);
     return true;
   }
   bool setInputShape(const char* name, const Dims& dims) noexcept override {
@@ -65,6 +77,11 @@ class ExecutionContextImpl final : public IExecutionContext {
   }
   bool allInputDimensionsSpecified() const noexcept override { return ctx_.allInputShapesKnown(); }
   int32_t inferShapes(int32_t nbMaxNames, const char** tensorNames) noexcept override {
+    if (!guarded(logger_, "inferShapes", false, [&] {
+          ctx_.refreshShapeValues();
+          return true;
+        }))
+      return -1;
     if (ctx_.allInputShapesKnown()) return 0;
     missing_ = ctx_.missingInputShapes();
     for (int32_t i = 0; i < nbMaxNames && i < static_cast<int32_t>(missing_.size()); ++i)
@@ -94,11 +111,19 @@ class ExecutionContextImpl final : public IExecutionContext {
   }
   bool enqueueV3(void* stream) noexcept override {
     return guarded(logger_, "enqueueV3", false, [&] {
+      const auto& ioList = ctx_.engine().io();
+      for (std::size_t io = 0; io < ioList.size(); ++io)
+        KILN_CHECK(!ioList[io].dataDependent || (io < allocators_.size() && allocators_[io]), "output \"",
+                   ioList[io].name,
+                   "\" has a data-dependent shape (known only after the run): set an IOutputAllocator for it "
+                   "with setOutputAllocator");
       for (std::size_t io = 0; io < allocators_.size(); ++io) {
         IOutputAllocator* a = allocators_[io];
         if (!a) continue;
         const runtime::IOTensor& t = ctx_.engine().io()[io];
-        uint64_t bytes = static_cast<uint64_t>(ir::numElements(ctx_.shapeOf(static_cast<int>(io))) * dtypeSize(t.dtype));
+        // A data-dependent output gets its upper bound: the kernel writes the actual elements first.
+        uint64_t bytes =
+            static_cast<uint64_t>(ir::numElements(ctx_.boundShapeOf(static_cast<int>(io))) * dtypeSize(t.dtype));
         void* mem = a->reallocateOutputAsync(t.name.c_str(), ctx_.address(static_cast<int>(io)), bytes, 64, stream);
         KILN_CHECK(mem || bytes == 0, "the output allocator of \"", t.name, "\" returned no memory for ", bytes, " bytes");
         ctx_.setAddress(static_cast<int>(io), mem);
@@ -145,6 +170,15 @@ class ExecutionContextImpl final : public IExecutionContext {
   }
 
  private:
+  //! A shape tensor's values are read when its address is set, so that
+  //! getTensorShape answers at once; bad values are reported by inferShapes and enqueueV3.
+  void readShapeValues(int io) {
+    if (!ctx_.engine().io()[io].isShapeTensor) return;
+    try {
+      ctx_.refreshShapeValues();
+    } catch (const std::exception&) {
+    }
+  }
   int find(const char* name, const char* where) const {
     int io = name ? ctx_.engine().findIO(name) : -1;
     if (io < 0)
@@ -153,6 +187,8 @@ class ExecutionContextImpl final : public IExecutionContext {
     return io;
   }
 
+  //! Plugin libraries the plan brought (declared first: released after the kernels that use them).
+  std::shared_ptr<void> libraries_;
   const EngineImpl* owner_;
   ILogger* logger_;
   runtime::ExecutionContext ctx_;
@@ -209,13 +245,34 @@ class EngineImpl final : public ICudaEngine {
     if (!p) return t->isStatic() ? toDims(t->dims) : none;
     return toDims(sel == OptProfileSelector::kMIN ? p->min : sel == OptProfileSelector::kOPT ? p->opt : p->max);
   }
+  bool isShapeInferenceIO(const char* name) const noexcept override {
+    const runtime::IOTensor* t = find(name);
+    return t && t->isShapeTensor;
+  }
+  const int64_t* getProfileTensorValuesV2(const char* name, int32_t profile, OptProfileSelector sel) const noexcept override {
+    const plan::ProfileInput* p = name && profile >= 0 ? engine_->profileInput(profile, name) : nullptr;
+    if (!p || !p->isShapeTensor()) return nullptr;
+    return (sel == OptProfileSelector::kMIN ? p->minValues : sel == OptProfileSelector::kOPT ? p->optValues : p->maxValues)
+        .data();
+  }
+  const int32_t* getProfileTensorValues(const char* name, int32_t profile, OptProfileSelector sel) const noexcept override {
+    const int64_t* wide = getProfileTensorValuesV2(name, profile, sel);
+    if (!wide) return nullptr;
+    std::lock_guard<std::mutex> lock(narrowMu_);
+    auto& slot = narrow_[{std::string(name), profile, static_cast<int>(sel)}];
+    if (slot.empty()) {
+      const plan::ProfileInput* p = engine_->profileInput(profile, name);
+      slot.assign(wide, wide + p->optValues.size());
+    }
+    return slot.data();
+  }
   std::size_t getDeviceMemorySize() const noexcept override {
     return static_cast<std::size_t>(engine_->contextMemoryBytes());
   }
   IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy strategy) noexcept override {
     return guarded(logger_, "createExecutionContext", static_cast<IExecutionContext*>(nullptr), [&] {
       return static_cast<IExecutionContext*>(new ExecutionContextImpl(
-          this, engine_, logger_, 0, strategy != ExecutionContextAllocationStrategy::kUSER_MANAGED));
+          this, engine_, logger_, 0, strategy != ExecutionContextAllocationStrategy::kUSER_MANAGED, libraries_));
     });
   }
   IHostMemory* serialize() const noexcept override {
@@ -224,6 +281,8 @@ class EngineImpl final : public ICudaEngine {
   DeviceType getDeviceType() const noexcept override {
     return engine_->device() ? DeviceType::kGPU : DeviceType::kCPU;
   }
+  //! Keeps the plugin libraries the plan brought loaded while this engine or its contexts live.
+  void keepLibraries(std::shared_ptr<void> libraries) { libraries_ = std::move(libraries); }
   const char* getLayerInformation(int32_t i) const noexcept override {
     return i >= 0 && i < getNbLayers() ? layerInfo_[i].c_str() : nullptr;
   }
@@ -233,7 +292,11 @@ class EngineImpl final : public ICudaEngine {
     int io = name ? engine_->findIO(name) : -1;
     return io < 0 ? nullptr : &engine_->io()[io];
   }
+  std::shared_ptr<void> libraries_;  //!< declared before engine_: released after it
   std::shared_ptr<const runtime::Engine> engine_;
+  //! int32 copies of shape-tensor profile values (getProfileTensorValues), made on demand.
+  mutable std::mutex narrowMu_;
+  mutable std::map<std::tuple<std::string, int32_t, int>, std::vector<int32_t>> narrow_;
   ILogger* logger_;
   std::vector<std::string> layerInfo_;
 };
@@ -245,15 +308,69 @@ class RuntimeImpl final : public IRuntime {
   explicit RuntimeImpl(ILogger& logger) : logger_(&logger) {}
   ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept override {
     return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
+      loadEmbeddedLibraries(blob, size);
       auto engine = runtime::Engine::load(blob, size);
       for (const std::string& w : engine->warnings()) logMessage(logger_, ILogger::Severity::kWARNING, w);
-      return static_cast<ICudaEngine*>(new EngineImpl(std::move(engine), logger_));
+      auto* impl = new EngineImpl(std::move(engine), logger_);
+      impl->keepLibraries(libraries_);
+      return static_cast<ICudaEngine*>(impl);
     });
   }
   ILogger* getLogger() const noexcept override { return logger_; }
+  void setEngineHostCodeAllowed(bool allowed) noexcept override { hostCodeAllowed_ = allowed; }
+  bool getEngineHostCodeAllowed() const noexcept override { return hostCodeAllowed_; }
 
  private:
+  //! The libraries this runtime loaded; deregistered once the runtime and every
+  //! engine and context made from it are gone.
+  struct LoadedLibraries {
+    std::vector<PluginLibraryHandle> handles;
+    ~LoadedLibraries() {
+      for (PluginLibraryHandle h : handles) getPluginRegistry()->deregisterLibrary(h);
+    }
+  };
+
+  //! Loads the plugin libraries a plan embeds (setPluginsToSerialize) when a
+  //! plugin it needs is not registered yet. Each is written to a temporary
+  //! file for dlopen, which keeps it mapped after the file is removed.
+  void loadEmbeddedLibraries(const void* blob, std::size_t size) {
+    if (!blob) return;  // Engine::load reports it
+    plan::PlanContents contents = plan::readPlan(static_cast<const uint8_t*>(blob), size, nullptr);
+    if (contents.pluginLibraries.empty()) return;
+    std::string missing;
+    for (const auto& n : contents.graph->nodes()) {
+      if (n->op != ir::kPluginOp) continue;
+      namespace pa = ir::plugin_attr;
+      std::string name = n->s(pa::kName, ""), version = n->s(pa::kVersion, ""), ns = n->s(pa::kNamespace, "");
+      if (!getPluginRegistry()->getCreator(name.c_str(), version.c_str(), ns.c_str()) && missing.empty())
+        missing = strCat("plugin \"", name, "\" (version \"", version, "\", namespace \"", ns, "\")");
+    }
+    if (missing.empty()) return;  // already registered: the libraries were loaded before
+    KILN_CHECK(hostCodeAllowed_, "the plan embeds the plugin library '", contents.pluginLibraries[0].name, "' for ",
+               missing, ", but this runtime does not load host code: call IRuntime::setEngineHostCodeAllowed(true), "
+               "or load the library first (IPluginRegistry::loadLibrary)");
+    for (const plan::PluginLibrary& lib : contents.pluginLibraries) {
+      std::string path = (std::filesystem::temp_directory_path() / "kiln-plugin-XXXXXX").string();
+      int fd = mkstemp(path.data());
+      KILN_CHECK(fd >= 0, "cannot write the embedded plugin library '", lib.name, "' to a temporary file");
+      std::size_t written = 0;
+      while (written < lib.bytes.size()) {
+        ssize_t w = ::write(fd, lib.bytes.data() + written, lib.bytes.size() - written);
+        if (w <= 0) break;
+        written += static_cast<std::size_t>(w);
+      }
+      ::close(fd);
+      PluginLibraryHandle handle = written == lib.bytes.size() ? getPluginRegistry()->loadLibrary(path.c_str()) : nullptr;
+      std::remove(path.c_str());
+      KILN_CHECK(handle, "cannot load the plugin library '", lib.name, "' embedded in the plan (see the errors above)");
+      if (!libraries_) libraries_ = std::make_shared<LoadedLibraries>();
+      std::static_pointer_cast<LoadedLibraries>(libraries_)->handles.push_back(handle);
+    }
+  }
+
   ILogger* logger_;
+  bool hostCodeAllowed_ = false;
+  std::shared_ptr<void> libraries_;  //!< a LoadedLibraries, once one was loaded
 };
 
 }  // namespace

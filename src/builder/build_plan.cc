@@ -40,20 +40,37 @@ std::vector<plan::Profile> checkProfiles(ir::Graph& g, const BuildOptions& o) {
       for (ir::Value* v : g.inputs)
         if (v->name == ps.input) in = v;
       KILN_CHECK(in, "optimization profile ", pi, " names \"", ps.input, "\", which is not a network input");
+      ProfileShape dims = ps;
+      if (dims.opt.empty() && !ps.optValues.empty() && ir::isStatic(in->shape))  // a shape tensor: its shape is fixed
+        dims.min = dims.opt = dims.max = ir::staticDims(in->shape);
       std::size_t rank = in->shape.size();
-      KILN_CHECK(ps.min.size() == rank && ps.opt.size() == rank && ps.max.size() == rank, "profile ", pi,
-                 " for input \"", ps.input, "\" has rank ", ps.opt.size(), ", the input has rank ", rank);
+      KILN_CHECK(dims.min.size() == rank && dims.opt.size() == rank && dims.max.size() == rank, "profile ", pi,
+                 " for input \"", ps.input, "\" has rank ", dims.opt.size(), ", the input has rank ", rank);
       for (std::size_t d = 0; d < rank; ++d) {
-        KILN_CHECK(ps.min[d] >= 0, "profile ", pi, " for input \"", ps.input, "\" has negative dimension ", ps.min[d]);
-        KILN_CHECK(ps.min[d] <= ps.opt[d] && ps.opt[d] <= ps.max[d], "profile ", pi, " for input \"", ps.input,
-                   "\" must have min <= opt <= max (got ", ir::toString(ps.min), ", ", ir::toString(ps.opt), ", ",
-                   ir::toString(ps.max), ")");
+        KILN_CHECK(dims.min[d] >= 0, "profile ", pi, " for input \"", ps.input, "\" has negative dimension ", dims.min[d]);
+        KILN_CHECK(dims.min[d] <= dims.opt[d] && dims.opt[d] <= dims.max[d], "profile ", pi, " for input \"", ps.input,
+                   "\" must have min <= opt <= max (got ", ir::toString(dims.min), ", ", ir::toString(dims.opt), ", ",
+                   ir::toString(dims.max), ")");
         if (in->shape[d].known())
-          KILN_CHECK(ps.min[d] == in->shape[d].value && ps.max[d] == in->shape[d].value, "profile ", pi,
-                     " for input \"", ps.input, "\" sets dimension ", d, " to ", ps.min[d], "..", ps.max[d],
+          KILN_CHECK(dims.min[d] == in->shape[d].value && dims.max[d] == in->shape[d].value, "profile ", pi,
+                     " for input \"", ps.input, "\" sets dimension ", d, " to ", dims.min[d], "..", dims.max[d],
                      " but the network fixes it at ", in->shape[d].value);
       }
-      profile.push_back(plan::ProfileInput{ps.input, ps.min, ps.opt, ps.max});
+      if (!ps.optValues.empty() || !ps.minValues.empty() || !ps.maxValues.empty()) {
+        KILN_CHECK(in->dtype == DType::kINT32 || in->dtype == DType::kINT64, "profile ", pi, " gives shape values for \"",
+                   ps.input, "\", which is ", dataTypeName(in->dtype), "; shape tensors are int32 or int64");
+        KILN_CHECK(ir::isStatic(in->shape), "profile ", pi, ": shape-tensor input \"", ps.input,
+                   "\" must have a static shape, has ", ir::toString(in->shape));
+        std::size_t n = static_cast<std::size_t>(ir::numElements(ir::staticDims(in->shape)));
+        KILN_CHECK(ps.minValues.size() == n && ps.optValues.size() == n && ps.maxValues.size() == n, "profile ", pi,
+                   " for shape-tensor input \"", ps.input, "\" gives ", ps.optValues.size(), " values, the input has ", n);
+        for (std::size_t k = 0; k < n; ++k)
+          KILN_CHECK(ps.minValues[k] <= ps.optValues[k] && ps.optValues[k] <= ps.maxValues[k], "profile ", pi,
+                     " for shape-tensor input \"", ps.input, "\" must have min <= opt <= max values (got ",
+                     ir::toString(ps.minValues), ", ", ir::toString(ps.optValues), ", ", ir::toString(ps.maxValues), ")");
+      }
+      profile.push_back(
+          plan::ProfileInput{ps.input, dims.min, dims.opt, dims.max, ps.minValues, ps.optValues, ps.maxValues});
     }
     profiles.push_back(std::move(profile));
   }
@@ -78,17 +95,25 @@ std::vector<plan::Profile> checkProfiles(ir::Graph& g, const BuildOptions& o) {
   return profiles;
 }
 
-//! The input shapes of profile `p` at selector 0 (min), 1 (opt) or 2 (max).
-InputShapes shapesOf(const plan::Profile& p, int sel) {
-  InputShapes out;
-  for (const plan::ProfileInput& in : p) out[in.name] = sel == 0 ? in.min : sel == 1 ? in.opt : in.max;
+//! One point of a profile: its input shapes, and its shape-tensor inputs' values.
+struct ProfilePoint {
+  InputShapes shapes, values;
+};
+
+//! Profile `p` at selector 0 (min), 1 (opt) or 2 (max).
+ProfilePoint pointOf(const plan::Profile& p, int sel) {
+  ProfilePoint out;
+  for (const plan::ProfileInput& in : p) {
+    out.shapes[in.name] = sel == 0 ? in.min : sel == 1 ? in.opt : in.max;
+    if (in.isShapeTensor()) out.values[in.name] = sel == 0 ? in.minValues : sel == 1 ? in.optValues : in.maxValues;
+  }
   return out;
 }
 
-//! A copy of `g` with every shape resolved for `shapes`.
-std::unique_ptr<ir::Graph> resolved(const ir::Graph& g, const InputShapes& shapes) {
+//! A copy of `g` with every shape resolved at `point`.
+std::unique_ptr<ir::Graph> resolved(const ir::Graph& g, const ProfilePoint& point) {
   auto copy = g.clone();
-  ir::resolveShapes(*copy, shapes, evaluateOnCpu);
+  ir::resolveShapes(*copy, point.shapes, evaluateOnCpu, 4096, nullptr, &point.values);
   return copy;
 }
 
@@ -195,15 +220,15 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
 
   // The graph stays symbolic where inputs vary; tactics are chosen on the first
   // profile's opt shapes and must support every profile's min and max.
-  std::vector<InputShapes> extremes;
+  std::vector<ProfilePoint> extremes;
   for (const plan::Profile& p : profiles) {
-    extremes.push_back(shapesOf(p, 0));
-    extremes.push_back(shapesOf(p, 2));
+    extremes.push_back(pointOf(p, 0));
+    extremes.push_back(pointOf(p, 2));
   }
   if (extremes.empty()) extremes.push_back({});
-  auto optGraph = resolved(*graph, profiles.empty() ? InputShapes{} : shapesOf(profiles[0], 1));
+  auto optGraph = resolved(*graph, profiles.empty() ? ProfilePoint{} : pointOf(profiles[0], 1));
   std::vector<std::unique_ptr<ir::Graph>> extremeGraphs;
-  for (const InputShapes& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+  for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
 
   ThreadPool pool(options.threads);
   BuildStats local;
@@ -263,6 +288,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   contents.arenaBytes = memory.arenaBytes;
   contents.workspaceBytes = workspace;
   contents.profiles = profiles;
+  contents.pluginLibraries = options.pluginLibraries;
   local.layers = static_cast<int>(graph->nodes().size());
   local.arenaBytes = memory.arenaBytes;
   local.naiveActivationBytes = memory.naiveBytes;

@@ -1,6 +1,7 @@
 // The build phase: network graph -> optimized, tactic-chosen, memory-planned
 // plan bytes. The API's IBuilder::buildSerializedNetwork is a thin wrapper.
 #pragma once
+#include "plan/plan.h"
 #include <cstdint>
 #include <cstddef>
 #include <functional>
@@ -20,9 +21,13 @@ namespace kiln::builder {
 struct ProfileShape {
   std::string input;
   std::vector<int64_t> min, opt, max;
+  //! A shape-tensor input's value range (setShapeValues); empty for other inputs.
+  std::vector<int64_t> minValues, optValues, maxValues;
 };
 
 struct BuildOptions {
+  //! Plugin libraries to embed in the plan (IBuilderConfig::setPluginsToSerialize).
+  std::vector<plan::PluginLibrary> pluginLibraries;
   int threads = 0;                  //!< 0 = all cores
   TimingCache* timingCache = nullptr;  //!< read and updated; may be null
   //! Optimization profiles: the shape ranges of the dynamic inputs, one list per profile.

@@ -1,6 +1,7 @@
 #include "ir/op_schema.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace kiln::ir {
 
@@ -65,6 +66,35 @@ void inferNode(Node& node) {
   schema->infer(ctx);
 }
 
+Dim dataDependentDim(const Node& node, int64_t bound) {
+  Dim d(bound);
+  d.symbol = "?" + node.name;
+  return d;
+}
+
+bool isDataDependentDim(const Dim& d) { return !d.symbol.empty() && d.symbol[0] == '?'; }
+
+bool isDataDependentOutput(const Node& node, std::size_t index) {
+  const OpSchema* schema = schemas().find(node.op);
+  return schema && index < 32 && (schema->dataDependentOutputs >> index & 1u);
+}
+
+bool dependsOnDataDependentShape(const Value& v) {
+  std::vector<const Value*> todo{&v};
+  std::unordered_set<const Value*> seen;
+  while (!todo.empty()) {
+    const Value* x = todo.back();
+    todo.pop_back();
+    if (!x || !x->producer || !seen.insert(x).second) continue;
+    const Node& n = *x->producer;
+    if (n.op == "Shape" || n.op == "Size") continue;  // their size is the input's rank, not its dims
+    for (std::size_t i = 0; i < n.outputs.size(); ++i)
+      if (n.outputs[i] == x && isDataDependentOutput(n, i)) return true;
+    for (const Value* in : n.inputs) todo.push_back(in);
+  }
+  return false;
+}
+
 void inferGraph(Graph& graph) {
   for (auto& n : graph.nodes()) inferNode(*n);
 }
@@ -83,7 +113,12 @@ Shape broadcastShapes(const InferContext& ctx, const Shape& a, const Shape& b) {
     const Dim* db = i < rank - b.size() ? nullptr : &b[i - (rank - b.size())];
     if (!da) { out[i] = *db; continue; }
     if (!db) { out[i] = *da; continue; }
-    if (da->known() && db->known()) {
+    if (da->known() && db->known() && da->value != db->value && (isDataDependentDim(*da) || isDataDependentDim(*db))) {
+      // A data-dependent dim is only an upper bound here: at run time it must be 1 or match the other.
+      const Dim* dd = isDataDependentDim(*da) ? da : db;
+      const Dim* other = dd == da ? db : da;
+      out[i] = other->value == 1 || isDataDependentDim(*other) ? (dd->value >= other->value ? *dd : *other) : *other;
+    } else if (da->known() && db->known()) {
       ctx.check(da->value == db->value || da->value == 1 || db->value == 1, "cannot broadcast shapes ",
                 toString(a), " and ", toString(b));
       out[i] = Dim(da->value == 1 ? db->value : da->value);

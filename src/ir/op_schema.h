@@ -58,6 +58,12 @@ struct OpSchema {
   int minOutputs = 1;
   int maxOutputs = 1;
   InferFn infer = nullptr;
+  //! Bit i set: output i's shape depends on the input *values* (NonZero,
+  //! NonMaxSuppression). Inference gives an upper bound for such a shape (what
+  //! memory is sized for); the kernel reports the actual dims per run
+  //! (cpu::ExecContext::actualOutputs) and the runtime re-resolves the shapes
+  //! of everything downstream.
+  uint32_t dataDependentOutputs = 0;
 };
 
 class SchemaRegistry {
@@ -72,6 +78,17 @@ class SchemaRegistry {
 
 //! The registry with every schema Kiln has.
 const SchemaRegistry& schemas();
+
+//! A data-dependent dim of `node`'s output: `bound` (its upper bound, or -1
+//! when that is unknown too), marked by a symbol "?<node name>" that ops which
+//! pass dims through keep, so the runtime can report it as -1.
+Dim dataDependentDim(const Node& node, int64_t bound);
+bool isDataDependentDim(const Dim& d);
+//! Whether output `index` of `node` has a data-dependent shape (its schema says so).
+bool isDataDependentOutput(const Node& node, std::size_t index);
+//! Whether `v`'s shape may depend on input values: it is a data-dependent
+//! output or is computed (transitively) from one.
+bool dependsOnDataDependentShape(const Value& v);
 
 //! Checks arity, then runs the op's inference. Throws kiln::Error naming the node.
 void inferNode(Node& node);

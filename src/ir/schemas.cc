@@ -15,6 +15,7 @@ const SchemaRegistry& schemas() {
     registerPluginSchemas(r);
     registerControlFlowSchemas(r);
     registerRnnSchemas(r);
+    registerDetectionSchemas(r);
     return r;
   }();
   return registry;

@@ -26,7 +26,9 @@ bool hostEvaluable(const Node& n, int64_t maxElements) {
 }  // namespace
 
 ResolveResult resolveShapes(Graph& graph, const std::map<std::string, std::vector<int64_t>>& inputShapes,
-                            const NodeEvaluator& evaluate, int64_t maxHostElements) {
+                            const NodeEvaluator& evaluate, int64_t maxHostElements,
+                            const std::map<std::string, std::vector<int64_t>>* actualShapes,
+                            const std::map<std::string, std::vector<int64_t>>* inputValues) {
   for (Value* in : graph.inputs) {
     auto it = inputShapes.find(in->name);
     if (it == inputShapes.end()) {
@@ -44,9 +46,24 @@ ResolveResult resolveShapes(Graph& graph, const std::map<std::string, std::vecto
     }
     in->shape = shapeOf(dims);
   }
+  if (inputValues)
+    for (const auto& [name, values] : *inputValues) {
+      Value* in = graph.findValue(name);
+      KILN_CHECK(in && graph.isGraphInput(in), "shape values given for \"", name, "\", which is not a network input");
+      KILN_CHECK(in->dtype == DType::kINT32 || in->dtype == DType::kINT64, "shape-tensor input \"", name, "\" is ",
+                 dataTypeName(in->dtype), "; shape tensors are int32 or int64");
+      KILN_CHECK(isStatic(in->shape) && numElements(staticDims(in->shape)) == static_cast<int64_t>(values.size()),
+                 "shape-tensor input \"", name, "\" has shape ", toString(in->shape), " but ", values.size(),
+                 " values were given");
+      Tensor t = Tensor::fromInt64(values, staticDims(in->shape));
+      in->constant = std::make_shared<const Tensor>(in->dtype == DType::kINT64 ? std::move(t) : t.castTo(in->dtype));
+    }
   ResolveResult result;
   for (Node* n : graph.nodeList()) {
     inferNode(*n);
+    if (actualShapes)
+      for (Value* out : n->outputs)
+        if (auto it = actualShapes->find(out->name); it != actualShapes->end()) out->shape = shapeOf(it->second);
     if (!evaluate || !hostEvaluable(*n, maxHostElements)) continue;
     if (n->op == "Shape" || n->op == "Size") {  // from the input's shape alone: its data is not on the host
       std::vector<int64_t> dims = staticDims(n->inputs[0]->shape);
@@ -65,8 +82,10 @@ ResolveResult resolveShapes(Graph& graph, const std::map<std::string, std::vecto
     std::vector<const Tensor*> ins;
     for (const Value* v : n->inputs) ins.push_back(v && v->constant ? v->constant.get() : nullptr);
     std::vector<Tensor> outs = evaluate(*n, ins);
-    for (std::size_t i = 0; i < outs.size() && i < n->outputs.size(); ++i)
+    for (std::size_t i = 0; i < outs.size() && i < n->outputs.size(); ++i) {
+      n->outputs[i]->shape = shapeOf(outs[i].dims());  // a data-dependent output's actual shape
       n->outputs[i]->constant = std::make_shared<const Tensor>(std::move(outs[i]));
+    }
     result.hostEvaluated.push_back(n);
   }
   for (auto& n : graph.nodes())

@@ -26,7 +26,14 @@ struct ResolveResult {
 //! Sets the graph's inputs to `inputShapes` (every input with an unknown dim
 //! must be named; known dims must match) and infers all nodes in order. Throws
 //! kiln::Error naming the node when a shape can't be resolved.
+//! `actualShapes` gives the run-time dims of data-dependent outputs (by value
+//! name), which replace their inferred upper bounds before later nodes are inferred.
+//! `inputValues` gives the values of shape-tensor inputs (int32/int64 inputs whose
+//! values decide shapes, IOptimizationProfile::setShapeValues); they become
+//! constants of the graph being resolved.
 ResolveResult resolveShapes(Graph& graph, const std::map<std::string, std::vector<int64_t>>& inputShapes,
-                            const NodeEvaluator& evaluate, int64_t maxHostElements = 4096);
+                            const NodeEvaluator& evaluate, int64_t maxHostElements = 4096,
+                            const std::map<std::string, std::vector<int64_t>>* actualShapes = nullptr,
+                            const std::map<std::string, std::vector<int64_t>>* inputValues = nullptr);
 
 }  // namespace kiln::ir

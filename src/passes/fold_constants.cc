@@ -61,7 +61,13 @@ std::optional<ir::Tensor> foldGatherOfShape(const ir::Node& n) {
 std::optional<ir::Tensor> foldShape(const ir::Node& n) {
   const ir::Value* x = n.input(0);
   if (!x || n.outputs.size() != 1) return std::nullopt;
-  if (n.op == "Gather") return foldGatherOfShape(n);
+  if (n.op == "Gather") {
+    const ir::Node* shape = producerOf(x, "Shape");
+    if (shape && shape->input(0) && ir::dependsOnDataDependentShape(*shape->inputs[0])) return std::nullopt;
+    return foldGatherOfShape(n);
+  }
+  // A data-dependent shape is only an upper bound until the graph runs.
+  if ((n.op == "Size" || n.op == "Shape") && ir::dependsOnDataDependentShape(*x)) return std::nullopt;
   if (n.op == "Size") {
     if (!ir::isStatic(x->shape)) return std::nullopt;
     return ir::Tensor::fromInt64({ir::numElements(ir::staticDims(x->shape))}, {});

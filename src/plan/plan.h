@@ -37,14 +37,26 @@ struct PlanMetadata {
 struct ProfileInput {
   std::string name;
   std::vector<int64_t> min, opt, max;
+  //! For a shape-tensor input (IOptimizationProfile::setShapeValues): the range
+  //! of its values; empty for other inputs.
+  std::vector<int64_t> minValues, optValues, maxValues;
+  bool isShapeTensor() const { return !optValues.empty(); }
 };
 using Profile = std::vector<ProfileInput>;
+
+//! A plugin library carried in the plan (IBuilderConfig::setPluginsToSerialize).
+struct PluginLibrary {
+  std::string name;  //!< file name, for messages
+  std::vector<uint8_t> bytes;
+};
 
 struct PlanContents {
   PlanMetadata meta;
   //! The optimized graph: nodes in execution order with `tactic` set;
   //! constants (packed weights included) are Values with `constant`.
   std::unique_ptr<ir::Graph> graph;
+  //! Plugin libraries to load before the graph's plugins are created.
+  std::vector<PluginLibrary> pluginLibraries;
   //! Arena offset of every activation value, by value name. Graph inputs and
   //! outputs are not in the arena (the user binds them).
   std::unordered_map<std::string, int64_t> arenaOffsets;

@@ -77,7 +77,13 @@ class Reader {
         Profile profile;
         if (fp->inputs())
           for (const fb::ProfileInput* in : *fp->inputs()) {
-            ProfileInput pi{str(in->name()), vec(in->min()), vec(in->opt()), vec(in->max())};
+            ProfileInput pi{str(in->name()), vec(in->min()),        vec(in->opt()),       vec(in->max()),
+                            vec(in->min_values()), vec(in->opt_values()), vec(in->max_values())};
+            check(pi.minValues.size() == pi.optValues.size() && pi.optValues.size() == pi.maxValues.size(),
+                  "profile for \"", pi.name, "\" has shape values of different counts");
+            for (std::size_t k = 0; k < pi.minValues.size(); ++k)
+              check(pi.minValues[k] <= pi.optValues[k] && pi.optValues[k] <= pi.maxValues[k], "profile for \"",
+                    pi.name, "\" has min/opt/max shape values out of order");
             check(pi.min.size() == pi.opt.size() && pi.opt.size() == pi.max.size() && pi.max.size() <= 8,
                   "profile for \"", pi.name, "\" has inconsistent ranks");
             for (std::size_t k = 0; k < pi.min.size(); ++k)
@@ -86,6 +92,11 @@ class Reader {
             profile.push_back(std::move(pi));
           }
         out.profiles.push_back(std::move(profile));
+      }
+    if (auto* libraries = p_.plugin_libraries())
+      for (const fb::PluginLibrary* lib : *libraries) {
+        check(lib != nullptr, "plugin library entry is null");
+        out.pluginLibraries.push_back(PluginLibrary{str(lib->name()), vec(lib->data())});
       }
     out.graph = std::make_unique<ir::Graph>();
     out.graph->name = str(p.graph_name());

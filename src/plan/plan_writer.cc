@@ -112,14 +112,22 @@ class Writer {
       for (const ProfileInput& in : p) {
         KILN_CHECK(in.min.size() == in.opt.size() && in.opt.size() == in.max.size(), "writePlan: profile for \"",
                    in.name, "\" has min/opt/max of different ranks");
+        KILN_CHECK(in.minValues.size() == in.optValues.size() && in.optValues.size() == in.maxValues.size(),
+                   "writePlan: profile for \"", in.name, "\" has min/opt/max shape values of different counts");
+        auto values = [&](const std::vector<int64_t>& v) { return v.empty() ? 0 : fbb_.CreateVector(v); };
         ins.push_back(fb::CreateProfileInput(fbb_, fbb_.CreateString(in.name), fbb_.CreateVector(in.min),
-                                             fbb_.CreateVector(in.opt), fbb_.CreateVector(in.max)));
+                                             fbb_.CreateVector(in.opt), fbb_.CreateVector(in.max),
+                                             values(in.minValues), values(in.optValues), values(in.maxValues)));
       }
       profiles.push_back(fb::CreateProfile(fbb_, fbb_.CreateVector(ins)));
     }
+    std::vector<Offset<fb::PluginLibrary>> libraries;
+    for (const PluginLibrary& lib : plan_.pluginLibraries)
+      libraries.push_back(fb::CreatePluginLibrary(fbb_, fbb_.CreateString(lib.name), fbb_.CreateVector(lib.bytes)));
     auto root = fb::CreatePlan(fbb_, meta, fbb_.CreateString(g_.name), fbb_.CreateVector(values),
                                fbb_.CreateVector(nodes), fbb_.CreateVector(inputs), fbb_.CreateVector(outputs),
-                               plan_.arenaBytes, plan_.workspaceBytes, fbb_.CreateVector(profiles));
+                               plan_.arenaBytes, plan_.workspaceBytes, fbb_.CreateVector(profiles),
+                               libraries.empty() ? 0 : fbb_.CreateVector(libraries));
     fb::FinishPlanBuffer(fbb_, root);
 
     FileLayout layout = planLayout(fbb_.GetSize(), weights_.size());

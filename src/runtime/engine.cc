@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "ir/op_schema.h"
 #include "ir/shape_resolver.h"
 
 namespace kiln::runtime {
@@ -39,6 +40,30 @@ std::vector<int64_t> dimsOf(const ir::Shape& s) {
 }
 
 int64_t bytesOf(const std::vector<int64_t>& dims, DType t) { return ir::numElements(dims) * dtypeSize(t); }
+
+//! Marks the outputs whose shape depends on input values, and which of their
+//! dims do: inference on a copy of the graph marks data-dependent dims with a
+//! symbol (the plan keeps only the sizes of known dims), and ops that pass dims
+//! through keep it; an output that loses the marks (a Reshape) varies in all dims.
+void markDataDependentOutputs(const ir::Graph& g, std::vector<IOTensor>& io) {
+  bool any = false;
+  for (std::size_t i = 0; i < g.outputs.size(); ++i) any |= ir::dependsOnDataDependentShape(*g.outputs[i]);
+  if (!any) return;
+  std::unique_ptr<ir::Graph> marked = g.clone();
+  ir::inferGraph(*marked);
+  for (std::size_t i = 0; i < g.outputs.size(); ++i) {
+    IOTensor& t = io[g.inputs.size() + i];
+    t.dataDependent = ir::dependsOnDataDependentShape(*g.outputs[i]);
+    if (!t.dataDependent) continue;
+    const ir::Shape& s = marked->outputs[i]->shape;
+    bool anyMarked = std::any_of(s.begin(), s.end(), [](const ir::Dim& d) { return ir::isDataDependentDim(d); });
+    for (std::size_t k = 0; k < t.dims.size(); ++k) {
+      bool dd = !anyMarked || ir::isDataDependentDim(s[k]);
+      t.dataDependentDims.push_back(dd);
+      if (dd) t.dims[k] = -1;
+    }
+  }
+}
 
 }  // namespace
 
@@ -98,8 +123,12 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     return static_cast<int>(e->slots_.size()) - 1;
   };
   for (const ir::Value* v : g.inputs) slotOf[v] = addIO(v, true);
+  for (IOTensor& t : e->io_)
+    for (const plan::Profile& p : e->plan_.profiles)
+      for (const plan::ProfileInput& in : p) t.isShapeTensor |= in.name == t.name && in.isShapeTensor();
   std::vector<int> outputSlots;
   for (const ir::Value* v : g.outputs) outputSlots.push_back(addIO(v, false));
+  markDataDependentOutputs(g, e->io_);
   for (std::size_t i = 0; i < g.outputs.size(); ++i)
     if (g.outputs[i]->producer) slotOf[g.outputs[i]] = outputSlots[i];
 
@@ -142,10 +171,13 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     ir::resolveShapes(*maxGraphs.back(), {}, evaluateOnCpu);
   }
   for (const plan::Profile& p : e->plan_.profiles) {
-    std::map<std::string, std::vector<int64_t>> shapes;
-    for (const plan::ProfileInput& in : p) shapes[in.name] = in.max;
+    std::map<std::string, std::vector<int64_t>> shapes, values;
+    for (const plan::ProfileInput& in : p) {
+      shapes[in.name] = in.max;
+      if (in.isShapeTensor()) values[in.name] = in.maxValues;
+    }
     maxGraphs.push_back(g.clone());
-    ir::resolveShapes(*maxGraphs.back(), shapes, evaluateOnCpu);
+    ir::resolveShapes(*maxGraphs.back(), shapes, evaluateOnCpu, 4096, nullptr, &values);
   }
   std::vector<std::vector<ir::Node*>> maxNodes;
   for (auto& mg : maxGraphs) maxNodes.push_back(mg->nodeList());
@@ -179,6 +211,8 @@ std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
     }
     for (const ir::Value* v : n->inputs) layer.inputs.push_back(v ? slotFor(v) : -1);
     for (const ir::Value* v : n->outputs) layer.outputs.push_back(slotFor(v));
+    for (std::size_t i = 0; i < n->outputs.size(); ++i)
+      if (ir::isDataDependentOutput(*n, i)) layer.dataDependentOutputs.push_back(static_cast<int>(i));
     e->layers_.push_back(std::move(layer));
     ++index;
   }
@@ -216,6 +250,9 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int thr
     : engine_(std::move(engine)), pool_(std::make_unique<ThreadPool>(engine_->device() ? 1 : threads)) {
   addresses_.assign(engine_->io().size(), nullptr);
   inputShapes_.assign(engine_->io().size(), {});
+  shapeValues_.assign(engine_->io().size(), {});
+  for (std::size_t i = 0; i < engine_->io().size(); ++i)
+    if (engine_->io()[i].isShapeTensor) shapeTensors_.push_back(static_cast<int>(i));
   if (const backends::DeviceBackend* device = engine_->device()) {
     libraries_ = device->createLibraries();
     if (ownArena) {
@@ -243,6 +280,7 @@ void ExecutionContext::setProfile(int profile) {
   KILN_CHECK(profile >= 0 && profile < engine_->numProfiles(), "optimization profile ", profile,
              " does not exist (the engine has ", engine_->numProfiles(), ")");
   profile_ = profile;
+  for (auto& v : shapeValues_) v.clear();  // shape-tensor values are checked against the new profile
   const auto& io = engine_->io();
   for (std::size_t i = 0; i < io.size(); ++i) {
     inputShapes_[i].clear();
@@ -262,8 +300,42 @@ std::vector<std::string> ExecutionContext::missingInputShapes() const {
   std::vector<std::string> out;
   const auto& io = engine_->io();
   for (std::size_t i = 0; i < io.size(); ++i)
-    if (io[i].isInput && inputShapes_[i].empty() && !(io[i].dims.empty())) out.push_back(io[i].name);
+    if (io[i].isInput && ((inputShapes_[i].empty() && !(io[i].dims.empty())) ||
+                          (io[i].isShapeTensor && shapeValues_[i].empty())))
+      out.push_back(io[i].name);
   return out;
+}
+
+void ExecutionContext::refreshShapeValues() {
+  if (shapeTensors_.empty()) return;
+  bool changed = false;
+  for (int io : shapeTensors_) {
+    const IOTensor& t = engine_->io()[io];
+    if (!addresses_[io]) continue;
+    const int64_t n = ir::numElements(t.dims);
+    std::vector<int64_t>& known = shapeValues_[io];
+    auto value = [&](int64_t k) {
+      return t.dtype == DType::kINT32 ? int64_t{static_cast<const int32_t*>(addresses_[io])[k]}
+                                      : static_cast<const int64_t*>(addresses_[io])[k];
+    };
+    bool same = static_cast<int64_t>(known.size()) == n;
+    for (int64_t k = 0; same && k < n; ++k) same = known[k] == value(k);
+    if (same) continue;
+    known.clear();  // until the new values prove valid, the context cannot run
+    resolved_ = false;
+    std::vector<int64_t> values(static_cast<std::size_t>(n));
+    for (int64_t k = 0; k < n; ++k) values[k] = value(k);
+    const plan::ProfileInput* p = engine_->profileInput(profile_, t.name);
+    KILN_CHECK(p && p->isShapeTensor(), "shape-tensor input \"", t.name, "\" has no values in optimization profile ",
+               profile_);
+    for (int64_t k = 0; k < n; ++k)
+      KILN_CHECK(values[k] >= p->minValues[k] && values[k] <= p->maxValues[k], "shape-tensor input \"", t.name,
+                 "\": values ", ir::toString(values), " are outside optimization profile ", profile_, " (min ",
+                 ir::toString(p->minValues), ", max ", ir::toString(p->maxValues), ")");
+    known = std::move(values);
+    changed = true;
+  }
+  if ((changed || !resolved_) && missingInputShapes().empty()) resolve();
 }
 
 void ExecutionContext::setInputShape(int ioIndex, const std::vector<int64_t>& dims) {
@@ -298,9 +370,21 @@ void ExecutionContext::setInputShape(int ioIndex, const std::vector<int64_t>& di
 }
 
 std::vector<int64_t> ExecutionContext::shapeOf(int io) const {
+  const IOTensor& info = engine_->io()[io];
+  if (resolved_ && info.dataDependent && !shapesFromRun_) {
+    std::vector<int64_t> dims = slotDims_[engine_->ioSlot(io)];
+    for (std::size_t k = 0; k < dims.size(); ++k)
+      if (info.dataDependentDims[k]) dims[k] = -1;
+    return dims;
+  }
   if (resolved_) return slotDims_[engine_->ioSlot(io)];
   const IOTensor& t = engine_->io()[io];
   return t.isInput && !inputShapes_[io].empty() ? inputShapes_[io] : t.dims;
+}
+
+std::vector<int64_t> ExecutionContext::boundShapeOf(int io) const {
+  if (!resolved_) return shapeOf(io);
+  return (hasDataDependent_ ? boundDims_ : slotDims_)[engine_->ioSlot(io)];
 }
 
 void ExecutionContext::resolve() {
@@ -313,14 +397,30 @@ void ExecutionContext::resolve() {
     std::map<std::string, std::vector<int64_t>> inputs;
     for (std::size_t i = 0; i < io.size(); ++i)
       if (io[i].isInput) inputs[io[i].name] = inputShapes_[i];
+    std::map<std::string, std::vector<int64_t>> values;
+    for (int io : shapeTensors_) values[e.io()[io].name] = shapeValues_[io];
     g = e.graph().clone();
-    ir::resolveShapes(*g, inputs, evaluateOnCpu);
+    ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, nullptr, &values);
     shapes = g.get();
   }
+  applyShapes(*shapes);
+  hasDataDependent_ = std::any_of(e.layers().begin(), e.layers().end(),
+                                  [](const Layer& l) { return !l.dataDependentOutputs.empty(); });
+  if (hasDataDependent_) {
+    boundDims_ = slotDims_;
+    boundInViews_ = inViews_;
+    boundOutViews_ = outViews_;
+  }
+  shapesFromRun_ = false;
+  resolved_ = true;
+}
+
+void ExecutionContext::applyShapes(const ir::Graph& shapes) {
+  const Engine& e = *engine_;
   std::vector<std::vector<int64_t>> dims(e.slots().size());
   for (std::size_t s = 0; s < e.slots().size(); ++s) {
     const Slot& slot = e.slots()[s];
-    const ir::Value& v = *shapes->values()[slot.value];
+    const ir::Value& v = *shapes.values()[slot.value];
     dims[s] = ir::staticDims(v.shape);
     if (slot.kind == SlotKind::kArena)
       KILN_CHECK(bytesOf(dims[s], slot.dtype) <= slot.capacity, "value \"", v.name, "\" needs ",
@@ -339,7 +439,29 @@ void ExecutionContext::resolve() {
     outViews_.push_back(std::move(out));
   }
   slotDims_ = std::move(dims);
-  resolved_ = true;
+}
+
+void ExecutionContext::updateDataDependentShapes(const Layer& layer, const cpu::TensorView* actual) {
+  const Engine& e = *engine_;
+  bool changed = false;
+  for (int i : layer.dataDependentOutputs) {
+    std::vector<int64_t> dims = actual[i].shape();
+    int slot = layer.outputs[i];
+    KILN_CHECK(bytesOf(dims, e.slots()[slot].dtype) <= bytesOf(boundDims_[slot], e.slots()[slot].dtype), "layer \"",
+               layer.name, "\" produced output ", i, " of shape ", ir::toString(dims), ", beyond its bound ",
+               ir::toString(boundDims_[slot]));
+    changed |= dims != slotDims_[slot];
+    actualShapes_[layer.node->outputs[i]->name] = std::move(dims);
+  }
+  if (!changed) return;
+  std::map<std::string, std::vector<int64_t>> inputs;
+  for (std::size_t i = 0; i < e.io().size(); ++i)
+    if (e.io()[i].isInput) inputs[e.io()[i].name] = inputShapes_[i];
+  std::map<std::string, std::vector<int64_t>> values;
+  for (int io : shapeTensors_) values[e.io()[io].name] = shapeValues_[io];
+  std::unique_ptr<ir::Graph> g = e.graph().clone();
+  ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, &actualShapes_, &values);
+  applyShapes(*g);
 }
 
 void* ExecutionContext::slotData(int slot) const {
@@ -356,10 +478,19 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer, v
   const auto& io = engine_->io();
   KILN_CHECK(arenaBase_ || memoryBytes() == 0,
              "the context has no device memory: it was created with kUSER_MANAGED, call setDeviceMemory first");
+  refreshShapeValues();  // shape tensors' values may have changed in place since the last run
   if (!resolved_) {
     std::string names;
     for (const std::string& n : missingInputShapes()) names += strCat(names.empty() ? "" : ", ", "\"", n, "\"");
-    fail("input shapes are not all specified: call setInputShape for ", names);
+    fail("input shapes are not all specified: call setInputShape for ", names,
+         shapeTensors_.empty() ? "" : " (for a shape-tensor input: setInputTensorAddress with its values in host memory)");
+  }
+  if (hasDataDependent_ && !actualShapes_.empty()) {  // the last run's actual shapes: back to the bounds
+    slotDims_ = boundDims_;
+    inViews_ = boundInViews_;
+    outViews_ = boundOutViews_;
+    actualShapes_.clear();
+    shapesFromRun_ = false;
   }
   for (std::size_t i = 0; i < io.size(); ++i)
     if (!addresses_[i] && bytesOf(slotDims_[engine_->ioSlot(static_cast<int>(i))], io[i].dtype) > 0)
@@ -378,6 +509,10 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer, v
       if (l.inputs[i] >= 0) in[i].data = slotData(l.inputs[i]);
     for (std::size_t i = 0; i < l.outputs.size(); ++i) out[i].data = slotData(l.outputs[i]);
     const cpu::Kernel& kernel = *l.kernels[profile_];
+    if (!l.dataDependentOutputs.empty()) {
+      actualViews_.assign(out.begin(), out.end());
+      ctx.actualOutputs = actualViews_.data();
+    }
     if (onLayer) {
       auto t0 = std::chrono::steady_clock::now();
       kernel.run(ctx, in.data(), out.data());
@@ -386,7 +521,12 @@ void ExecutionContext::execute(const std::function<void(int, float)>* onLayer, v
     } else {
       kernel.run(ctx, in.data(), out.data());
     }
+    if (ctx.actualOutputs) {
+      ctx.actualOutputs = nullptr;
+      updateDataDependentShapes(l, actualViews_.data());
+    }
   }
+  if (hasDataDependent_) shapesFromRun_ = true;
   for (auto [src, dst] : engine_->outputCopies()) {
     void* from = slotData(src);
     if (from != addresses_[dst])

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,12 @@ struct IOTensor {
   DType dtype = DType::kFLOAT;
   std::vector<int64_t> dims;  //!< -1 where the dimension is dynamic
   std::vector<std::string> symbols;  //!< per dim: the model's symbolic name, or ""
+  //! An output whose shape depends on input values (NonZero downstream): its
+  //! size is known only after a run; `dataDependentDims` marks the dims that vary.
+  bool dataDependent = false;
+  std::vector<bool> dataDependentDims;
+  //! An input whose values decide shapes (a profile gives its value range): read from host memory.
+  bool isShapeTensor = false;
   bool isStatic() const;
 };
 
@@ -57,6 +64,8 @@ struct Layer {
   std::vector<std::unique_ptr<backends::DeviceKernel>> deviceKernels;  //!< one per profile (device plans)
   std::vector<int> inputs;   //!< slot per input, -1 when absent
   std::vector<int> outputs;  //!< slot per output
+  //! Output indices whose shape only the kernel knows (ir::isDataDependentOutput).
+  std::vector<int> dataDependentOutputs;
 };
 
 class Engine {
@@ -130,11 +139,19 @@ class ExecutionContext {
   //! run). Throws kiln::Error for a shape outside the profile; the context's
   //! previous shapes stay in force then.
   void setInputShape(int io, const std::vector<int64_t>& dims);
-  //! Current shape of IO tensor `io` (-1 dims while not resolved).
+  //! Current shape of IO tensor `io` (-1 dims while not resolved, and for
+  //! data-dependent dims until a run has produced them).
   std::vector<int64_t> shapeOf(int io) const;
+  //! The largest shape of IO tensor `io` at the current input shapes: its
+  //! shape, or a data-dependent output's upper bound (what its memory must hold).
+  std::vector<int64_t> boundShapeOf(int io) const;
   bool allInputShapesKnown() const { return resolved_; }
-  //! Names of inputs whose shape must still be set.
+  //! Names of inputs whose shape must still be set (or, for shape tensors, whose address).
   std::vector<std::string> missingInputShapes() const;
+  //! Reads the shape-tensor inputs' values from their (host) addresses and, when
+  //! they changed, resolves the shapes again. Throws kiln::Error for values
+  //! outside the profile (the context then needs valid values before it runs).
+  void refreshShapeValues();
 
   //! Runs all layers. Throws kiln::Error when an IO address or shape is missing.
   //! `onLayer(index, ms)` is called after each layer when set (profiling).
@@ -146,6 +163,11 @@ class ExecutionContext {
   void* slotData(int slot) const;
   void resolve();
   void enqueueOnDevice(const std::function<void(int, float)>* onLayer, void* stream);
+  //! Slot dims and layer views from a resolved graph.
+  void applyShapes(const ir::Graph& shapes);
+  //! After a data-dependent layer ran: its actual output dims, and the shapes
+  //! of everything downstream of them, replace the upper bounds.
+  void updateDataDependentShapes(const Layer& layer, const cpu::TensorView* actual);
 
   std::shared_ptr<const Engine> engine_;
   std::unique_ptr<ThreadPool> pool_;
@@ -160,6 +182,18 @@ class ExecutionContext {
   bool resolved_ = false;
   //! Views per layer, prepared at resolve; only data pointers are refreshed per run.
   std::vector<std::vector<cpu::TensorView>> inViews_, outViews_;
+  // Data-dependent shapes: the state at the upper bounds (restored before each
+  // run), the actual dims seen in this run (by value name), whether a run has
+  // produced actual shapes since the inputs' shapes were set.
+  std::vector<std::vector<int64_t>> boundDims_;
+  std::vector<std::vector<cpu::TensorView>> boundInViews_, boundOutViews_;
+  std::map<std::string, std::vector<int64_t>> actualShapes_;
+  bool shapesFromRun_ = false;
+  bool hasDataDependent_ = false;
+  //! Per IO tensor: the shape-tensor values the current shapes were resolved with.
+  std::vector<std::vector<int64_t>> shapeValues_;
+  std::vector<int> shapeTensors_;  //!< IO indices of shape-tensor inputs
+  std::vector<cpu::TensorView> actualViews_;
 };
 
 }  // namespace kiln::runtime

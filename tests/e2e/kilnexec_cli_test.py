@@ -212,6 +212,52 @@ class KilnexecCli(unittest.TestCase):
         self.assertOneLineError(run(f"--loadEngine={plan}", "--shapes=x:1x3x8x21"), "outside optimization profile")
         self.assertOneLineError(run(f"--loadEngine={plan}", "--profile=1"), "--profile=1")
 
+    def test_several_profiles(self):
+        # trtexec's rule: each --minShapes/--optShapes/--maxShapes group is one profile.
+        plan = self.path("two_profiles.plan")
+        p = run(f"--onnx={self.dyn_model}",
+                "--minShapes=x:1x3x8x4", "--optShapes=x:1x3x8x6", "--maxShapes=x:1x3x8x8",
+                "--minShapes=x:1x3x8x16", "--optShapes=x:1x3x8x24", "--maxShapes=x:1x3x8x32",
+                f"--saveEngine={plan}", "--skipInference", check=True)
+        self.assertIn("Input build shapes (profile 1): min x:1x3x8x16; opt x:1x3x8x24; max x:1x3x8x32", p.stdout)
+        # Each profile runs its own range, checked against ONNX Runtime; without --shapes a profile's opt runs.
+        for profile, width in ((0, 5), (0, 8), (1, 16), (1, 31)):
+            with self.subTest(profile=profile, width=width):
+                self.check_against_ort(self.dyn_model, [f"--loadEngine={plan}", f"--profile={profile}",
+                                                        f"--shapes=x:1x3x8x{width}"], (1, 3, 8, width), width)
+        p = run(f"--loadEngine={plan}", "--profile=1", "--iterations=2", "--warmUp=0", "--duration=0", check=True)
+        self.assertIn("Shapes used for inference: x:1x3x8x24", p.stdout)
+        # A width of the other profile's range is outside this one's.
+        self.assertOneLineError(run(f"--loadEngine={plan}", "--profile=0", "--shapes=x:1x3x8x16"),
+                                "outside optimization profile 0")
+        self.assertOneLineError(run(f"--loadEngine={plan}", "--profile=2"), "--profile=2")
+        # At build time: --profile must name a profile of the command line, and the groups must be complete.
+        self.assertOneLineError(run(f"--onnx={self.dyn_model}", "--minShapes=x:1x3x8x4", "--maxShapes=x:1x3x8x8",
+                                    "--minShapes=x:1x3x8x16", "--maxShapes=x:1x3x8x32", "--profile=2",
+                                    "--skipInference"), "--profile=2")
+        self.assertOneLineError(run(f"--onnx={self.dyn_model}", "--minShapes=x:1x3x8x4", "--maxShapes=x:1x3x8x8",
+                                    "--maxShapes=x:1x3x8x32", "--skipInference"), "once per profile")
+        # Built and run in one command, with the second profile.
+        self.check_against_ort(self.dyn_model, [f"--onnx={self.dyn_model}",
+                                                "--minShapes=x:1x3x8x4", "--maxShapes=x:1x3x8x8",
+                                                "--minShapes=x:1x3x8x16", "--maxShapes=x:1x3x8x32",
+                                                "--profile=1", "--shapes=x:1x3x8x20"], (1, 3, 8, 20), 7)
+
+    def test_data_dependent_output(self):
+        # NonZero's output size depends on the data: kilnexec sizes it per run (an IOutputAllocator).
+        model, xbin, out = self.path("nonzero.onnx"), self.path("nz_x.bin"), self.path("nz_out.json")
+        node = helper.make_node("NonZero", ["x"], ["idx"], name="nz")
+        graph = helper.make_graph([node], "nz", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+                                  [helper.make_tensor_value_info("idx", TensorProto.INT64, None)])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+        x = np.array([[0, 1, 0, 2], [0, 0, 0, 0], [3, 0, 4, 0]], np.float32)
+        x.tofile(xbin)
+        run(f"--onnx={model}", f"--loadInputs=x:{xbin}", f"--exportOutput={out}", "--iterations=2", "--warmUp=0",
+            "--duration=0", check=True)
+        exported = load_json(out)
+        self.assertEqual(exported[0]["dimensions"], "2x4")
+        np.testing.assert_array_equal(np.array(exported[0]["values"]).reshape(2, 4), np.array(np.nonzero(x)))
+
     def test_load_inputs_size_mismatch(self):
         bad = self.path("bad.bin")
         np.zeros(10, np.float32).tofile(bad)

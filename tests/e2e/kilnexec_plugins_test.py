@@ -65,10 +65,22 @@ class KilnexecPlugins(unittest.TestCase):
         self.assertIn('plugin "CustomSwish" (version "1", namespace "") is not registered', p.stderr)
         run(f"--loadEngine={plan}", f"--dynamicPlugins={LIB}", *FAST, ok=True)
 
-    def test_set_plugins_to_serialize_warns_and_checks_its_library(self):
-        p = run(f"--onnx={MODEL}", f"--dynamicPlugins={LIB}", f"--setPluginsToSerialize={LIB}", "--skipInference",
-                ok=True)
-        self.assertIn("Kiln plans do not embed plugin libraries", p.stderr)
+    def test_set_plugins_to_serialize_embeds_the_library_in_the_plan(self):
+        plan = self.path("swish_embedded.plan")
+        p = run(f"--onnx={MODEL}", f"--dynamicPlugins={LIB}", f"--setPluginsToSerialize={LIB}",
+                f"--saveEngine={plan}", "--skipInference", ok=True)
+        self.assertIn(f"Serializing plugin library into the engine: {LIB}", p.stdout)
+        # The plan runs without the library being given again, and right.
+        x = np.linspace(-2, 2, 120, dtype=np.float32).reshape(2, 3, 4, 5)
+        x.tofile(self.path("x.bin"))
+        out = self.path("out.json")
+        run(f"--loadEngine={plan}", f"--loadInputs=x:{self.path('x.bin')}", f"--exportOutput={out}", *FAST, ok=True)
+        with open(out) as fh:
+            y = np.array(json.load(fh)[0]["values"], dtype=np.float32).reshape(2, 3, 4, 5)
+        s = 2 * x
+        np.testing.assert_allclose(y, s / (1 + np.exp(-1.5 * s)) + 0.5, rtol=1e-5, atol=1e-5)
+        # Loading the library as well is fine: the plan's copy is then not needed.
+        run(f"--loadEngine={plan}", f"--dynamicPlugins={LIB}", *FAST, ok=True)
         p = run(f"--onnx={MODEL}", f"--setPluginsToSerialize={LIB}", ok=False)
         self.assertIn("must also be given with --dynamicPlugins", p.stderr)
 

@@ -29,6 +29,19 @@ class Logger final : public kiln::ILogger {
   std::string first;
 };
 
+//! Memory for an output whose shape is known only after the run (NonZero's):
+//! grows to what the engine asks for, as a user's IOutputAllocator would.
+class GrowingOutput final : public kiln::IOutputAllocator {
+ public:
+  void* reallocateOutputAsync(const char*, void*, uint64_t size, uint64_t, void*) noexcept override {
+    if (size + 1 > bytes.size()) bytes.resize(size + 1);
+    return bytes.data();
+  }
+  void notifyShape(const char*, const kiln::Dims& dims) noexcept override { shape = dims; }
+  std::vector<uint8_t> bytes;
+  kiln::Dims shape{};
+};
+
 //! A failure of the case (not of Kiln's parser): the reason is the message.
 struct CaseFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -183,6 +196,7 @@ CaseResult runDataSet(const CaseInfo& c, const std::string& modelBytes, const Mo
   const int nIO = engine->getNbIOTensors();
   std::vector<void*> bindings(nIO, nullptr);
   std::vector<std::vector<uint8_t>> outBufs(nIO);
+  std::vector<std::unique_ptr<GrowingOutput>> allocators(nIO);
   static uint8_t empty[64];
   for (int i = 0; i < nIO; ++i) {
     const char* name = engine->getIOTensorName(i);
@@ -198,11 +212,14 @@ CaseResult runDataSet(const CaseInfo& c, const std::string& modelBytes, const Mo
     const char* name = engine->getIOTensorName(i);
     if (engine->getTensorIOMode(name) != kiln::TensorIOMode::kOUTPUT) continue;
     std::vector<int64_t> dims = toVector(ctx->getTensorShape(name));
-    int64_t n = 1;
-    for (int64_t d : dims) {
-      if (d < 0) throw CaseFailure(std::string("output '") + name + "' has no static shape " + dimsString(dims));
-      n *= d;
+    if (std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; })) {
+      // A data-dependent shape: the engine sizes it per run through an allocator.
+      allocators[i] = std::make_unique<GrowingOutput>();
+      if (!ctx->setOutputAllocator(name, allocators[i].get())) return fail("setOutputAllocator");
+      continue;
     }
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
     outBufs[i].assign(static_cast<std::size_t>(n * kiln::dataTypeSize(engine->getTensorDataType(name))) + 1, 0);
     bindings[i] = outBufs[i].data();
   }
@@ -216,8 +233,12 @@ CaseResult runDataSet(const CaseInfo& c, const std::string& modelBytes, const Mo
       if (io.outputs[j].first == engine->getIOTensorName(i)) slot = i;
     if (slot < 0 || engine->getTensorIOMode(name) != kiln::TensorIOMode::kOUTPUT)
       throw CaseFailure("the engine has no output '" + io.outputs[j].first + "'");
-    std::string diff = compareOutput(name, engine->getTensorDataType(name), toVector(ctx->getTensorShape(name)),
-                                     bindings[slot], expected[j], c.tolerance);
+    const void* data = allocators[slot] ? allocators[slot]->bytes.data() : bindings[slot];
+    std::vector<int64_t> shape = toVector(ctx->getTensorShape(name));
+    if (allocators[slot] && toVector(allocators[slot]->shape) != shape)
+      return {Outcome::kFail, std::string("output '") + name + "': notifyShape gave " +
+                                  dimsString(toVector(allocators[slot]->shape)) + ", getTensorShape " + dimsString(shape)};
+    std::string diff = compareOutput(name, engine->getTensorDataType(name), shape, data, expected[j], c.tolerance);
     if (!diff.empty()) return {Outcome::kFail, diff};
   }
   return {Outcome::kPass, ""};

@@ -146,7 +146,8 @@ std::string quoteArg(const std::string& arg) {
 
 //! The raw strings CLI11 fills; converted into Options by convert().
 struct Raw {
-  std::string shapes, minShapes, optShapes, maxShapes, memPoolSize, workspace, threads, streams;
+  std::string shapes, memPoolSize, workspace, threads, streams;
+  std::vector<std::string> minShapes, optShapes, maxShapes;  //!< one entry per occurrence: per profile
   std::string iterations, warmUp, duration, avgRuns, percentile, loadInputs;
   std::vector<std::string> plugins, staticPlugins, dynamicPlugins, pluginsToSerialize;
 };
@@ -164,9 +165,22 @@ std::vector<std::string> pluginList(const std::vector<std::string>& raw, const s
 
 void convert(const Raw& raw, Options& o) {
   o.shapes = parseShapes(raw.shapes, "--shapes");
-  o.minShapes = parseShapes(raw.minShapes, "--minShapes");
-  o.optShapes = parseShapes(raw.optShapes, "--optShapes");
-  o.maxShapes = parseShapes(raw.maxShapes, "--maxShapes");
+  // The k-th occurrence of each of --minShapes/--optShapes/--maxShapes makes profile k.
+  std::size_t nProfiles = std::max({raw.minShapes.size(), raw.optShapes.size(), raw.maxShapes.size()});
+  for (auto [flag, list] : {std::pair<const char*, const std::vector<std::string>*>{"--minShapes", &raw.minShapes},
+                            {"--optShapes", &raw.optShapes},
+                            {"--maxShapes", &raw.maxShapes}})
+    if (nProfiles > 1 && !list->empty() && list->size() != nProfiles)
+      throw ToolError(std::string(flag) + " is given " + std::to_string(list->size()) + " times, but the command line has " +
+                      std::to_string(nProfiles) +
+                      " optimization profiles: give each of --minShapes/--optShapes/--maxShapes once per profile");
+  for (std::size_t k = 0; k < nProfiles; ++k) {
+    ProfileShapes p;
+    if (k < raw.minShapes.size()) p.min = parseShapes(raw.minShapes[k], "--minShapes");
+    if (k < raw.optShapes.size()) p.opt = parseShapes(raw.optShapes[k], "--optShapes");
+    if (k < raw.maxShapes.size()) p.max = parseShapes(raw.maxShapes[k], "--maxShapes");
+    o.profiles.push_back(std::move(p));
+  }
   o.memPools = parsePools(raw.memPoolSize, "--memPoolSize");
   if (!raw.workspace.empty()) {
     std::size_t mib = static_cast<std::size_t>(toDouble(raw.workspace, "--workspace", 0, "a size in MiB"));
@@ -209,8 +223,11 @@ void validate(Options& o) {
     if (std::find(o.dynamicPlugins.begin(), o.dynamicPlugins.end(), p) == o.dynamicPlugins.end())
       throw ToolError("--setPluginsToSerialize: '" + p + "' must also be given with --dynamicPlugins");
   }
-  if (!o.loadEngine.empty() && !(o.minShapes.empty() && o.optShapes.empty() && o.maxShapes.empty()))
+  if (!o.loadEngine.empty() && !o.profiles.empty())
     throw ToolError("--minShapes/--optShapes/--maxShapes shape a build; with --loadEngine give --shapes");
+  if (!o.profiles.empty() && o.profile >= static_cast<int>(o.profiles.size()))
+    throw ToolError("--profile=" + std::to_string(o.profile) + ": the command line defines " +
+                    std::to_string(o.profiles.size()) + " optimization profile(s) (counted from 0)");
   if (!o.device.empty() && std::isdigit(static_cast<unsigned char>(o.device[0])))
     throw ToolError("--device=" + o.device + ": Kiln names devices, not GPU indices: --device=cuda runs on the "
                     "current CUDA device (CUDA_VISIBLE_DEVICES selects it), --device=cpu on the CPU");
@@ -276,9 +293,12 @@ ParseResult parseOptions(int argc, char** argv) {
 
   const char* build = "Build";
   app.add_option("--shapes", raw.shapes, "Input shapes: name:1x3x224x224[,name2:...]; min=opt=max for a build")->group(build);
-  app.add_option("--minShapes", raw.minShapes, "Minimum shapes of the optimization profile")->group(build);
-  app.add_option("--optShapes", raw.optShapes, "Optimal shapes of the optimization profile")->group(build);
-  app.add_option("--maxShapes", raw.maxShapes, "Maximum shapes of the optimization profile")->group(build);
+  auto perProfile = [&](const char* flag, std::vector<std::string>& into, const char* help) {
+    app.add_option(flag, into, help)->group(build)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+  };
+  perProfile("--minShapes", raw.minShapes, "Minimum shapes of an optimization profile (repeat the group for more profiles)");
+  perProfile("--optShapes", raw.optShapes, "Optimal shapes of an optimization profile (repeat the group for more profiles)");
+  perProfile("--maxShapes", raw.maxShapes, "Maximum shapes of an optimization profile (repeat the group for more profiles)");
   app.add_option("--profile", o.profile, "Optimization profile to run inference with (default 0)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--fp16", o.fp16, "Allow FP16 (accepted; the CPU backend builds FP32)")->group(build);

@@ -60,52 +60,64 @@ void checkCompatible(const std::string& input, const std::vector<int64_t>& model
 }
 
 //! trtexec's rules: --shapes alone gives min = opt = max; a missing selector
-//! takes the one that is given (opt from --shapes, else max, else min).
-void addProfile(kiln::IBuilder& builder, kiln::IBuilderConfig& config, kiln::INetworkDefinition& network,
-                const Options& o, EngineHandle& handle, Logger& logger) {
+//! takes the one that is given (opt from --shapes, else max, else min). Each
+//! repetition of the --minShapes/--optShapes/--maxShapes group is one more
+//! profile; runs use --shapes, else the opt shapes of the profile --profile picks.
+void addProfiles(kiln::IBuilder& builder, kiln::IBuilderConfig& config, kiln::INetworkDefinition& network,
+                 const Options& o, EngineHandle& handle, Logger& logger) {
   std::vector<std::string> names;
   for (int i = 0; i < network.getNbInputs(); ++i) names.push_back(network.getInput(i)->getName());
   checkNamesExist(o.shapes, "--shapes", names);
-  checkNamesExist(o.minShapes, "--minShapes", names);
-  checkNamesExist(o.optShapes, "--optShapes", names);
-  checkNamesExist(o.maxShapes, "--maxShapes", names);
-
-  kiln::IOptimizationProfile* profile = nullptr;
-  for (int i = 0; i < network.getNbInputs(); ++i) {
-    const std::string name = network.getInput(i)->getName();
-    std::vector<int64_t> model = toVector(network.getInput(i)->getDimensions());
-    const ShapeSpec* shape = findSpec(o.shapes, name);
-    const ShapeSpec* mn = findSpec(o.minShapes, name);
-    const ShapeSpec* op = findSpec(o.optShapes, name);
-    const ShapeSpec* mx = findSpec(o.maxShapes, name);
-    if (shape) checkCompatible(name, model, shape->dims, "--shapes");
-    if (mn) checkCompatible(name, model, mn->dims, "--minShapes");
-    if (op) checkCompatible(name, model, op->dims, "--optShapes");
-    if (mx) checkCompatible(name, model, mx->dims, "--maxShapes");
-    if (!isDynamic(model)) {
-      if (shape) handle.inferenceShapes[name] = shape->dims;
-      continue;
-    }
-    if (!shape && !mn && !op && !mx)
-      throw ToolError("input '" + name + "' has dynamic shape " + dimsToString(model) + "; give it with --shapes=" +
-                      name + ":<dims> (or --minShapes/--optShapes/--maxShapes)");
-    std::vector<int64_t> opt = op ? op->dims : shape ? shape->dims : mx ? mx->dims : mn->dims;
-    std::vector<int64_t> lo = mn ? mn->dims : opt;
-    std::vector<int64_t> hi = mx ? mx->dims : opt;
-    if (!profile) profile = builder.createOptimizationProfile();
-    if (!profile->setDimensions(name.c_str(), kiln::OptProfileSelector::kMIN, toDims(lo)) ||
-        !profile->setDimensions(name.c_str(), kiln::OptProfileSelector::kOPT, toDims(opt)) ||
-        !profile->setDimensions(name.c_str(), kiln::OptProfileSelector::kMAX, toDims(hi)))
-      throw ToolError("input '" + name + "': the optimization profile rejected its shapes");
-    handle.inferenceShapes[name] = shape ? shape->dims : opt;
-    logger.info("Profile for '" + name + "': min " + dimsToString(lo) + ", opt " + dimsToString(opt) + ", max " +
-                dimsToString(hi));
+  for (const ProfileShapes& p : o.profiles) {
+    checkNamesExist(p.min, "--minShapes", names);
+    checkNamesExist(p.opt, "--optShapes", names);
+    checkNamesExist(p.max, "--maxShapes", names);
   }
-  if (!profile) return;
-  if (!profile->isValid())
-    throw ToolError("the optimization profile is invalid: each input needs min <= opt <= max, dimension by dimension");
-  int before = logger.errorCount();
-  if (config.addOptimizationProfile(profile) < 0) failStep(logger, before, "the builder rejected the optimization profile");
+  const std::size_t nProfiles = std::max<std::size_t>(1, o.profiles.size());
+  const ProfileShapes none;
+  for (std::size_t k = 0; k < nProfiles; ++k) {
+    const ProfileShapes& spec = k < o.profiles.size() ? o.profiles[k] : none;
+    const std::string which = nProfiles > 1 ? "optimization profile " + std::to_string(k) : "the optimization profile";
+    kiln::IOptimizationProfile* profile = nullptr;
+    for (int i = 0; i < network.getNbInputs(); ++i) {
+      const std::string name = network.getInput(i)->getName();
+      std::vector<int64_t> model = toVector(network.getInput(i)->getDimensions());
+      const ShapeSpec* shape = findSpec(o.shapes, name);
+      const ShapeSpec* mn = findSpec(spec.min, name);
+      const ShapeSpec* op = findSpec(spec.opt, name);
+      const ShapeSpec* mx = findSpec(spec.max, name);
+      if (shape && k == 0) checkCompatible(name, model, shape->dims, "--shapes");
+      if (mn) checkCompatible(name, model, mn->dims, "--minShapes");
+      if (op) checkCompatible(name, model, op->dims, "--optShapes");
+      if (mx) checkCompatible(name, model, mx->dims, "--maxShapes");
+      if (!isDynamic(model)) {
+        if (shape) handle.inferenceShapes[name] = shape->dims;
+        continue;
+      }
+      if (!shape && !mn && !op && !mx)
+        throw ToolError("input '" + name + "' has dynamic shape " + dimsToString(model) + "; give it with --shapes=" +
+                        name + ":<dims> (or --minShapes/--optShapes/--maxShapes" +
+                        (nProfiles > 1 ? " for " + which : std::string()) + ")");
+      // With several profiles --shapes is only the run's shape: it can't be every profile's opt.
+      const ShapeSpec* fallback = nProfiles > 1 ? nullptr : shape;
+      std::vector<int64_t> opt = op ? op->dims : fallback ? fallback->dims : mx ? mx->dims : mn ? mn->dims : shape->dims;
+      std::vector<int64_t> lo = mn ? mn->dims : opt;
+      std::vector<int64_t> hi = mx ? mx->dims : opt;
+      if (!profile) profile = builder.createOptimizationProfile();
+      if (!profile->setDimensions(name.c_str(), kiln::OptProfileSelector::kMIN, toDims(lo)) ||
+          !profile->setDimensions(name.c_str(), kiln::OptProfileSelector::kOPT, toDims(opt)) ||
+          !profile->setDimensions(name.c_str(), kiln::OptProfileSelector::kMAX, toDims(hi)))
+        throw ToolError("input '" + name + "': " + which + " rejected its shapes");
+      if (static_cast<int>(k) == o.profile) handle.inferenceShapes[name] = shape ? shape->dims : opt;
+      logger.info((nProfiles > 1 ? "Profile " + std::to_string(k) : std::string("Profile")) + " for '" + name +
+                  "': min " + dimsToString(lo) + ", opt " + dimsToString(opt) + ", max " + dimsToString(hi));
+    }
+    if (!profile) return;
+    if (!profile->isValid())
+      throw ToolError(which + " is invalid: each input needs min <= opt <= max, dimension by dimension");
+    int before = logger.errorCount();
+    if (config.addOptimizationProfile(profile) < 0) failStep(logger, before, "the builder rejected " + which);
+  }
 }
 
 std::unique_ptr<kiln::ITimingCache> setUpTimingCache(kiln::IBuilderConfig& config, const Options& o, Logger& logger) {
@@ -137,6 +149,8 @@ void deserialize(const std::string& plan, const std::string& what, EngineHandle&
   int before = logger.errorCount();
   handle.runtime.reset(kiln::createInferRuntime(logger));
   if (!handle.runtime) failStep(logger, before, "could not create the runtime");
+  // Plans built with --setPluginsToSerialize bring their plugin libraries (trtexec loads them too).
+  handle.runtime->setEngineHostCodeAllowed(true);
   auto t0 = Clock::now();
   // A non-null pointer even for an empty file: the runtime must judge the size.
   static const char kEmpty = 0;
@@ -188,6 +202,14 @@ EngineHandle buildEngine(const Options& o, Logger& logger) {
   std::unique_ptr<kiln::INetworkDefinition> network(builder->createNetworkV2(0));
   std::unique_ptr<kiln::IBuilderConfig> config(builder->createBuilderConfig());
   if (!network || !config) failStep(logger, before, "could not create the network or the builder config");
+  if (!o.pluginsToSerialize.empty()) {
+    std::vector<const char*> paths;
+    for (const std::string& p : o.pluginsToSerialize) {
+      paths.push_back(p.c_str());
+      logger.info("Serializing plugin library into the engine: " + p);
+    }
+    config->setPluginsToSerialize(paths.data(), static_cast<int32_t>(paths.size()));
+  }
 
   logger.info("Start parsing network model.");
   auto parseStart = Clock::now();
@@ -212,7 +234,7 @@ EngineHandle buildEngine(const Options& o, Logger& logger) {
   logger.info(parsed.str());
 
   configure(*config, o, logger);
-  addProfile(*builder, *config, *network, o, handle, logger);
+  addProfiles(*builder, *config, *network, o, handle, logger);
   std::unique_ptr<kiln::ITimingCache> cache = setUpTimingCache(*config, o, logger);
 
   auto t0 = Clock::now();

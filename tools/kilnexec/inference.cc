@@ -1,5 +1,6 @@
 #include "inference.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <sstream>
@@ -74,6 +75,22 @@ void allocate(TensorBuffer& t) {
   if (!t.data) throw ToolError("out of memory allocating " + std::to_string(t.bytes) + " bytes for '" + t.name + "'");
 }
 
+}  // namespace
+
+void* OutputAllocator::reallocateOutputAsync(const char*, void*, uint64_t size, uint64_t, void*) noexcept {
+  if (size <= capacity && data) return data.get();
+  std::size_t rounded = (static_cast<std::size_t>(size) + 63) / 64 * 64;
+  data.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded ? rounded : 64)));
+  capacity = data ? static_cast<std::size_t>(size) : 0;
+  return data.get();  // null: the engine reports that the allocation failed
+}
+
+void OutputAllocator::notifyShape(const char*, const kiln::Dims& d) noexcept {
+  dims.assign(d.d, d.d + std::max(d.nbDims, 0));
+}
+
+namespace {
+
 //! Input shapes: --shapes (or the profile's opt shape) where given, else the engine's.
 void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx,
                     const std::map<std::string, std::vector<int64_t>>& shapes, int profile, Logger& logger) {
@@ -130,8 +147,18 @@ void prepareTensors(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ct
     t.isInput = engine.getTensorIOMode(t.name.c_str()) == kiln::TensorIOMode::kINPUT;
     t.type = engine.getTensorDataType(t.name.c_str());
     t.dims = toVector(ctx.getTensorShape(t.name.c_str()));
-    for (int64_t d : t.dims)
-      if (d < 0) throw ToolError("tensor '" + t.name + "' has unresolved shape " + dimsToString(t.dims));
+    bool dataDependent = false;
+    for (int64_t d : t.dims) dataDependent = dataDependent || d < 0;
+    if (dataDependent) {  // an output whose size each run tells: as trtexec, through an IOutputAllocator
+      if (t.isInput) throw ToolError("input '" + t.name + "' has unresolved shape " + dimsToString(t.dims));
+      t.allocator = std::make_unique<OutputAllocator>();
+      int before = logger.errorCount();
+      if (!ctx.setOutputAllocator(t.name.c_str(), t.allocator.get()))
+        failStep(logger, before, "could not set an output allocator for '" + t.name + "'");
+      logger.verbose("Tensor '" + t.name + "': output of data-dependent shape " + dimsToString(t.dims));
+      tensors.push_back(std::move(t));
+      continue;
+    }
     allocate(t);
     if (t.isInput) {
       const InputFile* file = nullptr;
@@ -241,6 +268,12 @@ void runInference(kiln::ICudaEngine& engine, const std::map<std::string, std::ve
     timedRuns(*ctx, o, logger, profileTrace, profileWall, &result.profiler);
   }
   ctx->setProfiler(nullptr);
+  for (TensorBuffer& t : result.tensors) {  // the last run's data-dependent outputs
+    if (!t.allocator) continue;
+    t.dims = t.allocator->dims;
+    allocate(t);
+    if (t.bytes) std::memcpy(t.data.get(), t.allocator->data.get(), t.bytes);
+  }
   result.profiled = o.profiling();
   logger.info("Inference finished");
 }

@@ -16,6 +16,18 @@
 
 namespace kilnexec {
 
+//! Memory for an output whose shape only a run tells (NonZero's, NMS's):
+//! grows to what the engine asks for and records the shape it reports.
+class OutputAllocator final : public kiln::IOutputAllocator {
+ public:
+  void* reallocateOutputAsync(const char* name, void* current, uint64_t size, uint64_t alignment,
+                              void* stream) noexcept override;
+  void notifyShape(const char* name, const kiln::Dims& dims) noexcept override;
+  std::unique_ptr<std::byte, decltype(&std::free)> data{nullptr, &std::free};
+  std::size_t capacity = 0;
+  std::vector<int64_t> dims;
+};
+
 //! One IO tensor and its host buffer (64-byte aligned, as the runtime prefers).
 struct TensorBuffer {
   std::string name;
@@ -24,6 +36,8 @@ struct TensorBuffer {
   std::vector<int64_t> dims;
   std::size_t bytes = 0;
   std::unique_ptr<std::byte, decltype(&std::free)> data{nullptr, &std::free};
+  //! Set for an output of data-dependent shape; data/dims are copied from it after the runs.
+  std::unique_ptr<OutputAllocator> allocator;
 };
 
 //! One timed inference, in ms from the start of the timing run. On the CPU

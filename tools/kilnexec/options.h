@@ -25,6 +25,12 @@ struct ShapeSpec {
   std::vector<int64_t> dims;
 };
 
+//! One optimization profile's shapes: the k-th --minShapes, --optShapes and
+//! --maxShapes of the command line (trtexec's rule: repeating the group adds a profile).
+struct ProfileShapes {
+  std::vector<ShapeSpec> min, opt, max;
+};
+
 //! One `name:file.bin` entry of --loadInputs.
 struct InputFile {
   std::string name;
@@ -47,7 +53,8 @@ struct Options {
   std::vector<std::string> staticPlugins, dynamicPlugins, pluginsToSerialize;
 
   // Build.
-  std::vector<ShapeSpec> shapes, minShapes, optShapes, maxShapes;
+  std::vector<ShapeSpec> shapes;
+  std::vector<ProfileShapes> profiles;  //!< empty: no --minShapes/--optShapes/--maxShapes
   bool fp16 = false, bf16 = false, int8 = false, best = false, noTF32 = false;
   std::vector<MemoryPool> memPools;
   std::string timingCacheFile;

@@ -5,6 +5,9 @@ namespace kilnexec {
 void loadPlugins(const Options& o, Logger& logger) {
   kiln::IPluginRegistry* registry = kiln::getPluginRegistry();
   registry->setLogger(&logger);
+  // As trtexec calls initLibNvInferPlugins: the built-in plugins (EfficientNMS_TRT, ROIAlign_TRT).
+  int before = logger.errorCount();
+  if (!initLibKilnPlugins(&logger, "")) failStep(logger, before, "cannot register Kiln's built-in plugins");
   auto load = [&](const std::string& path) {
     logger.info("Loading supplied plugin library: " + path);
     int before = logger.errorCount();
@@ -12,13 +15,6 @@ void loadPlugins(const Options& o, Logger& logger) {
   };
   for (const std::string& p : o.staticPlugins) load(p);
   for (const std::string& p : o.dynamicPlugins) load(p);
-  // TensorRT can embed a plugin library in the engine; Kiln plans record each
-  // plugin by name, version, namespace and fields only, so the library must
-  // be loaded again wherever the plan runs.
-  for (const std::string& p : o.pluginsToSerialize)
-    logger.warning("--setPluginsToSerialize=" + p +
-                   ": Kiln plans do not embed plugin libraries; load it again where the plan runs "
-                   "(--plugins/--staticPlugins/--dynamicPlugins)");
 }
 
 }  // namespace kilnexec

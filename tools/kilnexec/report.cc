@@ -170,18 +170,21 @@ void printOptions(const Options& o, Logger& log) {
     if (o.bf16 || o.best) precision += "+BF16";
     if (o.int8 || o.best) precision += "+INT8";
     log.info("Precision: " + precision + (precision == "FP32" ? "" : " (the CPU backend builds FP32)"));
-    log.info("Input build shapes: " + (o.minShapes.empty() && o.optShapes.empty() && o.maxShapes.empty()
-                                           ? shapesText(o.shapes)
-                                           : "min " + shapesText(o.minShapes) + "; opt " + shapesText(o.optShapes) +
-                                                 "; max " + shapesText(o.maxShapes)));
+    if (o.profiles.empty()) log.info("Input build shapes: " + shapesText(o.shapes));
+    for (std::size_t k = 0; k < o.profiles.size(); ++k)
+      log.info("Input build shapes" + (o.profiles.size() > 1 ? " (profile " + std::to_string(k) + ")" : std::string()) +
+               ": min " + shapesText(o.profiles[k].min) + "; opt " + shapesText(o.profiles[k].opt) + "; max " +
+               shapesText(o.profiles[k].max));
     log.info("Timing cache: " + (o.timingCacheFile.empty() ? std::string("local (not saved)") : o.timingCacheFile));
     log.info("Save engine: " + o.saveEngine);
   }
   log.info("=== Inference Options ===");
   log.info("Batch: Explicit");
-  log.info("Input inference shapes: " + (o.shapes.empty() && !o.optShapes.empty()
-                                               ? shapesText(o.optShapes) + " (the profile's opt shapes)"
-                                               : shapesText(o.shapes)));
+  const bool fromProfile = o.shapes.empty() && o.profile < static_cast<int>(o.profiles.size()) &&
+                           !o.profiles[o.profile].opt.empty();
+  log.info("Input inference shapes: " + (fromProfile ? shapesText(o.profiles[o.profile].opt) + " (profile " +
+                                                           std::to_string(o.profile) + "'s opt shapes)"
+                                                     : shapesText(o.shapes)));
   log.info("Iterations: " + std::to_string(o.iterations));
   log.info("Duration: " + str(o.durationS) + "s (+ " + str(o.warmUpMs) + "ms warm up)");
   log.info("Inference Streams: 1");

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -33,7 +34,22 @@ TensorView makeView(void* data, DType dtype, const std::vector<int64_t>& dims);
 struct ExecContext {
   ThreadPool* pool = nullptr;  //!< never null while running
   void* workspace = nullptr;   //!< workspaceBytes() bytes, 64-byte aligned
+  //! For ops with data-dependent output shapes (ir::OpSchema::dataDependentOutputs):
+  //! one view per node output, where the kernel writes the dims it actually
+  //! produced (data unused). Null when the caller doesn't need them (timing).
+  TensorView* actualOutputs = nullptr;
 };
+
+//! What a data-dependent kernel calls once it knows output `index`'s dims.
+//! Its output view holds the upper bound; the data is written contiguously
+//! for `dims`.
+inline void reportOutputDims(const ExecContext& ctx, int index, std::initializer_list<int64_t> dims) {
+  if (!ctx.actualOutputs) return;
+  TensorView& v = ctx.actualOutputs[index];
+  v.rank = static_cast<int32_t>(dims.size());
+  int k = 0;
+  for (int64_t d : dims) v.dims[k++] = d;
+}
 
 class Kernel {
  public:

@@ -59,6 +59,7 @@ const TacticRegistry& tactics() {
     registerPluginKernels(r);
     registerControlFlowKernels(r);
     registerRnnKernels(r);
+    registerDetectionKernels(r);
     return r;
   }();
   return registry;
@@ -113,7 +114,17 @@ std::vector<ir::Tensor> evaluateNode(const ir::Node& node, const std::vector<con
   ExecContext ctx;
   ctx.pool = pool;
   ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  std::vector<TensorView> actual = out;
+  ctx.actualOutputs = actual.data();
   kernel->run(ctx, in.data(), out.data());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    std::vector<int64_t> dims = actual[i].shape();
+    if (dims == results[i].dims()) continue;
+    // A data-dependent output: the kernel wrote its first elements contiguously.
+    KILN_CHECK(ir::numElements(dims) <= results[i].numel(), node.describe(), ": output ", i, " reported ",
+               ir::toString(dims), ", larger than its bound ", ir::toString(results[i].dims()));
+    results[i] = ir::Tensor(results[i].dtype(), dims, results[i].data());
+  }
   return results;
 }
 

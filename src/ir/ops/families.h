@@ -14,6 +14,8 @@ void registerReduceSchemas(SchemaRegistry& r);
 //! Squeeze, Unsqueeze, Shape, Size, ConstantOfShape, Expand, Tile, Pad, Identity,
 //! Dropout, Range, DepthToSpace, SpaceToDepth, Trilu (ops/tensor*.cc).
 void registerTensorSchemas(SchemaRegistry& r);
+//! NonMaxSuppression, RoiAlign (ops/detection.cc).
+void registerDetectionSchemas(SchemaRegistry& r);
 //! Kiln's internal ops made by passes (KilnFusedElementwise, ...).
 void registerKilnSchemas(SchemaRegistry& r);
 //! KilnPlugin: a layer computed by a user's plugin (ops/plugin.cc, ir/plugin.h).

@@ -26,6 +26,7 @@ void addReduceImporters(ImporterTable& t);
 void addTensorImporters(ImporterTable& t);
 void addControlFlowImporters(ImporterTable& t);  // If, Loop, Scan (control_flow.cc)
 void addRnnImporters(ImporterTable& t);          // RNN, GRU, LSTM (rnn.cc)
+void addDetectionImporters(ImporterTable& t);
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);

@@ -14,6 +14,7 @@ const ImporterTable& importerTable() {
     addTensorImporters(t);
     addControlFlowImporters(t);
     addRnnImporters(t);
+    addDetectionImporters(t);
     std::sort(t.begin(), t.end(), [](const OpImporter& a, const OpImporter& b) {
       return std::string_view(a.op) < std::string_view(b.op);
     });

@@ -107,6 +107,9 @@ void addTensorImporters(ImporterTable& t) {
                         {"DepthToSpace", 1, importSame},
                         {"SpaceToDepth", 1, importSame},
                         {"Trilu", 14, importSame},
+                        {"NonZero", 9, importSame},
+                        {"Compress", 9, importSame},
+                        {"Unique", 11, importSame},
                     });
 }
 

@@ -69,7 +69,7 @@ TEST_F(OnnxParserApi, ParseFillsTheNetwork) {
 TEST_F(OnnxParserApi, ErrorsAreKeptAndLogged) {
   OnnxModelBuilder b(13);
   b.input("x", TP::FLOAT, {2});
-  b.node("NonMaxSuppression", {"x"}, {"y"}, "foo");
+  b.node("StringNormalizer", {"x"}, {"y"}, "foo");
   b.output("y");
   std::string bytes = b.bytes();
   EXPECT_FALSE(parser_->parse(bytes.data(), bytes.size()));
@@ -77,16 +77,16 @@ TEST_F(OnnxParserApi, ErrorsAreKeptAndLogged) {
   const onnx::IParserError* e = parser_->getError(0);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code(), onnx::ErrorCode::kUNSUPPORTED_NODE);
-  EXPECT_EQ(std::string(e->desc()).rfind("node \"foo\" (NonMaxSuppression, opset 13): no importer for this op", 0), 0u)
+  EXPECT_EQ(std::string(e->desc()).rfind("node \"foo\" (StringNormalizer, opset 13): no importer for this op", 0), 0u)
       << e->desc();
   EXPECT_STREQ(e->nodeName(), "foo");
-  EXPECT_STREQ(e->nodeOperator(), "NonMaxSuppression");
+  EXPECT_STREQ(e->nodeOperator(), "StringNormalizer");
   EXPECT_EQ(e->node(), 0);
   EXPECT_GT(e->line(), 0);
   EXPECT_EQ(parser_->getError(1), nullptr);
   EXPECT_EQ(parser_->getError(-1), nullptr);
   ASSERT_EQ(logger_.errors.size(), 1u);
-  EXPECT_NE(logger_.errors[0].find("NonMaxSuppression"), std::string::npos);
+  EXPECT_NE(logger_.errors[0].find("StringNormalizer"), std::string::npos);
   parser_->clearErrors();
   EXPECT_EQ(parser_->getNbErrors(), 0);
 }
@@ -105,7 +105,7 @@ TEST_F(OnnxParserApi, SupportsModelAndOperator) {
   EXPECT_EQ(network_->getNbLayers(), 0);  // the network is not touched
   EXPECT_TRUE(parser_->supportsOperator("Conv"));
   EXPECT_TRUE(parser_->supportsOperator("Upsample"));
-  EXPECT_FALSE(parser_->supportsOperator("NonMaxSuppression"));
+  EXPECT_FALSE(parser_->supportsOperator("StringNormalizer"));
   EXPECT_FALSE(parser_->supportsOperator(nullptr));
 }
 

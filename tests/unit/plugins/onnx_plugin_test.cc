@@ -111,6 +111,49 @@ TEST_F(OnnxPlugins, APlanNeedingAnUnregisteredPluginFailsToLoadNamingIt) {
   EXPECT_NE(engine, nullptr) << logger_.all();
 }
 
+TEST_F(OnnxPlugins, APlanCanCarryItsPluginLibrary) {
+  PluginLibraryHandle lib = load(examplePluginLib());
+  ASSERT_NE(lib, nullptr) << logger_.all();
+  ASSERT_TRUE(parseModel(readFile(sourcePath(kSwishModel)))) << errors();
+  std::unique_ptr<IBuilderConfig> config(builder_->createBuilderConfig());
+  const std::string path = examplePluginLib();
+  const char* paths[] = {path.c_str()};
+  config->setPluginsToSerialize(paths, 1);
+  ASSERT_EQ(config->getNbPluginsToSerialize(), 1);
+  EXPECT_EQ(std::string(config->getPluginToSerialize(0)), path);
+  std::unique_ptr<IHostMemory> plan(builder_->buildSerializedNetwork(*network_, *config));
+  ASSERT_NE(plan, nullptr) << logger_.all();
+  unload(lib);
+
+  // As in TensorRT, a runtime loads a plan's host code only when allowed to.
+  std::unique_ptr<IRuntime> runtime(createInferRuntime(logger_));
+  EXPECT_FALSE(runtime->getEngineHostCodeAllowed());
+  EXPECT_EQ(runtime->deserializeCudaEngine(plan->data(), plan->size()), nullptr);
+  EXPECT_TRUE(logger_.saw("the plan embeds the plugin library 'libkiln_example_plugins.so' for plugin \"CustomSwish\""))
+      << logger_.all();
+  EXPECT_TRUE(logger_.saw("setEngineHostCodeAllowed(true)")) << logger_.all();
+  EXPECT_EQ(getPluginRegistry()->getCreator("CustomSwish", "1", ""), nullptr);
+
+  runtime->setEngineHostCodeAllowed(true);
+  std::unique_ptr<ICudaEngine> engine(runtime->deserializeCudaEngine(plan->data(), plan->size()));
+  ASSERT_NE(engine, nullptr) << logger_.all();
+  std::unique_ptr<IExecutionContext> ctx(engine->createExecutionContext());
+  std::vector<float> x(2 * 3 * 4 * 5), y(x.size(), -1.f);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.05f * static_cast<float>(i) - 3.f;
+  ctx->setTensorAddress("x", x.data());
+  ctx->setTensorAddress("y", y.data());
+  ASSERT_TRUE(ctx->enqueueV3(nullptr)) << logger_.all();
+  std::vector<float> ref = swishReference(x);
+  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-5f) << "at " << i;
+  // The library stays loaded while the runtime, the engine or a context lives.
+  EXPECT_NE(getPluginRegistry()->getCreator("CustomSwish", "1", ""), nullptr);
+  runtime.reset();
+  engine.reset();
+  EXPECT_NE(getPluginRegistry()->getCreator("CustomSwish", "1", ""), nullptr);
+  ctx.reset();
+  EXPECT_EQ(getPluginRegistry()->getCreator("CustomSwish", "1", ""), nullptr);
+}
+
 TEST_F(OnnxPlugins, ACreatorThatThrowsIsAParseErrorNotACrash) {
   ASSERT_NE(load(badPluginLib("throwing_creator")), nullptr) << logger_.all();
   OnnxModelBuilder b(17);

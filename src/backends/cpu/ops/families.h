@@ -14,4 +14,5 @@ void registerTensorKernels(TacticRegistry& r);       // data movement and shape 
 void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
 void registerControlFlowKernels(TacticRegistry& r);  // If, Loop, Scan (subgraphs, ops/control_flow_interp.h)
 void registerRnnKernels(TacticRegistry& r);          // RNN, GRU, LSTM (reference)
+void registerDetectionKernels(TacticRegistry& r);    // NonMaxSuppression, RoiAlign
 }  // namespace kiln::cpu

@@ -136,6 +136,7 @@ void registerTensorKernels(TacticRegistry& r) {
   registerGatherKernels(r);
   registerLayoutKernels(r);
   registerPadKernels(r);
+  registerSelectKernels(r);
 }
 
 }  // namespace kiln::cpu
