@@ -57,6 +57,10 @@ const TacticRegistry& tactics() {
     registerReduceKernels(r);
     registerTensorKernels(r);
     registerPluginKernels(r);
+    registerLossKernels(r);
+    registerGridSampleKernels(r);
+    registerNormExtraKernels(r);
+    registerQuantKernels(r);
     return r;
   }();
   return registry;

@@ -17,7 +17,10 @@ void inferPool(InferContext& ctx) {
   const std::size_t sp = x.size() - 2;
   WindowAttrs a = readWindowAttrs(node, sp);
   ctx.check(!a.kernel.empty(), "needs the attribute kernel_shape");
-  if (node.op == "MaxPool") {
+  if (node.op == "LpPool") {
+    const int64_t p = node.i("p", 2);
+    ctx.check(p >= 1, "attribute 'p' is ", p, "; expected >= 1");
+  } else if (node.op == "MaxPool") {
     int64_t order = node.i("storage_order", 0);
     ctx.check(order == 0 || order == 1, "storage_order ", order, " must be 0 or 1");
   } else {
@@ -150,6 +153,7 @@ void add(SchemaRegistry& r, const char* op, int minIn, int maxIn, int minOut, in
 void registerPoolResizeSchemas(SchemaRegistry& r) {
   add(r, "MaxPool", 1, 1, 1, 2, inferPool);  // Y, [Indices]
   add(r, "AveragePool", 1, 1, 1, 1, inferPool);
+  add(r, "LpPool", 1, 1, 1, 1, inferPool);  // (sum over the window of |x|^p)^(1/p); pads add 0
   add(r, "GlobalAveragePool", 1, 1, 1, 1, inferGlobalPool);
   add(r, "GlobalMaxPool", 1, 1, 1, 1, inferGlobalPool);
   add(r, "Resize", 1, 4, 1, 1, inferResize);  // X, [roi], [scales], [sizes]

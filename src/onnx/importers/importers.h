@@ -24,6 +24,7 @@ void addNnImporters(ImporterTable& t);
 void addElementwiseImporters(ImporterTable& t);
 void addReduceImporters(ImporterTable& t);
 void addTensorImporters(ImporterTable& t);
+void addQuantImporters(ImporterTable& t);  // quantization, extra normalizations, LpPool (nn_quant.cc)
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);

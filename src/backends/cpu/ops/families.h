@@ -12,4 +12,8 @@ void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Ca
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
 void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
+void registerLossKernels(TacticRegistry& r);         // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+void registerGridSampleKernels(TacticRegistry& r);   // GridSample, AffineGrid
+void registerNormExtraKernels(TacticRegistry& r);    // Instance/GroupNormalization, LRN, MVN, LpNormalization
+void registerQuantKernels(TacticRegistry& r);        // Quantize/DequantizeLinear, QLinear*, *Integer
 }  // namespace kiln::cpu

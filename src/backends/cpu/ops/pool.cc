@@ -1,4 +1,4 @@
-// MaxPool (with optional Indices), AveragePool, GlobalAveragePool,
+// MaxPool (with optional Indices), AveragePool, LpPool, GlobalAveragePool,
 // GlobalMaxPool: direct loops over a D x H x W view, parallel over planes.
 // Pools are a small part of any network's time; these are the only tactics.
 #include <algorithm>
@@ -60,6 +60,8 @@ class PoolRef final : public Kernel {
       : desc_(nodeDescription(node)),
         attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
         max_(node.op == "MaxPool"),
+        lp_(node.op == "LpPool"),
+        p_(static_cast<float>(node.i("p", 2))),
         includePad_(node.i("count_include_pad", 0) != 0),
         columnMajor_(node.i("storage_order", 0) != 0),
         indices_(node.outputs.size() > 1 && node.outputs[1] != nullptr) {}
@@ -95,6 +97,13 @@ class PoolRef final : public Kernel {
                 float best = -std::numeric_limits<float>::infinity();
                 forWindow(g, od, oh, ow, [&](int64_t i) { best = xp[i] > best ? xp[i] : best; });
                 yp[o] = best;
+              } else if (lp_) {
+                float sum = 0.f;  // padding contributes |0|^p = 0
+                forWindow(g, od, oh, ow, [&](int64_t i) {
+                  const float a = std::fabs(xp[i]);
+                  sum += p_ == 2.f ? a * a : p_ == 1.f ? a : std::pow(a, p_);
+                });
+                yp[o] = p_ == 2.f ? std::sqrt(sum) : p_ == 1.f ? sum : std::pow(sum, 1.f / p_);
               } else {
                 float sum = 0.f;
                 int64_t valid = 0;
@@ -127,7 +136,9 @@ class PoolRef final : public Kernel {
 
   ir::Node desc_;
   ir::WindowAttrs attrs_;
-  bool max_, includePad_, columnMajor_, indices_;
+  bool max_, lp_;
+  float p_;
+  bool includePad_, columnMajor_, indices_;
 };
 
 class GlobalPoolRef final : public Kernel {
@@ -179,6 +190,7 @@ std::unique_ptr<Kernel> make(const ir::Node& n) {
 void registerPoolKernels(TacticRegistry& r) {
   r.add({"MaxPool.ref", "MaxPool", 0, supportsPool, make<PoolRef>, nullptr});
   r.add({"AveragePool.ref", "AveragePool", 0, supportsPool, make<PoolRef>, nullptr});
+  r.add({"LpPool.ref", "LpPool", 0, supportsPool, make<PoolRef>, nullptr});
   r.add({"GlobalAveragePool.ref", "GlobalAveragePool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
   r.add({"GlobalMaxPool.ref", "GlobalMaxPool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
 }
