@@ -57,9 +57,10 @@ void inferResize(InferContext& ctx) {
   const int64_t rank = static_cast<int64_t>(x.size());
   std::string mode = node.s("mode", "nearest");
   ctx.check(mode == "nearest" || mode == "linear" || mode == "cubic", "unknown mode '", mode, "'");
-  ctx.check(mode != "cubic", "mode 'cubic' is not supported (use 'linear' or 'nearest')");
-  ctx.check(node.i("antialias", 0) == 0, "antialias is not supported");
-  if (mode == "linear") requireFloat(ctx, 0, "input");
+  const int64_t antialias = node.i("antialias", 0), exclude = node.i("exclude_outside", 0);
+  ctx.check(antialias == 0 || antialias == 1, "attribute 'antialias' is ", antialias, "; expected 0 or 1");
+  ctx.check(exclude == 0 || exclude == 1, "attribute 'exclude_outside' is ", exclude, "; expected 0 or 1");
+  if (mode != "nearest") requireFloat(ctx, 0, "input");
   static const std::set<std::string> coordModes = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                                                    "align_corners", "asymmetric", "tf_half_pixel_for_nn",
                                                    "tf_crop_and_resize"};

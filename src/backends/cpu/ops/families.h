@@ -7,7 +7,8 @@ void registerConvKernels(TacticRegistry& r);         // Conv, ConvTranspose
 void registerGemmKernels(TacticRegistry& r);         // Gemm, MatMul
 void registerNormKernels(TacticRegistry& r);         // BatchNormalization, LayerNormalization, Softmax
 void registerPoolKernels(TacticRegistry& r);         // MaxPool, AveragePool, Global*Pool
-void registerResizeKernels(TacticRegistry& r);       // Resize
+void registerResizeKernels(TacticRegistry& r);       // Resize (nearest, linear; calls the next)
+void registerResizeFilterKernels(TacticRegistry& r); // Resize cubic and antialiased (resize_filter.cc)
 void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Cast, Clip, KilnFusedElementwise
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
