@@ -61,6 +61,7 @@ const TacticRegistry& tactics() {
     registerGridSampleKernels(r);
     registerNormExtraKernels(r);
     registerQuantKernels(r);
+    registerConvExtraKernels(r);
     return r;
   }();
   return registry;

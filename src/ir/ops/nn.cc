@@ -233,6 +233,7 @@ void registerNnSchemas(SchemaRegistry& r) {
   registerSampleSchemas(r);
   registerExtraNormSchemas(r);
   registerQuantSchemas(r);
+  registerConvExtraSchemas(r);
 }
 
 }  // namespace kiln::ir

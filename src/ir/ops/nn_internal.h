@@ -14,6 +14,8 @@ void registerSampleSchemas(SchemaRegistry& r);
 //! InstanceNormalization, GroupNormalization, LRN, MeanVarianceNormalization,
 //! LpNormalization (nn_norm.cc).
 void registerExtraNormSchemas(SchemaRegistry& r);
+//! DeformConv, Col2Im, MaxUnpool (nn_conv_extra.cc).
+void registerConvExtraSchemas(SchemaRegistry& r);
 //! QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul,
 //! MatMulInteger, ConvInteger, QLinearConv (nn_quant.cc).
 void registerQuantSchemas(SchemaRegistry& r);

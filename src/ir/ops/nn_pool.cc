@@ -11,7 +11,12 @@ namespace {
 
 void inferPool(InferContext& ctx) {
   const Node& node = ctx.node();
-  requireFloat(ctx, 0, "input");
+  const DType t = ctx.in(0).dtype;
+  if (node.op == "MaxPool")  // a max needs no arithmetic: int8 / uint8 data too
+    ctx.check(t == DType::kFLOAT || t == DType::kINT8 || t == DType::kUINT8, "input is ", dataTypeName(t),
+              "; expected float32, int8 or uint8");
+  else
+    requireFloat(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   const std::size_t sp = x.size() - 2;
@@ -30,7 +35,7 @@ void inferPool(InferContext& ctx) {
   Shape out{x[0], x[1]};
   for (std::size_t i = 0; i < sp; ++i)
     out.push_back(x[2 + i].known() ? Dim(windowAxis(node, a, i, x[2 + i].value, a.kernel[i]).out) : Dim());
-  ctx.setOutput(0, DType::kFLOAT, out);
+  ctx.setOutput(0, t, out);
   if (ctx.numOutputs() > 1 && node.outputs[1]) ctx.setOutput(1, DType::kINT64, out);
 }
 

@@ -120,6 +120,9 @@ void addNnImporters(ImporterTable& t) {
                         {"AffineGrid", 20, importSame},
                         {"NegativeLogLikelihoodLoss", 12, importSame},
                         {"SoftmaxCrossEntropyLoss", 12, importSame},
+                        {"DeformConv", 19, importSame},
+                        {"Col2Im", 18, importSame},
+                        {"MaxUnpool", 9, importSame},
                     });
 }
 

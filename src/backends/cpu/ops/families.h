@@ -6,7 +6,7 @@ namespace kiln::cpu {
 void registerConvKernels(TacticRegistry& r);         // Conv, ConvTranspose
 void registerGemmKernels(TacticRegistry& r);         // Gemm, MatMul
 void registerNormKernels(TacticRegistry& r);         // BatchNormalization, LayerNormalization, Softmax
-void registerPoolKernels(TacticRegistry& r);         // MaxPool, AveragePool, Global*Pool
+void registerPoolKernels(TacticRegistry& r);         // MaxPool, AveragePool, LpPool, MaxUnpool, Global*Pool
 void registerResizeKernels(TacticRegistry& r);       // Resize (nearest, linear; calls the next)
 void registerResizeFilterKernels(TacticRegistry& r); // Resize cubic and antialiased (resize_filter.cc)
 void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Cast, Clip, KilnFusedElementwise
@@ -17,4 +17,5 @@ void registerLossKernels(TacticRegistry& r);         // NegativeLogLikelihoodLos
 void registerGridSampleKernels(TacticRegistry& r);   // GridSample, AffineGrid
 void registerNormExtraKernels(TacticRegistry& r);    // Instance/GroupNormalization, LRN, MVN, LpNormalization
 void registerQuantKernels(TacticRegistry& r);        // Quantize/DequantizeLinear, QLinear*, *Integer
+void registerConvExtraKernels(TacticRegistry& r);    // DeformConv, Col2Im
 }  // namespace kiln::cpu
