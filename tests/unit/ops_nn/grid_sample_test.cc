@@ -2,6 +2,8 @@
 // returns its input (2-D and 3-D, batch and channels > 1, odd sizes, both
 // align_corners, every mode); 1-D hand values for each padding mode and
 // nearest rounding; AffineGrid hand values; the schemas' errors.
+#include <limits>
+
 #include "unit/ops_nn/op_test_util.h"
 
 namespace kiln::test {
@@ -77,6 +79,17 @@ TEST(GridSampleRef, PaddingModesAndRoundingIn1D) {
   const ir::Tensor m = floats({1, 1, 1}, {0.f});
   EXPECT_TRUE(equals(gridSample(x, m, "cubic", "zeros", 1), {1, 1, 1},
                      {-0.09375f * 1 + 0.59375f * 2 + 0.59375f * 3 - 0.09375f * 4}, 1e-5f));
+}
+
+TEST(GridSampleRef, HugeAndInfiniteCoordinates) {
+  const ir::Tensor x = floats({1, 1, 4}, {1, 2, 3, 4});
+  const float inf = std::numeric_limits<float>::infinity();
+  const ir::Tensor g = floats({1, 3, 1}, {1e30f, -inf, -1e30f});
+  for (const char* mode : {"linear", "nearest", "cubic"}) {
+    EXPECT_TRUE(equals(gridSample(x, g, mode, "zeros", 0), {1, 1, 3}, {0, 0, 0})) << mode;
+    // border clamps to the edges.
+    EXPECT_TRUE(equals(gridSample(x, g, mode, "border", 1), {1, 1, 3}, {4, 1, 1})) << mode;
+  }
 }
 
 TEST(AffineGridRef, HandValues) {

@@ -93,6 +93,10 @@ class GridSampleRef final : public Kernel {
             if (padding_ == Padding::kBorder) v = std::min(std::max(v, 0.f), len - 1.f);
             if (padding_ == Padding::kReflection) v = reflect(v, lo[a], hi[a]);
           }
+          // Far outside, every tap is outside too (border / reflection have moved v in already);
+          // bounding v keeps the integer tap arithmetic defined for huge, infinite or NaN grids.
+          const float bound = len + 8.f;
+          v = v >= -bound ? (v <= bound ? v : bound) : -bound;
           int64_t first;
           if (mode_ == SampleMode::kNearest) {
             first = static_cast<int64_t>(v);  // truncation, as the reference's int cast

@@ -35,7 +35,8 @@ inline void storeFloat(const TensorView& v, int64_t i, float f) {
 inline void storeQuantized(const TensorView& v, int64_t i, float f) {
   const bool s = v.dtype == DType::kINT8;
   const float lo = s ? -128.f : 0.f, hi = s ? 127.f : 255.f;
-  const float r = std::min(std::max(std::nearbyint(f), lo), hi);
+  const float n = std::nearbyint(f);
+  const float r = n > hi ? hi : n >= lo ? n : lo;  // NaN -> lo, never an undefined cast
   if (s) v.as<int8_t>()[i] = static_cast<int8_t>(r);
   else v.as<uint8_t>()[i] = static_cast<uint8_t>(r);
 }

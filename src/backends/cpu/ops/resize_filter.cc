@@ -93,6 +93,9 @@ class ResizeFilterRef final : public Kernel {
         roiEnd[a] = roi[n + j];
       }
     }
+    for (int a = 0; a < r; ++a)
+      KILN_CHECK(scale[a] > 0.0 && std::isfinite(scale[a]), who_, ": scale ", scale[a], " on axis ", a,
+                 " must be positive and finite");
     int64_t inStride[kMaxRank];
     inStride[r - 1] = 1;
     for (int a = r - 2; a >= 0; --a) inStride[a] = inStride[a + 1] * x.dims[a + 1];
