@@ -60,6 +60,11 @@ const TacticRegistry& tactics() {
     registerControlFlowKernels(r);
     registerRnnKernels(r);
     registerDetectionKernels(r);
+    registerLossKernels(r);
+    registerGridSampleKernels(r);
+    registerNormExtraKernels(r);
+    registerQuantKernels(r);
+    registerConvExtraKernels(r);
     return r;
   }();
   return registry;

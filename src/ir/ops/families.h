@@ -4,7 +4,9 @@
 
 namespace kiln::ir {
 //! Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, LayerNormalization,
-//! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Softmax, Resize.
+//! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Softmax, Resize, and
+//! (nn_*.cc) LpPool, MaxUnpool, the losses, GridSample, AffineGrid, Instance/Group/
+//! Lp/MeanVariance normalization, LRN, DeformConv, Col2Im, the quantization ops.
 void registerNnSchemas(SchemaRegistry& r);
 //! Unary and binary math, comparisons, logic, Where, Cast, Clip, activations.
 void registerElementwiseSchemas(SchemaRegistry& r);

@@ -229,6 +229,11 @@ void registerNnSchemas(SchemaRegistry& r) {
   add(r, "Softmax", 1, 1, 1, 1, inferSoftmax);
   add(r, "LogSoftmax", 1, 1, 1, 1, inferSoftmax);
   registerPoolResizeSchemas(r);
+  registerLossSchemas(r);
+  registerSampleSchemas(r);
+  registerExtraNormSchemas(r);
+  registerQuantSchemas(r);
+  registerConvExtraSchemas(r);
 }
 
 }  // namespace kiln::ir

@@ -7,6 +7,18 @@ namespace kiln::ir {
 
 //! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Resize.
 void registerPoolResizeSchemas(SchemaRegistry& r);
+//! NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss (nn_loss.cc).
+void registerLossSchemas(SchemaRegistry& r);
+//! GridSample, AffineGrid (nn_sample.cc).
+void registerSampleSchemas(SchemaRegistry& r);
+//! InstanceNormalization, GroupNormalization, LRN, MeanVarianceNormalization,
+//! LpNormalization (nn_norm.cc).
+void registerExtraNormSchemas(SchemaRegistry& r);
+//! DeformConv, Col2Im, MaxUnpool (nn_conv_extra.cc).
+void registerConvExtraSchemas(SchemaRegistry& r);
+//! QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul,
+//! MatMulInteger, ConvInteger, QLinearConv (nn_quant.cc).
+void registerQuantSchemas(SchemaRegistry& r);
 
 //! Checks that input `i` is float32 (the nn ops compute in float32 only).
 void requireFloat(const InferContext& ctx, std::size_t i, const char* what);

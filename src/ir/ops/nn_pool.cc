@@ -11,13 +11,21 @@ namespace {
 
 void inferPool(InferContext& ctx) {
   const Node& node = ctx.node();
-  requireFloat(ctx, 0, "input");
+  const DType t = ctx.in(0).dtype;
+  if (node.op == "MaxPool")  // a max needs no arithmetic: int8 / uint8 data too
+    ctx.check(t == DType::kFLOAT || t == DType::kINT8 || t == DType::kUINT8, "input is ", dataTypeName(t),
+              "; expected float32, int8 or uint8");
+  else
+    requireFloat(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   const std::size_t sp = x.size() - 2;
   WindowAttrs a = readWindowAttrs(node, sp);
   ctx.check(!a.kernel.empty(), "needs the attribute kernel_shape");
-  if (node.op == "MaxPool") {
+  if (node.op == "LpPool") {
+    const int64_t p = node.i("p", 2);
+    ctx.check(p >= 1, "attribute 'p' is ", p, "; expected >= 1");
+  } else if (node.op == "MaxPool") {
     int64_t order = node.i("storage_order", 0);
     ctx.check(order == 0 || order == 1, "storage_order ", order, " must be 0 or 1");
   } else {
@@ -27,7 +35,7 @@ void inferPool(InferContext& ctx) {
   Shape out{x[0], x[1]};
   for (std::size_t i = 0; i < sp; ++i)
     out.push_back(x[2 + i].known() ? Dim(windowAxis(node, a, i, x[2 + i].value, a.kernel[i]).out) : Dim());
-  ctx.setOutput(0, DType::kFLOAT, out);
+  ctx.setOutput(0, t, out);
   if (ctx.numOutputs() > 1 && node.outputs[1]) ctx.setOutput(1, DType::kINT64, out);
 }
 
@@ -54,9 +62,10 @@ void inferResize(InferContext& ctx) {
   const int64_t rank = static_cast<int64_t>(x.size());
   std::string mode = node.s("mode", "nearest");
   ctx.check(mode == "nearest" || mode == "linear" || mode == "cubic", "unknown mode '", mode, "'");
-  ctx.check(mode != "cubic", "mode 'cubic' is not supported (use 'linear' or 'nearest')");
-  ctx.check(node.i("antialias", 0) == 0, "antialias is not supported");
-  if (mode == "linear") requireFloat(ctx, 0, "input");
+  const int64_t antialias = node.i("antialias", 0), exclude = node.i("exclude_outside", 0);
+  ctx.check(antialias == 0 || antialias == 1, "attribute 'antialias' is ", antialias, "; expected 0 or 1");
+  ctx.check(exclude == 0 || exclude == 1, "attribute 'exclude_outside' is ", exclude, "; expected 0 or 1");
+  if (mode != "nearest") requireFloat(ctx, 0, "input");
   static const std::set<std::string> coordModes = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                                                    "align_corners", "asymmetric", "tf_half_pixel_for_nn",
                                                    "tf_crop_and_resize"};
@@ -150,6 +159,7 @@ void add(SchemaRegistry& r, const char* op, int minIn, int maxIn, int minOut, in
 void registerPoolResizeSchemas(SchemaRegistry& r) {
   add(r, "MaxPool", 1, 1, 1, 2, inferPool);  // Y, [Indices]
   add(r, "AveragePool", 1, 1, 1, 1, inferPool);
+  add(r, "LpPool", 1, 1, 1, 1, inferPool);  // (sum over the window of |x|^p)^(1/p); pads add 0
   add(r, "GlobalAveragePool", 1, 1, 1, 1, inferGlobalPool);
   add(r, "GlobalMaxPool", 1, 1, 1, 1, inferGlobalPool);
   add(r, "Resize", 1, 4, 1, 1, inferResize);  // X, [roi], [scales], [sizes]

@@ -27,6 +27,7 @@ void addTensorImporters(ImporterTable& t);
 void addControlFlowImporters(ImporterTable& t);  // If, Loop, Scan (control_flow.cc)
 void addRnnImporters(ImporterTable& t);          // RNN, GRU, LSTM (rnn.cc)
 void addDetectionImporters(ImporterTable& t);
+void addQuantImporters(ImporterTable& t);  // quantization, extra normalizations, LpPool (nn_quant.cc)
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);

@@ -87,6 +87,17 @@ void importUpsample(NodeContext& ctx) {
             {"nearest_mode", std::string("floor")}});
 }
 
+//! GridSample-16..19 spells the modes 'bilinear' / 'bicubic' and allows 4-D
+//! input only; opset 20 renamed them 'linear' / 'cubic' and went N-D.
+void importGridSample(NodeContext& ctx) {
+  Attrs attrs = ctx.attrs();
+  std::string mode = ctx.attrString("mode", ctx.opset() < 20 ? "bilinear" : "linear");
+  if (mode == "bilinear") mode = "linear";
+  if (mode == "bicubic") mode = "cubic";
+  attrs["mode"] = mode;
+  ctx.emit("GridSample", ctx.inputs(), std::move(attrs));
+}
+
 }  // namespace
 
 void addNnImporters(ImporterTable& t) {
@@ -105,6 +116,13 @@ void addNnImporters(ImporterTable& t) {
                         {"LogSoftmax", 1, importSoftmax},
                         {"Resize", 10, importResize},
                         {"Upsample", 7, importUpsample},
+                        {"GridSample", 16, importGridSample},
+                        {"AffineGrid", 20, importSame},
+                        {"NegativeLogLikelihoodLoss", 12, importSame},
+                        {"SoftmaxCrossEntropyLoss", 12, importSame},
+                        {"DeformConv", 19, importSame},
+                        {"Col2Im", 18, importSame},
+                        {"MaxUnpool", 9, importSame},
                     });
 }
 

@@ -15,6 +15,7 @@ const ImporterTable& importerTable() {
     addControlFlowImporters(t);
     addRnnImporters(t);
     addDetectionImporters(t);
+    addQuantImporters(t);
     std::sort(t.begin(), t.end(), [](const OpImporter& a, const OpImporter& b) {
       return std::string_view(a.op) < std::string_view(b.op);
     });

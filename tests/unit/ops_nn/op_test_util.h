@@ -226,15 +226,15 @@ inline std::vector<ir::Shape> inferShapes(const ShapeCase& c, std::string name =
   for (std::size_t i = 0; i < n; ++i) {
     auto it = c.constants.find(i);
     if (it != c.constants.end()) {
-      ins.push_back(g.addConstant("c" + std::to_string(i), it->second));
+      ins.push_back(g.addConstant(strCat("c", i), it->second));
     } else if (i < c.shapes.size() && !(c.shapes[i].size() == 1 && c.shapes[i][0].symbol == "<absent>")) {
-      ins.push_back(g.addValue("x" + std::to_string(i), DType::kFLOAT, c.shapes[i]));
+      ins.push_back(g.addValue(strCat("x", i), DType::kFLOAT, c.shapes[i]));
     } else {
       ins.push_back(nullptr);
     }
   }
   std::vector<ir::Value*> outs;
-  for (int i = 0; i < c.numOutputs; ++i) outs.push_back(g.addValue("y" + std::to_string(i)));
+  for (int i = 0; i < c.numOutputs; ++i) outs.push_back(g.addValue(strCat("y", i)));  // strCat: GCC 12 warns (-Wrestrict) on "y" + to_string here
   ir::Node* node = g.addNode(c.op, name, ins, outs);
   node->attrs = c.attrs;
   ir::inferNode(*node);

@@ -176,8 +176,10 @@ TEST(ResizeSchema, ShapesAndErrors) {
   EXPECT_TRUE(throwsWith([&] { shape(x, {}, {}, {}); }, "Resize node \"up\": needs scales or sizes"));
   EXPECT_TRUE(throwsWith([&] { shape(x, {{2, floats({4}, {1, 1, 2, 2})}, {3, ints({4}, {1, 3, 7, 9})}}); },
                          "has both scales and sizes"));
-  EXPECT_TRUE(throwsWith([&] { shape(x, {{2, floats({4}, {1, 1, 2, 2})}}, {{"mode", std::string("cubic")}}); },
-                         "mode 'cubic' is not supported"));
+  EXPECT_TRUE(throwsWith([&] { shape(x, {{2, floats({4}, {1, 1, 2, 2})}}, {{"mode", std::string("bicubic")}}); },
+                         "unknown mode 'bicubic'"));
+  EXPECT_TRUE(throwsWith([&] { shape(x, {{2, floats({4}, {1, 1, 2, 2})}}, {{"antialias", int64_t{2}}}); },
+                         "attribute 'antialias' is 2; expected 0 or 1"));
   EXPECT_TRUE(throwsWith([&] { shape(x, {{2, floats({3}, {1, 2, 2})}}); }, "scales has 3 values for 4 axes"));
   EXPECT_TRUE(throwsWith(
       [&] { shape(x, {{2, floats({4}, {1, 1, 2, 2})}}, {{"coordinate_transformation_mode", std::string("foo")}}); },

@@ -1,4 +1,4 @@
-// MaxPool (with optional Indices), AveragePool, GlobalAveragePool,
+// MaxPool (with optional Indices), AveragePool, LpPool, GlobalAveragePool,
 // GlobalMaxPool: direct loops over a D x H x W view, parallel over planes.
 // Pools are a small part of any network's time; these are the only tactics.
 #include <algorithm>
@@ -60,6 +60,8 @@ class PoolRef final : public Kernel {
       : desc_(nodeDescription(node)),
         attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
         max_(node.op == "MaxPool"),
+        lp_(node.op == "LpPool"),
+        p_(static_cast<float>(node.i("p", 2))),
         includePad_(node.i("count_include_pad", 0) != 0),
         columnMajor_(node.i("storage_order", 0) != 0),
         indices_(node.outputs.size() > 1 && node.outputs[1] != nullptr) {}
@@ -67,6 +69,8 @@ class PoolRef final : public Kernel {
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     const Geometry3 g = windowGeometry(desc_, attrs_, x, attrs_.kernel.data(), out[0]);
+    if (x.dtype == DType::kUINT8) return maxPoolInteger<uint8_t>(ctx, g, x, out);
+    if (x.dtype == DType::kINT8) return maxPoolInteger<int8_t>(ctx, g, x, out);
     const int64_t planes = x.dims[0] * x.dims[1], inSize = g.inSize(), outSize = g.outSize();
     const float* xd = x.as<const float>();
     float* yd = out[0].as<float>();
@@ -95,6 +99,13 @@ class PoolRef final : public Kernel {
                 float best = -std::numeric_limits<float>::infinity();
                 forWindow(g, od, oh, ow, [&](int64_t i) { best = xp[i] > best ? xp[i] : best; });
                 yp[o] = best;
+              } else if (lp_) {
+                float sum = 0.f;  // padding contributes |0|^p = 0
+                forWindow(g, od, oh, ow, [&](int64_t i) {
+                  const float a = std::fabs(xp[i]);
+                  sum += p_ == 2.f ? a * a : p_ == 1.f ? a : std::pow(a, p_);
+                });
+                yp[o] = p_ == 2.f ? std::sqrt(sum) : p_ == 1.f ? sum : std::pow(sum, 1.f / p_);
               } else {
                 float sum = 0.f;
                 int64_t valid = 0;
@@ -111,6 +122,36 @@ class PoolRef final : public Kernel {
   }
 
  private:
+  // MaxPool of int8 / uint8 data (with Indices when asked): the max of the
+  // taps inside the input; a window with none (all padding) gives the type's lowest.
+  template <typename T>
+  void maxPoolInteger(const ExecContext& ctx, const Geometry3& g, const TensorView& x, const TensorView* out) const {
+    const int64_t planes = x.dims[0] * x.dims[1], inSize = g.inSize(), outSize = g.outSize();
+    const T* xd = x.as<const T>();
+    T* yd = out[0].as<T>();
+    int64_t* idx = indices_ ? out[1].as<int64_t>() : nullptr;
+    ctx.pool->parallelFor(planes, [&](int64_t b, int64_t e) {
+      for (int64_t pl = b; pl < e; ++pl) {
+        const T* xp = xd + pl * inSize;
+        for (int64_t od = 0; od < g.out[0]; ++od)
+          for (int64_t oh = 0; oh < g.out[1]; ++oh)
+            for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+              const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
+              T best = std::numeric_limits<T>::lowest();
+              int64_t at = -1;
+              forWindow(g, od, oh, ow, [&](int64_t i) {
+                if (at < 0 || xp[i] > best) {
+                  best = xp[i];
+                  at = i;
+                }
+              });
+              yd[pl * outSize + o] = best;
+              if (idx) idx[pl * outSize + o] = at < 0 ? -1 : pl * inSize + storageIndex(g, at);
+            }
+      }
+    });
+  }
+
   // ONNX's Indices: the flat input position, row- or column-major over the
   // spatial axes as storage_order says.
   int64_t storageIndex(const Geometry3& g, int64_t i) const {
@@ -127,7 +168,9 @@ class PoolRef final : public Kernel {
 
   ir::Node desc_;
   ir::WindowAttrs attrs_;
-  bool max_, includePad_, columnMajor_, indices_;
+  bool max_, lp_;
+  float p_;
+  bool includePad_, columnMajor_, indices_;
 };
 
 class GlobalPoolRef final : public Kernel {
@@ -159,8 +202,35 @@ class GlobalPoolRef final : public Kernel {
   bool max_;
 };
 
+// MaxUnpool: Y = 0, then Y.flat[I[i]] = X[i]. The indices are MaxPool's
+// (flat over the whole N x C x spatial tensor the pool read), so they address
+// the output as shaped by output_shape, as ONNX Runtime and PyTorch read them.
+class MaxUnpoolRef final : public Kernel {
+ public:
+  explicit MaxUnpoolRef(const ir::Node& node) : who_(node.describe()) {}
+
+  void run(const ExecContext&, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const int64_t n = x.numel(), size = out[0].numel();
+    const float* xd = x.as<const float>();
+    const int64_t* idx = in[1].as<const int64_t>();
+    float* yd = out[0].as<float>();
+    for (int64_t i = 0; i < size; ++i) yd[i] = 0.f;
+    for (int64_t i = 0; i < n; ++i) {
+      KILN_CHECK(idx[i] >= 0 && idx[i] < size, who_, ": index ", idx[i], " (element ", i,
+                 " of I) is outside the output of ", size, " elements");
+      yd[idx[i]] = xd[i];
+    }
+  }
+
+ private:
+  std::string who_;
+};
+
 bool supportsPool(const ir::Node& node) {
-  if (!node.inputs[0] || node.inputs[0]->dtype != DType::kFLOAT) return false;
+  if (!node.inputs[0]) return false;
+  const DType t = node.inputs[0]->dtype;
+  if (t != DType::kFLOAT && !(node.op == "MaxPool" && (t == DType::kINT8 || t == DType::kUINT8))) return false;
   const std::size_t rank = node.inputs[0]->shape.size();
   return rank >= 3 && rank <= 5;
 }
@@ -179,6 +249,8 @@ std::unique_ptr<Kernel> make(const ir::Node& n) {
 void registerPoolKernels(TacticRegistry& r) {
   r.add({"MaxPool.ref", "MaxPool", 0, supportsPool, make<PoolRef>, nullptr});
   r.add({"AveragePool.ref", "AveragePool", 0, supportsPool, make<PoolRef>, nullptr});
+  r.add({"LpPool.ref", "LpPool", 0, supportsPool, make<PoolRef>, nullptr});
+  r.add({"MaxUnpool.ref", "MaxUnpool", 0, supportsPool, make<MaxUnpoolRef>, nullptr});
   r.add({"GlobalAveragePool.ref", "GlobalAveragePool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
   r.add({"GlobalMaxPool.ref", "GlobalMaxPool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
 }

@@ -1,7 +1,7 @@
 // Resize (opset 19 semantics): nearest (any dtype, as data movement) and
 // N-D linear (float32), every coordinate_transformation_mode, scales or
 // sizes, the `axes` attribute and keep_aspect_ratio_policy. Cubic and
-// antialias are rejected by the schema.
+// antialiased linear are resize_filter.cc's ("Resize.filter").
 //
 // The output is walked row by row (the last axis): source coordinates of the
 // outer axes are computed once per row, those of the last axis per element,
@@ -256,7 +256,8 @@ class ResizeRef final : public Kernel {
 
 bool supports(const ir::Node& node) {
   if (!node.inputs[0] || node.inputs[0]->shape.empty()) return false;
-  if (node.s("mode", "nearest") == "linear") return node.inputs[0]->dtype == DType::kFLOAT;
+  if (node.s("mode", "nearest") == "linear")
+    return node.inputs[0]->dtype == DType::kFLOAT && node.i("antialias", 0) == 0;
   return node.s("mode", "nearest") == "nearest";
 }
 
@@ -265,6 +266,7 @@ bool supports(const ir::Node& node) {
 void registerResizeKernels(TacticRegistry& r) {
   r.add({"Resize.ref", "Resize", 0, supports,
          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ResizeRef>(n); }, nullptr});
+  registerResizeFilterKernels(r);
 }
 
 }  // namespace kiln::cpu
