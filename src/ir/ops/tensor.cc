@@ -310,6 +310,7 @@ void registerTensorSchemas(SchemaRegistry& r) {
   tensor_ops::registerShapeOpSchemas(r);
   tensor_ops::registerIndexOpSchemas(r);
   tensor_ops::registerLayoutOpSchemas(r);
+  tensor_ops::registerScatterOpSchemas(r);
 }
 
 }  // namespace kiln::ir

@@ -44,5 +44,6 @@ Shape shapeFromSizes(const InferContext& ctx, const std::vector<SizeValue>& size
 void registerShapeOpSchemas(SchemaRegistry& r);   // tensor.cc
 void registerIndexOpSchemas(SchemaRegistry& r);   // tensor_index.cc
 void registerLayoutOpSchemas(SchemaRegistry& r);  // tensor_layout.cc
+void registerScatterOpSchemas(SchemaRegistry& r);  // tensor_scatter.cc
 
 }  // namespace kiln::ir::tensor_ops

@@ -24,6 +24,7 @@ void addNnImporters(ImporterTable& t);
 void addElementwiseImporters(ImporterTable& t);
 void addReduceImporters(ImporterTable& t);
 void addTensorImporters(ImporterTable& t);
+void addTensorIndexImporters(ImporterTable& t);  // tensor_index.cc
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);

@@ -12,6 +12,7 @@ const ImporterTable& importerTable() {
     addElementwiseImporters(t);
     addReduceImporters(t);
     addTensorImporters(t);
+    addTensorIndexImporters(t);
     std::sort(t.begin(), t.end(), [](const OpImporter& a, const OpImporter& b) {
       return std::string_view(a.op) < std::string_view(b.op);
     });

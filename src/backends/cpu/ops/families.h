@@ -11,5 +11,7 @@ void registerResizeKernels(TacticRegistry& r);       // Resize
 void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Cast, Clip, KilnFusedElementwise
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
+void registerMathKernels(TacticRegistry& r);         // CumSum, TopK, Hardmax, Einsum, Det
+void registerSignalKernels(TacticRegistry& r);       // DFT, STFT, MelWeightMatrix
 void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
 }  // namespace kiln::cpu

@@ -136,6 +136,7 @@ void registerTensorKernels(TacticRegistry& r) {
   registerGatherKernels(r);
   registerLayoutKernels(r);
   registerPadKernels(r);
+  registerScatterKernels(r);
 }
 
 }  // namespace kiln::cpu

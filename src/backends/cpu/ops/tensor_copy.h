@@ -102,5 +102,6 @@ void registerConcatSliceKernels(TacticRegistry& r);  // tensor_concat.cc
 void registerGatherKernels(TacticRegistry& r);       // tensor_gather.cc
 void registerLayoutKernels(TacticRegistry& r);       // tensor_layout.cc
 void registerPadKernels(TacticRegistry& r);          // pad.cc
+void registerScatterKernels(TacticRegistry& r);      // tensor_scatter.cc
 
 }  // namespace kiln::cpu
