@@ -30,8 +30,7 @@ std::vector<double> asDoubles(const ir::Tensor& t) {
 }
 
 TEST(WideTypes, DoubleArithmeticKeepsFloat64Precision) {
-  ir::Tensor a = D({1.0, 1e-17, -3.5, 7.0}, {2, 2}), b = D({1e-16, 1.0, 2.0}, {1, 2});
-  b = D({1e-16, 1.0}, {1, 2});
+  ir::Tensor a = D({1.0, 1e-17, -3.5, 7.0}, {2, 2}), b = D({1e-16, 1.0}, {1, 2});
   ir::Tensor s = run("Add", {in(a), in(b)});
   ASSERT_EQ(s.dtype(), DType::kDOUBLE);
   EXPECT_EQ(asDoubles<double>(s), (std::vector<double>{1.0 + 1e-16, 1e-17 + 1.0, -3.5 + 1e-16, 8.0}));
@@ -45,7 +44,7 @@ TEST(WideTypes, DoubleArithmeticKeepsFloat64Precision) {
 
 TEST(WideTypes, SmallAndUnsignedIntegersMaxMinModWrap) {
   ir::Tensor a = typedT<int16_t>(DType::kINT16, {-7, 300, 32767}, {3}), b = typedT<int16_t>(DType::kINT16, {3, -7, 1}, {3});
-  EXPECT_EQ(asDoubles<int16_t>(run("Mod", {in(a), in(b)})), (std::vector<double>{2, -5, 0}));
+  EXPECT_EQ(asDoubles<int16_t>(run("Mod", {in(a), in(b)})), (std::vector<double>{2, -1, 0}));  // the divisor's sign
   EXPECT_EQ(asDoubles<int16_t>(run("Add", {in(a), in(b)})), (std::vector<double>{-4, 293, -32768}));  // wraps
   for (DType t : {DType::kUINT16, DType::kUINT32, DType::kUINT64}) {
     auto make = [&](const std::vector<double>& v) {

@@ -24,7 +24,7 @@ TEST(ScatterElements, EveryAxisAndReduction) {
       std::vector<int64_t> iv = valuesOf<int64_t>(idx);
       for (int64_t& v : iv) v = std::max<int64_t>(-dim, std::min<int64_t>(v, dim - 1));
       ir::Tensor ix = makeTensor<int64_t>({2, 2, 2}, iv);
-      ir::Tensor want = data;
+      ir::Tensor want = data.castTo(data.dtype());  // a deep copy: Tensor copies share storage
       float* w = want.mutableAs<float>();
       for (int64_t i = 0; i < 8; ++i) {
         std::vector<int64_t> c = unravel(i, {2, 2, 2});
