@@ -7,7 +7,10 @@
 
 namespace kiln {
 
-//! Element types. Numbering matches nvinfer1::DataType.
+//! Element types. Numbering matches nvinfer1::DataType for TensorRT's own
+//! types (kFP8 is float8 e4m3fn, as in TensorRT). Values from 32 on are Kiln's
+//! additions for ONNX types TensorRT lacks; TensorRT's later types may still
+//! take 9..31.
 enum class DataType : int32_t {
   kFLOAT = 0,
   kHALF = 1,
@@ -18,6 +21,15 @@ enum class DataType : int32_t {
   kFP8 = 6,
   kBF16 = 7,
   kINT64 = 8,
+  // Kiln additions (no TensorRT equivalent).
+  kDOUBLE = 32,        //!< float64
+  kINT16 = 33,
+  kUINT16 = 34,
+  kUINT32 = 35,
+  kUINT64 = 36,
+  kFP8E5M2 = 37,       //!< float8 e5m2 (with inf and NaN)
+  kFP8E4M3FNUZ = 38,   //!< float8 e4m3, no inf, no negative zero (NaN is 0x80)
+  kFP8E5M2FNUZ = 39,   //!< float8 e5m2, no inf, no negative zero (NaN is 0x80)
 };
 
 //! Size in bytes of one element of `t`.

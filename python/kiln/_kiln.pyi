@@ -31,6 +31,22 @@ class DataType(enum.IntEnum):
 
     INT64 = 8
 
+    DOUBLE = 32
+
+    INT16 = 33
+
+    UINT16 = 34
+
+    UINT32 = 35
+
+    UINT64 = 36
+
+    FP8E5M2 = 37
+
+    FP8E4M3FNUZ = 38
+
+    FP8E5M2FNUZ = 39
+
     @property
     def itemsize(self) -> int:
         """Bytes per element."""

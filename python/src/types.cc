@@ -206,6 +206,15 @@ void bindTypes(nb::module_& m) {
       .value("FP8", DataType::kFP8)
       .value("BF16", DataType::kBF16)
       .value("INT64", DataType::kINT64)
+      // Kiln's additions (tensorrt has no such types)
+      .value("DOUBLE", DataType::kDOUBLE)
+      .value("INT16", DataType::kINT16)
+      .value("UINT16", DataType::kUINT16)
+      .value("UINT32", DataType::kUINT32)
+      .value("UINT64", DataType::kUINT64)
+      .value("FP8E5M2", DataType::kFP8E5M2)
+      .value("FP8E4M3FNUZ", DataType::kFP8E4M3FNUZ)
+      .value("FP8E5M2FNUZ", DataType::kFP8E5M2FNUZ)
       .def_prop_ro("itemsize", [](DataType t) { return dataTypeSize(t); }, "Bytes per element.");
   m.def("data_type_size", [](DataType t) { return dataTypeSize(t); }, "Bytes per element of a DataType.");
 

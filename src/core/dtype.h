@@ -13,8 +13,14 @@ using DType = DataType;
 
 inline int32_t dtypeSize(DType t) { return dataTypeSize(t); }
 inline bool isFloat(DType t) {
-  return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16;
+  return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16 || t == DType::kDOUBLE;
 }
+inline bool isFp8(DType t) {
+  return t == DType::kFP8 || t == DType::kFP8E5M2 || t == DType::kFP8E4M3FNUZ || t == DType::kFP8E5M2FNUZ;
+}
+//! True for every value of DataType that Kiln defines (plan files and casts
+//! from integers are checked with it).
+bool isValidDtype(int32_t value);
 std::optional<DType> dtypeFromName(std::string_view name);
 
 inline float halfToFloat(uint16_t h) {
@@ -74,5 +80,32 @@ inline uint16_t floatToBf16(float f) {
   x += 0x7fffu + ((x >> 16) & 1);
   return static_cast<uint16_t>(x >> 16);
 }
+
+//! The four ONNX float8 formats: sign, `expBits` exponent bits (bias `bias`),
+//! `mantBits` mantissa bits. The FN formats have no infinity; the UZ ("unsigned
+//! zero") ones have no negative zero and a single NaN, 0x80.
+struct Fp8Format {
+  int expBits, mantBits, bias;
+  bool hasInf, uz;
+  uint8_t maxCode;  //!< the largest finite magnitude's code
+};
+inline Fp8Format fp8Format(DType t) {
+  switch (t) {
+    case DType::kFP8E5M2: return {5, 2, 15, true, false, 0x7B};
+    case DType::kFP8E4M3FNUZ: return {4, 3, 8, false, true, 0x7F};
+    case DType::kFP8E5M2FNUZ: return {5, 2, 16, false, true, 0x7F};
+    default: return {4, 3, 7, false, false, 0x7E};  // kFP8: e4m3fn
+  }
+}
+
+float fp8ToFloat(uint8_t v, const Fp8Format& f);
+
+//! Rounds to nearest even (ONNX Cast). With `saturate` (ONNX's default)
+//! overflow and infinity become the largest finite value of that sign;
+//! without it overflow and infinity become infinity (e5m2) or NaN (the
+//! formats without infinity). NaN stays NaN. This is ONNX's reference
+//! (onnx.helper.float32_to_float8e4m3/e5m2), which differs from the table in
+//! its Cast spec for infinity in the UZ formats with saturate.
+uint8_t floatToFp8(float x, const Fp8Format& f, bool saturate);
 
 }  // namespace kiln

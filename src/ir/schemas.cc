@@ -11,6 +11,8 @@ const SchemaRegistry& schemas() {
     registerElementwiseSchemas(r);
     registerReduceSchemas(r);
     registerTensorSchemas(r);
+    registerMathSchemas(r);
+    registerSignalSchemas(r);
     registerKilnSchemas(r);
     registerPluginSchemas(r);
     registerControlFlowSchemas(r);

@@ -89,6 +89,16 @@ static void forEachAsDouble(const Tensor& t, Fn&& fn) {
     case DType::kUINT8: case DType::kBOOL: for (int64_t i = 0; i < n; ++i) fn(i, t.as<uint8_t>()[i]); break;
     case DType::kINT32: for (int64_t i = 0; i < n; ++i) fn(i, t.as<int32_t>()[i]); break;
     case DType::kINT64: for (int64_t i = 0; i < n; ++i) fn(i, static_cast<double>(t.as<int64_t>()[i])); break;
+    case DType::kDOUBLE: for (int64_t i = 0; i < n; ++i) fn(i, t.as<double>()[i]); break;
+    case DType::kINT16: for (int64_t i = 0; i < n; ++i) fn(i, t.as<int16_t>()[i]); break;
+    case DType::kUINT16: for (int64_t i = 0; i < n; ++i) fn(i, t.as<uint16_t>()[i]); break;
+    case DType::kUINT32: for (int64_t i = 0; i < n; ++i) fn(i, t.as<uint32_t>()[i]); break;
+    case DType::kUINT64: for (int64_t i = 0; i < n; ++i) fn(i, static_cast<double>(t.as<uint64_t>()[i])); break;
+    case DType::kFP8: case DType::kFP8E5M2: case DType::kFP8E4M3FNUZ: case DType::kFP8E5M2FNUZ: {
+      Fp8Format f = fp8Format(t.dtype());
+      for (int64_t i = 0; i < n; ++i) fn(i, fp8ToFloat(t.as<uint8_t>()[i], f));
+      break;
+    }
     default: fail("cannot read values of a ", dataTypeName(t.dtype()), " tensor");
   }
 }
@@ -126,6 +136,14 @@ Tensor Tensor::castTo(DType to) const {
       case DType::kBOOL: static_cast<uint8_t*>(o)[i] = v != 0; break;
       case DType::kINT32: static_cast<int32_t*>(o)[i] = static_cast<int32_t>(v); break;
       case DType::kINT64: static_cast<int64_t*>(o)[i] = static_cast<int64_t>(v); break;
+      case DType::kDOUBLE: static_cast<double*>(o)[i] = v; break;
+      case DType::kINT16: static_cast<int16_t*>(o)[i] = static_cast<int16_t>(v); break;
+      case DType::kUINT16: static_cast<uint16_t*>(o)[i] = static_cast<uint16_t>(v); break;
+      case DType::kUINT32: static_cast<uint32_t*>(o)[i] = static_cast<uint32_t>(v); break;
+      case DType::kUINT64: static_cast<uint64_t*>(o)[i] = static_cast<uint64_t>(v); break;
+      case DType::kFP8: case DType::kFP8E5M2: case DType::kFP8E4M3FNUZ: case DType::kFP8E5M2FNUZ:
+        static_cast<uint8_t*>(o)[i] = floatToFp8(static_cast<float>(v), fp8Format(to), true);
+        break;
       default: fail("cannot cast to ", dataTypeName(to));
     }
   });

@@ -2,6 +2,7 @@
 // through its op importer, see importers/), graph outputs.
 #include "onnx/importer.h"
 
+#include <algorithm>
 #include <climits>
 #include <new>
 #include <queue>
@@ -70,9 +71,22 @@ int64_t parseModel(const void* data, std::size_t size, ::onnx::ModelProto& model
   for (const auto& n : model.graph().node()) needsOpset |= isDefaultDomain(n.domain());
   if (!needsOpset) return opset;
   KILN_IMPORT_CHECK(opset != 0, ErrorCode::kUNSUPPORTED_GRAPH, "the model imports no ai.onnx opset");
-  KILN_IMPORT_CHECK(opset >= kMinOpset && opset <= kMaxOpset, ErrorCode::kUNSUPPORTED_GRAPH,
+  // Below opset 6 a model is taken only when all its ops are ones whose first
+  // definition already means what the latest does (their importers handle the
+  // legacy broadcasting of And/Or/Xor/Equal/Less/Greater).
+  static constexpr std::string_view kUnchangedSinceOpset1[] = {"Not",     "And",       "Or",      "Xor",
+                                                               "Equal",   "Less",      "Greater", "Identity",
+                                                               "Shape",   "Size",      "Transpose", "MatMul"};
+  bool early = opset >= 1 && opset < kMinOpset;
+  for (const auto& n : model.graph().node()) {
+    if (!early || !isDefaultDomain(n.domain())) continue;
+    early = std::find(std::begin(kUnchangedSinceOpset1), std::end(kUnchangedSinceOpset1), n.op_type()) !=
+            std::end(kUnchangedSinceOpset1);
+  }
+  KILN_IMPORT_CHECK(early || (opset >= kMinOpset && opset <= kMaxOpset), ErrorCode::kUNSUPPORTED_GRAPH,
                     "the model imports ai.onnx opset ", opset, "; Kiln supports opsets ", kMinOpset, " to ",
-                    kMaxOpset, " (onnx.version_converter can convert the model)");
+                    kMaxOpset, " (and opsets 1 to 5 for models made only of ops unchanged since opset 1; ",
+                    "onnx.version_converter can convert the model)");
   return opset;
 }
 

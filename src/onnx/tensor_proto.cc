@@ -22,11 +22,24 @@ std::optional<DType> dtypeFromOnnx(int32_t t) {
     case TP::INT32: return DType::kINT32;
     case TP::INT64: return DType::kINT64;
     case TP::BOOL: return DType::kBOOL;
+    case TP::DOUBLE: return DType::kDOUBLE;
+    case TP::INT16: return DType::kINT16;
+    case TP::UINT16: return DType::kUINT16;
+    case TP::UINT32: return DType::kUINT32;
+    case TP::UINT64: return DType::kUINT64;
+    // The float8 types by number: the system's onnx.proto may predate them.
+    case 17: return DType::kFP8;  // FLOAT8E4M3FN
+    case 18: return DType::kFP8E4M3FNUZ;
+    case 19: return DType::kFP8E5M2;
+    case 20: return DType::kFP8E5M2FNUZ;
     default: return std::nullopt;
   }
 }
 
 std::string onnxTypeName(int32_t t) {
+  static const char* kNewer[] = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4", "INT4",
+                                 "FLOAT4E2M1"};
+  if (t >= 17 && t <= 23) return kNewer[t - 17];
   if (::onnx::TensorProto_DataType_IsValid(t))
     return ::onnx::TensorProto_DataType_Name(static_cast<::onnx::TensorProto_DataType>(t));
   return strCat("type ", t);
@@ -35,7 +48,8 @@ std::string onnxTypeName(int32_t t) {
 DType requireDtype(int32_t onnxType, const std::string& what) {
   auto dt = dtypeFromOnnx(onnxType);
   KILN_IMPORT_CHECK(dt, ErrorCode::kUNSUPPORTED_NODE_DATATYPE, what, ": data type ", onnxTypeName(onnxType),
-                    " is not supported (Kiln supports FLOAT, FLOAT16, BFLOAT16, INT8, UINT8, INT32, INT64, BOOL)");
+                    " is not supported (Kiln supports FLOAT, DOUBLE, FLOAT16, BFLOAT16, FLOAT8E4M3FN, FLOAT8E4M3FNUZ, "
+                    "FLOAT8E5M2, FLOAT8E5M2FNUZ, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64, BOOL)");
   return *dt;
 }
 
@@ -107,39 +121,11 @@ void copyField(const Field& field, ir::Tensor& out) {
   for (int i = 0; i < field.size(); ++i) dst[i] = static_cast<Dst>(field.Get(i));
 }
 
-//! Kiln has no float64: DOUBLE weights are narrowed to float, as TensorRT
-//! does and as the Cast schema treats a cast to DOUBLE.
-ir::Tensor doubleAsFloat(const TP& t, const std::string& modelDir, const std::string& what) {
-  std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
-  int64_t numel = checkedNumel(dims, what);
-  std::vector<double> values;
-  if (t.data_location() == TP::EXTERNAL) {
-    // An int64 tensor is just 8-byte storage for the doubles.
-    ir::Tensor raw = readExternal(t, DType::kINT64, dims, numel * 8, modelDir, what);
-    values.resize(static_cast<std::size_t>(numel));
-    if (numel) std::memcpy(values.data(), raw.data(), numel * 8);
-  } else if (t.has_raw_data()) {
-    KILN_IMPORT_CHECK(static_cast<int64_t>(t.raw_data().size()) == numel * 8, ErrorCode::kINVALID_VALUE, what,
-                      ": raw_data has ", t.raw_data().size(), " bytes, shape ", ir::toString(dims),
-                      " of DOUBLE needs ", numel * 8);
-    values.resize(static_cast<std::size_t>(numel));
-    if (numel) std::memcpy(values.data(), t.raw_data().data(), numel * 8);
-  } else {
-    KILN_IMPORT_CHECK(t.double_data_size() == numel, ErrorCode::kINVALID_VALUE, what, ": has ",
-                      t.double_data_size(), " values, shape ", ir::toString(dims), " needs ", numel);
-    values.assign(t.double_data().begin(), t.double_data().end());
-  }
-  ir::Tensor out(DType::kFLOAT, std::move(dims));
-  for (int64_t i = 0; i < numel; ++i) out.mutableAs<float>()[i] = static_cast<float>(values[i]);
-  return out;
-}
-
 }  // namespace
 
 ir::Tensor tensorFromProto(const TP& t, const std::string& modelDir, const std::string& what) {
   KILN_IMPORT_CHECK(t.segment().begin() == 0 && t.segment().end() == 0, ErrorCode::kUNSUPPORTED_GRAPH, what,
                     ": segmented tensors are not supported");
-  if (t.data_type() == TP::DOUBLE) return doubleAsFloat(t, modelDir, what);
   DType dtype = requireDtype(t.data_type(), what);
   std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
   int64_t numel = checkedNumel(dims, what);
@@ -162,6 +148,8 @@ ir::Tensor tensorFromProto(const TP& t, const std::string& modelDir, const std::
   switch (dtype) {
     case DType::kFLOAT: count = t.float_data_size(); break;
     case DType::kINT64: count = t.int64_data_size(); break;
+    case DType::kDOUBLE: count = t.double_data_size(); break;
+    case DType::kUINT32: case DType::kUINT64: count = t.uint64_data_size(); break;
     default: count = t.int32_data_size(); break;
   }
   KILN_IMPORT_CHECK(count == numel, ErrorCode::kINVALID_VALUE, what, ": has ", count, " values, shape ",
@@ -172,6 +160,14 @@ ir::Tensor tensorFromProto(const TP& t, const std::string& modelDir, const std::
     case DType::kINT64: copyField<int64_t>(t.int64_data(), out); break;
     case DType::kINT32: copyField<int32_t>(t.int32_data(), out); break;
     case DType::kINT8: copyField<int8_t>(t.int32_data(), out); break;
+    case DType::kDOUBLE: copyField<double>(t.double_data(), out); break;
+    case DType::kINT16: copyField<int16_t>(t.int32_data(), out); break;
+    case DType::kUINT16: copyField<uint16_t>(t.int32_data(), out); break;
+    case DType::kUINT32: copyField<uint32_t>(t.uint64_data(), out); break;
+    case DType::kUINT64: copyField<uint64_t>(t.uint64_data(), out); break;
+    case DType::kFP8: case DType::kFP8E5M2: case DType::kFP8E4M3FNUZ: case DType::kFP8E5M2FNUZ:
+      copyField<uint8_t>(t.int32_data(), out);  // the 8-bit patterns, one per int32
+      break;
     case DType::kUINT8: copyField<uint8_t>(t.int32_data(), out); break;
     case DType::kHALF:  // float16 / bfloat16 bits are stored in the low 16 bits of int32_data
     case DType::kBF16: copyField<uint16_t>(t.int32_data(), out); break;

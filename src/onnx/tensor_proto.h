@@ -17,8 +17,7 @@ std::string onnxTypeName(int32_t onnxType);
 //! The dtype of `onnxType`; fails with kUNSUPPORTED_NODE_DATATYPE naming `what`.
 DType requireDtype(int32_t onnxType, const std::string& what);
 
-//! Converts a TensorProto (an initializer or an attribute); DOUBLE becomes
-//! float (Kiln has no float64). `what` names it in
+//! Converts a TensorProto (an initializer or an attribute). `what` names it in
 //! errors (`initializer "conv1.weight"`); external data is read relative to
 //! `modelDir`. Sizes are checked against the data before anything is allocated.
 ir::Tensor tensorFromProto(const ::onnx::TensorProto& t, const std::string& modelDir, const std::string& what);

@@ -153,7 +153,7 @@ class Reader {
 
   DType dtype(fb::DType t, const std::string& where) const {
     int v = static_cast<int>(t);
-    check(v >= 0 && v <= static_cast<int>(DType::kINT64), where, " has unknown dtype ", v);
+    check(isValidDtype(v), where, " has unknown dtype ", v);
     return static_cast<DType>(v);
   }
 

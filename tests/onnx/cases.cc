@@ -44,7 +44,12 @@ const std::vector<ToleranceOverride>& toleranceOverrides() {
   static const char* kBf16 =
       "ONNX's expected bfloat16 values truncate the float32 input; Kiln rounds to nearest even (as TensorRT and "
       "PyTorch do), which differs by at most one bfloat16 ulp (2^-8 relative)";
+  static const char* kIdft =
+      "ONNX's expected inverse DFT comes from numpy's FFT rounded to float32: outputs that are exactly 0 carry "
+      "float32 rounding noise of the sums (values up to 54, so up to 2e-7); Kiln sums in double";
   static const std::vector<ToleranceOverride> t = {
+      {"node/test_dft_inverse", 1e-3, 1e-6, kIdft},
+      {"node/test_dft_inverse_opset19", 1e-3, 1e-6, kIdft},
       {"node/test_cast_FLOAT_to_BFLOAT16", 8e-3, 0, kBf16},
       {"node/test_castlike_FLOAT_to_BFLOAT16", 8e-3, 0, kBf16},
       {"node/test_castlike_FLOAT_to_BFLOAT16_expanded", 8e-3, 0, kBf16},

@@ -34,8 +34,16 @@ std::string onnxTypeName(int32_t t) {
 
 std::optional<DataType> kilnTypeOf(int32_t t) {
   switch (t) {
-    case TP::FLOAT:
-    case TP::DOUBLE: return DataType::kFLOAT;
+    case TP::FLOAT: return DataType::kFLOAT;
+    case TP::DOUBLE: return DataType::kDOUBLE;
+    case TP::INT16: return DataType::kINT16;
+    case TP::UINT16: return DataType::kUINT16;
+    case TP::UINT32: return DataType::kUINT32;
+    case TP::UINT64: return DataType::kUINT64;
+    case 17: return DataType::kFP8;  // float8e4m3fn, by number (see onnxTypeName)
+    case 18: return DataType::kFP8E4M3FNUZ;
+    case 19: return DataType::kFP8E5M2;
+    case 20: return DataType::kFP8E5M2FNUZ;
     case TP::FLOAT16: return DataType::kHALF;
     case TP::BFLOAT16: return DataType::kBF16;
     case TP::INT8: return DataType::kINT8;
@@ -61,10 +69,15 @@ namespace {
 int32_t elemSize(DataType t) {
   switch (t) {
     case DataType::kFLOAT:
-    case DataType::kINT32: return 4;
+    case DataType::kINT32:
+    case DataType::kUINT32: return 4;
     case DataType::kHALF:
-    case DataType::kBF16: return 2;
-    case DataType::kINT64: return 8;
+    case DataType::kBF16:
+    case DataType::kINT16:
+    case DataType::kUINT16: return 2;
+    case DataType::kINT64:
+    case DataType::kDOUBLE:
+    case DataType::kUINT64: return 8;
     default: return 1;
   }
 }
@@ -85,6 +98,20 @@ double bf16Value(uint16_t b) {
   return f;
 }
 
+// The float8 formats, decoded from their definitions (ONNX's Cast table):
+// sign, exponent bits, mantissa bits and bias; FN: no infinity, S.1111.111 is
+// NaN; UZ: no negative zero, 0x80 is the only NaN.
+double fp8Value(uint8_t v, int expBits, int bias, bool fn, bool uz) {
+  const int mantBits = 7 - expBits;
+  const int exp = (v >> mantBits) & ((1 << expBits) - 1), mant = v & ((1 << mantBits) - 1);
+  const double sign = (v & 0x80) ? -1.0 : 1.0;
+  if (uz && v == 0x80) return NAN;
+  if (!uz && fn && (v & 0x7f) == 0x7f) return NAN;
+  if (!uz && !fn && exp == (1 << expBits) - 1) return mant ? NAN : sign * INFINITY;
+  if (exp == 0) return sign * std::ldexp(mant, 1 - bias - mantBits);
+  return sign * std::ldexp(mant + (1 << mantBits), exp - bias - mantBits);
+}
+
 template <typename T>
 void put(std::vector<uint8_t>& bytes, int64_t i, T v) {
   std::memcpy(bytes.data() + i * sizeof(T), &v, sizeof(T));
@@ -100,11 +127,26 @@ double valueAt(DataType t, const void* data, int64_t i) {
     case DataType::kINT32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); return v; }
     case DataType::kINT64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); return static_cast<double>(v); }
     case DataType::kINT8: return static_cast<int8_t>(p[i]);
+    case DataType::kDOUBLE: { double v; std::memcpy(&v, p + 8 * i, 8); return v; }
+    case DataType::kINT16: { int16_t v; std::memcpy(&v, p + 2 * i, 2); return v; }
+    case DataType::kUINT16: { uint16_t v; std::memcpy(&v, p + 2 * i, 2); return v; }
+    case DataType::kUINT32: { uint32_t v; std::memcpy(&v, p + 4 * i, 4); return v; }
+    case DataType::kUINT64: { uint64_t v; std::memcpy(&v, p + 8 * i, 8); return static_cast<double>(v); }
+    case DataType::kFP8: return fp8Value(p[i], 4, 7, true, false);
+    case DataType::kFP8E4M3FNUZ: return fp8Value(p[i], 4, 8, true, true);
+    case DataType::kFP8E5M2: return fp8Value(p[i], 5, 15, false, false);
+    case DataType::kFP8E5M2FNUZ: return fp8Value(p[i], 5, 16, true, true);
     default: return p[i];  // uint8, bool
   }
 }
 
-bool isFloatType(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
+bool isFloatType(DataType t) {
+  switch (t) {
+    case DataType::kFLOAT: case DataType::kHALF: case DataType::kBF16: case DataType::kDOUBLE: case DataType::kFP8:
+    case DataType::kFP8E5M2: case DataType::kFP8E4M3FNUZ: case DataType::kFP8E5M2FNUZ: return true;
+    default: return false;
+  }
+}
 
 std::string fmt(double v) {
   std::ostringstream os;
@@ -146,16 +188,9 @@ HostTensor readTensorFile(const std::string& path, int32_t declaredType) {
 
   if (t.has_raw_data()) {
     const std::string& raw = t.raw_data();
-    const int64_t srcSize = t.data_type() == TP::DOUBLE ? 8 : size;
-    if (static_cast<int64_t>(raw.size()) != n * srcSize)
+    if (static_cast<int64_t>(raw.size()) != n * size)
       throw std::runtime_error("raw_data size does not match the shape in " + path);
-    if (t.data_type() == TP::DOUBLE) {
-      for (int64_t i = 0; i < n; ++i) {
-        double d;
-        std::memcpy(&d, raw.data() + 8 * i, 8);
-        put(out.bytes, i, static_cast<float>(d));
-      }
-    } else if (n) {
+    if (n) {
       std::memcpy(out.bytes.data(), raw.data(), raw.size());
       if (out.kilnType == DataType::kBOOL)
         for (auto& b : out.bytes) b = b != 0;
@@ -168,9 +203,16 @@ HostTensor readTensorFile(const std::string& path, int32_t declaredType) {
   };
   switch (t.data_type()) {
     case TP::FLOAT: need(t.float_data_size()); for (int64_t i = 0; i < n; ++i) put(out.bytes, i, t.float_data(i)); break;
-    case TP::DOUBLE:
-      need(t.double_data_size());
-      for (int64_t i = 0; i < n; ++i) put(out.bytes, i, static_cast<float>(t.double_data(i)));
+    case TP::DOUBLE: need(t.double_data_size()); for (int64_t i = 0; i < n; ++i) put(out.bytes, i, t.double_data(i)); break;
+    case TP::UINT32:
+      need(t.uint64_data_size());
+      for (int64_t i = 0; i < n; ++i) put(out.bytes, i, static_cast<uint32_t>(t.uint64_data(i)));
+      break;
+    case TP::UINT64: need(t.uint64_data_size()); for (int64_t i = 0; i < n; ++i) put(out.bytes, i, t.uint64_data(i)); break;
+    case TP::INT16:
+    case TP::UINT16:
+      need(t.int32_data_size());
+      for (int64_t i = 0; i < n; ++i) put(out.bytes, i, static_cast<uint16_t>(t.int32_data(i)));
       break;
     case TP::INT64: need(t.int64_data_size()); for (int64_t i = 0; i < n; ++i) put(out.bytes, i, t.int64_data(i)); break;
     case TP::INT32: need(t.int32_data_size()); for (int64_t i = 0; i < n; ++i) put(out.bytes, i, t.int32_data(i)); break;
@@ -179,7 +221,7 @@ HostTensor readTensorFile(const std::string& path, int32_t declaredType) {
       need(t.int32_data_size());
       for (int64_t i = 0; i < n; ++i) put(out.bytes, i, static_cast<uint16_t>(t.int32_data(i)));
       break;
-    default:  // int8, uint8, bool
+    default:  // int8, uint8, bool, float8 (bit patterns)
       need(t.int32_data_size());
       for (int64_t i = 0; i < n; ++i)
         out.bytes[i] = out.kilnType == DataType::kBOOL ? t.int32_data(i) != 0 : static_cast<uint8_t>(t.int32_data(i));

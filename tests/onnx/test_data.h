@@ -16,7 +16,7 @@ struct HostTensor {
   int32_t onnxType = 0;  //!< onnx::TensorProto::DataType
   std::string name;
   std::vector<int64_t> dims;
-  //! The elements in Kiln's layout of `kilnType` (double narrowed to float).
+  //! The elements in Kiln's layout of `kilnType`.
   std::vector<uint8_t> bytes;
   kiln::DataType kilnType = kiln::DataType::kFLOAT;
   int64_t numel() const;
@@ -24,8 +24,7 @@ struct HostTensor {
 
 //! Lower-case ONNX name of an element type ("float", "int64", "float8e4m3fn"...).
 std::string onnxTypeName(int32_t onnxType);
-//! The Kiln type holding `onnxType`, nullopt when Kiln has none (DOUBLE maps to
-//! kFLOAT: Kiln narrows float64 models to float32 by design).
+//! The Kiln type holding `onnxType`, nullopt when Kiln has none.
 std::optional<kiln::DataType> kilnTypeOf(int32_t onnxType);
 
 //! Reads a serialized TensorProto; throws std::runtime_error saying why not.

@@ -99,6 +99,14 @@ json elementJson(const TensorBuffer& t, std::size_t i) {
     case kiln::DataType::kBOOL: return json(load(uint8_t{}) ? 1 : 0);
     case kiln::DataType::kINT32: return json(load(int32_t{}));
     case kiln::DataType::kINT64: return json(load(int64_t{}));
+    case kiln::DataType::kDOUBLE: return json(load(double{}));
+    case kiln::DataType::kINT16: return json(load(int16_t{}));
+    case kiln::DataType::kUINT16: return json(load(uint16_t{}));
+    case kiln::DataType::kUINT32: return json(load(uint32_t{}));
+    case kiln::DataType::kUINT64: return json(load(uint64_t{}));
+    case kiln::DataType::kFP8E5M2:
+    case kiln::DataType::kFP8E4M3FNUZ:
+    case kiln::DataType::kFP8E5M2FNUZ: return json(static_cast<int>(load(uint8_t{})));  // bit patterns, as kFP8
   }
   return json(nullptr);
 }

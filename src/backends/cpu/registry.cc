@@ -56,6 +56,8 @@ const TacticRegistry& tactics() {
     registerElementwiseKernels(r);
     registerReduceKernels(r);
     registerTensorKernels(r);
+    registerMathKernels(r);
+    registerSignalKernels(r);
     registerPluginKernels(r);
     registerControlFlowKernels(r);
     registerRnnKernels(r);

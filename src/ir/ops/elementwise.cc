@@ -9,7 +9,7 @@
 namespace kiln::ir {
 namespace {
 
-bool isNumeric(DType t) { return t != DType::kBOOL && t != DType::kFP8; }
+bool isNumeric(DType t) { return t != DType::kBOOL && !isFp8(t); }
 
 //! Every input present must have input 0's dtype (ONNX's single type variable T).
 void checkSameDtype(const InferContext& ctx) {
@@ -59,6 +59,47 @@ void inferLogic(InferContext& ctx) {
   for (std::size_t i = 0; i < ctx.numInputs(); ++i)
     ctx.check(ctx.in(i).dtype == DType::kBOOL, "input ", i, " must be bool, got ", dataTypeName(ctx.in(i).dtype));
   ctx.setOutput(0, DType::kBOOL, broadcastAll(ctx));
+}
+
+bool isIntegerDtype(DType t) {
+  switch (t) {
+    case DType::kINT8: case DType::kUINT8: case DType::kINT16: case DType::kUINT16: case DType::kINT32:
+    case DType::kUINT32: case DType::kINT64: case DType::kUINT64: return true;
+    default: return false;
+  }
+}
+
+// BitwiseAnd/Or/Xor: one integer type, broadcast.
+void inferBitwise(InferContext& ctx) {
+  checkSameDtype(ctx);
+  ctx.check(isIntegerDtype(ctx.in(0).dtype), "needs integer inputs, got ", dataTypeName(ctx.in(0).dtype));
+  ctx.setOutput(0, ctx.in(0).dtype, broadcastAll(ctx));
+}
+
+// BitShift: unsigned integers; direction "LEFT" or "RIGHT".
+void inferBitShift(InferContext& ctx) {
+  checkSameDtype(ctx);
+  DType t = ctx.in(0).dtype;
+  ctx.check(t == DType::kUINT8 || t == DType::kUINT16 || t == DType::kUINT32 || t == DType::kUINT64,
+            "needs unsigned integer inputs, got ", dataTypeName(t));
+  std::string dir = ctx.node().s("direction", "");
+  ctx.check(dir == "LEFT" || dir == "RIGHT", "attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"", dir,
+            "\"");
+  ctx.setOutput(0, t, broadcastAll(ctx));
+}
+
+void inferBitwiseNot(InferContext& ctx) {
+  ctx.check(isIntegerDtype(ctx.in(0).dtype), "needs an integer input, got ", dataTypeName(ctx.in(0).dtype));
+  ctx.setOutput(0, ctx.in(0).dtype, ctx.in(0).shape);
+}
+
+// Shrink: numeric in and out; lambd must not be negative.
+void inferShrink(InferContext& ctx) {
+  ctx.check(isNumeric(ctx.in(0).dtype) && ctx.in(0).dtype != DType::kHALF && ctx.in(0).dtype != DType::kBF16,
+            "does not accept a ", dataTypeName(ctx.in(0).dtype), " input");
+  float lambd = ctx.node().f("lambd", 0.5f);
+  ctx.check(lambd >= 0, "attribute 'lambd' must not be negative, got ", lambd);
+  ctx.setOutput(0, ctx.in(0).dtype, ctx.in(0).shape);
 }
 
 void inferNot(InferContext& ctx) {
@@ -135,27 +176,44 @@ bool onnxToDType(int64_t onnxType, DType* out) {
     case 1: *out = DType::kFLOAT; return true;
     case 2: *out = DType::kUINT8; return true;
     case 3: *out = DType::kINT8; return true;
+    case 4: *out = DType::kUINT16; return true;
+    case 5: *out = DType::kINT16; return true;
     case 6: *out = DType::kINT32; return true;
     case 7: *out = DType::kINT64; return true;
     case 9: *out = DType::kBOOL; return true;
     case 10: *out = DType::kHALF; return true;
-    // Kiln has no float64: like TensorRT, a cast to double computes in float.
-    case 11: *out = DType::kFLOAT; return true;
+    case 11: *out = DType::kDOUBLE; return true;
+    case 12: *out = DType::kUINT32; return true;
+    case 13: *out = DType::kUINT64; return true;
     case 16: *out = DType::kBF16; return true;
+    case 17: *out = DType::kFP8; return true;  // FLOAT8E4M3FN
+    case 18: *out = DType::kFP8E4M3FNUZ; return true;
+    case 19: *out = DType::kFP8E5M2; return true;
+    case 20: *out = DType::kFP8E5M2FNUZ; return true;
     default: return false;
   }
 }
 
+//! `saturate` (opset 19) only matters for casts to float8.
+void checkSaturate(InferContext& ctx) {
+  int64_t saturate = ctx.node().i("saturate", 1);
+  ctx.check(saturate == 0 || saturate == 1, "attribute 'saturate' must be 0 or 1, got ", saturate);
+}
+
 void inferCast(InferContext& ctx) {
   ctx.check(ctx.node().has("to"), "lacks the attribute 'to'");
+  checkSaturate(ctx);
   int64_t to = ctx.node().i("to", 0);
   DType out = DType::kFLOAT;
-  ctx.check(onnxToDType(to, &out), "cannot cast to ONNX type ", to, " (Kiln supports float, float16, bfloat16, ",
-            "int8, uint8, int32, int64, bool)");
+  ctx.check(onnxToDType(to, &out), "attribute 'to' is ONNX type ", to, ", which Kiln cannot cast to (Kiln has ",
+            "float32/64, float16, bfloat16, the four float8 types, int8/16/32/64, uint8/16/32/64 and bool)");
   ctx.setOutput(0, out, ctx.in(0).shape);
 }
 
-void inferCastLike(InferContext& ctx) { ctx.setOutput(0, ctx.in(1).dtype, ctx.in(0).shape); }
+void inferCastLike(InferContext& ctx) {
+  checkSaturate(ctx);
+  ctx.setOutput(0, ctx.in(1).dtype, ctx.in(0).shape);
+}
 
 void add(SchemaRegistry& r, const char* op, int minIn, int maxIn, InferFn fn) {
   OpSchema s;
@@ -177,6 +235,10 @@ void registerElementwiseSchemas(SchemaRegistry& r) {
   for (const char* op : {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"}) add(r, op, 2, 2, inferCompare);
   for (const char* op : {"And", "Or", "Xor"}) add(r, op, 2, 2, inferLogic);
   add(r, "Not", 1, 1, inferNot);
+  for (const char* op : {"BitwiseAnd", "BitwiseOr", "BitwiseXor"}) add(r, op, 2, 2, inferBitwise);
+  add(r, "BitShift", 2, 2, inferBitShift);
+  add(r, "BitwiseNot", 1, 1, inferBitwiseNot);
+  add(r, "Shrink", 1, 1, inferShrink);
   for (const char* op : {"Relu", "Abs", "Neg", "Sign"}) add(r, op, 1, 1, inferUnaryNumeric);
   for (const char* op : {"Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Erf", "Reciprocal", "Floor", "Ceil", "Round",
                          "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",

@@ -14,10 +14,15 @@ void registerElementwiseSchemas(SchemaRegistry& r);
 void registerReduceSchemas(SchemaRegistry& r);
 //! Reshape, Flatten, Transpose, Concat, Split, Slice, Gather, GatherElements,
 //! Squeeze, Unsqueeze, Shape, Size, ConstantOfShape, Expand, Tile, Pad, Identity,
-//! Dropout, Range, DepthToSpace, SpaceToDepth, Trilu (ops/tensor*.cc).
+//! Dropout, Range, DepthToSpace, SpaceToDepth, Trilu, ScatterElements, ScatterND,
+//! GatherND, ReverseSequence, OneHot, EyeLike, the window functions (ops/tensor*.cc).
 void registerTensorSchemas(SchemaRegistry& r);
 //! NonMaxSuppression, RoiAlign (ops/detection.cc).
 void registerDetectionSchemas(SchemaRegistry& r);
+//! CumSum, TopK, Hardmax, Einsum, Det (ops/math.cc).
+void registerMathSchemas(SchemaRegistry& r);
+//! DFT, STFT, MelWeightMatrix (ops/signal.cc).
+void registerSignalSchemas(SchemaRegistry& r);
 //! Kiln's internal ops made by passes (KilnFusedElementwise, ...).
 void registerKilnSchemas(SchemaRegistry& r);
 //! KilnPlugin: a layer computed by a user's plugin (ops/plugin.cc, ir/plugin.h).

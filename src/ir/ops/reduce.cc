@@ -11,7 +11,9 @@ namespace {
 void inferReduce(InferContext& ctx) {
   const Node& node = ctx.node();
   DType t = ctx.in(0).dtype;
-  ctx.check(t != DType::kBOOL && t != DType::kFP8, "does not accept a ", dataTypeName(t), " input");
+  // bool ReduceMax/ReduceMin are opset 20's any/all.
+  bool boolOk = t == DType::kBOOL && (node.op == "ReduceMax" || node.op == "ReduceMin");
+  ctx.check((t != DType::kBOOL || boolOk) && !isFp8(t), "does not accept a ", dataTypeName(t), " input");
   // The parser upgrades the old attribute form; one left here would be silently ignored.
   ctx.check(!node.has("axes"), "axes must be input 1, not an attribute (opset 18 form)");
   int64_t keepdims = node.i("keepdims", 1);
@@ -53,7 +55,7 @@ void inferReduce(InferContext& ctx) {
 void inferArg(InferContext& ctx) {
   const Node& node = ctx.node();
   DType t = ctx.in(0).dtype;
-  ctx.check(t != DType::kBOOL && t != DType::kFP8, "does not accept a ", dataTypeName(t), " input");
+  ctx.check(t != DType::kBOOL && !isFp8(t), "does not accept a ", dataTypeName(t), " input");
   int64_t keepdims = node.i("keepdims", 1);
   int64_t last = node.i("select_last_index", 0);
   ctx.check(keepdims == 0 || keepdims == 1, "keepdims must be 0 or 1, got ", keepdims);

@@ -311,6 +311,7 @@ void registerTensorSchemas(SchemaRegistry& r) {
   tensor_ops::registerIndexOpSchemas(r);
   tensor_ops::registerLayoutOpSchemas(r);
   tensor_ops::registerSelectOpSchemas(r);
+  tensor_ops::registerScatterOpSchemas(r);
 }
 
 }  // namespace kiln::ir

@@ -45,5 +45,6 @@ void registerShapeOpSchemas(SchemaRegistry& r);   // tensor.cc
 void registerIndexOpSchemas(SchemaRegistry& r);   // tensor_index.cc
 void registerLayoutOpSchemas(SchemaRegistry& r);  // tensor_layout.cc
 void registerSelectOpSchemas(SchemaRegistry& r);  // tensor_select.cc
+void registerScatterOpSchemas(SchemaRegistry& r);  // tensor_scatter.cc
 
 }  // namespace kiln::ir::tensor_ops

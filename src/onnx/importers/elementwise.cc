@@ -91,7 +91,13 @@ void addElementwiseImporters(ImporterTable& t) {
                         {"ThresholdedRelu", 10, importSame},
                         {"Celu", 12, importSame},
                         {"Mish", 18, importSame},
-                        // `to` keeps its ONNX value; the schema maps DOUBLE to float as TensorRT does.
+                        {"Shrink", 9, importSame},
+                        {"BitShift", 11, importSame},
+                        {"BitwiseAnd", 18, importSame},
+                        {"BitwiseOr", 18, importSame},
+                        {"BitwiseXor", 18, importSame},
+                        {"BitwiseNot", 18, importSame},
+                        // `to` keeps its ONNX value; the schema maps it to a Kiln dtype.
                         {"Cast", 1, importSame},
                         {"Dropout", 1, importDropout},
                     });

@@ -28,6 +28,7 @@ void addControlFlowImporters(ImporterTable& t);  // If, Loop, Scan (control_flow
 void addRnnImporters(ImporterTable& t);          // RNN, GRU, LSTM (rnn.cc)
 void addDetectionImporters(ImporterTable& t);
 void addQuantImporters(ImporterTable& t);  // quantization, extra normalizations, LpPool (nn_quant.cc)
+void addTensorIndexImporters(ImporterTable& t);  // tensor_index.cc
 
 //! The importer for `op`, or nullptr.
 const OpImporter* findImporter(std::string_view op);

@@ -16,6 +16,7 @@ const ImporterTable& importerTable() {
     addRnnImporters(t);
     addDetectionImporters(t);
     addQuantImporters(t);
+    addTensorIndexImporters(t);
     std::sort(t.begin(), t.end(), [](const OpImporter& a, const OpImporter& b) {
       return std::string_view(a.op) < std::string_view(b.op);
     });

@@ -161,7 +161,7 @@ TEST(OnnxImport, TypedFieldInitializers) {
   i8.add_int32_data(-5);
   i8.add_int32_data(7);
   b.initializer(i8);
-  TP d;  // DOUBLE weights are narrowed to float
+  TP d;  // DOUBLE weights stay float64
   d.set_name("d");
   d.set_data_type(TP::DOUBLE);
   d.add_dims(2);
@@ -181,7 +181,7 @@ TEST(OnnxImport, TypedFieldInitializers) {
   EXPECT_EQ(ht.toFloat(), (std::vector<float>{1.5f, -2.0f}));
   EXPECT_EQ(g.findValue("f")->constant->toFloat(), (std::vector<float>{1.f, 2.f, 3.f}));
   EXPECT_EQ(g.findValue("i8")->constant->toInt64(), (std::vector<int64_t>{-5, 7}));
-  EXPECT_EQ(g.findValue("d")->constant->dtype(), DType::kFLOAT);
+  EXPECT_EQ(g.findValue("d")->constant->dtype(), DType::kDOUBLE);
   EXPECT_EQ(g.findValue("d")->constant->toFloat(), (std::vector<float>{0.25f, -3.0f}));
 }
 

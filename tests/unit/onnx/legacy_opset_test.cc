@@ -104,5 +104,17 @@ TEST(LegacyOpset, Opset5StaysUnsupported) {
   EXPECT_NE(r.errors[0].desc.find("opsets 6 to"), std::string::npos) << errorText(r);
 }
 
+// Ops unchanged since opset 1 (Not, the logic ops, ...) import from opset 1 on.
+TEST(LegacyOpset, Opset1ModelsOfUnchangedOpsImport) {
+  OnnxModelBuilder b(1);
+  b.input("x", TP::BOOL, {2, 3});
+  b.node("Not", {"x"}, {"y"});
+  b.output("y", TP::BOOL);
+  ir::Graph g;
+  auto r = importBytes(b.bytes(), g);
+  ASSERT_TRUE(r.ok) << errorText(r);
+  EXPECT_EQ(g.outputs[0]->dtype, DType::kBOOL);
+}
+
 }  // namespace
 }  // namespace kiln::test

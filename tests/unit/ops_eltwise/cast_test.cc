@@ -153,9 +153,11 @@ TEST(CastSchema, TypesAndErrors) {
   EXPECT_EQ(inferOut("Cast", {typed(DType::kFLOAT, {ir::Dim("N")})}, {{"to", kOnnxInt64}}).dtype, DType::kINT64);
   EXPECT_EQ(inferOut("Cast", {typed(DType::kFLOAT, {2})}, {{"to", kOnnxBf16}}).dtype, DType::kBF16);
   EXPECT_EQ(inferOut("Cast", {typed(DType::kFLOAT, {2})}, {{"to", kOnnxBool}}).dtype, DType::kBOOL);
-  // No float64 in Kiln: as TensorRT, a cast to double computes in float.
-  EXPECT_EQ(inferOut("Cast", {typed(DType::kHALF, {2})}, {{"to", kOnnxDouble}}).dtype, DType::kFLOAT);
-  expectSchemaError("Cast", {typed(DType::kFLOAT, {2})}, {{"to", int64_t{8}}}, "cannot cast to ONNX type 8");
+  EXPECT_EQ(inferOut("Cast", {typed(DType::kHALF, {2})}, {{"to", kOnnxDouble}}).dtype, DType::kDOUBLE);
+  EXPECT_EQ(inferOut("Cast", {typed(DType::kFLOAT, {2})}, {{"to", int64_t{19}}}).dtype, DType::kFP8E5M2);
+  expectSchemaError("Cast", {typed(DType::kFLOAT, {2})}, {{"to", int64_t{8}}}, "attribute 'to' is ONNX type 8");
+  expectSchemaError("Cast", {typed(DType::kFLOAT, {2})}, {{"to", int64_t{17}}, {"saturate", int64_t{2}}},
+                    "'saturate' must be 0 or 1");
   expectSchemaError("Cast", {typed(DType::kFLOAT, {2})}, {}, "'to'");
 }
 

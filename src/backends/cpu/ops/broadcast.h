@@ -142,31 +142,62 @@ constexpr int64_t kGrainCheap = 32768;
 constexpr int64_t kGrainCostly = 4096;
 
 //! Calls fn(T{}) with T the C++ type of a numeric dtype that the math
-//! kernels serve (float32, int32, int64); returns false for other dtypes.
+//! kernels serve (float32, float64, int32, int64); returns false for other dtypes.
 template <typename Fn>
 bool dispatchNumeric(DType t, Fn&& fn) {
   switch (t) {
     case DType::kFLOAT: fn(float{}); return true;
+    case DType::kDOUBLE: fn(double{}); return true;
     case DType::kINT32: fn(int32_t{}); return true;
     case DType::kINT64: fn(int64_t{}); return true;
     default: return false;
   }
 }
 
-//! dispatchNumeric plus int8 and uint8: the types ONNX defines Add/Sub/Mul/Div,
-//! Max/Min, Mod, comparisons and Clip on (the cheap ops; Pow and the reductions
-//! stay on dispatchNumeric).
+inline bool isNumericType(DType t) {
+  return t == DType::kFLOAT || t == DType::kDOUBLE || t == DType::kINT32 || t == DType::kINT64;
+}
+
+//! dispatchNumeric plus the 8/16-bit and unsigned integers: the types ONNX
+//! defines Add/Sub/Mul/Div, Max/Min, Mod, comparisons and Clip on (the cheap
+//! ops; Pow's base and the reductions stay on dispatchNumeric).
 template <typename Fn>
 bool dispatchArith(DType t, Fn&& fn) {
   switch (t) {
     case DType::kINT8: fn(int8_t{}); return true;
     case DType::kUINT8: fn(uint8_t{}); return true;
+    case DType::kINT16: fn(int16_t{}); return true;
+    case DType::kUINT16: fn(uint16_t{}); return true;
+    case DType::kUINT32: fn(uint32_t{}); return true;
+    case DType::kUINT64: fn(uint64_t{}); return true;
     default: return dispatchNumeric(t, fn);
   }
 }
 
 inline bool isArithType(DType t) {
-  return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64 || t == DType::kINT8 || t == DType::kUINT8;
+  switch (t) {
+    case DType::kINT8: case DType::kUINT8: case DType::kINT16: case DType::kUINT16: case DType::kUINT32:
+    case DType::kUINT64: return true;
+    default: return isNumericType(t);
+  }
 }
+
+//! The integer types (the bitwise ops' domain).
+template <typename Fn>
+bool dispatchInteger(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::kINT8: fn(int8_t{}); return true;
+    case DType::kUINT8: fn(uint8_t{}); return true;
+    case DType::kINT16: fn(int16_t{}); return true;
+    case DType::kUINT16: fn(uint16_t{}); return true;
+    case DType::kINT32: fn(int32_t{}); return true;
+    case DType::kUINT32: fn(uint32_t{}); return true;
+    case DType::kINT64: fn(int64_t{}); return true;
+    case DType::kUINT64: fn(uint64_t{}); return true;
+    default: return false;
+  }
+}
+
+inline bool isIntegerType(DType t) { return isArithType(t) && t != DType::kFLOAT && t != DType::kDOUBLE; }
 
 }  // namespace kiln::cpu

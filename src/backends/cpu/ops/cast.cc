@@ -1,8 +1,13 @@
-// Reference kernels of Cast and CastLike between every Kiln dtype (float32,
-// float16, bfloat16, int8, uint8, int32, int64, bool). The target type is the
-// output view's dtype, so both ops share one kernel.
+// Reference kernels of Cast and CastLike between every Kiln dtype (float32/64,
+// float16, bfloat16, the four float8 types, int8/16/32/64, uint8/16/32/64,
+// bool). The target type is the output view's dtype, so both ops share one
+// kernel.
 //
 // Conversions: to float16/bfloat16 rounds to nearest even (core/dtype.h);
+// float8 goes through float32, rounds to nearest even and saturates unless
+// the node's `saturate` is 0 (ONNX's table; core/dtype.h floatToFp8);
+// float64 to float16/bfloat16 rounds via float32 (a double rounding that can
+// differ from a direct one by an ulp on exact ties);
 // float to integer truncates toward zero and saturates at the target's range,
 // NaN becoming 0 (C++ leaves these undefined; saturation is what TensorRT does);
 // integer to integer wraps (as numpy); anything to bool is "!= 0".
@@ -22,6 +27,7 @@ namespace {
 struct Half { uint16_t bits; };
 struct BF16 { uint16_t bits; };
 struct Bool { uint8_t v; };
+struct F8 { uint8_t bits; };  // any float8 format; the kernel knows which
 
 template <typename Fn>
 void dispatchAll(DType t, Fn&& fn) {
@@ -34,20 +40,21 @@ void dispatchAll(DType t, Fn&& fn) {
     case DType::kINT32: return fn(int32_t{});
     case DType::kINT64: return fn(int64_t{});
     case DType::kBOOL: return fn(Bool{});
-    default: fail("Cast: unsupported dtype ", dataTypeName(t));
+    case DType::kDOUBLE: return fn(double{});
+    case DType::kINT16: return fn(int16_t{});
+    case DType::kUINT16: return fn(uint16_t{});
+    case DType::kUINT32: return fn(uint32_t{});
+    case DType::kUINT64: return fn(uint64_t{});
+    case DType::kFP8: case DType::kFP8E5M2: case DType::kFP8E4M3FNUZ: case DType::kFP8E5M2FNUZ: return fn(F8{});
   }
+  fail("Cast: unsupported dtype ", dataTypeName(t));
 }
 
-bool castable(DType t) {
-  switch (t) {
-    case DType::kFLOAT: case DType::kHALF: case DType::kBF16: case DType::kINT8: case DType::kUINT8:
-    case DType::kINT32: case DType::kINT64: case DType::kBOOL: return true;
-    default: return false;
-  }
-}
+bool castable(DType t) { return isValidDtype(static_cast<int32_t>(t)); }
 
 template <typename S>
-constexpr bool kIsFloatLike = std::is_same_v<S, float> || std::is_same_v<S, Half> || std::is_same_v<S, BF16>;
+constexpr bool kIsFloatLike = std::is_same_v<S, float> || std::is_same_v<S, Half> || std::is_same_v<S, BF16> ||
+                              std::is_same_v<S, double>;
 
 template <typename S>
 float toFloat(S v) {
@@ -57,22 +64,29 @@ float toFloat(S v) {
   else return static_cast<float>(v);
 }
 
+//! Float sources as double: exact for every one but double itself.
 template <typename S>
-int64_t toInt(S v) {
-  if constexpr (std::is_same_v<S, Bool>) return v.v != 0;
-  else return static_cast<int64_t>(v);
+double toDouble(S v) {
+  if constexpr (std::is_same_v<S, double>) return v;
+  else return static_cast<double>(toFloat(v));
+}
+
+template <typename S>
+auto toInt(S v) {
+  if constexpr (std::is_same_v<S, Bool>) return int64_t{v.v != 0};
+  else return v;  // the integer itself: uint64 keeps its full range
 }
 
 //! Float to integer: truncate, saturate, NaN -> 0.
 template <typename D>
-D saturate(float v) {
+D saturate(double v) {
   if (v != v) return 0;
-  constexpr float hi = static_cast<float>(std::numeric_limits<D>::max()) + 1.f;  // 2^digits, exact
+  const double hi = static_cast<double>(std::numeric_limits<D>::max()) + 1.0;  // 2^digits, exact
   if (v >= hi) return std::numeric_limits<D>::max();
   if constexpr (std::is_signed_v<D>) {
     if (v <= -hi) return std::numeric_limits<D>::min();
   } else {
-    if (v <= 0.f) return 0;
+    if (v <= 0.0) return 0;
   }
   return static_cast<D>(v);
 }
@@ -113,12 +127,15 @@ D convert(S v) {
   } else if constexpr (std::is_same_v<D, float>) {
     if constexpr (kIsFloatLike<S> || std::is_same_v<S, Bool>) return toFloat(v);
     else return static_cast<float>(v);  // one rounding, even from int64
+  } else if constexpr (std::is_same_v<D, double>) {
+    if constexpr (kIsFloatLike<S> || std::is_same_v<S, Bool>) return toDouble(v);
+    else return static_cast<double>(v);
   } else if constexpr (std::is_same_v<D, Half>) {
     return Half{fastFloatToHalf(convert<float>(v))};
   } else if constexpr (std::is_same_v<D, BF16>) {
     return BF16{floatToBf16(convert<float>(v))};
   } else if constexpr (kIsFloatLike<S>) {
-    return saturate<D>(toFloat(v));
+    return saturate<D>(toDouble(v));
   } else {
     return static_cast<D>(toInt(v));  // modular since C++20
   }
@@ -130,8 +147,23 @@ template <typename S, typename D>
   for (int64_t i = b; i < e; ++i) dst[i] = convert<D>(src[i]);
 }
 
+//! Float8 in or out: decoded through a 256-entry table / encoded per element.
+template <typename S, typename D>
+void convertFp8Range(const S* src, D* dst, int64_t b, int64_t e, const float* fromFp8, const Fp8Format* toFp8,
+                     bool saturate) {
+  for (int64_t i = b; i < e; ++i) {
+    float f;
+    if constexpr (std::is_same_v<S, F8>) f = fromFp8[src[i].bits];
+    else f = convert<float>(src[i]);
+    if constexpr (std::is_same_v<D, F8>) dst[i] = F8{floatToFp8(f, *toFp8, saturate)};
+    else dst[i] = convert<D>(f);
+  }
+}
+
 class CastKernel final : public Kernel {
  public:
+  explicit CastKernel(const ir::Node& node) : saturate_(node.i("saturate", 1) != 0) {}
+
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     const TensorView& y = out[0];
@@ -150,10 +182,25 @@ class CastKernel final : public Kernel {
         using D = decltype(d);
         const S* src = static_cast<const S*>(x.data);
         D* dst = static_cast<D*>(y.data);
-        parallelFlat(ctx, n, kGrainCheap, [&](int64_t b, int64_t e) { convertRange(src, dst, b, e); });
+        if constexpr (std::is_same_v<S, F8> || std::is_same_v<D, F8>) {
+          float table[256];
+          if constexpr (std::is_same_v<S, F8>) {
+            Fp8Format from = fp8Format(x.dtype);
+            for (int k = 0; k < 256; ++k) table[k] = fp8ToFloat(static_cast<uint8_t>(k), from);
+          }
+          Fp8Format to = fp8Format(y.dtype);
+          parallelFlat(ctx, n, kGrainCostly, [&](int64_t b, int64_t e) {
+            convertFp8Range(src, dst, b, e, table, &to, saturate_);
+          });
+        } else {
+          parallelFlat(ctx, n, kGrainCheap, [&](int64_t b, int64_t e) { convertRange(src, dst, b, e); });
+        }
       });
     });
   }
+
+ private:
+  bool saturate_;
 };
 
 bool supportsCast(const ir::Node& node) {
@@ -161,7 +208,7 @@ bool supportsCast(const ir::Node& node) {
   return castable(node.inputs[0]->dtype) && castable(node.outputs[0]->dtype);
 }
 
-std::unique_ptr<Kernel> createCast(const ir::Node&) { return std::make_unique<CastKernel>(); }
+std::unique_ptr<Kernel> createCast(const ir::Node& node) { return std::make_unique<CastKernel>(node); }
 
 }  // namespace
 

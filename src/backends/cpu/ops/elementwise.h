@@ -111,10 +111,12 @@ inline TB pow(TB base, TE e) {
     return static_cast<TB>(std::pow(static_cast<double>(base), static_cast<double>(e)));
   } else {
     // Integer power by squaring; negative exponents truncate toward zero.
-    if (e < 0) {
-      if (base == 1) return 1;
-      if (base == -1) return (e & 1) ? -1 : 1;
-      return 0;
+    if constexpr (std::is_signed_v<TE>) {
+      if (e < 0) {
+        if (base == 1) return 1;
+        if (base == -1) return (e & 1) ? -1 : 1;
+        return 0;
+      }
     }
     TB result = 1;
     auto n = static_cast<std::make_unsigned_t<TE>>(e);

@@ -1,7 +1,9 @@
 // Reference kernels of the broadcasting binary and variadic ops: arithmetic
 // (Add, Sub, Mul, Div, Mod, PRelu; variadic Sum, Mean, Max, Min) on
-// float32/int32/int64/int8/uint8, Pow on float32/int32/int64, comparisons
-// (bool out) and logic (bool in and out).
+// float32/64 and every integer type, and on float16/bfloat16 through float32
+// (one rounding per op); Pow with a float32/64, int32 or int64 base and any
+// numeric exponent; comparisons (bool out); logic (bool in and out); the
+// bitwise ops and BitShift on the integer types.
 // Variadic ops accumulate pairwise into the output: out = in0 op in1, then
 // out = out op in2, ... (every input broadcast to the output shape).
 #include <algorithm>
@@ -17,8 +19,9 @@ namespace kiln::cpu {
 namespace {
 
 enum class BinOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kSum, kMean, kMod, kPRelu,
-                   kEqual, kLess, kLessEq, kGreater, kGreaterEq, kAnd, kOr, kXor };
-enum class Kind { kArith, kVariadic, kPow, kCompare, kLogic };
+                   kEqual, kLess, kLessEq, kGreater, kGreaterEq, kAnd, kOr, kXor,
+                   kBitAnd, kBitOr, kBitXor, kBitShift };
+enum class Kind { kArith, kVariadic, kPow, kCompare, kLogic, kBitwise };
 
 struct OpInfo {
   const char* name;
@@ -37,6 +40,8 @@ constexpr OpInfo kOps[] = {
     {"Greater", BinOp::kGreater, Kind::kCompare}, {"GreaterOrEqual", BinOp::kGreaterEq, Kind::kCompare},
     {"And", BinOp::kAnd, Kind::kLogic},         {"Or", BinOp::kOr, Kind::kLogic},
     {"Xor", BinOp::kXor, Kind::kLogic},
+    {"BitwiseAnd", BinOp::kBitAnd, Kind::kBitwise}, {"BitwiseOr", BinOp::kBitOr, Kind::kBitwise},
+    {"BitwiseXor", BinOp::kBitXor, Kind::kBitwise}, {"BitShift", BinOp::kBitShift, Kind::kBitwise},
 };
 
 const OpInfo* findOp(const std::string& name) {
@@ -45,7 +50,16 @@ const OpInfo* findOp(const std::string& name) {
   return nullptr;
 }
 
-bool isMathType(DType t) { return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64; }
+//! float16 / bfloat16 bits <-> float, for the ops computed through float32.
+struct HalfBits {
+  static float to(uint16_t v) { return halfToFloat(v); }
+  static uint16_t from(float v) { return floatToHalf(v); }
+};
+struct Bf16Bits {
+  static float to(uint16_t v) { return bf16ToFloat(v); }
+  static uint16_t from(float v) { return floatToBf16(v); }
+};
+bool isHalfType(DType t) { return t == DType::kHALF || t == DType::kBF16; }
 
 //! One run: po[i] = f(pa[i], pb[i]) where an operand that is not contiguous
 //! repeats its first value. flatten inlines f (and applyActivation for PRelu)
@@ -99,6 +113,48 @@ void arith(const ExecContext& ctx, BinOp op, int64_t fmod, const Broadcast& p, c
   }
 }
 
+//! arith on float16/bfloat16: each op in float32, rounded once to the type.
+template <typename C>
+void arith16(const ExecContext& ctx, BinOp op, int64_t fmod, const Broadcast& p, const uint16_t* a, const uint16_t* b,
+             uint16_t* out) {
+  auto run = [&](auto f) {
+    runBinary(ctx, p, a, b, out, kGrainCostly, [f](uint16_t x, uint16_t y) { return C::from(f(C::to(x), C::to(y))); });
+  };
+  switch (op) {
+    case BinOp::kAdd: case BinOp::kSum: case BinOp::kMean: return run([](float x, float y) { return x + y; });
+    case BinOp::kSub: return run([](float x, float y) { return x - y; });
+    case BinOp::kMul: return run([](float x, float y) { return x * y; });
+    case BinOp::kDiv: return run([](float x, float y) { return x / y; });
+    case BinOp::kMax: return run([](float x, float y) { return ew::max(x, y); });
+    case BinOp::kMin: return run([](float x, float y) { return ew::min(x, y); });
+    case BinOp::kMod:
+      if (fmod) return run([](float x, float y) { return ew::fmod(x, y); });
+      return run([](float x, float y) { return ew::mod(x, y); });
+    case BinOp::kPRelu:
+      return run([](float x, float s) { return applyActivation(ActKind::kLeakyRelu, x, s, 0.f); });
+    default: fail("internal: ", static_cast<int>(op), " is not an arithmetic op");
+  }
+}
+
+template <typename T>
+void bitwise(const ExecContext& ctx, BinOp op, bool left, const Broadcast& p, const T* a, const T* b, T* out) {
+  using U = std::make_unsigned_t<T>;
+  auto run = [&](auto f) { runBinary(ctx, p, a, b, out, kGrainCheap, f); };
+  switch (op) {
+    case BinOp::kBitAnd: return run([](T x, T y) { return static_cast<T>(x & y); });
+    case BinOp::kBitOr: return run([](T x, T y) { return static_cast<T>(x | y); });
+    case BinOp::kBitXor: return run([](T x, T y) { return static_cast<T>(x ^ y); });
+    case BinOp::kBitShift: {
+      // Shifts of the type's width or more give 0 (ONNX Runtime; C++ leaves them undefined).
+      constexpr U kBits = sizeof(T) * 8;
+      if (left)
+        return run([](T x, T y) { return static_cast<U>(y) >= kBits ? T{0} : static_cast<T>(static_cast<U>(x) << y); });
+      return run([](T x, T y) { return static_cast<U>(y) >= kBits ? T{0} : static_cast<T>(static_cast<U>(x) >> y); });
+    }
+    default: fail("internal: ", static_cast<int>(op), " is not a bitwise op");
+  }
+}
+
 template <typename TB, typename TE>
 void power(const ExecContext& ctx, const Broadcast& p, const TB* a, const TE* b, TB* out) {
   // x ^ 2 (variance, L2 norms) is common enough for a vectorized loop; ew::pow
@@ -148,6 +204,10 @@ class BinaryKernel final : public Kernel {
     Broadcast p = planBroadcast(o, in, 2);
     switch (info_.kind) {
       case Kind::kArith:
+        if (o.dtype == DType::kHALF)
+          return arith16<HalfBits>(ctx, info_.op, fmod_, p, in[0].as<uint16_t>(), in[1].as<uint16_t>(), o.as<uint16_t>());
+        if (o.dtype == DType::kBF16)
+          return arith16<Bf16Bits>(ctx, info_.op, fmod_, p, in[0].as<uint16_t>(), in[1].as<uint16_t>(), o.as<uint16_t>());
         dispatchArith(o.dtype, [&](auto t) {
           using T = decltype(t);
           arith<T>(ctx, info_.op, fmod_, p, in[0].as<T>(), in[1].as<T>(), o.as<T>());
@@ -155,7 +215,7 @@ class BinaryKernel final : public Kernel {
         return;
       case Kind::kPow:
         dispatchNumeric(in[0].dtype, [&](auto tb) {
-          dispatchNumeric(in[1].dtype, [&](auto te) {
+          dispatchArith(in[1].dtype, [&](auto te) {
             using TB = decltype(tb);
             using TE = decltype(te);
             power<TB, TE>(ctx, p, in[0].as<TB>(), in[1].as<TE>(), o.as<TB>());
@@ -174,12 +234,20 @@ class BinaryKernel final : public Kernel {
       case Kind::kLogic:
         logic(ctx, info_.op, p, in[0].as<uint8_t>(), in[1].as<uint8_t>(), o.as<uint8_t>());
         return;
+      case Kind::kBitwise:
+        dispatchInteger(o.dtype, [&](auto t) {
+          using T = decltype(t);
+          bitwise<T>(ctx, info_.op, shiftLeft_, p, in[0].as<T>(), in[1].as<T>(), o.as<T>());
+        });
+        return;
       case Kind::kVariadic: break;
     }
   }
 
  private:
   void runVariadic(const ExecContext& ctx, const TensorView* in, const TensorView& o) const {
+    if (o.dtype == DType::kHALF) return runVariadic16<HalfBits>(ctx, in, o);
+    if (o.dtype == DType::kBF16) return runVariadic16<Bf16Bits>(ctx, in, o);
     int n = numInputs_;
     dispatchArith(o.dtype, [&](auto t) {
       using T = decltype(t);
@@ -211,9 +279,41 @@ class BinaryKernel final : public Kernel {
     });
   }
 
+  //! Pairwise through float32 as runVariadic; a single input is copied (broadcast) as is.
+  template <typename C>
+  void runVariadic16(const ExecContext& ctx, const TensorView* in, const TensorView& o) const {
+    int n = numInputs_;
+    uint16_t* dst = o.as<uint16_t>();
+    if (n == 1) {
+      Broadcast p = planBroadcast(o, in, 1);
+      const uint16_t* src = in[0].as<uint16_t>();
+      parallelRuns(ctx, p, kGrainCheap, [&](const int64_t* off, int64_t pos, int64_t len) {
+        for (int64_t i = 0; i < len; ++i) dst[pos + i] = src[off[0] + (p.innerContiguous(0) ? i : 0)];
+      });
+      return;
+    }
+    TensorView pair[2] = {in[0], in[1]};
+    arith16<C>(ctx, info_.op, 0, planBroadcast(o, pair, 2), in[0].as<uint16_t>(), in[1].as<uint16_t>(), dst);
+    for (int k = 2; k < n; ++k) {
+      pair[0] = o;
+      pair[1] = in[k];
+      arith16<C>(ctx, info_.op, 0, planBroadcast(o, pair, 2), dst, in[k].as<uint16_t>(), dst);
+    }
+    if (info_.op == BinOp::kMean) {
+      const float count = static_cast<float>(n);
+      parallelFlat(ctx, o.numel(), kGrainCheap, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) dst[i] = C::from(C::to(dst[i]) / count);
+      });
+    }
+  }
+
   OpInfo info_;
   int64_t fmod_;
   int numInputs_;
+  bool shiftLeft_ = false;
+
+ public:
+  void setShiftLeft(bool left) { shiftLeft_ = left; }
 };
 
 bool supportsBinary(const ir::Node& node) {
@@ -223,12 +323,13 @@ bool supportsBinary(const ir::Node& node) {
     if (!v) return false;
   DType t = node.inputs[0]->dtype;
   switch (info->kind) {
-    case Kind::kArith: return isArithType(t) && node.inputs[1]->dtype == t;
+    case Kind::kArith: return (isArithType(t) || isHalfType(t)) && node.inputs[1]->dtype == t;
     case Kind::kVariadic:
       for (const ir::Value* v : node.inputs)
         if (v->dtype != t) return false;
-      return isArithType(t);
-    case Kind::kPow: return isMathType(t) && isMathType(node.inputs[1]->dtype);
+      return isArithType(t) || isHalfType(t);
+    case Kind::kPow: return isNumericType(t) && isArithType(node.inputs[1]->dtype);
+    case Kind::kBitwise: return isIntegerType(t) && node.inputs[1]->dtype == t;
     case Kind::kCompare:
       return node.inputs[1]->dtype == t && (isArithType(t) || (t == DType::kBOOL && info->op == BinOp::kEqual));
     case Kind::kLogic: return t == DType::kBOOL && node.inputs[1]->dtype == DType::kBOOL;
@@ -239,7 +340,14 @@ bool supportsBinary(const ir::Node& node) {
 std::unique_ptr<Kernel> createBinary(const ir::Node& node) {
   const OpInfo* info = findOp(node.op);
   KILN_CHECK(info, node.describe(), ": not a binary elementwise op");
-  return std::make_unique<BinaryKernel>(*info, node.i("fmod", 0), static_cast<int>(node.inputs.size()));
+  auto k = std::make_unique<BinaryKernel>(*info, node.i("fmod", 0), static_cast<int>(node.inputs.size()));
+  if (info->op == BinOp::kBitShift) {
+    std::string dir = node.s("direction", "");
+    KILN_CHECK(dir == "LEFT" || dir == "RIGHT", node.describe(), ": attribute 'direction' must be \"LEFT\" or ",
+               "\"RIGHT\", got \"", dir, "\"");
+    k->setShiftLeft(dir == "LEFT");
+  }
+  return k;
 }
 
 }  // namespace

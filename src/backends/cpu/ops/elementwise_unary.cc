@@ -1,6 +1,7 @@
 // Reference kernels of the unary elementwise ops: math and activations on
-// float32 (Relu, Abs, Neg, Sign also on int32/int64), Not on bool,
-// IsNaN/IsInf (bool out) and Clip. Every activation that
+// float32 and float64 (float64 activations through float32; Relu, Abs, Neg,
+// Sign also on the integer types), Not on bool, BitwiseNot on the integers,
+// IsNaN/IsInf (bool out, float16/bfloat16/float32/float64), Shrink and Clip. Every activation that
 // backends/cpu/activation.h knows is computed through applyActivation, so a
 // standalone op and the same op fused into Conv/Gemm/KilnFusedElementwise
 // give bit-identical results.
@@ -18,7 +19,8 @@ namespace {
 
 enum class UnOp { kAct, kExp, kLog, kSqrt, kErf, kAbs, kNeg, kReciprocal, kFloor, kCeil, kRound, kSign,
                   kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh,
-                  kSoftsign, kElu, kSelu, kCelu, kThresholdedRelu, kMish, kNot, kIsNaN, kIsInf, kClip };
+                  kSoftsign, kElu, kSelu, kCelu, kThresholdedRelu, kMish, kNot, kIsNaN, kIsInf, kClip,
+                  kBitNot, kShrink };
 
 struct OpInfo {
   const char* name;
@@ -47,6 +49,7 @@ constexpr OpInfo kOps[] = {
     {"Celu", UnOp::kCelu, ActKind::kNone},          {"ThresholdedRelu", UnOp::kThresholdedRelu, ActKind::kNone},
     {"Mish", UnOp::kMish, ActKind::kNone},          {"Not", UnOp::kNot, ActKind::kNone},
     {"IsNaN", UnOp::kIsNaN, ActKind::kNone},        {"IsInf", UnOp::kIsInf, ActKind::kNone},
+    {"BitwiseNot", UnOp::kBitNot, ActKind::kNone},  {"Shrink", UnOp::kShrink, ActKind::kNone},
 };
 
 const OpInfo* findOp(const std::string& name) {
@@ -94,53 +97,63 @@ void runActivation(const ExecContext& ctx, ActKind kind, const float* x, float* 
   }
 }
 
-void runFloat(const ExecContext& ctx, UnOp op, const float* x, float* y, int64_t n, float alpha, float beta) {
+//! The float math ops on float32 or float64 (T); alpha and beta are the op's attributes.
+template <typename T>
+void runFloat(const ExecContext& ctx, UnOp op, const T* x, T* y, int64_t n, float alphaF, float betaF) {
+  const T alpha = alphaF, beta = betaF, one = 1, zero = 0;
   auto cheap = [&](auto f) { map(ctx, x, y, n, kGrainCheap, f); };
   auto costly = [&](auto f) { map(ctx, x, y, n, kGrainCostly, f); };
   switch (op) {
-    case UnOp::kExp: return costly([](float v) { return std::exp(v); });
-    case UnOp::kLog: return costly([](float v) { return std::log(v); });
-    case UnOp::kSqrt: return cheap([](float v) { return std::sqrt(v); });
-    case UnOp::kErf: return costly([](float v) { return std::erf(v); });
-    case UnOp::kAbs: return cheap([](float v) { return std::fabs(v); });
-    case UnOp::kNeg: return cheap([](float v) { return -v; });
-    case UnOp::kReciprocal: return cheap([](float v) { return 1.f / v; });
-    case UnOp::kFloor: return cheap([](float v) { return std::floor(v); });
-    case UnOp::kCeil: return cheap([](float v) { return std::ceil(v); });
-    case UnOp::kRound: return cheap([](float v) { return std::nearbyint(v); });  // halves to even
-    case UnOp::kSign: return cheap([](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : v); });
-    case UnOp::kSin: return costly([](float v) { return std::sin(v); });
-    case UnOp::kCos: return costly([](float v) { return std::cos(v); });
-    case UnOp::kTan: return costly([](float v) { return std::tan(v); });
-    case UnOp::kAsin: return costly([](float v) { return std::asin(v); });
-    case UnOp::kAcos: return costly([](float v) { return std::acos(v); });
-    case UnOp::kAtan: return costly([](float v) { return std::atan(v); });
-    case UnOp::kSinh: return costly([](float v) { return std::sinh(v); });
-    case UnOp::kCosh: return costly([](float v) { return std::cosh(v); });
-    case UnOp::kAsinh: return costly([](float v) { return std::asinh(v); });
-    case UnOp::kAcosh: return costly([](float v) { return std::acosh(v); });
-    case UnOp::kAtanh: return costly([](float v) { return std::atanh(v); });
-    case UnOp::kSoftsign: return cheap([](float v) { return v / (1.f + std::fabs(v)); });
-    case UnOp::kElu: return costly([alpha](float v) { return v >= 0.f ? v : alpha * std::expm1(v); });
+    case UnOp::kExp: return costly([=](T v) { return std::exp(v); });
+    case UnOp::kLog: return costly([=](T v) { return std::log(v); });
+    case UnOp::kSqrt: return cheap([=](T v) { return std::sqrt(v); });
+    case UnOp::kErf: return costly([=](T v) { return std::erf(v); });
+    case UnOp::kAbs: return cheap([=](T v) { return std::fabs(v); });
+    case UnOp::kNeg: return cheap([=](T v) { return -v; });
+    case UnOp::kReciprocal: return cheap([=](T v) { return one / v; });
+    case UnOp::kFloor: return cheap([=](T v) { return std::floor(v); });
+    case UnOp::kCeil: return cheap([=](T v) { return std::ceil(v); });
+    case UnOp::kRound: return cheap([=](T v) { return std::nearbyint(v); });  // halves to even
+    case UnOp::kSign: return cheap([=](T v) { return v > zero ? one : (v < zero ? -one : v); });
+    case UnOp::kSin: return costly([=](T v) { return std::sin(v); });
+    case UnOp::kCos: return costly([=](T v) { return std::cos(v); });
+    case UnOp::kTan: return costly([=](T v) { return std::tan(v); });
+    case UnOp::kAsin: return costly([=](T v) { return std::asin(v); });
+    case UnOp::kAcos: return costly([=](T v) { return std::acos(v); });
+    case UnOp::kAtan: return costly([=](T v) { return std::atan(v); });
+    case UnOp::kSinh: return costly([=](T v) { return std::sinh(v); });
+    case UnOp::kCosh: return costly([=](T v) { return std::cosh(v); });
+    case UnOp::kAsinh: return costly([=](T v) { return std::asinh(v); });
+    case UnOp::kAcosh: return costly([=](T v) { return std::acosh(v); });
+    case UnOp::kAtanh: return costly([=](T v) { return std::atanh(v); });
+    case UnOp::kSoftsign: return cheap([=](T v) { return v / (one + std::fabs(v)); });
+    case UnOp::kElu: return costly([=](T v) { return v >= zero ? v : alpha * std::expm1(v); });
     case UnOp::kSelu:  // alpha, gamma
-      return costly([alpha, beta](float v) { return v > 0.f ? beta * v : beta * (alpha * std::exp(v) - alpha); });
+      return costly([=](T v) { return v > zero ? beta * v : beta * (alpha * std::exp(v) - alpha); });
     case UnOp::kCelu:
-      return costly([alpha](float v) { return std::max(0.f, v) + std::min(0.f, alpha * std::expm1(v / alpha)); });
-    case UnOp::kThresholdedRelu: return cheap([alpha](float v) { return v > alpha ? v : 0.f; });
+      return costly([=](T v) { return std::max(zero, v) + std::min(zero, alpha * std::expm1(v / alpha)); });
+    case UnOp::kThresholdedRelu: return cheap([=](T v) { return v > alpha ? v : zero; });
     case UnOp::kMish:
-      return costly([](float v) { return v * std::tanh(applyActivation(ActKind::kSoftplus, v, 0.f, 0.f)); });
-    default: fail("internal: unary op ", static_cast<int>(op), " has no float32 form");
+      return costly([=](T v) {
+        return v * std::tanh(static_cast<T>(applyActivation(ActKind::kSoftplus, static_cast<float>(v), 0.f, 0.f)));
+      });
+    case UnOp::kShrink:  // lambda (alpha), bias (beta)
+      return cheap([=](T v) { return v < -alpha ? v + beta : (v > alpha ? v - beta : zero); });
+    default: fail("internal: unary op ", static_cast<int>(op), " has no float form");
   }
 }
 
 template <typename T>
-void runInt(const ExecContext& ctx, UnOp op, ActKind act, const T* x, T* y, int64_t n) {
+void runInt(const ExecContext& ctx, UnOp op, ActKind act, const T* x, T* y, int64_t n, double lambda, double bias) {
   auto cheap = [&](auto f) { map(ctx, x, y, n, kGrainCheap, f); };
   if (op == UnOp::kAct && act == ActKind::kRelu) return cheap([](T v) { return v > 0 ? v : T{0}; });
   switch (op) {
-    case UnOp::kAbs: return cheap([](T v) { return v < 0 ? ew::wrapSub(T{0}, v) : v; });
+    case UnOp::kAbs:
+      if constexpr (std::is_unsigned_v<T>) return cheap([](T v) { return v; });
+      else return cheap([](T v) { return v < 0 ? ew::wrapSub(T{0}, v) : v; });
     case UnOp::kNeg: return cheap([](T v) { return ew::wrapSub(T{0}, v); });
     case UnOp::kSign: return cheap([](T v) { return static_cast<T>((v > 0) - (v < 0)); });
+    case UnOp::kBitNot: return cheap([](T v) { return static_cast<T>(~v); });
     default: fail("internal: unary op ", static_cast<int>(op), " has no integer form");
   }
 }
@@ -159,13 +172,7 @@ class UnaryKernel final : public Kernel {
       case UnOp::kNot:
         return map(ctx, x.as<uint8_t>(), y.as<uint8_t>(), n, kGrainCheap, [](uint8_t v) -> uint8_t { return v == 0; });
       case UnOp::kIsNaN:
-        return map(ctx, x.as<float>(), y.as<uint8_t>(), n, kGrainCheap, [](float v) -> uint8_t { return v != v; });
-      case UnOp::kIsInf: {
-        bool neg = detectNeg_, pos = detectPos_;
-        return map(ctx, x.as<float>(), y.as<uint8_t>(), n, kGrainCheap, [neg, pos](float v) -> uint8_t {
-          return std::isinf(v) && (v > 0 ? pos : neg);
-        });
-      }
+      case UnOp::kIsInf: return runPredicate(ctx, x, y);
       case UnOp::kClip: return runClip(ctx, in, y);
       default: break;
     }
@@ -173,11 +180,41 @@ class UnaryKernel final : public Kernel {
       if (info_.op == UnOp::kAct) return runActivation(ctx, act_, x.as<float>(), y.as<float>(), n, alpha_, beta_);
       return runFloat(ctx, info_.op, x.as<float>(), y.as<float>(), n, alpha_, beta_);
     }
-    if (x.dtype == DType::kINT32) return runInt(ctx, info_.op, act_, x.as<int32_t>(), y.as<int32_t>(), n);
-    runInt(ctx, info_.op, act_, x.as<int64_t>(), y.as<int64_t>(), n);
+    if (x.dtype == DType::kDOUBLE) {
+      if (info_.op == UnOp::kAct) {  // the shared activations are float32 functions
+        float a = alpha_, b = beta_;
+        ActKind act = act_;
+        return map(ctx, x.as<double>(), y.as<double>(), n, kGrainCostly, [=](double v) {
+          return static_cast<double>(applyActivation(act, static_cast<float>(v), a, b));
+        });
+      }
+      return runFloat(ctx, info_.op, x.as<double>(), y.as<double>(), n, alpha_, beta_);
+    }
+    dispatchInteger(x.dtype, [&](auto t) {
+      using T = decltype(t);
+      runInt(ctx, info_.op, act_, x.as<T>(), y.as<T>(), n, alpha_, beta_);
+    });
   }
 
  private:
+  template <typename T, typename F>
+  void predicate(const ExecContext& ctx, const TensorView& x, const TensorView& y, F toFloat) const {
+    bool neg = detectNeg_, pos = detectPos_, nan = info_.op == UnOp::kIsNaN;
+    map(ctx, x.as<T>(), y.as<uint8_t>(), y.numel(), kGrainCheap, [=](T raw) -> uint8_t {
+      double v = toFloat(raw);
+      return nan ? v != v : std::isinf(v) && (v > 0 ? pos : neg);
+    });
+  }
+  void runPredicate(const ExecContext& ctx, const TensorView& x, const TensorView& y) const {
+    switch (x.dtype) {
+      case DType::kFLOAT: return predicate<float>(ctx, x, y, [](float v) { return static_cast<double>(v); });
+      case DType::kDOUBLE: return predicate<double>(ctx, x, y, [](double v) { return v; });
+      case DType::kHALF: return predicate<uint16_t>(ctx, x, y, [](uint16_t v) { return double{halfToFloat(v)}; });
+      case DType::kBF16: return predicate<uint16_t>(ctx, x, y, [](uint16_t v) { return double{bf16ToFloat(v)}; });
+      default: fail("internal: IsNaN/IsInf on ", dataTypeName(x.dtype));
+    }
+  }
+
   // min and max are optional scalar inputs read at run time (they may be computed tensors).
   void runClip(const ExecContext& ctx, const TensorView* in, const TensorView& y) const {
     const TensorView* lo = numInputs_ > 1 && in[1].data ? &in[1] : nullptr;
@@ -203,23 +240,30 @@ class UnaryKernel final : public Kernel {
   int numInputs_;
 };
 
+bool isSignedType(DType t) {
+  return t == DType::kINT8 || t == DType::kINT16 || t == DType::kINT32 || t == DType::kINT64;
+}
+
 bool supportsUnary(const ir::Node& node) {
   const OpInfo* info = findOp(node.op);
   if (!info || node.inputs.empty() || !node.inputs[0] || node.outputs.size() != 1) return false;
   DType t = node.inputs[0]->dtype;
   switch (info->op) {
     case UnOp::kNot: return t == DType::kBOOL;
-    case UnOp::kIsNaN: case UnOp::kIsInf: return t == DType::kFLOAT;
+    case UnOp::kIsNaN: case UnOp::kIsInf:
+      return t == DType::kFLOAT || t == DType::kDOUBLE || t == DType::kHALF || t == DType::kBF16;
+    case UnOp::kBitNot: return isIntegerType(t);
+    case UnOp::kShrink: return isArithType(t);
     case UnOp::kClip:
       for (std::size_t i = 1; i < node.inputs.size(); ++i)
         if (node.inputs[i] && node.inputs[i]->dtype != t) return false;
       return isArithType(t);
-    case UnOp::kAbs: case UnOp::kNeg: case UnOp::kSign:
-      return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+    case UnOp::kAbs: case UnOp::kSign: return isArithType(t);
+    case UnOp::kNeg: return isArithType(t) && !(isIntegerType(t) && !isSignedType(t));
     case UnOp::kAct:
-      if (info->act == ActKind::kRelu) return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
-      return t == DType::kFLOAT;
-    default: return t == DType::kFLOAT;
+      if (info->act == ActKind::kRelu) return isArithType(t) && !(isIntegerType(t) && !isSignedType(t));
+      return t == DType::kFLOAT || t == DType::kDOUBLE;
+    default: return t == DType::kFLOAT || t == DType::kDOUBLE;
   }
 }
 
@@ -231,6 +275,10 @@ std::unique_ptr<Kernel> createUnary(const ir::Node& node) {
   // ONNX attribute defaults of each op.
   switch (info->op) {
     case UnOp::kElu: case UnOp::kCelu: case UnOp::kThresholdedRelu: alpha = node.f("alpha", 1.f); break;
+    case UnOp::kShrink:
+      alpha = node.f("lambd", 0.5f);
+      beta = node.f("bias", 0.f);
+      break;
     case UnOp::kSelu:
       alpha = node.f("alpha", 1.67326319217681884765625f);
       beta = node.f("gamma", 1.05070102214813232421875f);

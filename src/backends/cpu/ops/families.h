@@ -12,6 +12,8 @@ void registerResizeFilterKernels(TacticRegistry& r); // Resize cubic and antiali
 void registerElementwiseKernels(TacticRegistry& r);  // unary, binary, Where, Cast, Clip, KilnFusedElementwise
 void registerReduceKernels(TacticRegistry& r);       // Reduce*, ArgMax/ArgMin
 void registerTensorKernels(TacticRegistry& r);       // data movement and shape ops
+void registerMathKernels(TacticRegistry& r);         // CumSum, TopK, Hardmax, Einsum, Det
+void registerSignalKernels(TacticRegistry& r);       // DFT, STFT, MelWeightMatrix
 void registerPluginKernels(TacticRegistry& r);       // KilnPlugin (a user's plugin, ir/plugin.h)
 void registerControlFlowKernels(TacticRegistry& r);  // If, Loop, Scan (subgraphs, ops/control_flow_interp.h)
 void registerRnnKernels(TacticRegistry& r);          // RNN, GRU, LSTM (reference)

@@ -267,7 +267,7 @@ void reduceDispatch(const ExecContext& ctx, RKind kind, const TensorView& x, con
     case RKind::kSumSquare: return reduceTyped<RKind::kSumSquare, T>(ctx, x, y, mask);
     default: break;
   }
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_floating_point_v<T>) {
     switch (kind) {
       case RKind::kL2: return reduceTyped<RKind::kL2, T>(ctx, x, y, mask);
       case RKind::kLogSum: return reduceTyped<RKind::kLogSum, T>(ctx, x, y, mask);
@@ -287,6 +287,8 @@ class ReduceKernel final : public Kernel {
       std::memcpy(out[0].data, in[0].data, static_cast<std::size_t>(in[0].numel()) * dtypeSize(in[0].dtype));
       return;
     }
+    // bool Max/Min (opset 20) are any/all: uint8's max/min on 0/1.
+    if (in[0].dtype == DType::kBOOL) return reduceDispatch<uint8_t>(ctx, kind_, in[0], out[0], mask_);
     dispatchNumeric(in[0].dtype, [&](auto t) { reduceDispatch<decltype(t)>(ctx, kind_, in[0], out[0], mask_); });
   }
 
@@ -307,8 +309,9 @@ bool supportsReduce(const ir::Node& node) {
   if (!info || node.inputs.empty() || !node.inputs[0] || node.outputs.size() != 1) return false;
   if (node.input(1) && !node.input(1)->isConstant()) return false;
   DType t = node.inputs[0]->dtype;
-  if (info->floatOnly) return t == DType::kFLOAT;
-  return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+  if (info->floatOnly) return t == DType::kFLOAT || t == DType::kDOUBLE;
+  if (t == DType::kBOOL) return info->kind == RKind::kMax || info->kind == RKind::kMin;
+  return isNumericType(t);
 }
 
 std::unique_ptr<Kernel> createReduce(const ir::Node& node) {
@@ -391,8 +394,7 @@ class ArgKernel final : public Kernel {
 
 bool supportsArg(const ir::Node& node) {
   if (node.inputs.size() != 1 || !node.inputs[0] || node.outputs.size() != 1) return false;
-  DType t = node.inputs[0]->dtype;
-  return t == DType::kFLOAT || t == DType::kINT32 || t == DType::kINT64;
+  return isNumericType(node.inputs[0]->dtype);
 }
 
 std::unique_ptr<Kernel> createArg(const ir::Node& node) {

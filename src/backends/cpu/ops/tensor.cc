@@ -137,6 +137,7 @@ void registerTensorKernels(TacticRegistry& r) {
   registerLayoutKernels(r);
   registerPadKernels(r);
   registerSelectKernels(r);
+  registerScatterKernels(r);
 }
 
 }  // namespace kiln::cpu

@@ -103,5 +103,6 @@ void registerGatherKernels(TacticRegistry& r);       // tensor_gather.cc
 void registerLayoutKernels(TacticRegistry& r);       // tensor_layout.cc
 void registerPadKernels(TacticRegistry& r);          // pad.cc
 void registerSelectKernels(TacticRegistry& r);       // tensor_select.cc
+void registerScatterKernels(TacticRegistry& r);      // tensor_scatter.cc
 
 }  // namespace kiln::cpu
