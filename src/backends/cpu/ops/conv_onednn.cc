@@ -1,0 +1,330 @@
+// "Conv.onednn" and "Conv.onednn_nchw": oneDNN's convolution primitive as a
+// tactic. Kiln's activations are NCHW, so there are two ways to use it:
+//  - Conv.onednn lets oneDNN choose the activation layout (on AVX-512 the
+//    blocked nChw16c) and reorders input, residual and output at the edges
+//    of the layer, through the workspace;
+//  - Conv.onednn_nchw pins the activations to NCHW (no reorders; oneDNN
+//    then picks its im2col/GEMM or NCHW-capable kernels).
+// The builder times both against Kiln's own. Weights are reordered at build
+// time into the format the primitive wants; bias, the residual (post-op sum)
+// and the fused activation (post-op eltwise) run inside the primitive.
+// Groups, depthwise, dilation, asymmetric pads and 1-3 spatial dims are what
+// oneDNN's convolution takes; supports() asks oneDNN for a primitive, so an
+// unimplemented case simply is not offered.
+#include "backends/cpu/ops/onednn_util.h"
+
+#if KILN_HAVE_ONEDNN
+#include <cstring>
+
+#include "backends/cpu/ops/nn_util.h"
+
+namespace kiln::cpu {
+namespace {
+
+using namespace onednn;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct ConvShape {
+  memory::dims src, wei, bias, dst, strides, dil, padL, padR;
+};
+
+// The oneDNN dims of a Conv with input `x`, weight (ONNX layout) `w` and
+// output `y` (output checked against the node's window attributes).
+ConvShape convShape(const ir::Node& desc, const ir::WindowAttrs& attrs, int64_t group, const int64_t* x,
+                    const int64_t* w, const int64_t* y, int rank) {
+  ConvShape s;
+  const int spatial = rank - 2;
+  s.src.assign(x, x + rank);
+  s.dst.assign(y, y + rank);
+  if (group > 1) {
+    s.wei = {group, w[0] / group};
+    s.wei.insert(s.wei.end(), w + 1, w + rank);
+  } else {
+    s.wei.assign(w, w + rank);
+  }
+  s.bias = {w[0]};
+  for (int i = 0; i < spatial; ++i) {
+    const ir::AxisGeometry ag = ir::windowAxis(desc, attrs, i, x[2 + i], w[2 + i]);
+    KILN_CHECK(ag.out == y[2 + i], desc.describe(), ": output size ", y[2 + i], " on spatial axis ", i,
+               " disagrees with the computed ", ag.out);
+    s.strides.push_back(attrs.strides[i]);
+    s.dil.push_back(attrs.dilations[i] - 1);
+    s.padL.push_back(ag.padBegin);
+    s.padR.push_back(ag.padEnd);
+  }
+  return s;
+}
+
+tag plainTag(int rank) { return rank == 3 ? tag::ncw : rank == 4 ? tag::nchw : tag::ncdhw; }
+tag weightTag(int rank, bool grouped) {
+  if (grouped) return rank == 3 ? tag::goiw : rank == 4 ? tag::goihw : tag::goidhw;
+  return rank == 3 ? tag::oiw : rank == 4 ? tag::oihw : tag::oidhw;
+}
+
+struct ConvOptions {
+  bool blocked = false;   // activations in oneDNN's chosen layout (reordered at the edges)
+  bool bias = false;
+  bool residual = false;
+  Activation act;
+};
+
+// One primitive and its edge reorders, for one thread count and shape.
+struct ConvPrims {
+  dnnl::convolution_forward conv;
+  memory::desc user, userDst, src, dst, wei, bias, scratch;
+  dnnl::reorder srcIn, resIn, dstOut;
+  bool reorderSrc = false, reorderDst = false;
+  bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
+  std::size_t scratchBytes = 0, srcBytes = 0, dstBytes = 0;
+  std::size_t workspace() const { return alignedTotal({scratchBytes, srcBytes, dstBytes}); }
+};
+
+// Builds the primitive descriptor; `wdesc` null lets oneDNN choose the
+// weight format (prepack), else the plan's format is used. Throws dnnl::error
+// when oneDNN has no implementation.
+dnnl::convolution_forward::primitive_desc convPd(const ConvShape& s, const ConvOptions& o, const memory::desc* wdesc,
+                                                  bool userScratchpad = true) {
+  const int rank = static_cast<int>(s.src.size());
+  const tag act = o.blocked ? tag::any : plainTag(rank);
+  memory::desc src(s.src, dt::f32, act), dst(s.dst, dt::f32, act);
+  memory::desc wei = wdesc ? *wdesc : memory::desc(s.wei, dt::f32, tag::any);
+  memory::desc bias = o.bias ? memory::desc(s.bias, dt::f32, tag::x) : memory::desc();
+  dnnl::post_ops po;
+  if (o.residual) po.append_sum(1.f);
+  if (!appendActivation(po, o.act)) throw dnnl::error(dnnl_unimplemented, "activation");
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  attr.set_scratchpad_mode(userScratchpad ? dnnl::scratchpad_mode::user : dnnl::scratchpad_mode::library);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wei,
+                                    bias, dst, s.strides, s.dil, s.padL, s.padR);
+  return dnnl::convolution_forward::primitive_desc(d, attr, engine());
+}
+
+// `workspaceLimit`: bytes the kernel's workspace has; a primitive needing more
+// scratchpad than fits gets oneDNN's own (slower: it allocates per run).
+std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& o, const memory::desc& wdesc,
+                                         int threads, std::size_t workspaceLimit) {
+  setThreads(threads);  // the primitive's kernels are blocked for this many threads
+  auto p = std::make_unique<ConvPrims>();
+  const int rank = static_cast<int>(s.src.size());
+  auto pd = convPd(s, o, &wdesc);
+  p->user = memory::desc(s.src, dt::f32, plainTag(rank));
+  p->userDst = memory::desc(s.dst, dt::f32, plainTag(rank));
+  const std::size_t edges = (pd.src_desc() != p->user ? align64(pd.src_desc().get_size()) : 0) +
+                            (pd.dst_desc() != p->userDst ? align64(pd.dst_desc().get_size()) : 0);
+  KILN_CHECK(edges <= workspaceLimit, "oneDNN convolution: these shapes need more workspace than the kernel has");
+  if (align64(pd.scratchpad_desc().get_size()) + edges > workspaceLimit) {
+    pd = convPd(s, o, &wdesc, false);
+    p->libraryScratchpad = true;
+  }
+  p->conv = dnnl::convolution_forward(pd);
+  p->src = pd.src_desc();
+  p->dst = pd.dst_desc();
+  p->wei = pd.weights_desc();
+  p->bias = pd.bias_desc();
+  p->scratch = pd.scratchpad_desc();
+  p->scratchBytes = p->libraryScratchpad ? 0 : p->scratch.get_size();
+  p->reorderSrc = p->src != p->user;
+  p->reorderDst = p->dst != p->userDst;
+  if (p->reorderSrc) {
+    p->srcBytes = p->src.get_size();
+    p->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->user, engine(), p->src));
+  }
+  if (p->reorderDst) {
+    p->dstBytes = p->dst.get_size();
+    p->dstOut = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->dst, engine(), p->userDst));
+    if (o.residual) p->resIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->userDst, engine(), p->dst));
+  }
+  return p;
+}
+
+std::string layoutName(bool blocked) { return packedLayout() + (blocked ? "/conv" : "/conv_nchw"); }
+
+class ConvOnednn final : public Kernel {
+ public:
+  ConvOnednn(const ir::Node& node, bool blocked)
+      : desc_(nodeDescription(node)),
+        attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
+        group_(node.i("group", 1)) {
+    KILN_CHECK(node.s("kiln_packed", "") == layoutName(blocked), node.describe(), ": ",
+               blocked ? "Conv.onednn" : "Conv.onednn_nchw", " needs weights prepacked as '", layoutName(blocked),
+               "', the plan has '", node.s("kiln_packed", ""), "'");
+    opts_.blocked = blocked;
+    opts_.bias = node.inputs.size() > 2 && node.inputs[2];
+    opts_.residual = node.inputs.size() > 3 && node.inputs[3];
+    opts_.act = fusedActivation(node);
+    wdims_ = node.ints("kiln_weight_shape");
+    wdesc_ = decodeDesc(node.ints("kiln_onednn_wdesc"), node.describe());
+    // The primitive for this machine's thread count at the node's shapes, made now (load time).
+    const std::vector<int64_t> x = ir::staticDims(node.inputs[0]->shape), y = ir::staticDims(node.outputs[0]->shape);
+    const auto key = keyOf(ThreadPool::hardwareThreads(), x.data(), y.data(), static_cast<int>(x.size()));
+    std::unique_ptr<ConvPrims> unused;
+    const ConvPrims& p = cache_.get(
+        key, [&] { return make(key.threads, x.data(), y.data(), static_cast<int>(x.size()), SIZE_MAX); }, unused);
+    workspace_ = p.workspace();
+  }
+
+  std::size_t workspaceBytes() const override { return workspace_; }
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const TensorView& y = out[0];
+    KILN_CHECK(x.rank == static_cast<int>(wdims_.size()) && y.rank == x.rank, desc_.describe(), ": ranks ", x.rank,
+               " / ", y.rank, " do not match the weight's ", wdims_.size());
+    const int threads = ctx.pool->size();
+    const auto key = keyOf(threads, x.dims, y.dims, x.rank);
+    std::unique_ptr<ConvPrims> oneOff;
+    const ConvPrims& p = cache_.get(key, [&] { return make(threads, x.dims, y.dims, x.rank, workspace_); }, oneOff);
+    KILN_CHECK(p.workspace() <= workspace_, desc_.describe(), ": oneDNN needs ", p.workspace(),
+               " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
+    setThreads(threads);
+    dnnl::stream& stream = threadStream();
+    uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+    uint8_t* srcBuf = ws + align64(p.scratchBytes);
+    uint8_t* dstBuf = srcBuf + align64(p.srcBytes);
+    memory userSrc = wrap(p.user, x.data), userDst = wrap(p.userDst, y.data);
+    memory src = p.reorderSrc ? wrap(p.src, srcBuf) : userSrc;
+    memory dst = p.reorderDst ? wrap(p.dst, dstBuf) : userDst;
+    if (p.reorderSrc) p.srcIn.execute(stream, userSrc, src);
+    if (opts_.residual) {  // the sum post-op adds what dst holds
+      const TensorView& r = in[3];
+      KILN_CHECK(r.numel() == y.numel(), desc_.describe(), ": residual has ", r.numel(), " values, output ",
+                 y.numel());
+      if (p.reorderDst) {
+        memory res = wrap(p.userDst, r.data);
+        p.resIn.execute(stream, res, dst);
+      } else if (r.data != y.data) {
+        std::memcpy(y.data, r.data, static_cast<std::size_t>(y.numel()) * sizeof(float));
+      }
+    }
+    memory wei = wrap(p.wei, in[1].data), scratch = wrap(p.scratch, ws);
+    memory bias = opts_.bias ? wrap(p.bias, in[2].data) : memory();
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src.get()}, {DNNL_ARG_WEIGHTS, wei.get()}, {DNNL_ARG_DST, dst.get()},
+                               {DNNL_ARG_SCRATCHPAD, scratch.get()}, {DNNL_ARG_BIAS, opts_.bias ? bias.get() : nullptr}};
+    if (p.libraryScratchpad) args[3] = args[4];
+    execute(p.conv, stream, (opts_.bias ? 5 : 4) - (p.libraryScratchpad ? 1 : 0), args);
+    if (p.reorderDst) p.dstOut.execute(stream, dst, userDst);
+  }
+
+ private:
+  using Cache = PrimitiveCache<ConvPrims>;
+
+  static Cache::Key keyOf(int threads, const int64_t* x, const int64_t* y, int rank) {
+    Cache::Key k;
+    k.threads = threads;
+    for (int i = 0; i < rank; ++i) {
+      k.dims[i] = x[i];
+      k.dims[kMaxRank + i] = y[i];
+    }
+    return k;
+  }
+
+  std::unique_ptr<ConvPrims> make(int threads, const int64_t* x, const int64_t* y, int rank,
+                                  std::size_t workspaceLimit) const {
+    const ConvShape s = convShape(desc_, attrs_, group_, x, wdims_.data(), y, rank);
+    try {
+      return makeConvPrims(s, opts_, wdesc_, threads, workspaceLimit);
+    } catch (const dnnl::error& e) {
+      fail(desc_.describe(), ": oneDNN convolution for input ", ir::toString(std::vector<int64_t>(x, x + rank)),
+           ": ", e.what());
+    }
+  }
+
+  ir::Node desc_;
+  ir::WindowAttrs attrs_;
+  int64_t group_;
+  ConvOptions opts_;
+  std::vector<int64_t> wdims_;
+  memory::desc wdesc_;
+  std::size_t workspace_ = 0;
+  Cache cache_;
+};
+
+// The node's oneDNN shape and options; false when it is not a float Conv
+// with static shapes and a constant weight.
+bool describe(const ir::Node& node, bool blocked, ConvShape* s, ConvOptions* o) {
+  if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
+  const ir::Value* x = node.inputs[0];
+  const ir::Value* w = node.inputs[1];
+  const ir::Value* y = node.outputs[0];
+  const std::size_t rank = x->shape.size();
+  if (rank < 3 || rank > 5 || x->dtype != DType::kFLOAT || w->dtype != DType::kFLOAT || !w->isConstant()) return false;
+  if (!ir::isStatic(x->shape) || !ir::isStatic(y->shape) || w->constant->dims().size() != rank) return false;
+  for (std::size_t i = 2; i < node.inputs.size(); ++i)
+    if (node.inputs[i] && node.inputs[i]->dtype != DType::kFLOAT) return false;
+  if (node.inputs.size() > 2 && node.inputs[2] && node.inputs[2]->shape.size() != 1) return false;
+  o->blocked = blocked;
+  o->bias = node.inputs.size() > 2 && node.inputs[2];
+  o->residual = node.inputs.size() > 3 && node.inputs[3];
+  ActKind kind;
+  if (!parseActKind(node.s("kiln_act", ""), &kind)) return false;
+  o->act = fusedActivation(node);
+  const ir::WindowAttrs attrs = ir::readWindowAttrs(node, rank - 2);
+  const std::vector<int64_t> xd = ir::staticDims(x->shape), yd = ir::staticDims(y->shape);
+  const int64_t group = node.i("group", 1);
+  if (group < 1 || w->constant->dims()[0] % group != 0) return false;
+  *s = convShape(node, attrs, group, xd.data(), w->constant->dims().data(), yd.data(), static_cast<int>(rank));
+  return true;
+}
+
+bool supportsConv(const ir::Node& node, bool blocked) {
+  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName(blocked);
+  ConvShape s;
+  ConvOptions o;
+  try {
+    if (!describe(node, blocked, &s, &o)) return false;
+    convPd(s, o, nullptr);
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void prepackConv(ir::Node& node, ir::Graph& graph, bool blocked) {
+  if (node.has("kiln_packed")) return;
+  ConvShape s;
+  ConvOptions o;
+  KILN_CHECK(describe(node, blocked, &s, &o), node.describe(), ": the oneDNN convolution needs static shapes and a constant weight");
+  const ir::Value* wv = node.inputs[1];
+  const ir::Tensor& w = *wv->constant;
+  const int rank = static_cast<int>(s.src.size());
+  setThreads(ThreadPool::hardwareThreads());
+  dnnl::convolution_forward::primitive_desc pd = convPd(s, o, nullptr);
+  const memory::desc want = pd.weights_desc();
+  ir::Tensor packed(DType::kFLOAT, {static_cast<int64_t>((want.get_size() + sizeof(float) - 1) / sizeof(float))});
+  std::memset(packed.mutableData(), 0, packed.bytes());
+  const memory::desc have(s.wei, dt::f32, weightTag(rank, s.wei.size() > s.src.size()));
+  memory from = wrap(have, w.data()), to = wrap(want, packed.mutableData());
+  dnnl::stream& stream = threadStream();
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
+  node.inputs[1] = graph.addConstant(wv->name + (blocked ? "_onednn" : "_onednn_nchw"), std::move(packed));
+  node.attrs["kiln_packed"] = layoutName(blocked);
+  node.attrs["kiln_weight_shape"] = w.dims();
+  node.attrs["kiln_onednn_wdesc"] = encodeDesc(want);
+}
+
+template <bool Blocked>
+Tactic convTactic(const char* name) {
+  return {name, "Conv", 5, [](const ir::Node& n) { return supportsConv(n, Blocked); },
+          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ConvOnednn>(n, Blocked); },
+          [](ir::Node& n, ir::Graph& g) { prepackConv(n, g, Blocked); }};
+}
+
+}  // namespace
+
+void addOnednnConvTactics(TacticRegistry& r) {
+  r.add(convTactic<true>("Conv.onednn"));
+  r.add(convTactic<false>("Conv.onednn_nchw"));
+}
+
+}  // namespace kiln::cpu
+
+#else
+namespace kiln::cpu {
+void addOnednnConvTactics(TacticRegistry&) {}
+}  // namespace kiln::cpu
+#endif
