@@ -253,3 +253,101 @@ TEST(OnednnKernels, PlanFromAnotherOnednnIsRefusedByName) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// conv0 -> a; conv1(a) -> b; conv2(b, residual a) -> y: a and b pass only
+// between oneDNN convolutions, so they may stay in oneDNN's blocked layout.
+struct Chain {
+  ir::Graph g;
+  ir::Node* conv[3] = {};
+  ir::Tensor x = randomTensor({1, 16, 12, 11}, 1);
+};
+
+void makeChain(Chain& c) {
+  using V = std::vector<int64_t>;
+  ir::Value* x = c.g.addValue("x", DType::kFLOAT, ir::shapeOf(c.x.dims()));
+  c.g.inputs.push_back(x);
+  ir::Value* a = c.g.addValue("a");
+  ir::Value* b = c.g.addValue("b");
+  ir::Value* y = c.g.addValue("y");
+  ir::Value* ins[3] = {x, a, b};
+  ir::Value* outs[3] = {a, b, y};
+  const int64_t k[3] = {32, 32, 32}, ch[3] = {16, 32, 32};
+  for (int i = 0; i < 3; ++i) {
+    std::vector<ir::Value*> in = {ins[i], c.g.addConstant("w" + std::to_string(i), randomTensor({k[i], ch[i], 3, 3}, 10 + i)),
+                                  c.g.addConstant("b" + std::to_string(i), randomTensor({k[i]}, 20 + i))};
+    if (i == 2) in.push_back(a);
+    c.conv[i] = c.g.addNode("Conv", "conv" + std::to_string(i), in, {outs[i]});
+    c.conv[i]->attrs["pads"] = V{1, 1, 1, 1};
+    c.conv[i]->attrs["kiln_act"] = std::string("Relu");
+    ir::inferNode(*c.conv[i]);
+  }
+  c.g.outputs.push_back(y);
+}
+
+// Runs the three convs in order with `tactic` (each node's own when empty), values in fresh tensors.
+ir::Tensor runChain(Chain& c, const std::string& tactic) {
+  std::map<const ir::Value*, ir::Tensor> vals;
+  vals.emplace(c.g.inputs[0], c.x);
+  ThreadPool pool(2);
+  for (ir::Node* n : c.conv) {
+    auto kernel = cpu::tactics().find(tactic.empty() ? n->tactic : tactic)->create(*n);
+    std::vector<cpu::TensorView> in;
+    for (const ir::Value* v : n->inputs) {
+      const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
+      in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
+    }
+    ir::Tensor& y = vals.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
+    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
+    cpu::ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+    kernel->run(ctx, in.data(), &out);
+  }
+  return vals.at(c.g.outputs[0]);
+}
+
+TEST(OnednnLayouts, ChainsKeepTheBlockedLayoutAndComputeTheSame) {
+  SKIP_WITHOUT_ONEDNN();
+  Chain ref;
+  makeChain(ref);
+  const ir::Tensor want = runChain(ref, "Conv.ref");
+
+  Chain c;
+  makeChain(c);
+  cpu::proposeLayouts(c.g);  // as the builder does before timing
+  EXPECT_TRUE(c.conv[0]->has("kiln_onednn_dst_tag"));
+  for (ir::Node* n : c.conv) {
+    n->tactic = "Conv.onednn";
+    cpu::tactics().find("Conv.onednn")->prepack(*n, c.g);
+  }
+  cpu::chooseLayouts(c.g);
+  // a (conv0 -> conv1 input, conv2 residual) and b (conv1 -> conv2) are chained; y is the graph's output.
+  EXPECT_TRUE(c.conv[0]->has("kiln_onednn_dst_tag"));
+  EXPECT_TRUE(c.conv[1]->has("kiln_onednn_src_tag") && c.conv[1]->has("kiln_onednn_dst_tag"));
+  EXPECT_TRUE(c.conv[2]->has("kiln_onednn_src_tag") && c.conv[2]->has("kiln_onednn_res_tag"));
+  EXPECT_FALSE(c.conv[2]->has("kiln_onednn_dst_tag"));
+  EXPECT_FALSE(c.conv[0]->has("kiln_onednn_src_tag"));
+  EXPECT_TRUE(near(runChain(c, "Conv.onednn"), want, 1e-4f, 1e-4f));
+
+  // A consumer that is not a oneDNN convolution breaks the chain (and undoes the proposal).
+  Chain d;
+  makeChain(d);
+  cpu::proposeLayouts(d.g);
+  for (int i = 0; i < 3; ++i) {
+    const std::string t = i == 1 ? "Conv.im2col_gemm" : "Conv.onednn";
+    d.conv[i]->tactic = t;
+    cpu::tactics().find(t)->prepack(*d.conv[i], d.g);
+  }
+  cpu::chooseLayouts(d.g);
+  for (ir::Node* n : d.conv)
+    for (const char* a : {"kiln_onednn_src_tag", "kiln_onednn_dst_tag", "kiln_onednn_res_tag"})
+      EXPECT_FALSE(n->has(a)) << n->name << " " << a;
+  EXPECT_TRUE(near(runChain(d, ""), want, 1e-4f, 1e-4f));
+}
+
+}  // namespace
+}  // namespace kiln::test

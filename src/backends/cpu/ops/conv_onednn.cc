@@ -15,6 +15,8 @@
 
 #if KILN_HAVE_ONEDNN
 #include <cstring>
+#include <map>
+#include <optional>
 
 #include "backends/cpu/ops/nn_util.h"
 
@@ -66,12 +68,21 @@ struct ConvOptions {
   bool bias = false;
   bool residual = false;
   Activation act;
+  // The layouts the graph hands this layer its input and residual in and
+  // takes its output in: plain NCHW unless chainOnednnConvLayouts found that
+  // producer and consumers agree on oneDNN's blocked layout.
+  tag srcTag = tag::undef, dstTag = tag::undef, resTag = tag::undef;
 };
+
+// Attribute names of the layouts chainOnednnConvLayouts chose (format_tag values).
+constexpr const char* kSrcTagAttr = "kiln_onednn_src_tag";
+constexpr const char* kDstTagAttr = "kiln_onednn_dst_tag";
+constexpr const char* kResTagAttr = "kiln_onednn_res_tag";
 
 // One primitive and its edge reorders, for one thread count and shape.
 struct ConvPrims {
   dnnl::convolution_forward conv;
-  memory::desc user, userDst, src, dst, wei, bias, scratch;
+  memory::desc user, userDst, userRes, src, dst, wei, bias, scratch;
   dnnl::reorder srcIn, resIn, dstOut;
   bool reorderSrc = false, reorderDst = false;
   bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
@@ -106,8 +117,10 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   auto p = std::make_unique<ConvPrims>();
   const int rank = static_cast<int>(s.src.size());
   auto pd = convPd(s, o, &wdesc);
-  p->user = memory::desc(s.src, dt::f32, plainTag(rank));
-  p->userDst = memory::desc(s.dst, dt::f32, plainTag(rank));
+  auto orPlain = [&](tag t) { return t == tag::undef ? plainTag(rank) : t; };
+  p->user = memory::desc(s.src, dt::f32, orPlain(o.srcTag));
+  p->userDst = memory::desc(s.dst, dt::f32, orPlain(o.dstTag));
+  p->userRes = memory::desc(s.dst, dt::f32, orPlain(o.resTag));
   const std::size_t edges = (pd.src_desc() != p->user ? align64(pd.src_desc().get_size()) : 0) +
                             (pd.dst_desc() != p->userDst ? align64(pd.dst_desc().get_size()) : 0);
   KILN_CHECK(edges <= workspaceLimit, "oneDNN convolution: these shapes need more workspace than the kernel has");
@@ -131,8 +144,9 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   if (p->reorderDst) {
     p->dstBytes = p->dst.get_size();
     p->dstOut = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->dst, engine(), p->userDst));
-    if (o.residual) p->resIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->userDst, engine(), p->dst));
   }
+  if (o.residual && p->dst != p->userRes)
+    p->resIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->userRes, engine(), p->dst));
   return p;
 }
 
@@ -149,6 +163,9 @@ class ConvOnednn final : public Kernel {
     opts_.bias = node.inputs.size() > 2 && node.inputs[2];
     opts_.residual = node.inputs.size() > 3 && node.inputs[3];
     opts_.act = fusedActivation(node);
+    opts_.srcTag = static_cast<tag>(node.i(kSrcTagAttr, static_cast<int64_t>(tag::undef)));
+    opts_.dstTag = static_cast<tag>(node.i(kDstTagAttr, static_cast<int64_t>(tag::undef)));
+    opts_.resTag = static_cast<tag>(node.i(kResTagAttr, static_cast<int64_t>(tag::undef)));
     wdims_ = node.ints("kiln_weight_shape");
     wdesc_ = decodeDesc(node.ints("kiln_onednn_wdesc"), node.describe());
     // The primitive for this machine's thread count at the node's shapes, made now (load time).
@@ -186,11 +203,12 @@ class ConvOnednn final : public Kernel {
       const TensorView& r = in[3];
       KILN_CHECK(r.numel() == y.numel(), desc_.describe(), ": residual has ", r.numel(), " values, output ",
                  y.numel());
-      if (p.reorderDst) {
-        memory res = wrap(p.userDst, r.data);
+      if (p.dst != p.userRes) {
+        KILN_CHECK(r.data != dst.get_data_handle(), desc_.describe(), ": the residual may not share the output's memory");
+        memory res = wrap(p.userRes, r.data);
         p.resIn.execute(stream, res, dst);
-      } else if (r.data != y.data) {
-        std::memcpy(y.data, r.data, static_cast<std::size_t>(y.numel()) * sizeof(float));
+      } else if (r.data != dst.get_data_handle()) {
+        std::memcpy(dst.get_data_handle(), r.data, p.dst.get_size());
       }
     }
     memory wei = wrap(p.wei, in[1].data), scratch = wrap(p.scratch, ws);
@@ -237,15 +255,19 @@ class ConvOnednn final : public Kernel {
 };
 
 // The node's oneDNN shape and options; false when it is not a float Conv
-// with static shapes and a constant weight.
-bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o) {
+// with a constant weight and (unless `standIn`) static shapes. With
+// `standIn`, unknown input dims are replaced by plausible sizes (batch 1,
+// 32 per spatial axis): enough to ask oneDNN which weight format it wants
+// when prepacking a graph whose inputs vary.
+bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o, bool standIn = false) {
   if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
   const ir::Value* x = node.inputs[0];
   const ir::Value* w = node.inputs[1];
   const ir::Value* y = node.outputs[0];
   const std::size_t rank = x->shape.size();
   if (rank < 3 || rank > 5 || x->dtype != DType::kFLOAT || w->dtype != DType::kFLOAT || !w->isConstant()) return false;
-  if (!ir::isStatic(x->shape) || !ir::isStatic(y->shape) || w->constant->dims().size() != rank) return false;
+  if (w->constant->dims().size() != rank) return false;
+  if (!standIn && (!ir::isStatic(x->shape) || !ir::isStatic(y->shape))) return false;
   for (std::size_t i = 2; i < node.inputs.size(); ++i)
     if (node.inputs[i] && node.inputs[i]->dtype != DType::kFLOAT) return false;
   if (node.inputs.size() > 2 && node.inputs[2] && node.inputs[2]->shape.size() != 1) return false;
@@ -255,10 +277,18 @@ bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o) {
   if (!parseActKind(node.s("kiln_act", ""), &kind)) return false;
   o->act = fusedActivation(node);
   const ir::WindowAttrs attrs = ir::readWindowAttrs(node, rank - 2);
-  const std::vector<int64_t> xd = ir::staticDims(x->shape), yd = ir::staticDims(y->shape);
+  const std::vector<int64_t>& wd = w->constant->dims();
   const int64_t group = node.i("group", 1);
-  if (group < 1 || w->constant->dims()[0] % group != 0) return false;
-  *s = convShape(node, attrs, group, xd.data(), w->constant->dims().data(), yd.data(), static_cast<int>(rank));
+  if (group < 1 || wd[0] % group != 0) return false;
+  std::vector<int64_t> xd(rank), yd(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const int64_t reach = i >= 2 ? (wd[i] - 1) * attrs.dilations[i - 2] + 1 : 0;
+    xd[i] = x->shape[i].known() ? x->shape[i].value : i == 0 ? 1 : i == 1 ? wd[1] * group : std::max<int64_t>(32, reach);
+  }
+  yd[0] = xd[0];
+  yd[1] = wd[0];
+  for (std::size_t i = 2; i < rank; ++i) yd[i] = ir::windowAxis(node, attrs, i - 2, xd[i], wd[i]).out;
+  *s = convShape(node, attrs, group, xd.data(), wd.data(), yd.data(), static_cast<int>(rank));
   return true;
 }
 
@@ -281,7 +311,7 @@ void prepackConv(ir::Node& node, ir::Graph& graph) {
   if (node.has("kiln_packed")) return;
   ConvShape s;
   ConvOptions o;
-  KILN_CHECK(describe(node, &s, &o), node.describe(), ": the oneDNN convolution needs static shapes and a constant weight");
+  KILN_CHECK(describe(node, &s, &o, /*standIn=*/true), node.describe(), ": the oneDNN convolution needs a constant weight");
   const ir::Value* wv = node.inputs[1];
   const ir::Tensor& w = *wv->constant;
   const int rank = static_cast<int>(s.src.size());
@@ -303,7 +333,98 @@ void prepackConv(ir::Node& node, ir::Graph& graph) {
 
 std::unique_ptr<Kernel> createConv(const ir::Node& n) { return std::make_unique<ConvOnednn>(n); }
 
+// The primitive descriptor a 2-D Conv node runs with in Conv.onednn at its
+// (static) shapes: `chosen` asks for a node that has Conv.onednn and its
+// prepacked weights, else any node the tactic supports. False when none.
+bool convPdOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primitive_desc* pd) {
+  if (n.op != "Conv" || !n.inputs[0] || !n.outputs[0] || n.inputs[0]->shape.size() != 4 ||
+      !ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.outputs[0]->shape))
+    return false;
+  if (chosen != (n.tactic == "Conv.onednn" && n.s("kiln_packed", "") == layoutName())) return false;
+  if (!chosen && (n.has("kiln_packed") || !supportsConv(n))) return false;
+  ConvShape s;
+  ConvOptions o;
+  if (!chosen) {
+    describe(n, &s, &o);
+    *pd = convPd(s, o, nullptr);
+    return true;
+  }
+  const std::vector<int64_t> x = ir::staticDims(n.inputs[0]->shape), y = ir::staticDims(n.outputs[0]->shape);
+  const std::vector<int64_t> w = n.ints("kiln_weight_shape");
+  o.bias = n.inputs.size() > 2 && n.inputs[2];
+  o.residual = n.inputs.size() > 3 && n.inputs[3];
+  o.act = fusedActivation(n);
+  const memory::desc wdesc = decodeDesc(n.ints("kiln_onednn_wdesc"), n.describe());
+  s = convShape(n, ir::readWindowAttrs(n, 2), n.i("group", 1), x.data(), w.data(), y.data(), 4);
+  *pd = convPd(s, o, &wdesc);
+  return true;
+}
+
+// The blocked layout that `md` (a 4-D activation) is, if it is one Kiln can
+// keep in a plain tensor's bytes (no channel padding); tag::undef otherwise.
+tag blockedTagOf(const memory::desc& md) {
+  const std::size_t plainBytes = static_cast<std::size_t>(ir::numElements(md.dims())) * sizeof(float);
+  for (tag t : {tag::nChw16c, tag::nChw8c, tag::nhwc})
+    if (md == memory::desc(md.dims(), dt::f32, t)) return md.get_size() == plainBytes ? t : tag::undef;
+  return tag::undef;
+}
+
+// Marks the values that pass between oneDNN convolutions in a blocked
+// layout (see onednn_util.h); `chosen` as for convPdOf.
+void markChains(ir::Graph& graph, bool chosen) {
+  setThreads(ThreadPool::hardwareThreads());
+  std::map<const ir::Node*, std::optional<dnnl::convolution_forward::primitive_desc>> pds;
+  auto pdOf = [&](const ir::Node* n) -> const dnnl::convolution_forward::primitive_desc* {
+    auto it = pds.find(n);
+    if (it == pds.end()) {
+      dnnl::convolution_forward::primitive_desc pd;
+      it = pds.emplace(n, convPdOf(*n, chosen, &pd) ? std::optional(pd) : std::nullopt).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  };
+  for (ir::Node* n : graph.nodeList()) {
+    const auto* pd = pdOf(n);
+    if (!pd) continue;
+    const ir::Value* v = n->outputs[0];
+    const tag t = blockedTagOf(pd->dst_desc());
+    if (t == tag::undef || graph.isGraphOutput(v)) continue;
+    const std::vector<ir::Node*> consumers = graph.consumers(v);
+    bool agree = !consumers.empty();
+    for (const ir::Node* c : consumers) {
+      const auto* cpd = agree ? pdOf(c) : nullptr;
+      agree = cpd != nullptr;
+      // v must be the consumer's input or residual (once), in the layout the consumer runs in.
+      int uses = 0;
+      for (std::size_t i = 0; agree && i < c->inputs.size(); ++i) {
+        if (c->inputs[i] != v) continue;
+        ++uses;
+        agree = (i == 0 && cpd->src_desc() == memory::desc(cpd->src_desc().dims(), dt::f32, t)) ||
+                (i == 3 && cpd->dst_desc() == memory::desc(cpd->dst_desc().dims(), dt::f32, t));
+      }
+      agree = agree && uses == 1;
+    }
+    if (!agree) continue;
+    n->attrs[kDstTagAttr] = static_cast<int64_t>(t);
+    for (ir::Node* c : consumers) c->attrs[c->inputs[0] == v ? kSrcTagAttr : kResTagAttr] = static_cast<int64_t>(t);
+  }
+}
+
+void clearChains(ir::Graph& graph) {
+  for (ir::Node* n : graph.nodeList())
+    for (const char* a : {kSrcTagAttr, kDstTagAttr, kResTagAttr}) n->attrs.erase(a);
+}
+
 }  // namespace
+
+void proposeOnednnConvLayouts(ir::Graph& graph) {
+  clearChains(graph);
+  markChains(graph, false);
+}
+
+void chainOnednnConvLayouts(ir::Graph& graph) {
+  clearChains(graph);
+  markChains(graph, true);
+}
 
 void addOnednnConvTactics(TacticRegistry& r) {
   r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
@@ -313,6 +434,8 @@ void addOnednnConvTactics(TacticRegistry& r) {
 
 #else
 namespace kiln::cpu {
+void proposeOnednnConvLayouts(ir::Graph&) {}
+void chainOnednnConvLayouts(ir::Graph&) {}
 void addOnednnConvTactics(TacticRegistry&) {}
 }  // namespace kiln::cpu
 #endif

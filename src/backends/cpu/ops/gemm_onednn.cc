@@ -201,11 +201,18 @@ class MatMulOnednn final : public Kernel {
   Cache cache_;
 };
 
-bool describe(const ir::Node& node, MatMulShape* s, MatMulOptions* o) {
+// The node's oneDNN shapes and options; false when it is not a float
+// MatMul / Gemm with (unless `standIn`) static shapes. With `standIn`,
+// unknown dims of A are replaced by plausible sizes (1 per batch dim, 64
+// rows): enough to ask oneDNN which format it wants for a constant B when
+// prepacking a graph whose inputs vary.
+bool describe(const ir::Node& node, MatMulShape* s, MatMulOptions* o, bool standIn = false) {
   if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
-  for (const ir::Value* v : node.inputs)
-    if (v && (v->dtype != DType::kFLOAT || !ir::isStatic(v->shape))) return false;
-  if (!ir::isStatic(node.outputs[0]->shape)) return false;
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    const ir::Value* v = node.inputs[i];
+    if (v && (v->dtype != DType::kFLOAT || (!(standIn && i == 0) && !ir::isStatic(v->shape)))) return false;
+  }
+  if (!standIn && !ir::isStatic(node.outputs[0]->shape)) return false;
   o->gemm = node.op == "Gemm";
   if (o->gemm && (node.f("alpha", 1.f) != 1.f || (node.inputs.size() > 2 && node.inputs[2] && node.f("beta", 1.f) != 1.f)))
     return false;
@@ -215,11 +222,28 @@ bool describe(const ir::Node& node, MatMulShape* s, MatMulOptions* o) {
   ActKind kind;
   if (!parseActKind(node.s("kiln_act", ""), &kind)) return false;
   o->act = fusedActivation(node);
-  const std::vector<int64_t> a = ir::staticDims(node.inputs[0]->shape), b = ir::staticDims(node.inputs[1]->shape);
+  const ir::Shape& as = node.inputs[0]->shape;
+  const int ar = static_cast<int>(as.size());
+  std::vector<int64_t> a(ar);
+  for (int i = 0; i < ar; ++i) a[i] = as[i].known() ? as[i].value : i >= ar - 2 ? 64 : 1;
+  const std::vector<int64_t> b = ir::staticDims(node.inputs[1]->shape);
   const std::vector<int64_t> c = o->bias ? ir::staticDims(node.inputs[2]->shape) : std::vector<int64_t>{};
-  const TensorView y = makeView(nullptr, DType::kFLOAT, ir::staticDims(node.outputs[0]->shape));
-  *s = matmulShape(node.describe(), *o, a.data(), static_cast<int>(a.size()), b.data(), static_cast<int>(b.size()),
-                   c.data(), static_cast<int>(c.size()), y);
+  const int br = static_cast<int>(b.size());
+  if (ar < 1 || br < 1 || (o->gemm && (ar != 2 || br != 2))) return false;
+  std::vector<int64_t> yd;
+  if (o->gemm) {
+    yd = {o->transA ? a[1] : a[0], o->transB ? b[0] : b[1]};
+  } else {  // batch dims broadcast, then M unless A is 1-D, then N unless B is 1-D
+    const int abr = std::max(ar - 2, 0), bbr = std::max(br - 2, 0), rank = std::max(abr, bbr);
+    for (int i = 0; i < rank; ++i) {
+      const int ia = i - (rank - abr), ib = i - (rank - bbr);
+      yd.push_back(std::max(ia >= 0 ? a[ia] : 1, ib >= 0 ? b[ib] : 1));
+    }
+    if (ar >= 2) yd.push_back(a[ar - 2]);
+    if (br >= 2) yd.push_back(b[br - 1]);
+  }
+  const TensorView y = makeView(nullptr, DType::kFLOAT, yd);
+  *s = matmulShape(node.describe(), *o, a.data(), ar, b.data(), br, c.data(), static_cast<int>(c.size()), y);
   return true;
 }
 
@@ -245,7 +269,7 @@ void prepackMatMul(ir::Node& node, ir::Graph& graph) {
   if (node.has("kiln_packed") || !constantB(node)) return;
   MatMulShape s;
   MatMulOptions o;
-  KILN_CHECK(describe(node, &s, &o), node.describe(), ": the oneDNN matmul needs static float shapes");
+  KILN_CHECK(describe(node, &s, &o, /*standIn=*/true), node.describe(), ": the oneDNN matmul needs float operands");
   const ir::Value* bv = node.inputs[1];
   const ir::Tensor& b = *bv->constant;
   setThreads(ThreadPool::hardwareThreads());

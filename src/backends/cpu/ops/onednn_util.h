@@ -26,6 +26,17 @@ namespace kiln::cpu {
 //! Adds the oneDNN tactics of each family (no-ops without oneDNN).
 void addOnednnConvTactics(TacticRegistry& r);
 void addOnednnGemmTactics(TacticRegistry& r);
+//! After tactic choice: where a Conv.onednn layer's output feeds only
+//! Conv.onednn layers (as input or residual) that run in the same blocked
+//! layout (nChw16c / nChw8c / nhwc, with no channel padding), the value stays
+//! in that layout: the producer skips its output reorder and the consumers
+//! their input reorders (node attributes kiln_onednn_{dst,src,res}_tag).
+//! Before tactic choice, the same for every Conv that Conv.onednn supports,
+//! as if all chose it: Conv.onednn is then timed without the reorders a
+//! chain saves (as TensorRT times formats, not reformats). Whatever is not
+//! confirmed after the choice is undone by chainOnednnConvLayouts.
+void chainOnednnConvLayouts(ir::Graph& graph);
+void proposeOnednnConvLayouts(ir::Graph& graph);
 }  // namespace kiln::cpu
 
 #if KILN_HAVE_ONEDNN
