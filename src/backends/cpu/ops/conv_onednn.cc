@@ -378,7 +378,12 @@ void markChains(ir::Graph& graph, bool chosen) {
     auto it = pds.find(n);
     if (it == pds.end()) {
       dnnl::convolution_forward::primitive_desc pd;
-      it = pds.emplace(n, convPdOf(*n, chosen, &pd) ? std::optional(pd) : std::nullopt).first;
+      bool ok = false;
+      try {
+        ok = convPdOf(*n, chosen, &pd);
+      } catch (const dnnl::error&) {  // no chain through a layer oneDNN cannot describe
+      }
+      it = pds.emplace(n, ok ? std::optional(pd) : std::nullopt).first;
     }
     return it->second ? &*it->second : nullptr;
   };
