@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(cmake ninja-build g++ python3 python3-pip
               libonnx-dev libprotobuf-dev protobuf-compiler
               libflatbuffers-dev flatbuffers-compiler
-              libcli11-dev nlohmann-json3-dev libgtest-dev googletest)
+              libcli11-dev nlohmann-json3-dev libgtest-dev googletest
+              libdnnl-dev)  # oneDNN: optional CPU tactic source (Conv/MatMul/Gemm .onednn)
 # Pinned Python packages: the reference (ONNX Runtime) and the model makers.
 # nanobind builds the Python package kiln (python/), pytest runs its tests.
 # openvino is the benchmark's second peer (bench/run_cpu.py, docs/benchmarks.md).

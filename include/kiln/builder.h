@@ -28,6 +28,22 @@ enum class BuilderFlag : int32_t {
   kBF16 = 17,
 };
 
+//! Where tactics come from (TensorRT's TacticSource), as bits of TacticSources.
+//! Kiln's own CPU kernels are always available. kONEDNN (a Kiln addition) is
+//! oneDNN's convolution and matmul primitives, in builds that have oneDNN; on
+//! by default. oneDNN's primitive execution allocates a little bookkeeping per
+//! call, so a plan that must never touch the heap while running clears it.
+//! The CUDA sources are accepted and have no effect on the CPU backend.
+enum class TacticSource : int32_t {
+  kCUBLAS = 0,
+  kCUBLAS_LT = 1,
+  kCUDNN = 2,
+  kEDGE_MASK_CONVOLUTIONS = 3,
+  kJIT_CONVOLUTIONS = 4,
+  kONEDNN = 16,
+};
+using TacticSources = uint32_t;
+
 enum class MemoryPoolType : int32_t {
   kWORKSPACE = 0,
   kDLA_MANAGED_SRAM = 1,
@@ -103,6 +119,9 @@ class IBuilderConfig {
   //! As TensorRT's (0 to 5, default 3). Kiln: level 0 builds fastest and
   //! deterministically: no tactic is timed, each layer takes its highest-priority
   //! tactic; levels 1 to 5 time the candidates. Out-of-range levels are clamped.
+  //! Which tactic sources the builder may use; returns false (and changes nothing) for an unknown bit.
+  virtual bool setTacticSources(TacticSources sources) noexcept = 0;
+  virtual TacticSources getTacticSources() const noexcept = 0;
   virtual void setBuilderOptimizationLevel(int32_t level) noexcept = 0;
   virtual int32_t getBuilderOptimizationLevel() const noexcept = 0;
 };

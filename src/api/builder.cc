@@ -152,6 +152,12 @@ class BuilderConfigImpl final : public IBuilderConfig {
   const ITimingCache* getTimingCache() const noexcept override { return timingCache; }
   void setNbThreads(int32_t t) noexcept override { threads = t; }
   int32_t getNbThreads() const noexcept override { return threads; }
+  bool setTacticSources(TacticSources sources) noexcept override {
+    if (sources & ~kKnownTacticSources) return false;
+    tacticSources = sources;
+    return true;
+  }
+  TacticSources getTacticSources() const noexcept override { return tacticSources; }
   void setBuilderOptimizationLevel(int32_t level) noexcept override { optimizationLevel = std::clamp(level, 0, 5); }
   int32_t getBuilderOptimizationLevel() const noexcept override { return optimizationLevel; }
 
@@ -163,6 +169,11 @@ class BuilderConfigImpl final : public IBuilderConfig {
   const TimingCacheImpl* timingCache = nullptr;
   int32_t threads = 0;
   int32_t optimizationLevel = 3;
+  static constexpr TacticSources kKnownTacticSources =
+      (1u << static_cast<int>(TacticSource::kCUBLAS)) | (1u << static_cast<int>(TacticSource::kCUBLAS_LT)) |
+      (1u << static_cast<int>(TacticSource::kCUDNN)) | (1u << static_cast<int>(TacticSource::kEDGE_MASK_CONVOLUTIONS)) |
+      (1u << static_cast<int>(TacticSource::kJIT_CONVOLUTIONS)) | (1u << static_cast<int>(TacticSource::kONEDNN));
+  TacticSources tacticSources = kKnownTacticSources;
 };
 
 class BuilderImpl final : public IBuilder {
@@ -193,6 +204,7 @@ class BuilderImpl final : public IBuilder {
       options.device = config.device == DeviceType::kGPU ? "cuda" : "cpu";
       if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
+      options.onednnTactics = config.tacticSources & (1u << static_cast<int>(TacticSource::kONEDNN));
       options.log = [this](ILogger::Severity s, const std::string& m) { logMessage(logger_, s, m); };
       builder::TimingCache scratch;
       options.timingCache = config.timingCache ? &const_cast<TimingCacheImpl*>(config.timingCache)->cache : &scratch;

@@ -217,6 +217,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   pctx.cpuFusions = device == nullptr;
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
+  if (!device && options.onednnTactics) cpu::proposeLayouts(*graph);
 
   // The graph stays symbolic where inputs vary; tactics are chosen on the first
   // profile's opt shapes and must support every profile's min and max.
@@ -242,7 +243,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
       // The fastest at opt can't run somewhere in the range: take the best tactic that runs everywhere.
       tactic = nullptr;
       for (const cpu::Tactic* t : cpu::tactics().forOp(nodes[i]->op)) {
-        bool everywhere = t->supports(*optNodes[i]);
+        bool everywhere = allowed(*t, options) && t->supports(*optNodes[i]);
         for (auto& g2 : extremeGraphs) everywhere = everywhere && t->supports(*g2->nodeList()[i]);
         if (everywhere) {
           tactic = t;
@@ -259,6 +260,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
     if (tactic->prepack) tactic->prepack(*nodes[i], *graph);
     log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", choice.tactic));
   }
+  cpu::chooseLayouts(*graph);
   graph->removeUnusedValues();
 
   // Workspace and activation sizes at the largest shapes (after prepacking).

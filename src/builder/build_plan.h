@@ -35,6 +35,7 @@ struct BuildOptions {
   int timingIterations = 7;  //!< 0: no timing, each node takes its highest-priority tactic
   //! Tactics needing more scratch memory than this are not chosen (kWORKSPACE pool).
   std::size_t workspaceLimit = SIZE_MAX;
+  bool onednnTactics = true;  //!< TacticSource::kONEDNN: the "<Op>.onednn" tactics may be chosen
   std::function<void(ILogger::Severity, const std::string&)> log;
   //! "cpu", or "cuda": tactics from the CUDA backend (needs a GPU to build, as TensorRT does).
   std::string device = "cpu";

@@ -35,6 +35,10 @@ void makeScratch(const ir::Node& node, ScratchNode& s) {
 
 }  // namespace
 
+bool allowed(const cpu::Tactic& tactic, const BuildOptions& options) {
+  return options.onednnTactics || !tactic.name.ends_with(".onednn");
+}
+
 double timeTactic(const ir::Node& node, const std::string& tacticName, int iterations, ThreadPool& pool,
                   double cutoffMs) {
   const cpu::Tactic* tactic = cpu::tactics().find(tacticName);
@@ -90,7 +94,7 @@ double timeTactic(const ir::Node& node, const std::string& tacticName, int itera
 TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, ThreadPool& pool) {
   std::vector<const cpu::Tactic*> candidates;
   for (const cpu::Tactic* t : cpu::tactics().forOp(node.op))
-    if (t->supports(node)) candidates.push_back(t);
+    if (allowed(*t, options) && t->supports(node)) candidates.push_back(t);
   if (candidates.empty()) {
     std::string dtypes;
     for (const ir::Value* v : node.inputs)

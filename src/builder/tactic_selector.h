@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "backends/cpu/kernel.h"
 #include "builder/build_plan.h"
 #include "core/thread_pool.h"
 #include "ir/graph.h"
@@ -17,6 +18,9 @@ struct TacticChoice {
 
 //! Picks the tactic for `node`; doesn't change the node. Throws kiln::Error
 //! naming the node when no CPU tactic supports it.
+//! Whether the options' tactic sources let `tactic` be chosen.
+bool allowed(const cpu::Tactic& tactic, const BuildOptions& options);
+
 TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, ThreadPool& pool);
 
 //! Milliseconds one run of `tactic` takes on `node` (median of `iterations`).

@@ -277,7 +277,8 @@ class KilnexecCli(unittest.TestCase):
                            (["--shapes=x:1xax3"], "--shapes"), (["--memPoolSize=workspace:lots"], "--memPoolSize"),
                            (["--percentile=101"], "--percentile"), (["--fp16=maybe"], "--fp16"),
                            (["--device=tpu"], "--device"), (["--threads=-1"], "--threads"),
-                           (["--loadInputs=x"], "--loadInputs")):
+                           (["--loadInputs=x"], "--loadInputs"), (["--tacticSources=ONEDNN"], "--tacticSources"),
+                           (["--tacticSources=-MKL"], "--tacticSources")):
             with self.subTest(args=args):
                 p = run(f"--onnx={self.model}", *args)
                 self.assertOneLineError(p, flag)
@@ -357,8 +358,10 @@ class KilnexecCli(unittest.TestCase):
     def test_accepted_flags(self):
         p = run(f"--onnx={self.model}", "--fp16", "--int8", "--memPoolSize=workspace:64M", "--workspace=32",
                 "--threads=1", "--noDataTransfers", "--useCudaGraph", "--useSpinWait", "--iterations=2",
-                "--warmUp=0", "--duration=0", "--verbose", "--dumpOutput", "--dumpLayerInfo", check=True)
+                "--warmUp=0", "--duration=0", "--verbose", "--dumpOutput", "--dumpLayerInfo",
+                "--tacticSources=-ONEDNN,+CUDNN", check=True)
         self.assertIn("[V]", p.stdout)
+        self.assertNotIn(".onednn", p.stdout)  # no layer took a oneDNN tactic
         self.assertIn("Output Tensors:", p.stdout)
         self.assertIn("no effect on the CPU", p.stdout)
 

@@ -122,6 +122,29 @@ std::vector<MemoryPool> parsePools(const std::string& text, const std::string& f
   return pools;
 }
 
+// trtexec's --tacticSources=-CUDNN,+CUBLAS, plus ONEDNN.
+std::vector<std::pair<bool, kiln::TacticSource>> parseTacticSources(const std::string& text, const std::string& flag) {
+  std::vector<std::pair<bool, kiln::TacticSource>> out;
+  if (text.empty()) return out;
+  const std::string expected = "(+|-)source[,(+|-)source], source one of ONEDNN, CUBLAS, CUBLAS_LT, CUDNN, "
+                               "EDGE_MASK_CONVOLUTIONS, JIT_CONVOLUTIONS";
+  const std::pair<const char*, kiln::TacticSource> names[] = {
+      {"ONEDNN", kiln::TacticSource::kONEDNN},
+      {"CUBLAS", kiln::TacticSource::kCUBLAS},
+      {"CUBLAS_LT", kiln::TacticSource::kCUBLAS_LT},
+      {"CUDNN", kiln::TacticSource::kCUDNN},
+      {"EDGE_MASK_CONVOLUTIONS", kiln::TacticSource::kEDGE_MASK_CONVOLUTIONS},
+      {"JIT_CONVOLUTIONS", kiln::TacticSource::kJIT_CONVOLUTIONS}};
+  for (const std::string& entry : splitList(text)) {
+    if (entry.size() < 2 || (entry[0] != '+' && entry[0] != '-')) badValue(flag, entry, expected);
+    const std::string name = entry.substr(1);
+    auto it = std::find_if(std::begin(names), std::end(names), [&](auto& n) { return name == n.first; });
+    if (it == std::end(names)) badValue(flag, entry, expected);
+    out.push_back({entry[0] == '+', it->second});
+  }
+  return out;
+}
+
 std::vector<InputFile> parseInputFiles(const std::string& text, const std::string& flag) {
   std::vector<InputFile> files;
   if (text.empty()) return files;
@@ -146,7 +169,7 @@ std::string quoteArg(const std::string& arg) {
 
 //! The raw strings CLI11 fills; converted into Options by convert().
 struct Raw {
-  std::string shapes, memPoolSize, workspace, threads, streams;
+  std::string shapes, memPoolSize, workspace, threads, streams, tacticSources;
   std::vector<std::string> minShapes, optShapes, maxShapes;  //!< one entry per occurrence: per profile
   std::string iterations, warmUp, duration, avgRuns, percentile, loadInputs;
   std::vector<std::string> plugins, staticPlugins, dynamicPlugins, pluginsToSerialize;
@@ -182,6 +205,7 @@ void convert(const Raw& raw, Options& o) {
     o.profiles.push_back(std::move(p));
   }
   o.memPools = parsePools(raw.memPoolSize, "--memPoolSize");
+  o.tacticSources = parseTacticSources(raw.tacticSources, "--tacticSources");
   if (!raw.workspace.empty()) {
     std::size_t mib = static_cast<std::size_t>(toDouble(raw.workspace, "--workspace", 0, "a size in MiB"));
     o.memPools.push_back({kiln::MemoryPoolType::kWORKSPACE, mib * 1024 * 1024});
@@ -307,6 +331,9 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_flag("--best", o.best, "Allow every precision (accepted; the CPU backend builds FP32)")->group(build);
   app.add_flag("--noTF32", o.noTF32, "Disable TF32 (no effect on the CPU)")->group(build);
   app.add_option("--memPoolSize", raw.memPoolSize, "Pool limits: workspace:N (MiB; suffixes B, K, M, G)")->group(build);
+  app.add_option("--tacticSources", raw.tacticSources,
+                 "Add (+) or remove (-) tactic sources, e.g. -ONEDNN (Kiln's own CPU kernels are always on)")
+      ->group(build);
   app.add_option("--workspace", raw.workspace, "Deprecated: workspace limit in MiB (use --memPoolSize)")->group(build);
   app.add_option("--timingCacheFile", o.timingCacheFile, "Timing cache: read if it exists, written after the build")
       ->group(build);

@@ -141,6 +141,12 @@ void configure(kiln::IBuilderConfig& config, const Options& o, Logger& logger) {
   if (o.int8 || o.best) config.setFlag(kiln::BuilderFlag::kINT8);
   if (o.noTF32) config.clearFlag(kiln::BuilderFlag::kTF32);
   for (const MemoryPool& p : o.memPools) config.setMemoryPoolLimit(p.pool, p.bytes);
+  kiln::TacticSources sources = config.getTacticSources();
+  for (auto [add, source] : o.tacticSources) {
+    const kiln::TacticSources bit = 1u << static_cast<int>(source);
+    sources = add ? sources | bit : sources & ~bit;
+  }
+  config.setTacticSources(sources);
   config.setNbThreads(o.threads);
 }
 

@@ -57,6 +57,8 @@ struct Options {
   std::vector<ProfileShapes> profiles;  //!< empty: no --minShapes/--optShapes/--maxShapes
   bool fp16 = false, bf16 = false, int8 = false, best = false, noTF32 = false;
   std::vector<MemoryPool> memPools;
+  //! --tacticSources: sources to add (+) and remove (-) from the builder's default, in order.
+  std::vector<std::pair<bool, kiln::TacticSource>> tacticSources;
   std::string timingCacheFile;
   int threads = 0;  //!< 0: all cores
   int profile = 0;  //!< --profile: the optimization profile inference runs with

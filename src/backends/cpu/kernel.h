@@ -88,6 +88,15 @@ class TacticRegistry {
 //! Every CPU tactic Kiln has.
 const TacticRegistry& tactics();
 
+//! Activation layouts between tactics (today: chains of oneDNN convolutions
+//! keep oneDNN's blocked layout, see ops/onednn_util.h). proposeLayouts runs
+//! before tactic choice and assumes every layer takes the tactic that wants
+//! the layout, so that it is timed in it; chooseLayouts runs after every node
+//! has its tactic and prepacked weights and keeps only what the choices
+//! confirm. Both rewrite node attributes only.
+void proposeLayouts(ir::Graph& graph);
+void chooseLayouts(ir::Graph& graph);
+
 //! The CPU's best vector ISA, detected once: "avx512", "avx2" or "generic".
 const char* hostIsa();
 

@@ -2,6 +2,7 @@
 
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/ops/families.h"
+#include "backends/cpu/ops/onednn_util.h"
 #include "core/error.h"
 
 namespace kiln::cpu {
@@ -71,6 +72,9 @@ const TacticRegistry& tactics() {
   }();
   return registry;
 }
+
+void proposeLayouts(ir::Graph& graph) { proposeOnednnConvLayouts(graph); }
+void chooseLayouts(ir::Graph& graph) { chainOnednnConvLayouts(graph); }
 
 const char* hostIsa() {
   static const char* isa = [] {

@@ -106,11 +106,12 @@ struct SmallNet {
 };
 
 //! Builds `net` into a plan; null on failure.
-inline std::unique_ptr<IHostMemory> buildPlan(ILogger& logger, const SmallNet& def) {
+inline std::unique_ptr<IHostMemory> buildPlan(ILogger& logger, const SmallNet& def, bool onednn = true) {
   std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
   std::unique_ptr<INetworkDefinition> net(builder->createNetworkV2(1u << static_cast<int>(NetworkDefinitionCreationFlag::kEXPLICIT_BATCH)));
   def.define(*net);
   std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
+  if (!onednn) config->setTacticSources(config->getTacticSources() & ~(1u << static_cast<int>(TacticSource::kONEDNN)));
   return std::unique_ptr<IHostMemory>(builder->buildSerializedNetwork(*net, *config));
 }
 

@@ -7,6 +7,7 @@
 #include "backends/cpu/ops/conv_internal.h"
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ops/nn_util.h"
+#include "backends/cpu/ops/onednn_util.h"
 
 namespace kiln::cpu {
 namespace {
@@ -159,6 +160,7 @@ void registerConvKernels(TacticRegistry& r) {
   r.add(convIm2colGemmTactic());
   r.add(convDepthwiseTactic());
   r.add(convTransposeGemmTactic());
+  addOnednnConvTactics(r);
 }
 
 }  // namespace kiln::cpu

@@ -7,6 +7,7 @@
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ops/gemm_internal.h"
 #include "backends/cpu/ops/nn_util.h"
+#include "backends/cpu/ops/onednn_util.h"
 
 namespace kiln::cpu {
 
@@ -157,6 +158,7 @@ void registerGemmKernels(TacticRegistry& r) {
          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<GemmRef>(n); }, nullptr});
   r.add(matmulPackedTactic());
   r.add(gemmPackedTactic());
+  addOnednnGemmTactics(r);
 }
 
 }  // namespace kiln::cpu

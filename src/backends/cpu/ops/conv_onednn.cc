@@ -1,0 +1,446 @@
+// "Conv.onednn": oneDNN's convolution primitive as a tactic. Kiln's
+// activations are NCHW; oneDNN chooses the activation layout it runs fastest
+// in (on AVX-512 the blocked nChw16c, NCHW for a 3-channel stem input) and
+// the kernel reorders input, residual and output at the edges of the layer,
+// through the workspace. (Pinning the activations to NCHW instead, which
+// needs no reorders, measured 1.3-8x slower than this on every ResNet-50 and
+// depthwise shape: oneDNN's NCHW path is its im2col GEMM.)
+// The builder times it against Kiln's own. Weights are reordered at build
+// time into the format the primitive wants; bias, the residual (post-op sum)
+// and the fused activation (post-op eltwise) run inside the primitive.
+// Groups, depthwise, dilation, asymmetric pads and 1-3 spatial dims are what
+// oneDNN's convolution takes; supports() asks oneDNN for a primitive, so an
+// unimplemented case simply is not offered.
+#include "backends/cpu/ops/onednn_util.h"
+
+#if KILN_HAVE_ONEDNN
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "backends/cpu/ops/nn_util.h"
+
+namespace kiln::cpu {
+namespace {
+
+using namespace onednn;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct ConvShape {
+  memory::dims src, wei, bias, dst, strides, dil, padL, padR;
+};
+
+// The oneDNN dims of a Conv with input `x`, weight (ONNX layout) `w` and
+// output `y` (output checked against the node's window attributes).
+ConvShape convShape(const ir::Node& desc, const ir::WindowAttrs& attrs, int64_t group, const int64_t* x,
+                    const int64_t* w, const int64_t* y, int rank) {
+  ConvShape s;
+  const int spatial = rank - 2;
+  s.src.assign(x, x + rank);
+  s.dst.assign(y, y + rank);
+  if (group > 1) {
+    s.wei = {group, w[0] / group};
+    s.wei.insert(s.wei.end(), w + 1, w + rank);
+  } else {
+    s.wei.assign(w, w + rank);
+  }
+  s.bias = {w[0]};
+  for (int i = 0; i < spatial; ++i) {
+    const ir::AxisGeometry ag = ir::windowAxis(desc, attrs, i, x[2 + i], w[2 + i]);
+    KILN_CHECK(ag.out == y[2 + i], desc.describe(), ": output size ", y[2 + i], " on spatial axis ", i,
+               " disagrees with the computed ", ag.out);
+    s.strides.push_back(attrs.strides[i]);
+    s.dil.push_back(attrs.dilations[i] - 1);
+    s.padL.push_back(ag.padBegin);
+    s.padR.push_back(ag.padEnd);
+  }
+  return s;
+}
+
+tag plainTag(int rank) { return rank == 3 ? tag::ncw : rank == 4 ? tag::nchw : tag::ncdhw; }
+tag weightTag(int rank, bool grouped) {
+  if (grouped) return rank == 3 ? tag::goiw : rank == 4 ? tag::goihw : tag::goidhw;
+  return rank == 3 ? tag::oiw : rank == 4 ? tag::oihw : tag::oidhw;
+}
+
+struct ConvOptions {
+  bool bias = false;
+  bool residual = false;
+  Activation act;
+  // The layouts the graph hands this layer its input and residual in and
+  // takes its output in: plain NCHW unless chainOnednnConvLayouts found that
+  // producer and consumers agree on oneDNN's blocked layout.
+  tag srcTag = tag::undef, dstTag = tag::undef, resTag = tag::undef;
+};
+
+// Attribute names of the layouts chainOnednnConvLayouts chose (format_tag values).
+constexpr const char* kSrcTagAttr = "kiln_onednn_src_tag";
+constexpr const char* kDstTagAttr = "kiln_onednn_dst_tag";
+constexpr const char* kResTagAttr = "kiln_onednn_res_tag";
+
+// One primitive and its edge reorders, for one thread count and shape.
+struct ConvPrims {
+  dnnl::convolution_forward conv;
+  memory::desc user, userDst, userRes, src, dst, wei, bias, scratch;
+  dnnl::reorder srcIn, resIn, dstOut;
+  bool reorderSrc = false, reorderDst = false;
+  bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
+  std::size_t scratchBytes = 0, srcBytes = 0, dstBytes = 0;
+  std::size_t workspace() const { return alignedTotal({scratchBytes, srcBytes, dstBytes}); }
+};
+
+// Builds the primitive descriptor; `wdesc` null lets oneDNN choose the
+// weight format (prepack), else the plan's format is used. Throws dnnl::error
+// when oneDNN has no implementation.
+dnnl::convolution_forward::primitive_desc convPd(const ConvShape& s, const ConvOptions& o, const memory::desc* wdesc,
+                                                  bool userScratchpad = true) {
+  memory::desc src(s.src, dt::f32, tag::any), dst(s.dst, dt::f32, tag::any);
+  memory::desc wei = wdesc ? *wdesc : memory::desc(s.wei, dt::f32, tag::any);
+  memory::desc bias = o.bias ? memory::desc(s.bias, dt::f32, tag::x) : memory::desc();
+  dnnl::post_ops po;
+  if (o.residual) po.append_sum(1.f);
+  if (!appendActivation(po, o.act)) throw dnnl::error(dnnl_unimplemented, "activation");
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  attr.set_scratchpad_mode(userScratchpad ? dnnl::scratchpad_mode::user : dnnl::scratchpad_mode::library);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wei,
+                                    bias, dst, s.strides, s.dil, s.padL, s.padR);
+  return dnnl::convolution_forward::primitive_desc(d, attr, engine());
+}
+
+// `workspaceLimit`: bytes the kernel's workspace has; a primitive needing more
+// scratchpad than fits gets oneDNN's own (slower: it allocates per run).
+std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& o, const memory::desc& wdesc,
+                                         int threads, std::size_t workspaceLimit) {
+  setThreads(threads);  // the primitive's kernels are blocked for this many threads
+  auto p = std::make_unique<ConvPrims>();
+  const int rank = static_cast<int>(s.src.size());
+  auto pd = convPd(s, o, &wdesc);
+  auto orPlain = [&](tag t) { return t == tag::undef ? plainTag(rank) : t; };
+  p->user = memory::desc(s.src, dt::f32, orPlain(o.srcTag));
+  p->userDst = memory::desc(s.dst, dt::f32, orPlain(o.dstTag));
+  p->userRes = memory::desc(s.dst, dt::f32, orPlain(o.resTag));
+  const std::size_t edges = (pd.src_desc() != p->user ? align64(pd.src_desc().get_size()) : 0) +
+                            (pd.dst_desc() != p->userDst ? align64(pd.dst_desc().get_size()) : 0);
+  KILN_CHECK(edges <= workspaceLimit, "oneDNN convolution: these shapes need more workspace than the kernel has");
+  if (align64(pd.scratchpad_desc().get_size()) + edges > workspaceLimit) {
+    pd = convPd(s, o, &wdesc, false);
+    p->libraryScratchpad = true;
+  }
+  p->conv = dnnl::convolution_forward(pd);
+  p->src = pd.src_desc();
+  p->dst = pd.dst_desc();
+  p->wei = pd.weights_desc();
+  p->bias = pd.bias_desc();
+  p->scratch = pd.scratchpad_desc();
+  p->scratchBytes = p->libraryScratchpad ? 0 : p->scratch.get_size();
+  p->reorderSrc = p->src != p->user;
+  p->reorderDst = p->dst != p->userDst;
+  if (p->reorderSrc) {
+    p->srcBytes = p->src.get_size();
+    p->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->user, engine(), p->src));
+  }
+  if (p->reorderDst) {
+    p->dstBytes = p->dst.get_size();
+    p->dstOut = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->dst, engine(), p->userDst));
+  }
+  if (o.residual && p->dst != p->userRes)
+    p->resIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->userRes, engine(), p->dst));
+  return p;
+}
+
+std::string layoutName() { return packedLayout() + "/conv"; }
+
+class ConvOnednn final : public Kernel {
+ public:
+  explicit ConvOnednn(const ir::Node& node)
+      : desc_(nodeDescription(node)),
+        attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
+        group_(node.i("group", 1)) {
+    KILN_CHECK(node.s("kiln_packed", "") == layoutName(), node.describe(), ": Conv.onednn needs weights prepacked as '",
+               layoutName(), "', the plan has '", node.s("kiln_packed", ""), "'");
+    opts_.bias = node.inputs.size() > 2 && node.inputs[2];
+    opts_.residual = node.inputs.size() > 3 && node.inputs[3];
+    opts_.act = fusedActivation(node);
+    opts_.srcTag = static_cast<tag>(node.i(kSrcTagAttr, static_cast<int64_t>(tag::undef)));
+    opts_.dstTag = static_cast<tag>(node.i(kDstTagAttr, static_cast<int64_t>(tag::undef)));
+    opts_.resTag = static_cast<tag>(node.i(kResTagAttr, static_cast<int64_t>(tag::undef)));
+    wdims_ = node.ints("kiln_weight_shape");
+    wdesc_ = decodeDesc(node.ints("kiln_onednn_wdesc"), node.describe());
+    // The primitive for this machine's thread count at the node's shapes, made now (load time).
+    const std::vector<int64_t> x = ir::staticDims(node.inputs[0]->shape), y = ir::staticDims(node.outputs[0]->shape);
+    const auto key = keyOf(ThreadPool::hardwareThreads(), x.data(), y.data(), static_cast<int>(x.size()));
+    std::unique_ptr<ConvPrims> unused;
+    const ConvPrims& p = cache_.get(
+        key, [&] { return make(key.threads, x.data(), y.data(), static_cast<int>(x.size()), SIZE_MAX); }, unused);
+    workspace_ = p.workspace();
+  }
+
+  std::size_t workspaceBytes() const override { return workspace_; }
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const TensorView& y = out[0];
+    KILN_CHECK(x.rank == static_cast<int>(wdims_.size()) && y.rank == x.rank, desc_.describe(), ": ranks ", x.rank,
+               " / ", y.rank, " do not match the weight's ", wdims_.size());
+    const int threads = ctx.pool->size();
+    const auto key = keyOf(threads, x.dims, y.dims, x.rank);
+    std::unique_ptr<ConvPrims> oneOff;
+    const ConvPrims& p = cache_.get(key, [&] { return make(threads, x.dims, y.dims, x.rank, workspace_); }, oneOff);
+    KILN_CHECK(p.workspace() <= workspace_, desc_.describe(), ": oneDNN needs ", p.workspace(),
+               " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
+    setThreads(threads);
+    dnnl::stream& stream = threadStream();
+    uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+    uint8_t* srcBuf = ws + align64(p.scratchBytes);
+    uint8_t* dstBuf = srcBuf + align64(p.srcBytes);
+    memory userSrc = wrap(p.user, x.data), userDst = wrap(p.userDst, y.data);
+    memory src = p.reorderSrc ? wrap(p.src, srcBuf) : userSrc;
+    memory dst = p.reorderDst ? wrap(p.dst, dstBuf) : userDst;
+    if (p.reorderSrc) p.srcIn.execute(stream, userSrc, src);
+    if (opts_.residual) {  // the sum post-op adds what dst holds
+      const TensorView& r = in[3];
+      KILN_CHECK(r.numel() == y.numel(), desc_.describe(), ": residual has ", r.numel(), " values, output ",
+                 y.numel());
+      if (p.dst != p.userRes) {
+        KILN_CHECK(r.data != dst.get_data_handle(), desc_.describe(), ": the residual may not share the output's memory");
+        memory res = wrap(p.userRes, r.data);
+        p.resIn.execute(stream, res, dst);
+      } else if (r.data != dst.get_data_handle()) {
+        std::memcpy(dst.get_data_handle(), r.data, p.dst.get_size());
+      }
+    }
+    memory wei = wrap(p.wei, in[1].data), scratch = wrap(p.scratch, ws);
+    memory bias = opts_.bias ? wrap(p.bias, in[2].data) : memory();
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src.get()}, {DNNL_ARG_WEIGHTS, wei.get()}, {DNNL_ARG_DST, dst.get()},
+                               {DNNL_ARG_SCRATCHPAD, scratch.get()}, {DNNL_ARG_BIAS, opts_.bias ? bias.get() : nullptr}};
+    if (p.libraryScratchpad) args[3] = args[4];
+    execute(p.conv, stream, (opts_.bias ? 5 : 4) - (p.libraryScratchpad ? 1 : 0), args);
+    if (p.reorderDst) p.dstOut.execute(stream, dst, userDst);
+  }
+
+ private:
+  using Cache = PrimitiveCache<ConvPrims>;
+
+  static Cache::Key keyOf(int threads, const int64_t* x, const int64_t* y, int rank) {
+    Cache::Key k;
+    k.threads = threads;
+    for (int i = 0; i < rank; ++i) {
+      k.dims[i] = x[i];
+      k.dims[kMaxRank + i] = y[i];
+    }
+    return k;
+  }
+
+  std::unique_ptr<ConvPrims> make(int threads, const int64_t* x, const int64_t* y, int rank,
+                                  std::size_t workspaceLimit) const {
+    const ConvShape s = convShape(desc_, attrs_, group_, x, wdims_.data(), y, rank);
+    try {
+      return makeConvPrims(s, opts_, wdesc_, threads, workspaceLimit);
+    } catch (const dnnl::error& e) {
+      fail(desc_.describe(), ": oneDNN convolution for input ", ir::toString(std::vector<int64_t>(x, x + rank)),
+           ": ", e.what());
+    }
+  }
+
+  ir::Node desc_;
+  ir::WindowAttrs attrs_;
+  int64_t group_;
+  ConvOptions opts_;
+  std::vector<int64_t> wdims_;
+  memory::desc wdesc_;
+  std::size_t workspace_ = 0;
+  Cache cache_;
+};
+
+// The node's oneDNN shape and options; false when it is not a float Conv
+// with a constant weight and (unless `standIn`) static shapes. With
+// `standIn`, unknown input dims are replaced by plausible sizes (batch 1,
+// 32 per spatial axis): enough to ask oneDNN which weight format it wants
+// when prepacking a graph whose inputs vary.
+bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o, bool standIn = false) {
+  if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
+  const ir::Value* x = node.inputs[0];
+  const ir::Value* w = node.inputs[1];
+  const ir::Value* y = node.outputs[0];
+  const std::size_t rank = x->shape.size();
+  if (rank < 3 || rank > 5 || x->dtype != DType::kFLOAT || w->dtype != DType::kFLOAT || !w->isConstant()) return false;
+  if (w->constant->dims().size() != rank) return false;
+  if (!standIn && (!ir::isStatic(x->shape) || !ir::isStatic(y->shape))) return false;
+  for (std::size_t i = 2; i < node.inputs.size(); ++i)
+    if (node.inputs[i] && node.inputs[i]->dtype != DType::kFLOAT) return false;
+  if (node.inputs.size() > 2 && node.inputs[2] && node.inputs[2]->shape.size() != 1) return false;
+  o->bias = node.inputs.size() > 2 && node.inputs[2];
+  o->residual = node.inputs.size() > 3 && node.inputs[3];
+  ActKind kind;
+  if (!parseActKind(node.s("kiln_act", ""), &kind)) return false;
+  o->act = fusedActivation(node);
+  const ir::WindowAttrs attrs = ir::readWindowAttrs(node, rank - 2);
+  const std::vector<int64_t>& wd = w->constant->dims();
+  const int64_t group = node.i("group", 1);
+  if (group < 1 || wd[0] % group != 0) return false;
+  std::vector<int64_t> xd(rank), yd(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const int64_t reach = i >= 2 ? (wd[i] - 1) * attrs.dilations[i - 2] + 1 : 0;
+    xd[i] = x->shape[i].known() ? x->shape[i].value : i == 0 ? 1 : i == 1 ? wd[1] * group : std::max<int64_t>(32, reach);
+  }
+  yd[0] = xd[0];
+  yd[1] = wd[0];
+  for (std::size_t i = 2; i < rank; ++i) yd[i] = ir::windowAxis(node, attrs, i - 2, xd[i], wd[i]).out;
+  *s = convShape(node, attrs, group, xd.data(), wd.data(), yd.data(), static_cast<int>(rank));
+  return true;
+}
+
+bool supportsConv(const ir::Node& node) {
+  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName();
+  ConvShape s;
+  ConvOptions o;
+  try {
+    if (!describe(node, &s, &o)) return false;
+    convPd(s, o, nullptr);
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void prepackConv(ir::Node& node, ir::Graph& graph) {
+  if (node.has("kiln_packed")) return;
+  ConvShape s;
+  ConvOptions o;
+  KILN_CHECK(describe(node, &s, &o, /*standIn=*/true), node.describe(), ": the oneDNN convolution needs a constant weight");
+  const ir::Value* wv = node.inputs[1];
+  const ir::Tensor& w = *wv->constant;
+  const int rank = static_cast<int>(s.src.size());
+  setThreads(ThreadPool::hardwareThreads());
+  dnnl::convolution_forward::primitive_desc pd = convPd(s, o, nullptr);
+  const memory::desc want = pd.weights_desc();
+  ir::Tensor packed(DType::kFLOAT, {static_cast<int64_t>((want.get_size() + sizeof(float) - 1) / sizeof(float))});
+  std::memset(packed.mutableData(), 0, packed.bytes());
+  const memory::desc have(s.wei, dt::f32, weightTag(rank, s.wei.size() > s.src.size()));
+  memory from = wrap(have, w.data()), to = wrap(want, packed.mutableData());
+  dnnl::stream& stream = threadStream();
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
+  node.inputs[1] = graph.addConstant(wv->name + "_onednn", std::move(packed));
+  node.attrs["kiln_packed"] = layoutName();
+  node.attrs["kiln_weight_shape"] = w.dims();
+  node.attrs["kiln_onednn_wdesc"] = encodeDesc(want);
+}
+
+std::unique_ptr<Kernel> createConv(const ir::Node& n) { return std::make_unique<ConvOnednn>(n); }
+
+// The primitive descriptor a 2-D Conv node runs with in Conv.onednn at its
+// (static) shapes: `chosen` asks for a node that has Conv.onednn and its
+// prepacked weights, else any node the tactic supports. False when none.
+bool convPdOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primitive_desc* pd) {
+  if (n.op != "Conv" || !n.inputs[0] || !n.outputs[0] || n.inputs[0]->shape.size() != 4 ||
+      !ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.outputs[0]->shape))
+    return false;
+  if (chosen != (n.tactic == "Conv.onednn" && n.s("kiln_packed", "") == layoutName())) return false;
+  if (!chosen && (n.has("kiln_packed") || !supportsConv(n))) return false;
+  ConvShape s;
+  ConvOptions o;
+  if (!chosen) {
+    describe(n, &s, &o);
+    *pd = convPd(s, o, nullptr);
+    return true;
+  }
+  const std::vector<int64_t> x = ir::staticDims(n.inputs[0]->shape), y = ir::staticDims(n.outputs[0]->shape);
+  const std::vector<int64_t> w = n.ints("kiln_weight_shape");
+  o.bias = n.inputs.size() > 2 && n.inputs[2];
+  o.residual = n.inputs.size() > 3 && n.inputs[3];
+  o.act = fusedActivation(n);
+  const memory::desc wdesc = decodeDesc(n.ints("kiln_onednn_wdesc"), n.describe());
+  s = convShape(n, ir::readWindowAttrs(n, 2), n.i("group", 1), x.data(), w.data(), y.data(), 4);
+  *pd = convPd(s, o, &wdesc);
+  return true;
+}
+
+// The blocked layout that `md` (a 4-D activation) is, if it is one Kiln can
+// keep in a plain tensor's bytes (no channel padding); tag::undef otherwise.
+tag blockedTagOf(const memory::desc& md) {
+  const std::size_t plainBytes = static_cast<std::size_t>(ir::numElements(md.dims())) * sizeof(float);
+  for (tag t : {tag::nChw16c, tag::nChw8c, tag::nhwc})
+    if (md == memory::desc(md.dims(), dt::f32, t)) return md.get_size() == plainBytes ? t : tag::undef;
+  return tag::undef;
+}
+
+// Marks the values that pass between oneDNN convolutions in a blocked
+// layout (see onednn_util.h); `chosen` as for convPdOf.
+void markChains(ir::Graph& graph, bool chosen) {
+  setThreads(ThreadPool::hardwareThreads());
+  std::map<const ir::Node*, std::optional<dnnl::convolution_forward::primitive_desc>> pds;
+  auto pdOf = [&](const ir::Node* n) -> const dnnl::convolution_forward::primitive_desc* {
+    auto it = pds.find(n);
+    if (it == pds.end()) {
+      dnnl::convolution_forward::primitive_desc pd;
+      bool ok = false;
+      try {
+        ok = convPdOf(*n, chosen, &pd);
+      } catch (const dnnl::error&) {  // no chain through a layer oneDNN cannot describe
+      }
+      it = pds.emplace(n, ok ? std::optional(pd) : std::nullopt).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  };
+  for (ir::Node* n : graph.nodeList()) {
+    const auto* pd = pdOf(n);
+    if (!pd) continue;
+    const ir::Value* v = n->outputs[0];
+    const tag t = blockedTagOf(pd->dst_desc());
+    if (t == tag::undef || graph.isGraphOutput(v)) continue;
+    const std::vector<ir::Node*> consumers = graph.consumers(v);
+    bool agree = !consumers.empty();
+    for (const ir::Node* c : consumers) {
+      const auto* cpd = agree ? pdOf(c) : nullptr;
+      agree = cpd != nullptr;
+      // v must be the consumer's input or residual (once), in the layout the consumer runs in.
+      int uses = 0;
+      for (std::size_t i = 0; agree && i < c->inputs.size(); ++i) {
+        if (c->inputs[i] != v) continue;
+        ++uses;
+        agree = (i == 0 && cpd->src_desc() == memory::desc(cpd->src_desc().dims(), dt::f32, t)) ||
+                (i == 3 && cpd->dst_desc() == memory::desc(cpd->dst_desc().dims(), dt::f32, t));
+      }
+      agree = agree && uses == 1;
+    }
+    if (!agree) continue;
+    n->attrs[kDstTagAttr] = static_cast<int64_t>(t);
+    for (ir::Node* c : consumers) c->attrs[c->inputs[0] == v ? kSrcTagAttr : kResTagAttr] = static_cast<int64_t>(t);
+  }
+}
+
+void clearChains(ir::Graph& graph) {
+  for (ir::Node* n : graph.nodeList())
+    for (const char* a : {kSrcTagAttr, kDstTagAttr, kResTagAttr}) n->attrs.erase(a);
+}
+
+}  // namespace
+
+void proposeOnednnConvLayouts(ir::Graph& graph) {
+  clearChains(graph);
+  markChains(graph, false);
+}
+
+void chainOnednnConvLayouts(ir::Graph& graph) {
+  clearChains(graph);
+  markChains(graph, true);
+}
+
+void addOnednnConvTactics(TacticRegistry& r) {
+  r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
+}
+
+}  // namespace kiln::cpu
+
+#else
+namespace kiln::cpu {
+void proposeOnednnConvLayouts(ir::Graph&) {}
+void chainOnednnConvLayouts(ir::Graph&) {}
+void addOnednnConvTactics(TacticRegistry&) {}
+}  // namespace kiln::cpu
+#endif

@@ -1,0 +1,305 @@
+// "MatMul.onednn" and "Gemm.onednn": oneDNN's matmul primitive as a tactic.
+// MatMul: numpy batch broadcasting (both operands' batch dims may be 1),
+// 1-D operands promoted as ONNX says, the fused bias (input 2) and
+// activation as bias + eltwise post-op. Gemm: transA/transB become strides
+// (a constant B is reordered at build time, so its transpose costs nothing),
+// C is the primitive's bias (broadcast over rows and/or columns); Gemm with
+// alpha or beta other than 1 is left to the other tactics. A constant B is
+// reordered at build time into the format oneDNN picks; a B computed at run
+// time (attention) is read in place. supports() asks oneDNN for a primitive.
+#include "backends/cpu/ops/onednn_util.h"
+
+#if KILN_HAVE_ONEDNN
+#include <cstring>
+
+#include "backends/cpu/ops/gemm_internal.h"
+#include "backends/cpu/ops/nn_util.h"
+
+namespace kiln::cpu {
+namespace {
+
+using namespace onednn;
+using dt = memory::data_type;
+
+// One matmul's memory descriptors, in oneDNN's terms (every operand has the
+// output's rank; broadcast dims are 1).
+struct MatMulShape {
+  memory::desc src, wei, bias, dst;
+  memory::dims weiDims, weiStrides;  // B as stored in the graph (before any prepack)
+};
+
+struct MatMulOptions {
+  bool gemm = false;
+  bool transA = false, transB = false;
+  bool bias = false;
+  Activation act;
+};
+
+// MatMul: A (a, ar) x B (b, br) -> Y. Gemm: 2-D, transposes as strides, C (c, cr) as bias.
+MatMulShape matmulShape(const std::string& what, const MatMulOptions& o, const int64_t* a, int ar, const int64_t* b,
+                        int br, const int64_t* c, int cr, const TensorView& y) {
+  MatMulShape s;
+  if (o.gemm) {
+    KILN_CHECK(ar == 2 && br == 2, what, ": Gemm's A and B must be 2-D");
+    const int64_t M = o.transA ? a[1] : a[0], K = o.transA ? a[0] : a[1];
+    const int64_t N = o.transB ? b[0] : b[1], kb = o.transB ? b[1] : b[0];
+    KILN_CHECK(K == kb && y.rank == 2 && y.dims[0] == M && y.dims[1] == N, what, ": shapes of A, B and Y disagree");
+    s.src = memory::desc({M, K}, dt::f32, o.transA ? memory::dims{1, M} : memory::dims{K, 1});
+    s.weiDims = {K, N};
+    s.weiStrides = o.transB ? memory::dims{1, K} : memory::dims{N, 1};
+    s.dst = memory::desc({M, N}, dt::f32, memory::dims{N, 1});
+    if (o.bias) {
+      const int64_t cm = cr == 2 ? c[0] : 1, cn = cr >= 1 ? c[cr - 1] : 1;
+      KILN_CHECK((cm == 1 || cm == M) && (cn == 1 || cn == N), what, ": C does not broadcast to ", M, " x ", N);
+      s.bias = memory::desc({cm, cn}, dt::f32, memory::dims{cn, 1});
+    }
+  } else {
+    const MatMulDims d = matmulDims(what, a, ar, b, br, y);
+    memory::dims sd, wd, dd;
+    const int abr = std::max(ar - 2, 0), bbr = std::max(br - 2, 0);
+    for (int i = 0; i < d.rank; ++i) {
+      const int ia = i - (d.rank - abr), ib = i - (d.rank - bbr);
+      sd.push_back(ia >= 0 ? a[ia] : 1);
+      wd.push_back(ib >= 0 ? b[ib] : 1);
+      dd.push_back(d.dims[i]);
+    }
+    sd.insert(sd.end(), {d.m, d.k});
+    wd.insert(wd.end(), {d.k, d.n});
+    dd.insert(dd.end(), {d.m, d.n});
+    s.src = memory::desc(sd, dt::f32, denseStrides(sd));
+    s.weiDims = wd;
+    s.weiStrides = denseStrides(wd);
+    s.dst = memory::desc(dd, dt::f32, denseStrides(dd));
+    if (o.bias) {
+      KILN_CHECK(cr == 1 && c[0] == d.n, what, ": the fused bias must be 1-D of N = ", d.n);
+      memory::dims bd(dd.size(), 1);
+      bd.back() = d.n;
+      s.bias = memory::desc(bd, dt::f32, denseStrides(bd));
+    }
+  }
+  return s;
+}
+
+struct MatMulPrims {
+  dnnl::matmul prim;
+  memory::desc src, wei, bias, dst, scratch;
+  std::size_t scratchBytes = 0;
+  bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
+};
+
+// `wdesc` null: B as stored (plain strides) unless `chooseWeights`, when
+// oneDNN picks B's format (prepack of a constant B).
+dnnl::matmul::primitive_desc matmulPd(const MatMulShape& s, const MatMulOptions& o, const memory::desc* wdesc,
+                                      bool chooseWeights, bool userScratchpad = true) {
+  memory::desc wei = wdesc            ? *wdesc
+                     : chooseWeights ? memory::desc(s.weiDims, dt::f32, memory::format_tag::any)
+                                     : memory::desc(s.weiDims, dt::f32, s.weiStrides);
+  dnnl::post_ops po;
+  if (!appendActivation(po, o.act)) throw dnnl::error(dnnl_unimplemented, "activation");
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  attr.set_scratchpad_mode(userScratchpad ? dnnl::scratchpad_mode::user : dnnl::scratchpad_mode::library);
+  dnnl::matmul::desc d = o.bias ? dnnl::matmul::desc(s.src, wei, s.bias, s.dst) : dnnl::matmul::desc(s.src, wei, s.dst);
+  return dnnl::matmul::primitive_desc(d, attr, engine());
+}
+
+std::string layoutName() { return packedLayout() + "/matmul"; }
+
+class MatMulOnednn final : public Kernel {
+ public:
+  explicit MatMulOnednn(const ir::Node& node) : what_(node.describe()) {
+    opts_.gemm = node.op == "Gemm";
+    opts_.transA = opts_.gemm && node.i("transA", 0) != 0;
+    opts_.transB = opts_.gemm && node.i("transB", 0) != 0;
+    opts_.bias = node.inputs.size() > 2 && node.inputs[2];
+    opts_.act = fusedActivation(node);
+    packed_ = node.has("kiln_packed");
+    if (packed_) {
+      KILN_CHECK(node.s("kiln_packed", "") == layoutName(), what_, ": the oneDNN matmul needs weights prepacked as '",
+                 layoutName(), "', the plan has '", node.s("kiln_packed", ""), "'");
+      bdims_ = node.ints("kiln_weight_shape");
+      wdesc_ = decodeDesc(node.ints("kiln_onednn_wdesc"), what_);
+    }
+    // The primitive for this machine's thread count at the node's shapes, made now (load time).
+    std::vector<TensorView> in(node.inputs.size());
+    for (std::size_t i = 0; i < node.inputs.size(); ++i)
+      if (node.inputs[i]) in[i] = makeView(nullptr, DType::kFLOAT, ir::staticDims(node.inputs[i]->shape));
+    const TensorView y = makeView(nullptr, DType::kFLOAT, ir::staticDims(node.outputs[0]->shape));
+    std::unique_ptr<MatMulPrims> unused;
+    workspace_ = SIZE_MAX;  // the first primitive sets it
+    workspace_ = align64(lookup(ThreadPool::hardwareThreads(), in.data(), y, unused).scratchBytes);
+  }
+
+  std::size_t workspaceBytes() const override { return workspace_; }
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const int threads = ctx.pool->size();
+    std::unique_ptr<MatMulPrims> oneOff;
+    const MatMulPrims& p = lookup(threads, in, out[0], oneOff);
+    KILN_CHECK(p.scratchBytes <= workspace_, what_, ": oneDNN needs ", p.scratchBytes,
+               " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
+    setThreads(threads);
+    dnnl::stream& stream = threadStream();
+    memory src = wrap(p.src, in[0].data), wei = wrap(p.wei, in[1].data), dst = wrap(p.dst, out[0].data);
+    memory scratch = wrap(p.scratch, ctx.workspace);
+    memory bias = opts_.bias ? wrap(p.bias, in[2].data) : memory();
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src.get()}, {DNNL_ARG_WEIGHTS, wei.get()}, {DNNL_ARG_DST, dst.get()},
+                               {DNNL_ARG_SCRATCHPAD, scratch.get()}, {DNNL_ARG_BIAS, opts_.bias ? bias.get() : nullptr}};
+    if (p.libraryScratchpad) args[3] = args[4];
+    execute(p.prim, stream, (opts_.bias ? 5 : 4) - (p.libraryScratchpad ? 1 : 0), args);
+  }
+
+ private:
+  using Cache = PrimitiveCache<MatMulPrims>;
+
+  const MatMulPrims& lookup(int threads, const TensorView* in, const TensorView& y,
+                            std::unique_ptr<MatMulPrims>& oneOff) const {
+    const int br = packed_ ? static_cast<int>(bdims_.size()) : in[1].rank;
+    const int64_t* bd = packed_ ? bdims_.data() : in[1].dims;
+    Cache::Key key;
+    key.threads = threads;
+    for (int i = 0; i < in[0].rank; ++i) key.dims[i] = in[0].dims[i];
+    for (int i = 0; i < br; ++i) key.dims[kMaxRank + i] = bd[i];
+    for (int i = 0; i < y.rank; ++i) key.dims[2 * kMaxRank + i] = y.dims[i];
+    key.dims[3 * kMaxRank] = in[0].rank;
+    key.dims[3 * kMaxRank + 1] = br;
+    return cache_.get(
+        key,
+        [&] {
+          const TensorView* c = opts_.bias ? &in[2] : nullptr;
+          const MatMulShape s = matmulShape(what_, opts_, in[0].dims, in[0].rank, bd, br, c ? c->dims : nullptr,
+                                            c ? c->rank : 0, y);
+          setThreads(threads);
+          try {
+            auto p = std::make_unique<MatMulPrims>();
+            auto pd = matmulPd(s, opts_, packed_ ? &wdesc_ : nullptr, false);
+            if (align64(pd.scratchpad_desc().get_size()) > workspace_) {
+              pd = matmulPd(s, opts_, packed_ ? &wdesc_ : nullptr, false, false);
+              p->libraryScratchpad = true;
+            }
+            p->prim = dnnl::matmul(pd);
+            p->src = pd.src_desc();
+            p->wei = pd.weights_desc();
+            p->bias = pd.bias_desc();
+            p->dst = pd.dst_desc();
+            p->scratch = pd.scratchpad_desc();
+            p->scratchBytes = p->libraryScratchpad ? 0 : p->scratch.get_size();
+            return p;
+          } catch (const dnnl::error& e) {
+            fail(what_, ": oneDNN matmul for these shapes: ", e.what());
+          }
+        },
+        oneOff);
+  }
+
+  std::string what_;
+  MatMulOptions opts_;
+  bool packed_ = false;
+  std::vector<int64_t> bdims_;
+  memory::desc wdesc_;
+  std::size_t workspace_ = 0;
+  Cache cache_;
+};
+
+// The node's oneDNN shapes and options; false when it is not a float
+// MatMul / Gemm with (unless `standIn`) static shapes. With `standIn`,
+// unknown dims of A are replaced by plausible sizes (1 per batch dim, 64
+// rows): enough to ask oneDNN which format it wants for a constant B when
+// prepacking a graph whose inputs vary.
+bool describe(const ir::Node& node, MatMulShape* s, MatMulOptions* o, bool standIn = false) {
+  if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    const ir::Value* v = node.inputs[i];
+    if (v && (v->dtype != DType::kFLOAT || (!(standIn && i == 0) && !ir::isStatic(v->shape)))) return false;
+  }
+  if (!standIn && !ir::isStatic(node.outputs[0]->shape)) return false;
+  o->gemm = node.op == "Gemm";
+  if (o->gemm && (node.f("alpha", 1.f) != 1.f || (node.inputs.size() > 2 && node.inputs[2] && node.f("beta", 1.f) != 1.f)))
+    return false;
+  o->transA = o->gemm && node.i("transA", 0) != 0;
+  o->transB = o->gemm && node.i("transB", 0) != 0;
+  o->bias = node.inputs.size() > 2 && node.inputs[2];
+  ActKind kind;
+  if (!parseActKind(node.s("kiln_act", ""), &kind)) return false;
+  o->act = fusedActivation(node);
+  const ir::Shape& as = node.inputs[0]->shape;
+  const int ar = static_cast<int>(as.size());
+  std::vector<int64_t> a(ar);
+  for (int i = 0; i < ar; ++i) a[i] = as[i].known() ? as[i].value : i >= ar - 2 ? 64 : 1;
+  const std::vector<int64_t> b = ir::staticDims(node.inputs[1]->shape);
+  const std::vector<int64_t> c = o->bias ? ir::staticDims(node.inputs[2]->shape) : std::vector<int64_t>{};
+  const int br = static_cast<int>(b.size());
+  if (ar < 1 || br < 1 || (o->gemm && (ar != 2 || br != 2))) return false;
+  std::vector<int64_t> yd;
+  if (o->gemm) {
+    yd = {o->transA ? a[1] : a[0], o->transB ? b[0] : b[1]};
+  } else {  // batch dims broadcast, then M unless A is 1-D, then N unless B is 1-D
+    const int abr = std::max(ar - 2, 0), bbr = std::max(br - 2, 0), rank = std::max(abr, bbr);
+    for (int i = 0; i < rank; ++i) {
+      const int ia = i - (rank - abr), ib = i - (rank - bbr);
+      yd.push_back(std::max(ia >= 0 ? a[ia] : 1, ib >= 0 ? b[ib] : 1));
+    }
+    if (ar >= 2) yd.push_back(a[ar - 2]);
+    if (br >= 2) yd.push_back(b[br - 1]);
+  }
+  const TensorView y = makeView(nullptr, DType::kFLOAT, yd);
+  *s = matmulShape(node.describe(), *o, a.data(), ar, b.data(), br, c.data(), static_cast<int>(c.size()), y);
+  return true;
+}
+
+bool constantB(const ir::Node& node) { return node.inputs[1]->isConstant(); }
+
+bool supportsMatMul(const ir::Node& node) {
+  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName();
+  MatMulShape s;
+  MatMulOptions o;
+  try {
+    if (!describe(node, &s, &o)) return false;
+    matmulPd(s, o, nullptr, constantB(node));
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Reorders a constant B into oneDNN's format; a run-time B stays as it is.
+void prepackMatMul(ir::Node& node, ir::Graph& graph) {
+  if (node.has("kiln_packed") || !constantB(node)) return;
+  MatMulShape s;
+  MatMulOptions o;
+  KILN_CHECK(describe(node, &s, &o, /*standIn=*/true), node.describe(), ": the oneDNN matmul needs float operands");
+  const ir::Value* bv = node.inputs[1];
+  const ir::Tensor& b = *bv->constant;
+  setThreads(ThreadPool::hardwareThreads());
+  const memory::desc want = matmulPd(s, o, nullptr, true).weights_desc();
+  ir::Tensor packed(DType::kFLOAT, {static_cast<int64_t>((want.get_size() + sizeof(float) - 1) / sizeof(float))});
+  std::memset(packed.mutableData(), 0, packed.bytes());
+  const memory::desc have(s.weiDims, dt::f32, s.weiStrides);
+  memory from = wrap(have, b.data()), to = wrap(want, packed.mutableData());
+  dnnl::stream& stream = threadStream();
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
+  node.inputs[1] = graph.addConstant(bv->name + "_onednn", std::move(packed));
+  node.attrs["kiln_packed"] = layoutName();
+  node.attrs["kiln_weight_shape"] = b.dims();
+  node.attrs["kiln_onednn_wdesc"] = encodeDesc(want);
+}
+
+std::unique_ptr<Kernel> createMatMul(const ir::Node& n) { return std::make_unique<MatMulOnednn>(n); }
+
+}  // namespace
+
+void addOnednnGemmTactics(TacticRegistry& r) {
+  r.add({"MatMul.onednn", "MatMul", 5, supportsMatMul, createMatMul, prepackMatMul});
+  r.add({"Gemm.onednn", "Gemm", 5, supportsMatMul, createMatMul, prepackMatMul});
+}
+
+}  // namespace kiln::cpu
+
+#else
+namespace kiln::cpu {
+void addOnednnGemmTactics(TacticRegistry&) {}
+}  // namespace kiln::cpu
+#endif

@@ -1,0 +1,353 @@
+// The oneDNN tactics (Conv.onednn, MatMul.onednn, Gemm.onednn) against the reference kernels on edge shapes, with fused
+// bias / residual / activation; a kernel shared by contexts of different
+// thread counts; shapes other than the ones the kernel was made for; and a
+// plan packed by another oneDNN. Skipped where Kiln was built without oneDNN.
+#include <thread>
+
+#include "unit/ops_nn/op_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+bool haveOnednn() { return cpu::tactics().find("Conv.onednn") != nullptr; }
+
+#define SKIP_WITHOUT_ONEDNN() \
+  if (!haveOnednn()) GTEST_SKIP() << "built without oneDNN"
+
+struct Conv {
+  std::vector<int64_t> x, w;  // NC[D]HW and K C/g k...
+  std::map<std::string, ir::Attribute> attrs;
+  bool bias = true, residual = false;
+};
+
+OpSpec convSpec(const Conv& c, uint32_t seed) {
+  OpSpec s;
+  s.op = "Conv";
+  s.attrs = c.attrs;
+  s.inputs = {dyn(randomTensor(c.x, seed)), cst(randomTensor(c.w, seed + 1))};
+  if (c.bias || c.residual) s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, seed + 2)) : none());
+  if (c.residual) {
+    BuiltGraph b = buildGraph(s);
+    s.inputs.push_back(dyn(randomTensor(ir::staticDims(b.node->outputs[0]->shape), seed + 3)));
+  }
+  return s;
+}
+
+// Runs `tactic` and the reference; the tactic must support the node.
+void expectMatchesRef(const OpSpec& s, const std::string& tactic) {
+  SCOPED_TRACE(tactic);
+  BuiltGraph b = buildGraph(s);
+  ASSERT_TRUE(cpu::tactics().find(tactic)->supports(*b.node)) << tactic << " declines " << b.node->describe();
+  const auto want = runTactic(s, s.op + ".ref");
+  const auto got = runTactic(s, tactic);
+  EXPECT_TRUE(near(got[0], want[0], 1e-4f, 1e-4f));
+}
+
+TEST(OnednnConv, EdgeShapes) {
+  SKIP_WITHOUT_ONEDNN();
+  using V = std::vector<int64_t>;
+  const std::vector<Conv> cases = {
+      {{1, 3, 11, 13}, {7, 3, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},                                  // odd channels
+      {{1, 3, 23, 29}, {10, 3, 7, 7}, {{"strides", V{2, 2}}, {"pads", V{3, 3, 3, 3}}}},          // stem
+      {{1, 8, 5, 7}, {16, 8, 1, 1}, {}},                                                          // 1x1
+      {{1, 8, 9, 9}, {5, 8, 1, 1}, {{"strides", V{2, 2}}}},                                       // 1x1 stride 2
+      {{1, 8, 10, 9}, {12, 2, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"group", int64_t{4}}}},            // groups
+      {{1, 16, 15, 14}, {16, 1, 3, 3}, {{"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}, {"group", int64_t{16}}}},
+      {{1, 8, 10, 10}, {16, 1, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"group", int64_t{8}}}},            // multiplier 2
+      {{1, 4, 12, 11}, {6, 4, 3, 3}, {{"pads", V{2, 2, 2, 2}}, {"dilations", V{2, 2}}}},           // dilation
+      {{1, 4, 9, 10}, {5, 4, 3, 3}, {{"pads", V{0, 1, 2, 0}}}},                                    // asymmetric pads
+      {{1, 4, 10, 12}, {5, 4, 3, 3}, {{"strides", V{2, 2}}, {"auto_pad", std::string("SAME_UPPER")}}},
+      {{1, 4, 9, 11}, {5, 4, 4, 4}, {{"auto_pad", std::string("SAME_LOWER")}}},
+      {{2, 6, 10, 10}, {9, 6, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},                                  // batch 2
+      {{1, 64, 14, 15}, {100, 64, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},
+      {{1, 3, 6, 6}, {1, 3, 3, 3}, {}, false},                                                    // K = 1, no bias
+      {{2, 5, 31}, {7, 5, 3}, {{"strides", V{2}}, {"pads", V{1, 2}}}},                             // 1-D
+      {{1, 3, 5, 6, 7}, {4, 3, 3, 3, 3}, {{"pads", V{1, 1, 1, 1, 1, 1}}, {"strides", V{1, 2, 1}}}},  // 3-D
+  };
+  int i = 0;
+  for (const Conv& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "case " << i);
+    expectMatchesRef(convSpec(c, 100 + 10 * i), "Conv.onednn");
+    ++i;
+  }
+}
+
+TEST(OnednnConv, FusedResidualAndActivations) {
+  SKIP_WITHOUT_ONEDNN();
+  const std::vector<std::pair<std::string, std::pair<float, float>>> acts = {
+      {"", {0.f, 0.f}},          {"Relu", {0.f, 0.f}},        {"LeakyRelu", {0.1f, 0.f}}, {"Sigmoid", {0.f, 0.f}},
+      {"Tanh", {0.f, 0.f}},      {"Clip", {-0.5f, 0.7f}},     {"HardSigmoid", {0.2f, 0.5f}},
+      {"HardSwish", {0.f, 0.f}}, {"Gelu", {0.f, 0.f}},        {"GeluTanh", {0.f, 0.f}},   {"Silu", {0.f, 0.f}},
+      {"Softplus", {0.f, 0.f}}};
+  using V = std::vector<int64_t>;
+  int i = 0;
+  for (auto& [act, ab] : acts)
+    for (bool bias : {true, false}) {
+      SCOPED_TRACE(act + (bias ? " bias" : ""));
+      Conv c{{2, 5, 9, 10}, {11, 5, 3, 3}, {{"pads", V{1, 1, 1, 1}}}, bias, true};
+      if (!act.empty()) {
+        c.attrs["kiln_act"] = act;
+        c.attrs["kiln_act_alpha"] = ab.first;
+        c.attrs["kiln_act_beta"] = ab.second;
+      }
+      expectMatchesRef(convSpec(c, 500 + 10 * i), "Conv.onednn");
+      ++i;
+    }
+}
+
+OpSpec matmul(std::vector<int64_t> a, std::vector<int64_t> b, bool constB, uint32_t seed, bool bias = false,
+              std::string act = "") {
+  OpSpec s;
+  s.op = "MatMul";
+  s.inputs = {dyn(randomTensor(a, seed)), constB ? cst(randomTensor(b, seed + 1)) : dyn(randomTensor(b, seed + 1))};
+  if (bias) s.inputs.push_back(cst(randomTensor({b.back()}, seed + 2)));
+  if (!act.empty()) s.attrs["kiln_act"] = act;
+  return s;
+}
+
+TEST(OnednnMatMul, BroadcastOddAndDegenerateShapes) {
+  SKIP_WITHOUT_ONEDNN();
+  struct Case {
+    std::vector<int64_t> a, b;
+  };
+  const Case cases[] = {
+      {{1, 1}, {1, 1}},         {{7, 1}, {1, 9}},          {{13, 37}, {37, 21}},      {{1, 512}, {512, 1000}},
+      {{2, 3, 5, 7}, {7, 4}},   {{2, 1, 5, 7}, {3, 7, 4}}, {{4, 6, 33}, {4, 33, 17}}, {{12, 128, 64}, {12, 64, 128}},
+      {{5, 7}, {2, 3, 7, 9}},   {{9}, {9, 20}},            {{3, 4, 9}, {9}},          {{2, 1, 3, 5}, {1, 4, 5, 6}},
+  };
+  int seed = 10;
+  for (const Case& c : cases)
+    for (bool constB : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << ir::toString(c.a) << " x " << ir::toString(c.b) << (constB ? " const" : ""));
+      expectMatchesRef(matmul(c.a, c.b, constB, seed++), "MatMul.onednn");
+    }
+}
+
+TEST(OnednnMatMul, FusedBiasAndActivation) {
+  SKIP_WITHOUT_ONEDNN();
+  expectMatchesRef(matmul({3, 17, 40}, {40, 33}, true, 1, true, "Gelu"), "MatMul.onednn");
+  expectMatchesRef(matmul({3, 17, 40}, {40, 33}, false, 2, true, "Relu"), "MatMul.onednn");
+  expectMatchesRef(matmul({2, 4, 9, 40}, {4, 40, 33}, false, 3, true, "GeluTanh"), "MatMul.onednn");
+  expectMatchesRef(matmul({1, 128, 96}, {96, 130}, true, 4, true, "Silu"), "MatMul.onednn");
+}
+
+TEST(OnednnGemm, TransposesAndBiasShapes) {
+  SKIP_WITHOUT_ONEDNN();
+  int seed = 70;
+  const int64_t M = 13, K = 37, N = 21;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (bool constB : {true, false})
+        for (int cshape = 0; cshape < 6; ++cshape) {
+          OpSpec s;
+          s.op = "Gemm";
+          s.attrs = {{"transA", int64_t{ta}}, {"transB", int64_t{tb}}, {"kiln_act", std::string("LeakyRelu")},
+                     {"kiln_act_alpha", 0.2f}};
+          ir::Tensor a = randomTensor(ta ? std::vector<int64_t>{K, M} : std::vector<int64_t>{M, K}, seed++);
+          ir::Tensor b = randomTensor(tb ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N}, seed++);
+          s.inputs = {dyn(a), constB ? cst(b) : dyn(b)};
+          const std::vector<int64_t> cdims[] = {{}, {1}, {N}, {M, 1}, {M, N}};
+          if (cshape < 5) s.inputs.push_back(cst(randomTensor(cdims[cshape], seed++)));
+          SCOPED_TRACE(::testing::Message() << "transA " << ta << " transB " << tb << " const " << constB << " C "
+                                            << cshape);
+          expectMatchesRef(s, "Gemm.onednn");
+        }
+}
+
+TEST(OnednnGemm, DeclinesAlphaAndBeta) {
+  SKIP_WITHOUT_ONEDNN();
+  OpSpec s;
+  s.op = "Gemm";
+  s.attrs = {{"alpha", 0.5f}};
+  s.inputs = {dyn(randomTensor({4, 5}, 1)), cst(randomTensor({5, 6}, 2)), cst(randomTensor({6}, 3))};
+  EXPECT_FALSE(cpu::tactics().find("Gemm.onednn")->supports(*buildGraph(s).node));
+  s.attrs = {{"beta", 2.f}};
+  EXPECT_FALSE(cpu::tactics().find("Gemm.onednn")->supports(*buildGraph(s).node));
+}
+
+// Runs `kernel` (made for `node`) on the inputs of `spec`, whose shapes may
+// differ from the node's; constants come from the node.
+ir::Tensor runAt(const cpu::Kernel& kernel, const ir::Node& node, const OpSpec& spec, ThreadPool& pool) {
+  BuiltGraph b = buildGraph(spec);
+  std::vector<cpu::TensorView> in(node.inputs.size());
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    if (!node.inputs[i]) continue;
+    const ir::Tensor& t = node.inputs[i]->isConstant() ? *node.inputs[i]->constant : spec.inputs[i].value;
+    in[i] = cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims());
+  }
+  ir::Tensor y(DType::kFLOAT, ir::staticDims(b.node->outputs[0]->shape));
+  cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+  std::vector<uint8_t> ws(kernel.workspaceBytes() + 64);
+  cpu::ExecContext ctx;
+  ctx.pool = &pool;
+  ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+  kernel.run(ctx, in.data(), &out);
+  return y;
+}
+
+// Prepacks `spec`'s node for `tactic` in its graph and makes the kernel.
+std::unique_ptr<cpu::Kernel> makeKernel(BuiltGraph& b, const std::string& tactic) {
+  const cpu::Tactic* t = cpu::tactics().find(tactic);
+  t->prepack(*b.node, *b.graph);
+  ir::inferNode(*b.node);
+  return t->create(*b.node);
+}
+
+TEST(OnednnKernels, SharedByContextsOfDifferentThreadCounts) {
+  SKIP_WITHOUT_ONEDNN();
+  using V = std::vector<int64_t>;
+  const OpSpec specs[] = {
+      convSpec({{1, 16, 20, 20}, {24, 16, 3, 3}, {{"pads", V{1, 1, 1, 1}}}, true, true}, 7),
+      matmul({2, 64, 48}, {48, 40}, true, 8, true, "Relu"),
+      matmul({2, 64, 48}, {2, 48, 40}, false, 9),
+  };
+  const char* tactics[] = {"Conv.onednn", "MatMul.onednn", "MatMul.onednn"};
+  for (int c = 0; c < 3; ++c) {
+    SCOPED_TRACE(tactics[c]);
+    const ir::Tensor want = runTactic(specs[c], specs[c].op + ".ref")[0];
+    BuiltGraph b = buildGraph(specs[c]);
+    auto kernel = makeKernel(b, tactics[c]);
+    ir::Tensor got[3];
+    std::thread th[3];
+    for (int i = 0; i < 3; ++i)
+      th[i] = std::thread([&, i] {
+        ThreadPool pool(i + 1);  // 1, 2 and 3 threads: one primitive each
+        for (int rep = 0; rep < 4; ++rep) got[i] = runAt(*kernel, *b.node, specs[c], pool);
+      });
+    for (auto& t : th) t.join();
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(near(got[i], want, 1e-4f, 1e-4f)) << i + 1 << " threads";
+  }
+}
+
+TEST(OnednnKernels, RunAtShapesOtherThanTheKernelWasMadeFor) {
+  SKIP_WITHOUT_ONEDNN();
+  // Kernels are made at a profile's largest shapes and run at any shape of it.
+  using V = std::vector<int64_t>;
+  const Conv big{{2, 8, 20, 21}, {12, 8, 3, 3}, {{"pads", V{1, 1, 1, 1}}}, true, true};
+  Conv small = big;
+  small.x = {1, 8, 9, 13};
+  {
+    BuiltGraph b = buildGraph(convSpec(big, 3));
+    auto kernel = makeKernel(b, "Conv.onednn");
+    const OpSpec s = convSpec(small, 3);  // same weights (same seed), other input
+    ThreadPool pool(2);
+    EXPECT_TRUE(near(runAt(*kernel, *b.node, s, pool), runTactic(s, "Conv.ref")[0], 1e-4f, 1e-4f));
+  }
+  BuiltGraph b = buildGraph(matmul({4, 100, 64}, {64, 48}, true, 5, true, "Gelu"));
+  auto kernel = makeKernel(b, "MatMul.onednn");
+  const OpSpec s = matmul({1, 7, 64}, {64, 48}, true, 5, true, "Gelu");
+  ThreadPool pool(2);
+  EXPECT_TRUE(near(runAt(*kernel, *b.node, s, pool), runTactic(s, "MatMul.ref")[0], 1e-4f, 1e-4f));
+}
+
+TEST(OnednnKernels, PlanFromAnotherOnednnIsRefusedByName) {
+  SKIP_WITHOUT_ONEDNN();
+  using V = std::vector<int64_t>;
+  BuiltGraph b = buildGraph(convSpec({{1, 4, 8, 8}, {4, 4, 3, 3}, {{"pads", V{1, 1, 1, 1}}}}, 1));
+  const cpu::Tactic* t = cpu::tactics().find("Conv.onednn");
+  t->prepack(*b.node, *b.graph);
+  b.node->attrs["kiln_packed"] = std::string("onednn0.1.0/conv");
+  EXPECT_FALSE(t->supports(*b.node));
+  EXPECT_TRUE(throwsWith([&] { t->create(*b.node); }, "onednn0.1.0/conv"));
+}
+
+}  // namespace
+}  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// conv0 -> a; conv1(a) -> b; conv2(b, residual a) -> y: a and b pass only
+// between oneDNN convolutions, so they may stay in oneDNN's blocked layout.
+struct Chain {
+  ir::Graph g;
+  ir::Node* conv[3] = {};
+  ir::Tensor x = randomTensor({1, 16, 12, 11}, 1);
+};
+
+void makeChain(Chain& c) {
+  using V = std::vector<int64_t>;
+  ir::Value* x = c.g.addValue("x", DType::kFLOAT, ir::shapeOf(c.x.dims()));
+  c.g.inputs.push_back(x);
+  ir::Value* a = c.g.addValue("a");
+  ir::Value* b = c.g.addValue("b");
+  ir::Value* y = c.g.addValue("y");
+  ir::Value* ins[3] = {x, a, b};
+  ir::Value* outs[3] = {a, b, y};
+  const int64_t k[3] = {32, 32, 32}, ch[3] = {16, 32, 32};
+  for (int i = 0; i < 3; ++i) {
+    std::vector<ir::Value*> in = {ins[i], c.g.addConstant("w" + std::to_string(i), randomTensor({k[i], ch[i], 3, 3}, 10 + i)),
+                                  c.g.addConstant("b" + std::to_string(i), randomTensor({k[i]}, 20 + i))};
+    if (i == 2) in.push_back(a);
+    c.conv[i] = c.g.addNode("Conv", "conv" + std::to_string(i), in, {outs[i]});
+    c.conv[i]->attrs["pads"] = V{1, 1, 1, 1};
+    c.conv[i]->attrs["kiln_act"] = std::string("Relu");
+    ir::inferNode(*c.conv[i]);
+  }
+  c.g.outputs.push_back(y);
+}
+
+// Runs the three convs in order with `tactic` (each node's own when empty), values in fresh tensors.
+ir::Tensor runChain(Chain& c, const std::string& tactic) {
+  std::map<const ir::Value*, ir::Tensor> vals;
+  vals.emplace(c.g.inputs[0], c.x);
+  ThreadPool pool(2);
+  for (ir::Node* n : c.conv) {
+    auto kernel = cpu::tactics().find(tactic.empty() ? n->tactic : tactic)->create(*n);
+    std::vector<cpu::TensorView> in;
+    for (const ir::Value* v : n->inputs) {
+      const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
+      in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
+    }
+    ir::Tensor& y = vals.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
+    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
+    cpu::ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+    kernel->run(ctx, in.data(), &out);
+  }
+  return vals.at(c.g.outputs[0]);
+}
+
+TEST(OnednnLayouts, ChainsKeepTheBlockedLayoutAndComputeTheSame) {
+  SKIP_WITHOUT_ONEDNN();
+  Chain ref;
+  makeChain(ref);
+  const ir::Tensor want = runChain(ref, "Conv.ref");
+
+  Chain c;
+  makeChain(c);
+  cpu::proposeLayouts(c.g);  // as the builder does before timing
+  EXPECT_TRUE(c.conv[0]->has("kiln_onednn_dst_tag"));
+  for (ir::Node* n : c.conv) {
+    n->tactic = "Conv.onednn";
+    cpu::tactics().find("Conv.onednn")->prepack(*n, c.g);
+  }
+  cpu::chooseLayouts(c.g);
+  // a (conv0 -> conv1 input, conv2 residual) and b (conv1 -> conv2) are chained; y is the graph's output.
+  EXPECT_TRUE(c.conv[0]->has("kiln_onednn_dst_tag"));
+  EXPECT_TRUE(c.conv[1]->has("kiln_onednn_src_tag") && c.conv[1]->has("kiln_onednn_dst_tag"));
+  EXPECT_TRUE(c.conv[2]->has("kiln_onednn_src_tag") && c.conv[2]->has("kiln_onednn_res_tag"));
+  EXPECT_FALSE(c.conv[2]->has("kiln_onednn_dst_tag"));
+  EXPECT_FALSE(c.conv[0]->has("kiln_onednn_src_tag"));
+  EXPECT_TRUE(near(runChain(c, "Conv.onednn"), want, 1e-4f, 1e-4f));
+
+  // A consumer that is not a oneDNN convolution breaks the chain (and undoes the proposal).
+  Chain d;
+  makeChain(d);
+  cpu::proposeLayouts(d.g);
+  for (int i = 0; i < 3; ++i) {
+    const std::string t = i == 1 ? "Conv.im2col_gemm" : "Conv.onednn";
+    d.conv[i]->tactic = t;
+    cpu::tactics().find(t)->prepack(*d.conv[i], d.g);
+  }
+  cpu::chooseLayouts(d.g);
+  for (ir::Node* n : d.conv)
+    for (const char* a : {"kiln_onednn_src_tag", "kiln_onednn_dst_tag", "kiln_onednn_res_tag"})
+      EXPECT_FALSE(n->has(a)) << n->name << " " << a;
+  EXPECT_TRUE(near(runChain(d, ""), want, 1e-4f, 1e-4f));
+}
+
+}  // namespace
+}  // namespace kiln::test
