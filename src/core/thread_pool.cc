@@ -28,7 +28,13 @@ constexpr int64_t kChunksPerThread = 4;
 // each other within microseconds; a sleeping worker costs a futex wake (and a
 // scheduler round trip) per op, a spinning one a core while the caller is
 // between inferences.
-constexpr auto kSpin = std::chrono::microseconds(200);
+// On a machine shared with other work (where the scheduler is fair between
+// processes or cgroups, a spinning thread takes time from its own process's
+// other thread), long spins cost more than they save: keep them short.
+constexpr auto kSpin = std::chrono::microseconds(50);
+// How long the caller spins for workers to finish their last chunks before
+// it sleeps on the done counter.
+constexpr auto kSpinWait = std::chrono::microseconds(20);
 
 // The pool whose chunk this thread is running (nested loops run inline).
 thread_local const ThreadPool* tlsPool = nullptr;
@@ -95,7 +101,8 @@ void ThreadPool::runChunks() {
         if (!failed_.exchange(true)) error_ = std::current_exception();
       }
     }
-    done_.fetch_add(1, std::memory_order_release);
+    if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == chunks && callerWaiting_.load(std::memory_order_seq_cst))
+      wakeAll(done_);  // the last chunk of a job whose caller sleeps
     c = claim_.load(std::memory_order_acquire);
   }
   tlsPool = outer;
@@ -116,12 +123,21 @@ bool ThreadPool::tryRun(int64_t n, Thunk thunk, void* ctx) {
   jobSeq_.fetch_add(1, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) wakeAll(jobSeq_);
   runChunks();
-  // Whatever is not done now is running on a worker that claimed it.
-  for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
-    if (spins < 4096)
+  // Whatever is not done now is running on a worker that claimed it: spin a
+  // little (chunks end together when all threads run), then sleep until the
+  // worker that finishes the last chunk wakes this thread.
+  const uint32_t all = static_cast<uint32_t>(chunks);
+  if (done_.load(std::memory_order_acquire) < all) {
+    const auto until = std::chrono::steady_clock::now() + kSpinWait;
+    for (int i = 0; done_.load(std::memory_order_acquire) < all; ++i) {
       KILN_CPU_RELAX();
-    else
-      std::this_thread::yield();  // the worker may share this core
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) {
+        callerWaiting_.store(true, std::memory_order_seq_cst);
+        for (uint32_t d; (d = done_.load(std::memory_order_seq_cst)) < all;) waitWhileEquals(done_, d);
+        callerWaiting_.store(false, std::memory_order_relaxed);
+        break;
+      }
+    }
   }
   std::exception_ptr error = failed_.load(std::memory_order_relaxed) ? error_ : nullptr;
   busy_.store(false, std::memory_order_release);

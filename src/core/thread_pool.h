@@ -8,8 +8,8 @@
 // itself: on a loaded machine a worker may wake late or not at all), and a
 // thread that is preempted mid-call holds up at most one chunk. Idle workers
 // spin briefly (ops follow each other within microseconds during an
-// inference) and then sleep on a futex; nothing on the call path allocates or
-// locks.
+// inference) and then sleep on a futex; a caller waiting for the last chunks
+// does the same. Nothing on the call path allocates or locks.
 //
 // One pool serves one caller at a time (each execution context owns its own
 // pool). A call made while the pool is busy (from inside a chunk, i.e. a
@@ -66,7 +66,8 @@ class ThreadPool {
   // cannot be replaced) before the claimed chunk is reported done.
   static constexpr uint64_t kChunkBits = 16, kChunkMask = (uint64_t{1} << kChunkBits) - 1;
   alignas(64) std::atomic<uint64_t> claim_{0};
-  alignas(64) std::atomic<uint32_t> done_{0};       //!< chunks finished in the current job
+  alignas(64) std::atomic<uint32_t> done_{0};       //!< chunks finished in the current job (a futex word)
+  std::atomic<bool> callerWaiting_{false};          //!< the caller sleeps on done_
   alignas(64) std::atomic<uint32_t> jobSeq_{0};     //!< bumped per job; sleeping workers wait on it
   std::atomic<uint32_t> sleepers_{0};
   std::atomic<bool> stop_{false};

@@ -25,7 +25,7 @@ struct Kernels {
   const char* isa;
   //! y[i] = exp(x[i]); y may be x.
   void (*exp)(const float* x, float* y, int64_t n);
-  //! x[i] = act(x[i]) in place for the costly activations (isCostlyActivation()).
+  //! x[i] = act(x[i]) in place for the costly activations (isCostlyActivation()); others: no-op.
   void (*activate)(ActKind kind, float* x, int64_t n);
   //! y = softmax(x) over a contiguous row of n (> 0) values; y may be x.
   void (*softmaxRow)(const float* x, float* y, int64_t n);
