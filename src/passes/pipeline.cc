@@ -14,6 +14,7 @@ const std::vector<Pass>& pipeline() {
       {"eliminate_identity", eliminateIdentity},  // Reshapes to a now-static same shape
       {"eliminate_dead_code", eliminateDeadCode},
       {"fold_batchnorm", foldBatchNorm},
+      {"fuse_gelu", fuseGelu},  // before fuse_bias_activation, which folds the Gelu into a MatMul
       {"fuse_bias_activation", fuseBiasActivation},
       {"fuse_elementwise_chains", fuseElementwiseChains},
       {"eliminate_dead_code", eliminateDeadCode},

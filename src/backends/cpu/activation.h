@@ -1,6 +1,11 @@
 // Activations shared by every kernel that fuses one (Conv, Gemm, MatMul,
 // KilnFusedElementwise) and by the standalone unary kernels, so that a fused
 // and an unfused graph compute exactly the same function.
+//
+// The costly ones (Sigmoid, Tanh, Gelu, GeluTanh, Silu) are defined by the
+// vector math of ukernels/vmath.h for this CPU: the array form runs it over
+// the array, the scalar form over one element (vector lanes are independent,
+// so both give the same bits). Kernels with many values call the array form.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -13,6 +18,17 @@ namespace kiln::cpu {
 
 enum class ActKind { kNone, kRelu, kLeakyRelu, kSigmoid, kTanh, kClip, kHardSigmoid, kHardSwish, kGelu, kGeluTanh,
                      kSilu, kSoftplus };
+
+namespace vmath {
+//! x[i] = act(x[i]) with this CPU's vector math (ukernels/vmath.h); kind must be costly.
+void activateCostly(ActKind kind, float* x, int64_t n);
+}  // namespace vmath
+
+//! The activations computed by the vector math (ukernels/vmath.h).
+constexpr bool isCostlyActivation(ActKind k) {
+  return k == ActKind::kSigmoid || k == ActKind::kTanh || k == ActKind::kGelu || k == ActKind::kGeluTanh ||
+         k == ActKind::kSilu;
+}
 
 struct Activation {
   ActKind kind = ActKind::kNone;
@@ -51,18 +67,17 @@ inline float applyActivation(ActKind kind, float x, float alpha, float beta) {
     case ActKind::kNone: return x;
     case ActKind::kRelu: return x > 0.f ? x : 0.f;
     case ActKind::kLeakyRelu: return x >= 0.f ? x : alpha * x;
-    case ActKind::kSigmoid: return 1.f / (1.f + std::exp(-x));
-    case ActKind::kTanh: return std::tanh(x);
     case ActKind::kClip: return std::min(std::max(x, alpha), beta);
     case ActKind::kHardSigmoid: return std::max(0.f, std::min(1.f, alpha * x + beta));
     case ActKind::kHardSwish: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
-    case ActKind::kGelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
-    case ActKind::kGeluTanh: {
-      float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-      return 0.5f * x * (1.f + std::tanh(inner));
-    }
-    case ActKind::kSilu: return x / (1.f + std::exp(-x));
     case ActKind::kSoftplus: return x > 20.f ? x : std::log1p(std::exp(x));
+    case ActKind::kSigmoid:  // 1 / (1 + exp(-x))
+    case ActKind::kTanh:
+    case ActKind::kGelu:      // 0.5 x (1 + erf(x / sqrt 2))
+    case ActKind::kGeluTanh:  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+    case ActKind::kSilu:      // x / (1 + exp(-x))
+      vmath::activateCostly(kind, &x, 1);
+      return x;
   }
   return x;
 }
@@ -76,6 +91,7 @@ inline void applyActivation(const Activation& a, float* data, int64_t n) {
     for (int64_t i = 0; i < n; ++i) data[i] = data[i] > 0.f ? data[i] : 0.f;
     return;
   }
+  if (isCostlyActivation(a.kind)) return vmath::activateCostly(a.kind, data, n);
   for (int64_t i = 0; i < n; ++i) data[i] = applyActivation(a.kind, data[i], a.alpha, a.beta);
 }
 

@@ -100,3 +100,60 @@ TEST(SoftmaxSchema, Errors) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(NormVec, LayerNormAgreesWithTheReference) {
+  // Odd and vector-sized rows, with and without bias, a broadcast scale (the
+  // reference row), mean / inv-std outputs, axis over two dims, batch > 1.
+  uint32_t seed = 40;
+  struct Case {
+    std::vector<int64_t> dims, scaleDims;
+    int64_t axis;
+    bool bias;
+  };
+  for (const Case& c : {Case{{2, 5, 768}, {768}, -1, true}, Case{{3, 17}, {17}, -1, false}, Case{{1, 1}, {1}, -1, true},
+                        Case{{4, 3, 7}, {3, 7}, 1, true}, Case{{2, 6, 33}, {33}, 2, true}, Case{{2, 4, 8}, {1, 8}, 1, true}}) {
+    SCOPED_TRACE(ir::toString(c.dims));
+    OpSpec s;
+    s.op = "LayerNormalization";
+    s.attrs["axis"] = c.axis;
+    s.numOutputs = 3;
+    s.inputs = {dyn(randomTensor(c.dims, seed++, -4.f, 6.f)), cst(randomTensor(c.scaleDims, seed++, -2.f, 2.f))};
+    if (c.bias) s.inputs.push_back(cst(randomTensor(c.scaleDims, seed++)));
+    EXPECT_EQ(compareWithRef(s, 3e-6f, 3e-6f), 1);
+  }
+}
+
+TEST(NormVec, SoftmaxAgreesWithTheReference) {
+  uint32_t seed = 70;
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
+             {1, 12, 128, 128}, {112, 1, 37}, {5, 1}, {3, 17}, {2, 3, 16}, {1, 1000}}) {
+      SCOPED_TRACE(std::string(op) + " " + ir::toString(dims));
+      OpSpec s;
+      s.op = op;
+      s.inputs = {dyn(randomTensor(dims, seed++, -15.f, 15.f))};
+      // Log-probabilities near 0 are differences of O(max |x|) values: absolute tolerance.
+      const bool log = std::string(op) == "LogSoftmax";
+      EXPECT_EQ(compareWithRef(s, log ? 4e-6f : 1e-7f, 2e-6f), 1);
+    }
+    // Not over the last axis: the vector tactic declines.
+    OpSpec inner;
+    inner.op = op;
+    inner.attrs["axis"] = int64_t{0};
+    inner.inputs = {dyn(randomTensor({4, 3}, seed++))};
+    EXPECT_EQ(compareWithRef(inner), 0);
+  }
+  // -inf entries give 0 probability; a row of one value gives 1.
+  OpSpec s;
+  s.op = "Softmax";
+  s.inputs = {dyn(floats({2, 3}, {1.f, -std::numeric_limits<float>::infinity(), 2.f, 4.f, 4.f, 4.f}))};
+  auto y = runTactic(s, "Softmax.vec");
+  const float a = 1.f / (1.f + std::exp(1.f));
+  EXPECT_TRUE(equals(y[0], {2, 3}, {a, 0.f, 1 - a, 1.f / 3, 1.f / 3, 1.f / 3}, 1e-7f));
+}
+
+}  // namespace
+}  // namespace kiln::test

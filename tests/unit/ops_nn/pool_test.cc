@@ -83,6 +83,51 @@ TEST(AveragePoolRef, ThreeD) {
   EXPECT_TRUE(equals(y[0], {1, 2, 1, 1, 1}, {3.5f, 11.5f}));
 }
 
+TEST(Pool2dRows, AgreesExactlyWithTheReference) {
+  // Odd sizes, pads (incl. windows wholly in the padding with ceil_mode),
+  // strides 1..3, dilation, non-square kernels, batch > 1, both count modes;
+  // the row kernel visits taps in the reference's order, so results match bit for bit.
+  struct Case {
+    V dims, kernel, strides, pads, dil;
+    int64_t ceil = 0;
+  };
+  const Case cases[] = {
+      {{1, 16, 32, 448}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}},  // the CRNN pools
+      {{1, 16, 8, 224}, {2, 1}, {2, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 3, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{1, 2, 11, 13}, {3, 2}, {2, 3}, {1, 0, 2, 1}, {1, 1}, 1},
+      {{1, 1, 9, 17}, {2, 3}, {1, 2}, {0, 1, 0, 1}, {2, 2}},
+      {{3, 1, 5, 5}, {5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 1},
+      {{1, 1, 1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+  };
+  uint32_t seed = 1;
+  for (const Case& c : cases) {
+    for (const char* op : {"MaxPool", "AveragePool"}) {
+      for (int64_t includePad : {0, 1}) {
+        if (std::string(op) == "MaxPool" && includePad) continue;  // an AveragePool attribute
+        if (std::string(op) == "AveragePool" && c.dil != V{1, 1}) continue;  // AveragePool dilations: opset 19
+        std::map<std::string, ir::Attribute> attrs = {{"kernel_shape", c.kernel}, {"strides", c.strides},
+                                                      {"pads", c.pads}, {"ceil_mode", c.ceil}};
+        if (std::string(op) == "MaxPool") attrs["dilations"] = c.dil;
+        else attrs["count_include_pad"] = includePad;
+        OpSpec spec = pool(op, randomTensor(c.dims, seed++, -3.f, 3.f), attrs);
+        SCOPED_TRACE(std::string(op) + " " + ir::toString(c.dims) + " k" + ir::toString(c.kernel));
+        ThreadPool threads(3);
+        auto want = runTactic(spec, std::string(op) + ".ref", threads);
+        auto got = runTactic(spec, std::string(op) + ".rows", threads);
+        ASSERT_EQ(got[0].dims(), want[0].dims());
+        EXPECT_EQ(std::memcmp(got[0].data(), want[0].data(), got[0].bytes()), 0);
+      }
+    }
+  }
+  // Declines what it does not do: Indices, 1-D, 3-D.
+  OpSpec withIndices = pool("MaxPool", ramp({1, 1, 4, 4}), {{"kernel_shape", V{2, 2}}}, 2);
+  EXPECT_THROW(runTactic(withIndices, "MaxPool.rows"), Error);
+  EXPECT_THROW(runTactic(pool("MaxPool", ramp({1, 1, 8}), {{"kernel_shape", V{2}}}), "MaxPool.rows"), Error);
+  EXPECT_THROW(runTactic(pool("AveragePool", ramp({1, 1, 2, 4, 4}), {{"kernel_shape", V{2, 2, 2}}}), "AveragePool.rows"),
+               Error);
+}
+
 TEST(GlobalPoolRef, HandValues) {
   OpSpec s = pool("GlobalAveragePool", ramp({1, 2, 2, 2}), {});
   EXPECT_TRUE(equals(runTactic(s, "GlobalAveragePool.ref")[0], {1, 2, 1, 1}, {1.5f, 5.5f}));

@@ -5,6 +5,7 @@
 // backends/cpu/activation.h knows is computed through applyActivation, so a
 // standalone op and the same op fused into Conv/Gemm/KilnFusedElementwise
 // give bit-identical results.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -75,6 +76,15 @@ void map(const ExecContext& ctx, const TI* x, TO* y, int64_t n, int64_t grain, F
 //! The activation as a compile-time constant, so that applyActivation's switch folds away.
 template <ActKind K>
 void mapAct(const ExecContext& ctx, const float* x, float* y, int64_t n, float alpha, float beta) {
+  if constexpr (isCostlyActivation(K)) {
+    // The vector math works in place: copy a block, then transform it while it is in cache.
+    const Activation act{K, alpha, beta};
+    parallelFlat(ctx, n, kGrainCostly, [&](int64_t b, int64_t e) {
+      if (x != y) std::copy(x + b, x + e, y + b);
+      applyActivation(act, y + b, e - b);
+    });
+    return;
+  }
   constexpr int64_t grain = K == ActKind::kRelu || K == ActKind::kClip || K == ActKind::kLeakyRelu ? kGrainCheap
                                                                                                    : kGrainCostly;
   map(ctx, x, y, n, grain, [alpha, beta](float v) { return applyActivation(K, v, alpha, beta); });

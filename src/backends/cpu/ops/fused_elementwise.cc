@@ -52,6 +52,7 @@ constexpr int64_t kTile = 512;
 // flatten: inline applyActivation so that its switch folds for the constant kind.
 template <ActKind K>
 [[gnu::flatten]] void actTile(float* acc, int64_t m, float alpha, float beta) {
+  if constexpr (isCostlyActivation(K)) return applyActivation(Activation{K, alpha, beta}, acc, m);  // vector math
   for (int64_t i = 0; i < m; ++i) acc[i] = applyActivation(K, acc[i], alpha, beta);
 }
 

@@ -1,10 +1,14 @@
 // BatchNormalization (inference), LayerNormalization, Softmax, LogSoftmax.
-// These are memory-bound: the reference loops (parallel over rows / planes)
-// are the only tactics.
+// The reference loops run parallel over rows / planes; the ".vec" tactics of
+// LayerNormalization and (Log)Softmax run the same loops with the vector row
+// kernels of ukernels/vmath.h where a row is contiguous (Softmax over the
+// last axis; LayerNorm with scale / bias of the row's full shape) and fall
+// back to the reference row otherwise.
 #include <cmath>
 #include <limits>
 
 #include "backends/cpu/ops/families.h"
+#include "backends/cpu/ukernels/vmath.h"
 
 namespace kiln::cpu {
 namespace {
@@ -78,8 +82,8 @@ ParamIndex paramIndex(const TensorView& x, int64_t axis, const TensorView& p) {
 
 class LayerNormRef final : public Kernel {
  public:
-  explicit LayerNormRef(const ir::Node& node)
-      : axis_(node.i("axis", -1)), eps_(node.f("epsilon", 1e-5f)), numInputs_(node.inputs.size()) {
+  LayerNormRef(const ir::Node& node, bool vec)
+      : axis_(node.i("axis", -1)), eps_(node.f("epsilon", 1e-5f)), numInputs_(node.inputs.size()), vec_(vec) {
     for (std::size_t i = 1; i < 3; ++i) hasOut_[i] = i < node.outputs.size() && node.outputs[i] != nullptr;
   }
 
@@ -97,10 +101,19 @@ class LayerNormRef final : public Kernel {
     float* yd = out[0].as<float>();
     float* meanOut = hasOut_[1] ? out[1].as<float>() : nullptr;
     float* invOut = hasOut_[2] ? out[2].as<float>() : nullptr;
+    const bool rowKernel = vec_ && inner > 0 && si.numel == inner && (!bias || bi.numel == inner);
+    const vmath::Kernels& vk = vmath::hostKernels();
     ctx.pool->parallelFor(outer, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const float* xp = xd + r * inner;
         float* yp = yd + r * inner;
+        if (rowKernel) {
+          float mean, inv;
+          vk.layerNormRow(xp, yp, inner, scale, bias, eps_, &mean, &inv);
+          if (meanOut) meanOut[r] = mean;
+          if (invOut) invOut[r] = inv;
+          continue;
+        }
         double sum = 0.0;
         for (int64_t j = 0; j < inner; ++j) sum += xp[j];
         const float mean = static_cast<float>(sum / static_cast<double>(inner));
@@ -124,6 +137,7 @@ class LayerNormRef final : public Kernel {
   int64_t axis_;
   float eps_;
   std::size_t numInputs_;
+  bool vec_;
   bool hasOut_[3] = {true, false, false};
 };
 
@@ -131,7 +145,7 @@ class LayerNormRef final : public Kernel {
 template <bool kLog>
 class SoftmaxRef final : public Kernel {
  public:
-  explicit SoftmaxRef(const ir::Node& node) : axis_(node.i("axis", -1)) {}
+  SoftmaxRef(const ir::Node& node, bool vec) : axis_(node.i("axis", -1)), vec_(vec) {}
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
@@ -142,6 +156,17 @@ class SoftmaxRef final : public Kernel {
     const int64_t n = x.dims[axis];
     const float* xd = x.as<const float>();
     float* yd = out[0].as<float>();
+    if (vec_ && inner == 1 && n > 0) {
+      const vmath::Kernels& vk = vmath::hostKernels();
+      const int64_t grain = std::max<int64_t>(1, 2048 / n);  // rows per task
+      ctx.pool->parallelFor((outer + grain - 1) / grain, [&](int64_t b, int64_t e) {
+        for (int64_t r = b * grain; r < std::min(outer, e * grain); ++r) {
+          if (kLog) vk.logSoftmaxRow(xd + r * n, yd + r * n, n);
+          else vk.softmaxRow(xd + r * n, yd + r * n, n);
+        }
+      });
+      return;
+    }
     ctx.pool->parallelFor(outer * inner, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t o = r / inner, i = r % inner;
@@ -167,6 +192,7 @@ class SoftmaxRef final : public Kernel {
 
  private:
   int64_t axis_;
+  bool vec_;
 };
 
 bool supportsFloat(const ir::Node& node) { return node.inputs[0] && node.inputs[0]->dtype == DType::kFLOAT; }
@@ -176,13 +202,28 @@ std::unique_ptr<Kernel> make(const ir::Node& n) {
   return std::make_unique<K>(n);
 }
 
+template <typename K, bool kVec>
+std::unique_ptr<Kernel> makeRows(const ir::Node& n) {
+  return std::make_unique<K>(n, kVec);
+}
+
+// Softmax over the last axis: rows are contiguous.
+bool supportsSoftmaxRows(const ir::Node& node) {
+  if (!supportsFloat(node)) return false;
+  const int64_t rank = static_cast<int64_t>(node.inputs[0]->shape.size()), axis = node.i("axis", -1);
+  return rank > 0 && (axis == -1 || axis == rank - 1);
+}
+
 }  // namespace
 
 void registerNormKernels(TacticRegistry& r) {
   r.add({"BatchNormalization.ref", "BatchNormalization", 0, supportsFloat, make<BatchNormRef>, nullptr});
-  r.add({"LayerNormalization.ref", "LayerNormalization", 0, supportsFloat, make<LayerNormRef>, nullptr});
-  r.add({"Softmax.ref", "Softmax", 0, supportsFloat, make<SoftmaxRef<false>>, nullptr});
-  r.add({"LogSoftmax.ref", "LogSoftmax", 0, supportsFloat, make<SoftmaxRef<true>>, nullptr});
+  r.add({"LayerNormalization.ref", "LayerNormalization", 0, supportsFloat, makeRows<LayerNormRef, false>, nullptr});
+  r.add({"Softmax.ref", "Softmax", 0, supportsFloat, makeRows<SoftmaxRef<false>, false>, nullptr});
+  r.add({"LogSoftmax.ref", "LogSoftmax", 0, supportsFloat, makeRows<SoftmaxRef<true>, false>, nullptr});
+  r.add({"LayerNormalization.vec", "LayerNormalization", 1, supportsFloat, makeRows<LayerNormRef, true>, nullptr});
+  r.add({"Softmax.vec", "Softmax", 1, supportsSoftmaxRows, makeRows<SoftmaxRef<false>, true>, nullptr});
+  r.add({"LogSoftmax.vec", "LogSoftmax", 1, supportsSoftmaxRows, makeRows<SoftmaxRef<true>, true>, nullptr});
 }
 
 }  // namespace kiln::cpu

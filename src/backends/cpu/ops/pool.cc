@@ -1,6 +1,10 @@
 // MaxPool (with optional Indices), AveragePool, LpPool, GlobalAveragePool,
-// GlobalMaxPool: direct loops over a D x H x W view, parallel over planes.
-// Pools are a small part of any network's time; these are the only tactics.
+// GlobalMaxPool: direct loops over a D x H x W view, parallel over planes
+// (the reference), and a row-wise 2-D kernel for float MaxPool / AveragePool
+// without Indices: per output row it sweeps each tap across the row's
+// interior, a loop the compiler vectorizes, instead of walking each window.
+// Both add / compare the taps of a window in the same (kh, kw) order, so
+// they agree exactly.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -173,6 +177,72 @@ class PoolRef final : public Kernel {
   bool includePad_, columnMajor_, indices_;
 };
 
+class Pool2dRows final : public Kernel {
+ public:
+  explicit Pool2dRows(const ir::Node& node)
+      : desc_(nodeDescription(node)),
+        attrs_(ir::readWindowAttrs(node, 2)),
+        max_(node.op == "MaxPool"),
+        includePad_(node.i("count_include_pad", 0) != 0) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const Geometry3 g = windowGeometry(desc_, attrs_, x, attrs_.kernel.data(), out[0]);
+    const int64_t planes = x.dims[0] * x.dims[1], inSize = g.inSize(), outSize = g.outSize();
+    const float* xd = x.as<const float>();
+    float* yd = out[0].as<float>();
+    const int64_t rows = planes * g.out[1];
+    // Rows of several planes per task: one row is little work.
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.out[2] * g.kernelSize()));
+    ctx.pool->parallelFor((rows + grain - 1) / grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b * grain; r < std::min(rows, e * grain); ++r) {
+        const int64_t pl = r / g.out[1], oh = r % g.out[1];
+        outputRow(g, xd + pl * inSize, oh, yd + pl * outSize + oh * g.out[2]);
+      }
+    });
+  }
+
+ private:
+  void outputRow(const Geometry3& g, const float* xp, int64_t oh, float* yr) const {
+    const int64_t W = g.in[2], OW = g.out[2], sw = g.stride[2], dw = g.dil[2], pw = g.pad[2];
+    const float init = max_ ? -std::numeric_limits<float>::infinity() : 0.f;
+    for (int64_t o = 0; o < OW; ++o) yr[o] = init;
+    const int64_t sh = oh * g.stride[1] - g.pad[1];
+    const TapRange rh = tapRange(sh, g.kernel[1], g.dil[1], g.in[1], g.padEnd[1]);
+    for (int64_t kh = rh.lo; kh < rh.hi; ++kh) {
+      const float* src = xp + (sh + kh * g.dil[1]) * W;
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        // Outputs o with 0 <= o * sw + off < W read the input at this tap.
+        const int64_t off = kw * dw - pw;
+        const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        const int64_t hi = std::min(OW, off > W - 1 ? 0 : (W - 1 - off) / sw + 1);
+        const float* s = src + off;
+        if (max_) {
+          if (sw == 1) {
+            for (int64_t o = lo; o < hi; ++o) yr[o] = s[o] > yr[o] ? s[o] : yr[o];
+          } else {
+            for (int64_t o = lo; o < hi; ++o) yr[o] = s[o * sw] > yr[o] ? s[o * sw] : yr[o];
+          }
+        } else if (sw == 1) {
+          for (int64_t o = lo; o < hi; ++o) yr[o] += s[o];
+        } else {
+          for (int64_t o = lo; o < hi; ++o) yr[o] += s[o * sw];
+        }
+      }
+    }
+    if (max_) return;
+    for (int64_t o = 0; o < OW; ++o) {
+      const TapRange rw = tapRange(o * sw - pw, g.kernel[2], dw, W, g.padEnd[2]);
+      const int64_t count = includePad_ ? rh.padded * rw.padded : (rh.hi - rh.lo) * (rw.hi - rw.lo);
+      yr[o] = count > 0 ? yr[o] / static_cast<float>(count) : 0.f;
+    }
+  }
+
+  ir::Node desc_;
+  ir::WindowAttrs attrs_;
+  bool max_, includePad_;
+};
+
 class GlobalPoolRef final : public Kernel {
  public:
   explicit GlobalPoolRef(const ir::Node& node) : max_(node.op == "GlobalMaxPool") {}
@@ -235,6 +305,12 @@ bool supportsPool(const ir::Node& node) {
   return rank >= 3 && rank <= 5;
 }
 
+// 2-D float, no Indices output (int8/uint8 MaxPool stays on the reference).
+bool supportsPool2dRows(const ir::Node& node) {
+  return supportsPool(node) && node.inputs[0]->dtype == DType::kFLOAT && node.inputs[0]->shape.size() == 4 &&
+         (node.outputs.size() < 2 || node.outputs[1] == nullptr);
+}
+
 bool supportsGlobal(const ir::Node& node) {
   return node.inputs[0] && node.inputs[0]->dtype == DType::kFLOAT && node.inputs[0]->shape.size() >= 3;
 }
@@ -251,6 +327,8 @@ void registerPoolKernels(TacticRegistry& r) {
   r.add({"AveragePool.ref", "AveragePool", 0, supportsPool, make<PoolRef>, nullptr});
   r.add({"LpPool.ref", "LpPool", 0, supportsPool, make<PoolRef>, nullptr});
   r.add({"MaxUnpool.ref", "MaxUnpool", 0, supportsPool, make<MaxUnpoolRef>, nullptr});
+  r.add({"MaxPool.rows", "MaxPool", 1, supportsPool2dRows, make<Pool2dRows>, nullptr});
+  r.add({"AveragePool.rows", "AveragePool", 1, supportsPool2dRows, make<Pool2dRows>, nullptr});
   r.add({"GlobalAveragePool.ref", "GlobalAveragePool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
   r.add({"GlobalMaxPool.ref", "GlobalMaxPool", 0, supportsGlobal, make<GlobalPoolRef>, nullptr});
 }
