@@ -1,9 +1,12 @@
 // Schemas of the quantization ops (part of the nn family, see nn.cc), opset
 // 21 forms: QuantizeLinear / DequantizeLinear (per tensor, per axis, blocked),
 // DynamicQuantizeLinear, QLinearMatMul, MatMulInteger, ConvInteger,
-// QLinearConv. Quantized types are int8 / uint8 (and int32 for
-// DequantizeLinear's input); the parser turns QuantizeLinear's output_dtype
-// into a zero point of that type, so the zero point decides the output type.
+// QLinearConv. QuantizeLinear / DequantizeLinear quantize to int8, uint8,
+// int16, uint16 and the four float8 formats (and DequantizeLinear also reads
+// int32); the integer ops take int8 / uint8. The parser turns
+// QuantizeLinear's output_dtype into a zero point of that type, so the zero
+// point decides the output type. int4 / uint4 have no DType: the parser
+// rejects them.
 #include <algorithm>
 
 #include "ir/ops/nn_internal.h"
@@ -13,6 +16,9 @@ namespace kiln::ir {
 namespace {
 
 bool isInt8Like(DType t) { return t == DType::kINT8 || t == DType::kUINT8; }
+// What QuantizeLinear writes and DequantizeLinear reads (besides int32).
+bool isQuantType(DType t) { return isInt8Like(t) || t == DType::kINT16 || t == DType::kUINT16 || isFp8(t); }
+constexpr const char* kQuantTypes = "int8, uint8, int16, uint16 or a float8 type (fp8, fp8e5m2, fp8e4m3fnuz, fp8e5m2fnuz)";
 bool isScaleType(DType t) { return t == DType::kFLOAT || t == DType::kHALF; }
 
 void requireInt8Like(const InferContext& ctx, std::size_t i, const char* what) {
@@ -52,7 +58,7 @@ void inferQuantizeCommon(InferContext& ctx, bool quantize) {
     ctx.check(isScaleType(ctx.in(0).dtype), "x is ", dataTypeName(ctx.in(0).dtype), "; expected float32 or float16");
   } else {
     const DType t = ctx.in(0).dtype;
-    ctx.check(isInt8Like(t) || t == DType::kINT32, "x is ", dataTypeName(t), "; expected int8, uint8 or int32");
+    ctx.check(isQuantType(t) || t == DType::kINT32, "x is ", dataTypeName(t), "; expected int32, ", kQuantTypes);
   }
   const DType st = ctx.in(1).dtype;
   ctx.check(isScaleType(st), "scale is ", dataTypeName(st), "; expected float32 or float16");
@@ -60,6 +66,10 @@ void inferQuantizeCommon(InferContext& ctx, bool quantize) {
   const int64_t rank = static_cast<int64_t>(x.size());
   const int64_t block = node.i("block_size", 0);
   ctx.check(block >= 0, "attribute 'block_size' is ", block, "; expected >= 0");
+  if (quantize) {
+    const int64_t saturate = node.i("saturate", 1);
+    ctx.check(saturate == 0 || saturate == 1, "attribute 'saturate' is ", saturate, "; expected 0 or 1");
+  }
   const bool perTensor = isScalarLike(ctx.in(1).shape) && block == 0;
   int64_t axis = 0;
   if (!perTensor) axis = ctx.axis(node.i("axis", 1), rank);
@@ -68,7 +78,7 @@ void inferQuantizeCommon(InferContext& ctx, bool quantize) {
   if (ctx.hasInput(2)) {
     const DType zt = ctx.in(2).dtype;
     if (quantize) {
-      ctx.check(isInt8Like(zt), "zero point is ", dataTypeName(zt), "; Kiln quantizes to int8 or uint8");
+      ctx.check(isQuantType(zt), "zero point is ", dataTypeName(zt), "; Kiln quantizes to ", kQuantTypes);
       out = zt;
     } else {
       ctx.check(zt == ctx.in(0).dtype, "zero point is ", dataTypeName(zt), ", x is ", dataTypeName(ctx.in(0).dtype));

@@ -14,7 +14,9 @@ namespace {
 //! QuantizeLinear-21's output_dtype without a zero point becomes a zero
 //! point of that type (0), so the IR's output type always follows the zero
 //! point (absent: uint8). Older opsets have no output_dtype; opset 10-12 no
-//! axis (per tensor only), which the IR reads the same way.
+//! axis (per tensor only), which the IR reads the same way. An INT4 / UINT4
+//! output_dtype or zero point fails in requireDtype / the parser's type
+//! check: Kiln has no 4-bit DType.
 void importQuantize(NodeContext& ctx) {
   std::vector<ir::Value*> inputs = ctx.inputs();
   inputs.resize(3, nullptr);
@@ -26,12 +28,22 @@ void importQuantize(NodeContext& ctx) {
                       onnxTypeName(static_cast<int32_t>(outputType)), " differs from the zero point's type ",
                       dataTypeName(inputs[2]->dtype));
     } else {
-      inputs[2] = ctx.constScalar("zero_point", t, 0.f);
+      // Zeros of the scale's shape: a per-axis or blocked scale needs a zero
+      // point of the same shape (a dynamic scale of unknown shape gets a
+      // scalar, and the schema's shape check names the mismatch).
+      const ir::Value* scale = inputs[1];
+      if (scale && ir::isStatic(scale->shape) && ir::numElements(ir::staticDims(scale->shape)) > 1) {
+        const std::vector<int64_t> dims = ir::staticDims(scale->shape);
+        const std::vector<float> zeros(static_cast<std::size_t>(ir::numElements(dims)), 0.f);
+        inputs[2] = ctx.constant("zero_point", ir::Tensor::fromFloat(zeros, dims).castTo(t));
+      } else {
+        inputs[2] = ctx.constScalar("zero_point", t, 0.f);
+      }
     }
   }
   if (!inputs[2]) inputs.resize(2);
-  // `saturate` applies to float8 outputs only, which Kiln does not quantize to.
-  ctx.emit("QuantizeLinear", inputs, ctx.attrs({"output_dtype", "saturate"}));
+  // `saturate` (opset 19 on) stays: the kernel applies it to float8 outputs.
+  ctx.emit("QuantizeLinear", inputs, ctx.attrs({"output_dtype"}));
 }
 
 //! InstanceNormalization-1 carried the obsolete `consumed_inputs`.

@@ -1,6 +1,7 @@
 // Importers of the extra nn ops that rewrite their node: GroupNormalization
 // < 21 (per-group scale / bias repeated per channel), GridSample < 20 (mode
-// names), QuantizeLinear's output_dtype (becomes a zero point).
+// names), QuantizeLinear's output_dtype (becomes a zero point of the scale's
+// shape; saturate stays; int4 is refused).
 #include <gtest/gtest.h>
 
 #include "onnx/importer.h"
@@ -88,6 +89,55 @@ TEST(OnnxNnImport, QuantizeOutputDtypeBecomesZeroPoint) {
   r = importBytes(bad.bytes(), g2);
   ASSERT_FALSE(r.ok);
   EXPECT_NE(errorText(r).find("output_dtype INT8 differs from the zero point's type uint8"), std::string::npos)
+      << errorText(r);
+}
+
+TEST(OnnxNnImport, QuantizeOutputDtypeBlockedFloat8AndInt4) {
+  // Blocked scale [3, 2], output_dtype INT16, no zero point: zeros of the scale's shape.
+  OnnxModelBuilder b(21);
+  b.input("x", TP::FLOAT, {3, 4});
+  b.initializer("s", {3, 2}, {1, 2, 3, 4, 5, 6});
+  auto* n = b.node("QuantizeLinear", {"x", "s"}, {"y"}, "q");
+  setAttr(n, "output_dtype", int64_t{TP::INT16});
+  setAttr(n, "axis", int64_t{1});
+  setAttr(n, "block_size", int64_t{2});
+  b.output("y");
+  ir::Graph g;
+  auto r = importBytes(b.bytes(), g);
+  ASSERT_TRUE(r.ok) << errorText(r);
+  const ir::Node* q = findOp(g, "QuantizeLinear");
+  ASSERT_TRUE(q && q->inputs.size() == 3 && q->inputs[2]->isConstant());
+  EXPECT_EQ(q->inputs[2]->dtype, DType::kINT16);
+  EXPECT_EQ(q->inputs[2]->constant->toInt64(), (std::vector<int64_t>(6, 0)));
+  EXPECT_EQ(q->inputs[2]->shape, (ir::Shape{3, 2}));
+  EXPECT_EQ(g.outputs[0]->dtype, DType::kINT16);
+  // float8 output (FLOAT8E5M2 = 19; the onnx.proto built here predates it): the zero
+  // point is float8, `saturate` reaches the IR node.
+  OnnxModelBuilder f(21);
+  f.input("x", TP::FLOAT, {3});
+  f.initializer("s", {}, {0.5f});
+  auto* fq = f.node("QuantizeLinear", {"x", "s"}, {"y"}, "q");
+  setAttr(fq, "output_dtype", int64_t{19});
+  setAttr(fq, "saturate", int64_t{0});
+  f.output("y");
+  ir::Graph g2;
+  r = importBytes(f.bytes(), g2);
+  ASSERT_TRUE(r.ok) << errorText(r);
+  q = findOp(g2, "QuantizeLinear");
+  ASSERT_TRUE(q && q->inputs.size() == 3);
+  EXPECT_EQ(q->inputs[2]->dtype, DType::kFP8E5M2);
+  EXPECT_EQ(q->i("saturate", 1), 0);
+  EXPECT_EQ(g2.outputs[0]->dtype, DType::kFP8E5M2);
+  // INT4 (22) has no Kiln type.
+  OnnxModelBuilder i4(21);
+  i4.input("x", TP::FLOAT, {3});
+  i4.initializer("s", {}, {0.5f});
+  setAttr(i4.node("QuantizeLinear", {"x", "s"}, {"y"}, "q"), "output_dtype", int64_t{22});
+  i4.output("y");
+  ir::Graph g3;
+  r = importBytes(i4.bytes(), g3);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(errorText(r).find("attribute 'output_dtype': data type INT4 is not supported"), std::string::npos)
       << errorText(r);
 }
 

@@ -1,15 +1,19 @@
 // Reference kernels of the quantization ops (ONNX reference semantics):
 // QuantizeLinear / DequantizeLinear (per tensor, per axis, blocked),
 // DynamicQuantizeLinear, MatMulInteger, QLinearMatMul, ConvInteger,
-// QLinearConv. Quantized values are int8 / uint8 (int32 into
-// DequantizeLinear); scales float32 or float16. Rounding is half to even
-// (the default floating-point rounding mode, as numpy's rint), results
-// saturate to the output type. Integer accumulation is exact (int32).
-// These are the oracles for the INT8 fast paths that come later.
+// QLinearConv. Quantized values are int8 / uint8 (the integer ops), plus
+// int16 / uint16 and the float8 formats for QuantizeLinear (int32 too into
+// DequantizeLinear); scales float32 or float16. Integer rounding is half to
+// even (the default floating-point rounding mode, as numpy's rint), results
+// saturate to the output type. Float8 uses core's conversions (nearest even,
+// `saturate` as ONNX Cast) and, as ONNX's reference, no zero point.
+// Integer accumulation is exact (int32). These are the oracles for the INT8
+// fast paths that come later.
 #include <cmath>
 
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ops/nn_util.h"
+#include "core/dtype.h"
 
 namespace kiln::cpu {
 namespace {
@@ -18,6 +22,8 @@ inline int32_t loadInt(const TensorView& v, int64_t i) {
   switch (v.dtype) {
     case DType::kINT8: return v.as<const int8_t>()[i];
     case DType::kUINT8: return v.as<const uint8_t>()[i];
+    case DType::kINT16: return v.as<const int16_t>()[i];
+    case DType::kUINT16: return v.as<const uint16_t>()[i];
     default: return v.as<const int32_t>()[i];
   }
 }
@@ -31,14 +37,24 @@ inline void storeFloat(const TensorView& v, int64_t i, float f) {
   else v.as<float>()[i] = f;
 }
 
-// Rounds half to even and saturates to the int8 / uint8 output.
+// Rounds half to even and saturates to the integer output (int8, uint8,
+// int16 or uint16; every value of those is exact in float).
 inline void storeQuantized(const TensorView& v, int64_t i, float f) {
-  const bool s = v.dtype == DType::kINT8;
-  const float lo = s ? -128.f : 0.f, hi = s ? 127.f : 255.f;
+  float lo = 0.f, hi = 255.f;
+  switch (v.dtype) {
+    case DType::kINT8: lo = -128.f, hi = 127.f; break;
+    case DType::kINT16: lo = -32768.f, hi = 32767.f; break;
+    case DType::kUINT16: hi = 65535.f; break;
+    default: break;
+  }
   const float n = std::nearbyint(f);
   const float r = n > hi ? hi : n >= lo ? n : lo;  // NaN -> lo, never an undefined cast
-  if (s) v.as<int8_t>()[i] = static_cast<int8_t>(r);
-  else v.as<uint8_t>()[i] = static_cast<uint8_t>(r);
+  switch (v.dtype) {
+    case DType::kINT8: v.as<int8_t>()[i] = static_cast<int8_t>(r); break;
+    case DType::kINT16: v.as<int16_t>()[i] = static_cast<int16_t>(r); break;
+    case DType::kUINT16: v.as<uint16_t>()[i] = static_cast<uint16_t>(r); break;
+    default: v.as<uint8_t>()[i] = static_cast<uint8_t>(r); break;
+  }
 }
 
 // The view of optional input i, or an empty one (data == nullptr) when the
@@ -71,32 +87,52 @@ struct QuantIndex {
   }
 };
 
+// QuantizeLinear: y = saturate(rint(x / scale) + zero point) for integer
+// outputs, y = float8(x / scale) (with `saturate`) for float8 ones.
+// DequantizeLinear: y = (x - zero point) * scale, y = float(x) * scale for
+// float8 x. A float8 zero point is not read (ONNX's reference requires it to
+// be 0 and leaves it out of the arithmetic).
 template <bool kQuantize>
 class QuantizeRef final : public Kernel {
  public:
   explicit QuantizeRef(const ir::Node& node)
-      : axis_(node.i("axis", 1)), block_(node.i("block_size", 0)), numInputs_(node.inputs.size()) {}
+      : axis_(node.i("axis", 1)),
+        block_(node.i("block_size", 0)),
+        saturate_(node.i("saturate", 1) != 0),
+        numInputs_(node.inputs.size()) {}
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     const QuantIndex qi(x, in[1], axis_, block_);
+    const DType quantType = kQuantize ? out[0].dtype : x.dtype;
+    const bool fp8 = isFp8(quantType);
+    const Fp8Format format = fp8Format(quantType);
     const TensorView zeroPoint = optionalInput(in, numInputs_, 2);
-    const bool hasZero = zeroPoint.data != nullptr;
+    const bool hasZero = zeroPoint.data != nullptr && !fp8;
+    // numpy divides float16 by float16 in float16; the float32 quotient of
+    // two float16 values rounds to the same float16.
+    const bool halfQuotient = kQuantize && x.dtype == DType::kHALF;
     ctx.pool->parallelFor(x.numel(), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t p = qi.at(i);
         const float scale = loadFloat(in[1], p);
         const int32_t zero = hasZero ? loadInt(zeroPoint, p) : 0;
-        if (kQuantize)
-          storeQuantized(out[0], i, std::nearbyint(loadFloat(x, i) / scale) + static_cast<float>(zero));
-        else
-          storeFloat(out[0], i, static_cast<float>(loadInt(x, i) - zero) * scale);
+        if (kQuantize) {
+          float q = loadFloat(x, i) / scale;
+          if (halfQuotient) q = halfToFloat(floatToHalf(q));
+          if (fp8) out[0].as<uint8_t>()[i] = floatToFp8(q, format, saturate_);
+          else storeQuantized(out[0], i, std::nearbyint(q) + static_cast<float>(zero));
+        } else {
+          const float v = fp8 ? fp8ToFloat(x.as<const uint8_t>()[i], format) : static_cast<float>(loadInt(x, i) - zero);
+          storeFloat(out[0], i, v * scale);
+        }
       }
     });
   }
 
  private:
   int64_t axis_, block_;
+  bool saturate_;
   std::size_t numInputs_;
 };
 
