@@ -35,7 +35,10 @@ std::shared_ptr<ir::Graph> branch(const std::string& name, int nested) {
 
 PlanContents planWithIf(int nesting) {
   PlanContents p;
-  p.meta = {"0.1.0", "cpu", "avx2", "cf"};
+  p.meta.kilnVersion = "0.1.0";
+  p.meta.device = "cpu";
+  p.meta.isa = "avx2";
+  p.meta.networkName = "cf";
   p.graph = std::make_unique<ir::Graph>();
   ir::Graph& g = *p.graph;
   g.name = "cf";
