@@ -93,7 +93,7 @@ class Reader {
           }
         out.profiles.push_back(std::move(profile));
       }
-    if (auto* libraries = p_.plugin_libraries())
+    if (auto* libraries = p.plugin_libraries())
       for (const fb::PluginLibrary* lib : *libraries) {
         check(lib != nullptr, "plugin library entry is null");
         out.pluginLibraries.push_back(PluginLibrary{str(lib->name()), vec(lib->data())});
