@@ -147,14 +147,14 @@ std::vector<uint8_t> buildDevicePlan(const backends::DeviceBackend& device, cons
     log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", chosen->name));
   }
   graph->removeUnusedValues();
-  std::vector<InputShapes> extremes;
+  std::vector<ProfilePoint> extremes;
   for (const plan::Profile& p : profiles) {
-    extremes.push_back(shapesOf(p, 0));
-    extremes.push_back(shapesOf(p, 2));
+    extremes.push_back(pointOf(p, 0));
+    extremes.push_back(pointOf(p, 2));
   }
   if (extremes.empty()) extremes.push_back({});
   std::map<std::string, int64_t> capacity;
-  for (const InputShapes& e : extremes) {
+  for (const ProfilePoint& e : extremes) {
     auto g = resolved(*graph, e);
     for (auto& v : g->values()) {
       if (v->isConstant() && !v->producer) continue;
