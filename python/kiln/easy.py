@@ -96,8 +96,17 @@ def _model_bytes(model):
     raise TypeError(f"kiln.build: expected a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
 
 
+def _device_type(device):
+    if isinstance(device, _k.DeviceType):
+        return device
+    names = {"cpu": _k.DeviceType.CPU, "gpu": _k.DeviceType.GPU, "cuda": _k.DeviceType.GPU}
+    if not isinstance(device, str) or device.lower() not in names:
+        raise ValueError(f"kiln.build: device must be \"cpu\", \"gpu\" or a kiln.DeviceType, got {device!r}")
+    return names[device.lower()]
+
+
 def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, threads=0, progress=None,
-          logger=None):
+          logger=None, device=None):
     """Parses an ONNX model and builds an engine for it.
 
     model: path to a .onnx file, its bytes, or an onnx.ModelProto.
@@ -108,6 +117,8 @@ def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, 
     timing_cache: path of a timing cache file, read if present and written back.
     progress: show the build progress bar (default: when stderr is a terminal).
     logger: a kiln.ILogger to receive every message instead of the default.
+    device: "cpu" (default) or "gpu" (or a kiln.DeviceType): where the engine runs;
+        a GPU build needs a GPU on this machine and raises BuildError without one.
     """
     data, path = _model_bytes(model)
     log = _BuildLogger(progress=progress)
@@ -125,6 +136,8 @@ def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, 
 
     config = builder.create_builder_config()
     config.num_threads = threads
+    if device is not None:
+        config.default_device_type = _device_type(device)
     if workspace is not None:
         config.set_memory_pool_limit(_k.MemoryPoolType.WORKSPACE, int(workspace))
     if fp16:
