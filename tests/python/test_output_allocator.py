@@ -111,3 +111,30 @@ def test_missing_or_failing_allocators_fail_the_run_with_the_reason(recorder):
         ctx.set_output_allocator("y", object())
     with pytest.raises(trt.KilnError, match="is an input"):
         ctx.set_output_allocator("x", ArrayAllocator())
+
+
+def test_convenience_infer_returns_data_dependent_outputs():
+    model = model_bytes(
+        [helper.make_node("NonZero", ["x"], ["idx"]),
+         helper.make_node("Unique", ["x"], ["values", "indices", "inverse", "counts"], sorted=1)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("idx", TensorProto.INT64, None),
+         helper.make_tensor_value_info("values", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("indices", TensorProto.INT64, None),
+         helper.make_tensor_value_info("inverse", TensorProto.INT64, None),
+         helper.make_tensor_value_info("counts", TensorProto.INT64, None)])
+    engine = trt.build(model, progress=False)
+    first = None
+    for x in (np.array([[0, 2, 0, 3], [3, 0, 2, 2]], np.float32), np.zeros((2, 4), np.float32)):
+        out = engine.infer({"x": x})
+        assert list(out) == ["idx", "values", "indices", "inverse", "counts"]
+        np.testing.assert_array_equal(out["idx"], np.array(np.nonzero(x)))
+        values, indices, inverse, counts = np.unique(x.ravel(), return_index=True, return_inverse=True,
+                                                     return_counts=True)
+        np.testing.assert_array_equal(out["values"], values)
+        np.testing.assert_array_equal(out["indices"], indices)
+        np.testing.assert_array_equal(out["inverse"], inverse.ravel())
+        np.testing.assert_array_equal(out["counts"], counts)
+        first = first or out
+    # Results are copies: the next run did not change the first one's arrays.
+    np.testing.assert_array_equal(first["idx"], np.array(np.nonzero([[0, 2, 0, 3], [3, 0, 2, 2]])))
