@@ -48,6 +48,9 @@ from ._kiln import (
     IElementWiseLayer,
     IExecutionContext,
     IHostMemory,
+    IOutputAllocator,
+    IPluginCreatorV3One,
+    IPluginRegistry,
     ILayer,
     ILogger,
     IMatrixMultiplyLayer,
@@ -74,6 +77,7 @@ from ._kiln import (
     PoolingType,
     ReduceOperation,
     Runtime,
+    TacticSource,
     TensorFormat,
     TensorIOMode,
     TensorLocation,
@@ -81,6 +85,9 @@ from ._kiln import (
     Weights,
     data_type_size,
     get_infer_lib_version,
+    get_plugin_registry,
+    init_lib_kiln_plugins,
+    init_libnvinfer_plugins,
 )
 
 __version__ = "0.1.0"
@@ -122,6 +129,12 @@ def nptype(trt_type):
         DataType.INT64: np.int64,
         DataType.BOOL: np.bool_,
         DataType.UINT8: np.uint8,
+        # Kiln's wider IO types (no tensorrt equivalent).
+        DataType.DOUBLE: np.float64,
+        DataType.INT16: np.int16,
+        DataType.UINT16: np.uint16,
+        DataType.UINT32: np.uint32,
+        DataType.UINT64: np.uint64,
     }
     if trt_type not in mapping:
         raise TypeError(f"Could not resolve kiln datatype {trt_type} to an equivalent numpy datatype.")
@@ -131,11 +144,6 @@ def nptype(trt_type):
 def volume(iterable):
     """Product of the dimensions (1 for a scalar), as tensorrt.volume."""
     return _functools.reduce(_operator.mul, iterable, 1)
-
-
-def init_libnvinfer_plugins(logger, namespace):
-    """Accepted for compatibility: Kiln has no plugin library to load."""
-    return True
 
 
 class Profiler(IProfiler):

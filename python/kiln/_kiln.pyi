@@ -798,6 +798,23 @@ class DeviceType(enum.IntEnum):
 
     CPU = 2
 
+class TacticSource(enum.IntEnum):
+    """
+    Where tactics come from; IBuilderConfig.set_tactic_sources takes a bit mask of 1 << int(TacticSource.X). ONEDNN is Kiln's (oneDNN's CPU primitives).
+    """
+
+    CUBLAS = 0
+
+    CUBLAS_LT = 1
+
+    CUDNN = 2
+
+    EDGE_MASK_CONVOLUTIONS = 3
+
+    JIT_CONVOLUTIONS = 4
+
+    ONEDNN = 16
+
 class OptProfileSelector(enum.IntEnum):
     MIN = 0
 
@@ -812,6 +829,14 @@ class IOptimizationProfile:
 
     def get_shape(self, input: str) -> list[Dims]:
         """[min, opt, max] of an input; [] when not set."""
+
+    def set_shape_input(self, input: str, min: Sequence[int], opt: Sequence[int], max: Sequence[int]) -> None:
+        """
+        The range of a shape-tensor input's values (its values decide other tensors' shapes).
+        """
+
+    def get_shape_input(self, input: str) -> list[list[int]]:
+        """[min, opt, max] values of a shape-tensor input; [] when not set."""
 
     def __bool__(self) -> bool: ...
 
@@ -849,6 +874,27 @@ class IBuilderConfig:
 
     @default_device_type.setter
     def default_device_type(self, arg: DeviceType, /) -> None: ...
+
+    def set_tactic_sources(self, tactic_sources: int) -> bool:
+        """
+        Bit mask of 1 << int(TacticSource.X); False (and nothing changed) for an unknown bit.
+        """
+
+    def get_tactic_sources(self) -> int: ...
+
+    @property
+    def builder_optimization_level(self) -> int:
+        """0 to 5 (default 3); Kiln's level 0 times no tactic."""
+
+    @builder_optimization_level.setter
+    def builder_optimization_level(self, arg: int, /) -> None: ...
+
+    @property
+    def plugins_to_serialize(self) -> list[str]:
+        """Plugin libraries (.so paths) embedded in the plan."""
+
+    @plugins_to_serialize.setter
+    def plugins_to_serialize(self, arg: Sequence[str], /) -> None: ...
 
     @property
     def num_threads(self) -> int:
@@ -1009,6 +1055,20 @@ class IProfiler:
 
     def report_layer_time(self, layer_name: str, ms: float) -> None: ...
 
+class IOutputAllocator:
+    """
+    Subclass and implement reallocate_output(tensor_name, memory, size, alignment) -> address (or reallocate_output_async(..., stream)) and notify_shape(tensor_name, shape); set on a context with set_output_allocator. Kiln also takes a writable host array as the answer.
+    """
+
+    def __init__(self) -> None: ...
+
+    def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int | numpy.ndarray | None: ...
+
+    def reallocate_output_async(self, tensor_name: str, memory: int, size: int, alignment: int, stream: int) -> int | numpy.ndarray | None:
+        """Calls reallocate_output (the stream is ignored on the CPU)."""
+
+    def notify_shape(self, tensor_name: str, shape: Dims) -> None: ...
+
 class ICudaEngine:
     """A built engine (the tensorrt name is kept; Kiln's run on the CPU)."""
 
@@ -1026,6 +1086,14 @@ class ICudaEngine:
     def get_tensor_location(self, name: str) -> TensorLocation: ...
 
     def get_tensor_profile_shape(self, name: str, profile_index: int) -> list[Dims]: ...
+
+    def is_shape_inference_io(self, name: str) -> bool:
+        """
+        Whether the tensor is a shape-tensor input: its values decide shapes and are read from host memory.
+        """
+
+    def get_tensor_profile_values(self, profile_index: int, name: str) -> list[list[int]]:
+        """[min, opt, max] values of a shape-tensor input in a profile."""
 
     @property
     def num_layers(self) -> int: ...
@@ -1092,6 +1160,13 @@ class IExecutionContext:
         Runs with the bound addresses; on the CPU it completes before returning.
         """
 
+    def set_output_allocator(self, name: str, output_allocator: IOutputAllocator | None) -> bool:
+        """
+        The output's memory comes from the allocator at each run (needed for data-dependent shapes).
+        """
+
+    def get_output_allocator(self, name: str) -> IOutputAllocator | None: ...
+
     def set_num_threads(self, threads: int) -> None:
         """
         Kiln: CPU threads this context runs with (0 = all cores); call before the first run.
@@ -1124,8 +1199,64 @@ class Runtime:
         """
 
     @property
+    def engine_host_code_allowed(self) -> bool:
+        """
+        Whether plans may bring plugin libraries that deserialization loads (off by default).
+        """
+
+    @engine_host_code_allowed.setter
+    def engine_host_code_allowed(self, arg: bool, /) -> None: ...
+
+    @property
     def logger(self) -> object: ...
 
     def __enter__(self) -> object: ...
 
     def __exit__(self, *args) -> None: ...
+
+class IPluginCreatorV3One:
+    """A registered plugin creator (a snapshot of what it reports)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def plugin_version(self) -> str: ...
+
+    @property
+    def plugin_namespace(self) -> str: ...
+
+    @property
+    def interface_kind(self) -> str:
+        """Kiln: e.g. "PLUGIN CREATOR_V3ONE"."""
+
+    @property
+    def field_names(self) -> list[str]:
+        """Names of the fields create_plugin understands."""
+
+    def __repr__(self) -> str: ...
+
+class IPluginRegistry:
+    """The process-wide plugin registry (tensorrt.IPluginRegistry)."""
+
+    def get_creator(self, type: str, version: str, plugin_namespace: str = '') -> IPluginCreatorV3One | None:
+        """The creator of (type, version, namespace), or None."""
+
+    @property
+    def all_creators(self) -> list[IPluginCreatorV3One]:
+        """Every registered creator."""
+
+    def load_library(self, plugin_path: str) -> int:
+        """Loads a plugin library and registers its creators; returns its handle."""
+
+    def deregister_library(self, handle: int) -> None: ...
+
+def get_plugin_registry() -> IPluginRegistry:
+    """The process-wide plugin registry."""
+
+def init_libnvinfer_plugins(logger: ILogger | None, namespace: str) -> bool:
+    """
+    Registers Kiln's built-in plugins (EfficientNMS_TRT, ROIAlign_TRT) under `namespace`; `logger` becomes the registry's logger. Safe to call more than once.
+    """
+
+init_lib_kiln_plugins = init_libnvinfer_plugins

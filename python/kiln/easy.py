@@ -96,8 +96,17 @@ def _model_bytes(model):
     raise TypeError(f"kiln.build: expected a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
 
 
+def _device_type(device):
+    if isinstance(device, _k.DeviceType):
+        return device
+    names = {"cpu": _k.DeviceType.CPU, "gpu": _k.DeviceType.GPU, "cuda": _k.DeviceType.GPU}
+    if not isinstance(device, str) or device.lower() not in names:
+        raise ValueError(f"kiln.build: device must be \"cpu\", \"gpu\" or a kiln.DeviceType, got {device!r}")
+    return names[device.lower()]
+
+
 def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, threads=0, progress=None,
-          logger=None):
+          logger=None, device=None):
     """Parses an ONNX model and builds an engine for it.
 
     model: path to a .onnx file, its bytes, or an onnx.ModelProto.
@@ -108,6 +117,8 @@ def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, 
     timing_cache: path of a timing cache file, read if present and written back.
     progress: show the build progress bar (default: when stderr is a terminal).
     logger: a kiln.ILogger to receive every message instead of the default.
+    device: "cpu" (default) or "gpu" (or a kiln.DeviceType): where the engine runs;
+        a GPU build needs a GPU on this machine and raises BuildError without one.
     """
     data, path = _model_bytes(model)
     log = _BuildLogger(progress=progress)
@@ -125,6 +136,8 @@ def build(model, shapes=None, fp16=False, workspace=None, *, timing_cache=None, 
 
     config = builder.create_builder_config()
     config.num_threads = threads
+    if device is not None:
+        config.default_device_type = _device_type(device)
     if workspace is not None:
         config.set_memory_pool_limit(_k.MemoryPoolType.WORKSPACE, int(workspace))
     if fp16:
@@ -184,6 +197,28 @@ def load(plan, *, logger=None):
     return Engine(engine, plan, log)
 
 
+class _ArrayAllocator(_k.IOutputAllocator):
+    """Host buffers for data-dependent outputs; take() copies the result out."""
+
+    def __init__(self):
+        _k.IOutputAllocator.__init__(self)
+        self._buffers, self._shapes = {}, {}
+
+    def reallocate_output(self, tensor_name, memory, size, alignment):
+        buf = self._buffers.get(tensor_name)
+        if buf is None or buf.nbytes < size:
+            buf = self._buffers[tensor_name] = np.empty(max(int(size), 1), np.uint8)
+        return buf
+
+    def notify_shape(self, tensor_name, shape):
+        self._shapes[tensor_name] = tuple(shape)
+
+    def take(self, name, dtype):
+        shape = self._shapes.pop(name)
+        count = int(np.prod(shape, dtype=np.int64))
+        return self._buffers[name][: count * dtype.itemsize].view(dtype).reshape(shape).copy()
+
+
 class Engine:
     """A built engine with a dict-in, dict-out ``infer``.
 
@@ -196,6 +231,8 @@ class Engine:
         self._plan = plan
         self._logger = logger
         self._context = None
+        self._allocator = _ArrayAllocator()  # for outputs whose shape is known only after a run
+        self._data_dependent = set()
         self._lock = threading.Lock()
         self.inputs, self.outputs = {}, {}
         from . import nptype
@@ -253,16 +290,30 @@ class Engine:
             for name, a in bound.items():
                 if any(d < 0 for d in self.inputs[name][0]) and not self._context.set_input_shape(name, a.shape):
                     raise ValueError(f"Engine.infer: input \"{name}\": shape {a.shape} was refused:\n{self._errors()}")
-            outputs = {name: np.empty(tuple(self._context.get_tensor_shape(name)), dtype)
-                       for name, (_, dtype) in self.outputs.items()}
-            for name, a in {**bound, **outputs}.items():
+            # Inputs first: a shape-tensor input's values decide the outputs' shapes.
+            for name, a in bound.items():
                 self._context.set_tensor_address(name, a)
+            outputs, data_dependent = {}, []
+            for name, (_, dtype) in self.outputs.items():
+                shape = tuple(self._context.get_tensor_shape(name))
+                # Known only after a run (NonZero, Unique, ...): unknown before the context's first
+                # run; afterwards the context reports the last run's shape, hence the set.
+                if name in self._data_dependent or any(d < 0 for d in shape):
+                    data_dependent.append(name)
+                    self._data_dependent.add(name)
+                    self._context.set_output_allocator(name, self._allocator)
+                else:
+                    outputs[name] = np.empty(shape, dtype)
+                    self._context.set_tensor_address(name, outputs[name])
             ok = self._context.execute_async_v3(0)
             for name in list(bound) + list(outputs):
                 self._context.set_tensor_address(name, 0)  # drop the references to this call's arrays
+            if ok:
+                for name in data_dependent:
+                    outputs[name] = self._allocator.take(name, self.outputs[name][1])
         if not ok:
             raise _k.KilnError(f"Engine.infer: execution failed:\n{self._errors()}")
-        return outputs
+        return {name: outputs[name] for name in self.outputs}
 
     def _errors(self):
         if isinstance(self._logger, _BuildLogger):

@@ -77,6 +77,15 @@ void bindBuilder(nb::module_& m) {
       .value("GPU", DeviceType::kGPU)
       .value("DLA", DeviceType::kDLA)
       .value("CPU", DeviceType::kCPU);
+  nb::enum_<TacticSource>(m, "TacticSource", nb::is_arithmetic(),
+                          "Where tactics come from; IBuilderConfig.set_tactic_sources takes a bit mask "
+                          "of 1 << int(TacticSource.X). ONEDNN is Kiln's (oneDNN's CPU primitives).")
+      .value("CUBLAS", TacticSource::kCUBLAS)
+      .value("CUBLAS_LT", TacticSource::kCUBLAS_LT)
+      .value("CUDNN", TacticSource::kCUDNN)
+      .value("EDGE_MASK_CONVOLUTIONS", TacticSource::kEDGE_MASK_CONVOLUTIONS)
+      .value("JIT_CONVOLUTIONS", TacticSource::kJIT_CONVOLUTIONS)
+      .value("ONEDNN", TacticSource::kONEDNN);
   nb::enum_<OptProfileSelector>(m, "OptProfileSelector", nb::is_arithmetic())
       .value("MIN", OptProfileSelector::kMIN)
       .value("OPT", OptProfileSelector::kOPT)
@@ -101,6 +110,36 @@ void bindBuilder(nb::module_& m) {
                                      profileDims(p, input, OptProfileSelector::kMAX)};
           },
           nb::arg("input"), "[min, opt, max] of an input; [] when not set.")
+      .def(
+          "set_shape_input",
+          [](PyProfile& p, const std::string& input, const std::vector<int64_t>& min, const std::vector<int64_t>& opt,
+             const std::vector<int64_t>& max) {
+            if (min.size() != opt.size() || opt.size() != max.size())
+              valueError("IOptimizationProfile.set_shape_input: \"" + input + "\": min, opt and max have " +
+                         std::to_string(min.size()) + ", " + std::to_string(opt.size()) + " and " +
+                         std::to_string(max.size()) + " values; they must have the same number");
+            auto set = [&](OptProfileSelector s, const std::vector<int64_t>& v) {
+              return p.p->setShapeValuesV2(input.c_str(), s, v.data(), static_cast<int32_t>(v.size()));
+            };
+            bool ok = set(OptProfileSelector::kMIN, min) && set(OptProfileSelector::kOPT, opt) &&
+                      set(OptProfileSelector::kMAX, max);
+            if (!ok) valueError("IOptimizationProfile.set_shape_input: \"" + input + "\": the values were refused");
+          },
+          nb::arg("input"), nb::arg("min"), nb::arg("opt"), nb::arg("max"),
+          "The range of a shape-tensor input's values (its values decide other tensors' shapes).")
+      .def(
+          "get_shape_input",
+          [](const PyProfile& p, const std::string& input) {
+            std::vector<std::vector<int64_t>> out;
+            int32_t n = p.p->getNbShapeValues(input.c_str());
+            if (n < 0) return out;
+            for (auto s : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX}) {
+              const int64_t* v = p.p->getShapeValuesV2(input.c_str(), s);
+              out.push_back(v ? std::vector<int64_t>(v, v + n) : std::vector<int64_t>{});
+            }
+            return out;
+          },
+          nb::arg("input"), "[min, opt, max] values of a shape-tensor input; [] when not set.")
       .def("__bool__", [](const PyProfile& p) { return p.p->isValid(); });
 
   nb::class_<PyTimingCache>(m, "ITimingCache", "Tactic choices remembered across builds.")
@@ -142,6 +181,28 @@ void bindBuilder(nb::module_& m) {
       .def_prop_rw(
           "default_device_type", [](const PyConfig& c) { return c.get()->getDefaultDeviceType(); },
           [](PyConfig& c, DeviceType t) { c.get()->setDefaultDeviceType(t); })
+      .def(
+          "set_tactic_sources", [](PyConfig& c, uint32_t sources) { return c.get()->setTacticSources(sources); },
+          nb::arg("tactic_sources"),
+          "Bit mask of 1 << int(TacticSource.X); False (and nothing changed) for an unknown bit.")
+      .def("get_tactic_sources", [](const PyConfig& c) { return c.get()->getTacticSources(); })
+      .def_prop_rw(
+          "builder_optimization_level", [](const PyConfig& c) { return c.get()->getBuilderOptimizationLevel(); },
+          [](PyConfig& c, int32_t level) { c.get()->setBuilderOptimizationLevel(level); },
+          "0 to 5 (default 3); Kiln's level 0 times no tactic.")
+      .def_prop_rw(
+          "plugins_to_serialize",
+          [](const PyConfig& c) {
+            std::vector<std::string> out;
+            for (int32_t i = 0; i < c.get()->getNbPluginsToSerialize(); ++i) out.push_back(str(c.get()->getPluginToSerialize(i)));
+            return out;
+          },
+          [](PyConfig& c, const std::vector<std::string>& paths) {
+            std::vector<const char*> ptrs;
+            for (const auto& p : paths) ptrs.push_back(p.c_str());
+            c.get()->setPluginsToSerialize(ptrs.data(), static_cast<int32_t>(ptrs.size()));
+          },
+          "Plugin libraries (.so paths) embedded in the plan.")
       .def_prop_rw(
           "num_threads", [](const PyConfig& c) { return c.get()->getNbThreads(); },
           [](PyConfig& c, int32_t t) { c.get()->setNbThreads(t); },

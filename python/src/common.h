@@ -130,5 +130,6 @@ void bindNetwork(nb::module_& m);
 void bindBuilder(nb::module_& m);
 void bindParser(nb::module_& m);
 void bindRuntime(nb::module_& m);
+void bindPlugins(nb::module_& m);
 
 }  // namespace kiln::py

@@ -25,6 +25,23 @@ inline std::optional<DataType> dataTypeOf(nb::dlpack::dtype t) {
   return std::nullopt;
 }
 
+//! The dtype of an engine input/output array: dataTypeOf's, plus Kiln's wider
+//! IO types (float64, int16, uint16, uint32, uint64), which engines built from
+//! ONNX models of those types take and give. Weights stay with dataTypeOf:
+//! tensorrt refuses float64 weights, and so does kiln.Weights.
+inline std::optional<DataType> ioDataTypeOf(nb::dlpack::dtype t) {
+  if (std::optional<DataType> common = dataTypeOf(t)) return common;
+  using C = nb::dlpack::dtype_code;
+  if (t.lanes != 1) return std::nullopt;
+  auto is = [&](C code, int bits) { return t.code == static_cast<uint8_t>(code) && t.bits == bits; };
+  if (is(C::Float, 64)) return DataType::kDOUBLE;
+  if (is(C::Int, 16)) return DataType::kINT16;
+  if (is(C::UInt, 16)) return DataType::kUINT16;
+  if (is(C::UInt, 32)) return DataType::kUINT32;
+  if (is(C::UInt, 64)) return DataType::kUINT64;
+  return std::nullopt;
+}
+
 //! numpy-style name of a DLPack dtype ("float64", "int16", ...).
 inline std::string dlpackName(nb::dlpack::dtype t) {
   using C = nb::dlpack::dtype_code;

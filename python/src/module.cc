@@ -9,4 +9,5 @@ NB_MODULE(_kiln, m) {
   kiln::py::bindBuilder(m);
   kiln::py::bindParser(m);
   kiln::py::bindRuntime(m);
+  kiln::py::bindPlugins(m);
 }

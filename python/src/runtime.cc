@@ -35,6 +35,76 @@ class PyIProfiler : public IProfiler {
   }
 };
 
+//! kiln.IOutputAllocator: Python subclasses implement reallocate_output (or
+//! reallocate_output_async) and notify_shape, as in tensorrt. The answer is an
+//! integer address, as in tensorrt, or (Kiln) a writable host array of at
+//! least `size` bytes, kept alive here until the next answer for that tensor.
+//! A Python exception fails the run with its message (the context logs it).
+class PyIOutputAllocator : public IOutputAllocator {
+ public:
+  NB_TRAMPOLINE(IOutputAllocator, 3);
+  void* reallocateOutputAsync(const char* tensorName, void* currentMemory, uint64_t size, uint64_t alignment,
+                              void* stream) override {
+    nb::gil_scoped_acquire gil;
+    std::string name = str(tensorName);
+    try {
+      nb::object answer;
+      auto current = reinterpret_cast<uintptr_t>(currentMemory);
+      {
+        nb::detail::ticket t(nb_trampoline, "reallocate_output_async", false);
+        if (t.key.is_valid())
+          answer = nb_trampoline.base().attr(t.key)(name, current, size, alignment, reinterpret_cast<uintptr_t>(stream));
+      }
+      if (!answer.is_valid()) {
+        nb::detail::ticket t(nb_trampoline, "reallocate_output", false);
+        if (!t.key.is_valid())
+          throw std::runtime_error("kiln.IOutputAllocator subclass implements neither reallocate_output nor "
+                                   "reallocate_output_async");
+        answer = nb_trampoline.base().attr(t.key)(name, current, size, alignment);
+      }
+      void* mem = memoryOf(name, answer, size);
+      kept_[name] = answer;
+      return mem;
+    } catch (nb::python_error& e) {
+      throw std::runtime_error("IOutputAllocator.reallocate_output(\"" + name + "\") raised " + e.what());
+    }
+  }
+  void notifyShape(const char* tensorName, const Dims& dims) noexcept override {
+    nb::gil_scoped_acquire gil;
+    try {
+      [&] { NB_OVERRIDE_PURE_NAME("notify_shape", notifyShape, tensorName, dims); }();
+    } catch (nb::python_error& e) {
+      e.discard_as_unraisable("kiln.IOutputAllocator.notify_shape");
+    } catch (...) {
+    }
+  }
+
+ private:
+  static void* memoryOf(const std::string& name, nb::handle answer, uint64_t size) {
+    std::string where = "IOutputAllocator.reallocate_output(\"" + name + "\")";
+    if (answer.is_none()) return nullptr;
+    if (PyLong_Check(answer.ptr())) {
+      unsigned long long v = PyLong_AsUnsignedLongLong(answer.ptr());
+      if (PyErr_Occurred()) {
+        PyErr_Clear();
+        throw std::runtime_error(where + " returned a negative or too large address");
+      }
+      return reinterpret_cast<void*>(static_cast<uintptr_t>(v));
+    }
+    nb::ndarray<nb::c_contig> a;  // no conversion: the run writes into this very array
+    if (!nb::try_cast(answer, a, false))
+      throw std::runtime_error(where + " returned " + nb::type_name(answer.type()).c_str() +
+                               "; expected an integer address or a writable, C-contiguous host array");
+    if (a.device_type() != nb::device::cpu::value)
+      throw std::runtime_error(where + " returned an array that is not in host memory");
+    if (a.nbytes() < size)
+      throw std::runtime_error(where + " returned an array of " + std::to_string(a.nbytes()) + " bytes; " +
+                               std::to_string(size) + " are needed");
+    return a.data();
+  }
+  std::map<std::string, nb::object> kept_;  // arrays handed out, per tensor
+};
+
 struct EngineState {
   LoggerPtr log;
   std::unique_ptr<ICudaEngine> engine;
@@ -51,6 +121,7 @@ struct ContextState {
   std::unique_ptr<IExecutionContext> ctx;
   std::map<std::string, nb::object> bound;  // arrays bound to tensors, kept alive
   nb::object profiler;
+  std::map<std::string, nb::object> allocators;  // kiln.IOutputAllocator objects set per output, kept alive
 };
 
 struct PyContext {
@@ -112,7 +183,7 @@ std::pair<void*, nb::object> addressOf(ContextState& st, const std::string& name
     if (!nb::try_cast(mem, writable)) valueError(where + " is an output, but the array is read-only");
   }
   DataType want = e.getTensorDataType(name.c_str());
-  std::optional<DataType> got = dataTypeOf(a.dtype());
+  std::optional<DataType> got = ioDataTypeOf(a.dtype());
   // numpy has no bfloat16: uint16 arrays carry its bit patterns (as onnx's test data does).
   bool bf16Bits = want == DataType::kBF16 && a.dtype() == nb::dtype<uint16_t>();
   if ((!got || *got != want) && !bf16Bits)
@@ -167,6 +238,33 @@ void bindRuntime(nb::module_& m) {
       .def(nb::init<>())
       .def("report_layer_time", &IProfiler::reportLayerTime, nb::arg("layer_name"), nb::arg("ms"));
 
+  nb::class_<IOutputAllocator, PyIOutputAllocator>(
+      m, "IOutputAllocator",
+      "Subclass and implement reallocate_output(tensor_name, memory, size, alignment) -> address (or "
+      "reallocate_output_async(..., stream)) and notify_shape(tensor_name, shape); set on a context "
+      "with set_output_allocator. Kiln also takes a writable host array as the answer.")
+      .def(nb::init<>())
+      // The base versions exist so that the trampoline can tell which ones a subclass overrides.
+      .def(
+          "reallocate_output",
+          [](nb::handle, const std::string&, uintptr_t, uint64_t, uint64_t) -> nb::object {
+            PyErr_SetString(PyExc_NotImplementedError,
+                            "kiln.IOutputAllocator subclasses implement reallocate_output or reallocate_output_async");
+            throw nb::python_error();
+          },
+          nb::arg("tensor_name"), nb::arg("memory"), nb::arg("size"), nb::arg("alignment"),
+          nb::sig("def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) "
+                  "-> int | numpy.ndarray | None"))
+      .def(
+          "reallocate_output_async",
+          [](nb::handle self, const std::string& name, uintptr_t memory, uint64_t size, uint64_t alignment,
+             uintptr_t) { return self.attr("reallocate_output")(name, memory, size, alignment); },
+          nb::arg("tensor_name"), nb::arg("memory"), nb::arg("size"), nb::arg("alignment"), nb::arg("stream"),
+          nb::sig("def reallocate_output_async(self, tensor_name: str, memory: int, size: int, alignment: int, "
+                  "stream: int) -> int | numpy.ndarray | None"),
+          "Calls reallocate_output (the stream is ignored on the CPU).")
+      .def("notify_shape", &IOutputAllocator::notifyShape, nb::arg("tensor_name"), nb::arg("shape"));
+
   nb::class_<PyEngine>(m, "ICudaEngine", "A built engine (the tensorrt name is kept; Kiln's run on the CPU).")
       .def_prop_ro("num_io_tensors", [](const PyEngine& e) { return e.get()->getNbIOTensors(); })
       .def(
@@ -217,6 +315,32 @@ void bindRuntime(nb::module_& m) {
             return out;
           },
           nb::arg("name"), nb::arg("profile_index"))
+      .def(
+          "is_shape_inference_io",
+          [](const PyEngine& e, const std::string& name) {
+            requireTensor(*e.get(), name, "is_shape_inference_io");
+            return e.get()->isShapeInferenceIO(name.c_str());
+          },
+          nb::arg("name"),
+          "Whether the tensor is a shape-tensor input: its values decide shapes and are read from host memory.")
+      .def(
+          "get_tensor_profile_values",
+          [](const PyEngine& e, int32_t profile, const std::string& name) {
+            requireTensor(*e.get(), name, "get_tensor_profile_values");
+            if (profile < 0 || profile >= e.get()->getNbOptimizationProfiles())
+              throw nb::index_error("get_tensor_profile_values: profile index out of range");
+            if (!e.get()->isShapeInferenceIO(name.c_str()))
+              valueError("get_tensor_profile_values: \"" + name + "\" is not a shape-tensor input");
+            int64_t n = 1;
+            for (int64_t d : dimsToVector(e.get()->getTensorShape(name.c_str()))) n *= d;
+            std::vector<std::vector<int64_t>> out;
+            for (auto s : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX}) {
+              const int64_t* v = e.get()->getProfileTensorValuesV2(name.c_str(), profile, s);
+              out.push_back(v ? std::vector<int64_t>(v, v + n) : std::vector<int64_t>{});
+            }
+            return out;
+          },
+          nb::arg("profile_index"), nb::arg("name"), "[min, opt, max] values of a shape-tensor input in a profile.")
       .def_prop_ro("num_layers", [](const PyEngine& e) { return e.get()->getNbLayers(); })
       .def_prop_ro("num_optimization_profiles", [](const PyEngine& e) { return e.get()->getNbOptimizationProfiles(); })
       .def_prop_ro("device_memory_size", [](const PyEngine& e) { return e.get()->getDeviceMemorySize(); })
@@ -327,6 +451,33 @@ void bindRuntime(nb::module_& m) {
           },
           nb::arg("stream_handle") = 0, "Runs with the bound addresses; on the CPU it completes before returning.")
       .def(
+          "set_output_allocator",
+          [](PyContext& c, const std::string& name, nb::handle allocator) {
+            IExecutionContext* ctx = c.get();
+            requireTensor(ctx->getEngine(), name, "set_output_allocator");
+            IOutputAllocator* a = nullptr;
+            if (!allocator.is_none() && (!nb::try_cast<IOutputAllocator*>(allocator, a) || !a))
+              typeError("set_output_allocator: expected a kiln.IOutputAllocator (or None), got " +
+                        std::string(nb::type_name(allocator.type()).c_str()));
+            ErrorScope scope;
+            bool ok = ctx->setOutputAllocator(name.c_str(), a);
+            if (!ok) raise(scope, "set_output_allocator");
+            if (allocator.is_none()) c.st.ptr->allocators.erase(name);
+            else c.st.ptr->allocators[name] = nb::borrow(allocator);
+            return ok;
+          },
+          nb::arg("name"), nb::arg("output_allocator").none(),
+          nb::sig("def set_output_allocator(self, name: str, output_allocator: IOutputAllocator | None) -> bool"),
+          "The output's memory comes from the allocator at each run (needed for data-dependent shapes).")
+      .def(
+          "get_output_allocator",
+          [](const PyContext& c, const std::string& name) -> nb::object {
+            c.get();
+            auto it = c.st.ptr->allocators.find(name);
+            return it == c.st.ptr->allocators.end() ? nb::none() : it->second;
+          },
+          nb::arg("name"), nb::sig("def get_output_allocator(self, name: str) -> IOutputAllocator | None"))
+      .def(
           "set_num_threads", [](PyContext& c, int32_t n) { c.get()->setNbThreads(n); }, nb::arg("threads"),
           "Kiln: CPU threads this context runs with (0 = all cores); call before the first run.")
       .def_prop_rw(
@@ -376,6 +527,10 @@ void bindRuntime(nb::module_& m) {
           nb::arg("serialized_engine").none(),
           nb::sig("def deserialize_cuda_engine(self, serialized_engine: collections.abc.Buffer) -> ICudaEngine | None"),
           "The engine, or None when the plan is corrupt or foreign (the reason goes to the logger).")
+      .def_prop_rw(
+          "engine_host_code_allowed", [](const PyRuntime& r) { return r.runtime->getEngineHostCodeAllowed(); },
+          [](PyRuntime& r, bool allowed) { r.runtime->setEngineHostCodeAllowed(allowed); },
+          "Whether plans may bring plugin libraries that deserialization loads (off by default).")
       .def_prop_ro("logger", [](const PyRuntime& r) { return r.log->owner(); })
       .def("__enter__", [](nb::handle self) { return self; })
       .def("__exit__", [](PyRuntime&, nb::args) {});

@@ -20,6 +20,10 @@ SELECTED = [
     "test_maxpool_2d_pads",
     "test_transpose_default",
     "test_concat_2d_axis_1",
+    # Data-dependent outputs, through Engine.infer's output allocator.
+    "test_nonzero_example",
+    "test_unique_sorted_with_axis",
+    "test_nonmaxsuppression_two_batches",
 ]
 PATTERN = re.compile("^(" + "|".join(SELECTED) + ")_cpu$")
 
