@@ -14,8 +14,10 @@
 #include "backends/cpu/ops/onednn_util.h"
 
 #if KILN_HAVE_ONEDNN
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 
 #include "backends/cpu/ops/nn_util.h"
@@ -86,6 +88,14 @@ struct ConvPrims {
   dnnl::reorder srcIn, resIn, dstOut;
   bool reorderSrc = false, reorderDst = false;
   bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
+  // The plan's weights reordered into `wei` for this thread count (see makeConvPrims), filled at first use.
+  bool ownWeights = false;
+  memory::desc planWei;
+  mutable std::once_flag weightsOnce;
+  struct Free {
+    void operator()(uint8_t* q) const { std::free(q); }
+  };
+  mutable std::unique_ptr<uint8_t, Free> weights;
   std::size_t scratchBytes = 0, srcBytes = 0, dstBytes = 0;
   std::size_t workspace() const { return alignedTotal({scratchBytes, srcBytes, dstBytes}); }
 };
@@ -121,11 +131,34 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   p->user = memory::desc(s.src, dt::f32, orPlain(o.srcTag));
   p->userDst = memory::desc(s.dst, dt::f32, orPlain(o.dstTag));
   p->userRes = memory::desc(s.dst, dt::f32, orPlain(o.resTag));
-  const std::size_t edges = (pd.src_desc() != p->user ? align64(pd.src_desc().get_size()) : 0) +
-                            (pd.dst_desc() != p->userDst ? align64(pd.dst_desc().get_size()) : 0);
+  auto isRef = [](const dnnl::convolution_forward::primitive_desc& d) {
+    return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
+  };
+  auto edgesOf = [&](const dnnl::convolution_forward::primitive_desc& d) {
+    return (d.src_desc() != p->user ? align64(d.src_desc().get_size()) : 0) +
+           (d.dst_desc() != p->userDst ? align64(d.dst_desc().get_size()) : 0);
+  };
+  // oneDNN picks its implementation per thread count, and the plan's weight
+  // format was chosen at the build's count: at another count that format can
+  // leave only the reference implementation, 10-1000x slower (the CRNN's 1-D
+  // conv built at 2 threads: ref:any 55 ms at 1 thread, brgconv 0.04 ms at 2).
+  // Then this count takes the weight format it wants, and the plan's weights
+  // are reordered into it once, at first use.
+  if (isRef(pd)) {
+    try {
+      auto alt = convPd(s, o, nullptr);
+      if (!isRef(alt) && edgesOf(alt) <= workspaceLimit) {
+        pd = alt;
+        p->ownWeights = true;
+        p->planWei = wdesc;
+      }
+    } catch (const dnnl::error&) {  // no other implementation: keep the reference one
+    }
+  }
+  const std::size_t edges = edgesOf(pd);
   KILN_CHECK(edges <= workspaceLimit, "oneDNN convolution: these shapes need more workspace than the kernel has");
   if (align64(pd.scratchpad_desc().get_size()) + edges > workspaceLimit) {
-    pd = convPd(s, o, &wdesc, false);
+    pd = convPd(s, o, p->ownWeights ? nullptr : &wdesc, false);
     p->libraryScratchpad = true;
   }
   p->conv = dnnl::convolution_forward(pd);
@@ -211,7 +244,18 @@ class ConvOnednn final : public Kernel {
         std::memcpy(dst.get_data_handle(), r.data, p.dst.get_size());
       }
     }
-    memory wei = wrap(p.wei, in[1].data), scratch = wrap(p.scratch, ws);
+    const void* weights = in[1].data;
+    if (p.ownWeights) {
+      std::call_once(p.weightsOnce, [&] {
+        p.weights.reset(static_cast<uint8_t*>(std::aligned_alloc(64, align64(p.wei.get_size()))));
+        KILN_CHECK(p.weights, desc_.describe(), ": out of memory reordering weights for ", threads, " threads");
+        memory from = wrap(p.planWei, in[1].data), to = wrap(p.wei, p.weights.get());
+        dnnl::reorder(from, to).execute(stream, from, to);
+        stream.wait();
+      });
+      weights = p.weights.get();
+    }
+    memory wei = wrap(p.wei, weights), scratch = wrap(p.scratch, ws);
     memory bias = opts_.bias ? wrap(p.bias, in[2].data) : memory();
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src.get()}, {DNNL_ARG_WEIGHTS, wei.get()}, {DNNL_ARG_DST, dst.get()},
                                {DNNL_ARG_SCRATCHPAD, scratch.get()}, {DNNL_ARG_BIAS, opts_.bias ? bias.get() : nullptr}};
