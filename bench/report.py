@@ -202,7 +202,7 @@ def targets(r):
             got = b["cold"]["build_s"] / b["warm"]["build_s"]
             lines.append(f"| {row['label']} b{row['batch']} | warm-cache build >= 5x faster than cold | {got:.1f}x | "
                          f"{'yes' if got >= 5 else 'no'} |")
-    lines += ["", "BF16 targets: not measured (no `--bf16` path in Kiln yet, and this CPU exposes no AVX512_BF16)."]
+    lines += ["", "BF16 targets: not measured (Kiln has no `--bf16` path yet)."]
     return lines
 
 
