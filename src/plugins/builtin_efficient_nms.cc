@@ -31,9 +31,9 @@ struct Detection {
   int32_t box;
 };
 
-class EfficientNms final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild, public IPluginV3OneRuntime {
+class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
  public:
-  EfficientNms(const NmsParams& p, std::string ns) : p_(p), ns_(std::move(ns)) {
+  EfficientNms(const NmsParams& p, std::string ns) : BuiltinPlugin(kName, p, std::move(ns)) {
     fields_.addFloat("score_threshold", p.scoreThreshold);
     fields_.addFloat("iou_threshold", p.iouThreshold);
     fields_.addInt("max_output_boxes", p.maxOutputBoxes);
@@ -42,19 +42,6 @@ class EfficientNms final : public IPluginV3, public IPluginV3OneCore, public IPl
     fields_.addInt("class_agnostic", p.classAgnostic);
     fields_.addInt("box_coding", p.boxCoding);
   }
-
-  IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
-    switch (type) {
-      case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
-      case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
-      case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
-    }
-    return nullptr;
-  }
-  IPluginV3* clone() noexcept override { return new EfficientNms(p_, ns_); }
-  const char* getPluginName() const noexcept override { return kName; }
-  const char* getPluginVersion() const noexcept override { return "1"; }
-  const char* getPluginNamespace() const noexcept override { return ns_.c_str(); }
 
   int32_t getNbOutputs() const noexcept override { return 4; }
   int32_t getOutputDataTypes(DataType* out, int32_t nbOutputs, const DataType* in, int32_t nbInputs) const noexcept override {
@@ -160,13 +147,6 @@ class EfficientNms final : public IPluginV3, public IPluginV3OneCore, public IPl
     }
     return 0;
   }
-  IPluginV3* attachToContext(IPluginResourceContext*) noexcept override { return clone(); }
-  const PluginFieldCollection* getFieldsToSerialize() noexcept override { return fields_.collection(); }
-
- private:
-  NmsParams p_;
-  std::string ns_;
-  ScalarFields fields_;
 };
 
 IPluginV3* makeEfficientNms(const PluginFieldCollection* fc, const std::string& ns) {

@@ -20,9 +20,9 @@ struct RoiParams {
   float spatialScale = 1.0f;
 };
 
-class RoiAlign final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild, public IPluginV3OneRuntime {
+class RoiAlign final : public BuiltinPlugin<RoiAlign, RoiParams> {
  public:
-  RoiAlign(const RoiParams& p, std::string ns) : p_(p), ns_(std::move(ns)) {
+  RoiAlign(const RoiParams& p, std::string ns) : BuiltinPlugin(kName, p, std::move(ns)) {
     fields_.addInt("coordinate_transformation_mode", p.coordinateTransformationMode);
     fields_.addInt("mode", p.mode);
     fields_.addInt("output_height", p.outputHeight);
@@ -30,19 +30,6 @@ class RoiAlign final : public IPluginV3, public IPluginV3OneCore, public IPlugin
     fields_.addInt("sampling_ratio", p.samplingRatio);
     fields_.addFloat("spatial_scale", p.spatialScale);
   }
-
-  IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
-    switch (type) {
-      case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
-      case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
-      case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
-    }
-    return nullptr;
-  }
-  IPluginV3* clone() noexcept override { return new RoiAlign(p_, ns_); }
-  const char* getPluginName() const noexcept override { return kName; }
-  const char* getPluginVersion() const noexcept override { return "1"; }
-  const char* getPluginNamespace() const noexcept override { return ns_.c_str(); }
 
   int32_t getNbOutputs() const noexcept override { return 1; }
   int32_t getOutputDataTypes(DataType* out, int32_t nbOutputs, const DataType* in, int32_t nbInputs) const noexcept override {
@@ -92,13 +79,6 @@ class RoiAlign final : public IPluginV3, public IPluginV3OneCore, public IPlugin
                                   static_cast<const float*>(inputs[1]) + r * 4, static_cast<float*>(outputs[0]) + r * perRoi);
     return 0;
   }
-  IPluginV3* attachToContext(IPluginResourceContext*) noexcept override { return clone(); }
-  const PluginFieldCollection* getFieldsToSerialize() noexcept override { return fields_.collection(); }
-
- private:
-  RoiParams p_;
-  std::string ns_;
-  ScalarFields fields_;
 };
 
 IPluginV3* makeRoiAlign(const PluginFieldCollection* fc, const std::string& ns) {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -52,6 +53,37 @@ inline int64_t volume(const Dims& d, int32_t begin = 0, int32_t end = -1) {
   for (int32_t i = begin; i < (end < 0 ? d.nbDims : end); ++i) n *= d.d[i];
   return n;
 }
+
+//! The IPluginV3 plumbing every built-in plugin shares: its three capability
+//! interfaces, name / version "1" / namespace, clone and attachToContext (a
+//! fresh copy made from `Derived::params()`, so the serialized fields are
+//! rebuilt rather than copied), and the fields it serializes.
+template <typename Derived, typename Params>
+class BuiltinPlugin : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild, public IPluginV3OneRuntime {
+ public:
+  IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
+    switch (type) {
+      case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
+      case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
+      case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
+    }
+    return nullptr;
+  }
+  IPluginV3* clone() noexcept override { return new Derived(p_, ns_); }
+  const char* getPluginName() const noexcept override { return name_; }
+  const char* getPluginVersion() const noexcept override { return "1"; }
+  const char* getPluginNamespace() const noexcept override { return ns_.c_str(); }
+  IPluginV3* attachToContext(IPluginResourceContext*) noexcept override { return clone(); }
+  const PluginFieldCollection* getFieldsToSerialize() noexcept override { return fields_.collection(); }
+
+ protected:
+  BuiltinPlugin(const char* name, const Params& p, std::string ns) : name_(name), p_(p), ns_(std::move(ns)) {}
+
+  const char* name_;
+  Params p_;
+  std::string ns_;
+  ScalarFields fields_;
+};
 
 //! Calls a creator's body; a kiln::Error (bad fields) is logged through the
 //! plugin registry's logger and becomes nullptr, as TensorRT's creators do.
