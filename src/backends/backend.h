@@ -12,6 +12,8 @@
 // through this interface (backends/available.cc says which ones this build has).
 #pragma once
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +41,12 @@ class DeviceKernel {
   virtual std::size_t workspaceBytes() const { return 0; }
 };
 
+//! One variant of a tactic: node attributes that make create() build one
+//! particular algorithm (one cuBLASLt algorithm, say). The builder times a
+//! tactic's variants and sets the winner's attributes on the node, so the
+//! choice travels in the plan and the runtime's create() makes the same kernel.
+using TacticVariant = std::map<std::string, ir::Attribute>;
+
 struct DeviceTactic {
   std::string name;  //!< unique, "<op>.<how>", e.g. "MatMul.cublaslt"
   std::string op;
@@ -46,6 +54,10 @@ struct DeviceTactic {
   bool (*supports)(const ir::Node& node) = nullptr;
   //! Makes the kernel; the node carries static shapes (a profile's largest).
   std::unique_ptr<DeviceKernel> (*create)(const ir::Node& node) = nullptr;
+  //! The variants worth timing for `node` (static shapes), best guess first;
+  //! `libraries` as DeviceBackend::createLibraries makes them. Null, or an
+  //! empty list: one kernel, create()'s default.
+  std::vector<TacticVariant> (*variants)(const ir::Node& node, void* libraries) = nullptr;
 };
 
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
@@ -66,6 +78,15 @@ class DeviceBackend {
   virtual void synchronize(void* stream) const = 0;
   //! Per-context library handles (cuBLASLt, cuDNN) that DeviceLaunch::libraries points to.
   virtual std::shared_ptr<void> createLibraries() const = 0;
+  //! The builder's timer: the median milliseconds of one `enqueue(stream)`
+  //! over `iterations` runs on a stream of the backend's own, after warm-up
+  //! runs, measured with device events. Negative where the backend cannot time
+  //! (a stand-in without a GPU); then the builder goes by priority.
+  virtual double timeEnqueue(const std::function<void(void* stream)>& enqueue, int iterations) const {
+    (void)enqueue;
+    (void)iterations;
+    return -1;
+  }
 };
 
 //! The CUDA backend when this build has one (KILN_CUDA), else nullptr.

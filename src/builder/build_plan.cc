@@ -1,5 +1,7 @@
 #include "builder/build_plan.h"
 
+#include "builder/device_tactic_selector.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -7,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/kernel.h"
+#include "builder/device_tactic_selector.h"
 #include "builder/memory_planner.h"
 #include "builder/tactic_selector.h"
 #include "core/error.h"
@@ -117,34 +120,34 @@ std::unique_ptr<ir::Graph> resolved(const ir::Graph& g, const ProfilePoint& poin
   return copy;
 }
 
-//! The device half of buildPlan, after the passes: per node the
-//! highest-priority device tactic that supports it at every profile extreme
-//! (device tactics are not timed yet), workspace, memory plan, and the plan
-//! bound to this machine's GPU and libraries.
+//! The device half of buildPlan, after the passes: per node a device tactic
+//! that supports it at every profile extreme, timed on the GPU at the first
+//! profile's opt shapes where there is a choice (device_tactic_selector.h),
+//! workspace, memory plan, and the plan bound to this machine's GPU and libraries.
 std::vector<uint8_t> buildDevicePlan(const backends::DeviceBackend& device, const ir::Graph& network,
                                      std::unique_ptr<ir::Graph> graph, std::vector<plan::Profile> profiles,
                                      const std::vector<std::unique_ptr<ir::Graph>>& extremeGraphs,
-                                     const BuildOptions& options, BuildStats* stats,
+                                     const ir::Graph& optGraph, const BuildOptions& options, BuildStats* stats,
                                      std::chrono::steady_clock::time_point t0) {
-  std::vector<ir::Node*> nodes = graph->nodeList();
+  std::vector<ir::Node*> nodes = graph->nodeList(), optNodes = optGraph.nodeList();
+  std::shared_ptr<void> libraries = device.createLibraries();  // for the tactics' variants and the timing runs
   int64_t workspace = 0;
+  int timed = 0, cached = 0;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const backends::DeviceTactic* chosen = nullptr;
-    for (const backends::DeviceTactic* t : device.tacticsFor(nodes[i]->op)) {
-      bool everywhere = true;
-      for (auto& eg : extremeGraphs) everywhere = everywhere && t->supports(*eg->nodeList()[i]);
-      if (everywhere) {
-        chosen = t;
-        break;
-      }
+    std::vector<const ir::Node*> extremes;
+    for (auto& eg : extremeGraphs) extremes.push_back(eg->nodeList()[i]);
+    DeviceChoice choice = chooseDeviceTactic(device, *nodes[i], extremes, *optNodes[i], options, libraries.get());
+    nodes[i]->tactic = choice.tactic->name;
+    for (const auto& [name, value] : choice.variant) nodes[i]->attrs[name] = value;
+    timed += choice.timed;
+    cached += choice.cached;
+    for (auto& eg : extremeGraphs) {
+      ir::Node* e = eg->nodeList()[i];
+      for (const auto& [name, value] : choice.variant) e->attrs[name] = value;
+      workspace = std::max<int64_t>(workspace, static_cast<int64_t>(choice.tactic->create(*e)->workspaceBytes()));
     }
-    KILN_CHECK(chosen, nodes[i]->describe(), ": no ", device.device(), " kernel supports it",
-               device.tacticsFor(nodes[i]->op).empty() ? " (the CUDA backend lacks this op)"
-                                                       : " (dtypes, attributes or shapes it lacks)");
-    nodes[i]->tactic = chosen->name;
-    for (auto& eg : extremeGraphs)
-      workspace = std::max<int64_t>(workspace, static_cast<int64_t>(chosen->create(*eg->nodeList()[i])->workspaceBytes()));
-    log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", chosen->name));
+    log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", choice.tactic->name,
+                                                     choice.variant.empty() ? "" : " (a timed variant)"));
   }
   graph->removeUnusedValues();
   std::vector<ProfilePoint> extremes;
@@ -180,13 +183,16 @@ std::vector<uint8_t> buildDevicePlan(const backends::DeviceBackend& device, cons
   contents.profiles = profiles;
   BuildStats local;
   local.layers = static_cast<int>(graph->nodes().size());
+  local.timedLayers = timed;
+  local.cachedLayers = cached;
   local.arenaBytes = memory.arenaBytes;
   local.naiveActivationBytes = memory.naiveBytes;
   contents.graph = std::move(graph);
   std::vector<uint8_t> bytes = plan::writePlan(contents);
   local.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log(options, ILogger::Severity::kINFO,
-      strCat("built ", local.layers, " layers for CUDA ", backends::describe(target), ", device arena ",
+      strCat("built ", local.layers, " layers (", timed, " timed, ", cached, " from the timing cache) for CUDA ",
+             backends::describe(target), ", device arena ",
              memory.arenaBytes, " bytes, workspace ", workspace, " bytes, in ", local.seconds, " s"));
   if (stats) *stats = local;
   return bytes;
@@ -234,7 +240,8 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   ThreadPool pool(options.threads);
   BuildStats local;
   std::vector<ir::Node*> nodes = graph->nodeList(), optNodes = optGraph->nodeList();
-  if (device) return buildDevicePlan(*device, network, std::move(graph), std::move(profiles), extremeGraphs, options, stats, t0);
+  if (device) return buildDevicePlan(*device, network, std::move(graph), std::move(profiles), extremeGraphs, *optGraph, options,
+                                       stats, t0);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     TacticChoice choice = chooseTactic(*optNodes[i], options, pool);
     const cpu::Tactic* tactic = cpu::tactics().find(choice.tactic);

@@ -9,15 +9,6 @@
 
 namespace kiln::builder {
 
-namespace {
-
-//! A copy of `node` in a scratch graph of its own, so a tactic can prepack
-//! without touching the real graph.
-struct ScratchNode {
-  ir::Graph graph;
-  ir::Node* node = nullptr;
-};
-
 void makeScratch(const ir::Node& node, ScratchNode& s) {
   std::vector<ir::Value*> ins, outs;
   for (const ir::Value* v : node.inputs) {
@@ -32,8 +23,6 @@ void makeScratch(const ir::Node& node, ScratchNode& s) {
   s.node = s.graph.addNode(node.op, node.name, ins, outs);
   s.node->attrs = node.attrs;
 }
-
-}  // namespace
 
 bool allowed(const cpu::Tactic& tactic, const BuildOptions& options) {
   return options.onednnTactics || !tactic.name.ends_with(".onednn");

@@ -10,6 +10,14 @@
 
 namespace kiln::builder {
 
+//! A copy of a node in a scratch graph of its own, so a tactic can prepack
+//! (or a variant's attributes be set) without touching the real graph.
+struct ScratchNode {
+  ir::Graph graph;
+  ir::Node* node = nullptr;
+};
+void makeScratch(const ir::Node& node, ScratchNode& s);
+
 struct TacticChoice {
   std::string tactic;
   bool timed = false;
