@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/cublaslt_lazy.h"
 #include "backends/cuda/ops/families.h"
 
 namespace kiln::cuda {
@@ -34,6 +35,10 @@ backends::HostDevice query() {
   h.target.arch = backends::archName(prop.major, prop.minor);
   h.target.name = prop.name;
   KILN_CUDA_CHECK(cudaRuntimeGetVersion(&h.target.cudaRuntime));
+  if (std::string why = cublasLtLoadError(); !why.empty()) {  // no engine of ours runs without it
+    h.unavailable = strCat("the CUDA backend needs cuBLASLt: ", why);
+    return h;
+  }
   h.target.cudnn = static_cast<int64_t>(cudnnGetVersion());
   h.target.cublasLt = static_cast<int64_t>(cublasLtGetVersion());
   h.available = true;
@@ -108,6 +113,8 @@ class CudaBackend final : public backends::DeviceBackend {
   }
 
   std::shared_ptr<void> createLibraries() const override {
+    std::string why = cublasLtLoadError();
+    KILN_CHECK(why.empty(), "the CUDA backend needs cuBLASLt: ", why);
     auto libs = std::make_shared<Libraries>();
     KILN_CUDA_CHECK(cublasLtCreate(&libs->cublasLt));
     KILN_CUDA_CHECK(cudnnCreate(&libs->cudnn));
