@@ -180,6 +180,30 @@ struct Buffer {
   std::unique_ptr<char, void (*)(void*)> data{nullptr, std::free};
 };
 
+//! A plan file read in pieces (IStreamReaderV2), so the process never holds
+//! the file's bytes beside the engine's copy: peak RSS is one plan, as the
+//! peers', not two.
+class FileReader final : public kiln::IStreamReaderV2 {
+ public:
+  explicit FileReader(const std::string& path) : in_(path, std::ios::binary) {
+    if (!in_) throw Fail("cannot open '" + path + "'");
+  }
+  bool seek(int64_t offset, kiln::SeekPosition where) noexcept override {
+    in_.clear();
+    in_.seekg(offset, where == kiln::SeekPosition::kSET   ? std::ios::beg
+                      : where == kiln::SeekPosition::kCUR ? std::ios::cur
+                                                          : std::ios::end);
+    return static_cast<bool>(in_);
+  }
+  int64_t read(void* to, int64_t n, void*) noexcept override {
+    in_.read(static_cast<char*>(to), n);
+    return static_cast<int64_t>(in_.gcount());
+  }
+
+ private:
+  std::ifstream in_;
+};
+
 int serve(const std::map<std::string, std::string>& f) {
   const long rssStart = currentRssKb();
   Logger logger;
@@ -188,12 +212,10 @@ int serve(const std::map<std::string, std::string>& f) {
   json manifest = json::parse(readFile(flag(f, "inputs")));
 
   auto t0 = Clock::now();
-  std::string plan = readFile(planPath);
   std::unique_ptr<kiln::IRuntime> runtime(kiln::createInferRuntime(logger));
-  std::unique_ptr<kiln::ICudaEngine> engine(runtime->deserializeCudaEngine(plan.data(), plan.size()));
+  FileReader planFile(planPath);
+  std::unique_ptr<kiln::ICudaEngine> engine(runtime->deserializeCudaEngine(planFile));
   if (!engine) throw Fail("cannot load plan '" + planPath + "'");
-  plan.clear();
-  plan.shrink_to_fit();
   std::unique_ptr<kiln::IExecutionContext> ctx(engine->createExecutionContext());
   if (!ctx) throw Fail("cannot create an execution context");
   ctx->setNbThreads(threads);

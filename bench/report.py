@@ -153,8 +153,9 @@ def render(r):
             "Build: parse excluded, `buildSerializedNetwork` only; cold = empty timing cache, warm = the cache the "
             "cold build wrote. RSS cells: the process's peak RSS in MiB, in parentheses what it grew by after "
             "the process started (for the Python peers, start = interpreter + numpy loaded, before the runtime "
-            "is imported), then the RSS once loaded and run once. Kiln's peak includes the plan file's bytes, "
-            "which are held while `deserializeCudaEngine` builds the engine from them.", "",
+            "is imported), then the RSS once loaded and run once. Kiln reads the plan file through "
+            "`deserializeCudaEngine(IStreamReaderV2&)` straight into the engine's buffer, so it holds one copy "
+            "of the plan.", "",
             "| model | batch | cold build s | warm build s | cold / warm | plan MiB | Kiln RSS | ONNX Runtime RSS "
             "| OpenVINO RSS |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in r["rows"]:

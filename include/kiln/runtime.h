@@ -103,12 +103,40 @@ class IExecutionContext {
   virtual void setNbThreads(int32_t threads) noexcept = 0;
 };
 
+//! A plan read piece by piece (TensorRT's IStreamReader): the runtime reads it
+//! straight into the engine's own buffer, so the caller never holds a second
+//! copy of the plan in memory.
+class IStreamReader {
+ public:
+  //! Reads up to `nbBytes` into `destination`; returns the bytes read (0 or
+  //! less: the stream has ended or failed).
+  virtual int64_t read(void* destination, int64_t nbBytes) = 0;
+  virtual ~IStreamReader() = default;
+};
+
+enum class SeekPosition : int32_t { kSET = 0, kCUR = 1, kEND = 2 };
+
+//! TensorRT 10's IStreamReaderV2: seekable, and `read` takes the stream that
+//! a reader filling device memory would copy on (Kiln reads into host memory
+//! and passes null).
+class IStreamReaderV2 {
+ public:
+  virtual bool seek(int64_t offset, SeekPosition where) noexcept = 0;
+  virtual int64_t read(void* destination, int64_t nbBytes, void* stream) noexcept = 0;
+  virtual ~IStreamReaderV2() = default;
+};
+
 class IRuntime {
  public:
   virtual ~IRuntime() = default;
   //! Deserializes a plan for whichever backend it was built for (the TensorRT
   //! name is kept). Null, with the reason logged, for a corrupt or foreign plan.
   virtual ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept = 0;
+  //! The same, reading the plan from `reader` from its current position: its
+  //! 64-byte header says how many bytes follow. Null, with the reason logged,
+  //! for a plan that is corrupt, foreign or cut short.
+  virtual ICudaEngine* deserializeCudaEngine(IStreamReader& reader) noexcept = 0;
+  virtual ICudaEngine* deserializeCudaEngine(IStreamReaderV2& reader) noexcept = 0;
   //! Whether plans may bring plugin libraries (host code) that deserialization
   //! loads (IBuilderConfig::setPluginsToSerialize). Off by default, as in TensorRT.
   virtual void setEngineHostCodeAllowed(bool allowed) noexcept = 0;

@@ -1,6 +1,7 @@
 // IRuntime, ICudaEngine and IExecutionContext over runtime/.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "kiln/runtime.h"
 #include "ir/plugin.h"
 #include "plan/plan.h"
+#include "plan/plan_format.h"
 #include "runtime/engine.h"
 
 namespace kiln::api {
@@ -309,11 +311,17 @@ class RuntimeImpl final : public IRuntime {
   ICudaEngine* deserializeCudaEngine(const void* blob, std::size_t size) noexcept override {
     return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
       loadEmbeddedLibraries(blob, size);
-      auto engine = runtime::Engine::load(blob, size);
-      for (const std::string& w : engine->warnings()) logMessage(logger_, ILogger::Severity::kWARNING, w);
-      auto* impl = new EngineImpl(std::move(engine), logger_);
-      impl->keepLibraries(libraries_);
-      return static_cast<ICudaEngine*>(impl);
+      return wrap(runtime::Engine::load(blob, size));
+    });
+  }
+  ICudaEngine* deserializeCudaEngine(IStreamReader& reader) noexcept override {
+    return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
+      return fromStream([&](void* to, int64_t n) { return reader.read(to, n); });
+    });
+  }
+  ICudaEngine* deserializeCudaEngine(IStreamReaderV2& reader) noexcept override {
+    return guarded(logger_, "deserializeCudaEngine", static_cast<ICudaEngine*>(nullptr), [&] {
+      return fromStream([&](void* to, int64_t n) { return reader.read(to, n, nullptr); });
     });
   }
   ILogger* getLogger() const noexcept override { return logger_; }
@@ -329,6 +337,37 @@ class RuntimeImpl final : public IRuntime {
       for (PluginLibraryHandle h : handles) getPluginRegistry()->deregisterLibrary(h);
     }
   };
+
+  ICudaEngine* wrap(std::shared_ptr<const runtime::Engine> engine) {
+    for (const std::string& w : engine->warnings()) logMessage(logger_, ILogger::Severity::kWARNING, w);
+    auto* impl = new EngineImpl(std::move(engine), logger_);
+    impl->keepLibraries(libraries_);
+    return static_cast<ICudaEngine*>(impl);
+  }
+
+  //! Reads a plan through `read` (a stream reader's): the header first, which
+  //! says the plan's size, then the rest straight into the engine's buffer.
+  ICudaEngine* fromStream(const std::function<int64_t(void*, int64_t)>& read) {
+    auto readExactly = [&](uint8_t* to, uint64_t n, uint64_t already, uint64_t total) {
+      for (uint64_t done = 0; done < n;) {
+        int64_t got = read(to + done, static_cast<int64_t>(std::min<uint64_t>(n - done, uint64_t{1} << 30)));
+        if (got <= 0) fail("the plan stream ended after ", already + done, " of ", total, " bytes");
+        done += static_cast<uint64_t>(got);
+      }
+    };
+    uint8_t header[plan::kHeaderSize];
+    readExactly(header, sizeof header, 0, sizeof header);
+    plan::FileLayout layout = plan::checkPlanHeader(header, sizeof header);
+    std::size_t rounded = (layout.fileSize + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    KILN_CHECK(p, "out of memory reading a plan of ", layout.fileSize, " bytes");
+    std::shared_ptr<void> buffer(p, [](void* q) { std::free(q); });
+    std::memcpy(p, header, sizeof header);
+    readExactly(static_cast<uint8_t*>(p) + sizeof header, layout.fileSize - sizeof header, sizeof header,
+                layout.fileSize);
+    loadEmbeddedLibraries(p, layout.fileSize);
+    return wrap(runtime::Engine::adopt(std::move(buffer), layout.fileSize));
+  }
 
   //! Loads the plugin libraries a plan embeds (setPluginsToSerialize) when a
   //! plugin it needs is not registered yet. Each is written to a temporary

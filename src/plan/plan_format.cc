@@ -51,7 +51,7 @@ void resealPlan(uint8_t* data, std::size_t size) {
   store<uint32_t>(data, hdr::kHeaderCrc, crc32(data, hdr::kHeaderCrc));
 }
 
-FileLayout checkPlanFile(const uint8_t* data, std::size_t size) {
+FileLayout checkPlanHeader(const uint8_t* data, std::size_t size) {
   if (size == 0 || data == nullptr) fail("not a Kiln plan: the buffer is empty");
   if (size < kHeaderSize) fail("not a Kiln plan: ", size, " bytes is smaller than the ", kHeaderSize, "-byte header");
   if (std::memcmp(data + hdr::kMagic, kMagic, sizeof kMagic) != 0) fail("not a Kiln plan (bad magic)");
@@ -85,6 +85,11 @@ FileLayout checkPlanFile(const uint8_t* data, std::size_t size) {
     fail("corrupt plan header: weights at offset ", l.weightsOffset, ", expected ",
          alignUp(l.bodyOffset + l.bodySize, kWeightsAlign));
   l.fileSize = l.weightsOffset + l.weightsSize;
+  return l;
+}
+
+FileLayout checkPlanFile(const uint8_t* data, std::size_t size) {
+  FileLayout l = checkPlanHeader(data, size);
   if (l.fileSize > size) fail("truncated: plan says ", l.fileSize, " bytes, file has ", size);
   if (l.fileSize < size) fail("corrupt plan: ", size - l.fileSize, " unexpected bytes after the weights (plan says ",
                               l.fileSize, " bytes, file has ", size, ")");

@@ -59,6 +59,12 @@ void writeHeader(uint8_t* data, const FileLayout& layout, uint32_t version = kFo
 //! changed on purpose (tests).
 void resealPlan(uint8_t* data, std::size_t size);
 
+//! Checks the first `size` (>= 64) bytes as a plan header (magic, version,
+//! header CRC, section bounds) and returns the layout, whose fileSize says how
+//! many bytes the whole plan has: how a stream reader knows what to read.
+//! Throws kiln::Error with a one-line reason.
+FileLayout checkPlanHeader(const uint8_t* data, std::size_t size);
+
 //! Checks the header, the section bounds and the CRC (in that order) and
 //! returns the layout; throws kiln::Error with a one-line reason.
 FileLayout checkPlanFile(const uint8_t* data, std::size_t size);

@@ -73,8 +73,12 @@ bool IOTensor::isStatic() const {
 
 std::shared_ptr<const Engine> Engine::load(const void* data, std::size_t size) {
   KILN_CHECK(data != nullptr || size == 0, "plan pointer is null");
+  return adopt(alignedCopy(data, size), size);
+}
+
+std::shared_ptr<const Engine> Engine::adopt(std::shared_ptr<void> aligned, std::size_t size) {
   std::shared_ptr<Engine> e(new Engine());
-  e->buffer_ = alignedCopy(data, size);
+  e->buffer_ = std::move(aligned);
   e->size_ = size;
   e->plan_ = plan::readPlan(static_cast<const uint8_t*>(e->buffer_.get()), size, e->buffer_);
   const plan::PlanMetadata& meta = e->plan_.meta;

@@ -72,6 +72,9 @@ class Engine {
  public:
   //! Verifies and loads a plan; throws kiln::Error with the reason.
   static std::shared_ptr<const Engine> load(const void* data, std::size_t size);
+  //! The same for a plan already in a 64-byte aligned buffer that the engine
+  //! keeps (no copy: a stream reader's buffer).
+  static std::shared_ptr<const Engine> adopt(std::shared_ptr<void> aligned, std::size_t size);
 
   const plan::PlanMetadata& meta() const { return plan_.meta; }
   const ir::Graph& graph() const { return *plan_.graph; }
