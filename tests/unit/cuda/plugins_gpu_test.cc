@@ -99,6 +99,7 @@ class PluginsGpu : public ::testing::Test {
     Buffers cpu = inputs, gpu = inputs;
     for (auto& [name, b] : outputs) cpu[name] = gpu[name] = b;
     ASSERT_TRUE(run(model, false, cpu)) << logger_.all();
+    if (cpuOnly_) return;  // the host half of a comparison (HostHalf tests, no GPU needed)
     ASSERT_TRUE(run(model, true, gpu)) << logger_.all();
     for (auto& [name, b] : outputs) {
       std::vector<float> c = valuesOf<float>(cpu[name]), g = valuesOf<float>(gpu[name]);
@@ -112,6 +113,7 @@ class PluginsGpu : public ::testing::Test {
 
   RecordingLogger logger_;
   PluginLibraryHandle lib_ = nullptr;
+  bool cpuOnly_ = false;
 };
 
 std::vector<float> randomFloats(std::size_t n, float lo, float hi, uint32_t seed) {
@@ -333,6 +335,30 @@ TEST_F(RoiGpu, AnOutOfRangeBatchIndexIsAnError) {
              {"y", std::vector<uint8_t>(3 * 3 * 4 * 4)}};
   EXPECT_FALSE(run(model(RoiCase{}, 1), true, io));
   EXPECT_TRUE(logger_.saw("ROIAlign_TRT")) << logger_.all();
+}
+
+// The CPU half of every comparison runs everywhere, so the models and buffers
+// of the GPU tests are known to parse, build and run before a GPU sees them.
+TEST_F(NmsGpu, HostHalfRuns) {
+  cpuOnly_ = true;
+  NmsCase c;
+  check(c, 10);
+  c.classAgnostic = 1, c.boxCoding = 1, c.backgroundClass = 0, c.scoreStep = 0.125f;
+  check(c, 14);
+  c = NmsCase{};
+  c.perClassBoxes = true, c.scoreActivation = 1, c.anchorBatches = 3, c.boxCoding = 1;
+  check(c, 17);
+}
+TEST_F(RoiGpu, HostHalfRuns) {
+  cpuOnly_ = true;
+  check(RoiCase{});
+}
+TEST_F(PluginsGpu, CustomSwishHostHalfRuns) {
+  lib_ = getPluginRegistry()->loadLibrary(KILN_EXAMPLE_PLUGIN_LIB);
+  ASSERT_NE(lib_, nullptr) << logger_.all();
+  cpuOnly_ = true;
+  std::vector<float> x = randomFloats(2 * 3 * 5 * 7, -8, 8, 1);
+  expectSame(swishModel({2, 3, 5, 7}), {{"x", bytesOf(x)}}, {{"y", std::vector<uint8_t>(x.size() * 4)}});
 }
 
 }  // namespace
