@@ -5,11 +5,18 @@
 // `kilnexec --plugins=libkiln_example_plugins.so`; then the ONNX parser
 // imports custom_swish.onnx (made by make_model.py), whose CustomSwish node
 // becomes this plugin. docs/plugins.md walks through this file.
+// It runs on both backends: in a CPU engine enqueue gets host pointers and a
+// null stream; in a CUDA engine device pointers and a (never null) stream, and
+// it launches the kernel of custom_swish_cuda.cu (built when Kiln has CUDA).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 #include "kiln/plugin.h"
+
+#ifdef KILN_EXAMPLE_PLUGINS_CUDA
+int customSwishCuda(const float* x, float* y, int64_t n, float beta, cudaStream_t stream);  // custom_swish_cuda.cu
+#endif
 
 namespace {
 
@@ -67,11 +74,18 @@ class CustomSwish final : public IPluginV3, public IPluginV3OneCore, public IPlu
   // Runtime ------------------------------------------------------------------
   int32_t onShapeChange(const PluginTensorDesc*, int32_t, const PluginTensorDesc*, int32_t) noexcept override { return 0; }
   int32_t enqueue(const PluginTensorDesc* inputDesc, const PluginTensorDesc*, const void* const* inputs,
-                  void* const* outputs, void*, cudaStream_t) noexcept override {
+                  void* const* outputs, void*, cudaStream_t stream) noexcept override {
     int64_t n = 1;
     for (int32_t i = 0; i < inputDesc[0].dims.nbDims; ++i) n *= inputDesc[0].dims.d[i];
     const float* x = static_cast<const float*>(inputs[0]);
     float* y = static_cast<float*>(outputs[0]);
+    if (stream) {  // a CUDA engine: device pointers
+#ifdef KILN_EXAMPLE_PLUGINS_CUDA
+      return customSwishCuda(x, y, n, beta_, stream);
+#else
+      return -1;  // built without CUDA: refuse rather than read device memory on the host
+#endif
+    }
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + std::exp(-beta_ * x[i]));
     return 0;
   }

@@ -219,6 +219,36 @@ class _ArrayAllocator(_k.IOutputAllocator):
         return self._buffers[name][: count * dtype.itemsize].view(dtype).reshape(shape).copy()
 
 
+def _device_library(feeds):
+    """(empty(shape, numpy dtype) -> device array, stream handle) of the library the inputs
+    come from: PyTorch (CUDA tensors) or CuPy. Anything else is a TypeError."""
+    torch, cupy = sys.modules.get("torch"), sys.modules.get("cupy")
+    values = list(feeds.values())
+    if torch is not None and values and all(isinstance(v, torch.Tensor) for v in values):
+        off = [n for n, v in feeds.items() if not v.is_cuda]
+        if off:
+            raise TypeError(f"Engine.infer: this engine runs on the GPU; inputs {off} are CPU tensors "
+                            "(move them with tensor.cuda())")
+        device = values[0].device
+        types = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16,
+                 np.dtype(np.int32): torch.int32, np.dtype(np.int64): torch.int64, np.dtype(np.int8): torch.int8,
+                 np.dtype(np.uint8): torch.uint8, np.dtype(np.bool_): torch.bool}
+
+        def empty(shape, dtype):
+            if dtype not in types:
+                raise TypeError(f"Engine.infer: PyTorch has no tensor type for {dtype}")
+            return torch.empty(shape, dtype=types[dtype], device=device)
+
+        return empty, torch.cuda.current_stream(device).cuda_stream
+    if cupy is not None and values and all(isinstance(v, cupy.ndarray) for v in values):
+        return (lambda shape, dtype: cupy.empty(shape, dtype)), cupy.cuda.get_current_stream().ptr
+    kinds = sorted({type(v).__module__ + "." + type(v).__name__ for v in values})
+    raise TypeError("Engine.infer: this engine runs on the GPU; pass PyTorch CUDA tensors or CuPy arrays "
+                    f"(outputs are made by the same library), got {', '.join(kinds)}; for other device memory "
+                    "bind integer addresses or __cuda_array_interface__ objects with "
+                    "engine.create_execution_context().set_tensor_address")
+
+
 class Engine:
     """A built engine with a dict-in, dict-out ``infer``.
 
@@ -272,6 +302,8 @@ class Engine:
         extra = [n for n in feeds if n not in self.inputs]
         if missing or extra:
             raise KeyError(f"Engine.infer: inputs are {list(self.inputs)}; missing {missing}, unknown {extra}")
+        if self.engine.device_type == _k.DeviceType.GPU:
+            return self._infer_on_device(feeds)
         bound = {}
         for name, (shape, dtype) in self.inputs.items():
             a = np.asarray(feeds[name])
@@ -314,6 +346,37 @@ class Engine:
         if not ok:
             raise _k.KilnError(f"Engine.infer: execution failed:\n{self._errors()}")
         return {name: outputs[name] for name in self.outputs}
+
+    def _infer_on_device(self, feeds):
+        """infer for a CUDA engine: inputs are PyTorch CUDA tensors or CuPy arrays (used in place);
+        outputs are new arrays of the same library on the same device, written on its current
+        stream (the call returns without waiting, as tensorrt's execute_async_v3 does)."""
+        empty, stream = _device_library(feeds)
+        with self._lock:
+            if self._context is None:
+                self._context = self.engine.create_execution_context()
+                if self._context is None:
+                    raise _k.KilnError(f"Engine.infer: could not create an execution context:\n{self._errors()}")
+            for name, a in feeds.items():
+                shape = tuple(int(d) for d in a.shape)
+                if any(d < 0 for d in self.inputs[name][0]) and not self._context.set_input_shape(name, shape):
+                    raise ValueError(f"Engine.infer: input \"{name}\": shape {shape} was refused:\n{self._errors()}")
+            for name, a in feeds.items():  # checks dtype, shape and contiguity (TypeError / ValueError)
+                self._context.set_tensor_address(name, a)
+            outputs = {}
+            for name, (_, dtype) in self.outputs.items():
+                shape = tuple(self._context.get_tensor_shape(name))
+                if any(d < 0 for d in shape):
+                    raise _k.KilnError(f"Engine.infer: output \"{name}\" has a data-dependent shape, which CUDA "
+                                       "engines do not support yet")
+                outputs[name] = empty(shape, dtype)
+                self._context.set_tensor_address(name, outputs[name])
+            ok = self._context.execute_async_v3(stream)
+            for name in list(feeds) + list(outputs):
+                self._context.set_tensor_address(name, 0)
+        if not ok:
+            raise _k.KilnError(f"Engine.infer: execution failed:\n{self._errors()}")
+        return outputs
 
     def _errors(self):
         if isinstance(self._logger, _BuildLogger):

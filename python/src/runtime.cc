@@ -2,9 +2,10 @@
 //
 // Buffers: like tensorrt, a context takes integer addresses; for Kiln's CPU
 // engines it also takes host arrays (numpy, anything with the buffer protocol
-// or DLPack), which are checked against the tensor's dtype and shape, used in
-// place (zero-copy) and kept alive while bound. Device arrays
-// (__cuda_array_interface__, DLPack on a GPU) are refused with a clear error.
+// or DLPack), for CUDA engines device arrays (DLPack on a CUDA device: PyTorch,
+// CuPy; or anything with __cuda_array_interface__). Arrays are checked against
+// the tensor's dtype, shape and contiguity, used in place (zero-copy) and kept
+// alive while bound. An array on the wrong side for the engine is a TypeError.
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/string.h>
@@ -149,6 +150,109 @@ void requireTensor(const ICudaEngine& e, const std::string& name, const char* wh
 
 std::string shapeString(const std::vector<int64_t>& v) { return nb::repr(nb::tuple(nb::cast(v))).c_str(); }
 
+//! What the checks need of an array, whichever protocol it came through.
+struct ArrayInfo {
+  void* data = nullptr;
+  std::optional<DataType> dtype;
+  std::string dtypeName;
+  bool bf16Bits = false;  //!< a uint16 array (numpy has no bfloat16: its bit patterns)
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;  //!< in elements; empty: C-contiguous
+  bool readOnly = false;
+};
+
+//! `typestr` of __cuda_array_interface__ ("<f4", "|b1", ...) as a DataType.
+std::optional<DataType> typestrType(const std::string& t) {
+  if (t.size() < 3 || t[0] == '>') return std::nullopt;  // big-endian data: no such tensors
+  const std::string k = t.substr(1);
+  if (k == "f4") return DataType::kFLOAT;
+  if (k == "f2") return DataType::kHALF;
+  if (k == "i4") return DataType::kINT32;
+  if (k == "i8") return DataType::kINT64;
+  if (k == "i1") return DataType::kINT8;
+  if (k == "u1") return DataType::kUINT8;
+  if (k == "b1") return DataType::kBOOL;
+  return std::nullopt;
+}
+
+//! An object with __cuda_array_interface__ (version 2 or 3; strides in bytes).
+ArrayInfo cudaArrayInfo(nb::handle mem, const std::string& where) {
+  nb::dict cai;
+  if (!nb::try_cast(mem.attr("__cuda_array_interface__"), cai))
+    typeError(where + ": __cuda_array_interface__ is not a dict");
+  ArrayInfo a;
+  nb::tuple data = nb::cast<nb::tuple>(cai["data"]);
+  a.data = reinterpret_cast<void*>(nb::cast<uintptr_t>(data[0]));
+  a.readOnly = nb::cast<bool>(data[1]);
+  std::string typestr = nb::cast<std::string>(cai["typestr"]);
+  a.dtype = typestrType(typestr);
+  a.dtypeName = typestr;
+  a.bf16Bits = typestr.substr(1) == "u2";
+  for (nb::handle d : nb::cast<nb::tuple>(cai["shape"])) a.shape.push_back(nb::cast<int64_t>(d));
+  if (cai.contains("strides") && !cai["strides"].is_none()) {
+    const int64_t item = typestr.size() > 2 ? std::stoll(typestr.substr(2)) : 1;
+    for (nb::handle d : nb::cast<nb::tuple>(cai["strides"])) {
+      int64_t bytes = nb::cast<int64_t>(d);
+      a.strides.push_back(bytes % item == 0 ? bytes / item : -1);  // -1: not a whole element, never contiguous
+    }
+  }
+  return a;
+}
+
+ArrayInfo ndarrayInfo(const nb::ndarray<nb::ro>& a) {
+  ArrayInfo i;
+  i.data = const_cast<void*>(a.data());
+  i.dtype = ioDataTypeOf(a.dtype());
+  i.dtypeName = dlpackName(a.dtype());
+  i.bf16Bits = a.dtype() == nb::dtype<uint16_t>();
+  for (std::size_t d = 0; d < a.ndim(); ++d) i.shape.push_back(a.shape(d)), i.strides.push_back(a.stride(d));
+  return i;
+}
+
+//! The device array behind `mem` for a CUDA engine's tensor (TypeError when it is not one).
+ArrayInfo deviceArray(nb::handle mem, const std::string& where) {
+  if (nb::hasattr(mem, "__dlpack_device__")) {
+    nb::tuple dev = nb::cast<nb::tuple>(mem.attr("__dlpack_device__")());
+    int type = nb::cast<int>(dev[0]);
+    if (type == nb::device::cuda::value) {
+      nb::ndarray<nb::ro> a;
+      if (nb::try_cast(mem, a)) return ndarrayInfo(a);
+    } else if (!nb::hasattr(mem, "__cuda_array_interface__")) {
+      typeError(where + ": got an array on DLPack device type " + std::to_string(type) +
+                ", but this engine runs on the GPU; pass device memory (e.g. tensor.cuda(), a CuPy array, or an "
+                "integer device address)");
+    }
+  }
+  if (nb::hasattr(mem, "__cuda_array_interface__")) return cudaArrayInfo(mem, where);
+  typeError(where + ": this engine runs on the GPU; expected an integer device address or a device array "
+                    "(__cuda_array_interface__ or DLPack on a CUDA device: PyTorch, CuPy), got " +
+            nb::type_name(mem.type()).c_str());
+}
+
+//! A host array for a CPU engine's tensor (TypeError for device arrays).
+ArrayInfo hostArray(nb::handle mem, const std::string& where, bool isInput) {
+  if (nb::hasattr(mem, "__cuda_array_interface__"))
+    typeError(where + ": got a CUDA array (__cuda_array_interface__), but this engine runs on the CPU; "
+                      "pass host memory (a numpy array or an integer address)");
+  if (nb::hasattr(mem, "__dlpack_device__")) {
+    nb::tuple dev = nb::cast<nb::tuple>(mem.attr("__dlpack_device__")());
+    int type = nb::cast<int>(dev[0]);
+    if (type != nb::device::cpu::value && type != nb::device::cuda_host::value)
+      typeError(where + ": got an array on DLPack device type " + std::to_string(type) +
+                ", but this engine runs on the CPU; move it to the host first (e.g. tensor.cpu())");
+  }
+  nb::ndarray<nb::ro> a;
+  if (!nb::try_cast(mem, a))
+    typeError(where + ": expected an integer address or a host array (numpy, buffer protocol, DLPack), got " +
+              nb::type_name(mem.type()).c_str());
+  ArrayInfo info = ndarrayInfo(a);
+  if (!isInput) {
+    nb::ndarray<> writable;
+    info.readOnly = !nb::try_cast(mem, writable);
+  }
+  return info;
+}
+
 //! The address `mem` stands for, after checking an array against the tensor.
 //! Returns the object to keep alive (None for integer addresses).
 std::pair<void*, nb::object> addressOf(ContextState& st, const std::string& name, nb::handle mem, const char* what) {
@@ -163,38 +267,21 @@ std::pair<void*, nb::object> addressOf(ContextState& st, const std::string& name
     }
     return {reinterpret_cast<void*>(static_cast<uintptr_t>(v)), nb::none()};
   }
-  if (nb::hasattr(mem, "__cuda_array_interface__"))
-    typeError(where + ": got a CUDA array (__cuda_array_interface__), but this engine runs on the CPU; "
-                      "pass host memory (a numpy array or an integer address)");
-  if (nb::hasattr(mem, "__dlpack_device__")) {
-    nb::tuple dev = nb::cast<nb::tuple>(mem.attr("__dlpack_device__")());
-    int type = nb::cast<int>(dev[0]);
-    if (type != nb::device::cpu::value && type != nb::device::cuda_host::value)
-      typeError(where + ": got an array on DLPack device type " + std::to_string(type) +
-                ", but this engine runs on the CPU; move it to the host first (e.g. tensor.cpu())");
-  }
   bool isInput = e.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT;
-  nb::ndarray<nb::ro> a;
-  if (!nb::try_cast(mem, a))
-    typeError(where + ": expected an integer address or a host array (numpy, buffer protocol, DLPack), got " +
-              nb::type_name(mem.type()).c_str());
-  if (!isInput) {
-    nb::ndarray<> writable;
-    if (!nb::try_cast(mem, writable)) valueError(where + " is an output, but the array is read-only");
-  }
+  ArrayInfo a = e.getDeviceType() == DeviceType::kGPU ? deviceArray(mem, where) : hostArray(mem, where, isInput);
+  if (!isInput && a.readOnly) valueError(where + " is an output, but the array is read-only");
   DataType want = e.getTensorDataType(name.c_str());
-  std::optional<DataType> got = ioDataTypeOf(a.dtype());
-  // numpy has no bfloat16: uint16 arrays carry its bit patterns (as onnx's test data does).
-  bool bf16Bits = want == DataType::kBF16 && a.dtype() == nb::dtype<uint16_t>();
-  if ((!got || *got != want) && !bf16Bits)
-    typeError(where + " is " + dataTypeString(want) + ", the array is " + dlpackName(a.dtype()));
-  std::vector<int64_t> shape(a.ndim());
-  for (std::size_t i = 0; i < a.ndim(); ++i) shape[i] = a.shape(i);
-  int64_t expect = 1;
-  bool empty = a.size() == 0;  // an empty array's strides say nothing
-  for (std::size_t i = a.ndim(); i-- > 0 && !empty;) {
-    if (shape[i] != 1 && a.stride(i) != expect)
-      valueError(where + ": the array is not C-contiguous; pass numpy.ascontiguousarray(a)");
+  bool bf16Bits = want == DataType::kBF16 && a.bf16Bits;
+  if ((!a.dtype || *a.dtype != want) && !bf16Bits)
+    typeError(where + " is " + dataTypeString(want) + ", the array is " + a.dtypeName);
+  const std::vector<int64_t>& shape = a.shape;
+  int64_t expect = 1, size = 1;
+  for (int64_t d : shape) size *= d;
+  bool empty = size == 0;  // an empty array's strides say nothing
+  for (std::size_t i = a.strides.size(); i-- > 0 && !empty;) {
+    if (shape[i] != 1 && a.strides[i] != expect)
+      valueError(where + ": the array is not C-contiguous; pass a contiguous copy (numpy.ascontiguousarray(a), "
+                         "tensor.contiguous())");
     expect *= shape[i];
   }
   std::vector<int64_t> want_shape = dimsToVector(st.ctx->getTensorShape(name.c_str()));
@@ -203,9 +290,9 @@ std::pair<void*, nb::object> addressOf(ContextState& st, const std::string& name
   bool flat = shape.size() == 1 && shape[0] == volume;  // tensorrt samples use flat host buffers
   if (shape != want_shape && !flat)
     valueError(where + " has shape " + shapeString(want_shape) + ", the array has shape " + shapeString(shape));
-  if (reinterpret_cast<uintptr_t>(a.data()) % static_cast<uintptr_t>(dataTypeSize(want)) != 0)
+  if (reinterpret_cast<uintptr_t>(a.data) % static_cast<uintptr_t>(dataTypeSize(want)) != 0)
     valueError(where + ": the array is not aligned to its element size");
-  return {const_cast<void*>(a.data()), nb::borrow(mem)};
+  return {a.data, nb::borrow(mem)};
 }
 
 bool bind(ContextState& st, const std::string& name, nb::handle mem, const char* what) {
@@ -265,7 +352,7 @@ void bindRuntime(nb::module_& m) {
           "Calls reallocate_output (the stream is ignored on the CPU).")
       .def("notify_shape", &IOutputAllocator::notifyShape, nb::arg("tensor_name"), nb::arg("shape"));
 
-  nb::class_<PyEngine>(m, "ICudaEngine", "A built engine (the tensorrt name is kept; Kiln's run on the CPU).")
+  nb::class_<PyEngine>(m, "ICudaEngine", "A built engine (the tensorrt name is kept; Kiln's run on the CPU or, built for the GPU, with CUDA).")
       .def_prop_ro("num_io_tensors", [](const PyEngine& e) { return e.get()->getNbIOTensors(); })
       .def(
           "get_tensor_name",
@@ -345,7 +432,7 @@ void bindRuntime(nb::module_& m) {
       .def_prop_ro("num_optimization_profiles", [](const PyEngine& e) { return e.get()->getNbOptimizationProfiles(); })
       .def_prop_ro("device_memory_size", [](const PyEngine& e) { return e.get()->getDeviceMemorySize(); })
       .def_prop_ro("device_type", [](const PyEngine& e) { return e.get()->getDeviceType(); },
-                   "Kiln: the device the engine was built for (DeviceType.CPU).")
+                   "Kiln: the device the engine was built for (DeviceType.CPU or DeviceType.GPU).")
       .def(
           "get_layer_information",
           [](const PyEngine& e, int32_t i) {
@@ -380,7 +467,9 @@ void bindRuntime(nb::module_& m) {
           },
           nb::arg("name"), nb::arg("memory"),
           nb::sig("def set_tensor_address(self, name: str, memory: int | numpy.ndarray | object) -> bool"),
-          "An integer address (as in tensorrt), or a host array checked against the tensor's dtype and shape.")
+          "An integer address (as in tensorrt, e.g. tensor.data_ptr() for a CUDA engine), or an array checked "
+          "against the tensor's dtype, shape and contiguity: a host array for a CPU engine, a device array "
+          "(DLPack on CUDA, __cuda_array_interface__: PyTorch, CuPy) for a CUDA engine.")
       .def(
           "get_tensor_address",
           [](const PyContext& c, const std::string& name) {
@@ -449,7 +538,10 @@ void bindRuntime(nb::module_& m) {
             nb::gil_scoped_release release;
             return ctx->enqueueV3(reinterpret_cast<void*>(stream));
           },
-          nb::arg("stream_handle") = 0, "Runs with the bound addresses; on the CPU it completes before returning.")
+          nb::arg("stream_handle") = 0,
+          "Runs with the bound addresses: a CUDA engine enqueues on the cudaStream_t `stream_handle` (an int, "
+          "e.g. torch.cuda.current_stream().cuda_stream; 0 is the legacy default stream) and returns; on the "
+          "CPU it completes before returning.")
       .def(
           "set_output_allocator",
           [](PyContext& c, const std::string& name, nb::handle allocator) {

@@ -1,12 +1,18 @@
-// EfficientNMS_TRT (version "1"): TensorRT's batched NMS plugin, on the CPU.
+// EfficientNMS_TRT (version "1"): TensorRT's batched NMS plugin, on the CPU and,
+// in CUDA engines, on the GPU (plugins/cuda/efficient_nms.cu; enqueue tells
+// them apart by its stream, which is null on the CPU).
 // Same name, fields, inputs and outputs as TensorRT's (plugin/efficientNMSPlugin):
-//   inputs  boxes [B, N, 4] (or [B, N, C, 4], one box per class), scores [B, N, C];
+//   inputs  boxes [B, N, 4] (or [B, N, C, 4], one box per class), scores [B, N, C],
+//           and optionally anchors [1 or B, N, 4]: then boxes are deltas from them
+//           (box_coding 0: added; 1: x = dx * aw + ax, w = aw * exp(dw), likewise y, h);
 //   outputs num_detections [B, 1] int32, detection_boxes [B, max_output_boxes, 4],
 //           detection_scores [B, max_output_boxes], detection_classes [B, max_output_boxes] int32.
 // Per image and class, greedy NMS (detection_core.h, shared with the ONNX op)
 // keeps boxes by descending score; the image's detections are then ordered by
 // score and the best max_output_boxes kept; the rest of each row is zero.
-// Boxes come out as corners whatever box_coding says (as TensorRT's do).
+// class_agnostic=1 runs one NMS per image over every (box, class) candidate, so
+// boxes of different classes suppress each other (score ties: lower box, then
+// lower class first). Boxes come out as corners whatever box_coding says (as TensorRT's do).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -14,6 +20,9 @@
 #include "backends/cpu/detection_core.h"
 #include "plugins/builtin.h"
 #include "plugins/builtin_util.h"
+#ifdef KILN_HAVE_CUDA
+#include "plugins/cuda/detection_kernels.h"
+#endif
 
 namespace kiln::plugins::builtin {
 namespace {
@@ -31,6 +40,19 @@ struct Detection {
   int32_t box;
 };
 
+std::size_t align64(std::size_t n) { return (n + 63) / 64 * 64; }
+
+//! The CPU's scratch: decoded boxes of one image, candidate and kept indices, detections.
+struct CpuScratch {
+  std::size_t decoded, candidates, detections, total;
+  CpuScratch(int64_t numBoxes, int64_t classes, bool perClass, int64_t maxOut) {
+    decoded = 0;
+    candidates = align64(static_cast<std::size_t>(numBoxes * (perClass ? classes : 1) * 4) * sizeof(float));
+    detections = candidates + align64(static_cast<std::size_t>(2 * numBoxes * classes) * sizeof(int64_t));
+    total = detections + static_cast<std::size_t>(classes * std::min<int64_t>(numBoxes, maxOut)) * sizeof(Detection);
+  }
+};
+
 class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
  public:
   EfficientNms(const NmsParams& p, std::string ns) : BuiltinPlugin(kName, p, std::move(ns)) {
@@ -45,7 +67,7 @@ class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
 
   int32_t getNbOutputs() const noexcept override { return 4; }
   int32_t getOutputDataTypes(DataType* out, int32_t nbOutputs, const DataType* in, int32_t nbInputs) const noexcept override {
-    if (nbInputs != 2 || nbOutputs != 4) return -1;
+    if ((nbInputs != 2 && nbInputs != 3) || nbOutputs != 4) return -1;
     out[0] = DataType::kINT32;
     out[1] = out[2] = in[0];
     out[3] = DataType::kINT32;
@@ -53,8 +75,9 @@ class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
   }
   int32_t getOutputShapes(const DimsExprs* in, int32_t nbInputs, const DimsExprs*, int32_t, DimsExprs* out,
                           int32_t nbOutputs, IExprBuilder& b) noexcept override {
-    // Two inputs only: TensorRT's third (anchors, the fused box decoder) is not implemented.
-    if (nbInputs != 2 || nbOutputs != 4 || in[1].nbDims != 3 || (in[0].nbDims != 3 && in[0].nbDims != 4)) return -1;
+    if ((nbInputs != 2 && nbInputs != 3) || nbOutputs != 4 || in[1].nbDims != 3 ||
+        (in[0].nbDims != 3 && in[0].nbDims != 4) || (nbInputs == 3 && in[2].nbDims != 3))
+      return -1;
     const IDimensionExpr* batch = in[0].d[0];
     const IDimensionExpr* keep = b.constant(p_.maxOutputBoxes);
     out[0].nbDims = 2, out[0].d[0] = batch, out[0].d[1] = b.constant(1);
@@ -63,65 +86,134 @@ class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
     out[3].nbDims = 2, out[3].d[0] = batch, out[3].d[1] = keep;
     return 0;
   }
-  bool supportsFormatCombination(int32_t pos, const DynamicPluginTensorDesc* io, int32_t, int32_t) noexcept override {
+  bool supportsFormatCombination(int32_t pos, const DynamicPluginTensorDesc* io, int32_t nbInputs,
+                                 int32_t) noexcept override {
     const PluginTensorDesc& d = io[pos].desc;
-    DataType want = pos == 2 || pos == 5 ? DataType::kINT32 : DataType::kFLOAT;  // num_detections, classes
-    return d.type == want && d.format == TensorFormat::kLINEAR;
+    const bool intOut = pos == nbInputs || pos == nbInputs + 3;  // num_detections, detection_classes
+    return d.type == (intOut ? DataType::kINT32 : DataType::kFLOAT) && d.format == TensorFormat::kLINEAR;
   }
   int32_t configurePlugin(const DynamicPluginTensorDesc*, int32_t, const DynamicPluginTensorDesc*, int32_t) noexcept override {
     return 0;
   }
+  //! Enough for either implementation: the plugin learns where it runs only at enqueue.
   std::size_t getWorkspaceSize(const DynamicPluginTensorDesc* in, int32_t, const DynamicPluginTensorDesc*,
                                int32_t) const noexcept override {
-    int64_t boxes = in[1].max.d[1], classes = in[1].max.d[2];
-    return static_cast<std::size_t>(2 * boxes) * sizeof(int64_t) +
-           static_cast<std::size_t>(classes * std::min<int64_t>(boxes, p_.maxOutputBoxes)) * sizeof(Detection);
+    const int64_t batches = in[1].max.d[0], boxes = in[1].max.d[1], classes = in[1].max.d[2];
+    const bool perClass = in[0].max.nbDims == 4;
+    std::size_t bytes = CpuScratch(boxes, classes, perClass, p_.maxOutputBoxes).total;
+#ifdef KILN_HAVE_CUDA
+    bytes = std::max(bytes, cuda::efficientNmsWorkspace(batches, boxes, classes, perClass, p_.maxOutputBoxes));
+#else
+    (void)batches;
+#endif
+    return bytes;
   }
 
   int32_t onShapeChange(const PluginTensorDesc* in, int32_t nbInputs, const PluginTensorDesc*, int32_t) noexcept override {
-    if (nbInputs != 2) return -1;
+    if (nbInputs != 2 && nbInputs != 3) return -1;
+    nbInputs_ = nbInputs;
     const Dims &boxes = in[0].dims, &scores = in[1].dims;
     bool perClass = boxes.nbDims == 4;
-    // Boxes and scores must agree on batch, boxes and (per-class boxes) classes.
+    // Boxes and scores must agree on batch, boxes and (per-class boxes) classes; there is at least one class.
     if (boxes.d[0] != scores.d[0] || boxes.d[1] != scores.d[1] || boxes.d[boxes.nbDims - 1] != 4 ||
-        (perClass && boxes.d[2] != scores.d[2]))
+        (perClass && boxes.d[2] != scores.d[2]) || scores.d[2] < 1)
       return -1;
+    if (nbInputs == 3) {  // anchors [1 or B, N, 4]
+      const Dims& a = in[2].dims;
+      if (a.nbDims != 3 || (a.d[0] != 1 && a.d[0] != boxes.d[0]) || a.d[1] != boxes.d[1] || a.d[2] != 4) return -1;
+    }
     return 0;
   }
-  int32_t enqueue(const PluginTensorDesc* inDesc, const PluginTensorDesc*, const void* const* inputs,
-                  void* const* outputs, void* workspace, cudaStream_t) noexcept override {
-    const Dims& boxDims = inDesc[0].dims;
+
+  int32_t enqueue(const PluginTensorDesc* inDesc, const PluginTensorDesc* outDesc, const void* const* inputs,
+                  void* const* outputs, void* workspace, cudaStream_t stream) noexcept override {
+    // With score_activation the scores are logits: compare them with the threshold's logit.
+    useThreshold_ = true;
+    threshold_ = p_.scoreThreshold;
+    if (p_.scoreActivation) {
+      if (threshold_ <= 0.0f) useThreshold_ = false;
+      else threshold_ = threshold_ >= 1.0f ? INFINITY : std::log(threshold_ / (1.0f - threshold_));
+    }
+    if (stream) return enqueueCuda(inDesc, outDesc, inputs, outputs, workspace, stream);
+    return enqueueCpu(inDesc, inputs, outputs, workspace);
+  }
+
+ private:
+  int32_t enqueueCuda(const PluginTensorDesc* inDesc, const PluginTensorDesc*, const void* const* inputs,
+                      void* const* outputs, void* workspace, cudaStream_t stream) const {
+#ifdef KILN_HAVE_CUDA
+    cuda::NmsArgs a;
+    a.boxes = static_cast<const float*>(inputs[0]);
+    a.scores = static_cast<const float*>(inputs[1]);
+    if (nbInputs_ == 3) {
+      a.anchors = static_cast<const float*>(inputs[2]);
+      a.anchorsPerImage = inDesc[2].dims.d[0] != 1;
+    }
+    a.batches = inDesc[1].dims.d[0], a.numBoxes = inDesc[1].dims.d[1], a.classes = inDesc[1].dims.d[2];
+    a.perClassBoxes = inDesc[0].dims.nbDims == 4;
+    a.centerSize = p_.boxCoding == 1;
+    a.iouThreshold = p_.iouThreshold;
+    a.useScoreThreshold = useThreshold_;
+    a.scoreThreshold = threshold_;
+    a.scoreActivation = p_.scoreActivation != 0;
+    a.classAgnostic = p_.classAgnostic != 0;
+    a.backgroundClass = p_.backgroundClass;
+    a.maxOutputBoxes = p_.maxOutputBoxes;
+    a.numDetections = static_cast<int32_t*>(outputs[0]);
+    a.outBoxes = static_cast<float*>(outputs[1]);
+    a.outScores = static_cast<float*>(outputs[2]);
+    a.outClasses = static_cast<int32_t*>(outputs[3]);
+    return cuda::efficientNms(a, workspace, stream);
+#else
+    (void)inDesc, (void)inputs, (void)outputs, (void)workspace, (void)stream;
+    return -1;  // a stream without CUDA in this build: cannot happen, refuse rather than touch device memory
+#endif
+  }
+  int32_t enqueueCpu(const PluginTensorDesc* inDesc, const void* const* inputs, void* const* outputs,
+                     void* workspace) const {
     const int64_t batches = inDesc[1].dims.d[0], numBoxes = inDesc[1].dims.d[1], classes = inDesc[1].dims.d[2];
-    const bool perClass = boxDims.nbDims == 4;
+    const bool perClass = inDesc[0].dims.nbDims == 4;
+    const int64_t boxesPerImage = numBoxes * (perClass ? classes : 1);
     const auto coding = p_.boxCoding ? cpu::detection::BoxCoding::kCenterSize : cpu::detection::BoxCoding::kCorners;
     const float* allBoxes = static_cast<const float*>(inputs[0]);
     const float* allScores = static_cast<const float*>(inputs[1]);
+    const float* anchors = nbInputs_ == 3 ? static_cast<const float*>(inputs[2]) : nullptr;
     int32_t* numDetections = static_cast<int32_t*>(outputs[0]);
     float* outBoxes = static_cast<float*>(outputs[1]);
     float* outScores = static_cast<float*>(outputs[2]);
     int32_t* outClasses = static_cast<int32_t*>(outputs[3]);
-    int64_t* scratch = static_cast<int64_t*>(workspace);
-    int64_t* selected = scratch + numBoxes;
-    Detection* found = reinterpret_cast<Detection*>(selected + numBoxes);
-    // With score_activation the scores are logits: compare them with the threshold's logit.
-    bool useThreshold = true;
-    float threshold = p_.scoreThreshold;
-    if (p_.scoreActivation) {
-      if (threshold <= 0.0f) useThreshold = false;
-      else threshold = threshold >= 1.0f ? INFINITY : std::log(threshold / (1.0f - threshold));
-    }
+    const CpuScratch layout(numBoxes, classes, perClass, p_.maxOutputBoxes);
+    char* ws = static_cast<char*>(workspace);
+    float* decoded = reinterpret_cast<float*>(ws + layout.decoded);
+    int64_t* scratch = reinterpret_cast<int64_t*>(ws + layout.candidates);
+    int64_t* selected = scratch + numBoxes * classes;
+    Detection* found = reinterpret_cast<Detection*>(ws + layout.detections);
     const int64_t perClassKeep = std::min<int64_t>(numBoxes, p_.maxOutputBoxes);
     for (int64_t b = 0; b < batches; ++b) {
+      const float* boxes = allBoxes + b * boxesPerImage * 4;
+      if (anchors) {
+        decode(boxes, anchors + (inDesc[2].dims.d[0] == 1 ? 0 : b) * numBoxes * 4, numBoxes, perClass ? classes : 1,
+               decoded);
+        boxes = decoded;
+      }
+      auto boxOf = [&](int64_t box, int64_t cls) { return boxes + (perClass ? box * classes + cls : box) * 4; };
       int64_t count = 0;
       const float* scores = allScores + b * numBoxes * classes;
-      for (int64_t c = 0; c < classes; ++c) {
-        if (c == p_.backgroundClass) continue;
-        const float* boxes = allBoxes + (perClass ? (b * numBoxes * classes + c) * 4 : b * numBoxes * 4);
-        int64_t kept = cpu::detection::nmsOneClass(boxes, perClass ? classes * 4 : 4, scores + c, classes, numBoxes,
-                                                   coding, p_.iouThreshold, useThreshold, threshold, perClassKeep,
-                                                   scratch, selected);
-        for (int64_t k = 0; k < kept; ++k)
-          found[count++] = {scores[selected[k] * classes + c], static_cast<int32_t>(c), static_cast<int32_t>(selected[k])};
+      if (p_.classAgnostic) {
+        count = agnosticNms(scores, numBoxes, classes, boxOf, coding, scratch, selected);
+        for (int64_t k = 0; k < count; ++k)
+          found[k] = {scores[selected[k]], static_cast<int32_t>(selected[k] % classes),
+                      static_cast<int32_t>(selected[k] / classes)};
+      } else {
+        for (int64_t c = 0; c < classes; ++c) {
+          if (c == p_.backgroundClass) continue;
+          int64_t kept = cpu::detection::nmsOneClass(boxOf(0, c), perClass ? classes * 4 : 4, scores + c, classes,
+                                                     numBoxes, coding, p_.iouThreshold, useThreshold_, threshold_,
+                                                     perClassKeep, scratch, selected);
+          for (int64_t k = 0; k < kept; ++k)
+            found[count++] = {scores[selected[k] * classes + c], static_cast<int32_t>(c),
+                              static_cast<int32_t>(selected[k])};
+        }
       }
       std::stable_sort(found, found + count, [](const Detection& x, const Detection& y) { return x.score > y.score; });
       count = std::min<int64_t>(count, p_.maxOutputBoxes);
@@ -134,7 +226,7 @@ class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
       std::fill(oc, oc + p_.maxOutputBoxes, 0);
       for (int64_t k = 0; k < count; ++k) {
         const Detection& d = found[k];
-        const float* box = allBoxes + (perClass ? ((b * numBoxes + d.box) * classes + d.cls) * 4 : (b * numBoxes + d.box) * 4);
+        const float* box = boxOf(d.box, d.cls);
         if (p_.boxCoding) {  // [x, y, w, h] -> [x1, y1, x2, y2]
           ob[k * 4 + 0] = box[0] - box[2] / 2, ob[k * 4 + 1] = box[1] - box[3] / 2;
           ob[k * 4 + 2] = box[0] + box[2] / 2, ob[k * 4 + 3] = box[1] + box[3] / 2;
@@ -147,7 +239,52 @@ class EfficientNms final : public BuiltinPlugin<EfficientNms, NmsParams> {
     }
     return 0;
   }
+
+  //! One image's deltas (`perBox` boxes per anchor) decoded against its anchors (TensorRT's decoder).
+  void decode(const float* deltas, const float* anchors, int64_t numBoxes, int64_t perBox, float* out) const {
+    for (int64_t i = 0; i < numBoxes * perBox; ++i) {
+      const float* d = deltas + i * 4;
+      const float* a = anchors + (i / perBox) * 4;
+      float* o = out + i * 4;
+      if (p_.boxCoding) {
+        o[0] = d[0] * a[2] + a[0], o[1] = d[1] * a[3] + a[1];
+        o[2] = a[2] * std::exp(d[2]), o[3] = a[3] * std::exp(d[3]);
+      } else {
+        o[0] = d[0] + a[0], o[1] = d[1] + a[1], o[2] = d[2] + a[2], o[3] = d[3] + a[3];
+      }
+    }
+  }
+
+  //! class_agnostic: greedy NMS over every (box, class) candidate e = box * classes + class of one
+  //! image, ordered by score (ties: lower e first); kept candidates go to `selected`.
+  template <typename BoxOf>
+  int64_t agnosticNms(const float* scores, int64_t numBoxes, int64_t classes, const BoxOf& boxOf,
+                      cpu::detection::BoxCoding coding, int64_t* candidates, int64_t* selected) const {
+    int64_t n = 0;
+    for (int64_t e = 0; e < numBoxes * classes; ++e) {
+      const float s = scores[e];
+      if (e % classes == p_.backgroundClass || !(useThreshold_ ? s > threshold_ : s == s)) continue;
+      candidates[n++] = e;
+    }
+    std::stable_sort(candidates, candidates + n, [&](int64_t x, int64_t y) { return scores[x] > scores[y]; });
+    const int64_t cap = std::min<int64_t>(numBoxes * classes, p_.maxOutputBoxes);
+    int64_t kept = 0;
+    for (int64_t k = 0; k < n && kept < cap; ++k) {
+      const float* box = boxOf(candidates[k] / classes, candidates[k] % classes);
+      bool keep = true;
+      for (int64_t j = 0; j < kept && keep; ++j)
+        keep = !cpu::detection::suppresses(box, boxOf(selected[j] / classes, selected[j] % classes), coding,
+                                           p_.iouThreshold);
+      if (keep) selected[kept++] = candidates[k];
+    }
+    return kept;
+  }
+
+  int32_t nbInputs_ = 2;  //!< 3 with anchors (set by onShapeChange, which precedes every first enqueue)
+  bool useThreshold_ = true;
+  float threshold_ = 0.0f;
 };
+
 
 IPluginV3* makeEfficientNms(const PluginFieldCollection* fc, const std::string& ns) {
   checkKnownFields(fc, kName, {"score_threshold", "iou_threshold", "max_output_boxes", "background_class",
@@ -165,7 +302,7 @@ IPluginV3* makeEfficientNms(const PluginFieldCollection* fc, const std::string& 
              p.boxCoding);
   KILN_CHECK(p.iouThreshold >= 0.0f && p.iouThreshold <= 1.0f, kName, ": iou_threshold must be in [0, 1], is ",
              p.iouThreshold);
-  KILN_CHECK(!p.classAgnostic, kName, ": class_agnostic=1 is not supported by Kiln's CPU implementation yet");
+  KILN_CHECK(p.classAgnostic == 0 || p.classAgnostic == 1, kName, ": class_agnostic must be 0 or 1, is ", p.classAgnostic);
   return new EfficientNms(p, ns);
 }
 

@@ -1,4 +1,5 @@
-// ROIAlign_TRT (version "1"): TensorRT's RoI Align plugin, on the CPU, with
+// ROIAlign_TRT (version "1"): TensorRT's RoI Align plugin, on the CPU and, in
+// CUDA engines, on the GPU (plugins/cuda/roi_align.cu; a null stream means the CPU), with
 // TensorRT's fields (integer coordinate_transformation_mode: 1 = half_pixel,
 // 0 = output_half_pixel; mode: 1 = avg, 0 = max; output_height, output_width,
 // sampling_ratio, spatial_scale). Inputs X [N, C, H, W], rois [R, 4] as
@@ -9,6 +10,13 @@
 #include "backends/cpu/detection_core.h"
 #include "plugins/builtin.h"
 #include "plugins/builtin_util.h"
+#ifdef KILN_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "plugins/cuda/detection_kernels.h"
+#endif
 
 namespace kiln::plugins::builtin {
 namespace {
@@ -60,7 +68,8 @@ class RoiAlign final : public BuiltinPlugin<RoiAlign, RoiParams> {
     return 0;
   }
   int32_t enqueue(const PluginTensorDesc* inDesc, const PluginTensorDesc*, const void* const* inputs,
-                  void* const* outputs, void*, cudaStream_t) noexcept override {
+                  void* const* outputs, void*, cudaStream_t stream) noexcept override {
+    if (stream) return enqueueCuda(inDesc, inputs, outputs, stream);
     const Dims& x = inDesc[0].dims;
     cpu::detection::RoiAlignParams p;
     p.channels = x.d[1], p.height = x.d[2], p.width = x.d[3];
@@ -78,6 +87,39 @@ class RoiAlign final : public BuiltinPlugin<RoiAlign, RoiParams> {
       cpu::detection::roiAlignOne(p, static_cast<const float*>(inputs[0]) + batch[r] * image,
                                   static_cast<const float*>(inputs[1]) + r * 4, static_cast<float*>(outputs[0]) + r * perRoi);
     return 0;
+  }
+
+ private:
+  int32_t enqueueCuda(const PluginTensorDesc* inDesc, const void* const* inputs, void* const* outputs,
+                      cudaStream_t stream) const {
+#ifdef KILN_HAVE_CUDA
+    const Dims& x = inDesc[0].dims;
+    cuda::RoiAlignArgs a;
+    a.x = static_cast<const float*>(inputs[0]);
+    a.rois = static_cast<const float*>(inputs[1]);
+    a.batch = static_cast<const int32_t*>(inputs[2]);
+    a.y = static_cast<float*>(outputs[0]);
+    a.numRois = inDesc[1].dims.d[0], a.channels = x.d[1], a.height = x.d[2], a.width = x.d[3];
+    a.outputHeight = p_.outputHeight, a.outputWidth = p_.outputWidth, a.samplingRatio = p_.samplingRatio;
+    a.spatialScale = p_.spatialScale;
+    a.halfPixel = p_.coordinateTransformationMode == 1;
+    a.maxMode = p_.mode == 0;
+    // An out-of-range batch index would read outside X: check the indices on the host first (a wait
+    // on the stream, as the CPU path checks them too) so the error is a status, not a fault.
+    if (a.numRois > 0) {
+      std::vector<int32_t> batch(static_cast<std::size_t>(a.numRois));
+      if (cudaMemcpyAsync(batch.data(), a.batch, batch.size() * sizeof(int32_t), cudaMemcpyDeviceToHost, stream) !=
+              cudaSuccess ||
+          cudaStreamSynchronize(stream) != cudaSuccess)
+        return -1;
+      for (int32_t b : batch)
+        if (b < 0 || b >= x.d[0]) return -1;
+    }
+    return cuda::roiAlign(a, stream);
+#else
+    (void)inDesc, (void)inputs, (void)outputs, (void)stream;
+    return -1;  // a stream without CUDA in this build: cannot happen, refuse rather than touch device memory
+#endif
   }
 };
 

@@ -2,6 +2,7 @@
 // found by the ONNX parser for nodes of those op types, built into a plan,
 // reloaded and run, checked against values computed by hand and against the
 // ONNX RoiAlign op (which shares ROIAlign_TRT's core).
+#include <cmath>
 #include <cstring>
 
 #include "unit/onnx/onnx_model_builder.h"
@@ -45,12 +46,20 @@ TEST_F(BuiltinPlugins, RegisteredOncePerNamespace) {
 }
 
 //! boxes [2, 4, 4] ([x1, y1, x2, y2]), scores [2, 4, 2] -> EfficientNMS_TRT's four outputs.
-OnnxModelBuilder nmsModel(int64_t backgroundClass, int64_t boxCoding) {
+//! With `anchors` dims, a third input of that shape; class_agnostic as given.
+OnnxModelBuilder nmsModel(int64_t backgroundClass, int64_t boxCoding, int64_t classAgnostic = 0,
+                          std::vector<int64_t> anchors = {}) {
   OnnxModelBuilder m(13);
   m.input("boxes", TP::FLOAT, {2, 4, 4});
   m.input("scores", TP::FLOAT, {2, 4, 2});
-  auto* n = m.node("EfficientNMS_TRT", {"boxes", "scores"},
+  std::vector<std::string> inputs{"boxes", "scores"};
+  if (!anchors.empty()) {
+    m.input("anchors", TP::FLOAT, std::vector<DimSpec>(anchors.begin(), anchors.end()));
+    inputs.push_back("anchors");
+  }
+  auto* n = m.node("EfficientNMS_TRT", inputs,
                    {"num_detections", "detection_boxes", "detection_scores", "detection_classes"}, "nms");
+  setAttr(n, "class_agnostic", classAgnostic);
   setAttr(n, "score_threshold", 0.2f);
   setAttr(n, "iou_threshold", 0.5f);
   setAttr(n, "max_output_boxes", int64_t{3});
@@ -112,6 +121,67 @@ TEST_F(BuiltinPlugins, EfficientNmsSkipsTheBackgroundClassAndDecodesCenterSizeBo
   ASSERT_TRUE(run(nmsModel(-1, 1), c.map())) << parseErrors << logger_.all();
   EXPECT_EQ(c.num[0], 3);
   EXPECT_EQ(std::vector<float>(c.outBoxes, c.outBoxes + 8), (std::vector<float>{0, 0, 0, 0, 0, 0, 10, 10}));
+}
+
+TEST_F(BuiltinPlugins, EfficientNmsClassAgnosticLetsClassesSuppressEachOther) {
+  NmsBuffers b;
+  ASSERT_TRUE(run(nmsModel(-1, 0, 1), b.map())) << parseErrors << logger_.all();
+  // Candidates by score: (box 3, class 1) 0.95 is kept and suppresses boxes 0 and 1 of either class
+  // (IoU 0.9, 0.61); (box 2, class 1) 0.6 is kept and suppresses its own class-0 candidate (IoU 1).
+  EXPECT_EQ(b.num[0], 2);
+  EXPECT_EQ(std::vector<float>(b.outScores, b.outScores + 3), (std::vector<float>{0.95f, 0.6f, 0}));
+  EXPECT_EQ(std::vector<int32_t>(b.classes, b.classes + 3), (std::vector<int32_t>{1, 1, 0}));
+  EXPECT_EQ(std::vector<float>(b.outBoxes, b.outBoxes + 12),
+            (std::vector<float>{0, 0, 10, 9, 20, 20, 30, 30, 0, 0, 0, 0}));
+  EXPECT_EQ(b.num[1], 1);
+  EXPECT_EQ(b.outScores[3], 0.5f);
+}
+
+TEST_F(BuiltinPlugins, EfficientNmsDecodesBoxesAgainstAnchors) {
+  // Corner coding: deltas + anchors; shared anchors [1, N, 4] give the plain run's outputs.
+  NmsBuffers plain, coded;
+  ASSERT_TRUE(run(nmsModel(-1, 0), plain.map())) << parseErrors << logger_.all();
+  float anchors[16] = {1, 2, 3, 4, -1, 0, 2, 5, 0.5f, 0.25f, 1, 2, 3, 3, 3, 3};
+  for (int i = 0; i < 32; ++i) coded.boxes[i] = plain.boxes[i] - anchors[i % 16];
+  std::map<std::string, void*> buffers = coded.map();
+  buffers["anchors"] = anchors;
+  ASSERT_TRUE(run(nmsModel(-1, 0, 0, {1, 4, 4}), buffers)) << parseErrors << logger_.all();
+  EXPECT_EQ(std::vector<int32_t>(coded.num, coded.num + 2), std::vector<int32_t>(plain.num, plain.num + 2));
+  EXPECT_EQ(std::vector<float>(coded.outBoxes, coded.outBoxes + 24), std::vector<float>(plain.outBoxes, plain.outBoxes + 24));
+  EXPECT_EQ(std::vector<float>(coded.outScores, coded.outScores + 6), std::vector<float>(plain.outScores, plain.outScores + 6));
+
+  // Center-size coding, anchors per image [B, N, 4]: x = dx * aw + ax, w = aw * exp(dw).
+  NmsBuffers centered;
+  float perImage[32], deltas[32];
+  for (int i = 0; i < 8; ++i) {
+    float* a = perImage + i * 4;
+    a[0] = 3.0f + i, a[1] = 2.0f * i, a[2] = 4.0f + i % 3, a[3] = 2.0f + i % 2;
+    float* d = deltas + i * 4;
+    d[0] = 0.25f * (i % 3), d[1] = -0.5f, d[2] = 0.1f * i, d[3] = -0.2f;
+    float* box = centered.boxes + i * 4;  // the decoded box, as the plugin must compute it
+    box[0] = d[0] * a[2] + a[0], box[1] = d[1] * a[3] + a[1], box[2] = a[2] * std::exp(d[2]), box[3] = a[3] * std::exp(d[3]);
+  }
+  ASSERT_TRUE(run(nmsModel(-1, 1), centered.map())) << parseErrors << logger_.all();
+  NmsBuffers fromDeltas;
+  std::memcpy(fromDeltas.boxes, deltas, sizeof deltas);
+  buffers = fromDeltas.map();
+  buffers["anchors"] = perImage;
+  ASSERT_TRUE(run(nmsModel(-1, 1, 0, {2, 4, 4}), buffers)) << parseErrors << logger_.all();
+  EXPECT_GT(centered.num[0], 0);
+  EXPECT_EQ(std::vector<int32_t>(fromDeltas.num, fromDeltas.num + 2), std::vector<int32_t>(centered.num, centered.num + 2));
+  EXPECT_EQ(std::vector<float>(fromDeltas.outBoxes, fromDeltas.outBoxes + 24),
+            std::vector<float>(centered.outBoxes, centered.outBoxes + 24));
+  EXPECT_EQ(std::vector<int32_t>(fromDeltas.classes, fromDeltas.classes + 6),
+            std::vector<int32_t>(centered.classes, centered.classes + 6));
+}
+
+TEST_F(BuiltinPlugins, EfficientNmsAnchorsOfTheWrongShapeAreAClearError) {
+  NmsBuffers b;
+  float anchors[12] = {};
+  std::map<std::string, void*> buffers = b.map();
+  buffers["anchors"] = anchors;
+  EXPECT_FALSE(run(nmsModel(-1, 0, 0, {1, 3, 4}), buffers));
+  EXPECT_TRUE(logger_.saw("EfficientNMS_TRT")) << logger_.all() << parseErrors;
 }
 
 TEST_F(BuiltinPlugins, EfficientNmsBadFieldIsAClearError) {

@@ -19,6 +19,11 @@ void registerNormTactics(TacticList& out);         // LayerNormalization
 void registerReduceTactics(TacticList& out);       // ReduceMean, ReduceSum
 void registerCastTactics(TacticList& out);         // Cast
 void registerResizeTactics(TacticList& out);       // Resize (nearest)
+void registerPluginTactics(TacticList& out);       // KilnPlugin (a user's plugin, ir/plugin_runner.h)
+
+//! The stream a plugin's enqueue gets: the launch's, or cudaStreamLegacy for
+//! the null stream (never null, so plugins can tell CUDA from the CPU).
+cudaStream_t pluginStream(const backends::DeviceLaunch& launch);
 
 }  // namespace kiln::cuda
 
