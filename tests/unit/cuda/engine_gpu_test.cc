@@ -131,6 +131,9 @@ struct DeviceBuffers {
         EXPECT_EQ(cudaMemset(ptrs[i], 0xff, t.bytes.size()), cudaSuccess) << t.name;
       }
     }
+    // cudaMemset, and cudaMemcpy from pageable memory, may return before the device is done, and the
+    // tests' streams are non-blocking (not ordered after the legacy stream): wait here.
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
   //! The outputs, copied back into a copy of `tensors`.
   std::vector<HostTensor> download(std::vector<HostTensor> tensors) const {
