@@ -38,8 +38,7 @@ class ExecutionContextImpl final : public IExecutionContext {
 
   bool setTensorAddress(const char* name, void* data) noexcept override {
     int io = find(name, "setTensorAddress");
-    if (io < 0) return false;
-    ctx_.setAddress(io, data);
+    if (io < 0 || !bind(io, data, "setTensorAddress")) return false;
     readShapeValues(io);
     return true;
   }
@@ -55,7 +54,7 @@ class ExecutionContextImpl final : public IExecutionContext {
                  strCat("setInputTensorAddress: \"", name, "\" is an output; use setTensorAddress"));
       return false;
     }
-    ctx_.setAddress(io, const_cast<void*>(data));
+    if (!bind(io, const_cast<void*>(data), "setInputTensorAddress")) return false;
     readShapeValues(io);
     return true;
   }
@@ -102,7 +101,8 @@ class ExecutionContextImpl final : public IExecutionContext {
       logMessage(logger_, ILogger::Severity::kERROR, "executeV2: bindings is null");
       return false;
     }
-    for (std::size_t i = 0; i < ctx_.engine().io().size(); ++i) ctx_.setAddress(static_cast<int>(i), bindings[i]);
+    for (std::size_t i = 0; i < ctx_.engine().io().size(); ++i)
+      if (!bind(static_cast<int>(i), bindings[i], "executeV2")) return false;
     if (!enqueueV3(nullptr)) return false;
     if (const backends::DeviceBackend* device = ctx_.engine().device())  // executeV2 is synchronous
       return guarded(logger_, "executeV2", false, [&] {
@@ -180,6 +180,13 @@ class ExecutionContextImpl final : public IExecutionContext {
       ctx_.refreshShapeValues();
     } catch (const std::exception&) {
     }
+  }
+  //! Sets an address; false, with the reason logged, for memory the engine cannot use (host memory for a GPU engine).
+  bool bind(int io, void* data, const char* where) {
+    return guarded(logger_, where, false, [&] {
+      ctx_.setAddress(io, data);
+      return true;
+    });
   }
   int find(const char* name, const char* where) const {
     int io = name ? ctx_.engine().findIO(name) : -1;

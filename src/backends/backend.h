@@ -20,6 +20,7 @@
 
 #include "backends/device.h"
 #include "backends/tensor_view.h"
+#include "core/error.h"
 #include "ir/graph.h"
 
 namespace kiln::backends {
@@ -62,6 +63,11 @@ struct DeviceTactic {
 
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
 
+//! What a pointer given to a device engine points to (cudaPointerGetAttributes).
+//! kHost is ordinary host memory, which device kernels cannot read; pinned host
+//! memory (cudaMallocHost) is mapped into the device's address space and works.
+enum class PointerKind { kUnknown, kDevice, kManaged, kPinnedHost, kHost };
+
 class DeviceBackend {
  public:
   virtual ~DeviceBackend() = default;
@@ -87,6 +93,18 @@ class DeviceBackend {
     (void)iterations;
     return -1;
   }
+
+  // Checks and timing for the runtime. The defaults suit a stand-in backend
+  // that never runs (the builder's tests): no pointer check, no events.
+  virtual PointerKind pointerKind(const void*) const { return PointerKind::kUnknown; }
+  //! A timing event (cudaEvent_t), released with the last holder. Made once
+  //! per context (the profiler's), never per run.
+  virtual std::shared_ptr<void> createEvent() const { fail(device(), " backend has no events"); }
+  virtual void recordEvent(void*, void*) const { fail(device(), " backend has no events"); }
+  //! Milliseconds from `start` to `end` (both recorded); waits until `end` has completed.
+  virtual float elapsedMs(void*, void*) const { fail(device(), " backend has no events"); }
+  //! Whether `stream` is being captured into a CUDA graph (nothing may wait on it then).
+  virtual bool capturing(void*) const { return false; }
 };
 
 //! The CUDA backend when this build has one (KILN_CUDA), else nullptr.

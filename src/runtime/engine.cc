@@ -278,6 +278,15 @@ void ExecutionContext::setUserArena(void* memory) {
   workspace_ = arenaBase_ + (memoryBytes() - engine_->workspaceBytes());
 }
 
+void ExecutionContext::setAddress(int io, void* data) {
+  const IOTensor& t = engine_->io()[io];
+  if (const backends::DeviceBackend* device = engine_->device(); device && data && !t.isShapeTensor)
+    KILN_CHECK(device->pointerKind(data) != backends::PointerKind::kHost, "\"", t.name, "\" was given host memory (",
+               data, "), but the IO tensors of a ", device->device(),
+               " engine are device memory (getTensorLocation is kDEVICE): allocate it with cudaMalloc");
+  addresses_[io] = data;
+}
+
 void ExecutionContext::setThreads(int threads) { pool_ = std::make_unique<ThreadPool>(threads); }
 
 void ExecutionContext::setProfile(int profile) {
@@ -546,6 +555,14 @@ void ExecutionContext::enqueueOnDevice(const std::function<void(int, float)>* on
   launch.workspace = workspace_;
   launch.libraries = libraries_.get();
   const auto& layers = engine_->layers();
+  if (onLayer) {
+    // Per-layer GPU time from events between the layers, read after the last
+    // one: waiting is what a stream being captured into a CUDA graph cannot do.
+    KILN_CHECK(!device.capturing(stream), "a profiler is set (IExecutionContext::setProfiler) while the stream is "
+               "being captured into a CUDA graph: layer timing waits for the GPU; remove the profiler for the capture");
+    while (layerEvents_.size() < layers.size() + 1) layerEvents_.push_back(device.createEvent());
+    device.recordEvent(layerEvents_[0].get(), stream);
+  }
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const Layer& l = layers[li];
     auto& in = inViews_[li];
@@ -553,18 +570,8 @@ void ExecutionContext::enqueueOnDevice(const std::function<void(int, float)>* on
     for (std::size_t i = 0; i < l.inputs.size(); ++i)
       if (l.inputs[i] >= 0) in[i].data = slotData(l.inputs[i]);
     for (std::size_t i = 0; i < l.outputs.size(); ++i) out[i].data = slotData(l.outputs[i]);
-    const backends::DeviceKernel& kernel = *l.deviceKernels[profile_];
-    if (onLayer) {
-      // Host-clock time of one layer, waited for: profiling only (CUDA events: issue #7 part 6).
-      device.synchronize(stream);
-      auto t0 = std::chrono::steady_clock::now();
-      kernel.enqueue(launch, in.data(), out.data());
-      device.synchronize(stream);
-      (*onLayer)(static_cast<int>(li),
-                 std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    } else {
-      kernel.enqueue(launch, in.data(), out.data());
-    }
+    l.deviceKernels[profile_]->enqueue(launch, in.data(), out.data());
+    if (onLayer) device.recordEvent(layerEvents_[li + 1].get(), stream);
   }
   for (auto [src, dst] : engine_->outputCopies()) {
     void* from = slotData(src);
@@ -572,6 +579,9 @@ void ExecutionContext::enqueueOnDevice(const std::function<void(int, float)>* on
       device.copyAsync(addresses_[dst], from, static_cast<std::size_t>(bytesOf(slotDims_[src], io[dst].dtype)),
                        backends::CopyKind::kDeviceToDevice, stream);
   }
+  if (onLayer)
+    for (std::size_t li = 0; li < layers.size(); ++li)
+      (*onLayer)(static_cast<int>(li), device.elapsedMs(layerEvents_[li].get(), layerEvents_[li + 1].get()));
 }
 
 }  // namespace kiln::runtime

@@ -10,8 +10,8 @@
 // A plan for a device ("cuda") runs through backends::DeviceBackend: the
 // engine uploads the plan's weights to device memory once, contexts own a
 // device arena (or take the caller's, kUSER_MANAGED) and enqueue every layer
-// on the caller's stream without waiting. That path compiles but has not run
-// on a GPU yet; the binding checks in front of it are tested.
+// on the caller's stream without waiting (tests/unit/cuda/engine_gpu_test.cc
+// runs it on a GPU).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -126,7 +126,10 @@ class ExecutionContext {
   ExecutionContext(std::shared_ptr<const Engine> engine, int threads, bool ownArena = true);
   const Engine& engine() const { return *engine_; }
 
-  void setAddress(int io, void* data) { addresses_[io] = data; }
+  //! Binds IO tensor `io`. A device plan's tensors must be device memory (or
+  //! pinned/managed host memory): ordinary host memory throws kiln::Error
+  //! naming the tensor. Shape-tensor inputs are read on the host and take any pointer.
+  void setAddress(int io, void* data);
   void* address(int io) const { return addresses_[io]; }
   //! Bytes the arena and workspace need (what setUserArena must provide).
   int64_t memoryBytes() const;
@@ -159,7 +162,10 @@ class ExecutionContext {
   //! Runs all layers. Throws kiln::Error when an IO address or shape is missing.
   //! `onLayer(index, ms)` is called after each layer when set (profiling).
   //! Device plans: enqueues on `stream` (a cudaStream_t) and returns without
-  //! waiting, except when profiling, which waits after each layer to time it.
+  //! waiting: no allocation, no synchronization, so the call can be captured
+  //! into a CUDA graph. Profiling records an event between layers and, after
+  //! the last, waits for them to report each layer's GPU time (a stream that
+  //! is being captured refuses that).
   void execute(const std::function<void(int, float)>* onLayer = nullptr, void* stream = nullptr);
 
  private:
@@ -176,6 +182,7 @@ class ExecutionContext {
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<void> arena_;
   std::shared_ptr<void> libraries_;  //!< device plans: the context's cuBLASLt/cuDNN handles
+  std::vector<std::shared_ptr<void>> layerEvents_;  //!< device plans, profiling: one event per layer boundary
   uint8_t* arenaBase_ = nullptr;
   uint8_t* workspace_ = nullptr;
   std::vector<void*> addresses_;

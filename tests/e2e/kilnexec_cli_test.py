@@ -299,6 +299,10 @@ class KilnexecCli(unittest.TestCase):
         self.assertOneLineError(run(f"--onnx={self.model}", "--device=0"), "Kiln names devices")
         self.assertOneLineError(run(f"--onnx={self.model}", "--streams=2"), "--device=cuda")
         self.assertOneLineError(run(f"--onnx={self.model}", "--streams=0"), "--streams")
+        self.assertOneLineError(run(f"--onnx={self.model}", "--infStreams=2"), "--device=cuda")
+        self.assertOneLineError(run(f"--onnx={self.model}", "--infStreams=x"), "--infStreams")
+        self.assertOneLineError(run(f"--onnx={self.model}", "--device=cuda", "--infStreams=2", "--streams=3"),
+                                "disagree")
         # A CPU plan is not a CUDA engine.
         self.assertOneLineError(run(f"--loadEngine={self.plan}", "--device=cuda"), "give --device=cpu")
 

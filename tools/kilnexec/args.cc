@@ -169,7 +169,7 @@ std::string quoteArg(const std::string& arg) {
 
 //! The raw strings CLI11 fills; converted into Options by convert().
 struct Raw {
-  std::string shapes, memPoolSize, workspace, threads, streams, tacticSources;
+  std::string shapes, memPoolSize, workspace, threads, streams, infStreams, tacticSources;
   std::vector<std::string> minShapes, optShapes, maxShapes;  //!< one entry per occurrence: per profile
   std::string iterations, warmUp, duration, avgRuns, percentile, loadInputs;
   std::vector<std::string> plugins, staticPlugins, dynamicPlugins, pluginsToSerialize;
@@ -212,6 +212,13 @@ void convert(const Raw& raw, Options& o) {
   }
   if (!raw.threads.empty()) o.threads = static_cast<int>(toInt(raw.threads, "--threads", 0, "an integer >= 0 (0: all cores)"));
   if (!raw.streams.empty()) o.streams = static_cast<int>(toInt(raw.streams, "--streams", 1, "an integer >= 1"));
+  if (!raw.infStreams.empty()) {
+    int n = static_cast<int>(toInt(raw.infStreams, "--infStreams", 1, "an integer >= 1"));
+    if (!raw.streams.empty() && n != o.streams)
+      throw ToolError("--infStreams=" + raw.infStreams + " and --streams=" + raw.streams +
+                      " disagree: they are one setting (--streams is the older name), give one");
+    o.streams = n;
+  }
   if (!raw.iterations.empty()) o.iterations = static_cast<int>(toInt(raw.iterations, "--iterations", 1, "an integer >= 1"));
   if (!raw.warmUp.empty()) o.warmUpMs = toDouble(raw.warmUp, "--warmUp", 0, "milliseconds >= 0");
   if (!raw.duration.empty()) o.durationS = toDouble(raw.duration, "--duration", 0, "seconds >= 0");
@@ -257,7 +264,7 @@ void validate(Options& o) {
                     "current CUDA device (CUDA_VISIBLE_DEVICES selects it), --device=cpu on the CPU");
   if (o.device == "gpu") o.device = "cuda";
   if (o.device != "cpu" && o.device != "cuda") badValue("--device", o.device, "cpu or cuda");
-  if (o.device == "cpu" && (o.streams > 1 || o.infStreams))
+  if (o.device == "cpu" && o.streams > 1)
     throw ToolError("--streams/--infStreams need --device=cuda (CPU runs use --threads)");
 }
 
@@ -349,8 +356,8 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_flag("--noDataTransfers", o.noDataTransfers, "No host<->device copies during timing (CPU: no transfers anyway)")->group(inf);
   app.add_flag("--useCudaGraph", o.useCudaGraph, "Capture the inference in a CUDA graph (CPU: no effect)")->group(inf);
   app.add_flag("--useSpinWait", o.useSpinWait, "Spin instead of blocking on CUDA events (CPU: runs are synchronous)")->group(inf);
-  app.add_option("--streams", raw.streams, "Inference streams, each with its own context (--device=cuda; default 1)")->group(inf);
-  app.add_flag("--infStreams", o.infStreams, "Run the streams' inferences concurrently without waiting (--device=cuda)")->group(inf);
+  app.add_option("--infStreams", raw.infStreams, "Instantiate N execution contexts to run inference concurrently, each on its own streams with its own buffers (--device=cuda; default 1)")->group(inf);
+  app.add_option("--streams", raw.streams, "The older name of --infStreams")->group(inf);
   app.add_flag("--separateProfileRun", o.separateProfileRun, "Profile layers in a run apart from the timing run")
       ->group(inf);
 

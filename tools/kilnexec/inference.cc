@@ -66,6 +66,8 @@ void fillDeterministic(TensorBuffer& t, uint64_t seed) {
   }
 }
 
+}  // namespace
+
 void allocate(TensorBuffer& t) {
   std::size_t count = 1;
   for (int64_t d : t.dims) count *= static_cast<std::size_t>(d);
@@ -74,8 +76,6 @@ void allocate(TensorBuffer& t) {
   t.data.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded ? rounded : 64)));
   if (!t.data) throw ToolError("out of memory allocating " + std::to_string(t.bytes) + " bytes for '" + t.name + "'");
 }
-
-}  // namespace
 
 void* OutputAllocator::reallocateOutputAsync(const char*, void*, uint64_t size, uint64_t, void*) noexcept {
   if (size <= capacity && data) return data.get();
@@ -89,9 +89,6 @@ void OutputAllocator::notifyShape(const char*, const kiln::Dims& d) noexcept {
   dims.assign(d.d, d.d + std::max(d.nbDims, 0));
 }
 
-namespace {
-
-//! Input shapes: --shapes (or the profile's opt shape) where given, else the engine's.
 void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx,
                     const std::map<std::string, std::vector<int64_t>>& shapes, int profile, Logger& logger) {
   for (const auto& [name, dims] : shapes)
@@ -127,6 +124,18 @@ void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ct
   logger.info("Shapes used for inference: " + used);
 }
 
+void selectProfile(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx, const Options& o, Logger& logger) {
+  if (o.profile == 0 && engine.getNbOptimizationProfiles() <= 1) return;
+  if (o.profile >= engine.getNbOptimizationProfiles())
+    throw ToolError("--profile=" + std::to_string(o.profile) + ": the engine has " +
+                    std::to_string(engine.getNbOptimizationProfiles()) + " optimization profile(s)");
+  int before = logger.errorCount();
+  if (!ctx.setOptimizationProfileAsync(o.profile, nullptr)) failStep(logger, before, "--profile");
+  logger.info("Optimization profile: " + std::to_string(o.profile));
+}
+
+namespace {
+
 //! --loadInputs: the file must hold exactly the tensor's bytes.
 void loadInput(TensorBuffer& t, const std::string& path) {
   std::string bytes = readFile(path, "--loadInputs");
@@ -136,8 +145,10 @@ void loadInput(TensorBuffer& t, const std::string& path) {
   std::memcpy(t.data.get(), bytes.data(), t.bytes);
 }
 
-void prepareTensors(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx, const Options& o, Logger& logger,
-                    std::vector<TensorBuffer>& tensors) {
+}  // namespace
+
+void makeHostTensors(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx, const Options& o, Logger& logger,
+                     bool deviceTensors, std::vector<TensorBuffer>& tensors) {
   for (const InputFile& f : o.loadInputs)
     if (engine.getTensorIOMode(f.name.c_str()) != kiln::TensorIOMode::kINPUT)
       throw ToolError("--loadInputs: the engine has no input named '" + f.name + "'");
@@ -151,6 +162,9 @@ void prepareTensors(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ct
     for (int64_t d : t.dims) dataDependent = dataDependent || d < 0;
     if (dataDependent) {  // an output whose size each run tells: as trtexec, through an IOutputAllocator
       if (t.isInput) throw ToolError("input '" + t.name + "' has unresolved shape " + dimsToString(t.dims));
+      if (deviceTensors)
+        throw ToolError("output '" + t.name + "' has a data-dependent shape " + dimsToString(t.dims) +
+                        ": kilnexec's CUDA path does not size such outputs yet");
       t.allocator = std::make_unique<OutputAllocator>();
       int before = logger.errorCount();
       if (!ctx.setOutputAllocator(t.name.c_str(), t.allocator.get()))
@@ -171,12 +185,21 @@ void prepareTensors(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ct
         fillDeterministic(t, static_cast<uint64_t>(i) + 1);
       }
     }
-    int before = logger.errorCount();
-    if (!ctx.setTensorAddress(t.name.c_str(), t.data.get()))
-      failStep(logger, before, "could not set the address of tensor '" + t.name + "'");
     logger.verbose("Tensor '" + t.name + "': " + (t.isInput ? "input " : "output ") + describe(t) + ", " +
                    std::to_string(t.bytes) + " bytes");
     tensors.push_back(std::move(t));
+  }
+}
+
+namespace {
+
+//! CPU engines run in place on the host buffers.
+void bindHostTensors(kiln::IExecutionContext& ctx, Logger& logger, std::vector<TensorBuffer>& tensors) {
+  for (TensorBuffer& t : tensors) {
+    if (t.allocator) continue;
+    int before = logger.errorCount();
+    if (!ctx.setTensorAddress(t.name.c_str(), t.data.get()))
+      failStep(logger, before, "could not set the address of tensor '" + t.name + "'");
   }
 }
 
@@ -196,14 +219,26 @@ void timedRuns(kiln::IExecutionContext& ctx, const Options& o, Logger& logger, s
     Clock::time_point s = Clock::now();
     enqueue(ctx, logger);
     Clock::time_point e = Clock::now();
-    trace.push_back({msBetween(t0, s), msBetween(t0, e)});
+    trace.push_back(InferenceTime::hostRun(msBetween(t0, s), msBetween(t0, e)));
     if (profiler) ++profiler->runs;
     elapsed = msBetween(t0, e);
   }
-  walltimeS = (trace.back().endMs - trace.front().startMs) / 1000.0;
+  walltimeS = (trace.back().enqEnd - trace.front().enqStart) / 1000.0;
 }
 
 }  // namespace
+
+void logWarmup(const InferenceResult& r, Logger& logger) {
+  std::ostringstream warm;
+  warm << "Warmup completed " << r.warmupQueries << " queries over " << r.warmupMs << " ms";
+  logger.info(warm.str());
+}
+
+void logTrace(const InferenceResult& r, Logger& logger) {
+  std::ostringstream timed;
+  timed << "Timing trace has " << r.trace.size() << " queries over " << r.walltimeS << " s";
+  logger.info(timed.str());
+}
 
 void LayerProfiler::reportLayerTime(const char* layerName, float ms) noexcept {
   try {
@@ -227,15 +262,10 @@ void runInference(kiln::ICudaEngine& engine, const std::map<std::string, std::ve
   ctx->setNbThreads(o.threads);
   if (logger.errorCount() > before) failStep(logger, before, "");
 
-  if (o.profile != 0 || engine.getNbOptimizationProfiles() > 1) {
-    if (o.profile >= engine.getNbOptimizationProfiles())
-      throw ToolError("--profile=" + std::to_string(o.profile) + ": the engine has " +
-                      std::to_string(engine.getNbOptimizationProfiles()) + " optimization profile(s)");
-    if (!ctx->setOptimizationProfileAsync(o.profile, nullptr)) failStep(logger, before, "--profile");
-    logger.info("Optimization profile: " + std::to_string(o.profile));
-  }
+  selectProfile(engine, *ctx, o, logger);
   setInputShapes(engine, *ctx, shapes, o.profile, logger);
-  prepareTensors(engine, *ctx, o, logger, result.tensors);
+  makeHostTensors(engine, *ctx, o, logger, false, result.tensors);
+  bindHostTensors(*ctx, logger, result.tensors);
   if (o.noDataTransfers || o.useCudaGraph || o.useSpinWait)
     logger.info("--noDataTransfers/--useCudaGraph/--useSpinWait have no effect on the CPU (inputs are used in place, "
                 "runs are synchronous)");
@@ -247,18 +277,14 @@ void runInference(kiln::ICudaEngine& engine, const std::map<std::string, std::ve
     ++result.warmupQueries;
   }
   result.warmupMs = msBetween(w0, Clock::now());
-  std::ostringstream warm;
-  warm << "Warmup completed " << result.warmupQueries << " queries over " << result.warmupMs << " ms";
-  logger.info(warm.str());
+  logWarmup(result, logger);
 
   // The profiler costs a callback per layer; with --separateProfileRun the
   // timing run goes without it and a second run collects the profile.
   const bool profileInline = o.profiling() && !o.separateProfileRun;
   if (profileInline) ctx->setProfiler(&result.profiler);
   timedRuns(*ctx, o, logger, result.trace, result.walltimeS, profileInline ? &result.profiler : nullptr);
-  std::ostringstream timed;
-  timed << "Timing trace has " << result.trace.size() << " queries over " << result.walltimeS << " s";
-  logger.info(timed.str());
+  logTrace(result, logger);
 
   if (o.profiling() && o.separateProfileRun) {
     logger.info("Starting the separate profiling run");

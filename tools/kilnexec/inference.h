@@ -40,13 +40,24 @@ struct TensorBuffer {
   std::unique_ptr<OutputAllocator> allocator;
 };
 
-//! One timed inference, in ms from the start of the timing run. On the CPU
-//! enqueueV3 computes before it returns, so enqueue = compute = latency and
-//! there are no host/device transfers.
+//! One timed inference, trtexec's InferenceTrace: host times of the enqueue
+//! call and GPU times of the phases (CUDA events), all in ms from the start of
+//! the timing run. On the CPU enqueueV3 computes before it returns, so enqueue
+//! = compute = latency and the transfer phases take no time (hostRun).
 struct InferenceTime {
-  double startMs = 0;
-  double endMs = 0;
-  double ms() const { return endMs - startMs; }
+  int stream = 0;
+  double enqStart = 0, enqEnd = 0;
+  double h2dStart = 0, h2dEnd = 0, computeStart = 0, computeEnd = 0, d2hStart = 0, d2hEnd = 0;
+  static InferenceTime hostRun(double startMs, double endMs) {
+    return {0, startMs, endMs, startMs, startMs, startMs, endMs, endMs, endMs};
+  }
+  double enqueueMs() const { return enqEnd - enqStart; }
+  double h2dMs() const { return h2dEnd - h2dStart; }
+  double computeMs() const { return computeEnd - computeStart; }
+  double d2hMs() const { return d2hEnd - d2hStart; }
+  //! trtexec's latency: the sum of the three phases.
+  double latencyMs() const { return h2dMs() + computeMs() + d2hMs(); }
+  double endToEndMs() const { return d2hEnd - h2dStart; }
 };
 
 //! Collects IProfiler reports: per layer, the time of each run.
@@ -66,6 +77,7 @@ class LayerProfiler final : public kiln::IProfiler {
 };
 
 struct InferenceResult {
+  bool device = false;  //!< run on a CUDA engine (the trace holds GPU event times)
   int warmupQueries = 0;
   double warmupMs = 0;
   std::vector<InferenceTime> trace;
@@ -74,6 +86,23 @@ struct InferenceResult {
   LayerProfiler profiler;
   std::vector<TensorBuffer> tensors;  //!< inputs and outputs after the last run
 };
+
+// Shared by the CPU path (inference.cc) and the CUDA path (inference_cuda.cc).
+
+//! Input shapes: --shapes (or the profile's opt shape) where given, else the engine's.
+void setInputShapes(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx,
+                    const std::map<std::string, std::vector<int64_t>>& shapes, int profile, Logger& logger);
+//! Selects --profile on `ctx` when the engine has profiles.
+void selectProfile(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx, const Options& o, Logger& logger);
+//! A host buffer per IO tensor at the context's shapes, inputs filled (--loadInputs or deterministic data).
+//! `deviceTensors`: the buffers are staging for device copies, so data-dependent outputs are refused.
+void makeHostTensors(const kiln::ICudaEngine& engine, kiln::IExecutionContext& ctx, const Options& o, Logger& logger,
+                     bool deviceTensors, std::vector<TensorBuffer>& tensors);
+//! (Re)allocates t.data for t.dims.
+void allocate(TensorBuffer& t);
+//! "Warmup completed ..." / "Timing trace has ..." lines.
+void logWarmup(const InferenceResult& r, Logger& logger);
+void logTrace(const InferenceResult& r, Logger& logger);
 
 //! Sets inputs (shapes, data), runs and times. Throws ToolError on failure.
 void runInference(kiln::ICudaEngine& engine, const std::map<std::string, std::vector<int64_t>>& shapes,

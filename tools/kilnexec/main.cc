@@ -7,6 +7,9 @@
 
 #include "engine_setup.h"
 #include "inference.h"
+#ifdef KILNEXEC_HAVE_CUDA
+#include "inference_cuda.h"
+#endif
 #include "logger.h"
 #include "options.h"
 #include "plugins.h"
@@ -34,11 +37,16 @@ void run(const Options& o, Logger& logger) {
     logger.info("Skipped inference phase since --skipInference is added.");
     return;
   }
-  if (gpuEngine)  // the device path of runInference (device buffers, pinned staging, CUDA events) is issue #7 part 6
-    throw ToolError("inference on a CUDA engine is not implemented in kilnexec yet (the engine was built/loaded); "
-                    "use --skipInference");
   InferenceResult result;
-  runInference(*handle.engine, handle.inferenceShapes, o, logger, result);
+  if (gpuEngine) {
+#ifdef KILNEXEC_HAVE_CUDA
+    runInferenceCuda(*handle.engine, handle.inferenceShapes, o, logger, result);
+#else
+    throw ToolError("this kilnexec was built without CUDA: it cannot run a CUDA engine");
+#endif
+  } else {
+    runInference(*handle.engine, handle.inferenceShapes, o, logger, result);
+  }
   printPerformance(result, o, logger);
   if (o.dumpOutput) printOutputs(result, logger);
   if (result.profiled && o.dumpProfile) printProfile(result.profiler, logger);

@@ -71,8 +71,7 @@ struct Options {
   double durationS = 3;
   std::vector<InputFile> loadInputs;
   bool noDataTransfers = false, useCudaGraph = false, useSpinWait = false;
-  int streams = 1;          //!< --streams (device only)
-  bool infStreams = false;  //!< --infStreams (device only)
+  int streams = 1;  //!< --infStreams=N (TensorRT 10's name) or --streams=N: contexts run concurrently (device only)
   bool separateProfileRun = false;
 
   // Reporting.

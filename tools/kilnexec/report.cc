@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
@@ -11,6 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine_setup.h"
+#ifdef KILNEXEC_HAVE_CUDA
+#include "inference_cuda.h"
+#endif
 
 namespace kilnexec {
 
@@ -195,10 +199,11 @@ void printOptions(const Options& o, Logger& log) {
                                                      : shapesText(o.shapes)));
   log.info("Iterations: " + std::to_string(o.iterations));
   log.info("Duration: " + str(o.durationS) + "s (+ " + str(o.warmUpMs) + "ms warm up)");
-  log.info("Inference Streams: 1");
-  log.info("Data transfers: " + std::string(o.noDataTransfers ? "Disabled" : "None (CPU)"));
-  log.info("Spin-wait: " + onOff(o.useSpinWait) + (o.useSpinWait ? " (no effect on the CPU)" : ""));
-  log.info("CUDA Graph: " + onOff(o.useCudaGraph) + (o.useCudaGraph ? " (no effect on the CPU)" : ""));
+  const bool cpu = o.device != "cuda";
+  log.info("Inference Streams: " + std::to_string(o.streams));
+  log.info("Data transfers: " + std::string(o.noDataTransfers ? "Disabled" : cpu ? "None (CPU)" : "Enabled"));
+  log.info("Spin-wait: " + onOff(o.useSpinWait) + (o.useSpinWait && cpu ? " (no effect on the CPU)" : ""));
+  log.info("CUDA Graph: " + onOff(o.useCudaGraph) + (o.useCudaGraph && cpu ? " (no effect on the CPU)" : ""));
   log.info("Separate profiling: " + onOff(o.separateProfileRun));
   log.info("Skip inference: " + onOff(o.skipInference));
   std::string inputs;
@@ -222,9 +227,16 @@ void printDeviceInfo(const Options& o, Logger& log) {
   int v = kiln::getInferLibVersion();
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   log.info("=== Device Information ===");
-  log.info(o.device == "cuda" ? std::string("Selected Device: CUDA (the current CUDA device)")
-                              : "Selected Device: CPU (" + cpuModel() + ")");
-  log.info("Threads: " + (o.threads > 0 ? std::to_string(o.threads) : "all cores (" + std::to_string(cores) + ")"));
+  if (o.device == "cuda") {
+#ifdef KILNEXEC_HAVE_CUDA
+    printCudaDevice(log);
+#else
+    log.info("Selected Device: CUDA (this kilnexec was built without CUDA)");
+#endif
+  } else {
+    log.info("Selected Device: CPU (" + cpuModel() + ")");
+    log.info("Threads: " + (o.threads > 0 ? std::to_string(o.threads) : "all cores (" + std::to_string(cores) + ")"));
+  }
   log.info("Kiln version: " + std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
            std::to_string(v % 100));
   log.info("");
@@ -251,53 +263,83 @@ void printEngineInfo(const kiln::ICudaEngine& engine, std::size_t planBytes, con
 }
 
 void printPerformance(const InferenceResult& r, const Options& o, Logger& log) {
-  std::vector<double> compute;
-  compute.reserve(r.trace.size());
-  for (const InferenceTime& t : r.trace) compute.push_back(t.ms());
-  const std::vector<double> zeros(compute.size(), 0.0);
+  std::vector<double> latency, enqueue, h2d, compute, d2h;
+  for (const InferenceTime& t : r.trace) {
+    latency.push_back(t.latencyMs());
+    enqueue.push_back(t.enqueueMs());
+    h2d.push_back(t.h2dMs());
+    compute.push_back(t.computeMs());
+    d2h.push_back(t.d2hMs());
+  }
+  auto mean = [](const std::vector<double>& v, std::size_t from, std::size_t n) {
+    return std::accumulate(v.begin() + from, v.begin() + from + n, 0.0) / static_cast<double>(n);
+  };
 
   log.info("=== Trace details ===");
   log.info("Trace averages of " + std::to_string(o.avgRuns) + " runs:");
-  for (std::size_t i = 0; i + static_cast<std::size_t>(o.avgRuns) <= compute.size(); i += o.avgRuns) {
-    double sum = std::accumulate(compute.begin() + i, compute.begin() + i + o.avgRuns, 0.0);
-    std::string avg = str(sum / o.avgRuns);
-    log.info("Average on " + std::to_string(o.avgRuns) + " runs - GPU latency: " + avg + " ms - Host latency: " + avg +
-             " ms (enqueue " + avg + " ms)");
-  }
+  const std::size_t avg = static_cast<std::size_t>(o.avgRuns);
+  for (std::size_t i = 0; i + avg <= compute.size(); i += avg)
+    log.info("Average on " + std::to_string(o.avgRuns) + " runs - GPU latency: " + str(mean(compute, i, avg)) +
+             " ms - Host latency: " + str(mean(latency, i, avg)) + " ms (enqueue " + str(mean(enqueue, i, avg)) +
+             " ms)");
   log.info("");
 
   double totalCompute = std::accumulate(compute.begin(), compute.end(), 0.0) / 1000.0;
   double qps = r.walltimeS > 0 ? static_cast<double>(r.trace.size()) / r.walltimeS : 0.0;
   log.info("=== Performance summary ===");
   log.info("Throughput: " + str(qps) + " qps");
-  log.info("Latency: " + statsLine(compute, o.percentiles));
-  log.info("Enqueue Time: " + statsLine(compute, o.percentiles));
-  log.info("H2D Latency: " + statsLine(zeros, o.percentiles));
+  log.info("Latency: " + statsLine(latency, o.percentiles));
+  log.info("Enqueue Time: " + statsLine(enqueue, o.percentiles));
+  log.info("H2D Latency: " + statsLine(h2d, o.percentiles));
   log.info("GPU Compute Time: " + statsLine(compute, o.percentiles));
-  log.info("D2H Latency: " + statsLine(zeros, o.percentiles));
+  log.info("D2H Latency: " + statsLine(d2h, o.percentiles));
   log.info("Total Host Walltime: " + str(r.walltimeS) + " s");
   log.info("Total GPU Compute Time: " + str(totalCompute) + " s");
-  log.info("Note: compute ran on the CPU: \"GPU Compute Time\" is the CPU compute time (trtexec's name is kept for "
-           "scripts that parse it)");
-  log.info("Note: H2D and D2H Latency are 0 on the CPU (buffers are used in place); enqueueV3 runs the inference "
-           "before it returns, so Enqueue Time equals Latency");
-  if (o.profiling() && !o.separateProfileRun)
-    log.warning("The layer profiler was attached to the timing run; use --separateProfileRun for undisturbed times");
+  if (r.device) {
+    // trtexec's two hints, on the same conditions.
+    const double meanCompute = mean(compute, 0, compute.size()), meanEnqueue = mean(enqueue, 0, enqueue.size());
+    if (meanEnqueue > meanCompute) {
+      log.warning("* Throughput may be bound by Enqueue Time rather than GPU Compute and the GPU may be under-utilized.");
+      log.warning("  If not already in use, --useCudaGraph (utilize CUDA graphs where possible) may increase the "
+                  "throughput.");
+    }
+    double var = 0;
+    for (double c : compute) var += (c - meanCompute) * (c - meanCompute);
+    const double cov = meanCompute > 0 ? std::sqrt(var / static_cast<double>(compute.size())) / meanCompute : 0;
+    if (cov > 0.01) {
+      log.warning("* GPU compute time is unstable, with coefficient of variance = " + str(100 * cov) + "%.");
+      log.warning("  It is recommended to lock GPU clock frequency or adding --useSpinWait to improve the stability.");
+    }
+  } else {
+    log.info("Note: compute ran on the CPU: \"GPU Compute Time\" is the CPU compute time (trtexec's name is kept for "
+             "scripts that parse it)");
+    log.info("Note: H2D and D2H Latency are 0 on the CPU (buffers are used in place); enqueueV3 runs the inference "
+             "before it returns, so Enqueue Time equals Latency");
+    if (o.profiling() && !o.separateProfileRun)
+      log.warning("The layer profiler was attached to the timing run; use --separateProfileRun for undisturbed times");
+  }
   log.info("Explanations of the performance metrics are printed in the verbose logs.");
   log.verbose("");
   log.verbose("=== Explanations of the performance metrics ===");
   log.verbose("Total Host Walltime: the host walltime from when the first query (after warmups) is enqueued to when "
               "the last query is completed.");
-  log.verbose("GPU Compute Time: the time to run the layers of a query; on the CPU, the time enqueueV3 takes.");
-  log.verbose("Total GPU Compute Time: the summation of the GPU Compute Time of all the queries.");
+  log.verbose(r.device ? "GPU Compute Time: the GPU latency to execute the kernels for a query (CUDA events)."
+                       : "GPU Compute Time: the time to run the layers of a query; on the CPU, the time enqueueV3 takes.");
+  log.verbose("Total GPU Compute Time: the summation of the GPU Compute Time of all the queries. If this is "
+              "significantly shorter than Total Host Walltime, the GPU may be under-utilized because of host-side "
+              "overheads or data transfers.");
   log.verbose("Throughput: the observed throughput computed by dividing the number of queries by the Total Host "
-              "Walltime.");
-  log.verbose("Enqueue Time: the host latency to enqueue a query; on the CPU it includes the computation.");
-  log.verbose("H2D Latency: the latency for host-to-device data transfers for input tensors of a single query (0 "
-              "on the CPU).");
-  log.verbose("D2H Latency: the latency for device-to-host data transfers for output tensors of a single query (0 "
-              "on the CPU).");
-  log.verbose("Latency: the summation of H2D Latency, GPU Compute Time, and D2H Latency.");
+              "Walltime. If this is significantly lower than the reciprocal of GPU Compute Time, the GPU may be "
+              "under-utilized because of host-side overheads or data transfers.");
+  log.verbose(r.device ? "Enqueue Time: the host latency to enqueue a query. If this is longer than GPU Compute Time, "
+                         "the GPU may be under-utilized."
+                       : "Enqueue Time: the host latency to enqueue a query; on the CPU it includes the computation.");
+  log.verbose(std::string("H2D Latency: the latency for host-to-device data transfers for input tensors of a single "
+                          "query") + (r.device ? "." : " (0 on the CPU)."));
+  log.verbose(std::string("D2H Latency: the latency for device-to-host data transfers for output tensors of a single "
+                          "query") + (r.device ? "." : " (0 on the CPU)."));
+  log.verbose("Latency: the summation of H2D Latency, GPU Compute Time, and D2H Latency. This is the latency to infer a "
+              "single query.");
   log.info("");
 }
 
@@ -344,12 +386,12 @@ void exportTimes(const InferenceResult& r, const std::string& path) {
   // enqueue, compute and latency are one interval.
   json times = json::array();
   for (const InferenceTime& t : r.trace) {
-    times.push_back({{"startEnqMs", t.startMs}, {"endEnqMs", t.endMs},
-                     {"startH2dMs", t.startMs}, {"endH2dMs", t.startMs},
-                     {"startComputeMs", t.startMs}, {"endComputeMs", t.endMs},
-                     {"startD2hMs", t.endMs}, {"endD2hMs", t.endMs},
-                     {"h2dMs", 0.0}, {"computeMs", t.ms()}, {"d2hMs", 0.0},
-                     {"latencyMs", t.ms()}, {"enqueueMs", t.ms()}, {"endToEndMs", t.ms()}});
+    times.push_back({{"startEnqMs", t.enqStart}, {"endEnqMs", t.enqEnd},
+                     {"startH2dMs", t.h2dStart}, {"endH2dMs", t.h2dEnd},
+                     {"startComputeMs", t.computeStart}, {"endComputeMs", t.computeEnd},
+                     {"startD2hMs", t.d2hStart}, {"endD2hMs", t.d2hEnd},
+                     {"h2dMs", t.h2dMs()}, {"computeMs", t.computeMs()}, {"d2hMs", t.d2hMs()},
+                     {"latencyMs", t.latencyMs()}, {"enqueueMs", t.enqueueMs()}, {"endToEndMs", t.endToEndMs()}});
   }
   writeJson(times, path, "--exportTimes");
 }

@@ -156,6 +156,44 @@ class CudaBackend final : public backends::DeviceBackend {
     return ms[ms.size() / 2];
   }
 
+  backends::PointerKind pointerKind(const void* p) const override {
+    cudaPointerAttributes a{};
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+      cudaGetLastError();  // not sticky, but leave no error for the next call to report
+      return backends::PointerKind::kUnknown;
+    }
+    switch (a.type) {
+      case cudaMemoryTypeDevice: return backends::PointerKind::kDevice;
+      case cudaMemoryTypeManaged: return backends::PointerKind::kManaged;
+      case cudaMemoryTypeHost: return backends::PointerKind::kPinnedHost;
+      case cudaMemoryTypeUnregistered: return backends::PointerKind::kHost;
+    }
+    return backends::PointerKind::kUnknown;
+  }
+
+  std::shared_ptr<void> createEvent() const override {
+    cudaEvent_t e = nullptr;
+    KILN_CUDA_CHECK(cudaEventCreate(&e));
+    return std::shared_ptr<void>(e, [](void* q) { cudaEventDestroy(static_cast<cudaEvent_t>(q)); });
+  }
+
+  void recordEvent(void* event, void* stream) const override {
+    KILN_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)));
+  }
+
+  float elapsedMs(void* start, void* end) const override {
+    KILN_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(end)));
+    float ms = 0;
+    KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)));
+    return ms;
+  }
+
+  bool capturing(void* stream) const override {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    KILN_CUDA_CHECK(cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &status));
+    return status != cudaStreamCaptureStatusNone;
+  }
+
  private:
   // Filled once in the constructor, so the pointers below stay valid.
   TacticList all_;
