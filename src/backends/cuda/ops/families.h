@@ -19,6 +19,9 @@ void registerNormTactics(TacticList& out);         // LayerNormalization
 void registerReduceTactics(TacticList& out);       // ReduceMean, ReduceSum
 void registerCastTactics(TacticList& out);         // Cast
 void registerResizeTactics(TacticList& out);       // Resize (nearest)
+void registerLogicalTactics(TacticList& out);      // Equal/Less/Greater(OrEqual), And/Or/Xor, Not
+void registerWhereTactics(TacticList& out);        // Where
+void registerSplitTactics(TacticList& out);        // Split
 
 }  // namespace kiln::cuda
 
