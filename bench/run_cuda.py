@@ -10,7 +10,9 @@ seq 128 (1, 32), the YOLO-style detector (1, 16); precisions FP32 (TF32 on), FP1
     flag kilnexec rejects, or that it says it ignores, is recorded as n/a.
   - Roofline in the same run: FP16 GEMM 8192³ (torch.matmul -> cuBLASLt) and a device copy.
   - Outputs at batch 1: max |out - out_FP32| / max |out_FP32| against PyTorch eager FP32.
-Writes <workdir>/cuda_bench.json and <workdir>/cuda_bench.md (the table for docs/benchmarks.md).
+Writes <workdir>/cuda_bench.json and <workdir>/cuda_bench.md (the table), and with --doc FILE
+puts the table into FILE between its markers (docs/benchmarks-gpu.md: run_cpu.py rewrites the
+whole of docs/benchmarks.md).
 A --budget (seconds, default 420) bounds the whole run: past it the remaining torch.compile
 tasks are skipped (recorded), so that the full set stays under 8 minutes on an H200.
 
@@ -54,6 +56,7 @@ def parse_args(argv=None):
     ap.add_argument("--models", default=",".join(BATCHES), help="comma-separated subset of " + ",".join(BATCHES))
     ap.add_argument("--precisions", default=",".join(PRECISIONS))
     ap.add_argument("--quick", action="store_true", help="batch 1 and FP16 only")
+    ap.add_argument("--batch-sizes", help="only these of each model's batches (comma-separated, e.g. 1)")
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--iters", type=int, default=100, help="timed iterations at batch 1 (fewer at large batch)")
     ap.add_argument("--compile-limit", type=float, default=60, help="seconds for a max-autotune torch.compile")
@@ -65,6 +68,8 @@ def parse_args(argv=None):
     ap.add_argument("--no-export", action="store_true", help="with --dry-run: skip the ONNX exports")
     ap.add_argument("--out-json")
     ap.add_argument("--out-md")
+    ap.add_argument("--doc", help="also put the table into this markdown file, between run_cuda.py's markers "
+                                  "(replaced on a re-run; appended when absent)")
     ap.add_argument("--torch-device", default="cuda", help=argparse.SUPPRESS)  # cpu: the harness's own test
     ap.add_argument("--export-one", nargs=3, metavar=("MODEL", "BATCH", "DIR"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -88,6 +93,8 @@ def plan(args):
     out = []
     for m in args.model_list:
         for b in BATCHES[m][:1] if args.quick else BATCHES[m]:
+            if args.batch_sizes and str(b) not in args.batch_sizes.split(","):
+                continue
             iters = args.iters if b == 1 else max(10, args.iters // 4)
             warm = args.warmup if b == 1 else max(5, args.warmup // 4)
             out.append((m, b, iters, warm))
@@ -231,9 +238,13 @@ def pick_compile(results, prec):
 
 # ---- Kiln
 
-def run_kiln(args, model, batch, iters, prec, extra=(), export_output=False):
+def run_kiln(args, model, batch, iters, prec, extra=(), export_output=False, save_engine=None, load_engine=None):
+    """One kilnexec run: builds from the ONNX export (or loads `load_engine`, a plan saved by an earlier run)."""
     onnx = os.path.join(args.workdir, f"{model}_b{batch}.onnx")
-    cmd = [args.kilnexec, f"--onnx={onnx}", "--device=cuda", *KILN_FLAG[prec], *extra,
+    source = [f"--loadEngine={load_engine}"] if load_engine else [f"--onnx={onnx}", *KILN_FLAG[prec]]
+    if save_engine:
+        source.append(f"--saveEngine={save_engine}")
+    cmd = [args.kilnexec, *source, "--device=cuda", *extra,
            f"--loadInputs={input_arg(args.workdir, model, batch)}", f"--iterations={iters}", "--warmUp=200",
            "--duration=0"]
     out_json = os.path.join(args.workdir, f"{model}_b{batch}_kiln_{prec}.json")
@@ -253,6 +264,9 @@ def run_kiln(args, model, batch, iters, prec, extra=(), export_output=False):
     # kilnexec's CPU-era note: the precision flag was accepted but the engine is FP32.
     if KILN_FLAG[prec] and re.search(r"builds? (it )?FP32|ignor\w+ --?(fp16|bf16)", text, re.I):
         rec["na"] = f"kilnexec accepted {KILN_FLAG[prec][0]} but built FP32"
+        return rec
+    if "--useCudaGraph" in extra and re.search(r"useCudaGraph[^\n]*(no effect|ignored|not used)", text, re.I):
+        rec["na"] = "kilnexec accepted --useCudaGraph but did not use a CUDA graph"
         return rec
     s = cuda_report.parse_kilnexec(text)
     if "gpu_compute" not in s:
@@ -367,8 +381,27 @@ def write(args, result):
     md = cuda_report.render(result)
     with open(args.out_md, "w") as f:
         f.write(md)
+    if args.doc:
+        update_doc(args.doc, md)
     print(md)
     log("wrote", args.out_json, "and", args.out_md)
+
+
+DOC_BEGIN = "<!-- bench/run_cuda.py: begin (generated; edits here are replaced) -->"
+DOC_END = "<!-- bench/run_cuda.py: end -->"
+
+
+def update_doc(path, md):
+    """Replaces the text between DOC_BEGIN and DOC_END in `path` with `md` (appends a section when absent)."""
+    text = open(path).read() if os.path.exists(path) else ""
+    block = f"{DOC_BEGIN}\n{md}{DOC_END}\n"
+    if DOC_BEGIN in text and DOC_END in text:
+        head, rest = text.split(DOC_BEGIN, 1)
+        text = head + block + rest.split(DOC_END, 1)[1].lstrip("\n")
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text else "") + "## GPU (issue #7): Kiln vs PyTorch eager and torch.compile\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def main(argv=None):
@@ -387,7 +420,8 @@ def main(argv=None):
         raise SystemExit(f"--kilnexec: no such file {args.kilnexec} (or pass --no-kiln)")
     export_all(args, runs)
     log(f"exports ready after {time.time() - t_start:.0f} s")
-    result = {"device": gpu_info(), "versions": versions(), "roofline": roofline(), "rows": [],
+    on_gpu = args.torch_device != "cpu"
+    result = {"device": gpu_info(), "versions": versions(), "roofline": roofline() if on_gpu else {}, "rows": [],
               "iters_note": f"{args.iters} timed runs after {args.warmup} warm-up at batch 1 "
                             f"({max(10, args.iters // 4)} after {max(5, args.warmup // 4)} at large batch)"}
     log(f"roofline: {result['roofline']}")
@@ -404,9 +438,10 @@ def main(argv=None):
                    "compile": pick_compile(tres, p)}
             if not args.no_kiln:
                 log(f"{m} b{b} {p}: Kiln")
-                row["kiln"] = run_kiln(args, m, b, iters, p, export_output=(b == 1))
-                if b == 1 and p == "fp16":
-                    row["kiln_graph"] = run_kiln(args, m, b, iters, p, extra=["--useCudaGraph"])
+                plan_path = os.path.join(args.workdir, f"{m}_b{b}_{p}.plan") if b == 1 and p == "fp16" else None
+                row["kiln"] = run_kiln(args, m, b, iters, p, export_output=(b == 1), save_engine=plan_path)
+                if plan_path and row["kiln"].get("median_ms") and os.path.exists(plan_path):
+                    row["kiln_graph"] = run_kiln(args, m, b, iters, p, extra=["--useCudaGraph"], load_engine=plan_path)
             if b == 1:
                 ref_path = os.path.join(args.workdir, f"{m}_b1_torch_fp32.npy")
                 ref = refs.get(m)
