@@ -157,6 +157,14 @@ def test_torch_worker_on_cpu(tmp=None):
     assert res["fp32:eager"].get("median_ms", 0) > 0, res
     assert os.path.exists(os.path.join(work, "resnet50_b1_torch_fp32.npy"))
     assert "error" in res["fp32:nonsense"]  # an unknown kind is a recorded error, not a crash
+    # A torch.compile over its limit is killed, retried in mode default, and that one is killed too.
+    a.compile_limit = a.default_compile_limit = 1
+    res = run_cuda.run_torch(a, "resnet50", 1, 2, 1, ["fp32:compile:max-autotune"], time.time() + 600)
+    assert res["fp32:compile:max-autotune"].get("timeout") and res["fp32:compile:default"].get("timeout"), res
+    assert "exceeded" in run_cuda.pick_compile(res, "fp32")["error"]
+    # Past the budget no compile starts.
+    res = run_cuda.run_torch(a, "resnet50", 1, 2, 1, ["fp32:compile:max-autotune"], time.time())
+    assert "budget" in res["fp32:compile:max-autotune"]["error"]
     # The whole main() with a stand-in kilnexec (trtexec's summary lines; rejects --bf16).
     fake = os.path.join(work, "fake_kilnexec.py")
     with open(fake, "w") as f:
