@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "backends/cuda/backend.h"
 #include "backends/cuda/ops/split.h"
 #include "backends/cuda/ops/where_kernels.h"
 #include "unit/cuda/select_test_util.h"
@@ -85,6 +86,40 @@ TEST(CudaSelectShapes, SplitRefusesBadAxisAndParts) {
   EXPECT_THROW(cuda::splitCopies({2, 3}, 2, {1, 1}, 4), Error);
   EXPECT_THROW(cuda::splitCopies({2, 3}, -3, {1, 1}, 4), Error);
   EXPECT_THROW(cuda::splitCopies({2, 3}, 1, {1, 1}, 4), Error);  // sums to 2, not 3
+}
+
+bool cudaSupports(const OpSpec& spec, const std::string& tactic) {
+  const backends::DeviceTactic* t = cuda::backend().findTactic(tactic);
+  if (!t) throw Error("no CUDA tactic " + tactic);
+  return t->supports(*buildGraph(spec).node);
+}
+
+OpSpec binarySpec(const std::string& op, ir::Tensor a, ir::Tensor b) {
+  OpSpec s;
+  s.op = op;
+  s.inputs = {dyn(std::move(a)), dyn(std::move(b))};
+  return s;
+}
+
+TEST(CudaSelectShapes, TacticsTakeTheirDtypesOnly) {
+  for (DType t : {DType::kFLOAT, DType::kINT32, DType::kINT64})
+    EXPECT_TRUE(cudaSupports(binarySpec("Less", smallInts(t, {2, 3}, 1), smallInts(t, {3}, 2)), "Less.cuda"));
+  EXPECT_TRUE(cudaSupports(binarySpec("Equal", randomBools({4}, 1), randomBools({4}, 2)), "Equal.cuda"));
+  EXPECT_FALSE(cudaSupports(binarySpec("Less", randomBools({4}, 1), randomBools({4}, 2)), "Less.cuda"));
+  ir::Tensor h(DType::kHALF, {4});  // no FP16 comparison on the device yet (the launcher has it; no test)
+  std::memset(h.mutableData(), 0, h.bytes());
+  EXPECT_FALSE(cudaSupports(binarySpec("Less", h, h), "Less.cuda"));
+  EXPECT_TRUE(cudaSupports(binarySpec("And", randomBools({2, 1}, 1), randomBools({3}, 2)), "And.cuda"));
+  OpSpec w;
+  w.op = "Where";
+  w.inputs = {dyn(randomBools({3}, 1)), dyn(smallInts(DType::kINT64, {3}, 2)), dyn(smallInts(DType::kINT64, {1}, 3))};
+  EXPECT_TRUE(cudaSupports(w, "Where.cuda"));
+  OpSpec sp;
+  sp.op = "Split";
+  sp.attrs["axis"] = int64_t{-1};
+  sp.inputs = {dyn(randomTensor({2, 6}, 1)), cst(ints({2}, {2, 4}))};
+  sp.numOutputs = 2;
+  EXPECT_TRUE(cudaSupports(sp, "Split.cuda"));
 }
 
 }  // namespace
