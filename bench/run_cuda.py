@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -181,7 +182,11 @@ def run_torch(args, model, batch, iters, warm, tasks, deadline):
                "--tasks", ",".join(queue), "--out", jsonl, "--workdir", args.workdir, "--iters", str(iters),
                "--warmup", str(warm), "--device", args.torch_device]
         env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=os.path.join(args.workdir, "inductor_cache"))
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        # stderr to a file (a pipe nobody reads would block a chatty worker); a session of its own, so that a
+        # kill also ends inductor's compile workers.
+        err_path = os.path.join(args.workdir, f"{model}_b{batch}.torch.stderr")
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
         killed, current, started, limit = None, None, time.time(), 600.0
         while proc.poll() is None:
             time.sleep(0.25)
@@ -196,10 +201,14 @@ def run_torch(args, model, batch, iters, warm, tasks, deadline):
                 elif rec["task"] not in results:
                     results[rec["task"]] = rec
             if current and current not in results and time.time() - started > limit:
-                proc.kill()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 killed = current
         proc.wait()
-        stderr_tail = (proc.stderr.read() if proc.stderr else "")[-500:]
+        with open(err_path, errors="replace") as f:
+            stderr_tail = f.read()[-500:]
         for rec in _read_jsonl(jsonl):
             if rec["event"] == "done":
                 results.setdefault(rec["task"], rec)
