@@ -20,7 +20,8 @@ the full set stays under 8 minutes on an H200. Inductor's caches live in <workdi
 run compiles faster (and gets further through phase 2).
 
   python3 bench/run_cuda.py --kilnexec build/tools/kilnexec/kilnexec --workdir /tmp/bench_cuda
-  --quick: batch 1, FP16 only.  --models resnet50,bert_base: a subset.
+  --quick: batch 1, FP16 only (PyTorch eager FP32 still runs, as the outputs' reference).
+  --models resnet50,bert_base: a subset.
   --dry-run: no GPU: exports the models (unless --no-export), prints the plan of runs and writes
              the report from a fixture (bench/test_run_cuda.py checks the parts without a GPU).
 """
@@ -406,10 +407,17 @@ def rel_err(got, ref):
 def dry_run(args, runs):
     if not args.no_export:
         export_all(args, runs)
+    log("phase 1: PyTorch eager and Kiln")
     for m, b, iters, warm in runs:
-        log(f"{m} b{b}: torch tasks {','.join(torch_tasks(args, not args.no_compile))} ({warm} warm-up + {iters} runs)")
+        log(f"{m} b{b}: eager {','.join(args.precision_list)} ({warm} warm-up + {iters} runs)")
         for p in args.precision_list:
-            log(f"  kilnexec --onnx={m}_b{b}.onnx --device=cuda {' '.join(KILN_FLAG[p])} --iterations={iters}")
+            log(f"  kilnexec --onnx={m}_b{b}.onnx --device=cuda {' '.join(KILN_FLAG[p])} --iterations={iters}"
+                + (" (+ --useCudaGraph on the saved plan)" if b == 1 and p == "fp16" else ""))
+    if not args.no_compile:
+        log(f"phase 2: torch.compile max-autotune (<= {args.compile_limit:.0f} s, else default <= "
+            f"{args.default_compile_limit:.0f} s), within {args.budget:.0f} s from the start")
+        for p in [p for p in ("fp16", "bf16", "fp32") if p in args.precision_list]:
+            log("  " + ", ".join(f"{m} b{b} {p}" for m, b, _, _ in runs))
     from test_run_cuda import fixture_result
     result = fixture_result()
     result["dry_run"] = True
@@ -475,7 +483,10 @@ def main(argv=None):
     rows = {}
     for m, b, iters, warm in runs:
         log(f"{m} b{b}: PyTorch eager")
-        tres = run_torch(args, m, b, iters, warm, [f"{p}:eager" for p in args.precision_list], deadline)
+        eager = [f"{p}:eager" for p in args.precision_list]
+        if b == 1 and "fp32" not in args.precision_list:
+            eager.insert(0, "fp32:eager")  # the reference the output errors are measured against (--quick too)
+        tres = run_torch(args, m, b, iters, warm, eager, deadline)
         fl = model_flops(os.path.join(args.workdir, f"{m}_b{b}.onnx"))
         for p in args.precision_list:
             row = rows[(m, b, p)] = {"model": m, "batch": b, "precision": p, "flops": fl / b if fl else None,
