@@ -59,6 +59,9 @@ class CudaBackend final : public backends::DeviceBackend {
     registerCastTactics(all_);
     registerResizeTactics(all_);
     registerPluginTactics(all_);
+    registerLogicalTactics(all_);
+    registerWhereTactics(all_);
+    registerSplitTactics(all_);
     for (const backends::DeviceTactic& t : all_) {
       KILN_CHECK(t.supports && t.create, "CUDA tactic '", t.name, "' lacks supports() or create()");
       KILN_CHECK(byName_.emplace(t.name, &t).second, "CUDA tactic '", t.name, "' registered twice");

@@ -3,9 +3,16 @@
 // stand-in host that claims a GPU (tactic supports()/create() make no CUDA
 // call), so this checks that every layer the passes leave has a CUDA tactic
 // and the plan is bound to the target. It does not run anything.
+// ModelCoverageDir does the same for every *.onnx in $KILN_CUDA_MODELS_DIR
+// (the GPU benchmark's exports: bench/models/export_gpu_models.py), and lists
+// every layer that lacks a CUDA tactic, not only the first.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
 #include <fstream>
 #include <iterator>
 
@@ -18,19 +25,40 @@
 namespace kiln::test {
 namespace {
 
-//! cuda::backend()'s tactics with a pretend H100 as the host.
+//! The ops of the layers no real CUDA tactic supported, as "describe()" lines,
+//! when PretendGpu runs in survey mode (supports() is a plain function pointer).
+std::vector<std::string>& surveyed() {
+  static std::vector<std::string> lines;
+  return lines;
+}
+
+class NothingKernel final : public backends::DeviceKernel {
+ public:
+  void enqueue(const backends::DeviceLaunch&, const backends::TensorView*, const backends::TensorView*) const override {}
+};
+
+constexpr const char* kSurveyTactic = ".no_cuda_tactic";
+
+//! cuda::backend()'s tactics with a pretend H100 as the host. In survey mode
+//! each op also gets a last-resort tactic that accepts every node and records
+//! it, so one build lists every layer the real tactics leave uncovered.
 class PretendGpu final : public backends::DeviceBackend {
  public:
-  PretendGpu() {
+  explicit PretendGpu(bool survey = false) : survey_(survey) {
     host_.available = true;
     host_.target = {"cuda", "sm_90", "pretend H100", 13000, 92600, 130100};
   }
   const char* device() const override { return real().device(); }
   const backends::HostDevice& host() const override { return host_; }
   std::vector<const backends::DeviceTactic*> tacticsFor(const std::string& op) const override {
-    return real().tacticsFor(op);
+    std::vector<const backends::DeviceTactic*> list = real().tacticsFor(op);
+    if (survey_) list.push_back(surveyTactic(op));
+    return list;
   }
-  const backends::DeviceTactic* findTactic(const std::string& name) const override { return real().findTactic(name); }
+  const backends::DeviceTactic* findTactic(const std::string& name) const override {
+    auto it = survey_ ? surveyTactics_.find(name) : surveyTactics_.end();
+    return it != surveyTactics_.end() ? it->second.get() : real().findTactic(name);
+  }
   std::shared_ptr<void> allocate(std::size_t) const override { return nullptr; }
   void copyAsync(void*, const void*, std::size_t, backends::CopyKind, void*) const override {}
   void synchronize(void*) const override {}
@@ -38,17 +66,41 @@ class PretendGpu final : public backends::DeviceBackend {
 
  private:
   static const backends::DeviceBackend& real() { return cuda::backend(); }
+  const backends::DeviceTactic* surveyTactic(const std::string& op) const {
+    std::unique_ptr<backends::DeviceTactic>& t = surveyTactics_[op + kSurveyTactic];
+    if (!t) {
+      t = std::make_unique<backends::DeviceTactic>();
+      t->name = op + kSurveyTactic;
+      t->op = op;
+      t->priority = -1000000;
+      t->supports = [](const ir::Node& n) {
+        surveyed().push_back(n.describe());
+        return true;
+      };
+      t->create = [](const ir::Node&) -> std::unique_ptr<backends::DeviceKernel> {
+        return std::make_unique<NothingKernel>();
+      };
+    }
+    return t.get();
+  }
+  bool survey_;
   backends::HostDevice host_;
+  mutable std::map<std::string, std::unique_ptr<backends::DeviceTactic>> surveyTactics_;
 };
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return {};
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
 
 class ModelCoverage : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ModelCoverage, EveryLayerHasACudaTactic) {
   const char* src = std::getenv("KILN_SOURCE_DIR");
   std::string path = std::string(src ? src : ".") + "/tests/models/" + GetParam();
-  std::ifstream f(path, std::ios::binary);
-  ASSERT_TRUE(f) << "cannot open " << path << " (set KILN_SOURCE_DIR)";
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string bytes = readFile(path);
+  ASSERT_FALSE(bytes.empty()) << "cannot open " << path << " (set KILN_SOURCE_DIR)";
   ir::Graph g;
   ASSERT_TRUE(onnx::importModel(bytes.data(), bytes.size(), "", g).ok);
   PretendGpu gpu;
@@ -76,6 +128,61 @@ TEST_P(ModelCoverage, EveryLayerHasACudaTactic) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ModelCoverage, ::testing::Values("small_cnn.onnx", "small_transformer.onnx"));
+
+// Every *.onnx in $KILN_CUDA_MODELS_DIR (e.g. `python3 bench/models/export_gpu_models.py
+// --out-dir /tmp/gpu_models`, then KILN_CUDA_MODELS_DIR=/tmp/gpu_models) builds for CUDA with
+// a real tactic on every layer; a failure lists each layer left without one.
+TEST(ModelCoverageDir, EveryLayerOfEveryModelHasACudaTactic) {
+  const char* dir = std::getenv("KILN_CUDA_MODELS_DIR");
+  if (!dir || !*dir) GTEST_SKIP() << "KILN_CUDA_MODELS_DIR is not set (a directory of .onnx models to build for CUDA)";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) GTEST_SKIP() << "KILN_CUDA_MODELS_DIR=" << dir << " is not a directory";
+  std::vector<std::string> models;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".onnx") models.push_back(e.path().string());
+  std::sort(models.begin(), models.end());
+  if (models.empty()) GTEST_SKIP() << "no .onnx file in " << dir;
+  for (const std::string& path : models) {
+    SCOPED_TRACE(path);
+    ir::Graph g;
+    std::string bytes = readFile(path);
+    ASSERT_FALSE(bytes.empty()) << "cannot read " << path;
+    onnx::ImportResult imported =
+        onnx::importModel(bytes.data(), bytes.size(), fs::path(path).parent_path().string(), g, builder::evaluateOnHost);
+    ASSERT_TRUE(imported.ok) << "cannot import " << path;
+    PretendGpu gpu(/*survey=*/true);
+    surveyed().clear();
+    builder::BuildOptions o;
+    o.device = "cuda";
+    o.deviceBackend = &gpu;
+    o.log = [](ILogger::Severity, const std::string&) {};
+    std::vector<uint8_t> planBytes;
+    try {
+      planBytes = builder::buildPlan(g, o);
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.what();
+      continue;
+    }
+    auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
+    plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
+    EXPECT_EQ(p.meta.device, "cuda");
+    std::map<std::string, int> tacticCounts;
+    std::string missing;
+    for (const auto& n : p.graph->nodes()) {
+      ++tacticCounts[n->tactic];
+      if (n->tactic.size() >= std::string(kSurveyTactic).size() &&
+          n->tactic.compare(n->tactic.size() - std::string(kSurveyTactic).size(), std::string::npos, kSurveyTactic) == 0)
+        missing += "\n  " + n->describe();
+      else
+        EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
+    }
+    EXPECT_TRUE(missing.empty()) << fs::path(path).filename().string() << ": layers without a CUDA tactic:" << missing;
+    std::cout << "[ info ] " << fs::path(path).filename().string() << ": " << p.graph->nodes().size() << " layers:";
+    for (const auto& [t, c] : tacticCounts) std::cout << " " << t << "x" << c;
+    std::cout << "\n";
+  }
+}
 
 }  // namespace
 }  // namespace kiln::test

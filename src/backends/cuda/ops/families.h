@@ -24,6 +24,9 @@ void registerPluginTactics(TacticList& out);       // KilnPlugin (a user's plugi
 //! The stream a plugin's enqueue gets: the launch's, or cudaStreamLegacy for
 //! the null stream (never null, so plugins can tell CUDA from the CPU).
 cudaStream_t pluginStream(const backends::DeviceLaunch& launch);
+void registerLogicalTactics(TacticList& out);      // Equal/Less/Greater(OrEqual), And/Or/Xor, Not
+void registerWhereTactics(TacticList& out);        // Where
+void registerSplitTactics(TacticList& out);        // Split
 
 }  // namespace kiln::cuda
 
