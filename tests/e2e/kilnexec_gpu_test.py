@@ -98,7 +98,7 @@ class KilnexecGpu(unittest.TestCase):
         self.assertAlmostEqual(s["Latency"]["mean"], parts, delta=1e-3 * parts + 1e-4,
                                msg="Latency is not H2D + GPU Compute + D2H")
         for name in ("Total Host Walltime", "Total GPU Compute Time"):
-            self.assertRegex(out, rf"\[I\] {name}: {NUM} s$")
+            self.assertRegex(out, re.compile(rf"\[I\] {name}: {NUM} s$", re.M))
         self.assertRegex(out, r"Timing trace has 20 queries over")
         self.assertNotIn("compute ran on the CPU", out)
         self.assertIn("Data transfers: Enabled", out)
