@@ -7,6 +7,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/precision.h"
 #include "builder/memory_planner.h"
 #include "builder/tactic_selector.h"
 #include "core/error.h"
@@ -217,6 +218,12 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   pctx.cpuFusions = device == nullptr;
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
+  if (!device) {
+    CpuPrecisionResult precision = markCpuPrecision(*graph, options.cpuPrecision, cpu::hostSupportsBF16Tactics());
+    for (const std::string& w : precision.warnings) log(options, ILogger::Severity::kWARNING, w);
+    if (precision.bf16Layers)
+      log(options, ILogger::Severity::kVERBOSE, strCat(precision.bf16Layers, " layer(s) may run in BF16"));
+  }
   if (!device && options.onednnTactics) cpu::proposeLayouts(*graph);
 
   // The graph stays symbolic where inputs vary; tactics are chosen on the first

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <random>
 
-#include "backends/cpu/kernel.h"
+#include "backends/cpu/precision.h"
 #include "core/error.h"
 
 namespace kiln::builder {
@@ -33,10 +33,31 @@ void makeScratch(const ir::Node& node, ScratchNode& s) {
   s.node->attrs = node.attrs;
 }
 
+//! A layer whose BF16 is preferred or required (cpu::kBF16Attr 2 or 3,
+//! builder/cpu_precision.h) keeps only its BF16 candidates; without any,
+//! a required one fails and a preferred one keeps FP32 with a warning.
+void keepRequiredPrecision(const ir::Node& node, const BuildOptions& options,
+                           std::vector<const cpu::Tactic*>& candidates) {
+  const int64_t bf16 = node.i(cpu::kBF16Attr, 0);
+  if (bf16 < 2) return;
+  std::vector<const cpu::Tactic*> kept;
+  for (const cpu::Tactic* t : candidates)
+    if (cpu::isBF16Tactic(*t)) kept.push_back(t);
+  if (!kept.empty()) {
+    candidates = std::move(kept);
+    return;
+  }
+  KILN_CHECK(bf16 < 3, node.describe(), ": precision constraint BF16 not met: no BF16 CPU kernel supports it",
+             " (kOBEY_PRECISION_CONSTRAINTS)");
+  if (options.log)
+    options.log(ILogger::Severity::kWARNING,
+                strCat(node.describe(), ": precision constraint BF16 not met, runs FP32: no BF16 CPU kernel supports it"));
+}
+
 }  // namespace
 
 bool allowed(const cpu::Tactic& tactic, const BuildOptions& options) {
-  return options.onednnTactics || !tactic.name.ends_with(".onednn");
+  return options.onednnTactics || tactic.name.find(".onednn") == std::string::npos;  // also "<Op>.onednn_bf16"
 }
 
 double timeTactic(const ir::Node& node, const std::string& tacticName, int iterations, ThreadPool& pool,
@@ -101,6 +122,7 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
       if (v) dtypes += strCat(dtypes.empty() ? "" : ", ", dataTypeName(v->dtype), ir::toString(v->shape));
     fail(node.describe(), ": no CPU kernel supports it (inputs: ", dtypes, ")");
   }
+  keepRequiredPrecision(node, options, candidates);
   if (options.workspaceLimit != SIZE_MAX) {
     std::size_t smallest = SIZE_MAX;
     std::vector<const cpu::Tactic*> fitting;
