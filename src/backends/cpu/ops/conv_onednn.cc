@@ -505,7 +505,7 @@ void chainOnednnConvLayouts(ir::Graph& graph) {
 
 void addOnednnConvTactics(TacticRegistry& r) {
   r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
-  r.add({"Conv.onednn_bf16", "Conv", 6, supportsConvBF16, createConvBF16, prepackConvBF16});
+  r.add({"Conv.onednn_bf16", "Conv", 15, supportsConvBF16, createConvBF16, prepackConvBF16});
 }
 
 }  // namespace kiln::cpu

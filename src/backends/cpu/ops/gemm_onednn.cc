@@ -333,8 +333,8 @@ std::unique_ptr<Kernel> createMatMulBF16(const ir::Node& n) { return std::make_u
 void addOnednnGemmTactics(TacticRegistry& r) {
   r.add({"MatMul.onednn", "MatMul", 5, supportsMatMul, createMatMul, prepackMatMul});
   r.add({"Gemm.onednn", "Gemm", 5, supportsMatMul, createMatMul, prepackMatMul});
-  r.add({"MatMul.onednn_bf16", "MatMul", 6, supportsMatMulBF16, createMatMulBF16, prepackMatMulBF16});
-  r.add({"Gemm.onednn_bf16", "Gemm", 6, supportsMatMulBF16, createMatMulBF16, prepackMatMulBF16});
+  r.add({"MatMul.onednn_bf16", "MatMul", 15, supportsMatMulBF16, createMatMulBF16, prepackMatMulBF16});
+  r.add({"Gemm.onednn_bf16", "Gemm", 15, supportsMatMulBF16, createMatMulBF16, prepackMatMulBF16});
 }
 
 }  // namespace kiln::cpu
