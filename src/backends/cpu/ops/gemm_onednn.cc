@@ -151,7 +151,7 @@ class MatMulOnednn final : public Kernel {
     const int threads = ctx.pool->size();
     std::unique_ptr<MatMulPrims> oneOff;
     const MatMulPrims& p = lookup(threads, in, out[0], oneOff);
-    KILN_CHECK(p.workspace() <= workspace_, what_, ": oneDNN needs ", p.scratchBytes,
+    KILN_CHECK(p.workspace() <= workspace_, what_, ": oneDNN needs ", p.workspace(),
                " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
     setThreads(threads);
     dnnl::stream& stream = threadStream();
