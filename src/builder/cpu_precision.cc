@@ -49,4 +49,22 @@ CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions&
   return result;
 }
 
+void keepRequiredCpuPrecision(const ir::Node& node, std::vector<const cpu::Tactic*>& candidates,
+                              const std::function<void(ILogger::Severity, const std::string&)>& log) {
+  const int64_t bf16 = node.i(cpu::kBF16Attr, 0);
+  if (bf16 < 2) return;
+  std::vector<const cpu::Tactic*> kept;
+  for (const cpu::Tactic* t : candidates)
+    if (cpu::isBF16Tactic(*t)) kept.push_back(t);
+  if (!kept.empty()) {
+    candidates = std::move(kept);
+    return;
+  }
+  KILN_CHECK(bf16 < 3, node.describe(), ": precision constraint BF16 not met: no BF16 CPU kernel supports it",
+             " (kOBEY_PRECISION_CONSTRAINTS)");
+  if (log)
+    log(ILogger::Severity::kWARNING,
+        strCat(node.describe(), ": precision constraint BF16 not met, runs FP32: no BF16 CPU kernel supports it"));
+}
+
 }  // namespace kiln::builder

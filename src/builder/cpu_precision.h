@@ -19,10 +19,16 @@
 //  - Only node attributes change; the graph keeps FP32 activations (the BF16
 //    tactics convert at their inputs and output FP32).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "ir/graph.h"
+#include "kiln/types.h"
+
+namespace kiln::cpu {
+struct Tactic;
+}
 
 namespace kiln::builder {
 
@@ -45,5 +51,12 @@ struct CpuPrecisionResult {
 //! tests pass false to see the fallback). Throws kiln::Error for an obeyed
 //! constraint the CPU cannot meet.
 CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options, bool nativeBF16);
+
+//! Tactic choice for a marked layer: one whose BF16 is preferred or required
+//! (cpu::kBF16Attr 2 or 3) keeps only its BF16 `candidates`; without any, a
+//! required one fails naming the layer and a preferred one keeps its FP32
+//! candidates with a warning through `log` (may be empty).
+void keepRequiredCpuPrecision(const ir::Node& node, std::vector<const cpu::Tactic*>& candidates,
+                              const std::function<void(ILogger::Severity, const std::string&)>& log);
 
 }  // namespace kiln::builder

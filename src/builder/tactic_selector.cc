@@ -4,7 +4,7 @@
 #include <chrono>
 #include <random>
 
-#include "backends/cpu/precision.h"
+#include "backends/cpu/kernel.h"
 #include "core/error.h"
 
 namespace kiln::builder {
@@ -31,27 +31,6 @@ void makeScratch(const ir::Node& node, ScratchNode& s) {
   for (const ir::Value* v : node.outputs) outs.push_back(s.graph.addValue(v->name, v->dtype, v->shape));
   s.node = s.graph.addNode(node.op, node.name, ins, outs);
   s.node->attrs = node.attrs;
-}
-
-//! A layer whose BF16 is preferred or required (cpu::kBF16Attr 2 or 3,
-//! builder/cpu_precision.h) keeps only its BF16 candidates; without any,
-//! a required one fails and a preferred one keeps FP32 with a warning.
-void keepRequiredPrecision(const ir::Node& node, const BuildOptions& options,
-                           std::vector<const cpu::Tactic*>& candidates) {
-  const int64_t bf16 = node.i(cpu::kBF16Attr, 0);
-  if (bf16 < 2) return;
-  std::vector<const cpu::Tactic*> kept;
-  for (const cpu::Tactic* t : candidates)
-    if (cpu::isBF16Tactic(*t)) kept.push_back(t);
-  if (!kept.empty()) {
-    candidates = std::move(kept);
-    return;
-  }
-  KILN_CHECK(bf16 < 3, node.describe(), ": precision constraint BF16 not met: no BF16 CPU kernel supports it",
-             " (kOBEY_PRECISION_CONSTRAINTS)");
-  if (options.log)
-    options.log(ILogger::Severity::kWARNING,
-                strCat(node.describe(), ": precision constraint BF16 not met, runs FP32: no BF16 CPU kernel supports it"));
 }
 
 }  // namespace
@@ -122,7 +101,7 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
       if (v) dtypes += strCat(dtypes.empty() ? "" : ", ", dataTypeName(v->dtype), ir::toString(v->shape));
     fail(node.describe(), ": no CPU kernel supports it (inputs: ", dtypes, ")");
   }
-  keepRequiredPrecision(node, options, candidates);
+  keepRequiredCpuPrecision(node, candidates, options.log);  // builder/cpu_precision.h
   if (options.workspaceLimit != SIZE_MAX) {
     std::size_t smallest = SIZE_MAX;
     std::vector<const cpu::Tactic*> fitting;

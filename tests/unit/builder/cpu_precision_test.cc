@@ -114,6 +114,45 @@ TEST(CpuPrecision, LayerConstraints) {
   EXPECT_THROW(markCpuPrecision(*g, {.obeyConstraints = true}, true), Error);
 }
 
+TEST(CpuPrecision, PreferredAndRequiredBF16KeepOnlyBF16Candidates) {
+  if (!cpu::tactics().find("MatMul.onednn_bf16")) GTEST_SKIP() << "built without oneDNN";
+  auto g = network();
+  ir::Node* mm = node(*g, "mm");
+  const std::vector<const cpu::Tactic*> all = {cpu::tactics().find("MatMul.onednn_bf16"),
+                                               cpu::tactics().find("MatMul.packed_gemm"), cpu::tactics().find("MatMul.ref")};
+  const std::vector<const cpu::Tactic*> fp32(all.begin() + 1, all.end());
+  std::vector<std::string> warnings;
+  auto log = [&](ILogger::Severity, const std::string& m) { warnings.push_back(m); };
+  for (int64_t mark : {0, 1}) {  // allowed or unmarked: every candidate stays
+    mm->attrs[cpu::kBF16Attr] = mark;
+    std::vector<const cpu::Tactic*> c = all;
+    keepRequiredCpuPrecision(*mm, c, log);
+    EXPECT_EQ(c, all);
+  }
+  for (int64_t mark : {2, 3}) {
+    mm->attrs[cpu::kBF16Attr] = mark;
+    std::vector<const cpu::Tactic*> c = all;
+    keepRequiredCpuPrecision(*mm, c, log);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0]->name, "MatMul.onednn_bf16");
+  }
+  EXPECT_TRUE(warnings.empty());
+  // No BF16 candidate (a run-time B, say): preferred keeps FP32 with a warning, required fails naming the layer.
+  mm->attrs[cpu::kBF16Attr] = int64_t{2};
+  std::vector<const cpu::Tactic*> c = fp32;
+  keepRequiredCpuPrecision(*mm, c, log);
+  EXPECT_EQ(c, fp32);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("\"mm\""), std::string::npos) << warnings[0];
+  mm->attrs[cpu::kBF16Attr] = int64_t{3};
+  try {
+    keepRequiredCpuPrecision(*mm, c, log);
+    ADD_FAILURE() << "a required BF16 without a BF16 candidate must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"mm\""), std::string::npos) << e.what();
+  }
+}
+
 std::vector<std::pair<std::string, std::string>> layersOf(const std::vector<uint8_t>& bytes) {
   plan::PlanContents p = plan::readPlan(bytes.data(), bytes.size(), nullptr);
   std::vector<std::pair<std::string, std::string>> out;
