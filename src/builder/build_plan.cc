@@ -7,7 +7,6 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/kernel.h"
-#include "backends/cpu/precision.h"
 #include "builder/memory_planner.h"
 #include "builder/tactic_selector.h"
 #include "core/error.h"
@@ -219,7 +218,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
   if (!device) {
-    CpuPrecisionResult precision = markCpuPrecision(*graph, options.cpuPrecision, cpu::hostSupportsBF16Tactics());
+    CpuPrecisionResult precision = markCpuPrecision(*graph, options.cpuPrecision);
     for (const std::string& w : precision.warnings) log(options, ILogger::Severity::kWARNING, w);
     if (precision.bf16Layers)
       log(options, ILogger::Severity::kVERBOSE, strCat(precision.bf16Layers, " layer(s) may run in BF16"));

@@ -49,6 +49,10 @@ CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions&
   return result;
 }
 
+CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options) {
+  return markCpuPrecision(graph, options, cpu::hostSupportsBF16Tactics());
+}
+
 void keepRequiredCpuPrecision(const ir::Node& node, std::vector<const cpu::Tactic*>& candidates,
                               const std::function<void(ILogger::Severity, const std::string&)>& log) {
   const int64_t bf16 = node.i(cpu::kBF16Attr, 0);

@@ -47,10 +47,11 @@ struct CpuPrecisionResult {
 };
 
 //! Marks `graph`'s layers (see above). `nativeBF16`: whether this CPU runs
-//! the BF16 tactics natively (the builder passes cpu::hostSupportsBF16Tactics();
-//! tests pass false to see the fallback). Throws kiln::Error for an obeyed
+//! the BF16 tactics natively (tests pass false to see the fallback). Throws kiln::Error for an obeyed
 //! constraint the CPU cannot meet.
 CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options, bool nativeBF16);
+//! The same for this machine (nativeBF16 = cpu::hostSupportsBF16Tactics()): what the builder runs.
+CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options);
 
 //! Tactic choice for a marked layer: one whose BF16 is preferred or required
 //! (cpu::kBF16Attr 2 or 3) keeps only its BF16 `candidates`; without any, a
