@@ -7,6 +7,7 @@ Each runtime lives in its own process so that its peak RSS is its own; `rss_star
 RSS after Python and numpy were loaded and before the runtime was imported, so the driver can
 report the runtime's share apart from the interpreter's.
   peer_worker.py --runtime ort|openvino --model m.onnx --inputs manifest.json --outdir D --threads N
+                 [--precision f32|bf16]   (OpenVINO's INFERENCE_PRECISION_HINT; ONNX Runtime is FP32 only)
 """
 import argparse
 import json
@@ -75,13 +76,13 @@ class OpenVino:
     (INFERENCE_PRECISION_HINT=f32, so it is FP32 against FP32 on CPUs where it would pick BF16).
     Dynamic inputs are reshaped to the benchmark's shapes before compiling, as Kiln builds for them."""
 
-    def __init__(self, model, feeds, threads):
+    def __init__(self, model, feeds, threads, precision="f32"):
         import openvino as ov
         core = ov.Core()
         m = core.read_model(model)
         m.reshape({name: list(arr.shape) for name, arr in feeds.items()})
         self.compiled = core.compile_model(m, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
-                                                      "INFERENCE_PRECISION_HINT": "f32"})
+                                                      "INFERENCE_PRECISION_HINT": precision})
         self.req = self.compiled.create_infer_request()
         for name, arr in feeds.items():
             self.req.set_tensor(name, ov.Tensor(np.ascontiguousarray(arr), shared_memory=True))
@@ -110,13 +111,19 @@ def main():
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     a = ap.parse_args()
     rss_start = rss_kb()
     os.makedirs(a.outdir, exist_ok=True)
     try:
         t0 = time.perf_counter()
         feeds = load_inputs(a.inputs)
-        rt = (Ort if a.runtime == "ort" else OpenVino)(a.model, feeds, a.threads)
+        if a.runtime == "ort":
+            if a.precision != "f32":
+                raise ValueError("ONNX Runtime's CPU provider runs FP32 only")
+            rt = Ort(a.model, feeds, a.threads)
+        else:
+            rt = OpenVino(a.model, feeds, a.threads, a.precision)
         reply({"ready": True, "load_s": time.perf_counter() - t0, "rss_start_kb": rss_start, "rss_kb": rss_kb()})
     except Exception as e:  # noqa: BLE001 - any load failure is a reason to record, not a crash
         reply({"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]})

@@ -13,6 +13,8 @@ compared with the FMA peak that kiln_peak_flops measures.
   python3 bench/run_cpu.py --kiln-time build/bench/kiln_time --peak-flops build/bench/kiln_peak_flops \\
       --kilnexec build/tools/kilnexec/kilnexec --doc docs/benchmarks.md
   --quick: 10 timed runs, no batch-8 rows.  --smoke: tiny models, a few runs, checks the harness (ctest).
+  --bf16: also Kiln built with --bf16 and OpenVINO with INFERENCE_PRECISION_HINT=bf16 (columns kiln_bf16,
+  openvino_bf16), their outputs checked against ONNX Runtime's FP32 at 2e-2 of the range.
 """
 import argparse
 import importlib.util
@@ -30,8 +32,11 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 RUNTIMES = ("kiln", "ort", "openvino")
-PRETTY = {"kiln": "Kiln", "ort": "ONNX Runtime", "openvino": "OpenVINO"}
+PRETTY = {"kiln": "Kiln", "ort": "ONNX Runtime", "openvino": "OpenVINO", "kiln_bf16": "Kiln BF16",
+          "openvino_bf16": "OpenVINO BF16"}
 TOLERANCE = 1e-3  # max |err| as a fraction of the reference output's range
+BF16_TOLERANCE = 2e-2  # the same for the BF16 runtimes (8 significant bits; issue #6's bound)
+BF16_RUNTIMES = ("kiln_bf16", "openvino_bf16")
 
 # name: (label, maker command (argv after python) or a fixed path, static shapes for dynamic inputs, batch)
 MODELS = {
@@ -217,19 +222,22 @@ class Worker:
                 self.proc.wait()
 
 
-def start_workers(args, name, path, plan, manifest, threads, runtimes, workdir):
+def start_workers(args, name, path, plans, manifest, threads, runtimes, workdir):
+    """`plans`: Kiln's plan path (or its build's failure, a dict) per Kiln runtime (kiln, kiln_bf16)."""
     workers = {}
     for rt in runtimes:
         outdir = os.path.join(workdir, "out", f"{name}_t{threads}_{rt}")
-        if rt == "kiln":
+        if rt in ("kiln", "kiln_bf16"):
+            plan = plans[rt]
             if isinstance(plan, dict):  # the build failed: its reason
                 workers[rt] = plan
                 continue
             argv = [args.kiln_time, "serve", f"--plan={plan}", f"--inputs={manifest}", f"--outdir={outdir}",
                     f"--threads={threads}"]
         else:
-            argv = [sys.executable, os.path.join(HERE, "peer_worker.py"), "--runtime", rt, "--model", path,
-                    "--inputs", manifest, "--outdir", outdir, "--threads", str(threads)]
+            argv = [sys.executable, os.path.join(HERE, "peer_worker.py"), "--runtime", rt.removesuffix("_bf16"),
+                    "--model", path, "--inputs", manifest, "--outdir", outdir, "--threads", str(threads),
+                    "--precision", "bf16" if rt in BF16_RUNTIMES else "f32"]
         w = Worker(rt, argv, outdir)
         workers[rt] = w if not w.error else {"error": w.error}
         if w.error:
@@ -239,7 +247,7 @@ def start_workers(args, name, path, plan, manifest, threads, runtimes, workdir):
 
 # ----------------------------------------------------------------------------- checks, stats
 
-def validate(ref, got):
+def validate(ref, got, tolerance=TOLERANCE):
     """(ok, worst err/range): each output of `got` vs the reference's of the same name (else index)."""
     if got is None or ref is None:
         return False, None
@@ -258,7 +266,7 @@ def validate(ref, got):
         scale = span if span > 0 else max(float(np.abs(r64).max()) if r64.size else 0.0, 1.0)
         err = float(np.abs(r64 - g64).max()) / scale if r64.size else 0.0
         worst = max(worst, err)
-    return worst <= TOLERANCE, worst
+    return worst <= tolerance, worst
 
 
 def stats(times):
@@ -274,9 +282,9 @@ def peak_flops(args, threads):
     return json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
 
 
-def kiln_build(args, name, path, shapes, workdir, threads):
+def kiln_build(args, name, path, shapes, workdir, threads, bf16=False):
     """Cold build (no timing cache), then a warm one with the cache the cold build wrote."""
-    base = os.path.join(workdir, "plans", name)
+    base = os.path.join(workdir, "plans", name + ("_bf16" if bf16 else ""))
     os.makedirs(os.path.dirname(base), exist_ok=True)
     cache = base + ".cache"
     if os.path.exists(cache):
@@ -285,7 +293,8 @@ def kiln_build(args, name, path, shapes, workdir, threads):
     res = {}
     for kind, plan in (("cold", base + ".cold.plan"), ("warm", base + ".plan")):
         p = subprocess.run([args.kiln_time, "build", f"--onnx={path}", f"--plan={plan}", f"--cache={cache}",
-                            f"--threads={threads}", f"--shapes={shape_flag}"], capture_output=True, text=True)
+                            f"--threads={threads}", f"--shapes={shape_flag}", f"--bf16={int(bf16)}"],
+                           capture_output=True, text=True)
         try:
             msg = json.loads(p.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
@@ -294,7 +303,7 @@ def kiln_build(args, name, path, shapes, workdir, threads):
             log(f"{name}: Kiln build failed: {msg['error']}")
             return {"error": msg["error"]}, res
         res[kind] = msg
-        log(f"{name}: Kiln {kind} build {msg['build_s']:.2f} s (parse {msg['parse_s']:.2f} s)")
+        log(f"{name}: Kiln{' BF16' if bf16 else ''} {kind} build {msg['build_s']:.2f} s (parse {msg['parse_s']:.2f} s)")
     os.remove(base + ".cold.plan")
     return base + ".plan", res
 
@@ -313,9 +322,12 @@ def bench_model(args, name, workdir, threads_list, peak):
     if isinstance(plan, str):
         row["plan"] = plan
         row["plan_mib"] = os.path.getsize(plan) / 2**20
+    plans = {"kiln": plan}
+    if "kiln_bf16" in args.runtimes:
+        plans["kiln_bf16"], row["build_bf16"] = kiln_build(args, name, path, shapes, workdir, max(threads_list), True)
     iters = args.b8_iters if batch >= 8 and not args.smoke else args.iters
     for threads in threads_list:
-        workers = start_workers(args, name, path, plan, manifest, threads, args.runtimes, workdir)
+        workers = start_workers(args, name, path, plans, manifest, threads, args.runtimes, workdir)
         live = [rt for rt in args.runtimes if isinstance(workers[rt], Worker)]
         per_round = -(-iters // args.rounds)
         for r in range(args.rounds):
@@ -350,7 +362,7 @@ def bench_model(args, name, workdir, threads_list, peak):
             if ref is None:
                 s["valid"], s["err"] = None, None  # nothing to check against
             else:
-                s["valid"], s["err"] = validate(ref, s["outputs"])
+                s["valid"], s["err"] = validate(ref, s["outputs"], BF16_TOLERANCE if rt in BF16_RUNTIMES else TOLERANCE)
             s["status"] = "ok" if s["valid"] in (True, None) else "INVALID"
             if s["status"] == "INVALID":
                 log(f"{name} t{threads}: {rt} INVALID (max err {s['err']:.3g} of the output range)")
@@ -433,6 +445,7 @@ def main():
     ap.add_argument("--pause", type=float, default=0.05, help="seconds between two runtimes' turns")
     ap.add_argument("--quick", action="store_true", help="10 timed runs in 2 rounds, no batch-8 rows")
     ap.add_argument("--smoke", action="store_true", help="tiny models, 3 runs: checks the harness, not speed")
+    ap.add_argument("--bf16", action="store_true", help="also Kiln --bf16 and OpenVINO with bf16 inference precision")
     ap.add_argument("--json", help="results JSON (default <workdir>/results.json)")
     ap.add_argument("--doc", help="write the markdown report here (e.g. docs/benchmarks.md)")
     args = ap.parse_args()
@@ -443,6 +456,8 @@ def main():
         print(f"bench: skipped, {e} (scripts/setup.sh installs it)")
         return 77
     args.runtimes = [r for r in args.runtimes.split(",") if r]
+    if args.bf16:
+        args.runtimes += [r + "_bf16" for r in ("kiln", "openvino") if r in args.runtimes]
     cores = os.cpu_count() or 1
     threads_list = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
     models = args.models.split(",") if args.models else DEFAULT_MODELS
@@ -481,7 +496,8 @@ def main():
               "command": "python3 " + " ".join(_rel(a) for a in sys.argv),
               "load_avg_start": load_start, "load_avg_end": os.getloadavg(), "seconds": time.time() - t_start,
               "iters": args.iters, "b8_iters": args.b8_iters, "rounds": args.rounds, "quick": args.quick,
-              "smoke": args.smoke, "rows": rows, "profiles": profile, "not_run": NOT_RUN, "tolerance": TOLERANCE}
+              "smoke": args.smoke, "rows": rows, "profiles": profile, "not_run": NOT_RUN, "tolerance": TOLERANCE,
+              "bf16": args.bf16, "bf16_tolerance": BF16_TOLERANCE}
     json.dump(result, open(args.json or os.path.join(args.workdir, "results.json"), "w"), indent=1)
     import report
     text = report.render(result)
@@ -525,15 +541,16 @@ def smoke_check(result):
     problems = []
     for row in result["rows"]:
         for threads, res in row["by_threads"].items():
-            for rt in ("kiln", "ort"):
+            for rt in ("kiln", "ort") + (("kiln_bf16",) if result.get("bf16") else ()):
                 s = res.get(rt, {})
                 if s.get("status") != "ok" or not s.get("runs"):
                     problems.append(f"{row['name']} t{threads} {rt}: {s.get('status')} {s.get('reason', '')}")
-            ov = res.get("openvino")
-            if ov is not None and ov.get("status") == "INVALID":
-                problems.append(f"{row['name']} t{threads} openvino: INVALID")
-            if ov is not None and ov.get("status") == "n/a" and not ov.get("reason"):
-                problems.append(f"{row['name']} t{threads} openvino: n/a without a reason")
+            for rt in ("openvino", "openvino_bf16"):
+                ov = res.get(rt)
+                if ov is not None and ov.get("status") == "INVALID":
+                    problems.append(f"{row['name']} t{threads} {rt}: INVALID")
+                if ov is not None and ov.get("status") == "n/a" and not ov.get("reason"):
+                    problems.append(f"{row['name']} t{threads} {rt}: n/a without a reason")
         if not row.get("build", {}).get("warm"):
             problems.append(f"{row['name']}: no warm-cache build time")
         if row["gflop"] <= 0 or row["flops_unknown"]:

@@ -196,15 +196,22 @@ class BuilderImpl final : public IBuilder {
       auto& config = static_cast<BuilderConfigImpl&>(cfg);
       KILN_CHECK(config.device == DeviceType::kCPU || config.device == DeviceType::kGPU,
                  "DeviceType::kDLA is not supported: setDefaultDeviceType(DeviceType::kCPU) or (kGPU)");
-      if (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16) || config.getFlag(BuilderFlag::kINT8))
+      // (BF16 on the CPU: builder/cpu_precision.h, which warns itself where the CPU lacks it.)
+      const bool cpuBuild = config.device == DeviceType::kCPU;
+      if (config.getFlag(BuilderFlag::kFP16) || (!cpuBuild && config.getFlag(BuilderFlag::kBF16)) ||
+          config.getFlag(BuilderFlag::kINT8))
         logMessage(logger_, ILogger::Severity::kWARNING,
-                   "reduced precision (FP16/BF16/INT8) requested: the CPU backend builds FP32 for now");
+                   cpuBuild ? "reduced precision (FP16/INT8) requested: the CPU backend builds those layers FP32 for now"
+                            : "reduced precision (FP16/BF16/INT8) requested: the CUDA backend builds FP32 for now");
       builder::BuildOptions options;
       options.threads = config.threads;
       options.device = config.device == DeviceType::kGPU ? "cuda" : "cpu";
       if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.onednnTactics = config.tacticSources & (1u << static_cast<int>(TacticSource::kONEDNN));
+      options.cpuPrecision.bf16 = config.getFlag(BuilderFlag::kBF16);
+      options.cpuPrecision.obeyConstraints = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+      options.cpuPrecision.preferConstraints = config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
       options.log = [this](ILogger::Severity s, const std::string& m) { logMessage(logger_, s, m); };
       builder::TimingCache scratch;
       options.timingCache = config.timingCache ? &const_cast<TimingCacheImpl*>(config.timingCache)->cache : &scratch;

@@ -223,6 +223,12 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   pctx.cpuFusions = device == nullptr;
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
+  if (!device) {
+    CpuPrecisionResult precision = markCpuPrecision(*graph, options.cpuPrecision);
+    for (const std::string& w : precision.warnings) log(options, ILogger::Severity::kWARNING, w);
+    if (precision.bf16Layers)
+      log(options, ILogger::Severity::kVERBOSE, strCat(precision.bf16Layers, " layer(s) may run in BF16"));
+  }
   if (!device && options.onednnTactics) cpu::proposeLayouts(*graph);
 
   // The graph stays symbolic where inputs vary; tactics are chosen on the first

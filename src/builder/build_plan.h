@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/cpu_precision.h"
 #include "builder/timing_cache.h"
 #include "ir/graph.h"
 #include "kiln/types.h"
@@ -36,6 +37,8 @@ struct BuildOptions {
   //! Tactics needing more scratch memory than this are not chosen (kWORKSPACE pool).
   std::size_t workspaceLimit = SIZE_MAX;
   bool onednnTactics = true;  //!< TacticSource::kONEDNN: the "<Op>.onednn" tactics may be chosen
+  //! CPU builds: kBF16 and the precision-constraint flags (builder/cpu_precision.h).
+  CpuPrecisionOptions cpuPrecision;
   std::function<void(ILogger::Severity, const std::string&)> log;
   //! "cpu", or "cuda": tactics from the CUDA backend (needs a GPU to build, as TensorRT does).
   std::string device = "cpu";

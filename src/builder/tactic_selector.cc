@@ -25,7 +25,7 @@ void makeScratch(const ir::Node& node, ScratchNode& s) {
 }
 
 bool allowed(const cpu::Tactic& tactic, const BuildOptions& options) {
-  return options.onednnTactics || !tactic.name.ends_with(".onednn");
+  return options.onednnTactics || tactic.name.find(".onednn") == std::string::npos;  // also "<Op>.onednn_bf16"
 }
 
 double timeTactic(const ir::Node& node, const std::string& tacticName, int iterations, ThreadPool& pool,
@@ -90,6 +90,7 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
       if (v) dtypes += strCat(dtypes.empty() ? "" : ", ", dataTypeName(v->dtype), ir::toString(v->shape));
     fail(node.describe(), ": no CPU kernel supports it (inputs: ", dtypes, ")");
   }
+  keepRequiredCpuPrecision(node, candidates, options.log);  // builder/cpu_precision.h
   if (options.workspaceLimit != SIZE_MAX) {
     std::size_t smallest = SIZE_MAX;
     std::vector<const cpu::Tactic*> fitting;

@@ -369,6 +369,18 @@ class KilnexecCli(unittest.TestCase):
         self.assertIn("Output Tensors:", p.stdout)
         self.assertIn("no effect on the CPU", p.stdout)
 
+    def test_bf16(self):
+        # Where oneDNN runs BF16 natively, --bf16 builds and runs (BF16 tactics are candidates; which
+        # wins is timing's call). With oneDNN held below AVX512_BF16 the flag builds FP32 with a warning.
+        p = run(f"--onnx={self.model}", "--bf16", "--iterations=2", "--warmUp=0", "--duration=0", check=True)
+        self.assertIn("Precision: FP32+BF16", p.stdout)
+        env = dict(os.environ, DNNL_MAX_CPU_ISA="AVX512_CORE")
+        q = subprocess.run([KILNEXEC, f"--onnx={self.model}", "--bf16", "--iterations=2", "--warmUp=0", "--duration=0",
+                            "--verbose"], capture_output=True, text=True, timeout=300, env=env)
+        self.assertEqual(q.returncode, 0, q.stdout + q.stderr)
+        self.assertIn("BF16 not supported natively on this platform", q.stdout + q.stderr)
+        self.assertNotIn("_bf16", q.stdout)  # no layer took a BF16 tactic
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

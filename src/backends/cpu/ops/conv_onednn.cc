@@ -11,7 +11,14 @@
 // Groups, depthwise, dilation, asymmetric pads and 1-3 spatial dims are what
 // oneDNN's convolution takes; supports() asks oneDNN for a primitive, so an
 // unimplemented case simply is not offered.
+//
+// "Conv.onednn_bf16" is the same kernel in BF16 (BuilderFlag::kBF16, on a
+// CPU with AVX512_BF16): weights converted to bf16 at build time (the plan
+// stores them so), the FP32 input converted to bf16 by the input reorder the
+// layer does anyway, f32 accumulation, bias, residual and output (so the
+// layers around it, and the blocked chains between convolutions, stay FP32).
 #include "backends/cpu/ops/onednn_util.h"
+#include "backends/cpu/precision.h"
 
 #if KILN_HAVE_ONEDNN
 #include <cstdlib>
@@ -67,6 +74,7 @@ tag weightTag(int rank, bool grouped) {
 }
 
 struct ConvOptions {
+  dt type = dt::f32;  // of the source and weights: f32, or bf16 (Conv.onednn_bf16)
   bool bias = false;
   bool residual = false;
   Activation act;
@@ -105,8 +113,8 @@ struct ConvPrims {
 // when oneDNN has no implementation.
 dnnl::convolution_forward::primitive_desc convPd(const ConvShape& s, const ConvOptions& o, const memory::desc* wdesc,
                                                   bool userScratchpad = true) {
-  memory::desc src(s.src, dt::f32, tag::any), dst(s.dst, dt::f32, tag::any);
-  memory::desc wei = wdesc ? *wdesc : memory::desc(s.wei, dt::f32, tag::any);
+  memory::desc src(s.src, o.type, tag::any), dst(s.dst, dt::f32, tag::any);
+  memory::desc wei = wdesc ? *wdesc : memory::desc(s.wei, o.type, tag::any);
   memory::desc bias = o.bias ? memory::desc(s.bias, dt::f32, tag::x) : memory::desc();
   dnnl::post_ops po;
   if (o.residual) po.append_sum(1.f);
@@ -183,16 +191,18 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   return p;
 }
 
-std::string layoutName() { return packedLayout() + "/conv"; }
+std::string layoutName(dt type) { return packedLayout() + (type == dt::bf16 ? "/conv_bf16" : "/conv"); }
+const char* tacticName(dt type) { return type == dt::bf16 ? "Conv.onednn_bf16" : "Conv.onednn"; }
 
 class ConvOnednn final : public Kernel {
  public:
-  explicit ConvOnednn(const ir::Node& node)
+  ConvOnednn(const ir::Node& node, dt type)
       : desc_(nodeDescription(node)),
         attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
         group_(node.i("group", 1)) {
-    KILN_CHECK(node.s("kiln_packed", "") == layoutName(), node.describe(), ": Conv.onednn needs weights prepacked as '",
-               layoutName(), "', the plan has '", node.s("kiln_packed", ""), "'");
+    KILN_CHECK(node.s("kiln_packed", "") == layoutName(type), node.describe(), ": ", tacticName(type),
+               " needs weights prepacked as '", layoutName(type), "', the plan has '", node.s("kiln_packed", ""), "'");
+    opts_.type = type;
     opts_.bias = node.inputs.size() > 2 && node.inputs[2];
     opts_.residual = node.inputs.size() > 3 && node.inputs[3];
     opts_.act = fusedActivation(node);
@@ -303,7 +313,7 @@ class ConvOnednn final : public Kernel {
 // `standIn`, unknown input dims are replaced by plausible sizes (batch 1,
 // 32 per spatial axis): enough to ask oneDNN which weight format it wants
 // when prepacking a graph whose inputs vary.
-bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o, bool standIn = false) {
+bool describe(const ir::Node& node, dt type, ConvShape* s, ConvOptions* o, bool standIn = false) {
   if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
   const ir::Value* x = node.inputs[0];
   const ir::Value* w = node.inputs[1];
@@ -315,6 +325,7 @@ bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o, bool standIn =
   for (std::size_t i = 2; i < node.inputs.size(); ++i)
     if (node.inputs[i] && node.inputs[i]->dtype != DType::kFLOAT) return false;
   if (node.inputs.size() > 2 && node.inputs[2] && node.inputs[2]->shape.size() != 1) return false;
+  o->type = type;
   o->bias = node.inputs.size() > 2 && node.inputs[2];
   o->residual = node.inputs.size() > 3 && node.inputs[3];
   ActKind kind;
@@ -336,12 +347,13 @@ bool describe(const ir::Node& node, ConvShape* s, ConvOptions* o, bool standIn =
   return true;
 }
 
-bool supportsConv(const ir::Node& node) {
-  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName();
+bool supportsConvAs(const ir::Node& node, dt type) {
+  if (type == dt::bf16 && (node.i(kBF16Attr, 0) < 1 || !hostSupportsBF16Tactics())) return false;
+  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName(type);
   ConvShape s;
   ConvOptions o;
   try {
-    if (!describe(node, &s, &o)) return false;
+    if (!describe(node, type, &s, &o)) return false;
     convPd(s, o, nullptr);
     return true;
   } catch (const dnnl::error&) {
@@ -351,18 +363,26 @@ bool supportsConv(const ir::Node& node) {
   }
 }
 
-void prepackConv(ir::Node& node, ir::Graph& graph) {
+bool supportsConv(const ir::Node& node) { return supportsConvAs(node, dt::f32); }
+bool supportsConvBF16(const ir::Node& node) { return supportsConvAs(node, dt::bf16); }
+
+// The weights, converted to `type` and reordered into the format oneDNN
+// picks, replace the node's weight input.
+void prepackConvAs(ir::Node& node, ir::Graph& graph, dt type) {
   if (node.has("kiln_packed")) return;
   ConvShape s;
   ConvOptions o;
-  KILN_CHECK(describe(node, &s, &o, /*standIn=*/true), node.describe(), ": the oneDNN convolution needs a constant weight");
+  KILN_CHECK(describe(node, type, &s, &o, /*standIn=*/true), node.describe(),
+             ": the oneDNN convolution needs a constant weight");
   const ir::Value* wv = node.inputs[1];
   const ir::Tensor& w = *wv->constant;
   const int rank = static_cast<int>(s.src.size());
   setThreads(ThreadPool::hardwareThreads());
   dnnl::convolution_forward::primitive_desc pd = convPd(s, o, nullptr);
   const memory::desc want = pd.weights_desc();
-  ir::Tensor packed(DType::kFLOAT, {static_cast<int64_t>((want.get_size() + sizeof(float) - 1) / sizeof(float))});
+  const DType stored = type == dt::bf16 ? DType::kBF16 : DType::kFLOAT;
+  const std::size_t elem = dtypeSize(stored);
+  ir::Tensor packed(stored, {static_cast<int64_t>((want.get_size() + elem - 1) / elem)});
   std::memset(packed.mutableData(), 0, packed.bytes());
   const memory::desc have(s.wei, dt::f32, weightTag(rank, s.wei.size() > s.src.size()));
   memory from = wrap(have, w.data()), to = wrap(want, packed.mutableData());
@@ -370,31 +390,37 @@ void prepackConv(ir::Node& node, ir::Graph& graph) {
   dnnl::reorder(from, to).execute(stream, from, to);
   stream.wait();
   node.inputs[1] = graph.addConstant(wv->name + "_onednn", std::move(packed));
-  node.attrs["kiln_packed"] = layoutName();
+  node.attrs["kiln_packed"] = layoutName(type);
   node.attrs["kiln_weight_shape"] = w.dims();
   node.attrs["kiln_onednn_wdesc"] = encodeDesc(want);
 }
 
-std::unique_ptr<Kernel> createConv(const ir::Node& n) { return std::make_unique<ConvOnednn>(n); }
+void prepackConv(ir::Node& node, ir::Graph& graph) { prepackConvAs(node, graph, dt::f32); }
+void prepackConvBF16(ir::Node& node, ir::Graph& graph) { prepackConvAs(node, graph, dt::bf16); }
+std::unique_ptr<Kernel> createConv(const ir::Node& n) { return std::make_unique<ConvOnednn>(n, dt::f32); }
+std::unique_ptr<Kernel> createConvBF16(const ir::Node& n) { return std::make_unique<ConvOnednn>(n, dt::bf16); }
 
 // The primitive descriptor a 2-D Conv node runs with in Conv.onednn at its
 // (static) shapes: `chosen` asks for a node that has Conv.onednn and its
-// prepacked weights, else any node the tactic supports. False when none.
+// prepacked weights (or Conv.onednn_bf16 and its), else any node Conv.onednn
+// supports (the FP32 one: before the choice, BF16 is not assumed). False when none.
 bool convPdOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primitive_desc* pd) {
   if (n.op != "Conv" || !n.inputs[0] || !n.outputs[0] || n.inputs[0]->shape.size() != 4 ||
       !ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.outputs[0]->shape))
     return false;
-  if (chosen != (n.tactic == "Conv.onednn" && n.s("kiln_packed", "") == layoutName())) return false;
+  const dt type = n.tactic == tacticName(dt::bf16) ? dt::bf16 : dt::f32;
+  if (chosen != (n.tactic == tacticName(type) && n.s("kiln_packed", "") == layoutName(type))) return false;
   if (!chosen && (n.has("kiln_packed") || !supportsConv(n))) return false;
   ConvShape s;
   ConvOptions o;
   if (!chosen) {
-    describe(n, &s, &o);
+    describe(n, dt::f32, &s, &o);
     *pd = convPd(s, o, nullptr);
     return true;
   }
   const std::vector<int64_t> x = ir::staticDims(n.inputs[0]->shape), y = ir::staticDims(n.outputs[0]->shape);
   const std::vector<int64_t> w = n.ints("kiln_weight_shape");
+  o.type = type;
   o.bias = n.inputs.size() > 2 && n.inputs[2];
   o.residual = n.inputs.size() > 3 && n.inputs[3];
   o.act = fusedActivation(n);
@@ -447,7 +473,9 @@ void markChains(ir::Graph& graph, bool chosen) {
       for (std::size_t i = 0; agree && i < c->inputs.size(); ++i) {
         if (c->inputs[i] != v) continue;
         ++uses;
-        agree = (i == 0 && cpd->src_desc() == memory::desc(cpd->src_desc().dims(), dt::f32, t)) ||
+        // (a BF16 consumer converts its FP32 input in the reorder it does anyway: its layout is what counts)
+        const memory::desc& src = cpd->src_desc();
+        agree = (i == 0 && src == memory::desc(src.dims(), src.data_type(), t)) ||
                 (i == 3 && cpd->dst_desc() == memory::desc(cpd->dst_desc().dims(), dt::f32, t));
       }
       agree = agree && uses == 1;
@@ -477,6 +505,7 @@ void chainOnednnConvLayouts(ir::Graph& graph) {
 
 void addOnednnConvTactics(TacticRegistry& r) {
   r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
+  r.add({"Conv.onednn_bf16", "Conv", 15, supportsConvBF16, createConvBF16, prepackConvBF16});
 }
 
 }  // namespace kiln::cpu

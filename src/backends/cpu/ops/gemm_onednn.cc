@@ -7,7 +7,13 @@
 // alpha or beta other than 1 is left to the other tactics. A constant B is
 // reordered at build time into the format oneDNN picks; a B computed at run
 // time (attention) is read in place. supports() asks oneDNN for a primitive.
+//
+// "MatMul.onednn_bf16" / "Gemm.onednn_bf16": the same in BF16
+// (BuilderFlag::kBF16, on a CPU with AVX512_BF16), for a constant B only:
+// B converted to bf16 at build time (stored so in the plan), A converted by a
+// reorder into the workspace at each run, f32 accumulation, bias and output.
 #include "backends/cpu/ops/onednn_util.h"
+#include "backends/cpu/precision.h"
 
 #if KILN_HAVE_ONEDNN
 #include <cstring>
@@ -29,6 +35,7 @@ struct MatMulShape {
 };
 
 struct MatMulOptions {
+  dt type = dt::f32;  // of A and B as the primitive reads them: f32, or bf16 (the _bf16 tactics)
   bool gemm = false;
   bool transA = false, transB = false;
   bool bias = false;
@@ -83,7 +90,11 @@ MatMulShape matmulShape(const std::string& what, const MatMulOptions& o, const i
 struct MatMulPrims {
   dnnl::matmul prim;
   memory::desc src, wei, bias, dst, scratch;
-  std::size_t scratchBytes = 0;
+  memory::desc user;     // A as the graph holds it (f32), when the primitive reads another type
+  dnnl::reorder srcIn;   // user -> src, into the workspace after the scratchpad
+  bool reorderSrc = false;
+  std::size_t scratchBytes = 0, srcBytes = 0;
+  std::size_t workspace() const { return alignedTotal({scratchBytes, srcBytes}); }
   bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
 };
 
@@ -92,31 +103,35 @@ struct MatMulPrims {
 dnnl::matmul::primitive_desc matmulPd(const MatMulShape& s, const MatMulOptions& o, const memory::desc* wdesc,
                                       bool chooseWeights, bool userScratchpad = true) {
   memory::desc wei = wdesc            ? *wdesc
-                     : chooseWeights ? memory::desc(s.weiDims, dt::f32, memory::format_tag::any)
-                                     : memory::desc(s.weiDims, dt::f32, s.weiStrides);
+                     : chooseWeights ? memory::desc(s.weiDims, o.type, memory::format_tag::any)
+                                     : memory::desc(s.weiDims, o.type, s.weiStrides);
+  // A in another type is converted into a dense buffer of that type first.
+  const memory::desc src = o.type == dt::f32 ? s.src : memory::desc(s.src.dims(), o.type, denseStrides(s.src.dims()));
   dnnl::post_ops po;
   if (!appendActivation(po, o.act)) throw dnnl::error(dnnl_unimplemented, "activation");
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   attr.set_scratchpad_mode(userScratchpad ? dnnl::scratchpad_mode::user : dnnl::scratchpad_mode::library);
-  dnnl::matmul::desc d = o.bias ? dnnl::matmul::desc(s.src, wei, s.bias, s.dst) : dnnl::matmul::desc(s.src, wei, s.dst);
+  dnnl::matmul::desc d = o.bias ? dnnl::matmul::desc(src, wei, s.bias, s.dst) : dnnl::matmul::desc(src, wei, s.dst);
   return dnnl::matmul::primitive_desc(d, attr, engine());
 }
 
-std::string layoutName() { return packedLayout() + "/matmul"; }
+std::string layoutName(dt type) { return packedLayout() + (type == dt::bf16 ? "/matmul_bf16" : "/matmul"); }
 
 class MatMulOnednn final : public Kernel {
  public:
-  explicit MatMulOnednn(const ir::Node& node) : what_(node.describe()) {
+  MatMulOnednn(const ir::Node& node, dt type) : what_(node.describe()) {
+    opts_.type = type;
     opts_.gemm = node.op == "Gemm";
     opts_.transA = opts_.gemm && node.i("transA", 0) != 0;
     opts_.transB = opts_.gemm && node.i("transB", 0) != 0;
     opts_.bias = node.inputs.size() > 2 && node.inputs[2];
     opts_.act = fusedActivation(node);
     packed_ = node.has("kiln_packed");
+    KILN_CHECK(packed_ || type == dt::f32, what_, ": the BF16 oneDNN matmul needs B prepacked");
     if (packed_) {
-      KILN_CHECK(node.s("kiln_packed", "") == layoutName(), what_, ": the oneDNN matmul needs weights prepacked as '",
-                 layoutName(), "', the plan has '", node.s("kiln_packed", ""), "'");
+      KILN_CHECK(node.s("kiln_packed", "") == layoutName(type), what_, ": the oneDNN matmul needs weights prepacked as '",
+                 layoutName(type), "', the plan has '", node.s("kiln_packed", ""), "'");
       bdims_ = node.ints("kiln_weight_shape");
       wdesc_ = decodeDesc(node.ints("kiln_onednn_wdesc"), what_);
     }
@@ -127,7 +142,7 @@ class MatMulOnednn final : public Kernel {
     const TensorView y = makeView(nullptr, DType::kFLOAT, ir::staticDims(node.outputs[0]->shape));
     std::unique_ptr<MatMulPrims> unused;
     workspace_ = SIZE_MAX;  // the first primitive sets it
-    workspace_ = align64(lookup(ThreadPool::hardwareThreads(), in.data(), y, unused).scratchBytes);
+    workspace_ = lookup(ThreadPool::hardwareThreads(), in.data(), y, unused).workspace();
   }
 
   std::size_t workspaceBytes() const override { return workspace_; }
@@ -136,11 +151,16 @@ class MatMulOnednn final : public Kernel {
     const int threads = ctx.pool->size();
     std::unique_ptr<MatMulPrims> oneOff;
     const MatMulPrims& p = lookup(threads, in, out[0], oneOff);
-    KILN_CHECK(p.scratchBytes <= workspace_, what_, ": oneDNN needs ", p.scratchBytes,
+    KILN_CHECK(p.workspace() <= workspace_, what_, ": oneDNN needs ", p.workspace(),
                " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
     setThreads(threads);
     dnnl::stream& stream = threadStream();
     memory src = wrap(p.src, in[0].data), wei = wrap(p.wei, in[1].data), dst = wrap(p.dst, out[0].data);
+    if (p.reorderSrc) {
+      memory user = wrap(p.user, in[0].data);
+      src = wrap(p.src, static_cast<uint8_t*>(ctx.workspace) + align64(p.scratchBytes));
+      p.srcIn.execute(stream, user, src);
+    }
     memory scratch = wrap(p.scratch, ctx.workspace);
     memory bias = opts_.bias ? wrap(p.bias, in[2].data) : memory();
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src.get()}, {DNNL_ARG_WEIGHTS, wei.get()}, {DNNL_ARG_DST, dst.get()},
@@ -173,7 +193,8 @@ class MatMulOnednn final : public Kernel {
           try {
             auto p = std::make_unique<MatMulPrims>();
             auto pd = matmulPd(s, opts_, packed_ ? &wdesc_ : nullptr, false);
-            if (align64(pd.scratchpad_desc().get_size()) > workspace_) {
+            const std::size_t srcBytes = opts_.type == dt::f32 ? 0 : pd.src_desc().get_size();
+            if (alignedTotal({pd.scratchpad_desc().get_size(), srcBytes}) > workspace_) {
               pd = matmulPd(s, opts_, packed_ ? &wdesc_ : nullptr, false, false);
               p->libraryScratchpad = true;
             }
@@ -184,6 +205,12 @@ class MatMulOnednn final : public Kernel {
             p->dst = pd.dst_desc();
             p->scratch = pd.scratchpad_desc();
             p->scratchBytes = p->libraryScratchpad ? 0 : p->scratch.get_size();
+            p->reorderSrc = srcBytes > 0;
+            if (p->reorderSrc) {
+              p->user = s.src;
+              p->srcBytes = srcBytes;
+              p->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->user, engine(), p->src));
+            }
             return p;
           } catch (const dnnl::error& e) {
             fail(what_, ": oneDNN matmul for these shapes: ", e.what());
@@ -249,10 +276,13 @@ bool describe(const ir::Node& node, MatMulShape* s, MatMulOptions* o, bool stand
 
 bool constantB(const ir::Node& node) { return node.inputs[1]->isConstant(); }
 
-bool supportsMatMul(const ir::Node& node) {
-  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName();
+bool supportsMatMulAs(const ir::Node& node, dt type) {
+  if (type == dt::bf16 && (node.i(kBF16Attr, 0) < 1 || !hostSupportsBF16Tactics())) return false;
+  if (node.has("kiln_packed")) return node.s("kiln_packed", "") == layoutName(type);
+  if (type != dt::f32 && (node.inputs.size() < 2 || !node.inputs[1] || !constantB(node))) return false;
   MatMulShape s;
   MatMulOptions o;
+  o.type = type;
   try {
     if (!describe(node, &s, &o)) return false;
     matmulPd(s, o, nullptr, constantB(node));
@@ -264,17 +294,23 @@ bool supportsMatMul(const ir::Node& node) {
   }
 }
 
-// Reorders a constant B into oneDNN's format; a run-time B stays as it is.
-void prepackMatMul(ir::Node& node, ir::Graph& graph) {
+bool supportsMatMul(const ir::Node& node) { return supportsMatMulAs(node, dt::f32); }
+bool supportsMatMulBF16(const ir::Node& node) { return supportsMatMulAs(node, dt::bf16); }
+
+// Reorders a constant B into oneDNN's format (converted to `type`); a run-time B stays as it is.
+void prepackMatMulAs(ir::Node& node, ir::Graph& graph, dt type) {
   if (node.has("kiln_packed") || !constantB(node)) return;
   MatMulShape s;
   MatMulOptions o;
+  o.type = type;
   KILN_CHECK(describe(node, &s, &o, /*standIn=*/true), node.describe(), ": the oneDNN matmul needs float operands");
   const ir::Value* bv = node.inputs[1];
   const ir::Tensor& b = *bv->constant;
   setThreads(ThreadPool::hardwareThreads());
   const memory::desc want = matmulPd(s, o, nullptr, true).weights_desc();
-  ir::Tensor packed(DType::kFLOAT, {static_cast<int64_t>((want.get_size() + sizeof(float) - 1) / sizeof(float))});
+  const DType stored = type == dt::bf16 ? DType::kBF16 : DType::kFLOAT;
+  const std::size_t elem = dtypeSize(stored);
+  ir::Tensor packed(stored, {static_cast<int64_t>((want.get_size() + elem - 1) / elem)});
   std::memset(packed.mutableData(), 0, packed.bytes());
   const memory::desc have(s.weiDims, dt::f32, s.weiStrides);
   memory from = wrap(have, b.data()), to = wrap(want, packed.mutableData());
@@ -282,18 +318,23 @@ void prepackMatMul(ir::Node& node, ir::Graph& graph) {
   dnnl::reorder(from, to).execute(stream, from, to);
   stream.wait();
   node.inputs[1] = graph.addConstant(bv->name + "_onednn", std::move(packed));
-  node.attrs["kiln_packed"] = layoutName();
+  node.attrs["kiln_packed"] = layoutName(type);
   node.attrs["kiln_weight_shape"] = b.dims();
   node.attrs["kiln_onednn_wdesc"] = encodeDesc(want);
 }
 
-std::unique_ptr<Kernel> createMatMul(const ir::Node& n) { return std::make_unique<MatMulOnednn>(n); }
+void prepackMatMul(ir::Node& node, ir::Graph& graph) { prepackMatMulAs(node, graph, dt::f32); }
+void prepackMatMulBF16(ir::Node& node, ir::Graph& graph) { prepackMatMulAs(node, graph, dt::bf16); }
+std::unique_ptr<Kernel> createMatMul(const ir::Node& n) { return std::make_unique<MatMulOnednn>(n, dt::f32); }
+std::unique_ptr<Kernel> createMatMulBF16(const ir::Node& n) { return std::make_unique<MatMulOnednn>(n, dt::bf16); }
 
 }  // namespace
 
 void addOnednnGemmTactics(TacticRegistry& r) {
   r.add({"MatMul.onednn", "MatMul", 5, supportsMatMul, createMatMul, prepackMatMul});
   r.add({"Gemm.onednn", "Gemm", 5, supportsMatMul, createMatMul, prepackMatMul});
+  r.add({"MatMul.onednn_bf16", "MatMul", 15, supportsMatMulBF16, createMatMulBF16, prepackMatMulBF16});
+  r.add({"Gemm.onednn_bf16", "Gemm", 15, supportsMatMulBF16, createMatMulBF16, prepackMatMulBF16});
 }
 
 }  // namespace kiln::cpu

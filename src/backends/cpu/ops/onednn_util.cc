@@ -1,5 +1,6 @@
 // The oneDNN glue shared by its tactics (see onednn_util.h).
 #include "backends/cpu/ops/onednn_util.h"
+#include "backends/cpu/precision.h"
 
 #if KILN_HAVE_ONEDNN
 #include <omp.h>
@@ -86,4 +87,20 @@ std::size_t alignedTotal(std::initializer_list<std::size_t> sizes) {
 }
 
 }  // namespace kiln::cpu::onednn
+
+namespace kiln::cpu {
+bool hostSupportsBF16Tactics() {
+  // dnnl_cpu_isa_t values are bit sets, each ISA holding the bits of those it extends.
+  static const bool native = [] {
+    const unsigned isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+  }();
+  return native;
+}
+}  // namespace kiln::cpu
+
+#else
+namespace kiln::cpu {
+bool hostSupportsBF16Tactics() { return false; }  // the BF16 tactics are oneDNN's
+}  // namespace kiln::cpu
 #endif

@@ -1,0 +1,30 @@
+// Reduced precision on the CPU backend: the BF16 tactics and how the builder
+// offers them (builder/cpu_precision.h marks the layers).
+//
+// A BF16 tactic is named "<Op>.<how>_bf16" (Conv.onednn_bf16,
+// MatMul.onednn_bf16, Gemm.onednn_bf16): bf16 weights (converted at build
+// time, stored so in the plan) and inputs (converted at the layer's input),
+// f32 accumulation and f32 output, so the activations between layers stay
+// FP32. It supports only layers carrying kBF16Attr.
+#pragma once
+#include <string>
+
+#include "backends/cpu/kernel.h"
+
+namespace kiln::cpu {
+
+//! Node attribute the builder sets on a Conv / MatMul / Gemm that may run in
+//! BF16: 1 = BF16 tactics are timed against the FP32 ones (BuilderFlag::kBF16);
+//! 2 = preferred (a BF16 layer constraint under kPREFER_PRECISION_CONSTRAINTS:
+//! FP32 only when no BF16 tactic supports it); 3 = required (kOBEY_...).
+inline constexpr const char* kBF16Attr = "kiln_cpu_bf16";
+
+//! Whether `tactic` computes in BF16 (its name ends in "_bf16").
+inline bool isBF16Tactic(const Tactic& tactic) { return tactic.name.ends_with("_bf16"); }
+
+//! Whether this machine runs the BF16 tactics natively: oneDNN is compiled in
+//! and its effective ISA has AVX512_BF16 (vdpbf16ps). False otherwise: oneDNN
+//! would emulate BF16 (slower than FP32), or the tactics are absent.
+bool hostSupportsBF16Tactics();
+
+}  // namespace kiln::cpu

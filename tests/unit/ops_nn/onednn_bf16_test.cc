@@ -1,0 +1,253 @@
+// The BF16 oneDNN tactics (Conv.onednn_bf16, MatMul.onednn_bf16,
+// Gemm.onednn_bf16) against the FP32 reference kernels.
+//
+// BF16 tolerance: weights and inputs are rounded to bf16 (8 significant bits,
+// relative error <= 2^-9 each), products are accumulated in f32. For the
+// random operands here (uniform in [-1, 1)) the error of a K-term dot product
+// grows like sqrt(K) * 2^-8, as does the output's spread, so the bound is set
+// relative to the output range: max |got - want| <= 2e-2 * (max(want) -
+// min(want)), the same bound the engine and benchmark checks use. (The FP32
+// oneDNN tests hold 1e-4.) Skipped where oneDNN does not run BF16 natively.
+#include "backends/cpu/precision.h"
+#include "unit/ops_nn/op_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+#define SKIP_WITHOUT_NATIVE_BF16() \
+  if (!cpu::hostSupportsBF16Tactics()) GTEST_SKIP() << "this CPU / build has no native BF16 oneDNN"
+
+constexpr float kBF16RangeTolerance = 2e-2f;
+
+// max |got - want| <= 2e-2 * range(want) (NaN never passes).
+::testing::AssertionResult withinRange(const ir::Tensor& got, const ir::Tensor& want) {
+  if (got.dims() != want.dims()) return ::testing::AssertionFailure() << "shapes differ";
+  const float* g = got.as<float>();
+  const float* w = want.as<float>();
+  float lo = w[0], hi = w[0], worst = 0.f;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    lo = std::min(lo, w[i]);
+    hi = std::max(hi, w[i]);
+  }
+  int64_t at = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const float e = std::fabs(g[i] - w[i]);
+    if (!(e <= worst)) {  // NaN lands here and stays the worst
+      worst = std::isnan(e) ? INFINITY : e;
+      at = i;
+    }
+  }
+  const float bound = kBF16RangeTolerance * std::max(hi - lo, 1e-6f);
+  if (worst <= bound) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max error " << worst << " at " << at << " (got " << g[at] << ", want "
+                                       << w[at] << ") exceeds " << bound << " = 2e-2 of the range " << hi - lo;
+}
+
+void allowBF16(OpSpec& s) { s.attrs[cpu::kBF16Attr] = int64_t{1}; }
+
+// The BF16 tactic supports the node, packs bf16 weights, and matches the reference.
+void expectBF16MatchesRef(OpSpec s, const std::string& tactic) {
+  SCOPED_TRACE(tactic);
+  allowBF16(s);
+  BuiltGraph b = buildGraph(s);
+  const cpu::Tactic* t = cpu::tactics().find(tactic);
+  ASSERT_TRUE(t && cpu::isBF16Tactic(*t));
+  ASSERT_TRUE(t->supports(*b.node)) << tactic << " declines " << b.node->describe();
+  t->prepack(*b.node, *b.graph);
+  EXPECT_EQ(b.node->inputs[1]->dtype, DType::kBF16) << "the plan keeps the weights in bf16";
+  EXPECT_TRUE(b.node->s("kiln_packed", "").ends_with("_bf16"));
+  const auto want = runTactic(s, s.op + ".ref");
+  const auto got = runTactic(s, tactic);
+  EXPECT_TRUE(withinRange(got[0], want[0]));
+}
+
+struct Conv {
+  std::vector<int64_t> x, w;
+  std::map<std::string, ir::Attribute> attrs;
+  bool bias = true, residual = false;
+};
+
+OpSpec convSpec(const Conv& c, uint32_t seed) {
+  OpSpec s;
+  s.op = "Conv";
+  s.attrs = c.attrs;
+  s.inputs = {dyn(randomTensor(c.x, seed)), cst(randomTensor(c.w, seed + 1))};
+  if (c.bias || c.residual) s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, seed + 2)) : none());
+  if (c.residual) {
+    BuiltGraph b = buildGraph(s);
+    s.inputs.push_back(dyn(randomTensor(ir::staticDims(b.node->outputs[0]->shape), seed + 3)));
+  }
+  return s;
+}
+
+TEST(OnednnBF16Conv, EdgeShapes) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  using V = std::vector<int64_t>;
+  const std::vector<Conv> cases = {
+      {{1, 3, 11, 13}, {7, 3, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},                                  // odd channels
+      {{1, 3, 23, 29}, {10, 3, 7, 7}, {{"strides", V{2, 2}}, {"pads", V{3, 3, 3, 3}}}},          // stem
+      {{1, 8, 5, 7}, {16, 8, 1, 1}, {}},                                                          // 1x1
+      {{1, 8, 9, 9}, {5, 8, 1, 1}, {{"strides", V{2, 2}}}},                                       // 1x1 stride 2
+      {{1, 8, 10, 9}, {12, 2, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"group", int64_t{4}}}},            // groups
+      {{1, 16, 15, 14}, {16, 1, 3, 3}, {{"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}, {"group", int64_t{16}}}},
+      {{1, 4, 12, 11}, {6, 4, 3, 3}, {{"pads", V{2, 2, 2, 2}}, {"dilations", V{2, 2}}}},           // dilation
+      {{1, 4, 9, 10}, {5, 4, 3, 3}, {{"pads", V{0, 1, 2, 0}}}},                                    // asymmetric pads
+      {{3, 6, 10, 10}, {9, 6, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},                                  // batch 3
+      {{2, 64, 14, 15}, {100, 64, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},                              // K*C large, batch 2
+      {{1, 3, 6, 6}, {1, 3, 3, 3}, {}, false},                                                    // K = 1, no bias
+      {{2, 5, 31}, {7, 5, 3}, {{"strides", V{2}}, {"pads", V{1, 2}}}},                             // 1-D
+  };
+  int i = 0;
+  for (const Conv& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "case " << i);
+    expectBF16MatchesRef(convSpec(c, 300 + 10 * i), "Conv.onednn_bf16");
+    ++i;
+  }
+}
+
+TEST(OnednnBF16Conv, FusedResidualAndActivations) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  using V = std::vector<int64_t>;
+  int i = 0;
+  for (const char* act : {"", "Relu", "Silu", "Gelu", "HardSwish"})
+    for (bool bias : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << act << (bias ? " bias" : ""));
+      Conv c{{2, 24, 9, 10}, {32, 24, 3, 3}, {{"pads", V{1, 1, 1, 1}}}, bias, true};
+      if (*act) c.attrs["kiln_act"] = std::string(act);
+      expectBF16MatchesRef(convSpec(c, 700 + 10 * i), "Conv.onednn_bf16");
+      ++i;
+    }
+}
+
+OpSpec matmul(std::vector<int64_t> a, std::vector<int64_t> b, bool constB, uint32_t seed, bool bias = false,
+              std::string act = "") {
+  OpSpec s;
+  s.op = "MatMul";
+  s.inputs = {dyn(randomTensor(a, seed)), constB ? cst(randomTensor(b, seed + 1)) : dyn(randomTensor(b, seed + 1))};
+  if (bias) s.inputs.push_back(cst(randomTensor({b.back()}, seed + 2)));
+  if (!act.empty()) s.attrs["kiln_act"] = act;
+  return s;
+}
+
+TEST(OnednnBF16MatMul, OddBroadcastAndBatchedShapes) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  struct Case {
+    std::vector<int64_t> a, b;
+  };
+  const Case cases[] = {
+      {{7, 1}, {1, 9}},    {{13, 37}, {37, 21}},  {{1, 512}, {512, 1000}}, {{2, 3, 5, 7}, {7, 4}},
+      {{3, 4, 9}, {9}},    {{9}, {9, 20}},        {{2, 128, 768}, {768, 67}}, {{5, 1, 33}, {33, 130}},
+  };
+  int seed = 40;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << ir::toString(c.a) << " x " << ir::toString(c.b));
+    expectBF16MatchesRef(matmul(c.a, c.b, true, seed++), "MatMul.onednn_bf16");
+  }
+  expectBF16MatchesRef(matmul({3, 17, 40}, {40, 33}, true, 1, true, "Gelu"), "MatMul.onednn_bf16");
+  expectBF16MatchesRef(matmul({1, 128, 96}, {96, 130}, true, 4, true, "Silu"), "MatMul.onednn_bf16");
+}
+
+TEST(OnednnBF16Gemm, TransposesAndBiasShapes) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  int seed = 90;
+  const int64_t M = 13, K = 37, N = 21;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int cshape = 0; cshape < 4; ++cshape) {
+        OpSpec s;
+        s.op = "Gemm";
+        s.attrs = {{"transA", int64_t{ta}}, {"transB", int64_t{tb}}, {"kiln_act", std::string("Relu")}};
+        ir::Tensor a = randomTensor(ta ? std::vector<int64_t>{K, M} : std::vector<int64_t>{M, K}, seed++);
+        ir::Tensor b = randomTensor(tb ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N}, seed++);
+        s.inputs = {dyn(a), cst(b)};
+        const std::vector<int64_t> cdims[] = {{N}, {M, 1}, {M, N}};
+        if (cshape < 3) s.inputs.push_back(cst(randomTensor(cdims[cshape], seed++)));
+        SCOPED_TRACE(::testing::Message() << "transA " << ta << " transB " << tb << " C " << cshape);
+        expectBF16MatchesRef(s, "Gemm.onednn_bf16");
+      }
+}
+
+TEST(OnednnBF16, OfferedOnlyWhereTheBuilderAllowsIt) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  using V = std::vector<int64_t>;
+  OpSpec conv = convSpec({{1, 8, 9, 9}, {8, 8, 3, 3}, {{"pads", V{1, 1, 1, 1}}}}, 1);
+  OpSpec mm = matmul({4, 16}, {16, 8}, true, 2);
+  OpSpec runtimeB = matmul({4, 16}, {16, 8}, false, 3);
+  for (OpSpec* s : {&conv, &mm, &runtimeB}) {
+    const std::string tactic = s->op + ".onednn_bf16";
+    EXPECT_FALSE(cpu::tactics().find(tactic)->supports(*buildGraph(*s).node)) << tactic << " without kiln_cpu_bf16";
+    EXPECT_TRUE(cpu::tactics().find(s->op + ".onednn")->supports(*buildGraph(*s).node));
+    allowBF16(*s);
+  }
+  EXPECT_TRUE(cpu::tactics().find("Conv.onednn_bf16")->supports(*buildGraph(conv).node));
+  EXPECT_TRUE(cpu::tactics().find("MatMul.onednn_bf16")->supports(*buildGraph(mm).node));
+  // A B computed at run time (attention) stays FP32: the BF16 matmul converts only A per run.
+  EXPECT_FALSE(cpu::tactics().find("MatMul.onednn_bf16")->supports(*buildGraph(runtimeB).node));
+  // FP32 and BF16 packed weights are not interchangeable.
+  BuiltGraph b = buildGraph(conv);
+  cpu::tactics().find("Conv.onednn_bf16")->prepack(*b.node, *b.graph);
+  EXPECT_FALSE(cpu::tactics().find("Conv.onednn")->supports(*b.node));
+  EXPECT_TRUE(throwsWith([&] { cpu::tactics().find("Conv.onednn")->create(*b.node); }, "_bf16"));
+}
+
+// conv0 (FP32) -> a; conv1 (BF16)(a) -> b; conv2 (FP32)(b, residual a) -> y:
+// the blocked FP32 layout still passes between them; the BF16 layer converts
+// its blocked input in the reorder it does anyway.
+TEST(OnednnBF16, ChainsThroughABF16ConvolutionKeepTheBlockedLayout) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  using V = std::vector<int64_t>;
+  ir::Graph g;
+  const ir::Tensor xt = randomTensor({1, 16, 12, 11}, 1);
+  ir::Value* x = g.addValue("x", DType::kFLOAT, ir::shapeOf(xt.dims()));
+  g.inputs.push_back(x);
+  ir::Value* vals[4] = {x, g.addValue("a"), g.addValue("b"), g.addValue("y")};
+  ir::Node* conv[3];
+  for (int i = 0; i < 3; ++i) {
+    std::vector<ir::Value*> in = {vals[i], g.addConstant("w" + std::to_string(i), randomTensor({32, i ? 32 : 16, 3, 3}, 10 + i)),
+                                  g.addConstant("b" + std::to_string(i), randomTensor({32}, 20 + i))};
+    if (i == 2) in.push_back(vals[1]);
+    conv[i] = g.addNode("Conv", "conv" + std::to_string(i), in, {vals[i + 1]});
+    conv[i]->attrs["pads"] = V{1, 1, 1, 1};
+    conv[i]->attrs["kiln_act"] = std::string("Relu");
+    ir::inferNode(*conv[i]);
+  }
+  g.outputs.push_back(vals[3]);
+  auto reference = g.clone();
+  conv[1]->attrs[cpu::kBF16Attr] = int64_t{1};
+  cpu::proposeLayouts(g);
+  for (int i = 0; i < 3; ++i) {
+    conv[i]->tactic = i == 1 ? "Conv.onednn_bf16" : "Conv.onednn";
+    cpu::tactics().find(conv[i]->tactic)->prepack(*conv[i], g);
+  }
+  cpu::chooseLayouts(g);
+  EXPECT_TRUE(conv[0]->has("kiln_onednn_dst_tag"));
+  EXPECT_TRUE(conv[1]->has("kiln_onednn_src_tag") && conv[1]->has("kiln_onednn_dst_tag"));
+  EXPECT_TRUE(conv[2]->has("kiln_onednn_src_tag") && conv[2]->has("kiln_onednn_res_tag"));
+
+  // Run both graphs node by node; the blocked values are opaque, so only y is compared.
+  auto run = [&](ir::Graph& graph, bool ref) {
+    std::map<const ir::Value*, ir::Tensor> t;
+    t.emplace(graph.inputs[0], xt);
+    ThreadPool pool(2);
+    for (ir::Node* n : graph.nodeList()) {
+      auto kernel = cpu::tactics().find(ref ? "Conv.ref" : n->tactic)->create(*n);
+      std::vector<cpu::TensorView> in;
+      for (const ir::Value* v : n->inputs) {
+        const ir::Tensor& src = v->isConstant() ? *v->constant : t.at(v);
+        in.push_back(cpu::makeView(const_cast<void*>(src.data()), src.dtype(), src.dims()));
+      }
+      ir::Tensor& y = t.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
+      cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+      std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
+      cpu::ExecContext ctx;
+      ctx.pool = &pool;
+      ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+      kernel->run(ctx, in.data(), &out);
+    }
+    return t.at(graph.outputs[0]);
+  };
+  EXPECT_TRUE(withinRange(run(g, false), run(*reference, true)));
+}
+
+}  // namespace
+}  // namespace kiln::test
