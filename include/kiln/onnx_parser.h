@@ -49,9 +49,26 @@ class IParser {
   virtual bool parse(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
                      const char* modelPath = nullptr) noexcept = 0;
   virtual bool parseFromFile(const char* onnxModelFile, int verbosity) noexcept = 0;
-  //! True when every node of the model has an importer (the network is not changed).
+  //! True when every node of the model imports (the network is not changed).
+  //! TensorRT's deprecated form; supportsModelV2 also says which nodes do.
   virtual bool supportsModel(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
                              const char* modelPath = nullptr) noexcept = 0;
+  //! True when every node of the model imports (the network is not changed).
+  //! Afterwards getNbSubgraphs/isSubgraphSupported/getSubgraphNodes describe
+  //! the graph's nodes, in a topological order, cut into maximal runs that
+  //! Kiln supports or does not; every unsupported node is recorded as an
+  //! error (getError: node index, name, op, reason). A node that reads the
+  //! output of an unsupported one is judged by its op alone. Malformed bytes:
+  //! false, an error, and no subgraphs.
+  virtual bool supportsModelV2(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
+                               const char* modelPath = nullptr) noexcept = 0;
+  //! The number of subgraphs the last supportsModelV2 found (0 before one).
+  virtual int64_t getNbSubgraphs() noexcept = 0;
+  //! Whether subgraph `index` is supported; false (and an error recorded) for an index out of range.
+  virtual bool isSubgraphSupported(int64_t const index) noexcept = 0;
+  //! The node indices of subgraph `index` (the parser owns the array, valid
+  //! until the next supportsModelV2); nullptr and length 0 for an index out of range.
+  virtual int64_t* getSubgraphNodes(int64_t const index, int64_t& subgraphLength) noexcept = 0;
   virtual bool supportsOperator(const char* opName) const noexcept = 0;
   virtual int getNbErrors() const noexcept = 0;
   virtual const IParserError* getError(int index) const noexcept = 0;

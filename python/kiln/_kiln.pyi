@@ -1021,10 +1021,23 @@ class OnnxParser:
 
     def parse_from_file(self, model: str) -> bool: ...
 
-    def supports_model(self, model: Buffer, path: str | None = None) -> tuple[bool, list]:
+    def supports_model(self, model: Buffer, path: str | None = None) -> tuple[bool, list[tuple[list[int], bool]]]:
         """
-        (supported, []): Kiln does not split models into subgraphs, so the list is empty.
+        (supported, [(node indices, True), ...]): the runs of nodes Kiln supports, as tensorrt's deprecated supports_model returns them (runs through supports_model_v2).
         """
+
+    def supports_model_v2(self, model: Buffer, path: str | None = None) -> bool:
+        """
+        True when every node imports; then num_subgraphs, is_subgraph_supported(i) and get_subgraph_nodes(i) describe the nodes cut into supported and unsupported runs (each unsupported node is also an error).
+        """
+
+    @property
+    def num_subgraphs(self) -> int: ...
+
+    def is_subgraph_supported(self, index: int) -> bool: ...
+
+    def get_subgraph_nodes(self, index: int) -> list:
+        """The ONNX node indices of subgraph `index`, in the order they import."""
 
     def supports_operator(self, op_name: str) -> bool: ...
 

@@ -4,6 +4,7 @@
 #include <nanobind/stl/string.h>
 
 #include <optional>
+#include <string>
 
 #include "net_state.h"
 
@@ -57,6 +58,23 @@ std::string describe(const ParserErrorRecord& e) {
             " ";
   if (!e.func.empty()) where += "(" + e.func + "): ";
   return where + codeName(e.code) + ": " + e.desc;
+}
+
+//! The node indices of subgraph `index` of the last supportsModelV2, as a list.
+nb::list subgraphNodes(onnx::IParser& parser, int64_t index) {
+  int64_t length = 0;
+  const int64_t* nodes = parser.getSubgraphNodes(index, length);
+  nb::list out;
+  for (int64_t k = 0; nodes && k < length; ++k) out.append(nodes[k]);
+  return out;
+}
+
+void checkSubgraphIndex(onnx::IParser& parser, int64_t index, const char* func) {
+  if (index < 0 || index >= parser.getNbSubgraphs())
+    throw nb::index_error((std::string("OnnxParser.") + func + ": subgraph index " + std::to_string(index) +
+                           " is out of range (" + std::to_string(parser.getNbSubgraphs()) +
+                           " subgraphs; call supports_model_v2 first)")
+                              .c_str());
 }
 
 }  // namespace
@@ -131,13 +149,48 @@ void bindParser(nb::module_& m) {
           "supports_model",
           [](PyParser& p, nb::handle model, std::optional<std::string> path) {
             BufferView buf(model, "OnnxParser.supports_model");
-            bool ok = p.get()->supportsModel(buf.data(), buf.size(), path ? path->c_str() : nullptr);
-            return nb::make_tuple(ok, nb::list());
+            onnx::IParser* parser = p.get();
+            bool ok = parser->supportsModelV2(buf.data(), buf.size(), path ? path->c_str() : nullptr);
+            nb::list runs;
+            for (int64_t i = 0; i < parser->getNbSubgraphs(); ++i) {
+              if (!parser->isSubgraphSupported(i)) continue;
+              runs.append(nb::make_tuple(subgraphNodes(*parser, i), true));
+            }
+            return nb::make_tuple(ok, runs);
           },
           nb::arg("model").none(), nb::arg("path").none() = nb::none(),
           nb::sig("def supports_model(self, model: collections.abc.Buffer, path: str | None = None) "
-                  "-> tuple[bool, list]"),
-          "(supported, []): Kiln does not split models into subgraphs, so the list is empty.")
+                  "-> tuple[bool, list[tuple[list[int], bool]]]"),
+          "(supported, [(node indices, True), ...]): the runs of nodes Kiln supports, as tensorrt's deprecated "
+          "supports_model returns them (runs through supports_model_v2).")
+      .def(
+          "supports_model_v2",
+          [](PyParser& p, nb::handle model, std::optional<std::string> path) {
+            onnx::IParser* parser = p.get();
+            auto hold = p.st.ptr;
+            BufferView buf(model, "OnnxParser.supports_model_v2");
+            nb::gil_scoped_release release;
+            return parser->supportsModelV2(buf.data(), buf.size(), path ? path->c_str() : nullptr);
+          },
+          nb::arg("model").none(), nb::arg("path").none() = nb::none(),
+          nb::sig("def supports_model_v2(self, model: collections.abc.Buffer, path: str | None = None) -> bool"),
+          "True when every node imports; then num_subgraphs, is_subgraph_supported(i) and get_subgraph_nodes(i) "
+          "describe the nodes cut into supported and unsupported runs (each unsupported node is also an error).")
+      .def_prop_ro("num_subgraphs", [](PyParser& p) { return p.get()->getNbSubgraphs(); })
+      .def(
+          "is_subgraph_supported",
+          [](PyParser& p, int64_t index) {
+            checkSubgraphIndex(*p.get(), index, "is_subgraph_supported");
+            return p.get()->isSubgraphSupported(index);
+          },
+          nb::arg("index"))
+      .def(
+          "get_subgraph_nodes",
+          [](PyParser& p, int64_t index) {
+            checkSubgraphIndex(*p.get(), index, "get_subgraph_nodes");
+            return subgraphNodes(*p.get(), index);
+          },
+          nb::arg("index"), "The ONNX node indices of subgraph `index`, in the order they import.")
       .def(
           "supports_operator", [](const PyParser& p, const std::string& op) { return p.get()->supportsOperator(op.c_str()); },
           nb::arg("op_name"))

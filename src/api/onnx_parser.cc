@@ -71,6 +71,30 @@ class Parser final : public IParser {
     return guard([&] { return record(checkModelSupport(data, size, dirOf(modelPath), builder::evaluateOnHost)); });
   }
 
+  bool supportsModelV2(const void* data, std::size_t size, const char* modelPath) noexcept override {
+    return guard([&] {
+      subgraphs_.clear();
+      ModelSupport s = analyzeModelSupport(data, size, dirOf(modelPath), builder::evaluateOnHost);
+      subgraphs_ = std::move(s.subgraphs);
+      return record(s.result);
+    });
+  }
+
+  int64_t getNbSubgraphs() noexcept override { return static_cast<int64_t>(subgraphs_.size()); }
+
+  bool isSubgraphSupported(int64_t const index) noexcept override {
+    const SubgraphSupport* s = subgraph(index, "isSubgraphSupported");
+    return s && s->supported;
+  }
+
+  int64_t* getSubgraphNodes(int64_t const index, int64_t& subgraphLength) noexcept override {
+    subgraphLength = 0;
+    SubgraphSupport* s = subgraph(index, "getSubgraphNodes");
+    if (!s) return nullptr;
+    subgraphLength = static_cast<int64_t>(s->nodes.size());
+    return s->nodes.data();
+  }
+
   bool supportsOperator(const char* opName) const noexcept override {
     try {
       return opName && isOperatorSupported(opName);
@@ -93,6 +117,22 @@ class Parser final : public IParser {
       errors_.emplace_back(e);
     }
     return r.ok;
+  }
+
+  //! Subgraph `index` of the last supportsModelV2, or nullptr with an error recorded.
+  SubgraphSupport* subgraph(int64_t index, const char* func) noexcept {
+    if (index >= 0 && index < getNbSubgraphs()) return &subgraphs_[static_cast<std::size_t>(index)];
+    guard([&] {
+      ImportError e;
+      e.code = ErrorCode::kINVALID_VALUE;
+      e.file = __FILE__;
+      e.func = func;
+      e.line = __LINE__;
+      e.desc = strCat(func, ": subgraph index ", index, " is out of range: the last supportsModelV2 found ",
+                      subgraphs_.size(), " subgraphs");
+      return record({false, {e}});
+    });
+    return nullptr;
   }
 
   bool readFile(const char* path, std::string& bytes) {
@@ -139,6 +179,7 @@ class Parser final : public IParser {
   INetworkDefinition& network_;
   ILogger& logger_;
   std::vector<ParserError> errors_;
+  std::vector<SubgraphSupport> subgraphs_;  //!< what the last supportsModelV2 found
 };
 
 }  // namespace

@@ -18,6 +18,7 @@ const SchemaRegistry& schemas() {
     registerControlFlowSchemas(r);
     registerRnnSchemas(r);
     registerDetectionSchemas(r);
+    registerTextSchemas(r);
     return r;
   }();
   return registry;

@@ -7,6 +7,7 @@
 #include <new>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "onnx/import_context.h"
 #include "onnx/importers/importers.h"
@@ -226,10 +227,13 @@ void importGraphIO(ModelState& st, const ::onnx::GraphProto& g, std::vector<Impo
     });
 }
 
-void importOutputs(ModelState& st, const ::onnx::GraphProto& g, std::vector<ImportError>& errors) {
+//! `skip`: outputs of nodes that did not import (support analysis), left out.
+void importOutputs(ModelState& st, const ::onnx::GraphProto& g, std::vector<ImportError>& errors,
+                   const std::unordered_set<std::string>& skip = {}) {
   std::unordered_map<std::string, bool> seen;
   for (const auto& vi : g.output())
     guarded(errors, [&] {
+      if (skip.count(vi.name())) return;
       auto it = st.tensors.find(vi.name());
       KILN_IMPORT_CHECK(it != st.tensors.end(), ErrorCode::kINVALID_GRAPH, "network output \"", vi.name(),
                         "\" is not produced by any node, initializer or graph input");
@@ -257,32 +261,72 @@ ImportResult finish(std::vector<ImportError> errors) {
   return r;
 }
 
+void tagNode(ImportError& e, const ::onnx::NodeProto& n, int index) {
+  e.node = index;
+  e.nodeName = nodeName(n, index);
+  e.nodeOperator = n.op_type();
+}
+
+//! Imports the graph's nodes in order. By default the first failing node ends
+//! the import. With `supported` (support analysis) every node is visited and
+//! gets a verdict: a failing node's outputs are "blocked", and a node reading
+//! a blocked name is judged by its op alone (see analyzeModelSupport); a node
+//! reading a network input that failed to import is unsupported.
 ImportResult importParsed(const ::onnx::ModelProto& model, int64_t opset, const std::string& modelDir,
-                          ir::Graph& graph, const ir::NodeEvaluator& evaluate) {
+                          ir::Graph& graph, const ir::NodeEvaluator& evaluate, std::vector<char>* supported = nullptr) {
   std::vector<ImportError> errors;
   const auto& g = model.graph();
   ModelState st{graph, modelDir, opset, {}, {}, nullptr, {}, 0, evaluate ? &evaluate : nullptr};
   collectUsed(g, st.used);
 
   importGraphIO(st, g, errors);
-  if (!errors.empty()) return finish(std::move(errors));
+  if (!errors.empty() && !supported) return finish(std::move(errors));
+  std::unordered_set<std::string> failedInputs, blocked;
+  if (supported) {
+    supported->assign(static_cast<std::size_t>(g.node_size()), 0);
+    for (const auto& vi : g.input())
+      if (!st.tensors.count(vi.name())) failedInputs.insert(vi.name());
+    for (const auto& init : g.initializer())
+      if (!st.tensors.count(init.name())) failedInputs.insert(init.name());
+  }
 
   for (int index : nodeOrder(g)) {
     const auto& np = g.node(index);
+    if (supported) {
+      std::string badInput;
+      bool downstream = false;
+      for (const auto& in : nodeReads(np)) {
+        if (failedInputs.count(in)) badInput = in;
+        else downstream |= blocked.count(in) != 0;
+      }
+      if (!badInput.empty() || downstream) {
+        bool ok = badInput.empty() && guarded(errors, [&] { importerFor(np, index, opset); });
+        if (!badInput.empty())
+          errors.push_back({ErrorCode::kUNSUPPORTED_NODE_INPUT,
+                            strCat("node \"", nodeName(np, index), "\" (", np.op_type(), "): reads \"", badInput,
+                                   "\", which could not be imported"),
+                            -1, "", "", __FILE__, __LINE__, __func__});
+        if (!ok) tagNode(errors.back(), np, index);
+        (*supported)[index] = ok ? 1 : 0;
+        for (const auto& o : np.output()) blocked.insert(o);
+        continue;
+      }
+    }
     bool ok = guarded(errors, [&] {
       const OpImporter* imp = importerFor(np, index, opset);
       NodeContext ctx(st, np, index, nodeName(np, index));
       if (imp) imp->fn(ctx);
       else importPlugin(ctx);
     });
-    if (!ok) {  // later nodes would only report follow-on errors
-      errors.back().node = index;
-      errors.back().nodeName = nodeName(np, index);
-      errors.back().nodeOperator = np.op_type();
-      return finish(std::move(errors));
+    if (!ok) {
+      tagNode(errors.back(), np, index);
+      if (!supported) return finish(std::move(errors));  // later nodes would only report follow-on errors
+      for (const auto& o : np.output()) blocked.insert(o);
+      continue;
     }
+    if (supported) (*supported)[index] = 1;
   }
-  importOutputs(st, g, errors);
+  importOutputs(st, g, errors, blocked);
   return finish(std::move(errors));
 }
 
@@ -385,11 +429,7 @@ ImportResult checkModelSupport(const void* data, std::size_t size, const std::st
   // Every node without an importer is reported, not just the first.
   const auto& g = model.graph();
   for (int i = 0; i < g.node_size(); ++i) {
-    if (!guarded(errors, [&] { importerFor(g.node(i), i, opset); })) {
-      errors.back().node = i;
-      errors.back().nodeName = nodeName(g.node(i), i);
-      errors.back().nodeOperator = g.node(i).op_type();
-    }
+    if (!guarded(errors, [&] { importerFor(g.node(i), i, opset); })) tagNode(errors.back(), g.node(i), i);
   }
   if (!errors.empty()) return finish(std::move(errors));
   ImportResult r;
@@ -399,6 +439,28 @@ ImportResult checkModelSupport(const void* data, std::size_t size, const std::st
       }))
     return finish(std::move(errors));
   return r;
+}
+
+ModelSupport analyzeModelSupport(const void* data, std::size_t size, const std::string& modelDir,
+                                 const ir::NodeEvaluator& evaluate) {
+  ModelSupport out;
+  std::vector<ImportError> errors;
+  ::onnx::ModelProto model;
+  int64_t opset = 0;
+  std::vector<char> supported;
+  if (!guarded(errors, [&] { opset = parseModel(data, size, model); }) || !guarded(errors, [&] {
+        ir::Graph scratch;
+        out.result = importParsed(model, opset, modelDir, scratch, evaluate, &supported);
+      })) {
+    out.result = finish(std::move(errors));
+    return out;
+  }
+  for (int index : nodeOrder(model.graph())) {
+    bool s = supported[static_cast<std::size_t>(index)] != 0;
+    if (out.subgraphs.empty() || out.subgraphs.back().supported != s) out.subgraphs.push_back({{}, s});
+    out.subgraphs.back().nodes.push_back(index);
+  }
+  return out;
 }
 
 }  // namespace kiln::onnx

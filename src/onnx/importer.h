@@ -55,4 +55,30 @@ bool isOperatorSupported(const std::string& opType);
 ImportResult checkModelSupport(const void* data, std::size_t size, const std::string& modelDir,
                                const ir::NodeEvaluator& evaluate = {});
 
+//! A maximal run of consecutive nodes (in the order the importer visits them,
+//! a topological order) that Kiln either supports or does not.
+struct SubgraphSupport {
+  std::vector<int64_t> nodes;  //!< indices into the ONNX graph's node list
+  bool supported = false;
+};
+
+struct ModelSupport {
+  //! ok: every node and the graph's inputs/outputs import. errors: one per
+  //! unsupported node (node index, name, op, reason), plus graph-level ones.
+  ImportResult result;
+  //! Empty when the model itself cannot be read (bytes, opset).
+  std::vector<SubgraphSupport> subgraphs;
+};
+
+//! TensorRT's supportsModelV2: imports the model into a scratch graph, going
+//! on past a failing node, and partitions the nodes into supported and
+//! unsupported runs. A node is supported when its importer (or a registered
+//! plugin) accepts it at the model's opset with its attributes and input
+//! types. A node that reads, directly or not, the output of a failed node
+//! cannot be imported without it; it is judged by its op alone (an importer or
+//! plugin exists at this opset), as TensorRT's parser, which stops at the
+//! first failure, leaves such nodes in a candidate subgraph.
+ModelSupport analyzeModelSupport(const void* data, std::size_t size, const std::string& modelDir,
+                                 const ir::NodeEvaluator& evaluate = {});
+
 }  // namespace kiln::onnx

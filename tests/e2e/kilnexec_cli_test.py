@@ -359,6 +359,30 @@ class KilnexecCli(unittest.TestCase):
             fh.write("not a cache")
         self.assertOneLineError(run(f"--onnx={self.model}", f"--timingCacheFile={cache}", "--skipInference"))
 
+    def test_verbose_names_unsupported_nodes(self):
+        """--verbose after a failed parse lists every node Kiln cannot import and the graph's runs."""
+        model = self.path("unsupported.onnx")
+        nodes = [
+            helper.make_node("Relu", ["x"], ["a"], name="relu"),
+            helper.make_node("NoSuchOp", ["a"], ["b"], name="mystery"),
+            helper.make_node("Sigmoid", ["b"], ["y"], name="sig"),
+            helper.make_node("AlsoMissing", ["x"], ["w"], name="other"),
+        ]
+        f = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in ("x", "y", "w")]
+        onnx.save(helper.make_model(helper.make_graph(nodes, "unsupported", [f[0]], f[1:]),
+                                    opset_imports=[helper.make_opsetid("", 17)]), model)
+        p = run(f"--onnx={model}", "--skipInference", "--verbose", check=False)
+        self.assertGreater(p.returncode, 0)
+        self.assertLess(p.returncode, 128)
+        self.assertIn("ONNX parser: 2 node(s) not supported, 0 other error(s):", p.stderr)
+        self.assertRegex(p.stderr, r"\[E\] In node 1 with name: mystery and operator: NoSuchOp: .*no importer for this op")
+        self.assertRegex(p.stderr, r"\[E\] In node 3 with name: other and operator: AlsoMissing: .*no importer")
+        self.assertIn("4 subgraphs in topological order: nodes 0 (supported); nodes 1 (unsupported); "
+                      "nodes 2 (supported); nodes 3 (unsupported)", p.stdout)
+        self.assertRegex(lines(p.stdout)[-1], r"^&&&& FAILED Kiln\.kilnexec")
+        # Without --verbose the first failure stays a one-line error.
+        self.assertOneLineError(run(f"--onnx={model}", "--skipInference"), "NoSuchOp")
+
     def test_accepted_flags(self):
         p = run(f"--onnx={self.model}", "--fp16", "--int8", "--memPoolSize=workspace:64M", "--workspace=32",
                 "--threads=1", "--noDataTransfers", "--useCudaGraph", "--useSpinWait", "--iterations=2",

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <sstream>
 
 namespace kilnexec {
@@ -168,6 +170,56 @@ void deserialize(const std::string& plan, const std::string& what, EngineHandle&
   logger.info(os.str());
 }
 
+//! Drops the library's messages: the support check's errors are printed below, formatted per node.
+struct SilentLogger final : kiln::ILogger {
+  void log(Severity, const char*) noexcept override {}
+};
+
+//! "0-3" for a run of consecutive indices, else "0, 2, 5".
+std::string nodeList(const int64_t* nodes, int64_t n) {
+  bool consecutive = true;
+  for (int64_t k = 1; k < n; ++k) consecutive &= nodes[k] == nodes[k - 1] + 1;
+  if (n > 1 && consecutive) return std::to_string(nodes[0]) + "-" + std::to_string(nodes[n - 1]);
+  std::string out;
+  for (int64_t k = 0; k < n; ++k) out += (k ? ", " : "") + std::to_string(nodes[k]);
+  return out;
+}
+
+//! --verbose after a failed parse: asks supportsModelV2 which nodes Kiln cannot
+//! import and prints each (index, name, op, reason), as TensorRT's parser
+//! errors read, then the supported/unsupported runs of the graph.
+void reportUnsupportedNodes(const std::string& path, kiln::INetworkDefinition& network, Logger& logger) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // unreadable: the parse error said so
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SilentLogger silent;
+  std::unique_ptr<kiln::onnx::IParser> check(kiln::onnx::createParser(network, silent));
+  if (!check) return;
+  check->supportsModelV2(bytes.data(), bytes.size(), path.c_str());
+  int unsupported = 0;
+  for (int i = 0; i < check->getNbErrors(); ++i) unsupported += check->getError(i)->node() >= 0;
+  logger.error("ONNX parser: " + std::to_string(unsupported) + " node(s) not supported, " +
+               std::to_string(check->getNbErrors() - unsupported) + " other error(s):");
+  for (int i = 0; i < check->getNbErrors(); ++i) {
+    const kiln::onnx::IParserError* e = check->getError(i);
+    if (e->node() >= 0)
+      logger.error(std::string("In node ") + std::to_string(e->node()) + " with name: " + e->nodeName() +
+                   " and operator: " + e->nodeOperator() + ": " + e->desc());
+    else
+      logger.error(std::string("ONNX parser: ") + e->desc());
+  }
+  std::string runs;
+  for (int64_t k = 0; k < check->getNbSubgraphs(); ++k) {
+    int64_t n = 0;
+    const int64_t* nodes = check->getSubgraphNodes(k, n);
+    runs += (k ? "; " : "") + std::string("nodes ") + nodeList(nodes, n) +
+            (check->isSubgraphSupported(k) ? " (supported)" : " (unsupported)");
+  }
+  if (!runs.empty())
+    logger.verbose("ONNX parser: " + std::to_string(check->getNbSubgraphs()) + " subgraphs in topological order: " +
+                   runs);
+}
+
 }  // namespace
 
 std::vector<int64_t> toVector(const kiln::Dims& dims) {
@@ -233,6 +285,7 @@ EngineHandle buildEngine(const Options& o, Logger& logger) {
         logger.error(std::string("ONNX parser: ") + e->desc() + where);
       }
     }
+    if (o.verbose) reportUnsupportedNodes(o.onnx, *network, logger);
     failStep(logger, before, "failed to parse ONNX file '" + o.onnx + "'");
   }
   std::ostringstream parsed;

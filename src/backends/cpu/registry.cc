@@ -68,6 +68,7 @@ const TacticRegistry& tactics() {
     registerNormExtraKernels(r);
     registerQuantKernels(r);
     registerConvExtraKernels(r);
+    registerTextKernels(r);
     return r;
   }();
   return registry;

@@ -31,4 +31,6 @@ void registerPluginSchemas(SchemaRegistry& r);
 void registerControlFlowSchemas(SchemaRegistry& r);
 //! RNN, GRU, LSTM (ops/rnn.cc).
 void registerRnnSchemas(SchemaRegistry& r);
+//! TfIdfVectorizer (ops/text.cc).
+void registerTextSchemas(SchemaRegistry& r);
 }  // namespace kiln::ir

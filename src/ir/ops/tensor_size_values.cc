@@ -24,6 +24,7 @@ std::optional<std::vector<int64_t>> constIntsOf(const Value* v) {
 }
 
 std::optional<Sizes> trace(const Value* v, int depth);
+std::optional<Sizes> traceProducer(const Node& n, int depth);
 
 // The values of a small integer input that a chain of constants computes
 // (PyTorch's MultiheadAttention export slices Shape(x) at Reshape(Mod(3, 3))):
@@ -161,6 +162,17 @@ std::optional<Sizes> traceConstantOfShape(const Node& n, int depth) {
   return Sizes(static_cast<std::size_t>((*len)[0].value), knownSize(fill->toInt64()[0]));
 }
 
+// A small integer value whose elements cannot be told (a network or subgraph
+// input, an op not traced here) still has a known count: that many unknown
+// sizes, so that Concat(N, [2, 3]) keeps its known tail ([?, 2, 3]).
+std::optional<Sizes> unknownSizes(const Value* v) {
+  if (!isIntType(v->dtype) || v->shape.size() > 1) return std::nullopt;
+  if (!v->shape.empty() && isDataDependentDim(v->shape[0])) return std::nullopt;  // a bound, not a count
+  const int64_t len = v->shape.empty() ? 1 : v->shape[0].value;  // -1 when unknown
+  if (len < 0 || len > 64) return std::nullopt;
+  return Sizes(static_cast<std::size_t>(len), SizeValue{});
+}
+
 std::optional<Sizes> trace(const Value* v, int depth) {
   if (!v || depth > kMaxDepth) return std::nullopt;
   if (v->constant) {
@@ -170,8 +182,15 @@ std::optional<Sizes> trace(const Value* v, int depth) {
     return out;
   }
   const Node* n = v->producer;
-  if (!n || n->outputs.empty() || n->outputs[0] != v || !isIntType(v->dtype) || v->shape.size() > 1)
-    return std::nullopt;
+  if (!isIntType(v->dtype) || v->shape.size() > 1) return std::nullopt;
+  if (!n || n->outputs.empty() || n->outputs[0] != v) return unknownSizes(v);
+  auto traced = traceProducer(*n, depth);
+  return traced ? traced : unknownSizes(v);
+}
+
+// The sizes that `n`, the producer of a small integer value, computes; nullopt when it cannot tell.
+std::optional<Sizes> traceProducer(const Node& nd, int depth) {
+  const Node* n = &nd;
   const std::string& op = n->op;
   if (op == "Shape") return traceShape(*n);
   if (op == "Gather") return traceGather(*n, depth + 1);

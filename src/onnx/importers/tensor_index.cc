@@ -1,8 +1,8 @@
 // Importers for the scatter/gather-by-coordinates ops, the tensor generators
 // and the axis-wise math ops: Scatter, ScatterElements, ScatterND, GatherND,
 // ReverseSequence, OneHot, EyeLike, the window functions, CumSum, TopK,
-// Hardmax, Einsum, Det, CenterCropPad; and the signal ops DFT, STFT,
-// MelWeightMatrix.
+// Hardmax, Einsum, Det, CenterCropPad; the signal ops DFT, STFT,
+// MelWeightMatrix; and TfIdfVectorizer.
 #include "onnx/importers/importers.h"
 
 namespace kiln::onnx {
@@ -87,6 +87,15 @@ void importDft(NodeContext& ctx) {
   ctx.emit("DFT", {ctx.requireInput(0), ctx.input(1), axis}, ctx.attrs({"axis"}));
 }
 
+//! TfIdfVectorizer maps 1:1, for integer token ids only: string tokens
+//! (pool_strings) would need string tensors, which Kiln does not have.
+void importTfIdfVectorizer(NodeContext& ctx) {
+  KILN_NODE_CHECK(ctx, !ctx.hasAttr("pool_strings"), ErrorCode::kUNSUPPORTED_NODE_ATTR,
+                  "attribute 'pool_strings' (string tokens) is not supported: Kiln has no string tensors; "
+                  "only pool_int64s with int32/int64 token ids");
+  importSame(ctx);
+}
+
 }  // namespace
 
 void addTensorIndexImporters(ImporterTable& t) {
@@ -110,6 +119,7 @@ void addTensorIndexImporters(ImporterTable& t) {
                         {"DFT", 17, importDft},
                         {"STFT", 17, importSame},
                         {"MelWeightMatrix", 17, importSame},
+                        {"TfIdfVectorizer", 9, importTfIdfVectorizer},
                     });
 }
 

@@ -114,6 +114,25 @@ TEST(SizeValues, LayerNormFunctionShapeFollowsSizeNegAndConstantOfShape) {
   }
 }
 
+// ONNX's AffineGrid function body: Expand(idx[2,3], Concat(N, [2, 3])) where N
+// is a runtime value of one element. Its value is unknown, its count is not:
+// the known tail survives, so Split/Squeeze downstream see [?, 2, 3].
+TEST(SizeValues, RuntimeValuesKeepTheirCountThroughConcat) {
+  Chain ch;
+  ir::Value* n = ch.g.addValue("N", DType::kINT64, sym({1}));
+  ir::Value* target = ch.node("Concat", {n, ch.c({2, 3})}, {{"axis", int64_t{0}}});
+  ir::Value* idx = ch.g.addValue("idx", DType::kINT64, sym({2, 3}));
+  ir::Value* e = ch.node("Expand", {idx, target});
+  EXPECT_EQ(e->shape, (Shape{Dim(), 2, 3}));
+  ir::Value* r = ch.node("Reshape", {ch.g.addValue("x", DType::kFLOAT, sym({4, 6})), target});
+  EXPECT_EQ(r->shape, (Shape{Dim(), 2, 3}));
+  ir::Value* z = ch.node("ConstantOfShape", {target});
+  EXPECT_EQ(z->shape, (Shape{Dim(), 2, 3}));
+  // Where the known side is not 1, it decides the broadcast dim.
+  EXPECT_EQ(ch.node("Expand", {idx, ch.node("Concat", {n, ch.c({3})}, {{"axis", int64_t{0}}})})->shape,
+            (Shape{2, 3}));
+}
+
 TEST(SizeValues, ErrorsStillNameTheNodeAndTheSymbols) {
   Chain ch;
   ir::Value* x = ch.g.addValue("x", DType::kFLOAT, sym({named("N"), 6}));

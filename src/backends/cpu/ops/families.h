@@ -23,4 +23,5 @@ void registerGridSampleKernels(TacticRegistry& r);   // GridSample, AffineGrid
 void registerNormExtraKernels(TacticRegistry& r);    // Instance/GroupNormalization, LRN, MVN, LpNormalization
 void registerQuantKernels(TacticRegistry& r);        // Quantize/DequantizeLinear, QLinear*, *Integer
 void registerConvExtraKernels(TacticRegistry& r);    // DeformConv, Col2Im
+void registerTextKernels(TacticRegistry& r);         // TfIdfVectorizer
 }  // namespace kiln::cpu
