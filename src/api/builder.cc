@@ -196,12 +196,21 @@ class BuilderImpl final : public IBuilder {
       auto& config = static_cast<BuilderConfigImpl&>(cfg);
       KILN_CHECK(config.device == DeviceType::kCPU || config.device == DeviceType::kGPU,
                  "DeviceType::kDLA is not supported: setDefaultDeviceType(DeviceType::kCPU) or (kGPU)");
-      if (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16) || config.getFlag(BuilderFlag::kINT8))
+      const bool gpu = config.device == DeviceType::kGPU;
+      if (!gpu && (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16) ||
+                   config.getFlag(BuilderFlag::kINT8)))
         logMessage(logger_, ILogger::Severity::kWARNING,
                    "reduced precision (FP16/BF16/INT8) requested: the CPU backend builds FP32 for now");
+      if (gpu && config.getFlag(BuilderFlag::kINT8))
+        logMessage(logger_, ILogger::Severity::kWARNING, "INT8 requested: the CUDA backend has no INT8 yet");
       builder::BuildOptions options;
       options.threads = config.threads;
-      options.device = config.device == DeviceType::kGPU ? "cuda" : "cpu";
+      options.device = gpu ? "cuda" : "cpu";
+      options.tf32 = config.getFlag(BuilderFlag::kTF32);
+      options.fp16 = config.getFlag(BuilderFlag::kFP16);
+      options.bf16 = config.getFlag(BuilderFlag::kBF16);
+      options.obeyPrecisionConstraints = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+      options.preferPrecisionConstraints = config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
       if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.onednnTactics = config.tacticSources & (1u << static_cast<int>(TacticSource::kONEDNN));

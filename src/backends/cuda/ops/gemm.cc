@@ -1,5 +1,7 @@
-// MatMul and Gemm through cuBLASLt, FP32 (TF32 tensor cores are not enabled
-// yet: compute type CUBLAS_COMPUTE_32F). Epilogues: bias (Gemm's C of N
+// MatMul and Gemm through cuBLASLt. A, B, C, D and the bias share one type:
+// FP32 (compute CUBLAS_COMPUTE_32F, or CUBLAS_COMPUTE_32F_FAST_TF32 where the
+// build allowed TF32: node attribute kiln_tf32), or FP16/BF16 with FP32
+// accumulation (CUBLAS_COMPUTE_32F; alpha/beta FP32). Epilogues: bias (Gemm's C of N
 // elements with beta 1, MatMul's fused `bias`), ReLU, and GELU (cuBLASLt's is
 // the tanh form, so only kiln_act "GeluTanh" maps to it; other activations
 // run as one Kiln pass after the product). A full C [M,N]
@@ -30,8 +32,13 @@ using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
 using OpDesc = Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
 using Preference = Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
 
-void makeLayout(Layout& l, int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t stride) {
-  KILN_CUDA_CHECK(cublasLtMatrixLayoutCreate(&l.handle, CUDA_R_32F, static_cast<uint64_t>(rows),
+cudaDataType_t dataType(kernels::Elem e) {
+  return e == kernels::Elem::kHalf ? CUDA_R_16F : e == kernels::Elem::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+void makeLayout(Layout& l, cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld, int64_t batch,
+                int64_t stride) {
+  KILN_CUDA_CHECK(cublasLtMatrixLayoutCreate(&l.handle, type, static_cast<uint64_t>(rows),
                                              static_cast<uint64_t>(cols), ld));
   if (batch > 1) {
     int32_t count = static_cast<int32_t>(batch);
@@ -58,11 +65,20 @@ struct GemmConfig {
   int cInput = -1;     //!< input index of a full C [M,N] (beta * C), or -1
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   kernels::UnaryParams after;  //!< an activation no epilogue has (Gelu with erf, Sigmoid, ...): one Kiln pass after
+  kernels::Elem elem = kernels::Elem::kFloat;  //!< A, B, C, D and bias
+  bool tf32 = false;                           //!< FP32 only: CUBLAS_COMPUTE_32F_FAST_TF32
 };
+
+//! cuBLASLt's compute type for the config: FP32 accumulation always; TF32 inputs where allowed.
+cublasComputeType_t computeType(const GemmConfig& c) {
+  return c.elem == kernels::Elem::kFloat && c.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
 
 //! How `n` maps onto cuBLASLt; false when it does not (yet).
 bool configFor(const ir::Node& n, GemmConfig* c) {
-  if (!allFloat(n) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1]) return false;
+  if (!uniformFloat(n, &c->elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1])
+    return false;
+  c->tf32 = tf32Allowed(n);
   const ir::Shape& ys = n.outputs[0]->shape;
   c->isGemm = n.op == "Gemm";
   if (c->isGemm) {
@@ -106,7 +122,7 @@ class GemmKernel final : public backends::DeviceKernel {
     if (g.m == 0 || g.n == 0) return;
     LtProblem p = columnMajorProblem(g);
     OpDesc op;
-    KILN_CUDA_CHECK(cublasLtMatmulDescCreate(&op.handle, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    KILN_CUDA_CHECK(cublasLtMatmulDescCreate(&op.handle, computeType(c_), CUDA_R_32F));  // alpha, beta: FP32
     cublasOperation_t ta = p.first.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = p.second.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
     KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
@@ -118,9 +134,10 @@ class GemmKernel final : public backends::DeviceKernel {
       KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     }
     Layout first, second, y;
-    makeLayout(first, p.first.rows, p.first.cols, p.first.ld, g.batch, g.strideB);
-    makeLayout(second, p.second.rows, p.second.cols, p.second.ld, g.batch, g.strideA);
-    makeLayout(y, p.rowsY, p.colsY, p.ldY, g.batch, g.strideY);
+    const cudaDataType_t type = dataType(c_.elem);
+    makeLayout(first, type, p.first.rows, p.first.cols, p.first.ld, g.batch, g.strideB);
+    makeLayout(second, type, p.second.rows, p.second.cols, p.second.ld, g.batch, g.strideA);
+    makeLayout(y, type, p.rowsY, p.colsY, p.ldY, g.batch, g.strideY);
 
     const Libraries& libs = libraries(launch);
     Preference pref;
@@ -140,7 +157,7 @@ class GemmKernel final : public backends::DeviceKernel {
                                    second.handle, &beta, cData, y.handle, out[0].data, y.handle, &result.algo,
                                    launch.workspace, kWorkspace, streamOf(launch)));
     if (c_.after.op != kernels::Unary::kIdentity)
-      kernels::unary(out[0].as<const float>(), out[0].as<float>(), out[0].numel(), c_.after, streamOf(launch));
+      kernels::unary(out[0].data, out[0].data, out[0].numel(), c_.after, c_.elem, streamOf(launch));
   }
 
  private:
