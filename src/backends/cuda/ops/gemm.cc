@@ -8,7 +8,9 @@
 // goes in as cuBLASLt's C with beta. Descriptors and the heuristic's
 // algorithm are made per run on the host (shapes may change within a
 // profile); caching them per shape is the next step. Not yet run on a GPU.
+#include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/check.h"
@@ -46,6 +48,14 @@ void makeLayout(Layout& l, cudaDataType_t type, int64_t rows, int64_t cols, int6
     KILN_CUDA_CHECK(cublasLtMatrixLayoutSetAttribute(l.handle, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
                                                      sizeof stride));
   }
+}
+
+//! The largest power of two (at most 256) dividing `p`'s address.
+uint32_t pointerAlignment(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  uint32_t align = 256;
+  while (align > 1 && (a % align) != 0) align /= 2;
+  return align;
 }
 
 //! The epilogue for a fused activation name and whether a bias vector is added; false when none fits.
@@ -145,6 +155,18 @@ class GemmKernel final : public backends::DeviceKernel {
     std::size_t ws = kWorkspace;
     KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                                          sizeof ws));
+    // The heuristic assumes 256-byte-aligned pointers unless told: tell it what these are (arena
+    // and constant slots may be less aligned; FP16/BF16 tensor-core kernels need 16 bytes).
+    const void* cPtr = c_.cInput >= 0 ? in[c_.cInput].data : out[0].data;
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, const void*> aligns[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, in[1].data},  // cuBLASLt's A is Kiln's B (column-major)
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, in[0].data},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, cPtr},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, out[0].data}};
+    for (const auto& [attr, ptr] : aligns) {
+      uint32_t align = pointerAlignment(ptr);
+      KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, attr, &align, sizeof align));
+    }
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     KILN_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(libs.cublasLt, op.handle, first.handle, second.handle, y.handle,
