@@ -8,6 +8,7 @@
 
 #include "api/api_util.h"
 #include "api/layers.h"
+#include "backends/backend.h"
 #include "builder/build_plan.h"
 #include "kiln/builder.h"
 
@@ -252,7 +253,13 @@ class BuilderImpl final : public IBuilder {
       return new HostMemory(std::string(bytes.begin(), bytes.end()));
     });
   }
-  bool platformHasFastFp16() const noexcept override { return false; }
+  bool platformHasFastFp16() const noexcept override {
+    try {
+      return backends::cudaHost().available;  // every GPU CUDA 13 runs (sm_75+) has FP16 tensor cores
+    } catch (...) {
+      return false;
+    }
+  }
   bool platformHasFastInt8() const noexcept override { return false; }
   ILogger* getLogger() const noexcept override { return logger_; }
 

@@ -5,6 +5,7 @@
 // tests/unit/builder/device_precision_test.cc).
 #include <gtest/gtest.h>
 
+#include "backends/backend.h"
 #include "unit/api/api_test_util.h"
 
 namespace kiln::test {
@@ -60,6 +61,13 @@ TEST(LayerPrecision, CpuBuildIgnoresConstraints) {
   void* bindings[] = {x.data(), y.data()};
   ASSERT_TRUE(ctx->executeV2(bindings)) << logger.all();
   EXPECT_EQ(y, (std::vector<float>{0, 2, 0, 4, 0.5f, 0}));
+}
+
+TEST(LayerPrecision, FastFp16MeansAGpuIsHere) {
+  RecordingLogger logger;
+  std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
+  EXPECT_EQ(builder->platformHasFastFp16(), backends::cudaHost().available) << backends::cudaHost().unavailable;
+  EXPECT_FALSE(builder->platformHasFastInt8());
 }
 
 }  // namespace
