@@ -1,5 +1,6 @@
 #include "builder/device_precision.h"
 
+#include <cmath>
 #include <map>
 
 #include "core/error.h"
@@ -15,6 +16,25 @@ bool isDeviceFloat(DType t) { return t == DType::kFLOAT || isReduced(t); }
 int64_t onnxCode(DType t) { return t == DType::kHALF ? 10 : t == DType::kBF16 ? 16 : 1; }
 
 const char* shortName(DType t) { return t == DType::kHALF ? "fp16" : t == DType::kBF16 ? "bf16" : "fp32"; }
+
+//! `t` (FP32) converted to the reduced type `type`. Finite values beyond the type's range
+//! become its largest finite value (as TensorRT does when it converts weights), not
+//! infinity: an attention mask of finfo(float32).min must stay finite, or 0 * it is NaN.
+//! `clamped` counts them.
+ir::Tensor convertWeights(const ir::Tensor& t, DType type, int64_t* clamped) {
+  ir::Tensor out = t.castTo(type);
+  if (t.dtype() != DType::kFLOAT) return out;
+  const uint16_t maxCode = type == DType::kHALF ? 0x7bff : 0x7f7f;  // 65504 / 3.3895e38
+  const float* src = t.as<float>();
+  uint16_t* dst = out.mutableAs<uint16_t>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if ((dst[i] & 0x7fff) == (maxCode + 1) && std::isfinite(src[i])) {  // rounded to +-infinity
+      dst[i] = static_cast<uint16_t>((dst[i] & 0x8000) | maxCode);
+      ++*clamped;
+    }
+  }
+  return out;
+}
 
 bool hasSubgraph(const ir::Node& n) {
   for (const auto& [name, a] : n.attrs)
@@ -143,7 +163,11 @@ PrecisionResult assignDevicePrecision(ir::Graph& graph, const PrecisionOptions& 
     if (auto it = vs.find(t); it != vs.end()) return it->second;
     ir::Value* copy = nullptr;
     if (v->isConstant()) {
-      copy = graph.addConstant(strCat(v->name, "/", shortName(t)), v->constant->castTo(t));  // weights: converted now
+      int64_t clamped = 0;  // weights: converted now, at build time
+      copy = graph.addConstant(strCat(v->name, "/", shortName(t)), convertWeights(*v->constant, t, &clamped));
+      if (clamped)
+        result.warnings.push_back(strCat("constant \"", v->name, "\": ", clamped, " value(s) beyond ", dataTypeName(t),
+                                         "'s range clamped to its largest finite value"));
     } else {
       copy = graph.addValue(strCat(v->name, "/", shortName(t)), t, v->shape);
       ir::Value* from = written.count(v) ? written[v] : v;

@@ -10,7 +10,8 @@
 //    that no tactic meets is an error, a preferred one a warning).
 //  - Rewriting: a reduced layer's FP32 activations and weights become that
 //    type; weights (constants) are converted here, at build time, so the plan
-//    stores them in the type the layer reads. Where a producer's type and a
+//    stores them in the type the layer reads (finite values beyond the type's
+//    range are clamped to its largest finite value, with a warning, as TensorRT does). Where a producer's type and a
 //    consumer's differ, a Cast layer is inserted (one per value and type,
 //    shared by every consumer). Network inputs and outputs keep the type the
 //    network gives them: FP32 unless an output's layer has setOutputType.
@@ -41,7 +42,7 @@ using PrecisionSupport = std::function<bool(std::size_t index, DType type)>;
 struct PrecisionResult {
   int reducedLayers = 0;  //!< layers now running in FP16 or BF16
   int castsInserted = 0;
-  std::vector<std::string> warnings;  //!< preferred constraints not met
+  std::vector<std::string> warnings;  //!< preferred constraints not met, weights clamped to the type's range
   std::vector<std::string> log;       //!< one line per reduced layer, for --verbose
 };
 

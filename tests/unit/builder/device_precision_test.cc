@@ -7,6 +7,7 @@
 // backend whose tactics check dtypes, as the CUDA tactics do.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "backends/backend.h"
@@ -251,6 +252,40 @@ TEST(DevicePrecision, ResizeScalesStayFp32) {
   EXPECT_EQ(up->inputs[0]->dtype, DType::kHALF);
   EXPECT_EQ(up->inputs[2]->dtype, DType::kFLOAT);
   EXPECT_EQ(up->inputs[2]->constant->dtype(), DType::kFLOAT);
+}
+
+TEST(DevicePrecision, WeightsBeyondTheRangeAreClampedNotInfinite) {
+  for (DType t : {DType::kHALF, DType::kBF16}) {
+    // y = x * mask, mask holding finfo(float32).min (HF attention masks), 1e5 and a real infinity.
+    ir::Graph g;
+    ir::Value* x = g.addValue("x", DType::kFLOAT, {4});
+    g.inputs.push_back(x);
+    const float lowest = -3.4028235e38f;
+    ir::Value* mask = g.addConstant("mask", ir::Tensor::fromFloat({lowest, 1e5f, -INFINITY, 2.f}, {4}));
+    ir::Value* y = g.addValue("y");
+    g.addNode("Mul", "mul", {x, mask}, {y});
+    ir::inferGraph(g);
+    g.outputs = {y};
+    PrecisionOptions o;
+    o.fp16 = t == DType::kHALF;
+    o.bf16 = t == DType::kBF16;
+    PrecisionResult r = assignDevicePrecision(g, o, supportOnly(g, {"Mul"}));
+    const ir::Tensor& w = *named(g, "mul")->inputs[1]->constant;
+    ASSERT_EQ(w.dtype(), t);
+    const uint16_t maxCode = t == DType::kHALF ? 0x7bff : 0x7f7f;
+    EXPECT_EQ(w.as<uint16_t>()[0], 0x8000 | maxCode) << dataTypeName(t) << ": lowest float -> -max, not -inf";
+    if (t == DType::kHALF) {
+      EXPECT_EQ(w.as<uint16_t>()[1], maxCode) << "1e5 -> 65504";
+    } else {
+      EXPECT_EQ(w.as<uint16_t>()[1], floatToBf16(1e5f)) << "1e5 is in BF16's range";
+    }
+    EXPECT_EQ(w.as<uint16_t>()[2], t == DType::kHALF ? 0xfc00 : 0xff80) << "a real infinity stays infinite";
+    EXPECT_EQ(w.as<uint16_t>()[3], t == DType::kHALF ? floatToHalf(2.f) : floatToBf16(2.f));
+    ASSERT_EQ(r.warnings.size(), 1u) << dataTypeName(t);
+    EXPECT_NE(r.warnings[0].find("constant \"mask\": " + std::to_string(t == DType::kHALF ? 2 : 1) + " value(s)"),
+              std::string::npos)
+        << r.warnings[0];
+  }
 }
 
 // ---- Through buildPlan, with tactics that check dtypes as the CUDA ones do.
