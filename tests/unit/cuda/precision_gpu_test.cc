@@ -405,13 +405,16 @@ std::unique_ptr<IHostMemory> buildModel(const std::string& path, DeviceType devi
 
 //! Runs `plan` on `inputs`; outputs come back on the host. Device engines get device buffers.
 std::map<std::string, ir::Tensor> runPlan(const IHostMemory& plan, const std::map<std::string, ir::Tensor>& inputs,
-                                          RecordingLogger& logger, std::string* error) {
+                                          RecordingLogger& logger, std::string* error,
+                                          std::vector<std::string>* layers = nullptr) {
   std::map<std::string, ir::Tensor> outputs;
   std::unique_ptr<IRuntime> runtime(createInferRuntime(logger));
   std::unique_ptr<ICudaEngine> engine(runtime->deserializeCudaEngine(plan.data(), plan.size()));
   if (!engine) return *error = "deserialize failed: " + logger.all(), outputs;
   std::unique_ptr<IExecutionContext> ctx(engine->createExecutionContext());
   if (!ctx) return *error = "createExecutionContext failed: " + logger.all(), outputs;
+  if (layers)
+    for (int32_t i = 0; i < engine->getNbLayers(); ++i) layers->push_back(engine->getLayerInformation(i));
   std::vector<std::shared_ptr<void>> keep;
   std::vector<std::pair<std::string, void*>> deviceOutputs;
   std::map<std::string, ir::Tensor> hostInputs;
@@ -504,8 +507,20 @@ TEST_P(EnginePrecision, CudaEngineMatchesTheCpuFp32Engine) {
   std::string error;
   auto want = runPlan(*cpuPlan, inputs, logger, &error);
   ASSERT_TRUE(error.empty()) << what << ": CPU run: " << error;
-  auto got = runPlan(*gpuPlan, inputs, logger, &error);
+  std::vector<std::string> layers;
+  auto got = runPlan(*gpuPlan, inputs, logger, &error, &layers);
   ASSERT_TRUE(error.empty()) << what << ": CUDA run: " << error;
+  // The engine runs its convolutions and matmuls in the precision asked for (layer information: output dtypes).
+  int heavy = 0;
+  for (const std::string& info : layers) {
+    if (info.find("[Conv]") == std::string::npos && info.find("[MatMul]") == std::string::npos &&
+        info.find("[Gemm]") == std::string::npos)
+      continue;
+    ++heavy;
+    const std::string outs = info.substr(info.find("outputs=("));
+    EXPECT_NE(outs.find(std::string(":") + dataTypeName(precision)), std::string::npos) << what << ": " << info;
+  }
+  EXPECT_GT(heavy, 0) << what;
   ASSERT_EQ(got.size(), want.size()) << what;
   // FP16: issue #7's 1e-2; BF16 has 8 mantissa bits: 5e-2; FP32 with TF32: 1e-2; plain FP32: 1e-4.
   const float rtol = precision == DType::kHALF ? 1e-2f : precision == DType::kBF16 ? 5e-2f : tf32 ? 1e-2f : 1e-4f;
