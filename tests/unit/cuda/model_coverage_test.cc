@@ -98,6 +98,52 @@ TEST_P(ModelCoverage, EveryLayerHasACudaTactic) {
             << " layers: " << tactics << "\n";
 }
 
+// kFP16 + kOBEY_PRECISION_CONSTRAINTS with the Softmax layers held in FP32 (what
+// EnginePrecisionConstraints runs on the GPU): the plan keeps them FP32, the rest FP16.
+TEST(ModelCoverageConstraints, ObeyedFp32SoftmaxInAnFp16Build) {
+  for (const char* model : {"small_cnn.onnx", "small_transformer.onnx"}) {
+    const char* src = std::getenv("KILN_SOURCE_DIR");
+    std::string path = std::string(src ? src : ".") + "/tests/models/" + model;
+    std::ifstream f(path, std::ios::binary);
+    ASSERT_TRUE(f) << "cannot open " << path << " (set KILN_SOURCE_DIR)";
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ir::Graph g;
+    ASSERT_TRUE(onnx::importModel(bytes.data(), bytes.size(), "", g).ok);
+    int constrained = 0;
+    for (const auto& n : g.nodes()) {
+      if (n->op != "Softmax") continue;
+      n->attrs["kiln_precision"] = static_cast<int64_t>(DType::kFLOAT);
+      ++constrained;
+    }
+    ASSERT_GT(constrained, 0) << model;
+    PretendGpu gpu;
+    builder::BuildOptions o;
+    o.device = "cuda";
+    o.deviceBackend = &gpu;
+    o.fp16 = true;
+    o.obeyPrecisionConstraints = true;
+    std::vector<uint8_t> planBytes;
+    try {
+      planBytes = builder::buildPlan(g, o);
+    } catch (const Error& e) {
+      FAIL() << model << ": " << e.what();
+    }
+    auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
+    plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
+    int softmaxes = 0, halfMatmuls = 0;
+    for (const auto& n : p.graph->nodes()) {
+      if (n->op == "Softmax") {
+        ++softmaxes;
+        EXPECT_EQ(n->outputs[0]->dtype, DType::kFLOAT) << model << ": " << n->describe();
+        EXPECT_EQ(n->inputs[0]->dtype, DType::kFLOAT) << model << ": " << n->describe();
+      }
+      halfMatmuls += (n->op == "MatMul" || n->op == "Gemm") && n->outputs[0]->dtype == DType::kHALF;
+    }
+    EXPECT_EQ(softmaxes, constrained) << model;
+    EXPECT_GT(halfMatmuls, 0) << model;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, ModelCoverage,
                          ::testing::Combine(::testing::Values("small_cnn.onnx", "small_transformer.onnx"),
                                             ::testing::Values(DType::kFLOAT, DType::kHALF, DType::kBF16)));

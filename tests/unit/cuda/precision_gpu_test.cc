@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -390,12 +391,14 @@ TEST(CudaPrecision, Tf32GemmAndConvStayCloseToFp32) {
 // ---- Whole engines through the public API: CUDA FP16/BF16/TF32 against the CPU engine in FP32.
 
 std::unique_ptr<IHostMemory> buildModel(const std::string& path, DeviceType device, DType precision, bool tf32,
-                                        RecordingLogger& logger) {
+                                        RecordingLogger& logger,
+                                        const std::function<void(INetworkDefinition&, IBuilderConfig&)>& edit = {}) {
   std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
   std::unique_ptr<INetworkDefinition> net(builder->createNetworkV2(0));
   std::unique_ptr<onnx::IParser> parser(onnx::createParser(*net, logger));
   if (!parser->parseFromFile(path.c_str(), 0)) return nullptr;
   std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
+  if (edit) edit(*net, *config);
   config->setDefaultDeviceType(device);
   if (precision == DType::kHALF) config->setFlag(BuilderFlag::kFP16);
   if (precision == DType::kBF16) config->setFlag(BuilderFlag::kBF16);
@@ -528,6 +531,50 @@ TEST_P(EnginePrecision, CudaEngineMatchesTheCpuFp32Engine) {
     ASSERT_TRUE(got.count(name)) << what << ": no output " << name;
     EXPECT_EQ(got.at(name).dtype(), DType::kFLOAT) << what << ": output " << name << " must stay FP32";
     EXPECT_TRUE(closeTo(got.at(name), w, rtol)) << what << ", output \"" << name << "\"";
+  }
+}
+
+// kFP16 with kOBEY_PRECISION_CONSTRAINTS and the Softmax layers held in FP32: the engine runs them in FP32
+// (layer information), the rest in FP16, and still matches the CPU engine.
+TEST(EnginePrecisionConstraints, ObeyedFp32SoftmaxInAnFp16Engine) {
+  KILN_REQUIRE_GPU();
+  for (const char* model : {"small_cnn.onnx", "small_transformer.onnx"}) {
+    const char* src = std::getenv("KILN_SOURCE_DIR");
+    const std::string path = std::string(src ? src : ".") + "/tests/models/" + model;
+    RecordingLogger logger;
+    auto cpuPlan = buildModel(path, DeviceType::kCPU, DType::kFLOAT, false, logger);
+    ASSERT_TRUE(cpuPlan) << model << ": " << logger.all();
+    int constrained = 0;
+    auto gpuPlan = buildModel(path, DeviceType::kGPU, DType::kHALF, true, logger,
+                              [&](INetworkDefinition& net, IBuilderConfig& config) {
+                                config.setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+                                for (int32_t i = 0; i < net.getNbLayers(); ++i)
+                                  if (std::string(net.getLayer(i)->getOpType()) == "Softmax") {
+                                    net.getLayer(i)->setPrecision(DataType::kFLOAT);
+                                    ++constrained;
+                                  }
+                              });
+    ASSERT_TRUE(gpuPlan) << model << ": CUDA FP16 build with an FP32 Softmax constraint failed: " << logger.all();
+    ASSERT_GT(constrained, 0) << model << " has no Softmax layer";
+    std::string error;
+    const auto inputs = modelInputs(model);
+    auto want = runPlan(*cpuPlan, inputs, logger, &error);
+    ASSERT_TRUE(error.empty()) << model << ": CPU run: " << error;
+    std::vector<std::string> layers;
+    auto got = runPlan(*gpuPlan, inputs, logger, &error, &layers);
+    ASSERT_TRUE(error.empty()) << model << ": CUDA run: " << error;
+    int softmaxes = 0;
+    for (const std::string& info : layers) {
+      if (info.find("[Softmax]") == std::string::npos) continue;
+      ++softmaxes;
+      const std::string outs = info.substr(info.find("outputs=("));
+      EXPECT_NE(outs.find(":float32"), std::string::npos) << model << ": the constrained Softmax: " << info;
+    }
+    EXPECT_EQ(softmaxes, constrained) << model;
+    for (const auto& [name, w] : want) {
+      ASSERT_TRUE(got.count(name)) << model << ": no output " << name;
+      EXPECT_TRUE(closeTo(got.at(name), w, 1e-2f)) << model << " FP16 + FP32 Softmax, output \"" << name << "\"";
+    }
   }
 }
 
