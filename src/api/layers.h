@@ -48,7 +48,8 @@ class LayerBase : public LayerState, public I {
     node_->attrs[builder::kOutputTypesAttr] = types;
   }
   DataType getOutputType(int32_t i) const noexcept override {
-    if (outputTypeIsSet(i)) return static_cast<DataType>(node_->ints(builder::kOutputTypesAttr)[static_cast<std::size_t>(i)]);
+    if (outputTypeIsSet(i))
+      return static_cast<DataType>(node_->ints(builder::kOutputTypesAttr)[static_cast<std::size_t>(i)]);
     return i >= 0 && i < getNbOutputs() && out_[i] ? out_[i]->dtype : DataType::kFLOAT;
   }
   bool outputTypeIsSet(int32_t i) const noexcept override {

@@ -37,7 +37,8 @@ using ConvDesc = Owned<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDesc
 using ActDesc = Owned<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor>;
 
 cudnnDataType_t dataType(kernels::Elem e) {
-  return e == kernels::Elem::kHalf ? CUDNN_DATA_HALF : e == kernels::Elem::kBF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  if (e == kernels::Elem::kHalf) return CUDNN_DATA_HALF;
+  return e == kernels::Elem::kBF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
 }
 
 void nchw(TensorDesc& d, cudnnDataType_t type, const int64_t* dims) {
@@ -137,7 +138,8 @@ class ConvKernel final : public backends::DeviceKernel {
 bool supports(const ir::Node& n) {
   kernels::UnaryParams act;
   kernels::Elem elem;
-  if (!uniformFloat(n, &elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1]) return false;
+  if (!uniformFloat(n, &elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1])
+    return false;
   if (n.inputs[0]->shape.size() != 4 || n.inputs[1]->shape.size() != 4) return false;
   if (!unaryParams(n.s("kiln_act", ""), n, true, &act)) return false;
   ir::WindowAttrs a = ir::readWindowAttrs(n, 2);
