@@ -177,7 +177,9 @@ void printOptions(const Options& o, Logger& log) {
     if (o.fp16 || o.best) precision += "+FP16";
     if (o.bf16 || o.best) precision += "+BF16";
     if (o.int8 || o.best) precision += "+INT8";
-    log.info("Precision: " + precision + (precision == "FP32" ? "" : " (the CPU backend builds FP32)"));
+    const bool cpu = o.device != "cuda";
+    log.info("Precision: " + precision + (precision == "FP32" || !cpu ? "" : " (the CPU backend builds FP32)"));
+    if (o.precisionConstraints != "none") log.info("Precision constraints: " + o.precisionConstraints);
     if (o.profiles.empty()) log.info("Input build shapes: " + shapesText(o.shapes));
     for (std::size_t k = 0; k < o.profiles.size(); ++k)
       log.info("Input build shapes" + (o.profiles.size() > 1 ? " (profile " + std::to_string(k) + ")" : std::string()) +
