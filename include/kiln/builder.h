@@ -134,6 +134,8 @@ class IBuilder {
   virtual IOptimizationProfile* createOptimizationProfile() noexcept = 0;
   //! Builds and serializes; null (with the reason logged) on failure.
   virtual IHostMemory* buildSerializedNetwork(INetworkDefinition& network, IBuilderConfig& config) noexcept = 0;
+  //! True where a GPU the CUDA backend runs FP16 on is present (kFP16 then pays off with
+  //! setDefaultDeviceType(kGPU)); false on a machine without one (the CPU backend builds FP32).
   virtual bool platformHasFastFp16() const noexcept = 0;
   virtual bool platformHasFastInt8() const noexcept = 0;
   virtual ILogger* getLogger() const noexcept = 0;

@@ -67,6 +67,22 @@ class ILayer {
   //! The op this layer is in Kiln's IR ("Conv", "Relu", ...; ONNX op names).
   virtual const char* getOpType() const noexcept = 0;
 
+  //! Precision constraints (TensorRT's): the type the layer computes in, and
+  //! the types its outputs are delivered in. Honored by CUDA builds with
+  //! BuilderFlag::kOBEY_PRECISION_CONSTRAINTS (a constraint no kernel meets
+  //! fails the build, naming the layer) or kPREFER_PRECISION_CONSTRAINTS (a
+  //! warning instead); ignored otherwise and by the CPU backend (FP32).
+  //! kFLOAT, kHALF and kBF16 are what the CUDA backend runs. A constraint
+  //! set on a layer that the optimizer fuses into another is dropped with it.
+  virtual void setPrecision(DataType dataType) noexcept = 0;
+  virtual DataType getPrecision() const noexcept = 0;  //!< kFLOAT when unset
+  virtual bool precisionIsSet() const noexcept = 0;
+  virtual void resetPrecision() noexcept = 0;
+  virtual void setOutputType(int32_t index, DataType dataType) noexcept = 0;
+  virtual DataType getOutputType(int32_t index) const noexcept = 0;  //!< the output's type when unset
+  virtual bool outputTypeIsSet(int32_t index) const noexcept = 0;
+  virtual void resetOutputType(int32_t index) noexcept = 0;
+
  protected:
   virtual ~ILayer() = default;
 };

@@ -90,6 +90,28 @@ void bindNetwork(nb::module_& m) {
             return PyTensor{l.st, l.l->getOutput(i)};
           },
           nb::arg("index"))
+      .def_prop_rw(
+          "precision", [](const PyLayer& l) { return l.l->getPrecision(); },
+          [](PyLayer& l, DataType t) { l.l->setPrecision(t); },
+          "Precision constraint (honored by CUDA builds with OBEY_/PREFER_PRECISION_CONSTRAINTS).")
+      .def_prop_ro("precision_is_set", [](const PyLayer& l) { return l.l->precisionIsSet(); })
+      .def("reset_precision", [](PyLayer& l) { l.l->resetPrecision(); })
+      .def(
+          "set_output_type",
+          [](PyLayer& l, int32_t i, DataType t) {
+            if (i < 0 || i >= l.l->getNbOutputs()) throw nb::index_error("ILayer.set_output_type: index out of range");
+            l.l->setOutputType(i, t);
+          },
+          nb::arg("index"), nb::arg("dtype"))
+      .def(
+          "get_output_type",
+          [](const PyLayer& l, int32_t i) {
+            if (i < 0 || i >= l.l->getNbOutputs()) throw nb::index_error("ILayer.get_output_type: index out of range");
+            return l.l->getOutputType(i);
+          },
+          nb::arg("index"))
+      .def("output_type_is_set", [](const PyLayer& l, int32_t i) { return l.l->outputTypeIsSet(i); }, nb::arg("index"))
+      .def("reset_output_type", [](PyLayer& l, int32_t i) { l.l->resetOutputType(i); }, nb::arg("index"))
       .def("__eq__", [](const PyLayer& a, const PyLayer& b) { return a.l == b.l; })
       .def("__ne__", [](const PyLayer& a, const PyLayer& b) { return a.l != b.l; })
       .def("__hash__", [](const PyLayer& l) { return reinterpret_cast<uintptr_t>(l.l); })

@@ -8,6 +8,7 @@
 
 #include "api/api_util.h"
 #include "api/layers.h"
+#include "backends/backend.h"
 #include "builder/build_plan.h"
 #include "kiln/builder.h"
 
@@ -196,16 +197,21 @@ class BuilderImpl final : public IBuilder {
       auto& config = static_cast<BuilderConfigImpl&>(cfg);
       KILN_CHECK(config.device == DeviceType::kCPU || config.device == DeviceType::kGPU,
                  "DeviceType::kDLA is not supported: setDefaultDeviceType(DeviceType::kCPU) or (kGPU)");
-      // (BF16 on the CPU: builder/cpu_precision.h, which warns itself where the CPU lacks it.)
-      const bool cpuBuild = config.device == DeviceType::kCPU;
-      if (config.getFlag(BuilderFlag::kFP16) || (!cpuBuild && config.getFlag(BuilderFlag::kBF16)) ||
-          config.getFlag(BuilderFlag::kINT8))
+      // BF16 on the CPU: builder/cpu_precision.h, which warns itself where the CPU lacks it.
+      const bool gpu = config.device == DeviceType::kGPU;
+      if (!gpu && (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kINT8)))
         logMessage(logger_, ILogger::Severity::kWARNING,
-                   cpuBuild ? "reduced precision (FP16/INT8) requested: the CPU backend builds those layers FP32 for now"
-                            : "reduced precision (FP16/BF16/INT8) requested: the CUDA backend builds FP32 for now");
+                   "reduced precision (FP16/INT8) requested: the CPU backend builds those layers FP32 for now");
+      if (gpu && config.getFlag(BuilderFlag::kINT8))
+        logMessage(logger_, ILogger::Severity::kWARNING, "INT8 requested: the CUDA backend has no INT8 yet");
       builder::BuildOptions options;
       options.threads = config.threads;
-      options.device = config.device == DeviceType::kGPU ? "cuda" : "cpu";
+      options.device = gpu ? "cuda" : "cpu";
+      options.tf32 = config.getFlag(BuilderFlag::kTF32);
+      options.fp16 = config.getFlag(BuilderFlag::kFP16);
+      options.bf16 = config.getFlag(BuilderFlag::kBF16);
+      options.obeyPrecisionConstraints = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+      options.preferPrecisionConstraints = config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
       if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.onednnTactics = config.tacticSources & (1u << static_cast<int>(TacticSource::kONEDNN));
@@ -250,7 +256,13 @@ class BuilderImpl final : public IBuilder {
       return new HostMemory(std::string(bytes.begin(), bytes.end()));
     });
   }
-  bool platformHasFastFp16() const noexcept override { return false; }
+  bool platformHasFastFp16() const noexcept override {
+    try {
+      return backends::cudaHost().available;  // every GPU CUDA 13 runs (sm_75+) has FP16 tensor cores
+    } catch (...) {
+      return false;
+    }
+  }
   bool platformHasFastInt8() const noexcept override { return false; }
   ILogger* getLogger() const noexcept override { return logger_; }
 

@@ -214,8 +214,9 @@ class EngineImpl final : public ICudaEngine {
     for (const runtime::Layer& l : engine_->layers()) {
       std::string ins, outs;
       for (const ir::Value* v : l.node->inputs)
-        if (v) ins += strCat(ins.empty() ? "" : ", ", v->name, ir::toString(v->shape));
-      for (const ir::Value* v : l.node->outputs) outs += strCat(outs.empty() ? "" : ", ", v->name, ir::toString(v->shape));
+        if (v) ins += strCat(ins.empty() ? "" : ", ", v->name, ir::toString(v->shape), ":", dataTypeName(v->dtype));
+      for (const ir::Value* v : l.node->outputs)
+        outs += strCat(outs.empty() ? "" : ", ", v->name, ir::toString(v->shape), ":", dataTypeName(v->dtype));
       layerInfo_.push_back(strCat(l.name, " [", l.op, "] tactic=", l.tactic, " inputs=(", ins, ") outputs=(", outs, ")"));
     }
   }

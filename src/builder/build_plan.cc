@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/kernel.h"
+#include "builder/device_precision.h"
 #include "builder/device_tactic_selector.h"
 #include "builder/memory_planner.h"
 #include "builder/tactic_selector.h"
@@ -242,6 +243,37 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   auto optGraph = resolved(*graph, profiles.empty() ? ProfilePoint{} : pointOf(profiles[0], 1));
   std::vector<std::unique_ptr<ir::Graph>> extremeGraphs;
   for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+
+  if (device) {
+    // Which type each layer runs in, asked of the device tactics at every profile extreme.
+    std::vector<std::vector<ir::Node*>> extremeNodes;
+    for (auto& eg : extremeGraphs) extremeNodes.push_back(eg->nodeList());
+    const std::vector<ir::Node*> before = graph->nodeList();
+    PrecisionSupport supported = [&](std::size_t i, DType type) {
+      for (const backends::DeviceTactic* t : device->tacticsFor(before[i]->op)) {
+        bool everywhere = true;
+        for (std::size_t e = 0; e < extremeNodes.size() && everywhere; ++e) {
+          auto changed = retypeForTrial(*extremeNodes[e][i], type);
+          everywhere = t->supports(*extremeNodes[e][i]);
+          restoreTypes(changed);
+        }
+        if (everywhere) return true;
+      }
+      return false;
+    };
+    PrecisionOptions po;
+    po.tf32 = options.tf32, po.fp16 = options.fp16, po.bf16 = options.bf16;
+    po.obeyConstraints = options.obeyPrecisionConstraints, po.preferConstraints = options.preferPrecisionConstraints;
+    PrecisionResult pr = assignDevicePrecision(*graph, po, supported);
+    for (const std::string& line : pr.log) log(options, ILogger::Severity::kVERBOSE, line);
+    for (const std::string& w : pr.warnings) log(options, ILogger::Severity::kWARNING, w);
+    if (options.fp16 || options.bf16)
+      log(options, ILogger::Severity::kINFO,
+          strCat("precision: ", pr.reducedLayers, " layers in FP16/BF16, ", pr.castsInserted, " casts inserted"));
+    extremeGraphs.clear();
+    for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+    optGraph = resolved(*graph, profiles.empty() ? ProfilePoint{} : pointOf(profiles[0], 1));  // casts inserted
+  }
 
   ThreadPool pool(options.threads);
   BuildStats local;

@@ -44,6 +44,11 @@ struct BuildOptions {
   std::string device = "cpu";
   //! Tests: a stand-in for the CUDA backend (its host() decides whether a GPU is there).
   const backends::DeviceBackend* deviceBackend = nullptr;
+  //! Device builds: BuilderFlag kTF32 / kFP16 / kBF16 / kOBEY_ / kPREFER_PRECISION_CONSTRAINTS
+  //! (builder/device_precision.h). The CPU backend builds FP32 whatever these say.
+  bool tf32 = true;
+  bool fp16 = false, bf16 = false;
+  bool obeyPrecisionConstraints = false, preferPrecisionConstraints = false;
 };
 
 struct BuildStats {

@@ -278,7 +278,11 @@ class KilnexecCli(unittest.TestCase):
                            (["--percentile=101"], "--percentile"), (["--fp16=maybe"], "--fp16"),
                            (["--device=tpu"], "--device"), (["--threads=-1"], "--threads"),
                            (["--loadInputs=x"], "--loadInputs"), (["--tacticSources=ONEDNN"], "--tacticSources"),
-                           (["--tacticSources=-MKL"], "--tacticSources")):
+                           (["--tacticSources=-MKL"], "--tacticSources"),
+                           (["--precisionConstraints=always"], "--precisionConstraints"),
+                           (["--layerPrecisions=conv:fp17"], "--layerPrecisions"),
+                           (["--layerPrecisions=fp16"], "--layerPrecisions"),
+                           (["--layerOutputTypes=conv:fp16+int4"], "--layerOutputTypes")):
             with self.subTest(args=args):
                 p = run(f"--onnx={self.model}", *args)
                 self.assertOneLineError(p, flag)
@@ -382,6 +386,16 @@ class KilnexecCli(unittest.TestCase):
         self.assertRegex(lines(p.stdout)[-1], r"^&&&& FAILED Kiln\.kilnexec")
         # Without --verbose the first failure stays a one-line error.
         self.assertOneLineError(run(f"--onnx={model}", "--skipInference"), "NoSuchOp")
+
+    def test_layer_precisions(self):
+        # The CPU builds FP32 whatever the constraints say; an unknown layer name is an error naming it.
+        run(f"--onnx={self.model}", "--precisionConstraints=obey", "--layerPrecisions=*:fp16",
+            "--layerOutputTypes=*:fp16", "--iterations=1", "--warmUp=0", "--duration=0", check=True)
+        self.assertOneLineError(run(f"--onnx={self.model}", "--precisionConstraints=prefer",
+                                    "--layerPrecisions=no_such_layer:fp16"), "no layer named 'no_such_layer'")
+        p = run(f"--onnx={self.model}", "--layerPrecisions=*:fp32", "--iterations=1", "--warmUp=0", "--duration=0",
+                check=True)
+        self.assertIn("no effect without --precisionConstraints", p.stdout + p.stderr)
 
     def test_accepted_flags(self):
         p = run(f"--onnx={self.model}", "--fp16", "--int8", "--memPoolSize=workspace:64M", "--workspace=32",

@@ -139,3 +139,32 @@ def test_weights_objects():
     assert trt.Weights(np.arange(3, dtype=np.int64)).dtype == trt.int64
     with pytest.raises(TypeError):
         trt.Weights(np.zeros(3, np.float64))
+
+
+def test_layer_precision_constraints():
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    net = builder.create_network()
+    x = net.add_input("x", trt.float32, (2, 3))
+    relu = net.add_activation(x, trt.ActivationType.RELU)
+    assert not relu.precision_is_set and relu.precision == trt.float32
+    relu.precision = trt.float16
+    assert relu.precision_is_set and relu.precision == trt.float16
+    relu.reset_precision()
+    assert not relu.precision_is_set
+    assert not relu.output_type_is_set(0) and relu.get_output_type(0) == trt.float32
+    relu.set_output_type(0, trt.bfloat16)
+    assert relu.output_type_is_set(0) and relu.get_output_type(0) == trt.bfloat16
+    with pytest.raises(IndexError):
+        relu.set_output_type(1, trt.float16)
+    relu.reset_output_type(0)
+    assert not relu.output_type_is_set(0)
+    # A CPU build with an obeyed constraint still builds FP32 and runs.
+    relu.precision = trt.float16
+    net.mark_output(relu.get_output(0))
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    plan = builder.build_serialized_network(net, config)
+    assert plan is not None
+    feeds = {"x": np.array([[-1, 2, -3], [4, 0.5, -0.5]], np.float32)}
+    out = run(builder, net, feeds)
+    assert_close(next(iter(out.values())), np.maximum(feeds["x"], 0))

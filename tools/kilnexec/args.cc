@@ -145,6 +145,33 @@ std::vector<std::pair<bool, kiln::TacticSource>> parseTacticSources(const std::s
   return out;
 }
 
+//! "name:type[,name2:type2]" (types fp32, fp16, bf16; `multi`: "type+type" per output).
+std::vector<std::pair<std::string, std::vector<kiln::DataType>>> parseLayerTypes(const std::string& text,
+                                                                                 const std::string& flag, bool multi) {
+  std::vector<std::pair<std::string, std::vector<kiln::DataType>>> out;
+  if (text.empty()) return out;
+  const std::string expected = multi ? "layerName:type[+type...][,layerName2:type...], type fp32, fp16 or bf16"
+                                     : "layerName:type[,layerName2:type], type fp32, fp16 or bf16 (* for every layer)";
+  for (const std::string& entry : splitList(text)) {
+    const std::size_t colon = entry.rfind(':');  // layer names may hold ':'; types do not
+    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) badValue(flag, entry, expected);
+    std::vector<kiln::DataType> types;
+    std::string rest = entry.substr(colon + 1);
+    for (std::size_t start = 0;;) {
+      const std::size_t plus = multi ? rest.find('+', start) : std::string::npos;
+      const std::string t = rest.substr(start, plus == std::string::npos ? std::string::npos : plus - start);
+      if (t == "fp32") types.push_back(kiln::DataType::kFLOAT);
+      else if (t == "fp16") types.push_back(kiln::DataType::kHALF);
+      else if (t == "bf16") types.push_back(kiln::DataType::kBF16);
+      else badValue(flag, entry, expected);
+      if (plus == std::string::npos) break;
+      start = plus + 1;
+    }
+    out.push_back({entry.substr(0, colon), types});
+  }
+  return out;
+}
+
 std::vector<InputFile> parseInputFiles(const std::string& text, const std::string& flag) {
   std::vector<InputFile> files;
   if (text.empty()) return files;
@@ -170,6 +197,7 @@ std::string quoteArg(const std::string& arg) {
 //! The raw strings CLI11 fills; converted into Options by convert().
 struct Raw {
   std::string shapes, memPoolSize, workspace, threads, streams, infStreams, tacticSources;
+  std::string layerPrecisions, layerOutputTypes;
   std::vector<std::string> minShapes, optShapes, maxShapes;  //!< one entry per occurrence: per profile
   std::string iterations, warmUp, duration, avgRuns, percentile, loadInputs;
   std::vector<std::string> plugins, staticPlugins, dynamicPlugins, pluginsToSerialize;
@@ -206,6 +234,8 @@ void convert(const Raw& raw, Options& o) {
   }
   o.memPools = parsePools(raw.memPoolSize, "--memPoolSize");
   o.tacticSources = parseTacticSources(raw.tacticSources, "--tacticSources");
+  o.layerPrecisions = parseLayerTypes(raw.layerPrecisions, "--layerPrecisions", false);
+  o.layerOutputTypes = parseLayerTypes(raw.layerOutputTypes, "--layerOutputTypes", true);
   if (!raw.workspace.empty()) {
     std::size_t mib = static_cast<std::size_t>(toDouble(raw.workspace, "--workspace", 0, "a size in MiB"));
     o.memPools.push_back({kiln::MemoryPoolType::kWORKSPACE, mib * 1024 * 1024});
@@ -332,12 +362,24 @@ ParseResult parseOptions(int argc, char** argv) {
   perProfile("--maxShapes", raw.maxShapes, "Maximum shapes of an optimization profile (repeat the group for more profiles)");
   app.add_option("--profile", o.profile, "Optimization profile to run inference with (default 0)")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("--fp16", o.fp16, "Allow FP16 (accepted; the CPU backend builds FP32)")->group(build);
-  app.add_flag("--bf16", o.bf16, "Allow BF16 (CPU: BF16 Conv/MatMul/Gemm tactics on AVX512_BF16, else FP32)")
+  app.add_flag("--fp16", o.fp16, "Allow FP16 (CUDA: layers its kernels support; the CPU backend builds FP32)")->group(build);
+  app.add_flag("--bf16", o.bf16, "Allow BF16 (CUDA: layers its kernels support; CPU: BF16 Conv/MatMul/Gemm tactics on AVX512_BF16, else FP32)")
       ->group(build);
   app.add_flag("--int8", o.int8, "Allow INT8 (accepted; the CPU backend builds FP32)")->group(build);
   app.add_flag("--best", o.best, "Allow every precision (accepted; the CPU backend builds FP32)")->group(build);
-  app.add_flag("--noTF32", o.noTF32, "Disable TF32 (no effect on the CPU)")->group(build);
+  app.add_flag("--noTF32", o.noTF32, "Disable TF32 (CUDA: plain FP32 GEMM/conv; no effect on the CPU)")->group(build);
+  app.add_option("--precisionConstraints", o.precisionConstraints,
+                 "Layer precision constraints: none, prefer (honored where a CUDA kernel can, else a warning), obey "
+                 "(else the build fails)")
+      ->group(build)
+      ->check(CLI::IsMember({"none", "prefer", "obey"}));
+  app.add_option("--layerPrecisions", raw.layerPrecisions,
+                 "Per-layer compute precision, layerName:type[,...] (fp32, fp16, bf16; * = every layer); "
+                 "needs --precisionConstraints")
+      ->group(build);
+  app.add_option("--layerOutputTypes", raw.layerOutputTypes,
+                 "Per-layer output types, layerName:type[+type per output][,...]; needs --precisionConstraints")
+      ->group(build);
   app.add_option("--memPoolSize", raw.memPoolSize, "Pool limits: workspace:N (MiB; suffixes B, K, M, G)")->group(build);
   app.add_option("--tacticSources", raw.tacticSources,
                  "Add (+) or remove (-) tactic sources, e.g. -ONEDNN (Kiln's own CPU kernels are always on)")

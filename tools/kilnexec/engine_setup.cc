@@ -136,12 +136,39 @@ std::unique_ptr<kiln::ITimingCache> setUpTimingCache(kiln::IBuilderConfig& confi
   return cache;
 }
 
+//! --layerPrecisions / --layerOutputTypes onto the parsed network's layers (ILayer::setPrecision / setOutputType).
+void applyLayerPrecisions(kiln::INetworkDefinition& network, const Options& o, Logger& logger) {
+  if ((!o.layerPrecisions.empty() || !o.layerOutputTypes.empty()) && o.precisionConstraints == "none")
+    logger.warning("--layerPrecisions/--layerOutputTypes have no effect without --precisionConstraints=prefer|obey");
+  auto apply = [&](const auto& specs, const char* flag, bool outputs) {
+    for (const auto& [name, types] : specs) {
+      bool found = false;
+      for (int32_t i = 0; i < network.getNbLayers(); ++i) {
+        kiln::ILayer* layer = network.getLayer(i);
+        if (name != "*" && name != layer->getName()) continue;
+        found = true;
+        if (!outputs) {
+          layer->setPrecision(types[0]);
+          continue;
+        }
+        for (int32_t k = 0; k < layer->getNbOutputs(); ++k)
+          layer->setOutputType(k, types[std::min<std::size_t>(static_cast<std::size_t>(k), types.size() - 1)]);
+      }
+      if (!found) throw ToolError(std::string(flag) + ": the network has no layer named '" + name + "'");
+    }
+  };
+  apply(o.layerPrecisions, "--layerPrecisions", false);
+  apply(o.layerOutputTypes, "--layerOutputTypes", true);
+}
+
 void configure(kiln::IBuilderConfig& config, const Options& o, Logger& logger) {
   config.setDefaultDeviceType(o.device == "cuda" ? kiln::DeviceType::kGPU : kiln::DeviceType::kCPU);
   if (o.fp16 || o.best) config.setFlag(kiln::BuilderFlag::kFP16);
   if (o.bf16 || o.best) config.setFlag(kiln::BuilderFlag::kBF16);
   if (o.int8 || o.best) config.setFlag(kiln::BuilderFlag::kINT8);
   if (o.noTF32) config.clearFlag(kiln::BuilderFlag::kTF32);
+  if (o.precisionConstraints == "prefer") config.setFlag(kiln::BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+  if (o.precisionConstraints == "obey") config.setFlag(kiln::BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
   for (const MemoryPool& p : o.memPools) config.setMemoryPoolLimit(p.pool, p.bytes);
   kiln::TacticSources sources = config.getTacticSources();
   for (auto [add, source] : o.tacticSources) {
@@ -293,6 +320,7 @@ EngineHandle buildEngine(const Options& o, Logger& logger) {
   logger.info(parsed.str());
 
   configure(*config, o, logger);
+  applyLayerPrecisions(*network, o, logger);
   addProfiles(*builder, *config, *network, o, handle, logger);
   std::unique_ptr<kiln::ITimingCache> cache = setUpTimingCache(*config, o, logger);
 

@@ -56,6 +56,9 @@ struct Options {
   std::vector<ShapeSpec> shapes;
   std::vector<ProfileShapes> profiles;  //!< empty: no --minShapes/--optShapes/--maxShapes
   bool fp16 = false, bf16 = false, int8 = false, best = false, noTF32 = false;
+  std::string precisionConstraints = "none";  //!< none | prefer | obey (kPREFER/kOBEY_PRECISION_CONSTRAINTS)
+  //! --layerPrecisions / --layerOutputTypes: layer name ("*": every layer) -> type(s) (one per output for the latter).
+  std::vector<std::pair<std::string, std::vector<kiln::DataType>>> layerPrecisions, layerOutputTypes;
   std::vector<MemoryPool> memPools;
   //! --tacticSources: sources to add (+) and remove (-) from the builder's default, in order.
   std::vector<std::pair<bool, kiln::TacticSource>> tacticSources;

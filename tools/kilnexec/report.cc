@@ -181,8 +181,10 @@ void printOptions(const Options& o, Logger& log) {
     if (o.fp16 || o.best) precision += "+FP16";
     if (o.bf16 || o.best) precision += "+BF16";
     if (o.int8 || o.best) precision += "+INT8";
-    const bool unbuilt = o.fp16 || o.int8 || o.best;  // BF16 has CPU tactics; FP16 / INT8 do not yet
+    const bool cpu = o.device != "cuda";
+    const bool unbuilt = cpu && (o.fp16 || o.int8 || o.best);  // CPU: BF16 has tactics; FP16 / INT8 do not yet
     log.info("Precision: " + precision + (unbuilt ? " (the CPU backend builds FP16 / INT8 layers as FP32)" : ""));
+    if (o.precisionConstraints != "none") log.info("Precision constraints: " + o.precisionConstraints);
     if (o.profiles.empty()) log.info("Input build shapes: " + shapesText(o.shapes));
     for (std::size_t k = 0; k < o.profiles.size(); ++k)
       log.info("Input build shapes" + (o.profiles.size() > 1 ? " (profile " + std::to_string(k) + ")" : std::string()) +

@@ -15,6 +15,14 @@ void requireFloat(const InferContext& ctx, std::size_t i, const char* what) {
   ctx.check(t == DType::kFLOAT, what, " is ", dataTypeName(t), "; only float32 is supported");
 }
 
+void requireFloating(const InferContext& ctx, std::size_t i, const char* what) {
+  DType t = ctx.in(i).dtype;
+  ctx.check(t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16, what, " is ", dataTypeName(t),
+            "; expected float32, float16 or bfloat16");
+  if (i > 0)
+    ctx.check(t == ctx.in(0).dtype, what, " is ", dataTypeName(t), " but the input is ", dataTypeName(ctx.in(0).dtype));
+}
+
 Shape logicalWeightShape(const InferContext& ctx, std::size_t index) {
   const Node& n = ctx.node();
   if (!n.has("kiln_packed")) return ctx.in(index).shape;
@@ -32,17 +40,17 @@ void checkVector(const InferContext& ctx, std::size_t i, const Dim& len, const c
   ctx.check(s.size() == 1, what, " has rank ", s.size(), ", expected 1");
   ctx.check(!s[0].known() || !len.known() || s[0].value == len.value, what, " has ", toString(s), " elements, expected ",
             len.value);
-  requireFloat(ctx, i, what);
+  requireFloating(ctx, i, what);
 }
 
 void inferConv(InferContext& ctx) {
   const Node& node = ctx.node();
-  requireFloat(ctx, 0, "input");
+  requireFloating(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   Shape w = logicalWeightShape(ctx, 1);
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   ctx.check(w.size() == x.size(), "weight has rank ", w.size(), ", input has rank ", x.size());
-  if (!node.has("kiln_packed")) requireFloat(ctx, 1, "weight");
+  if (!node.has("kiln_packed")) requireFloating(ctx, 1, "weight");
   const std::size_t sp = x.size() - 2;
   WindowAttrs a = readWindowAttrs(node, sp);
   int64_t group = node.i("group", 1);
@@ -68,12 +76,12 @@ void inferConv(InferContext& ctx) {
   checkVector(ctx, 2, w[0], "bias");
   if (ctx.hasInput(3)) {  // fused residual: same shape as the output
     const Shape& r = ctx.in(3).shape;
-    requireFloat(ctx, 3, "residual");
+    requireFloating(ctx, 3, "residual");
     bool ok = r.size() == out.size();
     for (std::size_t i = 0; ok && i < r.size(); ++i) ok = !(r[i].known() && out[i].known()) || r[i] == out[i];
     ctx.check(ok, "residual has shape ", toString(r), ", output has ", toString(out));
   }
-  ctx.setOutput(0, DType::kFLOAT, out);
+  ctx.setOutput(0, ctx.in(0).dtype, out);
 }
 
 void inferConvTranspose(InferContext& ctx) {
@@ -111,10 +119,10 @@ void inferConvTranspose(InferContext& ctx) {
 
 void inferGemm(InferContext& ctx) {
   const Node& node = ctx.node();
-  requireFloat(ctx, 0, "A");
+  requireFloating(ctx, 0, "A");
   const Shape& a = ctx.in(0).shape;
   Shape b = logicalWeightShape(ctx, 1);
-  if (!node.has("kiln_packed")) requireFloat(ctx, 1, "B");
+  if (!node.has("kiln_packed")) requireFloating(ctx, 1, "B");
   ctx.check(a.size() == 2, "A has rank ", a.size(), ", expected 2");
   ctx.check(b.size() == 2, "B has rank ", b.size(), ", expected 2");
   bool ta = node.i("transA", 0) != 0, tb = node.i("transB", 0) != 0;
@@ -123,7 +131,7 @@ void inferGemm(InferContext& ctx) {
   ctx.check(!(k.known() && kb.known()) || k.value == kb.value, "A ", toString(a), (ta ? " (transposed)" : ""),
             " and B ", toString(b), (tb ? " (transposed)" : ""), " disagree on K");
   if (ctx.hasInput(2)) {
-    requireFloat(ctx, 2, "C");
+    requireFloating(ctx, 2, "C");
     const Shape& c = ctx.in(2).shape;
     ctx.check(c.size() <= 2, "C has rank ", c.size(), ", expected at most 2");
     Shape mn{m, n};
@@ -134,12 +142,12 @@ void inferGemm(InferContext& ctx) {
                 " does not broadcast to ", toString(mn));
     }
   }
-  ctx.setOutput(0, DType::kFLOAT, Shape{m, n});
+  ctx.setOutput(0, ctx.in(0).dtype, Shape{m, n});
 }
 
 void inferMatMul(InferContext& ctx) {
-  requireFloat(ctx, 0, "A");
-  if (!ctx.node().has("kiln_packed")) requireFloat(ctx, 1, "B");
+  requireFloating(ctx, 0, "A");
+  if (!ctx.node().has("kiln_packed")) requireFloating(ctx, 1, "B");
   Shape a = ctx.in(0).shape;
   Shape b = logicalWeightShape(ctx, 1);
   ctx.check(!a.empty() && !b.empty(), "operands must have rank >= 1 (A ", toString(a), ", B ", toString(b), ")");
@@ -157,7 +165,7 @@ void inferMatMul(InferContext& ctx) {
     ctx.check(!dropN, "a bias needs a 2-D (or higher) B");
     checkVector(ctx, 2, b.back(), "bias");
   }
-  ctx.setOutput(0, DType::kFLOAT, out);
+  ctx.setOutput(0, ctx.in(0).dtype, out);
 }
 
 void inferBatchNorm(InferContext& ctx) {
@@ -174,14 +182,14 @@ void inferBatchNorm(InferContext& ctx) {
 }
 
 void inferLayerNorm(InferContext& ctx) {
-  requireFloat(ctx, 0, "input");
+  requireFloating(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   int64_t rank = static_cast<int64_t>(x.size());
   ctx.check(rank >= 1, "input must have rank >= 1");
   int64_t axis = ctx.axis(ctx.node().i("axis", -1), rank);
   for (std::size_t i = 1; i < 3; ++i) {
     if (!ctx.hasInput(i)) continue;
-    requireFloat(ctx, i, i == 1 ? "scale" : "B");
+    requireFloating(ctx, i, i == 1 ? "scale" : "B");
     const Shape& s = ctx.in(i).shape;
     ctx.check(static_cast<int64_t>(s.size()) <= rank - axis, i == 1 ? "scale " : "B ", toString(s),
               " has more dims than the normalized part of the input ", toString(x));
@@ -191,7 +199,7 @@ void inferLayerNorm(InferContext& ctx) {
                 toString(s), " does not broadcast to input ", toString(x));
     }
   }
-  ctx.setOutput(0, DType::kFLOAT, x);
+  ctx.setOutput(0, ctx.in(0).dtype, x);
   Shape stat(x.begin(), x.begin() + axis);
   stat.resize(rank, Dim(int64_t{1}));
   for (std::size_t i = 1; i < ctx.numOutputs(); ++i)
@@ -199,11 +207,11 @@ void inferLayerNorm(InferContext& ctx) {
 }
 
 void inferSoftmax(InferContext& ctx) {
-  requireFloat(ctx, 0, "input");
+  requireFloating(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   ctx.check(!x.empty(), "input must have rank >= 1");
   ctx.axis(ctx.node().i("axis", -1), static_cast<int64_t>(x.size()));
-  ctx.setOutput(0, DType::kFLOAT, x);
+  ctx.setOutput(0, ctx.in(0).dtype, x);
 }
 
 void add(SchemaRegistry& r, const char* op, int minIn, int maxIn, int minOut, int maxOut, InferFn fn) {

@@ -22,6 +22,11 @@ void registerQuantSchemas(SchemaRegistry& r);
 
 //! Checks that input `i` is float32 (the nn ops compute in float32 only).
 void requireFloat(const InferContext& ctx, std::size_t i, const char* what);
+//! Checks that input `i` is float32, float16 or bfloat16 and, for i > 0, of
+//! input 0's type (ONNX's T): the schemas of the ops the CUDA backend also runs
+//! in FP16/BF16 (builder/device_precision.h). Their output has input 0's type;
+//! the CPU tactics decline anything but float32.
+void requireFloating(const InferContext& ctx, std::size_t i, const char* what);
 
 //! The weight shape of a node whose weight (input `index`) a CPU tactic may
 //! have replaced by a packed constant: then the node carries the original

@@ -13,10 +13,10 @@ void inferPool(InferContext& ctx) {
   const Node& node = ctx.node();
   const DType t = ctx.in(0).dtype;
   if (node.op == "MaxPool")  // a max needs no arithmetic: int8 / uint8 data too
-    ctx.check(t == DType::kFLOAT || t == DType::kINT8 || t == DType::kUINT8, "input is ", dataTypeName(t),
-              "; expected float32, int8 or uint8");
+    ctx.check(t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16 || t == DType::kINT8 || t == DType::kUINT8,
+              "input is ", dataTypeName(t), "; expected float32, float16, bfloat16, int8 or uint8");
   else
-    requireFloat(ctx, 0, "input");
+    requireFloating(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   const std::size_t sp = x.size() - 2;
@@ -40,12 +40,12 @@ void inferPool(InferContext& ctx) {
 }
 
 void inferGlobalPool(InferContext& ctx) {
-  requireFloat(ctx, 0, "input");
+  requireFloating(ctx, 0, "input");
   const Shape& x = ctx.in(0).shape;
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   Shape out{x[0], x[1]};
   out.resize(x.size(), Dim(int64_t{1}));
-  ctx.setOutput(0, DType::kFLOAT, out);
+  ctx.setOutput(0, ctx.in(0).dtype, out);
 }
 
 // An optional input given as a tensor with no elements counts as absent

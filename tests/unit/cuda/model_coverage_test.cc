@@ -2,7 +2,9 @@
 // machine without a GPU: the builder runs with the real CUDA tactics behind a
 // stand-in host that claims a GPU (tactic supports()/create() make no CUDA
 // call), so this checks that every layer the passes leave has a CUDA tactic
-// and the plan is bound to the target. It does not run anything.
+// and the plan is bound to the target, in FP32 and with kFP16 / kBF16 (the
+// conv and matmul layers must then run reduced, the network IO stays FP32).
+// It does not run anything.
 // ModelCoverageDir does the same for every *.onnx in $KILN_CUDA_MODELS_DIR
 // (the GPU benchmark's exports: bench/models/export_gpu_models.py), and lists
 // every layer that lacks a CUDA tactic, not only the first.
@@ -94,11 +96,12 @@ std::string readFile(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-class ModelCoverage : public ::testing::TestWithParam<const char*> {};
+class ModelCoverage : public ::testing::TestWithParam<std::tuple<const char*, DType>> {};
 
 TEST_P(ModelCoverage, EveryLayerHasACudaTactic) {
+  const auto [model, precision] = GetParam();
   const char* src = std::getenv("KILN_SOURCE_DIR");
-  std::string path = std::string(src ? src : ".") + "/tests/models/" + GetParam();
+  std::string path = std::string(src ? src : ".") + "/tests/models/" + model;
   std::string bytes = readFile(path);
   ASSERT_FALSE(bytes.empty()) << "cannot open " << path << " (set KILN_SOURCE_DIR)";
   ir::Graph g;
@@ -107,6 +110,8 @@ TEST_P(ModelCoverage, EveryLayerHasACudaTactic) {
   builder::BuildOptions o;
   o.device = "cuda";
   o.deviceBackend = &gpu;
+  o.fp16 = precision == DType::kHALF;
+  o.bf16 = precision == DType::kBF16;
   std::vector<std::string> log;
   o.log = [&](ILogger::Severity, const std::string& m) { log.push_back(m); };
   std::vector<uint8_t> planBytes;
@@ -120,14 +125,80 @@ TEST_P(ModelCoverage, EveryLayerHasACudaTactic) {
   EXPECT_EQ(p.meta.device, "cuda");
   EXPECT_EQ(p.meta.isa, "sm_90");
   std::string tactics;
+  int heavy = 0, heavyReduced = 0;
   for (const auto& n : p.graph->nodes()) {
     EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
-    tactics += n->tactic + " ";
+    tactics += n->tactic + (n->outputs[0]->dtype == DType::kFLOAT ? "" : std::string(":") + dataTypeName(n->outputs[0]->dtype)) + " ";
+    if (n->op == "Conv" || n->op == "MatMul" || n->op == "Gemm") {
+      ++heavy;
+      heavyReduced += n->outputs[0]->dtype == precision;
+      if (precision == DType::kFLOAT) {
+        EXPECT_EQ(n->i("kiln_tf32", 0), 1) << n->describe() << ": TF32 is on by default";
+      }
+    }
   }
-  std::cout << "[ info ] " << GetParam() << ": " << p.graph->nodes().size() << " layers: " << tactics << "\n";
+  EXPECT_GT(heavy, 0);
+  if (precision != DType::kFLOAT) {
+    EXPECT_EQ(heavyReduced, heavy) << "every conv/matmul in " << dataTypeName(precision);
+  }
+  for (const ir::Value* v : p.graph->inputs)
+    if (v->dtype != DType::kINT64 && v->dtype != DType::kINT32) {
+      EXPECT_EQ(v->dtype, DType::kFLOAT) << v->name;
+    }
+  for (const ir::Value* v : p.graph->outputs) EXPECT_EQ(v->dtype, DType::kFLOAT) << v->name;
+  std::cout << "[ info ] " << model << " " << dataTypeName(precision) << ": " << p.graph->nodes().size()
+            << " layers: " << tactics << "\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ModelCoverage, ::testing::Values("small_cnn.onnx", "small_transformer.onnx"));
+// kFP16 + kOBEY_PRECISION_CONSTRAINTS with the Softmax layers held in FP32 (what
+// EnginePrecisionConstraints runs on the GPU): the plan keeps them FP32, the rest FP16.
+TEST(ModelCoverageConstraints, ObeyedFp32SoftmaxInAnFp16Build) {
+  for (const char* model : {"small_cnn.onnx", "small_transformer.onnx"}) {
+    const char* src = std::getenv("KILN_SOURCE_DIR");
+    std::string path = std::string(src ? src : ".") + "/tests/models/" + model;
+    std::ifstream f(path, std::ios::binary);
+    ASSERT_TRUE(f) << "cannot open " << path << " (set KILN_SOURCE_DIR)";
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ir::Graph g;
+    ASSERT_TRUE(onnx::importModel(bytes.data(), bytes.size(), "", g).ok);
+    int constrained = 0;
+    for (const auto& n : g.nodes()) {
+      if (n->op != "Softmax") continue;
+      n->attrs["kiln_precision"] = static_cast<int64_t>(DType::kFLOAT);
+      ++constrained;
+    }
+    ASSERT_GT(constrained, 0) << model;
+    PretendGpu gpu;
+    builder::BuildOptions o;
+    o.device = "cuda";
+    o.deviceBackend = &gpu;
+    o.fp16 = true;
+    o.obeyPrecisionConstraints = true;
+    std::vector<uint8_t> planBytes;
+    try {
+      planBytes = builder::buildPlan(g, o);
+    } catch (const Error& e) {
+      FAIL() << model << ": " << e.what();
+    }
+    auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
+    plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
+    int softmaxes = 0, halfMatmuls = 0;
+    for (const auto& n : p.graph->nodes()) {
+      if (n->op == "Softmax") {
+        ++softmaxes;
+        EXPECT_EQ(n->outputs[0]->dtype, DType::kFLOAT) << model << ": " << n->describe();
+        EXPECT_EQ(n->inputs[0]->dtype, DType::kFLOAT) << model << ": " << n->describe();
+      }
+      halfMatmuls += (n->op == "MatMul" || n->op == "Gemm") && n->outputs[0]->dtype == DType::kHALF;
+    }
+    EXPECT_EQ(softmaxes, constrained) << model;
+    EXPECT_GT(halfMatmuls, 0) << model;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ModelCoverage,
+                         ::testing::Combine(::testing::Values("small_cnn.onnx", "small_transformer.onnx"),
+                                            ::testing::Values(DType::kFLOAT, DType::kHALF, DType::kBF16)));
 
 // Every *.onnx in $KILN_CUDA_MODELS_DIR (e.g. `python3 bench/models/export_gpu_models.py
 // --out-dir /tmp/gpu_models`, then KILN_CUDA_MODELS_DIR=/tmp/gpu_models) builds for CUDA with

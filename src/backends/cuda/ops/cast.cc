@@ -1,4 +1,5 @@
-// Cast between float32, int32, int64, bool, uint8 and int8 (kernels.cu).
+// Cast between float32, float16, bfloat16, int32, int64, bool, uint8 and int8 (kernels.cu);
+// also the boundary casts the device precision pass inserts (builder/device_precision.h).
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "core/error.h"
@@ -14,6 +15,8 @@ bool castType(DType t, kernels::CastType* out) {
     case DType::kBOOL: *out = kernels::CastType::kBool; return true;
     case DType::kUINT8: *out = kernels::CastType::kUInt8; return true;
     case DType::kINT8: *out = kernels::CastType::kInt8; return true;
+    case DType::kHALF: *out = kernels::CastType::kHalf; return true;
+    case DType::kBF16: *out = kernels::CastType::kBF16; return true;
     default: return false;
   }
 }

@@ -1,7 +1,11 @@
-// Conv (2-D, NCHW, FP32) through cuDNN 9's legacy convolution API, with the
-// fused inputs Kiln's passes attach (bias, `residual`, kiln_act). Bias + ReLU
-// (+ residual) go through cudnnConvolutionBiasActivationForward in one call;
-// other activations run as one Kiln pass after the convolution
+// Conv (2-D, NCHW) through cuDNN 9's legacy convolution API, with the
+// fused inputs Kiln's passes attach (bias, `residual`, kiln_act). x, w, bias,
+// residual and y share one type: FP32 (FMA math, or tensor-op math, which
+// lets cuDNN use TF32, where the build allowed it: kiln_tf32), or FP16/BF16
+// with FP32 accumulation (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configs,
+// tensor-op math). FP32 bias + ReLU (+ residual) go through
+// cudnnConvolutionBiasActivationForward in one call; other activations, and
+// every epilogue in FP16/BF16, run as one Kiln pass after the convolution
 // (channelBiasAct). The algorithm is cuDNN's heuristic first choice that fits
 // the workspace (not timed yet); descriptors are made per run on the host.
 // The cuDNN graph API with engine configs as tactics is the next step.
@@ -32,9 +36,14 @@ using FilterDesc = Owned<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
 using ConvDesc = Owned<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
 using ActDesc = Owned<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor>;
 
-void nchw(TensorDesc& d, const int64_t* dims) {
+cudnnDataType_t dataType(kernels::Elem e) {
+  if (e == kernels::Elem::kHalf) return CUDNN_DATA_HALF;
+  return e == kernels::Elem::kBF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+
+void nchw(TensorDesc& d, cudnnDataType_t type, const int64_t* dims) {
   KILN_CUDA_CHECK(cudnnCreateTensorDescriptor(&d.handle));
-  KILN_CUDA_CHECK(cudnnSetTensor4dDescriptor(d.handle, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(dims[0]), int(dims[1]),
+  KILN_CUDA_CHECK(cudnnSetTensor4dDescriptor(d.handle, CUDNN_TENSOR_NCHW, type, int(dims[0]), int(dims[1]),
                                              int(dims[2]), int(dims[3])));
 }
 
@@ -47,7 +56,9 @@ class ConvKernel final : public backends::DeviceKernel {
         hasResidual_(n.inputs.size() > 3 && n.inputs[3]) {
     desc_.op = n.op, desc_.name = n.name, desc_.attrs = n.attrs;
     KILN_CHECK(unaryParams(n.s("kiln_act", ""), n, true, &act_), n.describe(), ": unsupported fused activation");
-    fusedRelu_ = hasBias_ && act_.op == kernels::Unary::kRelu;
+    KILN_CHECK(uniformFloat(n, &elem_), n.describe(), ": x, w, bias, residual and y must share one of FP32/FP16/BF16");
+    tf32_ = tf32Allowed(n);
+    fusedRelu_ = elem_ == kernels::Elem::kFloat && hasBias_ && act_.op == kernels::Unary::kRelu;
   }
   std::size_t workspaceBytes() const override { return kWorkspace; }
 
@@ -63,19 +74,22 @@ class ConvKernel final : public backends::DeviceKernel {
     }
     const Libraries& libs = libraries(launch);
     KILN_CUDA_CHECK(cudnnSetStream(libs.cudnn, streamOf(launch)));
+    const cudnnDataType_t type = dataType(elem_);
     TensorDesc xd, yd, bd;
-    nchw(xd, x.dims);
-    nchw(yd, y.dims);
+    nchw(xd, type, x.dims);
+    nchw(yd, type, y.dims);
     FilterDesc wd;
     KILN_CUDA_CHECK(cudnnCreateFilterDescriptor(&wd.handle));
-    KILN_CUDA_CHECK(cudnnSetFilter4dDescriptor(wd.handle, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(w.dims[0]),
+    KILN_CUDA_CHECK(cudnnSetFilter4dDescriptor(wd.handle, type, CUDNN_TENSOR_NCHW, int(w.dims[0]),
                                                int(w.dims[1]), int(w.dims[2]), int(w.dims[3])));
     ConvDesc cd;
     KILN_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&cd.handle));
     KILN_CUDA_CHECK(cudnnSetConvolution2dDescriptor(cd.handle, pads[0], pads[1], strides[0], strides[1], dil[0], dil[1],
-                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));  // FP32 accumulation
     KILN_CUDA_CHECK(cudnnSetConvolutionGroupCount(cd.handle, group_));
-    KILN_CUDA_CHECK(cudnnSetConvolutionMathType(cd.handle, CUDNN_FMA_MATH));  // FP32 as the CPU: no TF32 yet
+    // FP32 without TF32: FMA math, as the CPU computes. Tensor-op math otherwise (TF32 for FP32 data).
+    const bool tensorOps = elem_ != kernels::Elem::kFloat || tf32_;
+    KILN_CUDA_CHECK(cudnnSetConvolutionMathType(cd.handle, tensorOps ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
@@ -90,7 +104,7 @@ class ConvKernel final : public backends::DeviceKernel {
     const float one = 1.f, zero = 0.f;
     if (fusedRelu_) {
       const int64_t biasDims[4] = {1, y.dims[1], 1, 1};
-      nchw(bd, biasDims);
+      nchw(bd, type, biasDims);
       ActDesc ad;
       KILN_CUDA_CHECK(cudnnCreateActivationDescriptor(&ad.handle));
       KILN_CUDA_CHECK(cudnnSetActivationDescriptor(ad.handle, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
@@ -106,9 +120,8 @@ class ConvKernel final : public backends::DeviceKernel {
     KILN_CUDA_CHECK(cudnnConvolutionForward(libs.cudnn, &one, xd.handle, x.data, wd.handle, w.data, cd.handle, algo,
                                             launch.workspace, kWorkspace, &zero, yd.handle, y.data));
     if (hasBias_ || hasResidual_ || act_.op != kernels::Unary::kIdentity)
-      kernels::channelBiasAct(y.as<float>(), hasBias_ ? in[2].as<const float>() : nullptr,
-                              hasResidual_ ? in[3].as<const float>() : nullptr, y.dims[0], y.dims[1],
-                              y.dims[2] * y.dims[3], act_, streamOf(launch));
+      kernels::channelBiasAct(y.data, hasBias_ ? in[2].data : nullptr, hasResidual_ ? in[3].data : nullptr, y.dims[0],
+                              y.dims[1], y.dims[2] * y.dims[3], act_, elem_, streamOf(launch));
   }
 
  private:
@@ -117,12 +130,16 @@ class ConvKernel final : public backends::DeviceKernel {
   int group_;
   bool hasBias_, hasResidual_;
   kernels::UnaryParams act_;
+  kernels::Elem elem_ = kernels::Elem::kFloat;
+  bool tf32_ = false;
   bool fusedRelu_ = false;
 };
 
 bool supports(const ir::Node& n) {
   kernels::UnaryParams act;
-  if (!allFloat(n) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1]) return false;
+  kernels::Elem elem;
+  if (!uniformFloat(n, &elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1])
+    return false;
   if (n.inputs[0]->shape.size() != 4 || n.inputs[1]->shape.size() != 4) return false;
   if (!unaryParams(n.s("kiln_act", ""), n, true, &act)) return false;
   ir::WindowAttrs a = ir::readWindowAttrs(n, 2);

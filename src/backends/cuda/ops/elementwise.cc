@@ -1,4 +1,4 @@
-// Unary ops and activations, and broadcasting binary ops, FP32 (kernels.cu).
+// Unary ops and activations, and broadcasting binary ops, FP32/FP16/BF16 (kernels.cu; FP32 math).
 // The fused activation of a binary node (kiln_act) is applied in the same pass.
 #include <cmath>
 #include <limits>
@@ -72,51 +72,58 @@ namespace {
 
 class UnaryKernel final : public backends::DeviceKernel {
  public:
-  explicit UnaryKernel(UnaryParams p) : p_(p) {}
+  UnaryKernel(UnaryParams p, kernels::Elem elem) : p_(p), elem_(elem) {}
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
-    kernels::unary(in[0].as<const float>(), out[0].as<float>(), out[0].numel(), p_, streamOf(launch));
+    kernels::unary(in[0].data, out[0].data, out[0].numel(), p_, elem_, streamOf(launch));
   }
 
  private:
   UnaryParams p_;
+  kernels::Elem elem_;
 };
 
 class BinaryKernel final : public backends::DeviceKernel {
  public:
-  BinaryKernel(Binary op, UnaryParams then) : op_(op), then_(then) {}
+  BinaryKernel(Binary op, UnaryParams then, kernels::Elem elem) : op_(op), then_(then), elem_(elem) {}
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     // Host arithmetic per run (shapes may change within a profile); no allocation beyond the vectors.
     kernels::BroadcastShape s = broadcastShape(in[0].shape(), in[1].shape(), out[0].shape());
-    kernels::binary(in[0].as<const float>(), in[1].as<const float>(), out[0].as<float>(), s, op_, then_,
-                    streamOf(launch));
+    kernels::binary(in[0].data, in[1].data, out[0].data, s, op_, then_, elem_, streamOf(launch));
   }
 
  private:
   Binary op_;
   UnaryParams then_;
+  kernels::Elem elem_;
 };
 
 bool supportsUnary(const ir::Node& n) {
   UnaryParams p;
-  return allFloat(n) && n.outputs.size() == 1 && unaryParams(n.op, n, false, &p);
+  kernels::Elem e;
+  return uniformFloat(n, &e) && n.outputs.size() == 1 && unaryParams(n.op, n, false, &p);
 }
 
 std::unique_ptr<backends::DeviceKernel> createUnary(const ir::Node& n) {
   UnaryParams p;
-  KILN_CHECK(unaryParams(n.op, n, false, &p), n.describe(), ": not supported by the CUDA unary kernel");
-  return std::make_unique<UnaryKernel>(p);
+  kernels::Elem e;
+  KILN_CHECK(unaryParams(n.op, n, false, &p) && uniformFloat(n, &e), n.describe(),
+             ": not supported by the CUDA unary kernel");
+  return std::make_unique<UnaryKernel>(p, e);
 }
 
 bool supportsBinary(const ir::Node& n) {
   UnaryParams then;
-  return allFloat(n) && n.inputs.size() == 2 && n.inputs[0] && n.inputs[1] && n.outputs.size() == 1 &&
+  kernels::Elem e;
+  return uniformFloat(n, &e) && n.inputs.size() == 2 && n.inputs[0] && n.inputs[1] && n.outputs.size() == 1 &&
          n.outputs[0]->shape.size() <= kernels::kMaxRank && unaryParams(n.s("kiln_act", ""), n, true, &then);
 }
 
 std::unique_ptr<backends::DeviceKernel> createBinary(const ir::Node& n) {
   UnaryParams then;
+  kernels::Elem e;
   KILN_CHECK(unaryParams(n.s("kiln_act", ""), n, true, &then), n.describe(), ": unsupported fused activation");
-  return std::make_unique<BinaryKernel>(binaryOps().at(n.op), then);
+  KILN_CHECK(uniformFloat(n, &e), n.describe(), ": inputs and output must share one of FP32/FP16/BF16");
+  return std::make_unique<BinaryKernel>(binaryOps().at(n.op), then, e);
 }
 
 }  // namespace

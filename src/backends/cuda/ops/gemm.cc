@@ -1,12 +1,16 @@
-// MatMul and Gemm through cuBLASLt, FP32 (TF32 tensor cores are not enabled
-// yet: compute type CUBLAS_COMPUTE_32F). Epilogues: bias (Gemm's C of N
+// MatMul and Gemm through cuBLASLt. A, B, C, D and the bias share one type:
+// FP32 (compute CUBLAS_COMPUTE_32F, or CUBLAS_COMPUTE_32F_FAST_TF32 where the
+// build allowed TF32: node attribute kiln_tf32), or FP16/BF16 with FP32
+// accumulation (CUBLAS_COMPUTE_32F; alpha/beta FP32). Epilogues: bias (Gemm's C of N
 // elements with beta 1, MatMul's fused `bias`), ReLU, and GELU (cuBLASLt's is
 // the tanh form, so only kiln_act "GeluTanh" maps to it; other activations
 // run as one Kiln pass after the product). A full C [M,N]
 // goes in as cuBLASLt's C with beta. Descriptors and the heuristic's
 // algorithm are made per run on the host (shapes may change within a
 // profile); caching them per shape is the next step. Not yet run on a GPU.
+#include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/check.h"
@@ -30,8 +34,13 @@ using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
 using OpDesc = Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
 using Preference = Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
 
-void makeLayout(Layout& l, int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t stride) {
-  KILN_CUDA_CHECK(cublasLtMatrixLayoutCreate(&l.handle, CUDA_R_32F, static_cast<uint64_t>(rows),
+cudaDataType_t dataType(kernels::Elem e) {
+  return e == kernels::Elem::kHalf ? CUDA_R_16F : e == kernels::Elem::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+void makeLayout(Layout& l, cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld, int64_t batch,
+                int64_t stride) {
+  KILN_CUDA_CHECK(cublasLtMatrixLayoutCreate(&l.handle, type, static_cast<uint64_t>(rows),
                                              static_cast<uint64_t>(cols), ld));
   if (batch > 1) {
     int32_t count = static_cast<int32_t>(batch);
@@ -39,6 +48,14 @@ void makeLayout(Layout& l, int64_t rows, int64_t cols, int64_t ld, int64_t batch
     KILN_CUDA_CHECK(cublasLtMatrixLayoutSetAttribute(l.handle, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
                                                      sizeof stride));
   }
+}
+
+//! The largest power of two (at most 256) dividing `p`'s address.
+uint32_t pointerAlignment(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  uint32_t align = 256;
+  while (align > 1 && (a % align) != 0) align /= 2;
+  return align;
 }
 
 //! The epilogue for a fused activation name and whether a bias vector is added; false when none fits.
@@ -58,11 +75,20 @@ struct GemmConfig {
   int cInput = -1;     //!< input index of a full C [M,N] (beta * C), or -1
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   kernels::UnaryParams after;  //!< an activation no epilogue has (Gelu with erf, Sigmoid, ...): one Kiln pass after
+  kernels::Elem elem = kernels::Elem::kFloat;  //!< A, B, C, D and bias
+  bool tf32 = false;                           //!< FP32 only: CUBLAS_COMPUTE_32F_FAST_TF32
 };
+
+//! cuBLASLt's compute type for the config: FP32 accumulation always; TF32 inputs where allowed.
+cublasComputeType_t computeType(const GemmConfig& c) {
+  return c.elem == kernels::Elem::kFloat && c.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
 
 //! How `n` maps onto cuBLASLt; false when it does not (yet).
 bool configFor(const ir::Node& n, GemmConfig* c) {
-  if (!allFloat(n) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1]) return false;
+  if (!uniformFloat(n, &c->elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1])
+    return false;
+  c->tf32 = tf32Allowed(n);
   const ir::Shape& ys = n.outputs[0]->shape;
   c->isGemm = n.op == "Gemm";
   if (c->isGemm) {
@@ -106,7 +132,7 @@ class GemmKernel final : public backends::DeviceKernel {
     if (g.m == 0 || g.n == 0) return;
     LtProblem p = columnMajorProblem(g);
     OpDesc op;
-    KILN_CUDA_CHECK(cublasLtMatmulDescCreate(&op.handle, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    KILN_CUDA_CHECK(cublasLtMatmulDescCreate(&op.handle, computeType(c_), CUDA_R_32F));  // alpha, beta: FP32
     cublasOperation_t ta = p.first.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t tb = p.second.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
     KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
@@ -118,9 +144,10 @@ class GemmKernel final : public backends::DeviceKernel {
       KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     }
     Layout first, second, y;
-    makeLayout(first, p.first.rows, p.first.cols, p.first.ld, g.batch, g.strideB);
-    makeLayout(second, p.second.rows, p.second.cols, p.second.ld, g.batch, g.strideA);
-    makeLayout(y, p.rowsY, p.colsY, p.ldY, g.batch, g.strideY);
+    const cudaDataType_t type = dataType(c_.elem);
+    makeLayout(first, type, p.first.rows, p.first.cols, p.first.ld, g.batch, g.strideB);
+    makeLayout(second, type, p.second.rows, p.second.cols, p.second.ld, g.batch, g.strideA);
+    makeLayout(y, type, p.rowsY, p.colsY, p.ldY, g.batch, g.strideY);
 
     const Libraries& libs = libraries(launch);
     Preference pref;
@@ -128,6 +155,18 @@ class GemmKernel final : public backends::DeviceKernel {
     std::size_t ws = kWorkspace;
     KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                                          sizeof ws));
+    // The heuristic assumes 256-byte-aligned pointers unless told: tell it what these are (arena
+    // and constant slots may be less aligned; FP16/BF16 tensor-core kernels need 16 bytes).
+    const void* cPtr = c_.cInput >= 0 ? in[c_.cInput].data : out[0].data;
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, const void*> aligns[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, in[1].data},  // cuBLASLt's A is Kiln's B (column-major)
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, in[0].data},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, cPtr},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, out[0].data}};
+    for (const auto& [attr, ptr] : aligns) {
+      uint32_t align = pointerAlignment(ptr);
+      KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, attr, &align, sizeof align));
+    }
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     KILN_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(libs.cublasLt, op.handle, first.handle, second.handle, y.handle,
@@ -140,7 +179,7 @@ class GemmKernel final : public backends::DeviceKernel {
                                    second.handle, &beta, cData, y.handle, out[0].data, y.handle, &result.algo,
                                    launch.workspace, kWorkspace, streamOf(launch)));
     if (c_.after.op != kernels::Unary::kIdentity)
-      kernels::unary(out[0].as<const float>(), out[0].as<float>(), out[0].numel(), c_.after, streamOf(launch));
+      kernels::unary(out[0].data, out[0].data, out[0].numel(), c_.after, c_.elem, streamOf(launch));
   }
 
  private:

@@ -1,8 +1,11 @@
-// Kiln's CUDA kernels, FP32. Grid-stride loops throughout, so any n runs with
-// a capped grid; indexing is 64-bit. Not yet run on a GPU (see backend.h).
+// Kiln's CUDA kernels. Floating data is float, __half or __nv_bfloat16 (a
+// template parameter T, picked once per launch by dispatchElem: see
+// element_type.cuh), with FP32 arithmetic inside. Grid-stride loops
+// throughout, so any n runs with a capped grid; indexing is 64-bit.
 #include <cfloat>
 #include <type_traits>
 
+#include "backends/cuda/ops/element_type.cuh"
 #include "backends/cuda/ops/kernels.h"
 
 namespace kiln::cuda::kernels {
@@ -48,18 +51,21 @@ __device__ __forceinline__ float applyBinary(Binary op, float a, float b) {
   return a;
 }
 
-__global__ void unaryKernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, UnaryParams p) {
+template <typename T>
+__global__ void unaryKernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, UnaryParams p) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = applyUnary(p, x[i]);
+    store(y, i, applyUnary(p, load(x, i)));
 }
 
-__global__ void binaryFlatKernel(const float* a, const float* b, float* y, int64_t n, Binary op, UnaryParams then) {
+template <typename T>
+__global__ void binaryFlatKernel(const T* a, const T* b, T* y, int64_t n, Binary op, UnaryParams then) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = applyUnary(then, applyBinary(op, a[i], b[i]));
+    store(y, i, applyUnary(then, applyBinary(op, load(a, i), load(b, i))));
 }
 
-__global__ void binaryBroadcastKernel(const float* a, const float* b, float* y, int64_t n, BroadcastShape s,
-                                      Binary op, UnaryParams then) {
+template <typename T>
+__global__ void binaryBroadcastKernel(const T* a, const T* b, T* y, int64_t n, BroadcastShape s, Binary op,
+                                      UnaryParams then) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t rest = i, ia = 0, ib = 0;
     for (int d = s.rank - 1; d >= 0; --d) {
@@ -68,20 +74,21 @@ __global__ void binaryBroadcastKernel(const float* a, const float* b, float* y, 
       ia += coord * s.aStrides[d];
       ib += coord * s.bStrides[d];
     }
-    y[i] = applyUnary(then, applyBinary(op, a[ia], b[ib]));
+    store(y, i, applyUnary(then, applyBinary(op, load(a, ia), load(b, ib))));
   }
 }
 
 // One block per (outer, inner) row: max, sum of exp, then write; the row is
 // read three times from global memory (L2-resident for the sizes that matter here).
-__global__ void softmaxKernel(const float* x, float* y, int64_t axis, int64_t inner, bool logSoftmax) {
+template <typename T>
+__global__ void softmaxKernel(const T* x, T* y, int64_t axis, int64_t inner, bool logSoftmax) {
   __shared__ float scratch[kThreads];
   int64_t row = blockIdx.x;
   int64_t o = row / inner, in = row % inner;
-  const float* xr = x + o * axis * inner + in;
-  float* yr = y + o * axis * inner + in;
+  const T* xr = x + o * axis * inner + in;
+  T* yr = y + o * axis * inner + in;
   float m = -FLT_MAX;
-  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) m = fmaxf(m, xr[k * inner]);
+  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) m = fmaxf(m, load(xr, k * inner));
   scratch[threadIdx.x] = m;
   __syncthreads();
   for (int step = blockDim.x / 2; step > 0; step /= 2) {
@@ -91,7 +98,7 @@ __global__ void softmaxKernel(const float* x, float* y, int64_t axis, int64_t in
   m = scratch[0];
   __syncthreads();
   float sum = 0.f;
-  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) sum += expf(xr[k * inner] - m);
+  for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) sum += expf(load(xr, k * inner) - m);
   scratch[threadIdx.x] = sum;
   __syncthreads();
   for (int step = blockDim.x / 2; step > 0; step /= 2) {
@@ -101,16 +108,17 @@ __global__ void softmaxKernel(const float* x, float* y, int64_t axis, int64_t in
   sum = scratch[0];
   float logSum = logf(sum);
   for (int64_t k = threadIdx.x; k < axis; k += blockDim.x) {
-    float v = xr[k * inner] - m;
-    yr[k * inner] = logSoftmax ? v - logSum : expf(v) / sum;
+    float v = load(xr, k * inner) - m;
+    store(yr, k * inner, logSoftmax ? v - logSum : expf(v) / sum);
   }
 }
 
-__global__ void pool2dKernel(const float* x, float* y, Pool2d p) {
+template <typename T>
+__global__ void pool2dKernel(const T* x, T* y, Pool2d p) {
   int64_t total = p.n * p.c * p.oh * p.ow;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t ox = i % p.ow, oy = i / p.ow % p.oh, plane = i / (p.ow * p.oh);
-    const float* xp = x + plane * p.h * p.w;
+    const T* xp = x + plane * p.h * p.w;
     float acc = p.max ? -INFINITY : 0.f;  // as the CPU reference, for a window with no input tap
     int count = 0;
     for (int ky = 0; ky < p.kh; ++ky) {
@@ -121,7 +129,7 @@ __global__ void pool2dKernel(const float* x, float* y, Pool2d p) {
         // count_include_pad counts the explicit padding, not what ceil_mode adds beyond it.
         bool inPadded = iy < p.h + p.padBottom && ix < p.w + p.padRight;
         if (inside) {
-          float v = xp[iy * p.w + ix];
+          float v = load(xp, iy * p.w + ix);
           acc = p.max ? fmaxf(acc, v) : acc + v;
           ++count;
         } else if (p.countIncludePad && inPadded) {
@@ -129,22 +137,23 @@ __global__ void pool2dKernel(const float* x, float* y, Pool2d p) {
         }
       }
     }
-    y[i] = p.max ? acc : (count ? acc / count : 0.f);
+    store(y, i, p.max ? acc : (count ? acc / count : 0.f));
   }
 }
 
-__global__ void rowMeanKernel(const float* x, float* y, int64_t hw) {
+template <typename T>
+__global__ void rowMeanKernel(const T* x, T* y, int64_t hw) {
   __shared__ float scratch[kThreads];
-  const float* xr = x + blockIdx.x * hw;
+  const T* xr = x + blockIdx.x * hw;
   float sum = 0.f;
-  for (int64_t k = threadIdx.x; k < hw; k += blockDim.x) sum += xr[k];
+  for (int64_t k = threadIdx.x; k < hw; k += blockDim.x) sum += load(xr, k);
   scratch[threadIdx.x] = sum;
   __syncthreads();
   for (int step = blockDim.x / 2; step > 0; step /= 2) {
     if (threadIdx.x < step) scratch[threadIdx.x] += scratch[threadIdx.x + step];
     __syncthreads();
   }
-  if (threadIdx.x == 0) y[blockIdx.x] = scratch[0] / float(hw);
+  if (threadIdx.x == 0) store(y, blockIdx.x, scratch[0] / float(hw));
 }
 
 template <typename T>
@@ -159,13 +168,14 @@ __global__ void transposeKernel(const T* x, T* y, int64_t n, TransposeShape s) {
   }
 }
 
-__global__ void channelBiasActKernel(float* y, const float* bias, const float* residual, int64_t total, int64_t c,
-                                     int64_t hw, UnaryParams act) {
+template <typename T>
+__global__ void channelBiasActKernel(T* y, const T* bias, const T* residual, int64_t total, int64_t c, int64_t hw,
+                                     UnaryParams act) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    float v = y[i];
-    if (bias) v += bias[i / hw % c];
-    if (residual) v += residual[i];
-    y[i] = applyUnary(act, v);
+    float v = load(y, i);
+    if (bias) v += load(bias, i / hw % c);
+    if (residual) v += load(residual, i);
+    store(y, i, applyUnary(act, v));
   }
 }
 
@@ -207,29 +217,48 @@ __device__ float blockSum(float v, float* scratch) {
 
 // One block per row; mean then variance (two passes over the row, numerically
 // as the CPU reference).
-__global__ void layerNormKernel(const float* x, const float* scale, const float* bias, float* y, int64_t cols,
-                                float eps) {
+template <typename T>
+__global__ void layerNormKernel(const T* x, const T* scale, const T* bias, T* y, int64_t cols, float eps) {
   __shared__ float scratch[kThreads];
-  const float* xr = x + blockIdx.x * cols;
-  float* yr = y + blockIdx.x * cols;
+  const T* xr = x + blockIdx.x * cols;
+  T* yr = y + blockIdx.x * cols;
   float sum = 0.f;
-  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) sum += xr[k];
+  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) sum += load(xr, k);
   float mean = blockSum(sum, scratch) / float(cols);
   float sq = 0.f;
-  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) sq += (xr[k] - mean) * (xr[k] - mean);
+  for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) {
+    float d = load(xr, k) - mean;
+    sq += d * d;
+  }
   float inv = rsqrtf(blockSum(sq, scratch) / float(cols) + eps);
   for (int64_t k = threadIdx.x; k < cols; k += blockDim.x)
-    yr[k] = (xr[k] - mean) * inv * scale[k] + (bias ? bias[k] : 0.f);
+    store(yr, k, (load(xr, k) - mean) * inv * load(scale, k) + (bias ? load(bias, k) : 0.f));
+}
+
+template <typename T>
+constexpr bool kReducedFloat = std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value;
+
+//! One element of a Cast; FP16/BF16 go through FP32 (exact for every value they hold).
+template <typename From, typename To>
+__device__ __forceinline__ To convertElement(From v) {
+  if constexpr (kReducedFloat<From>) {
+    float f = toFloat(v);
+    if constexpr (std::is_same<To, bool>::value) return f != 0.f;
+    else if constexpr (kReducedFloat<To>) return fromFloat<To>(f);
+    else return To(f);
+  } else if constexpr (kReducedFloat<To>) {
+    return fromFloat<To>(float(v));
+  } else if constexpr (std::is_same<To, bool>::value) {
+    return v != From(0);
+  } else {
+    return To(v);
+  }
 }
 
 template <typename From, typename To>
 __global__ void castKernel(const From* x, To* y, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    if constexpr (std::is_same<To, bool>::value)
-      y[i] = x[i] != From(0);
-    else
-      y[i] = To(x[i]);
-  }
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = convertElement<From, To>(x[i]);
 }
 
 template <typename From>
@@ -241,17 +270,20 @@ void castFrom(const From* x, void* y, CastType to, int64_t n, cudaStream_t s) {
     case CastType::kBool: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<bool*>(y), n); break;
     case CastType::kUInt8: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<uint8_t*>(y), n); break;
     case CastType::kInt8: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int8_t*>(y), n); break;
+    case CastType::kHalf: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<__half*>(y), n); break;
+    case CastType::kBF16: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<__nv_bfloat16*>(y), n); break;
   }
 }
 
-__global__ void reduceMiddleKernel(const float* x, float* y, int64_t reduce, int64_t inner, bool mean) {
+template <typename T>
+__global__ void reduceMiddleKernel(const T* x, T* y, int64_t reduce, int64_t inner, bool mean) {
   __shared__ float scratch[kThreads];
   int64_t row = blockIdx.x, o = row / inner, in = row % inner;
-  const float* xr = x + o * reduce * inner + in;
+  const T* xr = x + o * reduce * inner + in;
   float sum = 0.f;
-  for (int64_t k = threadIdx.x; k < reduce; k += blockDim.x) sum += xr[k * inner];
+  for (int64_t k = threadIdx.x; k < reduce; k += blockDim.x) sum += load(xr, k * inner);
   float total = blockSum(sum, scratch);
-  if (threadIdx.x == 0) y[row] = mean ? total / float(reduce) : total;
+  if (threadIdx.x == 0) store(y, row, mean ? total / float(reduce) : total);
 }
 
 template <typename T>
@@ -292,9 +324,14 @@ void gather(const void* data, const void* indices, bool indices64, void* y, int6
   }
 }
 
-void layerNorm(const float* x, const float* scale, const float* bias, float* y, int64_t rows, int64_t cols, float eps,
-               cudaStream_t stream) {
-  if (rows > 0 && cols > 0) layerNormKernel<<<rows, kThreads, 0, stream>>>(x, scale, bias, y, cols, eps);
+void layerNorm(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols, float eps,
+               Elem elem, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    layerNormKernel<T><<<rows, kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(scale),
+                                                      static_cast<const T*>(bias), static_cast<T*>(y), cols, eps);
+  });
 }
 
 void cast(const void* x, CastType from, void* y, CastType to, int64_t n, cudaStream_t stream) {
@@ -306,19 +343,31 @@ void cast(const void* x, CastType from, void* y, CastType to, int64_t n, cudaStr
     case CastType::kBool: castFrom(static_cast<const bool*>(x), y, to, n, stream); break;
     case CastType::kUInt8: castFrom(static_cast<const uint8_t*>(x), y, to, n, stream); break;
     case CastType::kInt8: castFrom(static_cast<const int8_t*>(x), y, to, n, stream); break;
+    case CastType::kHalf: castFrom(static_cast<const __half*>(x), y, to, n, stream); break;
+    case CastType::kBF16: castFrom(static_cast<const __nv_bfloat16*>(x), y, to, n, stream); break;
   }
 }
 
-void reduceMiddle(const float* x, float* y, int64_t outer, int64_t reduce, int64_t inner, bool mean,
+void reduceMiddle(const void* x, void* y, int64_t outer, int64_t reduce, int64_t inner, bool mean, Elem elem,
                   cudaStream_t stream) {
   int64_t rows = outer * inner;
-  if (rows > 0) reduceMiddleKernel<<<rows, kThreads, 0, stream>>>(x, y, reduce, inner, mean);
+  if (rows <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    reduceMiddleKernel<T><<<rows, kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), reduce, inner,
+                                                         mean);
+  });
 }
 
-void channelBiasAct(float* y, const float* bias, const float* residual, int64_t n, int64_t c, int64_t hw,
-                    UnaryParams act, cudaStream_t stream) {
+void channelBiasAct(void* y, const void* bias, const void* residual, int64_t n, int64_t c, int64_t hw,
+                    UnaryParams act, Elem elem, cudaStream_t stream) {
   int64_t total = n * c * hw;
-  if (total > 0) channelBiasActKernel<<<gridFor(total), kThreads, 0, stream>>>(y, bias, residual, total, c, hw, act);
+  if (total <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    channelBiasActKernel<T><<<gridFor(total), kThreads, 0, stream>>>(
+        static_cast<T*>(y), static_cast<const T*>(bias), static_cast<const T*>(residual), total, c, hw, act);
+  });
 }
 
 int64_t gridFor(int64_t n, int threads) {
@@ -326,34 +375,56 @@ int64_t gridFor(int64_t n, int threads) {
   return blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks);
 }
 
-void unary(const float* x, float* y, int64_t n, UnaryParams p, cudaStream_t stream) {
-  if (n > 0) unaryKernel<<<gridFor(n), kThreads, 0, stream>>>(x, y, n, p);
+void unary(const void* x, void* y, int64_t n, UnaryParams p, Elem elem, cudaStream_t stream) {
+  if (n <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    unaryKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, p);
+  });
 }
 
-void binary(const float* a, const float* b, float* y, const BroadcastShape& s, Binary op, UnaryParams then,
+void binary(const void* a, const void* b, void* y, const BroadcastShape& s, Binary op, UnaryParams then, Elem elem,
             cudaStream_t stream) {
   int64_t n = 1;
   for (int d = 0; d < s.rank; ++d) n *= s.dims[d];
   if (n <= 0) return;
-  if (s.sameShape)
-    binaryFlatKernel<<<gridFor(n), kThreads, 0, stream>>>(a, b, y, n, op, then);
-  else
-    binaryBroadcastKernel<<<gridFor(n), kThreads, 0, stream>>>(a, b, y, n, s, op, then);
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *ta = static_cast<const T*>(a), *tb = static_cast<const T*>(b);
+    T* ty = static_cast<T*>(y);
+    if (s.sameShape)
+      binaryFlatKernel<T><<<gridFor(n), kThreads, 0, stream>>>(ta, tb, ty, n, op, then);
+    else
+      binaryBroadcastKernel<T><<<gridFor(n), kThreads, 0, stream>>>(ta, tb, ty, n, s, op, then);
+  });
 }
 
-void softmax(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax,
+void softmax(const void* x, void* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax, Elem elem,
              cudaStream_t stream) {
   int64_t rows = outer * inner;
-  if (rows > 0 && axis > 0) softmaxKernel<<<rows, kThreads, 0, stream>>>(x, y, axis, inner, logSoftmax);
+  if (rows <= 0 || axis <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    softmaxKernel<T><<<rows, kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), axis, inner,
+                                                    logSoftmax);
+  });
 }
 
-void pool2d(const float* x, float* y, const Pool2d& p, cudaStream_t stream) {
+void pool2d(const void* x, void* y, const Pool2d& p, Elem elem, cudaStream_t stream) {
   int64_t n = p.n * p.c * p.oh * p.ow;
-  if (n > 0) pool2dKernel<<<gridFor(n), kThreads, 0, stream>>>(x, y, p);
+  if (n <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    pool2dKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), p);
+  });
 }
 
-void rowMean(const float* x, float* y, int64_t rows, int64_t hw, cudaStream_t stream) {
-  if (rows > 0) rowMeanKernel<<<rows, kThreads, 0, stream>>>(x, y, hw);
+void rowMean(const void* x, void* y, int64_t rows, int64_t hw, Elem elem, cudaStream_t stream) {
+  if (rows <= 0) return;
+  dispatchElem(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    rowMeanKernel<T><<<rows, kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), hw);
+  });
 }
 
 void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShape& s, cudaStream_t stream) {

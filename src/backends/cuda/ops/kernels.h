@@ -1,7 +1,8 @@
 // Kiln's own CUDA kernels (kernels.cu), as plain launchers: no IR types here,
 // so nvcc compiles one small file. The tactics (ops/*.cc) turn a node and its
 // views into these parameter structs; launch_shapes.h computes them (host
-// code, unit-tested without a GPU). FP32 only for now.
+// code, unit-tested without a GPU). Floating data is FP32, FP16 or BF16
+// (`Elem`; the dispatch pattern is in element_type.cuh), with FP32 math inside.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -12,6 +13,9 @@ namespace kiln::cuda::kernels {
 
 constexpr int kMaxRank = 8;
 
+//! The floating storage types of Kiln's kernels (data pointers are void* of this type).
+enum class Elem : int32_t { kFloat, kHalf, kBF16 };
+
 //! Unary ops; the same formulas as backends/cpu/activation.h.
 enum class Unary : int32_t {
   kIdentity, kRelu, kLeakyRelu, kSigmoid, kTanh, kGeluErf, kGeluTanh, kErf, kExp, kLog, kSqrt,
@@ -21,7 +25,7 @@ struct UnaryParams {
   Unary op = Unary::kIdentity;
   float alpha = 0, beta = 0;  //!< LeakyRelu alpha; Clip min/max; HardSigmoid alpha/beta
 };
-void unary(const float* x, float* y, int64_t n, UnaryParams p, cudaStream_t stream);
+void unary(const void* x, void* y, int64_t n, UnaryParams p, Elem elem, cudaStream_t stream);
 
 enum class Binary : int32_t { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow };
 //! Output dims and, per operand, its element strides over them (0 on broadcast dims).
@@ -33,11 +37,11 @@ struct BroadcastShape {
   bool sameShape = false;  //!< a, b and y all alike: the flat kernel
 };
 //! y = op(a, b) with broadcasting, then `then` applied (a fused activation).
-void binary(const float* a, const float* b, float* y, const BroadcastShape& shape, Binary op, UnaryParams then,
-            cudaStream_t stream);
+void binary(const void* a, const void* b, void* y, const BroadcastShape& shape, Binary op, UnaryParams then,
+            Elem elem, cudaStream_t stream);
 
 //! Softmax over the middle axis of x viewed as [outer, axis, inner].
-void softmax(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax,
+void softmax(const void* x, void* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax, Elem elem,
              cudaStream_t stream);
 
 //! 2-D max/average pooling over NCHW (1-D and 3-D pooling: not yet).
@@ -48,9 +52,9 @@ struct Pool2d {
   bool max = true;
   bool countIncludePad = false;
 };
-void pool2d(const float* x, float* y, const Pool2d& p, cudaStream_t stream);
+void pool2d(const void* x, void* y, const Pool2d& p, Elem elem, cudaStream_t stream);
 //! y[i] = mean of x[i*hw .. i*hw + hw) for i < rows.
-void rowMean(const float* x, float* y, int64_t rows, int64_t hw, cudaStream_t stream);
+void rowMean(const void* x, void* y, int64_t rows, int64_t hw, Elem elem, cudaStream_t stream);
 
 //! Output dims and, per output dim, the stride in the input it reads from.
 struct TransposeShape {
@@ -60,9 +64,9 @@ struct TransposeShape {
 };
 void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShape& shape, cudaStream_t stream);
 
-//! y = act(y + bias[c] + residual) over NCHW-like [n, c, hw]; bias and residual may be null.
-void channelBiasAct(float* y, const float* bias, const float* residual, int64_t n, int64_t c, int64_t hw,
-                    UnaryParams act, cudaStream_t stream);
+//! y = act(y + bias[c] + residual) over NCHW-like [n, c, hw]; bias and residual (of y's type) may be null.
+void channelBiasAct(void* y, const void* bias, const void* residual, int64_t n, int64_t c, int64_t hw,
+                    UnaryParams act, Elem elem, cudaStream_t stream);
 
 //! Gather over one axis: data viewed as [outer, dim, inner] elements of
 //! `elementBytes` (1, 2, 4 or 8), indices int32 or int64 (negative counts
@@ -72,16 +76,16 @@ void gather(const void* data, const void* indices, bool indices64, void* y, int6
             int64_t count, int64_t inner, int32_t elementBytes, cudaStream_t stream);
 
 //! LayerNormalization over the last `cols` of each of `rows` rows: y = (x - mean) / sqrt(var + eps) * scale + bias
-//! (bias may be null), statistics in FP32.
-void layerNorm(const float* x, const float* scale, const float* bias, float* y, int64_t rows, int64_t cols, float eps,
-               cudaStream_t stream);
+//! (bias may be null), statistics in FP32; x, scale, bias and y all of type `elem`.
+void layerNorm(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols, float eps,
+               Elem elem, cudaStream_t stream);
 
 //! Element types Cast converts between.
-enum class CastType : int32_t { kFloat, kInt32, kInt64, kBool, kUInt8, kInt8 };
+enum class CastType : int32_t { kFloat, kInt32, kInt64, kBool, kUInt8, kInt8, kHalf, kBF16 };
 void cast(const void* x, CastType from, void* y, CastType to, int64_t n, cudaStream_t stream);
 
-//! Mean (or sum) over the middle axis of x viewed as [outer, reduce, inner].
-void reduceMiddle(const float* x, float* y, int64_t outer, int64_t reduce, int64_t inner, bool mean,
+//! Mean (or sum) over the middle axis of x viewed as [outer, reduce, inner]; FP32 accumulation.
+void reduceMiddle(const void* x, void* y, int64_t outer, int64_t reduce, int64_t inner, bool mean, Elem elem,
                   cudaStream_t stream);
 
 //! Resize, mode "nearest": the ONNX coordinate transforms Kiln's CUDA kernel has.

@@ -1,7 +1,8 @@
-// MaxPool / AveragePool (2-D, NCHW, no Indices output) and GlobalAveragePool, FP32 (kernels.cu).
+// MaxPool / AveragePool (2-D, NCHW, no Indices output) and GlobalAveragePool, FP32/FP16/BF16 (FP32 math; kernels.cu).
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
 #include "backends/cuda/ops/tactic_util.h"
+#include "core/error.h"
 
 namespace kiln::cuda {
 namespace {
@@ -10,40 +11,50 @@ class PoolKernel final : public backends::DeviceKernel {
  public:
   explicit PoolKernel(const ir::Node& n) : attrs_(ir::readWindowAttrs(n, 2)) {
     desc_.op = n.op, desc_.name = n.name, desc_.attrs = n.attrs;
+    KILN_CHECK(uniformFloat(n, &elem_), n.describe(), ": input and output must share one of FP32/FP16/BF16");
   }
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     kernels::Pool2d p = pool2dParams(desc_, attrs_, in[0].shape(), out[0].shape());
-    kernels::pool2d(in[0].as<const float>(), out[0].as<float>(), p, streamOf(launch));
+    kernels::pool2d(in[0].data, out[0].data, p, elem_, streamOf(launch));
   }
 
  private:
   ir::Node desc_;  //!< op, name and attributes, for errors at run time
   ir::WindowAttrs attrs_;
+  kernels::Elem elem_ = kernels::Elem::kFloat;
 };
 
 class GlobalAveragePoolKernel final : public backends::DeviceKernel {
  public:
+  explicit GlobalAveragePoolKernel(kernels::Elem elem) : elem_(elem) {}
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     int64_t rows = x.rank >= 2 ? x.dims[0] * x.dims[1] : 1, hw = 1;
     for (int d = 2; d < x.rank; ++d) hw *= x.dims[d];
-    kernels::rowMean(x.as<const float>(), out[0].as<float>(), rows, hw, streamOf(launch));
+    kernels::rowMean(x.data, out[0].data, rows, hw, elem_, streamOf(launch));
   }
+
+ private:
+  kernels::Elem elem_;
 };
 
 bool supportsPool(const ir::Node& n) {
   // Indices (MaxPool's second output) and storage_order are not implemented on CUDA.
-  return allFloat(n) && n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0]->shape.size() == 4 &&
+  kernels::Elem e;
+  return uniformFloat(n, &e) && n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0]->shape.size() == 4 &&
          n.i("storage_order", 0) == 0;
 }
 
 bool supportsGlobal(const ir::Node& n) {
-  return allFloat(n) && n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0]->shape.size() >= 3;
+  kernels::Elem e;
+  return uniformFloat(n, &e) && n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0]->shape.size() >= 3;
 }
 
 std::unique_ptr<backends::DeviceKernel> createPool(const ir::Node& n) { return std::make_unique<PoolKernel>(n); }
-std::unique_ptr<backends::DeviceKernel> createGlobal(const ir::Node&) {
-  return std::make_unique<GlobalAveragePoolKernel>();
+std::unique_ptr<backends::DeviceKernel> createGlobal(const ir::Node& n) {
+  kernels::Elem e;
+  KILN_CHECK(uniformFloat(n, &e), n.describe(), ": input and output must share one of FP32/FP16/BF16");
+  return std::make_unique<GlobalAveragePoolKernel>(e);
 }
 
 }  // namespace

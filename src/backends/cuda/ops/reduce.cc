@@ -1,5 +1,6 @@
 // ReduceMean / ReduceSum over one run of adjacent constant axes (FP32): the
-// input is viewed as [outer, reduce, inner]. Other axis sets are declined.
+// input is viewed as [outer, reduce, inner]. FP32/FP16/BF16, accumulated in FP32.
+// Other axis sets are declined.
 #include <algorithm>
 
 #include "backends/cuda/ops/families.h"
@@ -27,29 +28,34 @@ bool adjacentAxes(const ir::Node& n, std::size_t rank, std::vector<int64_t>* axe
 
 class ReduceKernel final : public backends::DeviceKernel {
  public:
-  ReduceKernel(int64_t first, int64_t last, bool mean) : first_(first), last_(last), mean_(mean) {}
+  ReduceKernel(int64_t first, int64_t last, bool mean, kernels::Elem elem)
+      : first_(first), last_(last), mean_(mean), elem_(elem) {}
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     int64_t outer = 1, reduce = 1, inner = 1;
     for (int d = 0; d < x.rank; ++d) (d < first_ ? outer : d <= last_ ? reduce : inner) *= x.dims[d];
-    kernels::reduceMiddle(x.as<const float>(), out[0].as<float>(), outer, reduce, inner, mean_, streamOf(launch));
+    kernels::reduceMiddle(x.data, out[0].data, outer, reduce, inner, mean_, elem_, streamOf(launch));
   }
 
  private:
   int64_t first_, last_;
   bool mean_;
+  kernels::Elem elem_;
 };
 
 bool supports(const ir::Node& n) {
   std::vector<int64_t> axes;
-  return n.inputs[0] && n.inputs[0]->dtype == DType::kFLOAT && n.outputs.size() == 1 &&
-         n.outputs[0]->dtype == DType::kFLOAT && adjacentAxes(n, n.inputs[0]->shape.size(), &axes);
+  kernels::Elem e;
+  return n.inputs[0] && uniformFloat(n, &e, {1}) && n.outputs.size() == 1 &&
+         adjacentAxes(n, n.inputs[0]->shape.size(), &axes);
 }
 
 std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   std::vector<int64_t> axes;
+  kernels::Elem e;
   KILN_CHECK(adjacentAxes(n, n.inputs[0]->shape.size(), &axes), n.describe(), ": axes not supported on CUDA");
-  return std::make_unique<ReduceKernel>(axes.front(), axes.back(), n.op == "ReduceMean");
+  KILN_CHECK(uniformFloat(n, &e, {1}), n.describe(), ": data and output must share one of FP32/FP16/BF16");
+  return std::make_unique<ReduceKernel>(axes.front(), axes.back(), n.op == "ReduceMean", e);
 }
 
 }  // namespace
