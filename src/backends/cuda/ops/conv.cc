@@ -6,11 +6,14 @@
 // tensor-op math). FP32 bias + ReLU (+ residual) go through
 // cudnnConvolutionBiasActivationForward in one call; other activations, and
 // every epilogue in FP16/BF16, run as one Kiln pass after the convolution
-// (channelBiasAct). The algorithm is cuDNN's heuristic first choice that fits
-// the workspace (not timed yet); descriptors are made per run on the host.
-// The cuDNN graph API with engine configs as tactics is the next step.
-// Not yet run on a GPU.
+// (channelBiasAct). Descriptors and the algorithm are made once per input
+// shape and cached in the kernel; the builder times cuDNN's ranked algorithms
+// (variants) and the plan keeps the winner (kiln_cudnn_algo). The cuDNN graph
+// API with engine configs as tactics is the next step.
+#include <algorithm>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/check.h"
@@ -47,13 +50,28 @@ void nchw(TensorDesc& d, cudnnDataType_t type, const int64_t* dims) {
                                              int(dims[2]), int(dims[3])));
 }
 
+//! Descriptors and the algorithm for one input shape, made once (per-run
+//! creation and a heuristic query cost host time on every convolution).
+struct Prepared {
+  int64_t x[4] = {}, w[4] = {}, y[4] = {};
+  TensorDesc xd, yd, bd;
+  FilterDesc wd;
+  ConvDesc cd;
+  ActDesc ad;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+};
+
+//! The algorithm a plan variant names (node attribute: a cudnnConvolutionFwdAlgo_t).
+constexpr const char* kAlgoAttr = "kiln_cudnn_algo";
+
 class ConvKernel final : public backends::DeviceKernel {
  public:
   explicit ConvKernel(const ir::Node& n)
       : attrs_(ir::readWindowAttrs(n, 2)),
         group_(static_cast<int>(n.i("group", 1))),
         hasBias_(n.inputs.size() > 2 && n.inputs[2]),
-        hasResidual_(n.inputs.size() > 3 && n.inputs[3]) {
+        hasResidual_(n.inputs.size() > 3 && n.inputs[3]),
+        variant_(static_cast<int>(n.i(kAlgoAttr, -1))) {
     desc_.op = n.op, desc_.name = n.name, desc_.attrs = n.attrs;
     KILN_CHECK(unaryParams(n.s("kiln_act", ""), n, true, &act_), n.describe(), ": unsupported fused activation");
     KILN_CHECK(uniformFloat(n, &elem_), n.describe(), ": x, w, bias, residual and y must share one of FP32/FP16/BF16");
@@ -62,77 +80,104 @@ class ConvKernel final : public backends::DeviceKernel {
   }
   std::size_t workspaceBytes() const override { return kWorkspace; }
 
-  void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
-    const TensorView &x = in[0], &w = in[1], &y = out[0];
+  //! Descriptors for x, w, y of these dims (no algorithm yet).
+  void describe(const int64_t* x, const int64_t* w, const int64_t* y, Prepared& p) const {
+    std::copy(x, x + 4, p.x), std::copy(w, w + 4, p.w), std::copy(y, y + 4, p.y);
     int pads[2], strides[2], dil[2];
     for (int i = 0; i < 2; ++i) {
-      ir::AxisGeometry g = ir::windowAxis(desc_, attrs_, i, x.dims[2 + i], w.dims[2 + i]);
+      ir::AxisGeometry g = ir::windowAxis(desc_, attrs_, i, x[2 + i], w[2 + i]);
       KILN_CHECK(g.padBegin == g.padEnd, desc_.describe(), ": asymmetric padding (", g.padBegin, ", ", g.padEnd,
                  ") on spatial axis ", i, " is not supported by the cuDNN tactic");
-      KILN_CHECK(g.out == y.dims[2 + i], desc_.describe(), ": output size ", y.dims[2 + i], " disagrees with ", g.out);
+      KILN_CHECK(g.out == y[2 + i], desc_.describe(), ": output size ", y[2 + i], " disagrees with ", g.out);
       pads[i] = int(g.padBegin), strides[i] = int(attrs_.strides[i]), dil[i] = int(attrs_.dilations[i]);
     }
-    const Libraries& libs = libraries(launch);
-    KILN_CUDA_CHECK(cudnnSetStream(libs.cudnn, streamOf(launch)));
     const cudnnDataType_t type = dataType(elem_);
-    TensorDesc xd, yd, bd;
-    nchw(xd, type, x.dims);
-    nchw(yd, type, y.dims);
-    FilterDesc wd;
-    KILN_CUDA_CHECK(cudnnCreateFilterDescriptor(&wd.handle));
-    KILN_CUDA_CHECK(cudnnSetFilter4dDescriptor(wd.handle, type, CUDNN_TENSOR_NCHW, int(w.dims[0]),
-                                               int(w.dims[1]), int(w.dims[2]), int(w.dims[3])));
-    ConvDesc cd;
-    KILN_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&cd.handle));
-    KILN_CUDA_CHECK(cudnnSetConvolution2dDescriptor(cd.handle, pads[0], pads[1], strides[0], strides[1], dil[0], dil[1],
-                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));  // FP32 accumulation
-    KILN_CUDA_CHECK(cudnnSetConvolutionGroupCount(cd.handle, group_));
+    nchw(p.xd, type, x);
+    nchw(p.yd, type, y);
+    KILN_CUDA_CHECK(cudnnCreateFilterDescriptor(&p.wd.handle));
+    KILN_CUDA_CHECK(cudnnSetFilter4dDescriptor(p.wd.handle, type, CUDNN_TENSOR_NCHW, int(w[0]), int(w[1]), int(w[2]),
+                                               int(w[3])));
+    KILN_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&p.cd.handle));
+    KILN_CUDA_CHECK(cudnnSetConvolution2dDescriptor(p.cd.handle, pads[0], pads[1], strides[0], strides[1], dil[0],
+                                                    dil[1], CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));  // FP32 accumulation
+    KILN_CUDA_CHECK(cudnnSetConvolutionGroupCount(p.cd.handle, group_));
     // FP32 without TF32: FMA math, as the CPU computes. Tensor-op math otherwise (TF32 for FP32 data).
     const bool tensorOps = elem_ != kernels::Elem::kFloat || tf32_;
-    KILN_CUDA_CHECK(cudnnSetConvolutionMathType(cd.handle, tensorOps ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    KILN_CUDA_CHECK(cudnnSetConvolutionMathType(p.cd.handle, tensorOps ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    if (fusedRelu_) {
+      const int64_t biasDims[4] = {1, y[1], 1, 1};
+      nchw(p.bd, type, biasDims);
+      KILN_CUDA_CHECK(cudnnCreateActivationDescriptor(&p.ad.handle));
+      KILN_CUDA_CHECK(cudnnSetActivationDescriptor(p.ad.handle, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+    }
+  }
 
+  //! cuDNN's ranked algorithms for `p` that fit the workspace.
+  std::vector<cudnnConvolutionFwdAlgo_t> ranked(cudnnHandle_t handle, const Prepared& p) const {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
-    KILN_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(libs.cudnn, xd.handle, wd.handle, cd.handle, yd.handle,
+    KILN_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p.xd.handle, p.wd.handle, p.cd.handle, p.yd.handle,
                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
-    cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-    bool chosen = false;
-    for (int i = 0; i < found && !chosen; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspace) algo = perf[i].algo, chosen = true;
-    KILN_CHECK(chosen, desc_.describe(), ": cuDNN has no algorithm within ", kWorkspace, " bytes of workspace");
+    std::vector<cudnnConvolutionFwdAlgo_t> out;
+    for (int i = 0; i < found; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspace) out.push_back(perf[i].algo);
+    return out;
+  }
 
+  void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
+    const TensorView &x = in[0], &w = in[1], &y = out[0];
+    const Libraries& libs = libraries(launch);
+    const Prepared& p = prepared(libs.cudnn, x.dims, w.dims, y.dims);
+    KILN_CUDA_CHECK(cudnnSetStream(libs.cudnn, streamOf(launch)));
     const float one = 1.f, zero = 0.f;
     if (fusedRelu_) {
-      const int64_t biasDims[4] = {1, y.dims[1], 1, 1};
-      nchw(bd, type, biasDims);
-      ActDesc ad;
-      KILN_CUDA_CHECK(cudnnCreateActivationDescriptor(&ad.handle));
-      KILN_CUDA_CHECK(cudnnSetActivationDescriptor(ad.handle, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
       // y = relu(conv(x) + alpha2 * z + bias); z is the residual, or y itself with alpha2 = 0.
       const float alpha2 = hasResidual_ ? 1.f : 0.f;
       const void* z = hasResidual_ ? in[3].data : y.data;
-      KILN_CUDA_CHECK(cudnnConvolutionBiasActivationForward(libs.cudnn, &one, xd.handle, x.data, wd.handle, w.data,
-                                                            cd.handle, algo, launch.workspace, kWorkspace, &alpha2,
-                                                            yd.handle, z, bd.handle, in[2].data, ad.handle, yd.handle,
-                                                            y.data));
+      KILN_CUDA_CHECK(cudnnConvolutionBiasActivationForward(libs.cudnn, &one, p.xd.handle, x.data, p.wd.handle, w.data,
+                                                            p.cd.handle, p.algo, launch.workspace, kWorkspace, &alpha2,
+                                                            p.yd.handle, z, p.bd.handle, in[2].data, p.ad.handle,
+                                                            p.yd.handle, y.data));
       return;
     }
-    KILN_CUDA_CHECK(cudnnConvolutionForward(libs.cudnn, &one, xd.handle, x.data, wd.handle, w.data, cd.handle, algo,
-                                            launch.workspace, kWorkspace, &zero, yd.handle, y.data));
+    KILN_CUDA_CHECK(cudnnConvolutionForward(libs.cudnn, &one, p.xd.handle, x.data, p.wd.handle, w.data, p.cd.handle,
+                                            p.algo, launch.workspace, kWorkspace, &zero, p.yd.handle, y.data));
     if (hasBias_ || hasResidual_ || act_.op != kernels::Unary::kIdentity)
       kernels::channelBiasAct(y.data, hasBias_ ? in[2].data : nullptr, hasResidual_ ? in[3].data : nullptr, y.dims[0],
                               y.dims[1], y.dims[2] * y.dims[3], act_, elem_, streamOf(launch));
   }
 
  private:
+  //! The cached descriptors for these dims, made on first use (contexts share
+  //! the kernel: guarded); the plan's timed algorithm where it fits, else cuDNN's first.
+  const Prepared& prepared(cudnnHandle_t handle, const int64_t* x, const int64_t* w, const int64_t* y) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& p : cache_)
+      if (std::equal(x, x + 4, p->x) && std::equal(w, w + 4, p->w) && std::equal(y, y + 4, p->y)) return *p;
+    if (cache_.size() >= 16) cache_.erase(cache_.begin());
+    auto p = std::make_unique<Prepared>();
+    describe(x, w, y, *p);
+    std::vector<cudnnConvolutionFwdAlgo_t> algos = ranked(handle, *p);
+    KILN_CHECK(!algos.empty(), desc_.describe(), ": cuDNN has no algorithm within ", kWorkspace,
+               " bytes of workspace");
+    p->algo = algos[0];
+    for (cudnnConvolutionFwdAlgo_t a : algos)
+      if (static_cast<int>(a) == variant_) p->algo = a;
+    cache_.push_back(std::move(p));
+    return *cache_.back();
+  }
+
   ir::Node desc_;
   ir::WindowAttrs attrs_;
   int group_;
   bool hasBias_, hasResidual_;
+  int variant_;  //!< the plan's algorithm (kiln_cudnn_algo), or -1
   kernels::UnaryParams act_;
   kernels::Elem elem_ = kernels::Elem::kFloat;
   bool tf32_ = false;
   bool fusedRelu_ = false;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<Prepared>> cache_;
 };
 
 bool supports(const ir::Node& n) {
@@ -154,8 +199,27 @@ bool supports(const ir::Node& n) {
 
 std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) { return std::make_unique<ConvKernel>(n); }
 
+//! cuDNN's ranked algorithms (up to 6) at the node's shapes, for the builder to time.
+std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries) {
+  if (!ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.inputs[1]->shape) || !ir::isStatic(n.outputs[0]->shape))
+    return {};
+  ConvKernel k(n);
+  std::vector<int64_t> x = ir::staticDims(n.inputs[0]->shape), w = ir::staticDims(n.inputs[1]->shape),
+                       y = ir::staticDims(n.outputs[0]->shape);
+  Prepared p;
+  k.describe(x.data(), w.data(), y.data(), p);
+  std::vector<backends::TacticVariant> out;
+  for (cudnnConvolutionFwdAlgo_t a : k.ranked(static_cast<Libraries*>(libraries)->cudnn, p)) {
+    if (out.size() == 6) break;
+    backends::TacticVariant v;
+    v[kAlgoAttr] = static_cast<int64_t>(a);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
 }  // namespace
 
-void registerConvTactics(TacticList& out) { out.push_back({"Conv.cudnn", "Conv", 0, supports, create}); }
+void registerConvTactics(TacticList& out) { out.push_back({"Conv.cudnn", "Conv", 0, supports, create, variants}); }
 
 }  // namespace kiln::cuda

@@ -5,12 +5,17 @@
 // elements with beta 1, MatMul's fused `bias`), ReLU, and GELU (cuBLASLt's is
 // the tanh form, so only kiln_act "GeluTanh" maps to it; other activations
 // run as one Kiln pass after the product). A full C [M,N]
-// goes in as cuBLASLt's C with beta. Descriptors and the heuristic's
-// algorithm are made per run on the host (shapes may change within a
-// profile); caching them per shape is the next step. Not yet run on a GPU.
+// goes in as cuBLASLt's C with beta. Descriptors and the algorithm are made
+// once per problem (shape and pointer alignments) and cached in the kernel.
+// The builder times the heuristic's best few algorithms (variants) and the
+// plan keeps the winner's 64 bytes; the runtime uses it for that shape.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <utility>
+#include <vector>
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/check.h"
@@ -116,75 +121,177 @@ bool configFor(const ir::Node& n, GemmConfig* c) {
   return unaryParams(act, n, true, &c->after);
 }
 
+//! The shape of a MatMul/Gemm node with static input shapes; false when cuBLASLt can't take it.
+bool problemOf(const GemmConfig& c, const std::vector<int64_t>& a, const std::vector<int64_t>& b, GemmShape* g) {
+  if (c.isGemm) {
+    *g = gemmShape(a, b, c.transA, c.transB);
+    return true;
+  }
+  return matmulShape(a, b, g);
+}
+
+//! Everything cuBLASLt needs for one problem (shape and pointer alignments),
+//! made once: descriptors, layouts and the algorithm. Per-run creation and a
+//! heuristic query cost tens of microseconds of host time per GEMM.
+struct Prepared {
+  GemmShape g;
+  uint32_t align[4] = {};  //!< A, B, C, D as cuBLASLt sees them
+  OpDesc op;
+  Layout first, second, y;
+  cublasLtMatmulAlgo_t algo{};
+  const void* bias = nullptr;  //!< the bias pointer set on `op`
+};
+
+bool sameProblem(const GemmShape& a, const GemmShape& b) {
+  return a.m == b.m && a.n == b.n && a.k == b.k && a.transA == b.transA && a.transB == b.transB &&
+         a.batch == b.batch && a.strideA == b.strideA && a.strideB == b.strideB && a.strideY == b.strideY;
+}
+
+//! Descriptors for problem `g` (no algorithm yet).
+void describe(const GemmConfig& c, const GemmShape& g, Prepared& p) {
+  p.g = g;
+  LtProblem lt = columnMajorProblem(g);
+  KILN_CUDA_CHECK(cublasLtMatmulDescCreate(&p.op.handle, computeType(c), CUDA_R_32F));  // alpha, beta: FP32
+  cublasOperation_t ta = lt.first.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tb = lt.second.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
+  KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.op.handle, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.op.handle, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.op.handle, CUBLASLT_MATMUL_DESC_EPILOGUE, &c.epilogue,
+                                                 sizeof c.epilogue));
+  const cudaDataType_t type = dataType(c.elem);
+  makeLayout(p.first, type, lt.first.rows, lt.first.cols, lt.first.ld, g.batch, g.strideB);
+  makeLayout(p.second, type, lt.second.rows, lt.second.cols, lt.second.ld, g.batch, g.strideA);
+  makeLayout(p.y, type, lt.rowsY, lt.colsY, lt.ldY, g.batch, g.strideY);
+}
+
+//! The heuristic's best `wanted` algorithms for `p`, given its pointers' alignments.
+std::vector<cublasLtMatmulHeuristicResult_t> heuristic(cublasLtHandle_t handle, const Prepared& p, int wanted) {
+  Preference pref;
+  KILN_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref.handle));
+  std::size_t ws = kWorkspace;
+  KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                       sizeof ws));
+  // The heuristic assumes 256-byte-aligned pointers unless told: tell it what these are (arena
+  // and constant slots may be less aligned; FP16/BF16 tensor-core kernels need 16 bytes).
+  const cublasLtMatmulPreferenceAttributes_t attrs[4] = {
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+  for (int i = 0; i < 4; ++i)
+    KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, attrs[i], &p.align[i], sizeof p.align[i]));
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(wanted));
+  int found = 0;
+  KILN_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, p.op.handle, p.first.handle, p.second.handle, p.y.handle,
+                                                 p.y.handle, pref.handle, wanted, results.data(), &found));
+  results.resize(static_cast<std::size_t>(found));
+  return results;
+}
+
+//! The algorithm a plan variant names (node attribute, the algorithm's 64 opaque bytes).
+constexpr const char* kAlgoAttr = "kiln_cublaslt_algo";
+//! The pointer alignment the variants were chosen for: what the arena and the
+//! plan's weights guarantee (64 bytes); a less aligned pointer takes the heuristic.
+constexpr uint32_t kVariantAlignment = 64;
+
 class GemmKernel final : public backends::DeviceKernel {
  public:
-  explicit GemmKernel(const GemmConfig& c) : c_(c) {}
+  GemmKernel(const GemmConfig& c, const ir::Node& n) : c_(c) {
+    std::vector<int64_t> words = n.ints(kAlgoAttr);
+    if (words.size() == sizeof(cublasLtMatmulAlgo_t) / sizeof(int64_t)) {
+      std::memcpy(&variant_, words.data(), sizeof variant_);
+      hasVariant_ = true;
+      if (ir::isStatic(n.inputs[0]->shape) && ir::isStatic(n.inputs[1]->shape))
+        variantFor_ = problemOf(c, ir::staticDims(n.inputs[0]->shape), ir::staticDims(n.inputs[1]->shape), &variantShape_);
+    }
+  }
   std::size_t workspaceBytes() const override { return kWorkspace; }
 
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     GemmShape g;
-    if (c_.isGemm) {
-      g = gemmShape(in[0].shape(), in[1].shape(), c_.transA, c_.transB);
-    } else {
-      KILN_CHECK(matmulShape(in[0].shape(), in[1].shape(), &g), "MatMul: shapes ", ir::toString(in[0].shape()),
-                 " x ", ir::toString(in[1].shape()), " are not mapped onto cuBLASLt");
-    }
+    KILN_CHECK(problemOf(c_, in[0].shape(), in[1].shape(), &g), "MatMul: shapes ", ir::toString(in[0].shape()), " x ",
+               ir::toString(in[1].shape()), " are not mapped onto cuBLASLt");
     if (g.m == 0 || g.n == 0) return;
-    LtProblem p = columnMajorProblem(g);
-    OpDesc op;
-    KILN_CUDA_CHECK(cublasLtMatmulDescCreate(&op.handle, computeType(c_), CUDA_R_32F));  // alpha, beta: FP32
-    cublasOperation_t ta = p.first.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t tb = p.second.transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
-    KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_EPILOGUE, &c_.epilogue,
-                                                   sizeof c_.epilogue));
-    if (c_.biasInput >= 0) {
-      const void* bias = in[c_.biasInput].data;
-      KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    }
-    Layout first, second, y;
-    const cudaDataType_t type = dataType(c_.elem);
-    makeLayout(first, type, p.first.rows, p.first.cols, p.first.ld, g.batch, g.strideB);
-    makeLayout(second, type, p.second.rows, p.second.cols, p.second.ld, g.batch, g.strideA);
-    makeLayout(y, type, p.rowsY, p.colsY, p.ldY, g.batch, g.strideY);
-
-    const Libraries& libs = libraries(launch);
-    Preference pref;
-    KILN_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref.handle));
-    std::size_t ws = kWorkspace;
-    KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
-                                                         sizeof ws));
-    // The heuristic assumes 256-byte-aligned pointers unless told: tell it what these are (arena
-    // and constant slots may be less aligned; FP16/BF16 tensor-core kernels need 16 bytes).
     const void* cPtr = c_.cInput >= 0 ? in[c_.cInput].data : out[0].data;
-    const std::pair<cublasLtMatmulPreferenceAttributes_t, const void*> aligns[] = {
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, in[1].data},  // cuBLASLt's A is Kiln's B (column-major)
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, in[0].data},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, cPtr},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, out[0].data}};
-    for (const auto& [attr, ptr] : aligns) {
-      uint32_t align = pointerAlignment(ptr);
-      KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, attr, &align, sizeof align));
+    // cuBLASLt's A is Kiln's B (column-major), its B Kiln's A.
+    const uint32_t align[4] = {pointerAlignment(in[1].data), pointerAlignment(in[0].data), pointerAlignment(cPtr),
+                               pointerAlignment(out[0].data)};
+    const Libraries& libs = libraries(launch);
+    // Contexts share this kernel: the cache and the descriptor's bias pointer are
+    // guarded; the lock is held only while the product is enqueued (host-side).
+    std::lock_guard<std::mutex> lock(mu_);
+    Prepared& p = prepared(libs.cublasLt, g, align);
+    if (c_.biasInput >= 0 && in[c_.biasInput].data != p.bias) {
+      p.bias = in[c_.biasInput].data;
+      KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.op.handle, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p.bias,
+                                                     sizeof p.bias));
     }
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    KILN_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(libs.cublasLt, op.handle, first.handle, second.handle, y.handle,
-                                                   y.handle, pref.handle, 1, &result, &found));
-    KILN_CHECK(found > 0, "cuBLASLt has no algorithm for ", g.m, "x", g.k, " * ", g.k, "x", g.n, " (batch ", g.batch,
-               ")");
     const float beta = c_.cInput >= 0 ? c_.beta : 0.f;
-    const void* cData = c_.cInput >= 0 ? in[c_.cInput].data : out[0].data;
-    KILN_CUDA_CHECK(cublasLtMatmul(libs.cublasLt, op.handle, &c_.alpha, in[1].data, first.handle, in[0].data,
-                                   second.handle, &beta, cData, y.handle, out[0].data, y.handle, &result.algo,
+    KILN_CUDA_CHECK(cublasLtMatmul(libs.cublasLt, p.op.handle, &c_.alpha, in[1].data, p.first.handle, in[0].data,
+                                   p.second.handle, &beta, cPtr, p.y.handle, out[0].data, p.y.handle, &p.algo,
                                    launch.workspace, kWorkspace, streamOf(launch)));
     if (c_.after.op != kernels::Unary::kIdentity)
       kernels::unary(out[0].data, out[0].data, out[0].numel(), c_.after, c_.elem, streamOf(launch));
   }
 
  private:
+  //! The cached problem for `g` and `align`, made on first use: the plan's
+  //! timed algorithm where it was chosen for this shape and the pointers are
+  //! as aligned as it assumed (and cuBLASLt accepts it), else the heuristic's first.
+  Prepared& prepared(cublasLtHandle_t handle, const GemmShape& g, const uint32_t* align) const {
+    for (auto& p : cache_)
+      if (sameProblem(p->g, g) && std::equal(align, align + 4, p->align)) return *p;
+    if (cache_.size() >= 16) cache_.erase(cache_.begin());  // shapes keep changing: keep the recent ones
+    auto p = std::make_unique<Prepared>();
+    std::copy(align, align + 4, p->align);
+    describe(c_, g, *p);
+    bool useVariant = hasVariant_ && variantFor_ && sameProblem(variantShape_, g) &&
+                      std::all_of(align, align + 4, [](uint32_t a) { return a >= kVariantAlignment; });
+    if (useVariant) {
+      cublasLtMatmulHeuristicResult_t check{};
+      useVariant = cublasLtMatmulAlgoCheck(handle, p->op.handle, p->first.handle, p->second.handle, p->y.handle,
+                                           p->y.handle, &variant_, &check) == CUBLAS_STATUS_SUCCESS &&
+                   check.workspaceSize <= kWorkspace;
+    }
+    if (useVariant) {
+      p->algo = variant_;
+    } else {
+      std::vector<cublasLtMatmulHeuristicResult_t> best = heuristic(handle, *p, 1);
+      KILN_CHECK(!best.empty(), "cuBLASLt has no algorithm for ", g.m, "x", g.k, " * ", g.k, "x", g.n, " (batch ",
+                 g.batch, ")");
+      p->algo = best[0].algo;
+    }
+    cache_.push_back(std::move(p));
+    return *cache_.back();
+  }
+
   GemmConfig c_;
+  bool hasVariant_ = false, variantFor_ = false;
+  cublasLtMatmulAlgo_t variant_{};
+  GemmShape variantShape_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<Prepared>> cache_;
 };
+
+//! The heuristic's best algorithms at the node's shapes, for the builder to time.
+std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries) {
+  GemmConfig c;
+  GemmShape g;
+  if (!configFor(n, &c) || !ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.inputs[1]->shape) ||
+      !problemOf(c, ir::staticDims(n.inputs[0]->shape), ir::staticDims(n.inputs[1]->shape), &g) || g.m == 0 ||
+      g.n == 0)
+    return {};
+  Prepared p;
+  std::fill(p.align, p.align + 4, kVariantAlignment);
+  describe(c, g, p);
+  std::vector<backends::TacticVariant> out;
+  for (const cublasLtMatmulHeuristicResult_t& r : heuristic(static_cast<Libraries*>(libraries)->cublasLt, p, 6)) {
+    std::vector<int64_t> words(sizeof r.algo / sizeof(int64_t));
+    std::memcpy(words.data(), &r.algo, sizeof r.algo);
+    backends::TacticVariant v;
+    v[kAlgoAttr] = words;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
 
 bool supports(const ir::Node& n) {
   GemmConfig c;
@@ -201,14 +308,14 @@ bool supports(const ir::Node& n) {
 std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   GemmConfig c;
   KILN_CHECK(configFor(n, &c), n.describe(), ": not supported by the cuBLASLt tactic");
-  return std::make_unique<GemmKernel>(c);
+  return std::make_unique<GemmKernel>(c, n);
 }
 
 }  // namespace
 
 void registerGemmTactics(TacticList& out) {
-  out.push_back({"MatMul.cublaslt", "MatMul", 0, supports, create});
-  out.push_back({"Gemm.cublaslt", "Gemm", 0, supports, create});
+  out.push_back({"MatMul.cublaslt", "MatMul", 0, supports, create, variants});
+  out.push_back({"Gemm.cublaslt", "Gemm", 0, supports, create, variants});
 }
 
 }  // namespace kiln::cuda
