@@ -1,6 +1,8 @@
 // Kiln public API: the ONNX parser (TensorRT's nvonnxparser::IParser).
 #pragma once
 #include <cstddef>
+#include <utility>
+#include <vector>
 #include <cstdint>
 
 #include "kiln/network.h"
@@ -42,6 +44,10 @@ class IParserError {
   virtual ~IParserError() = default;
 };
 
+//! TensorRT's deprecated subgraph list: each run of node indices and whether Kiln supports it.
+using SubGraph_t = std::pair<std::vector<std::size_t>, bool>;
+using SubGraphCollection_t = std::vector<SubGraph_t>;
+
 class IParser {
  public:
   virtual ~IParser() = default;
@@ -53,6 +59,10 @@ class IParser {
   //! TensorRT's deprecated form; supportsModelV2 also says which nodes do.
   virtual bool supportsModel(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
                              const char* modelPath = nullptr) noexcept = 0;
+  //! TensorRT's deprecated form with the subgraphs: `subGraphCollection` gets
+  //! supportsModelV2's runs (node indices, supported) in topological order.
+  virtual bool supportsModel(const void* serializedOnnxModel, std::size_t serializedOnnxModelSize,
+                             SubGraphCollection_t& subGraphCollection, const char* modelPath = nullptr) noexcept = 0;
   //! True when every node of the model imports (the network is not changed).
   //! Afterwards getNbSubgraphs/isSubgraphSupported/getSubgraphNodes describe
   //! the graph's nodes, in a topological order, cut into maximal runs that

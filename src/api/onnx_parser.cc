@@ -71,6 +71,15 @@ class Parser final : public IParser {
     return guard([&] { return record(checkModelSupport(data, size, dirOf(modelPath), builder::evaluateOnHost)); });
   }
 
+  bool supportsModel(const void* data, std::size_t size, SubGraphCollection_t& collection,
+                     const char* modelPath) noexcept override {
+    collection.clear();
+    bool ok = supportsModelV2(data, size, modelPath);
+    for (const SubgraphSupport& s : subgraphs_)
+      collection.emplace_back(std::vector<std::size_t>(s.nodes.begin(), s.nodes.end()), s.supported);
+    return ok;
+  }
+
   bool supportsModelV2(const void* data, std::size_t size, const char* modelPath) noexcept override {
     return guard([&] {
       subgraphs_.clear();

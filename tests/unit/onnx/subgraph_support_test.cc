@@ -86,6 +86,14 @@ TEST_F(SubgraphSupport, UnsupportedOpInTheMiddleMakesThreeSubgraphs) {
   EXPECT_STREQ(e->nodeOperator(), "StringNormalizer");
   EXPECT_EQ(e->code(), onnx::ErrorCode::kUNSUPPORTED_NODE);
   EXPECT_EQ(network_->getNbLayers(), 0);
+
+  // TensorRT's deprecated supportsModel with a SubGraphCollection_t: the same runs.
+  onnx::SubGraphCollection_t collection{{{99}, true}};  // cleared first
+  EXPECT_FALSE(parser_->supportsModel(bytes.data(), bytes.size(), collection));
+  ASSERT_EQ(collection.size(), 3u);
+  EXPECT_EQ(collection[0], (onnx::SubGraph_t{{0}, true}));
+  EXPECT_EQ(collection[1], (onnx::SubGraph_t{{1}, false}));
+  EXPECT_EQ(collection[2], (onnx::SubGraph_t{{2, 3}, true}));
 }
 
 TEST_F(SubgraphSupport, RefusedAttributeAndIndependentBranches) {
