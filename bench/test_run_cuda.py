@@ -41,7 +41,7 @@ def fixture_result():
         "rows": [
             {"model": "resnet50", "batch": 1, "precision": "fp16", "flops": 8.2e9, "eager": t(3.76, 200 * 2**20),
              "compile": dict(t(1.99, 150 * 2**20), mode="max-autotune"), "kiln": t(0.5, 120 * 2**20),
-             "kiln_graph": t(0.4), "torch_err": 2e-3, "kiln_err": 3e-3},
+             "kiln_plain": t(0.4), "torch_err": 2e-3, "kiln_err": 3e-3},
             {"model": "bert_base", "batch": 32, "precision": "fp16", "flops": 2.2e10, "eager": t(6.86),
              "compile": dict(t(3.55), mode="default", note="max-autotune: compile exceeded 60 s; default mode used"),
              "kiln": t(2.0)},
@@ -87,10 +87,11 @@ def test_arguments_and_plan():
 def test_pick_compile_falls_back_and_records_why():
     ok = {"fp16:compile:max-autotune": {"median_ms": 1.0}}
     assert run_cuda.pick_compile(ok, "fp16")["mode"] == "max-autotune"
-    fb = {"fp16:compile:max-autotune": {"error": "compile exceeded 60 s"}, "fp16:compile:default": {"median_ms": 2.0}}
+    fb = {"fp16:compile:max-autotune": {"error": "compile exceeded 60 s"},
+          "fp16:compile:reduce-overhead": {"median_ms": 2.0}}
     r = run_cuda.pick_compile(fb, "fp16")
-    assert r["mode"] == "default" and "exceeded" in r["note"]
-    bad = {"fp16:compile:max-autotune": {"error": "E1"}, "fp16:compile:default": {"error": "E2"}}
+    assert r["mode"] == "reduce-overhead" and "exceeded" in r["note"]
+    bad = {"fp16:compile:max-autotune": {"error": "E1"}, "fp16:compile:reduce-overhead": {"error": "E2"}}
     assert "E1" in run_cuda.pick_compile(bad, "fp16")["error"] and "E2" in run_cuda.pick_compile(bad, "fp16")["error"]
     assert run_cuda.pick_compile({}, "fp16") is None
 
@@ -106,8 +107,8 @@ def test_report_writer():
     assert "2.3%" in r50  # 8.2 GFLOP / 0.5 ms = 16.4 TFLOP/s of 700
     assert "2.0e-03 / 3.0e-03" in r50
     assert "(default)" in rows[2] and "16,000" in rows[2]  # 32 / 2 ms
-    assert "| n/a |" in rows[3] and "| failed |" in rows[4]
-    assert "default mode used" in md and "kilnexec has no --bf16" in md and "--useCudaGraph: 0.400 ms" in md
+    assert "| n/a |" in rows[3] and "| skipped (budget) |" in rows[3] and "| failed |" in rows[4]
+    assert "default mode used" in md and "kilnexec has no --bf16" in md and "without a CUDA graph (one enqueueV3 per query): 0.400 ms" in md
     assert "700 TFLOP/s" in md and "DRY RUN" not in md
     dry = dict(fixture_result(), dry_run=True)
     assert cuda_report.render(dry).startswith("**DRY RUN")
@@ -157,10 +158,10 @@ def test_torch_worker_on_cpu(tmp=None):
     assert res["fp32:eager"].get("median_ms", 0) > 0, res
     assert os.path.exists(os.path.join(work, "resnet50_b1_torch_fp32.npy"))
     assert "error" in res["fp32:nonsense"]  # an unknown kind is a recorded error, not a crash
-    # A torch.compile over its limit is killed, retried in mode default, and that one is killed too.
+    # A torch.compile over its limit is killed, retried in mode reduce-overhead, and that one is killed too.
     a.compile_limit = a.default_compile_limit = 1
     res = run_cuda.run_torch(a, "resnet50", 1, 2, 1, ["fp32:compile:max-autotune"], time.time() + 600)
-    assert res["fp32:compile:max-autotune"].get("timeout") and res["fp32:compile:default"].get("timeout"), res
+    assert res["fp32:compile:max-autotune"].get("timeout") and res["fp32:compile:reduce-overhead"].get("timeout"), res
     assert "exceeded" in run_cuda.pick_compile(res, "fp32")["error"]
     # Past the budget no compile starts.
     res = run_cuda.run_torch(a, "resnet50", 1, 2, 1, ["fp32:compile:max-autotune"], time.time())
