@@ -163,7 +163,12 @@ class ExecutionContext {
   void* slotData(int slot) const;
   void resolve();
   void enqueueOnDevice(const std::function<void(int, float)>* onLayer, void* stream);
-  //! Slot dims and layer views from a resolved graph.
+  //! The graph to resolve shapes in: the context's own copy of the engine's
+  //! graph, its values' shapes and constants put back to the engine's (no
+  //! clone per shape change; a graph with subgraphs is cloned afresh).
+  ir::Graph& shapeGraph(std::unique_ptr<ir::Graph>& fresh);
+  //! Slot dims and layer views from a resolved graph (in place: no allocation
+  //! once the views exist).
   void applyShapes(const ir::Graph& shapes);
   //! After a data-dependent layer ran: its actual output dims, and the shapes
   //! of everything downstream of them, replace the upper bounds.
@@ -182,6 +187,8 @@ class ExecutionContext {
   bool resolved_ = false;
   //! Views per layer, prepared at resolve; only data pointers are refreshed per run.
   std::vector<std::vector<cpu::TensorView>> inViews_, outViews_;
+  std::unique_ptr<ir::Graph> shapeGraph_;  //!< see shapeGraph()
+  std::vector<std::vector<int64_t>> dimsScratch_;  //!< applyShapes' per-slot dims, kept for their capacity
   // Data-dependent shapes: the state at the upper bounds (restored before each
   // run), the actual dims seen in this run (by value name), whether a run has
   // produced actual shapes since the inputs' shapes were set.

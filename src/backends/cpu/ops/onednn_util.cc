@@ -15,6 +15,11 @@ const dnnl::engine& engine() {
   return eng;
 }
 
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
 dnnl::stream& threadStream() {
   thread_local dnnl::stream stream(engine());
   return stream;
@@ -86,4 +91,16 @@ std::size_t alignedTotal(std::initializer_list<std::size_t> sizes) {
 }
 
 }  // namespace kiln::cpu::onednn
+
+namespace kiln::cpu {
+OnednnCounters onednnCounters() {
+  const onednn::Counters& c = onednn::counters();
+  return {c.primitives.load(), c.weightReorders.load()};
+}
+}  // namespace kiln::cpu
+
+#else
+namespace kiln::cpu {
+OnednnCounters onednnCounters() { return {}; }
+}  // namespace kiln::cpu
 #endif
