@@ -2,8 +2,9 @@
 //  1. the cost of changing the input shape between calls: setInputShape +
 //     executeV2 alternating between opt-4 and opt+4 (every call a change,
 //     both widths run before), against the same calls at an unchanged width
-//     opt (overhead = ratio - 1); also setInputShape alone, and the first
-//     call at widths never run before;
+//     opt (overhead = ratio - 1) and against contexts that stay at opt-4 and
+//     opt+4 (the same work, no change); also setInputShape alone, and the
+//     first call at widths never run before;
 //  2. a dynamic engine (widths min..max) at its opt width against a static
 //     engine built for exactly that width.
 // Usage: kiln_dynamic_shapes model.onnx input min opt max [runs] [threads] [share_timing_cache]
@@ -15,6 +16,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -115,44 +117,67 @@ int main(int argc, char** argv) {
     fn();
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
-  std::vector<double> same, changing, dynOpt, staticOpt, reshapeOnly, firstCall;
+  // Two more contexts of the dynamic engine, each staying at one of the
+  // widths the changing series alternates between: the same work without
+  // the shape change.
+  Bound lo4 = bindAll(*dynamic.engine, input, withWidth(hi), threads);
+  Bound hi4 = bindAll(*dynamic.engine, input, withWidth(hi), threads);
+  lo4.ctx->setInputShape(input.c_str(), withWidth(opt - 4));
+  hi4.ctx->setInputShape(input.c_str(), withWidth(opt + 4));
+  std::vector<double> same, sameWidths, changing, dynOpt, staticOpt, reshapeOnly, firstCall;
+  auto run = [&](Bound& b, int64_t w) {
+    b.ctx->setInputShape(input.c_str(), withWidth(w));
+    b.ctx->executeV2(b.bindings.data());
+  };
   for (int i = 0; i < 5; ++i) {  // warm-up: every width the timed loop uses
-    for (int64_t w : {opt - 4, opt + 4, opt}) {
-      d.ctx->setInputShape(input.c_str(), withWidth(w));
-      d.ctx->executeV2(d.bindings.data());
-    }
+    for (int64_t w : {opt - 4, opt + 4, opt}) run(d, w);
+    run(lo4, opt - 4);
+    run(hi4, opt + 4);
     s.ctx->executeV2(s.bindings.data());
   }
-  // The series, interleaved so that machine noise hits them alike, in an
-  // order that rotates every iteration so that none always runs right after
-  // the other engine (cold caches).
+  // Each timed call follows an untimed call of the same engine and context
+  // (steady state: one engine serving calls, its weights and arena in cache,
+  // not cold after the other engine ran). The series interleave in a random
+  // order per iteration so that machine noise hits them alike.
   int64_t next = opt - 4;  // the changing series alternates opt-4 / opt+4: every call a change, mean width opt
+  bool lowNext = true;
   std::vector<std::function<void()>> series = {
       [&] {
-        d.ctx->setInputShape(input.c_str(), withWidth(opt));
-        same.push_back(timeCall([&] {
-          d.ctx->setInputShape(input.c_str(), withWidth(opt));  // unchanged: nothing to re-resolve
-          d.ctx->executeV2(d.bindings.data());
-        }));
+        run(d, opt);
+        same.push_back(timeCall([&] { run(d, opt); }));  // unchanged: nothing to re-resolve
       },
       [&] {
-        changing.push_back(timeCall([&] {
-          d.ctx->setInputShape(input.c_str(), withWidth(next));
-          d.ctx->executeV2(d.bindings.data());
-        }));
-        next = next == opt - 4 ? opt + 4 : opt - 4;
+        Bound& b = lowNext ? lo4 : hi4;
+        const int64_t w = lowNext ? opt - 4 : opt + 4;
+        run(b, w);
+        sameWidths.push_back(timeCall([&] { run(b, w); }));
+        lowNext = !lowNext;
       },
       [&] {
-        d.ctx->setInputShape(input.c_str(), withWidth(opt));
+        const int64_t before = next == opt - 4 ? opt + 4 : opt - 4;
+        run(d, before);
+        changing.push_back(timeCall([&] { run(d, next); }));
+        next = before;
+      },
+      [&] {
+        run(d, opt);
         // The host-side part of a shape change alone: resolving every value's shape.
         reshapeOnly.push_back(timeCall([&] { d.ctx->setInputShape(input.c_str(), withWidth(opt - 4)); }));
-        d.ctx->setInputShape(input.c_str(), withWidth(opt));
+        run(d, opt);
         dynOpt.push_back(timeCall([&] { d.ctx->executeV2(d.bindings.data()); }));
       },
-      [&] { staticOpt.push_back(timeCall([&] { s.ctx->executeV2(s.bindings.data()); })); },
+      [&] {
+        s.ctx->executeV2(s.bindings.data());
+        staticOpt.push_back(timeCall([&] { s.ctx->executeV2(s.bindings.data()); }));
+      },
   };
-  for (int i = 0; i < runs; ++i)
-    for (std::size_t k = 0; k < series.size(); ++k) series[(i + k) % series.size()]();
+  std::vector<std::size_t> order(series.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::mt19937 rng(5);
+  for (int i = 0; i < runs; ++i) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t k : order) series[k]();
+  }
   // The first call at widths never run before: what a shape change costs when
   // the oneDNN layers have no primitive for it yet.
   for (int64_t k = 0; k < 9; ++k)
@@ -160,13 +185,16 @@ int main(int argc, char** argv) {
       d.ctx->setInputShape(input.c_str(), withWidth(opt + 8 + 2 * k));
       d.ctx->executeV2(d.bindings.data());
     }));
-  double mSame = median(same), mChanging = median(changing), mDyn = median(dynOpt), mStatic = median(staticOpt);
+  double mSame = median(same), mSameWidths = median(sameWidths), mChanging = median(changing), mDyn = median(dynOpt),
+         mStatic = median(staticOpt);
   std::printf(
       "{\"model\": \"%s\", \"opt_width\": %lld, \"runs\": %d, \"threads\": %d, \"shared_timing_cache\": %d,\n"
       " \"unchanged_shape_ms\": %.4f, \"changing_shape_ms\": %.4f, \"shape_change_overhead\": %.4f,\n"
+      " \"unchanged_same_widths_ms\": %.4f, \"overhead_vs_same_widths\": %.4f,\n"
       " \"set_input_shape_only_ms\": %.4f, \"first_call_at_new_width_ms\": %.4f,\n"
       " \"dynamic_at_opt_ms\": %.4f, \"static_ms\": %.4f, \"dynamic_vs_static\": %.4f}\n",
       model, static_cast<long long>(opt), runs, threads, share ? 1 : 0, mSame, mChanging, mChanging / mSame - 1.0,
+      mSameWidths, mChanging / mSameWidths - 1.0,
       median(reshapeOnly), median(firstCall), mDyn, mStatic, mDyn / mStatic);
   return 0;
 }

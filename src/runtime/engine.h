@@ -127,6 +127,9 @@ class ExecutionContext {
   void* address(int io) const { return addresses_[io]; }
   //! Bytes the arena and workspace need (what setUserArena must provide).
   int64_t memoryBytes() const;
+  //! Debug counter (tests): how many times this context resolved shapes from
+  //! the graph (a shape set it resolved recently is taken from its memo).
+  long fullResolves() const { return fullResolves_; }
   //! Uses memory owned by the caller (memoryBytes(), 64-byte aligned) instead of its own.
   void setUserArena(void* memory);
   void setThreads(int threads);
@@ -201,6 +204,20 @@ class ExecutionContext {
   std::vector<std::vector<int64_t>> shapeValues_;
   std::vector<int> shapeTensors_;  //!< IO indices of shape-tensor inputs
   std::vector<cpu::TensorView> actualViews_;
+  //! The last kResolvedMemo shape sets resolved (profile, input shapes,
+  //! shape-tensor values) and what they resolved to, least recently used
+  //! replaced: going back to a recent shape copies these instead of
+  //! resolving again. Not for engines with data-dependent shapes.
+  struct ResolvedShapes {
+    int profile = -1;
+    std::vector<std::vector<int64_t>> inputs, values, slotDims;
+    std::vector<std::vector<cpu::TensorView>> in, out;
+    uint64_t used = 0;
+  };
+  static constexpr std::size_t kResolvedMemo = 8;
+  std::vector<ResolvedShapes> resolvedMemo_;
+  uint64_t memoClock_ = 0;
+  long fullResolves_ = 0;
 };
 
 }  // namespace kiln::runtime

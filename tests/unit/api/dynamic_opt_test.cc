@@ -6,6 +6,7 @@
 // computes what Kiln's own kernels compute, at widths other than opt too.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "backends/cpu/kernel.h"
@@ -160,6 +161,43 @@ TEST(DynamicAtOpt, ChainedOnednnLayersComputeTheSameAtEveryWidth) {
     ctx.execute();
     for (std::size_t k = 0; k < y.size(); ++k)
       ASSERT_NEAR(y[k], want[k], 1e-3f + 1e-4f * std::abs(want[k])) << "width " << w << " element " << k;
+  }
+}
+
+TEST(DynamicShapeChange, GoingBackToARecentWidthResolvesNothingAndComputesTheSame) {
+  builder::BuildOptions o;
+  o.threads = 1;
+  o.timingIterations = 0;
+  builder::ProfileShape x;
+  x.input = "x";
+  x.min = dims(1);
+  x.opt = dims(20);
+  x.max = dims(64);
+  o.profiles = {{x}};
+  const std::vector<uint8_t> plan = builder::buildPlan(*convChain(ir::Dim("width")), o);
+  auto engine = runtime::Engine::load(plan.data(), plan.size());
+  runtime::ExecutionContext ctx(engine, 1);
+  const int in = engine->findIO("x"), out = engine->findIO("c_out");
+  auto at = [&](int64_t w) {
+    std::vector<float> input(static_cast<std::size_t>(16 * 8 * w));
+    for (std::size_t k = 0; k < input.size(); ++k) input[k] = static_cast<float>((k * 7 + w) % 13) * 0.1f - 0.6f;
+    return input;
+  };
+  long expectFull = 0;
+  std::vector<int64_t> seen;
+  // Back and forth between two widths, then more widths than the memo holds, then back to the first.
+  for (int64_t w : {20, 13, 20, 13, 20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20}) {
+    if (std::find(seen.begin(), seen.end(), w) == seen.end()) ++expectFull;
+    if (w == 20 && seen.size() > 8) ++expectFull;  // evicted by the eight after it
+    seen.push_back(w);
+    const std::vector<float> input = at(w);
+    std::vector<float> y(static_cast<std::size_t>(16 * 8 * w), -7.f);
+    ctx.setInputShape(in, dims(w));
+    ctx.setAddress(in, const_cast<float*>(input.data()));
+    ctx.setAddress(out, y.data());
+    ctx.execute();
+    EXPECT_EQ(ctx.fullResolves(), expectFull) << "after width " << w;
+    EXPECT_EQ(y, run(plan, w, input)) << "width " << w;  // a fresh context at that width
   }
 }
 
