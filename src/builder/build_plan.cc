@@ -121,6 +121,34 @@ std::unique_ptr<ir::Graph> resolved(const ir::Graph& g, const ProfilePoint& poin
   return copy;
 }
 
+//! Prepacks `node` of `graph` with `tactic`. Where the node's shapes vary it is
+//! packed as `atOpt` (the same node in `optGraph`, resolved at the first
+//! profile's opt shapes) packs: packing that depends on shapes (oneDNN's
+//! weight formats) is chosen for opt, as in a static engine built at opt,
+//! not for stand-in sizes. The constants and attributes that prepacking
+//! adds to `atOpt` are carried over to `node`.
+void prepackAtOpt(const cpu::Tactic& tactic, ir::Node& node, ir::Graph& graph, ir::Node& atOpt, ir::Graph& optGraph) {
+  bool varies = false;
+  for (const ir::Value* v : node.inputs) varies = varies || (v && !ir::isStatic(v->shape));
+  for (const ir::Value* v : node.outputs) varies = varies || !ir::isStatic(v->shape);
+  if (!varies) return tactic.prepack(node, graph);
+  KILN_CHECK(atOpt.name == node.name && atOpt.inputs.size() == node.inputs.size(), node.describe(),
+             ": its copy at the opt shapes is another node (", atOpt.describe(), ")");
+  const std::vector<ir::Value*> before = atOpt.inputs;
+  std::vector<std::string> had;
+  for (const auto& [key, a] : atOpt.attrs) had.push_back(key);
+  tactic.prepack(atOpt, optGraph);
+  for (std::size_t k = 0; k < before.size(); ++k) {
+    if (atOpt.inputs[k] == before[k]) continue;
+    const ir::Value* packed = atOpt.inputs[k];
+    KILN_CHECK(packed && packed->isConstant(), node.describe(), ": ", tactic.name,
+               " replaced input ", k, " by something other than a constant");
+    node.inputs[k] = graph.addConstant(packed->name, *packed->constant);
+  }
+  for (const auto& [key, a] : atOpt.attrs)
+    if (std::find(had.begin(), had.end(), key) == had.end()) node.attrs[key] = a;
+}
+
 //! The device half of buildPlan, after the passes: per node a device tactic
 //! that supports it at every profile extreme, timed on the GPU at the first
 //! profile's opt shapes where there is a choice (device_tactic_selector.h),
@@ -230,7 +258,6 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
     if (precision.bf16Layers)
       log(options, ILogger::Severity::kVERBOSE, strCat(precision.bf16Layers, " layer(s) may run in BF16"));
   }
-  if (!device && options.onednnTactics) cpu::proposeLayouts(*graph);
 
   // The graph stays symbolic where inputs vary; tactics are chosen on the first
   // profile's opt shapes and must support every profile's min and max.
@@ -240,7 +267,11 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
     extremes.push_back(pointOf(p, 2));
   }
   if (extremes.empty()) extremes.push_back({});
-  auto optGraph = resolved(*graph, profiles.empty() ? ProfilePoint{} : pointOf(profiles[0], 1));
+  const ProfilePoint optPoint = profiles.empty() ? ProfilePoint{} : pointOf(profiles[0], 1);
+  auto optGraph = resolved(*graph, optPoint);
+  // Layouts are proposed on the opt shapes, where tactics are timed: a graph
+  // whose inputs vary is then timed (and chained) as a static one at opt.
+  if (!device && options.onednnTactics) cpu::proposeLayouts(*optGraph);
   std::vector<std::unique_ptr<ir::Graph>> extremeGraphs;
   for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
 
@@ -272,7 +303,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
           strCat("precision: ", pr.reducedLayers, " layers in FP16/BF16, ", pr.castsInserted, " casts inserted"));
     extremeGraphs.clear();
     for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
-    optGraph = resolved(*graph, profiles.empty() ? ProfilePoint{} : pointOf(profiles[0], 1));  // casts inserted
+    optGraph = resolved(*graph, optPoint);  // casts inserted
   }
 
   ThreadPool pool(options.threads);
@@ -302,10 +333,10 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
     nodes[i]->tactic = choice.tactic;
     local.timedLayers += choice.timed;
     local.cachedLayers += choice.cached;
-    if (tactic->prepack) tactic->prepack(*nodes[i], *graph);
+    if (tactic->prepack) prepackAtOpt(*tactic, *nodes[i], *graph, *optNodes[i], *optGraph);
     log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", choice.tactic));
   }
-  cpu::chooseLayouts(*graph);
+  cpu::chooseLayouts(*graph, resolved(*graph, optPoint).get());
   graph->removeUnusedValues();
 
   // Workspace and activation sizes at the largest shapes (after prepacking).

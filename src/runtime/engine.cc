@@ -403,6 +403,21 @@ std::vector<int64_t> ExecutionContext::boundShapeOf(int io) const {
 void ExecutionContext::resolve() {
   const Engine& e = *engine_;
   const auto& io = e.io();
+  const bool memo = std::none_of(e.layers().begin(), e.layers().end(),
+                                 [](const Layer& l) { return !l.dataDependentOutputs.empty(); });
+  if (memo)
+    for (ResolvedShapes& m : resolvedMemo_) {
+      if (m.profile != profile_ || m.inputs != inputShapes_ || m.values != shapeValues_) continue;
+      slotDims_ = m.slotDims;  // same sizes: copies into the existing storage
+      inViews_ = m.in;
+      outViews_ = m.out;
+      m.used = ++memoClock_;
+      hasDataDependent_ = false;
+      shapesFromRun_ = false;
+      resolved_ = true;
+      return;
+    }
+  ++fullResolves_;
   bool allStatic = std::all_of(io.begin(), io.end(), [](const IOTensor& t) { return t.isStatic(); });
   std::unique_ptr<ir::Graph> g;
   const ir::Graph* shapes = &e.graph();
@@ -412,9 +427,9 @@ void ExecutionContext::resolve() {
       if (io[i].isInput) inputs[io[i].name] = inputShapes_[i];
     std::map<std::string, std::vector<int64_t>> values;
     for (int io : shapeTensors_) values[e.io()[io].name] = shapeValues_[io];
-    g = e.graph().clone();
-    ir::resolveShapes(*g, inputs, evaluateOnCpu, 4096, nullptr, &values);
-    shapes = g.get();
+    ir::Graph& target = shapeGraph(g);
+    ir::resolveShapes(target, inputs, evaluateOnCpu, 4096, nullptr, &values);
+    shapes = &target;
   }
   applyShapes(*shapes);
   hasDataDependent_ = std::any_of(e.layers().begin(), e.layers().end(),
@@ -426,32 +441,82 @@ void ExecutionContext::resolve() {
   }
   shapesFromRun_ = false;
   resolved_ = true;
+  if (!memo) return;
+  ResolvedShapes* slot = nullptr;
+  if (resolvedMemo_.size() < kResolvedMemo) {
+    slot = &resolvedMemo_.emplace_back();
+  } else {
+    slot = &*std::min_element(resolvedMemo_.begin(), resolvedMemo_.end(),
+                              [](const ResolvedShapes& a, const ResolvedShapes& b) { return a.used < b.used; });
+  }
+  slot->profile = profile_;
+  slot->inputs = inputShapes_;
+  slot->values = shapeValues_;
+  slot->slotDims = slotDims_;
+  slot->in = inViews_;
+  slot->out = outViews_;
+  slot->used = ++memoClock_;
+}
+
+ir::Graph& ExecutionContext::shapeGraph(std::unique_ptr<ir::Graph>& fresh) {
+  const ir::Graph& source = engine_->graph();
+  auto hasSubgraph = [](const ir::Graph& g) {
+    for (const auto& n : g.nodes())
+      for (const auto& [key, a] : n->attrs)
+        if (std::holds_alternative<ir::GraphAttr>(a)) return true;
+    return false;
+  };
+  if (!shapeGraph_) {
+    if (hasSubgraph(source)) {  // inference may touch the bodies: a clean copy each time
+      fresh = source.clone();
+      return *fresh;
+    }
+    shapeGraph_ = source.clone();
+    return *shapeGraph_;
+  }
+  // resolveShapes sets values' shapes and host-evaluated constants only: put those back.
+  const auto& from = source.values();
+  const auto& to = shapeGraph_->values();
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    to[i]->shape = from[i]->shape;
+    to[i]->dtype = from[i]->dtype;
+    if (to[i]->constant != from[i]->constant) to[i]->constant = from[i]->constant;
+  }
+  return *shapeGraph_;
 }
 
 void ExecutionContext::applyShapes(const ir::Graph& shapes) {
   const Engine& e = *engine_;
-  std::vector<std::vector<int64_t>> dims(e.slots().size());
+  std::vector<std::vector<int64_t>>& dims = dimsScratch_;
+  dims.resize(e.slots().size());
   for (std::size_t s = 0; s < e.slots().size(); ++s) {
     const Slot& slot = e.slots()[s];
     const ir::Value& v = *shapes.values()[slot.value];
-    dims[s] = ir::staticDims(v.shape);
+    dims[s].resize(v.shape.size());
+    for (std::size_t k = 0; k < v.shape.size(); ++k) {
+      KILN_CHECK(v.shape[k].known(), "value \"", v.name, "\" has unresolved shape ", ir::toString(v.shape));
+      dims[s][k] = v.shape[k].value;
+    }
     if (slot.kind == SlotKind::kArena)
       KILN_CHECK(bytesOf(dims[s], slot.dtype) <= slot.capacity, "value \"", v.name, "\" needs ",
                  bytesOf(dims[s], slot.dtype), " bytes at these input shapes but the plan reserved ", slot.capacity,
                  " (a shape outside the profile's range?)");
   }
-  inViews_.clear();
-  outViews_.clear();
-  for (const Layer& l : e.layers()) {
-    std::vector<cpu::TensorView> in(l.inputs.size()), out(l.outputs.size());
+  inViews_.resize(e.layers().size());
+  outViews_.resize(e.layers().size());
+  for (std::size_t li = 0; li < e.layers().size(); ++li) {
+    const Layer& l = e.layers()[li];
+    std::vector<cpu::TensorView>& in = inViews_[li];
+    std::vector<cpu::TensorView>& out = outViews_[li];
+    in.assign(l.inputs.size(), cpu::TensorView{});
+    out.resize(l.outputs.size());
     for (std::size_t i = 0; i < l.inputs.size(); ++i)
       if (l.inputs[i] >= 0) in[i] = cpu::makeView(nullptr, e.slots()[l.inputs[i]].dtype, dims[l.inputs[i]]);
     for (std::size_t i = 0; i < l.outputs.size(); ++i)
       out[i] = cpu::makeView(nullptr, e.slots()[l.outputs[i]].dtype, dims[l.outputs[i]]);
-    inViews_.push_back(std::move(in));
-    outViews_.push_back(std::move(out));
   }
-  slotDims_ = std::move(dims);
+  slotDims_.resize(dims.size());
+  for (std::size_t s = 0; s < dims.size(); ++s) slotDims_[s].assign(dims[s].begin(), dims[s].end());
 }
 
 void ExecutionContext::updateDataDependentShapes(const Layer& layer, const cpu::TensorView* actual) {

@@ -133,6 +133,9 @@ class ExecutionContext {
   void* address(int io) const { return addresses_[io]; }
   //! Bytes the arena and workspace need (what setUserArena must provide).
   int64_t memoryBytes() const;
+  //! Debug counter (tests): how many times this context resolved shapes from
+  //! the graph (a shape set it resolved recently is taken from its memo).
+  long fullResolves() const { return fullResolves_; }
   //! Uses memory owned by the caller (memoryBytes(), 64-byte aligned) instead of its own.
   void setUserArena(void* memory);
   void setThreads(int threads);
@@ -172,7 +175,12 @@ class ExecutionContext {
   void* slotData(int slot) const;
   void resolve();
   void enqueueOnDevice(const std::function<void(int, float)>* onLayer, void* stream);
-  //! Slot dims and layer views from a resolved graph.
+  //! The graph to resolve shapes in: the context's own copy of the engine's
+  //! graph, its values' shapes and constants put back to the engine's (no
+  //! clone per shape change; a graph with subgraphs is cloned afresh).
+  ir::Graph& shapeGraph(std::unique_ptr<ir::Graph>& fresh);
+  //! Slot dims and layer views from a resolved graph (in place: no allocation
+  //! once the views exist).
   void applyShapes(const ir::Graph& shapes);
   //! After a data-dependent layer ran: its actual output dims, and the shapes
   //! of everything downstream of them, replace the upper bounds.
@@ -192,6 +200,8 @@ class ExecutionContext {
   bool resolved_ = false;
   //! Views per layer, prepared at resolve; only data pointers are refreshed per run.
   std::vector<std::vector<cpu::TensorView>> inViews_, outViews_;
+  std::unique_ptr<ir::Graph> shapeGraph_;  //!< see shapeGraph()
+  std::vector<std::vector<int64_t>> dimsScratch_;  //!< applyShapes' per-slot dims, kept for their capacity
   // Data-dependent shapes: the state at the upper bounds (restored before each
   // run), the actual dims seen in this run (by value name), whether a run has
   // produced actual shapes since the inputs' shapes were set.
@@ -204,6 +214,20 @@ class ExecutionContext {
   std::vector<std::vector<int64_t>> shapeValues_;
   std::vector<int> shapeTensors_;  //!< IO indices of shape-tensor inputs
   std::vector<cpu::TensorView> actualViews_;
+  //! The last kResolvedMemo shape sets resolved (profile, input shapes,
+  //! shape-tensor values) and what they resolved to, least recently used
+  //! replaced: going back to a recent shape copies these instead of
+  //! resolving again. Not for engines with data-dependent shapes.
+  struct ResolvedShapes {
+    int profile = -1;
+    std::vector<std::vector<int64_t>> inputs, values, slotDims;
+    std::vector<std::vector<cpu::TensorView>> in, out;
+    uint64_t used = 0;
+  };
+  static constexpr std::size_t kResolvedMemo = 8;
+  std::vector<ResolvedShapes> resolvedMemo_;
+  uint64_t memoClock_ = 0;
+  long fullResolves_ = 0;
 };
 
 }  // namespace kiln::runtime

@@ -93,9 +93,12 @@ const TacticRegistry& tactics();
 //! before tactic choice and assumes every layer takes the tactic that wants
 //! the layout, so that it is timed in it; chooseLayouts runs after every node
 //! has its tactic and prepacked weights and keeps only what the choices
-//! confirm. Both rewrite node attributes only.
+//! confirm. Both rewrite node attributes only. Both decide at the graph's
+//! static shapes; for a graph whose shapes vary, proposeLayouts is given a
+//! copy resolved at the opt shapes (the one tactics are timed on) and
+//! chooseLayouts that copy as `shapes` (same nodes, same order).
 void proposeLayouts(ir::Graph& graph);
-void chooseLayouts(ir::Graph& graph);
+void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr);
 
 //! The CPU's best vector ISA, detected once: "avx512", "avx2" or "generic".
 const char* hostIsa();

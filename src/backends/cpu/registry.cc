@@ -75,7 +75,7 @@ const TacticRegistry& tactics() {
 }
 
 void proposeLayouts(ir::Graph& graph) { proposeOnednnConvLayouts(graph); }
-void chooseLayouts(ir::Graph& graph) { chainOnednnConvLayouts(graph); }
+void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes) { chainOnednnConvLayouts(graph, shapes); }
 
 const char* hostIsa() {
   static const char* isa = [] {

@@ -96,14 +96,12 @@ struct ConvPrims {
   dnnl::reorder srcIn, resIn, dstOut;
   bool reorderSrc = false, reorderDst = false;
   bool libraryScratchpad = false;  // oneDNN allocates its own (a context with more threads than the kernel sized for)
-  // The plan's weights reordered into `wei` for this thread count (see makeConvPrims), filled at first use.
+  // The plan's weights reordered into `wei` for this thread count (see
+  // makeConvPrims): the kernel keeps one copy per format, shared by every
+  // shape that wants it; `weights` points at it once looked up.
   bool ownWeights = false;
   memory::desc planWei;
-  mutable std::once_flag weightsOnce;
-  struct Free {
-    void operator()(uint8_t* q) const { std::free(q); }
-  };
-  mutable std::unique_ptr<uint8_t, Free> weights;
+  mutable std::atomic<const uint8_t*> weights{nullptr};
   std::size_t scratchBytes = 0, srcBytes = 0, dstBytes = 0;
   std::size_t workspace() const { return alignedTotal({scratchBytes, srcBytes, dstBytes}); }
 };
@@ -188,6 +186,7 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   }
   if (o.residual && p->dst != p->userRes)
     p->resIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->userRes, engine(), p->dst));
+  counters().primitives.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
 
@@ -214,10 +213,9 @@ class ConvOnednn final : public Kernel {
     // The primitive for this machine's thread count at the node's shapes, made now (load time).
     const std::vector<int64_t> x = ir::staticDims(node.inputs[0]->shape), y = ir::staticDims(node.outputs[0]->shape);
     const auto key = keyOf(ThreadPool::hardwareThreads(), x.data(), y.data(), static_cast<int>(x.size()));
-    std::unique_ptr<ConvPrims> unused;
-    const ConvPrims& p = cache_.get(
-        key, [&] { return make(key.threads, x.data(), y.data(), static_cast<int>(x.size()), SIZE_MAX); }, unused);
-    workspace_ = p.workspace();
+    workspace_ =
+        cache_.get(key, [&] { return make(key.threads, x.data(), y.data(), static_cast<int>(x.size()), SIZE_MAX); })
+            ->workspace();
   }
 
   std::size_t workspaceBytes() const override { return workspace_; }
@@ -229,8 +227,9 @@ class ConvOnednn final : public Kernel {
                " / ", y.rank, " do not match the weight's ", wdims_.size());
     const int threads = ctx.pool->size();
     const auto key = keyOf(threads, x.dims, y.dims, x.rank);
-    std::unique_ptr<ConvPrims> oneOff;
-    const ConvPrims& p = cache_.get(key, [&] { return make(threads, x.dims, y.dims, x.rank, workspace_); }, oneOff);
+    const std::shared_ptr<const ConvPrims> held =
+        cache_.get(key, [&] { return make(threads, x.dims, y.dims, x.rank, workspace_); });
+    const ConvPrims& p = *held;
     KILN_CHECK(p.workspace() <= workspace_, desc_.describe(), ": oneDNN needs ", p.workspace(),
                " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
     setThreads(threads);
@@ -254,17 +253,7 @@ class ConvOnednn final : public Kernel {
         std::memcpy(dst.get_data_handle(), r.data, p.dst.get_size());
       }
     }
-    const void* weights = in[1].data;
-    if (p.ownWeights) {
-      std::call_once(p.weightsOnce, [&] {
-        p.weights.reset(static_cast<uint8_t*>(std::aligned_alloc(64, align64(p.wei.get_size()))));
-        KILN_CHECK(p.weights, desc_.describe(), ": out of memory reordering weights for ", threads, " threads");
-        memory from = wrap(p.planWei, in[1].data), to = wrap(p.wei, p.weights.get());
-        dnnl::reorder(from, to).execute(stream, from, to);
-        stream.wait();
-      });
-      weights = p.weights.get();
-    }
+    const void* weights = p.ownWeights ? ownWeights(p, in[1].data, stream, threads) : in[1].data;
     memory wei = wrap(p.wei, weights), scratch = wrap(p.scratch, ws);
     memory bias = opts_.bias ? wrap(p.bias, in[2].data) : memory();
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src.get()}, {DNNL_ARG_WEIGHTS, wei.get()}, {DNNL_ARG_DST, dst.get()},
@@ -276,6 +265,30 @@ class ConvOnednn final : public Kernel {
 
  private:
   using Cache = PrimitiveCache<ConvPrims>;
+  struct Free {
+    void operator()(uint8_t* q) const { std::free(q); }
+  };
+
+  // The plan's weights (`planWeights`) in the format `p` wants: reordered
+  // once per format for the kernel, whichever shape asks first.
+  const uint8_t* ownWeights(const ConvPrims& p, const void* planWeights, dnnl::stream& stream, int threads) const {
+    if (const uint8_t* w = p.weights.load(std::memory_order_acquire)) return w;
+    std::lock_guard<std::mutex> lock(weightsMu_);
+    for (const auto& [md, buf] : ownWeights_)
+      if (md == p.wei) {
+        p.weights.store(buf.get(), std::memory_order_release);
+        return buf.get();
+      }
+    std::unique_ptr<uint8_t, Free> buf(static_cast<uint8_t*>(std::aligned_alloc(64, align64(p.wei.get_size()))));
+    KILN_CHECK(buf, desc_.describe(), ": out of memory reordering weights for ", threads, " threads");
+    memory from = wrap(p.planWei, planWeights), to = wrap(p.wei, buf.get());
+    dnnl::reorder(from, to).execute(stream, from, to);
+    stream.wait();
+    counters().weightReorders.fetch_add(1, std::memory_order_relaxed);
+    ownWeights_.emplace_back(p.wei, std::move(buf));
+    p.weights.store(ownWeights_.back().second.get(), std::memory_order_release);
+    return ownWeights_.back().second.get();
+  }
 
   static Cache::Key keyOf(int threads, const int64_t* x, const int64_t* y, int rank) {
     Cache::Key k;
@@ -306,6 +319,8 @@ class ConvOnednn final : public Kernel {
   memory::desc wdesc_;
   std::size_t workspace_ = 0;
   Cache cache_;
+  mutable std::mutex weightsMu_;
+  mutable std::vector<std::pair<memory::desc, std::unique_ptr<uint8_t, Free>>> ownWeights_;
 };
 
 // The node's oneDNN shape and options; false when it is not a float Conv
@@ -440,9 +455,21 @@ tag blockedTagOf(const memory::desc& md) {
 }
 
 // Marks the values that pass between oneDNN convolutions in a blocked
-// layout (see onednn_util.h); `chosen` as for convPdOf.
-void markChains(ir::Graph& graph, bool chosen) {
+// layout (see onednn_util.h); `chosen` as for convPdOf. `shapes`, when
+// given, is `graph` resolved at the shapes to decide for (same nodes, same
+// order): a graph whose inputs vary decides at its opt shapes.
+void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
   setThreads(ThreadPool::hardwareThreads());
+  std::map<const ir::Node*, const ir::Node*> at;  // graph's node -> the same node in `shapes`
+  if (shapes) {
+    const std::vector<ir::Node*> a = graph.nodeList(), b = shapes->nodeList();
+    KILN_CHECK(a.size() == b.size(), "layout choice: the resolved graph has ", b.size(), " nodes, the graph ", a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      KILN_CHECK(a[i]->name == b[i]->name, "layout choice: node ", i, " is \"", a[i]->name, "\" in the graph but \"",
+                 b[i]->name, "\" in the resolved one");
+      at[a[i]] = b[i];
+    }
+  }
   std::map<const ir::Node*, std::optional<dnnl::convolution_forward::primitive_desc>> pds;
   auto pdOf = [&](const ir::Node* n) -> const dnnl::convolution_forward::primitive_desc* {
     auto it = pds.find(n);
@@ -450,7 +477,7 @@ void markChains(ir::Graph& graph, bool chosen) {
       dnnl::convolution_forward::primitive_desc pd;
       bool ok = false;
       try {
-        ok = convPdOf(*n, chosen, &pd);
+        ok = convPdOf(shapes ? *at.at(n) : *n, chosen, &pd);
       } catch (const dnnl::error&) {  // no chain through a layer oneDNN cannot describe
       }
       it = pds.emplace(n, ok ? std::optional(pd) : std::nullopt).first;
@@ -495,12 +522,12 @@ void clearChains(ir::Graph& graph) {
 
 void proposeOnednnConvLayouts(ir::Graph& graph) {
   clearChains(graph);
-  markChains(graph, false);
+  markChains(graph, false, nullptr);
 }
 
-void chainOnednnConvLayouts(ir::Graph& graph) {
+void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes) {
   clearChains(graph);
-  markChains(graph, true);
+  markChains(graph, true, shapes);
 }
 
 void addOnednnConvTactics(TacticRegistry& r) {
@@ -513,7 +540,7 @@ void addOnednnConvTactics(TacticRegistry& r) {
 #else
 namespace kiln::cpu {
 void proposeOnednnConvLayouts(ir::Graph&) {}
-void chainOnednnConvLayouts(ir::Graph&) {}
+void chainOnednnConvLayouts(ir::Graph&, const ir::Graph*) {}
 void addOnednnConvTactics(TacticRegistry&) {}
 }  // namespace kiln::cpu
 #endif

@@ -140,17 +140,16 @@ class MatMulOnednn final : public Kernel {
     for (std::size_t i = 0; i < node.inputs.size(); ++i)
       if (node.inputs[i]) in[i] = makeView(nullptr, DType::kFLOAT, ir::staticDims(node.inputs[i]->shape));
     const TensorView y = makeView(nullptr, DType::kFLOAT, ir::staticDims(node.outputs[0]->shape));
-    std::unique_ptr<MatMulPrims> unused;
     workspace_ = SIZE_MAX;  // the first primitive sets it
-    workspace_ = lookup(ThreadPool::hardwareThreads(), in.data(), y, unused).workspace();
+    workspace_ = lookup(ThreadPool::hardwareThreads(), in.data(), y)->workspace();
   }
 
   std::size_t workspaceBytes() const override { return workspace_; }
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const int threads = ctx.pool->size();
-    std::unique_ptr<MatMulPrims> oneOff;
-    const MatMulPrims& p = lookup(threads, in, out[0], oneOff);
+    const std::shared_ptr<const MatMulPrims> held = lookup(threads, in, out[0]);
+    const MatMulPrims& p = *held;
     KILN_CHECK(p.workspace() <= workspace_, what_, ": oneDNN needs ", p.workspace(),
                " bytes of workspace at these shapes and ", threads, " threads, the kernel has ", workspace_);
     setThreads(threads);
@@ -172,8 +171,7 @@ class MatMulOnednn final : public Kernel {
  private:
   using Cache = PrimitiveCache<MatMulPrims>;
 
-  const MatMulPrims& lookup(int threads, const TensorView* in, const TensorView& y,
-                            std::unique_ptr<MatMulPrims>& oneOff) const {
+  std::shared_ptr<const MatMulPrims> lookup(int threads, const TensorView* in, const TensorView& y) const {
     const int br = packed_ ? static_cast<int>(bdims_.size()) : in[1].rank;
     const int64_t* bd = packed_ ? bdims_.data() : in[1].dims;
     Cache::Key key;
@@ -211,12 +209,12 @@ class MatMulOnednn final : public Kernel {
               p->srcBytes = srcBytes;
               p->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->user, engine(), p->src));
             }
+            counters().primitives.fetch_add(1, std::memory_order_relaxed);
             return p;
           } catch (const dnnl::error& e) {
             fail(what_, ": oneDNN matmul for these shapes: ", e.what());
           }
-        },
-        oneOff);
+        });
   }
 
   std::string what_;

@@ -16,6 +16,11 @@ const dnnl::engine& engine() {
   return eng;
 }
 
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
 dnnl::stream& threadStream() {
   thread_local dnnl::stream stream(engine());
   return stream;
@@ -97,10 +102,17 @@ bool hostSupportsBF16Tactics() {
   }();
   return native;
 }
+
+OnednnCounters onednnCounters() {
+  const onednn::Counters& c = onednn::counters();
+  return {c.primitives.load(), c.weightReorders.load()};
+}
 }  // namespace kiln::cpu
 
 #else
 namespace kiln::cpu {
 bool hostSupportsBF16Tactics() { return false; }  // the BF16 tactics are oneDNN's
+
+OnednnCounters onednnCounters() { return {}; }
 }  // namespace kiln::cpu
 #endif

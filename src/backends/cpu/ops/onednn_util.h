@@ -9,7 +9,8 @@
 // count set to that many (omp_set_num_threads is per calling thread, so two
 // contexts on two threads do not disturb each other). The primitive for the
 // machine's thread count and the kernel's shapes is made at load time; any
-// other is made on first use and kept (PrimitiveCache: lock-free lookups).
+// other is made on first use and kept (PrimitiveCache: the recently used
+// shapes, bounded).
 //
 // Weights are reordered at build time into the format oneDNN picks
 // (format_tag::any); the plan keeps that format's memory descriptor
@@ -35,8 +36,23 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! as if all chose it: Conv.onednn is then timed without the reorders a
 //! chain saves (as TensorRT times formats, not reformats). Whatever is not
 //! confirmed after the choice is undone by chainOnednnConvLayouts.
-void chainOnednnConvLayouts(ir::Graph& graph);
+//! `shapes` (chainOnednnConvLayouts): `graph` resolved at the shapes to
+//! decide at, for a graph whose shapes vary (the builder passes the first
+//! profile's opt shapes); the kernels reorder at other shapes where oneDNN
+//! would run another layout, so the marks stay correct over the whole range.
+void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr);
 void proposeOnednnConvLayouts(ir::Graph& graph);
+
+//! Debug counters, process-wide (tests read them; nothing decides by them;
+//! zero without oneDNN): oneDNN primitives the oneDNN tactics made (at load,
+//! or on the first run at a shape and thread count), and weight reorders at
+//! run time (a thread count whose primitive wants another weight format
+//! than the plan's: once per kernel and format, never per shape).
+struct OnednnCounters {
+  long primitives = 0;
+  long weightReorders = 0;
+};
+OnednnCounters onednnCounters();
 }  // namespace kiln::cpu
 
 #if KILN_HAVE_ONEDNN
@@ -73,46 +89,78 @@ memory::dims denseStrides(const memory::dims& dims);
 std::size_t alignedTotal(std::initializer_list<std::size_t> sizes);
 inline std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 
-//! Primitives keyed by (thread count, shape), filled on first use and never
-//! removed: lookups are lock-free, insertion takes a mutex. When the table
-//! is full a miss gives a one-off entry held by the caller.
+//! The counters behind onednnCounters().
+struct Counters {
+  std::atomic<long> primitives{0};
+  std::atomic<long> weightReorders{0};
+};
+Counters& counters();
+
+//! Primitives keyed by (thread count, shape): made on a key's first use,
+//! kept for the last kSlots keys used (least recently used goes first), so
+//! that a dynamic-shape engine meeting many widths keeps the recent ones
+//! instead of making a primitive per call once a fixed table is full.
+//! Entries are shared: one evicted while another thread runs it lives
+//! until that run ends. A lookup takes a mutex for a scan of kSlots keys
+//! (tens of ns, uncontended unless contexts run the same layer at once);
+//! making a primitive happens outside it.
 template <typename Entry>
 class PrimitiveCache {
  public:
+  static constexpr int kSlots = 32;
   struct Key {
     int threads = 0;
     std::array<int64_t, 3 * kMaxRank + 2> dims{};
     bool operator==(const Key& o) const { return threads == o.threads && dims == o.dims; }
   };
 
-  //! The entry for `key`; `make` builds one on a miss. `owned` receives a
-  //! one-off entry when the cache is full.
+  //! The entry for `key`; `make` (returning std::unique_ptr<Entry>) builds one on a miss.
   template <typename Make>
-  const Entry& get(const Key& key, Make&& make, std::unique_ptr<Entry>& owned) const {
-    const int n = count_.load(std::memory_order_acquire);
-    for (int i = 0; i < n; ++i)
-      if (keys_[i] == key) return *entries_[i];
-    std::lock_guard<std::mutex> lock(mu_);
-    const int m = count_.load(std::memory_order_relaxed);
-    for (int i = n; i < m; ++i)
-      if (keys_[i] == key) return *entries_[i];
-    std::unique_ptr<Entry> e = make();
-    if (m == kSlots) {
-      owned = std::move(e);
-      return *owned;
+  std::shared_ptr<const Entry> get(const Key& key, Make&& make) const {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (const Slot* s = find(key)) return s->entry;
     }
-    keys_[m] = key;
-    entries_[m] = std::move(e);
-    count_.store(m + 1, std::memory_order_release);
-    return *entries_[m];
+    std::shared_ptr<const Entry> made(make());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (const Slot* s = find(key)) return s->entry;  // another thread made it meanwhile
+    Slot* victim = &slots_[0];
+    for (Slot& s : slots_) {
+      if (!s.entry) {
+        victim = &s;
+        break;
+      }
+      if (s.used < victim->used) victim = &s;
+    }
+    *victim = Slot{key, made, ++clock_};
+    return made;
+  }
+
+  //! Keys held now (tests).
+  int size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const Slot& s : slots_) n += s.entry != nullptr;
+    return n;
   }
 
  private:
-  static constexpr int kSlots = 16;
+  struct Slot {
+    Key key;
+    std::shared_ptr<const Entry> entry;
+    uint64_t used = 0;
+  };
+  const Slot* find(const Key& key) const {
+    for (Slot& s : slots_)
+      if (s.entry && s.key == key) {
+        s.used = ++clock_;
+        return &s;
+      }
+    return nullptr;
+  }
   mutable std::mutex mu_;
-  mutable std::atomic<int> count_{0};
-  mutable std::array<Key, kSlots> keys_{};
-  mutable std::array<std::unique_ptr<Entry>, kSlots> entries_{};
+  mutable uint64_t clock_ = 0;
+  mutable std::array<Slot, kSlots> slots_{};
 };
 
 //! Wraps `data` (may be null for an absent argument) as a dnnl memory of `md`.
