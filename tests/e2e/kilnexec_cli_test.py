@@ -388,8 +388,11 @@ class KilnexecCli(unittest.TestCase):
         self.assertOneLineError(run(f"--onnx={model}", "--skipInference"), "NoSuchOp")
 
     def test_layer_precisions(self):
-        # The CPU builds FP32 whatever the constraints say; an unknown layer name is an error naming it.
-        run(f"--onnx={self.model}", "--precisionConstraints=obey", "--layerPrecisions=*:fp16",
+        # The CPU has no FP16 kernels: obeyed FP16 fails naming a layer, preferred builds FP32;
+        # an unknown layer name is an error naming it.
+        self.assertOneLineError(run(f"--onnx={self.model}", "--precisionConstraints=obey", "--layerPrecisions=*:fp16",
+                                    "--layerOutputTypes=*:fp16"), "precision constraint not met")
+        run(f"--onnx={self.model}", "--precisionConstraints=prefer", "--layerPrecisions=*:fp16",
             "--layerOutputTypes=*:fp16", "--iterations=1", "--warmUp=0", "--duration=0", check=True)
         self.assertOneLineError(run(f"--onnx={self.model}", "--precisionConstraints=prefer",
                                     "--layerPrecisions=no_such_layer:fp16"), "no layer named 'no_such_layer'")

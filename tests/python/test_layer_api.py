@@ -158,11 +158,15 @@ def test_layer_precision_constraints():
         relu.set_output_type(1, trt.float16)
     relu.reset_output_type(0)
     assert not relu.output_type_is_set(0)
-    # A CPU build with an obeyed constraint still builds FP32 and runs.
+    # The CPU has no FP16 kernels: an obeyed FP16 constraint fails the build (TensorRT's kOBEY),
+    # a preferred one builds FP32 and runs.
     relu.precision = trt.float16
     net.mark_output(relu.get_output(0))
     config = builder.create_builder_config()
     config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    assert builder.build_serialized_network(net, config) is None  # as tensorrt: None, the reason logged
+    config.clear_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
     plan = builder.build_serialized_network(net, config)
     assert plan is not None
     feeds = {"x": np.array([[-1, 2, -3], [4, 0.5, -0.5]], np.float32)}

@@ -39,19 +39,29 @@ TEST(LayerPrecision, SetGetReset) {
   EXPECT_FALSE(relu->outputTypeIsSet(0));
 }
 
-TEST(LayerPrecision, CpuBuildIgnoresConstraints) {
+// The CPU has no FP16 kernels: an obeyed FP16 constraint fails the build naming
+// the layer (TensorRT's kOBEY semantics); a preferred one builds FP32 with a warning.
+TEST(LayerPrecision, CpuBuildObeysOrPrefersConstraints) {
   RecordingLogger logger;
   std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
   std::unique_ptr<INetworkDefinition> net(builder->createNetworkV2(0));
   ITensor* in = net->addInput("x", DataType::kFLOAT, Dims2(2, 3));
   ILayer* relu = net->addActivation(*in, ActivationType::kRELU);
+  relu->setName("relu");
   relu->setPrecision(DataType::kHALF);
   relu->setOutputType(0, DataType::kHALF);
   net->markOutput(*relu->getOutput(0));
   std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
   config->setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  EXPECT_EQ(builder->buildSerializedNetwork(*net, *config), nullptr);
+  EXPECT_TRUE(logger.saw("\"relu\": precision constraint not met")) << logger.all();
+
+  logger.clear();
+  config->clearFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  config->setFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
   std::unique_ptr<IHostMemory> plan(builder->buildSerializedNetwork(*net, *config));
   ASSERT_TRUE(plan) << logger.all();
+  EXPECT_TRUE(logger.saw("relu")) << "the unmet preference is warned about: " << logger.all();
   std::unique_ptr<IRuntime> runtime(createInferRuntime(logger));
   std::unique_ptr<ICudaEngine> engine(runtime->deserializeCudaEngine(plan->data(), plan->size()));
   ASSERT_TRUE(engine) << logger.all();
