@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "ir/op_schema.h"
 #include "plan/plan.h"
+#include "unit/builder/fake_device_backend.h"
 
 namespace kiln::builder {
 namespace {
@@ -20,39 +21,15 @@ class NoKernel final : public backends::DeviceKernel {
 };
 
 //! Relu has two tactics (the better one declines inputs of over 16 elements); Sigmoid none.
-class FakeBackend final : public backends::DeviceBackend {
+class FakeBackend final : public test::FakeDeviceBackend {
  public:
-  explicit FakeBackend(bool gpu) {
-    host_.available = gpu;
-    host_.unavailable = gpu ? "" : "the fake has no GPU";
-    host_.target = {"cuda", "sm_42", "Fake GPU", 13000, 92600, 130100};
+  explicit FakeBackend(bool gpu) : FakeDeviceBackend(gpu) {
     auto make = [](const ir::Node&) -> std::unique_ptr<backends::DeviceKernel> { return std::make_unique<NoKernel>(); };
     tactics_.push_back({"Relu.small", "Relu", 10,
                         [](const ir::Node& n) { return ir::numElements(ir::staticDims(n.inputs[0]->shape)) <= 16; },
                         make});
     tactics_.push_back({"Relu.any", "Relu", 0, [](const ir::Node&) { return true; }, make});
   }
-  const char* device() const override { return "cuda"; }
-  const backends::HostDevice& host() const override { return host_; }
-  std::vector<const backends::DeviceTactic*> tacticsFor(const std::string& op) const override {
-    std::vector<const backends::DeviceTactic*> out;
-    for (const auto& t : tactics_)
-      if (t.op == op) out.push_back(&t);
-    return out;
-  }
-  const backends::DeviceTactic* findTactic(const std::string& name) const override {
-    for (const auto& t : tactics_)
-      if (t.name == name) return &t;
-    return nullptr;
-  }
-  std::shared_ptr<void> allocate(std::size_t) const override { return nullptr; }
-  void copyAsync(void*, const void*, std::size_t, backends::CopyKind, void*) const override {}
-  void synchronize(void*) const override {}
-  std::shared_ptr<void> createLibraries() const override { return nullptr; }
-
- private:
-  backends::HostDevice host_;
-  std::vector<backends::DeviceTactic> tactics_;
 };
 
 std::unique_ptr<ir::Graph> chain(const std::vector<std::string>& ops, int64_t elems) {

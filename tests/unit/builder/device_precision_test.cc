@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "ir/op_schema.h"
 #include "plan/plan.h"
+#include "unit/builder/fake_device_backend.h"
 
 namespace kiln::builder {
 namespace {
@@ -309,11 +310,9 @@ bool allOf(const ir::Node& n, std::initializer_list<DType> ok) {
 }
 
 //! MatMul and Relu in FP32/FP16, Softmax in FP32 only, Cast between FP32 and FP16.
-class TypedBackend final : public backends::DeviceBackend {
+class TypedBackend final : public test::FakeDeviceBackend {
  public:
-  TypedBackend() {
-    host_.available = true;
-    host_.target = {"cuda", "sm_90", "Fake GPU", 13000, 92600, 130100};
+  TypedBackend() : FakeDeviceBackend(true, "sm_90") {
     auto make = [](const ir::Node&) -> std::unique_ptr<backends::DeviceKernel> { return std::make_unique<NoKernel>(); };
     auto halfOk = [](const ir::Node& n) { return allOf(n, {DType::kFLOAT, DType::kHALF}); };
     auto fp32Only = [](const ir::Node& n) { return allOf(n, {DType::kFLOAT}); };
@@ -322,27 +321,6 @@ class TypedBackend final : public backends::DeviceBackend {
     tactics_.push_back({"Softmax.fake", "Softmax", 0, fp32Only, make});
     tactics_.push_back({"Cast.fake", "Cast", 0, halfOk, make});
   }
-  const char* device() const override { return "cuda"; }
-  const backends::HostDevice& host() const override { return host_; }
-  std::vector<const backends::DeviceTactic*> tacticsFor(const std::string& op) const override {
-    std::vector<const backends::DeviceTactic*> out;
-    for (const auto& t : tactics_)
-      if (t.op == op) out.push_back(&t);
-    return out;
-  }
-  const backends::DeviceTactic* findTactic(const std::string& name) const override {
-    for (const auto& t : tactics_)
-      if (t.name == name) return &t;
-    return nullptr;
-  }
-  std::shared_ptr<void> allocate(std::size_t) const override { return nullptr; }
-  void copyAsync(void*, const void*, std::size_t, backends::CopyKind, void*) const override {}
-  void synchronize(void*) const override {}
-  std::shared_ptr<void> createLibraries() const override { return nullptr; }
-
- private:
-  backends::HostDevice host_;
-  std::vector<backends::DeviceTactic> tactics_;
 };
 
 TEST(DevicePrecision, BuildPlanRecordsTypesAndTf32InThePlan) {

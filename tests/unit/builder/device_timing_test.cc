@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "ir/op_schema.h"
 #include "plan/plan.h"
+#include "unit/builder/fake_device_backend.h"
 
 namespace kiln::builder {
 namespace {
@@ -33,11 +34,9 @@ class FakeKernel final : public backends::DeviceKernel {
 
 //! Relu: "Relu.first" (priority 10, 4 ms), "Relu.tuned" (priority 0, variants
 //! of 3, 1 and 2 ms), "Relu.broken" (priority 5, fails when run).
-class TimedBackend final : public backends::DeviceBackend {
+class TimedBackend final : public test::FakeDeviceBackend {
  public:
   TimedBackend() {
-    host_.available = true;
-    host_.target = {"cuda", "sm_42", "Fake GPU", 13000, 92600, 130100};
     auto any = [](const ir::Node&) { return true; };
     tactics_.push_back({"Relu.first", "Relu", 10, any,
                         [](const ir::Node&) -> std::unique_ptr<backends::DeviceKernel> {
@@ -61,32 +60,11 @@ class TimedBackend final : public backends::DeviceBackend {
     };
     tactics_.push_back(tuned);
   }
-  const char* device() const override { return "cuda"; }
-  const backends::HostDevice& host() const override { return host_; }
-  std::vector<const backends::DeviceTactic*> tacticsFor(const std::string& op) const override {
-    std::vector<const backends::DeviceTactic*> out;
-    for (const auto& t : tactics_)
-      if (t.op == op) out.push_back(&t);
-    std::stable_sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->priority > b->priority; });
-    return out;
-  }
-  const backends::DeviceTactic* findTactic(const std::string& name) const override {
-    for (const auto& t : tactics_)
-      if (t.name == name) return &t;
-    return nullptr;
-  }
-  std::shared_ptr<void> allocate(std::size_t) const override { return nullptr; }
-  void copyAsync(void*, const void*, std::size_t, backends::CopyKind, void*) const override {}
-  void synchronize(void*) const override {}
   std::shared_ptr<void> createLibraries() const override { return std::make_shared<int>(0); }
   double timeEnqueue(const std::function<void(void*)>& enqueue, int) const override {
     enqueue(nullptr);
     return g_lastMs;
   }
-
- private:
-  backends::HostDevice host_;
-  std::vector<backends::DeviceTactic> tactics_;
 };
 
 std::unique_ptr<ir::Graph> reluChain(int n) {
