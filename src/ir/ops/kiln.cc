@@ -6,6 +6,16 @@
 // acc = ops[k](acc, inputs[operands[k]]) (or ops[k](inputs[operands[k]], acc)
 // when swapped[k] == 1). alphas[k] / betas[k] parameterize activations
 // (LeakyRelu slope, HardSigmoid alpha/beta, Clip min/max).
+//
+// KilnAttention: scaled dot-product attention, made by the attention fusion
+// from MatMul -> [Mul|Div by a scalar] -> [Add mask] -> Softmax(last axis) ->
+// MatMul. y = softmax(scale * Q @ K^T + mask) @ V, with
+//   inputs[0] Q [B..., Sq, D], inputs[1] K [B..., Sk, D] (not transposed),
+//   inputs[2] V [B..., Sk, Dv], inputs[3] (optional) an additive mask of Q's
+//   float type, broadcastable to [B..., Sq, Sk];
+//   attribute `scale` (float, default 1/sqrt(D)).
+// Q, K and V share one float type and one rank (3 or 4) and the same leading
+// dims; y is [B..., Sq, Dv] in that type. Softmax and accumulation are FP32.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -69,6 +79,40 @@ void inferFusedElementwise(InferContext& ctx) {
   ctx.setOutput(0, DType::kFLOAT, out);
 }
 
+void inferAttention(InferContext& ctx) {
+  const Value &q = ctx.in(0), &k = ctx.in(1), &v = ctx.in(2);
+  ctx.check(isFloat(q.dtype), "Q is ", dataTypeName(q.dtype), "; attention takes a float type");
+  ctx.check(k.dtype == q.dtype && v.dtype == q.dtype, "Q, K and V must share one type (", dataTypeName(q.dtype), ", ",
+            dataTypeName(k.dtype), ", ", dataTypeName(v.dtype), ")");
+  const int64_t rank = ctx.rank(0);
+  ctx.check(rank == 3 || rank == 4, "Q has rank ", rank, "; attention takes rank 3 or 4");
+  ctx.check(ctx.rank(1) == rank && ctx.rank(2) == rank, "Q, K and V must share one rank (", rank, ", ", ctx.rank(1),
+            ", ", ctx.rank(2), ")");
+  auto agree = [&](const Dim& a, const Dim& b, const char* what) {
+    ctx.check(!a.known() || !b.known() || a.value == b.value, what, " disagree (", a.value, " vs ", b.value, ")");
+  };
+  for (int64_t i = 0; i + 2 < rank; ++i) {
+    agree(q.shape[i], k.shape[i], "leading dims of Q and K");
+    agree(q.shape[i], v.shape[i], "leading dims of Q and V");
+  }
+  agree(q.shape[rank - 1], k.shape[rank - 1], "head sizes of Q and K (last dims)");
+  agree(k.shape[rank - 2], v.shape[rank - 2], "key lengths of K and V (dim -2)");
+  Shape scores = q.shape;
+  scores[rank - 1] = k.shape[rank - 2];
+  if (ctx.hasInput(3)) {
+    ctx.check(ctx.in(3).dtype == q.dtype, "the mask is ", dataTypeName(ctx.in(3).dtype), "; it must be Q's type (",
+              dataTypeName(q.dtype), ")");
+    ctx.check(ctx.rank(3) <= rank, "the mask has rank ", ctx.rank(3), ", more than the scores' ", rank);
+    Shape b = broadcastShapes(ctx, scores, ctx.in(3).shape);
+    ctx.check(b.size() == scores.size(), "the mask does not broadcast to the scores");
+    for (std::size_t i = 0; i < b.size(); ++i)
+      agree(b[i], scores[i], "the mask's broadcast and the scores' dims");
+  }
+  Shape out = q.shape;
+  out[rank - 1] = v.shape[rank - 1];
+  ctx.setOutput(0, q.dtype, out);
+}
+
 }  // namespace
 
 void registerKilnSchemas(SchemaRegistry& r) {
@@ -78,6 +122,13 @@ void registerKilnSchemas(SchemaRegistry& r) {
   s.maxInputs = 1 << 20;
   s.infer = inferFusedElementwise;
   r.add(std::move(s));
+
+  OpSchema attention;
+  attention.op = "KilnAttention";
+  attention.minInputs = 3;
+  attention.maxInputs = 4;
+  attention.infer = inferAttention;
+  r.add(std::move(attention));
 }
 
 }  // namespace kiln::ir
