@@ -50,6 +50,7 @@ class CudaBackend final : public backends::DeviceBackend {
   CudaBackend() {
     registerGemmTactics(all_);
     registerConvTactics(all_);
+    registerConvGraphTactics(all_);
     registerElementwiseTactics(all_);
     registerSoftmaxTactics(all_);
     registerPoolTactics(all_);

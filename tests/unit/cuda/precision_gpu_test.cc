@@ -367,22 +367,23 @@ TEST(CudaPrecision, ConvInHalfAndBf16WithBiasActivationResidual) {
       {{2, 64, 14, 14}, {32, 64, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, false, "Relu"},  // tensor-core sized
   };
   for (DType t : kReduced)
-    for (const Case& c : cases) {
-      OpSpec s;
-      s.op = "Conv";
-      s.attrs["pads"] = c.pads;
-      s.attrs["strides"] = c.strides;
-      s.attrs["dilations"] = c.dilations;
-      s.attrs["group"] = c.group;
-      if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
-      s.inputs = {dyn(randomTensor(c.x, 1)), cst(randomTensor(c.w, 2))};
-      s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, 3)) : none());
-      if (c.residual) {
-        BuiltGraph probe = buildGraph(s);
-        s.inputs.push_back(dyn(randomTensor(ir::staticDims(probe.node->outputs[0]->shape), 4)));
+    for (const Case& c : cases)
+      for (const char* tactic : {"Conv.cudnn", "Conv.cudnn_graph"}) {
+        OpSpec s;
+        s.op = "Conv";
+        s.attrs["pads"] = c.pads;
+        s.attrs["strides"] = c.strides;
+        s.attrs["dilations"] = c.dilations;
+        s.attrs["group"] = c.group;
+        if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
+        s.inputs = {dyn(randomTensor(c.x, 1)), cst(randomTensor(c.w, 2))};
+        s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, 3)) : none());
+        if (c.residual) {
+          BuiltGraph probe = buildGraph(s);
+          s.inputs.push_back(dyn(randomTensor(ir::staticDims(probe.node->outputs[0]->shape), 4)));
+        }
+        expectReducedMatchesRef(s, tactic, t);
       }
-      expectReducedMatchesRef(s, "Conv.cudnn", t);
-    }
 }
 
 TEST(CudaPrecision, Tf32GemmAndConvStayCloseToFp32) {
@@ -399,8 +400,10 @@ TEST(CudaPrecision, Tf32GemmAndConvStayCloseToFp32) {
   conv.attrs["kiln_tf32"] = int64_t{1};
   conv.inputs = {dyn(randomTensor({2, 32, 12, 12}, 1)), cst(randomTensor({16, 32, 3, 3}, 2)), cst(randomTensor({16}, 3))};
   want = runTactic(conv, "Conv.ref");
-  got = runOnGpu(conv, "Conv.cudnn");
-  EXPECT_TRUE(closeTo(got[0], want[0], tolerance(DType::kFLOAT))) << "Conv.cudnn with kiln_tf32 " << describe(conv);
+  for (const char* tactic : {"Conv.cudnn", "Conv.cudnn_graph"}) {
+    got = runOnGpu(conv, tactic);
+    EXPECT_TRUE(closeTo(got[0], want[0], tolerance(DType::kFLOAT))) << tactic << " with kiln_tf32 " << describe(conv);
+  }
 }
 
 // ---- Whole engines through the public API: CUDA FP16/BF16/TF32 against the CPU engine in FP32.
