@@ -11,7 +11,10 @@
 // follows (as in the legacy tactic, conv.cc).
 //
 // Tensors are described by dims in NCHW order and strides, so the layout is
-// only strides: NCHW today. Variants are, for the fused graph and for the
+// only strides: a Conv the device layout pass runs channels-last (kiln_layout
+// NHWC: x, y, residual [N, H, W, C], weight [K, R, S, C]) gets NHWC strides
+// over the same logical dims. Its unfused epilogue would need a channels-last
+// bias pass, so in NHWC the epilogue must fuse (else another tactic runs it). Variants are, for the fused graph and for the
 // convolution alone, the engine configurations cuDNN's heuristics (mode A)
 // rank first whose execution plans finalize and fit the workspace; the plan
 // records the form and the rank (kiln_cudnn_graph_fused, kiln_cudnn_graph_cfg),
@@ -93,8 +96,11 @@ cudnnDataType_t dataType(kernels::Elem e) {
 //! Unique ids of the graph's real tensors (the variant pack names them).
 enum TensorId : int64_t { kX = 1, kW, kY, kBias, kResidual, kVirtualBase = 100 };
 
-Desc tensor(int64_t id, cudnnDataType_t type, const int64_t* dims, bool isVirtual) {
-  const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};  // NCHW
+//! A tensor of logical dims [N, C, H, W], stored NCHW or (nhwc) NHWC.
+Desc tensor(int64_t id, cudnnDataType_t type, const int64_t* dims, bool isVirtual, bool nhwc) {
+  const int64_t c = dims[1], h = dims[2], w = dims[3];
+  const int64_t nchwStrides[4] = {c * h * w, h * w, w, 1}, nhwcStrides[4] = {h * w * c, 1, w * c, c};
+  const int64_t* strides = nhwc ? nhwcStrides : nchwStrides;
   const int64_t alignment = 16;
   Desc d(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   d.set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type)
@@ -121,10 +127,23 @@ bool pointwiseMode(const kernels::UnaryParams& act, cudnnPointwiseMode_t* mode) 
   }
 }
 
+//! Logical [N, C, H, W] (weights [K, C, R, S]) dims of a tensor stored as `dims`.
+void logicalDims(const int64_t* dims, bool nhwc, int64_t* out) {
+  if (!nhwc) {
+    std::copy(dims, dims + 4, out);
+    return;
+  }
+  out[0] = dims[0], out[1] = dims[3], out[2] = dims[1], out[3] = dims[2];
+}
+
+//! Whether a node runs channels-last (the device layout pass's kiln_layout).
+bool nhwcNode(const ir::Node& n) { return n.s("kiln_layout", "NCHW") == "NHWC"; }
+
 //! The operation graph and the execution plans that run it, for one shape and handle.
 struct Prepared {
   cudnnHandle_t handle = nullptr;
-  int64_t x[4] = {}, w[4] = {}, y[4] = {};
+  int64_t x[4] = {}, w[4] = {}, y[4] = {};  //!< as stored (the cache key)
+  int64_t lx[4] = {}, lw[4] = {}, ly[4] = {};  //!< logical NCHW / KCRS
   std::deque<Desc> keep;  //!< every descriptor the graph refers to (a deque: references stay valid)
   std::vector<Desc> plans;  //!< finalized execution plans, heuristics' order
   bool fused = false;      //!< bias/residual/activation run inside the graph
@@ -138,7 +157,8 @@ class ConvGraphKernel final : public backends::DeviceKernel {
         hasBias_(n.inputs.size() > 2 && n.inputs[2]),
         hasResidual_(n.inputs.size() > 3 && n.inputs[3]),
         variant_(static_cast<int>(n.i(kConfigAttr, 0))),
-        wantFused_(n.i(kFusedAttr, 1) != 0) {
+        wantFused_(n.i(kFusedAttr, 1) != 0),
+        nhwc_(nhwcNode(n)) {
     desc_.op = n.op, desc_.name = n.name, desc_.attrs = n.attrs;
     KILN_CHECK(unaryParams(n.s("kiln_act", ""), n, true, &act_), n.describe(), ": unsupported fused activation");
     KILN_CHECK(uniformFloat(n, &elem_), n.describe(), ": x, w, bias, residual and y must share one of FP32/FP16/BF16");
@@ -150,6 +170,7 @@ class ConvGraphKernel final : public backends::DeviceKernel {
   std::size_t workspaceBytes() const override { return static_cast<std::size_t>(workspace_); }
   //! Whether the epilogue can run inside a cuDNN graph (there is one, and cuDNN has its activation).
   bool fusable() const { return hasEpilogue() && epilogueFusable(); }
+  bool channelsLast() const { return nhwc_; }
 
   //! Builds the graph for these dims and finalizes up to `limit` plans: the
   //! fused graph when asked and possible, else (or when no engine takes it)
@@ -158,11 +179,14 @@ class ConvGraphKernel final : public backends::DeviceKernel {
                std::size_t limit, Prepared& p) const {
     p.handle = handle;
     std::copy(x, x + 4, p.x), std::copy(w, w + 4, p.w), std::copy(y, y + 4, p.y);
-    if (fused && fusable()) {
+    logicalDims(x, nhwc_, p.lx), logicalDims(w, nhwc_, p.lw), logicalDims(y, nhwc_, p.ly);
+    if ((fused || nhwc_) && fusable()) {
       buildGraph(p, true, limit);
       if (!p.plans.empty()) return;
       p.keep.clear();
     }
+    KILN_CHECK(!nhwc_ || !hasEpilogue(), desc_.describe(),
+               ": no cuDNN graph engine fuses this channels-last convolution's epilogue");
     buildGraph(p, false, limit);
     KILN_CHECK(!p.plans.empty(), desc_.describe(), ": no cuDNN graph engine runs this convolution within ", workspace_,
                " bytes of workspace");
@@ -202,8 +226,8 @@ class ConvGraphKernel final : public backends::DeviceKernel {
     const cudnnDataType_t compute = CUDNN_DATA_FLOAT;  // FP32 accumulation in every type
     int64_t pre[2], post[2], strides[2], dil[2];
     for (int i = 0; i < 2; ++i) {
-      ir::AxisGeometry g = ir::windowAxis(desc_, attrs_, i, p.x[2 + i], p.w[2 + i]);
-      KILN_CHECK(g.out == p.y[2 + i], desc_.describe(), ": output size ", p.y[2 + i], " disagrees with ", g.out);
+      ir::AxisGeometry g = ir::windowAxis(desc_, attrs_, i, p.lx[2 + i], p.lw[2 + i]);
+      KILN_CHECK(g.out == p.ly[2 + i], desc_.describe(), ": output size ", p.ly[2 + i], " disagrees with ", g.out);
       pre[i] = g.padBegin, post[i] = g.padEnd, strides[i] = attrs_.strides[i], dil[i] = attrs_.dilations[i];
     }
     std::vector<cudnnBackendDescriptor_t> ops;
@@ -212,11 +236,13 @@ class ConvGraphKernel final : public backends::DeviceKernel {
       p.keep.push_back(std::move(d));
       return p.keep.back();
     };
-    const Desc& xd = keep(tensor(kX, io, p.x, false));
-    const Desc& wd = keep(tensor(kW, io, p.w, false));
+    const bool nhwc = nhwc_;
+    const Desc& xd = keep(tensor(kX, io, p.lx, false, nhwc));
+    const Desc& wd = keep(tensor(kW, io, p.lw, false, nhwc));
     // Without an epilogue in the graph the convolution writes y itself.
     const bool anyFused = fuse && hasEpilogue();
-    const Desc* cur = &keep(anyFused ? tensor(nextVirtual++, compute, p.y, true) : tensor(kY, io, p.y, false));
+    const Desc* cur =
+        &keep(anyFused ? tensor(nextVirtual++, compute, p.ly, true, nhwc) : tensor(kY, io, p.ly, false, nhwc));
 
     Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
     const int64_t spatial = 2;
@@ -252,10 +278,11 @@ class ConvGraphKernel final : public backends::DeviceKernel {
       if (hasResidual_) steps.push_back({CUDNN_POINTWISE_ADD, kResidual});
       cudnnPointwiseMode_t act;
       if (pointwiseMode(act_, &act)) steps.push_back({act, 0});
-      const int64_t biasDims[4] = {1, p.y[1], 1, 1};
+      const int64_t biasDims[4] = {1, p.ly[1], 1, 1};
       for (std::size_t s = 0; s < steps.size(); ++s) {
         const bool last = s + 1 == steps.size();
-        const Desc& next = keep(last ? tensor(kY, io, p.y, false) : tensor(nextVirtual++, compute, p.y, true));
+        const Desc& next =
+            keep(last ? tensor(kY, io, p.ly, false, nhwc) : tensor(nextVirtual++, compute, p.ly, true, nhwc));
         Desc pw(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
         pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &steps[s].mode)
             .set(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &compute);
@@ -269,9 +296,9 @@ class ConvGraphKernel final : public backends::DeviceKernel {
             .set(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, *cur)
             .set(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, next);
         if (steps[s].operand == kBias)
-          op.set(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, keep(tensor(kBias, io, biasDims, false)));
+          op.set(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, keep(tensor(kBias, io, biasDims, false, nhwc)));
         else if (steps[s].operand == kResidual)
-          op.set(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, keep(tensor(kResidual, io, p.y, false)));
+          op.set(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, keep(tensor(kResidual, io, p.ly, false, nhwc)));
         ops.push_back(keep(std::move(op.finalize())).get());
         cur = &next;
       }
@@ -354,6 +381,7 @@ class ConvGraphKernel final : public backends::DeviceKernel {
   bool hasBias_, hasResidual_;
   int variant_;  //!< the plan's configuration rank (kiln_cudnn_graph_cfg)
   bool wantFused_;  //!< kiln_cudnn_graph_fused
+  bool nhwc_;       //!< kiln_layout NHWC
   int64_t workspace_ = kMinWorkspace;
   kernels::UnaryParams act_;
   kernels::Elem elem_ = kernels::Elem::kFloat;
@@ -368,7 +396,13 @@ bool supports(const ir::Node& n) {
   if (!uniformFloat(n, &elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1])
     return false;
   if (n.inputs[0]->shape.size() != 4 || n.inputs[1]->shape.size() != 4) return false;
-  return unaryParams(n.s("kiln_act", ""), n, true, &act);  // asymmetric padding is fine: pre/post paddings
+  if (!unaryParams(n.s("kiln_act", ""), n, true, &act)) return false;  // asymmetric padding is fine: pre/post paddings
+  if (!nhwcNode(n)) return n.s("kiln_layout", "NCHW") == "NCHW";
+  // Channels-last: the epilogue must fuse into the graph (no channels-last bias pass here).
+  const bool epilogue = (n.inputs.size() > 2 && n.inputs[2]) || (n.inputs.size() > 3 && n.inputs[3]) ||
+                        act.op != kernels::Unary::kIdentity;
+  cudnnPointwiseMode_t mode;
+  return !epilogue || act.op == kernels::Unary::kIdentity || pointwiseMode(act, &mode);
 }
 
 std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) { return std::make_unique<ConvGraphKernel>(n); }
@@ -391,6 +425,7 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries
       continue;  // this form has no engine here; the other may
     }
     if (fused && !p.fused) continue;  // fell back to the unfused form: offered below
+    if (!fused && k.channelsLast() && k.fusable()) continue;  // channels-last epilogues must fuse
     for (std::size_t i = 0; i < p.plans.size(); ++i) {
       backends::TacticVariant v;
       v[kFusedAttr] = static_cast<int64_t>(fused ? 1 : 0);
