@@ -91,6 +91,8 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
   const T* qb = q + b * s.sq * D;
   const T* kb = k + b * s.sk * D;
   const T* vb = v + b * s.sk * D;
+  // The mask's walk is linear: its batch part once here, (row, col) per score below.
+  const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
 
   uint32_t qf[kSteps][4];  // Q's A fragments, loaded once
 #pragma unroll
@@ -150,7 +152,7 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
           const int64_t col = kv0 + nt * 8 + 2 * t + e;
           float x = sc[nt][2 * r + e] * scale;
           if (col >= s.sk) x = -INFINITY;
-          else if (mask != nullptr && row < s.sq) x += toFloat(mask[attentionMaskOffset(s, b, row, col)]);
+          else if (mb != nullptr && row < s.sq) x += toFloat(mb[row * s.maskRowStride + col * s.maskColStride]);
           sc[nt][2 * r + e] = x;
           mx = fmaxf(mx, x);
         }
@@ -224,6 +226,7 @@ __global__ void __launch_bounds__(128) attentionRowsKernel(const T* __restrict__
   __syncwarp();
   const T* kb = k + b * s.sk * d;
   const T* vb = v + b * s.sk * dv;
+  const T* mr = mask != nullptr ? mask + attentionMaskOffset(s, b, row, 0) : nullptr;  // this row's mask
 
   float m = -FLT_MAX, l = 0.f, acc[kCols];
 #pragma unroll
@@ -236,7 +239,7 @@ __global__ void __launch_bounds__(128) attentionRowsKernel(const T* __restrict__
       float dot = 0.f;
       for (int i = 0; i < d; ++i) dot = fmaf(qr[i], toFloat(kr[i]), dot);
       x = dot * scale;
-      if (mask != nullptr) x += toFloat(mask[attentionMaskOffset(s, b, row, key)]);
+      if (mr != nullptr) x += toFloat(mr[key * s.maskColStride]);
     }
     float mx = x;
     for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
