@@ -170,7 +170,8 @@ TEST(CudaAttention, EveryHeadSize) {
   KILN_REQUIRE_GPU();
   std::vector<Case> cases;
   for (int64_t d : {32, 80, 96, 128}) cases.push_back({{2, 2, 67, d}, {2, 2, 45, d}, {2, 2, 45, d}});  // tensor cores
-  for (auto [d, dv] : std::vector<std::pair<int64_t, int64_t>>{{72, 72}, {33, 33}, {1, 1}, {64, 40}, {16, 256}})
+  for (auto [d, dv] : std::vector<std::pair<int64_t, int64_t>>{
+           {72, 72}, {33, 33}, {1, 1}, {64, 40}, {16, 256}, {256, 256}, {512, 100}})  // the last two: 16, 8 keys a step
     cases.push_back({{2, 2, 67, d}, {2, 2, 45, d}, {2, 2, 45, dv}});  // the rows path
   expectCases(cases);
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/ops/attention_kernels.h"
@@ -98,9 +99,19 @@ TEST(CudaAttentionShapes, PathAndGrid) {
 
   l = cuda::kernels::attentionLaunch(vit, Elem::kFloat, true);  // FP32: the rows path
   EXPECT_EQ(l.path, AttentionPath::kRows);
-  EXPECT_EQ(l.rowTiles, 50);  // 197 rows, 4 per block
-  EXPECT_EQ(l.blocks, 64 * 12 * 50);
-  EXPECT_EQ(l.sharedBytes, 4 * 64 * 4);
+  EXPECT_EQ(l.threads, 256);
+  EXPECT_EQ(l.rowTiles, 25);  // 197 rows, 8 per block
+  EXPECT_EQ(l.blocks, 64 * 12 * 25);
+  EXPECT_EQ(l.keysPerStep, 32);
+  EXPECT_EQ(l.sharedBytes, (8 * 64 + 32 * 65 + 32 * 64) * 4);  // query rows, K tile (padded), V tile
+  // Wide heads stage fewer keys per step, to stay within 48 KiB of shared memory.
+  for (auto [d, dv, keys] : std::vector<std::tuple<int64_t, int64_t, int>>{{128, 128, 32}, {256, 256, 16}, {512, 256, 8}}) {
+    AttentionShape s = cuda::kernels::attentionShape({2, 9, d}, {2, 70, d}, {2, 70, dv}, nullptr);
+    AttentionLaunch w = cuda::kernels::attentionLaunch(s, Elem::kFloat, true);
+    EXPECT_EQ(w.keysPerStep, keys) << d << " " << dv;
+    EXPECT_EQ(w.sharedBytes, (8 * d + keys * (d + 1) + keys * dv) * 4) << d << " " << dv;
+    EXPECT_LE(w.sharedBytes, 48 * 1024) << d << " " << dv;
+  }
   EXPECT_EQ(cuda::kernels::attentionLaunch(vit, Elem::kHalf, false).path, AttentionPath::kRows);  // misaligned
 
   for (int64_t d : {32, 64, 80, 96, 128}) {

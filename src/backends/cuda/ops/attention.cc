@@ -79,8 +79,15 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
     l.sharedBytes = 0;  // static shared memory (the K and transposed V tiles)
   } else {
     l.path = AttentionPath::kRows;
+    l.threads = 32 * kRowsPerBlock;
     l.rowTiles = (s.sq + kRowsPerBlock - 1) / kRowsPerBlock;
-    l.sharedBytes = static_cast<int32_t>(kRowsPerBlock * s.d * sizeof(float));  // each warp's query row, in FP32
+    // FP32: each warp's query row [d], the K tile [keys][d + 1] and the V tile [keys][dv].
+    auto bytes = [&](int64_t keys) { return (kRowsPerBlock * s.d + keys * (s.d + 1) + keys * s.dv) * 4; };
+    l.keysPerStep = 32;
+    while (l.keysPerStep > 8 && bytes(l.keysPerStep) > kRowsMaxShared) l.keysPerStep /= 2;
+    l.sharedBytes = static_cast<int32_t>(bytes(l.keysPerStep));
+    KILN_CHECK(l.sharedBytes <= kRowsMaxShared, "KilnAttention: head sizes ", s.d, " and ", s.dv, " need ",
+               l.sharedBytes, " bytes of shared memory");  // kRowsMaxD/Dv keep this false
   }
   l.blocks = s.batch * l.rowTiles;
   KILN_CHECK(l.blocks <= std::numeric_limits<int32_t>::max(), "KilnAttention: ", s.batch, " x ", l.rowTiles,

@@ -206,40 +206,51 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
 }
 
 // ---------------------------------------------------------------------------
-// Rows path: one warp per query row; per step 32 keys, lane j scoring key
-// kv0 + j against the row (kept in shared memory as FP32), then every lane
-// accumulating its output columns (lane + 32 i) over those 32 keys.
+// Rows path: one warp per query row, kRowsPerBlock rows of one batch entry per
+// block. Per step the block stages `keys` (attentionLaunch: 32, or fewer for
+// wide heads) K and V rows in shared memory as FP32 (K rows padded by one
+// float, so lane j reading key j's column x hits bank (j + x) % 32); lane j
+// scores key kv0 + j against the warp's query row, then every lane
+// accumulates its output columns (lane + 32 i) over those keys.
 template <typename T>
-__global__ void __launch_bounds__(128) attentionRowsKernel(const T* __restrict__ q, const T* __restrict__ k,
-                                                           const T* __restrict__ v, const T* __restrict__ mask,
-                                                           T* __restrict__ y, AttentionShape s, float scale,
-                                                           int64_t rowTiles) {
+__global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
+    const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, const T* __restrict__ mask,
+    T* __restrict__ y, AttentionShape s, float scale, int64_t rowTiles, int keys) {
   constexpr int kCols = kRowsMaxDv / 32;
-  extern __shared__ float qrows[];
+  extern __shared__ float smem[];
+  const int d = static_cast<int>(s.d), dv = static_cast<int>(s.dv);
+  float* qs = smem;                          // [kRowsPerBlock][d]
+  float* ks = qs + kRowsPerBlock * d;        // [keys][d + 1]
+  float* vs = ks + keys * (d + 1);           // [keys][dv]
   const int64_t b = blockIdx.x / rowTiles;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t row = (blockIdx.x % rowTiles) * kRowsPerBlock + warp;
-  if (row >= s.sq) return;  // no block-wide barrier below: a warp past the end may leave
-  const int d = static_cast<int>(s.d), dv = static_cast<int>(s.dv);
-  float* qr = qrows + warp * d;
-  for (int i = lane; i < d; i += 32) qr[i] = toFloat(q[(b * s.sq + row) * d + i]);
-  __syncwarp();
+  const bool live = row < s.sq;  // a warp past the last row still loads tiles and meets the barriers
+  float* qr = qs + warp * d;
+  if (live)
+    for (int i = lane; i < d; i += 32) qr[i] = toFloat(q[(b * s.sq + row) * d + i]);
   const T* kb = k + b * s.sk * d;
   const T* vb = v + b * s.sk * dv;
-  const T* mr = mask != nullptr ? mask + attentionMaskOffset(s, b, row, 0) : nullptr;  // this row's mask
+  const T* mr = mask != nullptr && live ? mask + attentionMaskOffset(s, b, row, 0) : nullptr;  // this row's mask
 
   float m = -FLT_MAX, l = 0.f, acc[kCols];
 #pragma unroll
   for (int i = 0; i < kCols; ++i) acc[i] = 0.f;
-  for (int64_t kv0 = 0; kv0 < s.sk; kv0 += 32) {
-    const int64_t key = kv0 + lane;
+  for (int64_t kv0 = 0; kv0 < s.sk; kv0 += keys) {
+    const int n = s.sk - kv0 < keys ? static_cast<int>(s.sk - kv0) : keys;
+    __syncthreads();  // the previous step's readers are done (and, the first time, qs is written)
+    // The n rows of K (and of V) from kv0 on are contiguous: coalesced loads.
+    for (int i = threadIdx.x; i < n * d; i += blockDim.x) ks[(i / d) * (d + 1) + i % d] = toFloat(kb[kv0 * d + i]);
+    for (int i = threadIdx.x; i < n * dv; i += blockDim.x) vs[i] = toFloat(vb[kv0 * dv + i]);
+    __syncthreads();
+    if (!live) continue;
     float x = -INFINITY;
-    if (key < s.sk) {
-      const T* kr = kb + key * d;
+    if (lane < n) {
+      const float* kr = ks + lane * (d + 1);
       float dot = 0.f;
-      for (int i = 0; i < d; ++i) dot = fmaf(qr[i], toFloat(kr[i]), dot);
+      for (int i = 0; i < d; ++i) dot = fmaf(qr[i], kr[i], dot);
       x = dot * scale;
-      if (mr != nullptr) x += toFloat(mr[key * s.maskColStride]);
+      if (mr != nullptr) x += toFloat(mr[(kv0 + lane) * s.maskColStride]);
     }
     float mx = x;
     for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
@@ -252,15 +263,15 @@ __global__ void __launch_bounds__(128) attentionRowsKernel(const T* __restrict__
     m = mx;
 #pragma unroll
     for (int i = 0; i < kCols; ++i) acc[i] *= corr;
-    const int keys = s.sk - kv0 < 32 ? static_cast<int>(s.sk - kv0) : 32;
-    for (int j = 0; j < keys; ++j) {
+    for (int j = 0; j < n; ++j) {
       const float pj = __shfl_sync(0xffffffffu, p, j);
-      const T* vr = vb + (kv0 + j) * dv;
+      const float* vr = vs + j * dv;
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
-        if (lane + 32 * i < dv) acc[i] = fmaf(pj, toFloat(vr[lane + 32 * i]), acc[i]);
+        if (lane + 32 * i < dv) acc[i] = fmaf(pj, vr[lane + 32 * i], acc[i]);
     }
   }
+  if (!live) return;
   T* yr = y + (b * s.sq + row) * dv;
 #pragma unroll
   for (int i = 0; i < kCols; ++i)
@@ -303,7 +314,7 @@ void attention(const void* q, const void* k, const void* v, const void* mask, vo
     }
     attentionRowsKernel<T><<<static_cast<unsigned>(l.blocks), l.threads, l.sharedBytes, stream>>>(
         static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(mask),
-        static_cast<T*>(y), s, scale, l.rowTiles);
+        static_cast<T*>(y), s, scale, l.rowTiles, l.keysPerStep);
   });
 }
 

@@ -5,8 +5,9 @@
 //    aligned Q/K/V/y): 64 query rows per block (16 per warp), 64-key K/V tiles
 //    in shared memory, mma.sync m16n8k16 for Q K^T and P V, P kept in registers;
 //  - rows (any float type, D <= kRowsMaxD, Dv <= kRowsMaxDv): one warp per query
-//    row, 32 keys per step (a lane per key), FP32 throughout. FP32 inputs and
-//    the head sizes the tensor-core kernel lacks take it.
+//    row, 8 rows per block sharing K/V tiles of up to 32 keys in shared memory
+//    (a lane per key), FP32 throughout. FP32 inputs and the head sizes the
+//    tensor-core kernel lacks take it.
 // A row whose scores are all -inf gives NaN, as the unfused Softmax does (0/0).
 #pragma once
 #include <cuda_runtime.h>
@@ -45,7 +46,8 @@ KILN_HOST_DEVICE inline int64_t attentionMaskOffset(const AttentionShape& s, int
 constexpr int kTensorCoreHeadSizes[] = {32, 64, 80, 96, 128};
 constexpr int kAttentionTileRows = 64;  //!< query rows per block, tensor-core path
 constexpr int kAttentionTileKeys = 64;  //!< keys per shared-memory tile, tensor-core path
-constexpr int kRowsPerBlock = 4;        //!< query rows (warps) per block, rows path
+constexpr int kRowsPerBlock = 8;        //!< query rows (warps) per block, rows path
+constexpr int kRowsMaxShared = 48 * 1024;  //!< the rows path's shared memory (the static limit, no opt-in)
 constexpr int64_t kRowsMaxD = 512, kRowsMaxDv = 256;
 
 enum class AttentionPath : int32_t { kTensorCore, kRows };
@@ -57,6 +59,7 @@ struct AttentionLaunch {
   int64_t rowTiles = 0, blocks = 0;
   int32_t threads = 128;
   int32_t sharedBytes = 0;
+  int32_t keysPerStep = 0;  //!< rows path: keys staged per step (32, 16 or 8: what fits kRowsMaxShared)
 };
 
 //! Whether a head size (D == Dv) has a tensor-core kernel.
