@@ -95,7 +95,9 @@ TEST(CudaAttentionShapes, PathAndGrid) {
   EXPECT_EQ(l.rowTiles, 4);  // 197 rows in tiles of 64: the last one has 5
   EXPECT_EQ(l.blocks, 64 * 12 * 4);
   EXPECT_EQ(l.threads, 128);
+  EXPECT_FALSE(l.prefetch);
   EXPECT_EQ(cuda::kernels::attentionLaunch(vit, Elem::kBF16, true).path, AttentionPath::kTensorCore);
+  EXPECT_TRUE(cuda::kernels::attentionLaunch(vit, Elem::kHalf, true, true).prefetch);
 
   l = cuda::kernels::attentionLaunch(vit, Elem::kFloat, true);  // FP32: the rows path
   EXPECT_EQ(l.path, AttentionPath::kRows);
@@ -153,6 +155,25 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
     EXPECT_TRUE(t->supports(*buildGraph(attentionSpec({6, 5, 33}, {6, 7, 33}, {6, 7, 40}, nullptr, type)).node))
         << dataTypeName(type);
   }
+  // The tensor-core kernel's two variants (with and without the K/V prefetch) are timed; other nodes have one.
+  for (DType type : {DType::kHALF, DType::kBF16}) {
+    BuiltGraph g = buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type));
+    ASSERT_NE(t->variants, nullptr);
+    std::vector<backends::TacticVariant> v = t->variants(*g.node, nullptr);
+    ASSERT_EQ(v.size(), 2u) << dataTypeName(type);
+    EXPECT_EQ(std::get<int64_t>(v[0].at("kiln_attention_prefetch")), 0);
+    EXPECT_EQ(std::get<int64_t>(v[1].at("kiln_attention_prefetch")), 1);
+    for (const auto& attrs : v) {  // create() reads the attribute and makes no CUDA call
+      for (const auto& [name, value] : attrs) g.node->attrs[name] = value;
+      EXPECT_NE(t->create(*g.node), nullptr);
+    }
+  }
+  EXPECT_TRUE(t->variants(*buildGraph(attentionSpec({2, 5, 64}, {2, 7, 64}, {2, 7, 64}, nullptr, DType::kFLOAT)).node,
+                          nullptr)
+                  .empty());
+  EXPECT_TRUE(t->variants(*buildGraph(attentionSpec({2, 5, 72}, {2, 7, 72}, {2, 7, 72}, nullptr, DType::kHALF)).node,
+                          nullptr)
+                  .empty());
   // Head sizes beyond the rows kernel's registers: the graph keeps the unfused ops.
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kHALF)).node));
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 300}, nullptr, DType::kHALF)).node));

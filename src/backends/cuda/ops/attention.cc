@@ -68,7 +68,7 @@ bool kernels::attentionSupportsHeadSizes(int64_t d, int64_t dv) {
   return d >= 1 && dv >= 1 && d <= kRowsMaxD && dv <= kRowsMaxDv;
 }
 
-kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16) {
+kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch) {
   KILN_CHECK(attentionSupportsHeadSizes(s.d, s.dv), "KilnAttention: head sizes ", s.d, " (Q, K) and ", s.dv,
              " (V) are beyond the CUDA kernels' (at most ", kRowsMaxD, " and ", kRowsMaxDv, ")");
   AttentionLaunch l;
@@ -77,6 +77,7 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
     l.path = AttentionPath::kTensorCore;
     l.rowTiles = (s.sq + kAttentionTileRows - 1) / kAttentionTileRows;
     l.sharedBytes = 0;  // static shared memory (the K and transposed V tiles)
+    l.prefetch = prefetch;
   } else {
     l.path = AttentionPath::kRows;
     l.threads = 32 * kRowsPerBlock;
@@ -97,11 +98,14 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
 
 namespace {
 
+constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";  //!< the variant's node attribute
+
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 class AttentionKernel final : public backends::DeviceKernel {
  public:
-  AttentionKernel(float scale, bool hasMask, kernels::Elem elem) : scale_(scale), hasMask_(hasMask), elem_(elem) {}
+  AttentionKernel(float scale, bool hasMask, bool prefetch, kernels::Elem elem)
+      : scale_(scale), hasMask_(hasMask), prefetch_(prefetch), elem_(elem) {}
 
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const bool hasMask = hasMask_ && in[3].data != nullptr;
@@ -116,12 +120,13 @@ class AttentionKernel final : public backends::DeviceKernel {
     const bool aligned = aligned16(in[0].data) && aligned16(in[1].data) && aligned16(in[2].data) &&
                          aligned16(out[0].data);
     kernels::attention(in[0].data, in[1].data, in[2].data, hasMask ? in[3].data : nullptr, out[0].data, s, scale_,
-                       elem_, aligned, streamOf(launch));
+                       elem_, aligned, prefetch_, streamOf(launch));
   }
 
  private:
   float scale_;
   bool hasMask_;  //!< the node has a mask input (in[3] exists)
+  bool prefetch_;
   kernels::Elem elem_;
 };
 
@@ -152,13 +157,25 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   uniformFloat(n, &e);
   const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(lastDim(n.inputs[0]))));
   const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
-  return std::make_unique<AttentionKernel>(scale, hasMask, e);
+  return std::make_unique<AttentionKernel>(scale, hasMask, n.i(kPrefetchAttr, 0) != 0, e);
+}
+
+//! The tensor-core kernel with and without the K/V prefetch (attentionLaunch): which
+//! is faster depends on the shape (the prefetch costs blocks per SM), so the builder
+//! times both. Other nodes (FP32, other head sizes) have one kernel.
+std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
+  kernels::Elem e = kernels::Elem::kFloat;
+  const int64_t d = lastDim(n.inputs[0]);
+  if (!uniformFloat(n, &e) || e == kernels::Elem::kFloat || d != lastDim(n.inputs[2]) ||
+      !kernels::attentionTensorCoreHeadSize(d))
+    return {};
+  return {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};
 }
 
 }  // namespace
 
 void registerAttentionTactics(TacticList& out) {
-  out.push_back({"KilnAttention.flash", "KilnAttention", 0, supports, create});
+  out.push_back({"KilnAttention.flash", "KilnAttention", 0, supports, create, variants});
 }
 
 }  // namespace kiln::cuda

@@ -69,7 +69,7 @@ __device__ __forceinline__ uint32_t load2(const T* p) {
 // then fall in 32 distinct banks); each warp computes its 16x64 scores in
 // registers, applies scale and mask, updates the online softmax, and multiplies
 // P (re-packed from the score registers as A fragments) by Vt.
-template <typename T, int D>
+template <typename T, int D, bool kPrefetch>
 __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __restrict__ q, const T* __restrict__ k,
                                                                  const T* __restrict__ v, const T* __restrict__ mask,
                                                                  T* __restrict__ y, AttentionShape s, float scale,
@@ -110,26 +110,40 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
 #pragma unroll
   for (int j = 0; j < kDimTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
 
-  constexpr int kChunks = D / 8;  // 16-byte chunks per K/V row
-  for (int64_t kv0 = 0; kv0 < s.sk; kv0 += kBN) {
-    __syncthreads();  // the previous tile's readers are done
-    // K row-major (chunks of a row on neighbouring threads: coalesced), zeros beyond Sk.
-    for (int i = threadIdx.x; i < kBN * kChunks; i += blockDim.x) {
-      const int r = i / kChunks, c = (i % kChunks) * 8;
-      uint4 val = make_uint4(0, 0, 0, 0);
-      if (kv0 + r < s.sk) val = *reinterpret_cast<const uint4*>(kb + (kv0 + r) * D + c);
-      *reinterpret_cast<uint4*>(&ks[r * kStrideK + c]) = val;
-    }
-    // V transposed (rows on neighbouring threads, so the 2-byte shared stores spread over banks).
-    for (int i = threadIdx.x; i < kBN * kChunks; i += blockDim.x) {
-      const int r = i % kBN, c = (i / kBN) * 8;
-      uint4 val = make_uint4(0, 0, 0, 0);
-      if (kv0 + r < s.sk) val = *reinterpret_cast<const uint4*>(vb + (kv0 + r) * D + c);
-      const T* e = reinterpret_cast<const T*>(&val);
+  // K/V tiles go global -> registers -> shared memory. kPrefetch: the next tile's
+  // loads are issued before this tile's math, so they are in flight while it
+  // runs (at the cost of registers: fewer blocks per SM; the builder times both).
+  constexpr int kChunks = D / 8;                       // 16-byte chunks per K/V row
+  constexpr int kPerThread = kBN * kChunks / 128;      // chunks of K (and of V) per thread
+  static_assert(kBN * kChunks % 128 == 0, "whole chunks per thread");
+  uint4 kreg[kPerThread], vreg[kPerThread];
+  auto loadTile = [&](int64_t kv0) {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) vt[(c + j) * kStrideV + r] = e[j];
+    for (int u = 0; u < kPerThread; ++u) {
+      const int i = threadIdx.x + 128 * u;
+      const int kr = i / kChunks, kc = (i % kChunks) * 8;  // K: a row's chunks on neighbouring threads (coalesced)
+      const int vr = i % kBN, vc = (i / kBN) * 8;          // V: rows on neighbouring threads (see the stores)
+      kreg[u] = kv0 + kr < s.sk ? *reinterpret_cast<const uint4*>(kb + (kv0 + kr) * D + kc) : make_uint4(0, 0, 0, 0);
+      vreg[u] = kv0 + vr < s.sk ? *reinterpret_cast<const uint4*>(vb + (kv0 + vr) * D + vc) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  if constexpr (kPrefetch) loadTile(0);
+  for (int64_t kv0 = 0; kv0 < s.sk; kv0 += kBN) {
+    if constexpr (!kPrefetch) loadTile(kv0);
+    __syncthreads();  // the previous tile's readers are done
+    // K row-major, V transposed (the 2-byte stores of neighbouring rows spread over banks); zeros beyond Sk.
+#pragma unroll
+    for (int u = 0; u < kPerThread; ++u) {
+      const int i = threadIdx.x + 128 * u;
+      *reinterpret_cast<uint4*>(&ks[(i / kChunks) * kStrideK + (i % kChunks) * 8]) = kreg[u];
+      const int vr = i % kBN, vc = (i / kBN) * 8;
+      const T* e = reinterpret_cast<const T*>(&vreg[u]);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) vt[(vc + j) * kStrideV + vr] = e[j];
     }
     __syncthreads();
+    if constexpr (kPrefetch)
+      if (kv0 + kBN < s.sk) loadTile(kv0 + kBN);
 
     float sc[kKeyTiles][4];
 #pragma unroll
@@ -281,7 +295,8 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
 template <typename T, int D>
 void launchTensorCore(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
                       float scale, const AttentionLaunch& l, cudaStream_t stream) {
-  attentionTensorCoreKernel<T, D><<<static_cast<unsigned>(l.blocks), l.threads, 0, stream>>>(
+  auto kernel = l.prefetch ? attentionTensorCoreKernel<T, D, true> : attentionTensorCoreKernel<T, D, false>;
+  kernel<<<static_cast<unsigned>(l.blocks), l.threads, 0, stream>>>(
       static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(mask),
       static_cast<T*>(y), s, scale, l.rowTiles);
 }
@@ -301,8 +316,8 @@ void launchTensorCoreFor(const void* q, const void* k, const void* v, const void
 }  // namespace
 
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, cudaStream_t stream) {
-  const AttentionLaunch l = attentionLaunch(s, elem, aligned16);
+               float scale, Elem elem, bool aligned16, bool prefetch, cudaStream_t stream) {
+  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch);
   if (l.blocks == 0 || s.sk == 0) return;
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -60,6 +60,7 @@ struct AttentionLaunch {
   int32_t threads = 128;
   int32_t sharedBytes = 0;
   int32_t keysPerStep = 0;  //!< rows path: keys staged per step (32, 16 or 8: what fits kRowsMaxShared)
+  bool prefetch = false;    //!< tensor-core path: the next K/V tile's loads overlap this tile's math
 };
 
 //! Whether a head size (D == Dv) has a tensor-core kernel.
@@ -68,13 +69,15 @@ bool attentionTensorCoreHeadSize(int64_t d);
 //! Whether some path runs head sizes d and dv (for FP32 too): what the tactic's supports() asks.
 bool attentionSupportsHeadSizes(int64_t d, int64_t dv);
 
-//! The path and grid for `s` in `elem`; `aligned16`: Q, K, V and y all 16-byte aligned.
-//! Throws when no path takes the head sizes or the grid would exceed CUDA's limit.
-AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16);
+//! The path and grid for `s` in `elem`; `aligned16`: Q, K, V and y all 16-byte aligned;
+//! `prefetch`: the tensor-core kernel that loads the next K/V tile during this one's
+//! math (more registers; a variant the builder times). Throws when no path takes
+//! the head sizes or the grid would exceed CUDA's limit.
+AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch = false);
 
 //! Enqueues y = softmax(scale * Q K^T + mask) V (mask: null when absent, else of
 //! Q's type). Needs s.sk > 0 (no keys: y is zeros, which the caller writes).
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, cudaStream_t stream);
+               float scale, Elem elem, bool aligned16, bool prefetch, cudaStream_t stream);
 
 }  // namespace kiln::cuda::kernels
