@@ -28,6 +28,7 @@ cudaStream_t pluginStream(const backends::DeviceLaunch& launch);
 void registerLogicalTactics(TacticList& out);      // Equal/Less/Greater(OrEqual), And/Or/Xor, Not
 void registerWhereTactics(TacticList& out);        // Where
 void registerSplitTactics(TacticList& out);        // Split
+void registerAttentionTactics(TacticList& out);    // KilnAttention (fused attention, attention.cu)
 
 }  // namespace kiln::cuda
 

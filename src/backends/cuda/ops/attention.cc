@@ -1,0 +1,181 @@
+// KilnAttention (src/ir/ops/kiln.cc: the contract) on the device: the tactic
+// KilnAttention.flash and the host arithmetic of attention_kernels.h (shapes,
+// mask strides, the path and grid), unit-tested without a GPU
+// (tests/unit/cuda/attention_shapes_test.cc).
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/ops/attention_kernels.h"
+#include "backends/cuda/ops/families.h"
+#include "backends/cuda/ops/launch_shapes.h"
+#include "backends/cuda/ops/tactic_util.h"
+#include "core/error.h"
+#include "ir/tensor.h"
+
+namespace kiln::cuda {
+
+kernels::AttentionShape kernels::attentionShape(const std::vector<int64_t>& q, const std::vector<int64_t>& k,
+                                                const std::vector<int64_t>& v, const std::vector<int64_t>* mask) {
+  const std::size_t rank = q.size();
+  KILN_CHECK(rank == 3 || rank == 4, "KilnAttention: Q has rank ", rank, "; attention takes rank 3 or 4");
+  KILN_CHECK(k.size() == rank && v.size() == rank, "KilnAttention: Q, K and V ranks differ (", rank, ", ", k.size(),
+             ", ", v.size(), ")");
+  AttentionShape s;
+  s.batch = 1;
+  for (std::size_t i = 0; i + 2 < rank; ++i) {
+    KILN_CHECK(k[i] == q[i] && v[i] == q[i], "KilnAttention: leading dims of Q ", ir::toString(q), ", K ",
+               ir::toString(k), " and V ", ir::toString(v), " differ");
+    s.batch *= q[i];
+  }
+  s.inner = q[rank - 3];
+  s.sq = q[rank - 2];
+  s.d = q[rank - 1];
+  s.sk = k[rank - 2];
+  s.dv = v[rank - 1];
+  KILN_CHECK(k[rank - 1] == s.d, "KilnAttention: head sizes of Q ", ir::toString(q), " and K ", ir::toString(k),
+             " (last dims) differ");
+  KILN_CHECK(v[rank - 2] == s.sk, "KilnAttention: key lengths of K ", ir::toString(k), " and V ", ir::toString(v),
+             " (dim -2) differ");
+  if (mask) {
+    KILN_CHECK(mask->size() <= rank, "KilnAttention: the mask ", ir::toString(*mask), " has a higher rank than the scores");
+    std::vector<int64_t> scores(q.begin(), q.end());
+    scores[rank - 1] = s.sk;
+    // broadcastShape(mask, scores, scores) checks the mask against the scores and gives its strides over them.
+    std::vector<int64_t> padded(rank - mask->size(), 1);
+    padded.insert(padded.end(), mask->begin(), mask->end());
+    for (std::size_t i = 0; i < rank; ++i)
+      KILN_CHECK(padded[i] == 1 || padded[i] == scores[i], "KilnAttention: the mask ", ir::toString(*mask),
+                 " does not broadcast to the scores ", ir::toString(scores));
+    BroadcastShape b = broadcastShape(*mask, scores, scores);
+    s.hasMask = true;
+    s.maskOuterStride = rank == 4 ? b.aStrides[0] : 0;
+    s.maskInnerStride = b.aStrides[rank - 3];
+    s.maskRowStride = b.aStrides[rank - 2];
+    s.maskColStride = b.aStrides[rank - 1];
+  }
+  return s;
+}
+
+bool kernels::attentionTensorCoreHeadSize(int64_t d) {
+  for (int size : kTensorCoreHeadSizes)
+    if (d == size) return true;
+  return false;
+}
+
+bool kernels::attentionSupportsHeadSizes(int64_t d, int64_t dv) {
+  return d >= 1 && dv >= 1 && d <= kRowsMaxD && dv <= kRowsMaxDv;
+}
+
+kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch) {
+  KILN_CHECK(attentionSupportsHeadSizes(s.d, s.dv), "KilnAttention: head sizes ", s.d, " (Q, K) and ", s.dv,
+             " (V) are beyond the CUDA kernels' (at most ", kRowsMaxD, " and ", kRowsMaxDv, ")");
+  AttentionLaunch l;
+  l.threads = 128;
+  if (elem != Elem::kFloat && s.d == s.dv && attentionTensorCoreHeadSize(s.d) && aligned16) {
+    l.path = AttentionPath::kTensorCore;
+    l.rowTiles = (s.sq + kAttentionTileRows - 1) / kAttentionTileRows;
+    l.sharedBytes = 0;  // static shared memory (the K and transposed V tiles)
+    l.prefetch = prefetch;
+  } else {
+    l.path = AttentionPath::kRows;
+    l.threads = 32 * kRowsPerBlock;
+    l.rowTiles = (s.sq + kRowsPerBlock - 1) / kRowsPerBlock;
+    // FP32: each warp's query row [d], the K tile [keys][d + 1] and the V tile [keys][dv].
+    auto bytes = [&](int64_t keys) { return (kRowsPerBlock * s.d + keys * (s.d + 1) + keys * s.dv) * 4; };
+    l.keysPerStep = 32;
+    while (l.keysPerStep > 8 && bytes(l.keysPerStep) > kRowsMaxShared) l.keysPerStep /= 2;
+    l.sharedBytes = static_cast<int32_t>(bytes(l.keysPerStep));
+    KILN_CHECK(l.sharedBytes <= kRowsMaxShared, "KilnAttention: head sizes ", s.d, " and ", s.dv, " need ",
+               l.sharedBytes, " bytes of shared memory");  // kRowsMaxD/Dv keep this false
+  }
+  l.blocks = s.batch * l.rowTiles;
+  KILN_CHECK(l.blocks <= std::numeric_limits<int32_t>::max(), "KilnAttention: ", s.batch, " x ", l.rowTiles,
+             " blocks exceed CUDA's grid limit");
+  return l;
+}
+
+namespace {
+
+constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";  //!< the variant's node attribute
+
+bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+class AttentionKernel final : public backends::DeviceKernel {
+ public:
+  AttentionKernel(float scale, bool hasMask, bool prefetch, kernels::Elem elem)
+      : scale_(scale), hasMask_(hasMask), prefetch_(prefetch), elem_(elem) {}
+
+  void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
+    const bool hasMask = hasMask_ && in[3].data != nullptr;
+    std::vector<int64_t> maskDims = hasMask ? in[3].shape() : std::vector<int64_t>{};
+    kernels::AttentionShape s =
+        kernels::attentionShape(in[0].shape(), in[1].shape(), in[2].shape(), hasMask ? &maskDims : nullptr);
+    if (s.batch == 0 || s.sq == 0 || s.dv == 0) return;
+    if (s.sk == 0) {  // softmax over no keys times an empty V: zeros, as the unfused MatMul gives
+      KILN_CUDA_CHECK(cudaMemsetAsync(out[0].data, 0, out[0].numel() * dtypeSize(out[0].dtype), streamOf(launch)));
+      return;
+    }
+    const bool aligned = aligned16(in[0].data) && aligned16(in[1].data) && aligned16(in[2].data) &&
+                         aligned16(out[0].data);
+    kernels::attention(in[0].data, in[1].data, in[2].data, hasMask ? in[3].data : nullptr, out[0].data, s, scale_,
+                       elem_, aligned, prefetch_, streamOf(launch));
+  }
+
+ private:
+  float scale_;
+  bool hasMask_;  //!< the node has a mask input (in[3] exists)
+  bool prefetch_;
+  kernels::Elem elem_;
+};
+
+//! The static last dim of value `v`, or -1.
+int64_t lastDim(const ir::Value* v) {
+  if (!v || v->shape.empty() || !v->shape.back().known()) return -1;
+  return v->shape.back().value;
+}
+
+bool supports(const ir::Node& n) {
+  kernels::Elem e;
+  if (n.inputs.size() < 3 || n.inputs.size() > 4 || n.outputs.size() != 1) return false;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (!n.inputs[i]) return false;
+  if (!uniformFloat(n, &e)) return false;  // Q, K, V, the mask and y share one of FP32/FP16/BF16
+  const std::size_t rank = n.inputs[0]->shape.size();
+  if (rank != 3 && rank != 4) return false;
+  // The head sizes pick the kernel and bound its registers: they must be static.
+  return kernels::attentionSupportsHeadSizes(lastDim(n.inputs[0]), lastDim(n.inputs[2]));
+}
+
+std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
+  kernels::Elem e = kernels::Elem::kFloat;
+  KILN_CHECK(supports(n), n.describe(),
+             ": the CUDA attention needs Q, K, V (and the mask) and y of one float type, rank 3 or 4, and static head "
+             "sizes of at most ",
+             kernels::kRowsMaxD, " (Q, K) and ", kernels::kRowsMaxDv, " (V)");
+  uniformFloat(n, &e);
+  const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(lastDim(n.inputs[0]))));
+  const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
+  return std::make_unique<AttentionKernel>(scale, hasMask, n.i(kPrefetchAttr, 0) != 0, e);
+}
+
+//! The tensor-core kernel with and without the K/V prefetch (attentionLaunch): which
+//! is faster depends on the shape (the prefetch costs blocks per SM), so the builder
+//! times both. Other nodes (FP32, other head sizes) have one kernel.
+std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
+  kernels::Elem e = kernels::Elem::kFloat;
+  const int64_t d = lastDim(n.inputs[0]);
+  if (!uniformFloat(n, &e) || e == kernels::Elem::kFloat || d != lastDim(n.inputs[2]) ||
+      !kernels::attentionTensorCoreHeadSize(d))
+    return {};
+  return {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};
+}
+
+}  // namespace
+
+void registerAttentionTactics(TacticList& out) {
+  out.push_back({"KilnAttention.flash", "KilnAttention", 0, supports, create, variants});
+}
+
+}  // namespace kiln::cuda

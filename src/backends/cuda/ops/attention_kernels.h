@@ -1,0 +1,83 @@
+// KilnAttention on the device (attention.cu): y = softmax(scale * Q K^T + mask) V
+// in one kernel, flash-attention style (online softmax over key tiles, FP32
+// accumulators and softmax; the scores never reach memory). Two paths:
+//  - tensor cores (FP16/BF16, head size D == Dv in kTensorCoreHeadSizes, 16-byte
+//    aligned Q/K/V/y): 64 query rows per block (16 per warp), 64-key K/V tiles
+//    in shared memory, mma.sync m16n8k16 for Q K^T and P V, P kept in registers;
+//  - rows (any float type, D <= kRowsMaxD, Dv <= kRowsMaxDv): one warp per query
+//    row, 8 rows per block sharing K/V tiles of up to 32 keys in shared memory
+//    (a lane per key), FP32 throughout. FP32 inputs and the head sizes the
+//    tensor-core kernel lacks take it.
+// A row whose scores are all -inf gives NaN, as the unfused Softmax does (0/0).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "backends/cuda/ops/kernels.h"
+
+namespace kiln::cuda::kernels {
+
+//! Q [batch, sq, d], K [batch, sk, d], V [batch, sk, dv], y [batch, sq, dv]
+//! (batch: the product of the leading dims, contiguous), and the mask's
+//! element strides: batch index b = outer * inner + i reads the mask at
+//! outer * maskOuterStride + i * maskInnerStride + row * maskRowStride + col * maskColStride
+//! (0 on broadcast dims; rank 3 has outer 0 and inner = the batch).
+struct AttentionShape {
+  int64_t batch = 0, inner = 1;
+  int64_t sq = 0, sk = 0, d = 0, dv = 0;
+  bool hasMask = false;
+  int64_t maskOuterStride = 0, maskInnerStride = 0, maskRowStride = 0, maskColStride = 0;
+};
+
+//! Host arithmetic from the views' dims (mask: null when absent); throws naming
+//! the mismatched dims (rank other than 3/4, leading dims, head sizes, key
+//! lengths, a mask that does not broadcast to [B..., sq, sk]).
+AttentionShape attentionShape(const std::vector<int64_t>& q, const std::vector<int64_t>& k,
+                              const std::vector<int64_t>& v, const std::vector<int64_t>* mask);
+
+//! The mask element of score (b, row, col): the kernels' walk, replayed on the host in tests.
+KILN_HOST_DEVICE inline int64_t attentionMaskOffset(const AttentionShape& s, int64_t b, int64_t row, int64_t col) {
+  return (b / s.inner) * s.maskOuterStride + (b % s.inner) * s.maskInnerStride + row * s.maskRowStride +
+         col * s.maskColStride;
+}
+
+constexpr int kTensorCoreHeadSizes[] = {32, 64, 80, 96, 128};
+constexpr int kAttentionTileRows = 64;  //!< query rows per block, tensor-core path
+constexpr int kAttentionTileKeys = 64;  //!< keys per shared-memory tile, tensor-core path
+constexpr int kRowsPerBlock = 8;        //!< query rows (warps) per block, rows path
+constexpr int kRowsMaxShared = 48 * 1024;  //!< the rows path's shared memory (the static limit, no opt-in)
+constexpr int64_t kRowsMaxD = 512, kRowsMaxDv = 256;
+
+enum class AttentionPath : int32_t { kTensorCore, kRows };
+
+//! One launch: a 1-D grid of `blocks` = batch * rowTiles (block i: batch i / rowTiles,
+//! query tile i % rowTiles), `threads` per block, `sharedBytes` of dynamic shared memory.
+struct AttentionLaunch {
+  AttentionPath path = AttentionPath::kRows;
+  int64_t rowTiles = 0, blocks = 0;
+  int32_t threads = 128;
+  int32_t sharedBytes = 0;
+  int32_t keysPerStep = 0;  //!< rows path: keys staged per step (32, 16 or 8: what fits kRowsMaxShared)
+  bool prefetch = false;    //!< tensor-core path: the next K/V tile's loads overlap this tile's math
+};
+
+//! Whether a head size (D == Dv) has a tensor-core kernel.
+bool attentionTensorCoreHeadSize(int64_t d);
+
+//! Whether some path runs head sizes d and dv (for FP32 too): what the tactic's supports() asks.
+bool attentionSupportsHeadSizes(int64_t d, int64_t dv);
+
+//! The path and grid for `s` in `elem`; `aligned16`: Q, K, V and y all 16-byte aligned;
+//! `prefetch`: the tensor-core kernel that loads the next K/V tile during this one's
+//! math (more registers; a variant the builder times). Throws when no path takes
+//! the head sizes or the grid would exceed CUDA's limit.
+AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch = false);
+
+//! Enqueues y = softmax(scale * Q K^T + mask) V (mask: null when absent, else of
+//! Q's type). Needs s.sk > 0 (no keys: y is zeros, which the caller writes).
+void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
+               float scale, Elem elem, bool aligned16, bool prefetch, cudaStream_t stream);
+
+}  // namespace kiln::cuda::kernels

@@ -1,0 +1,191 @@
+// Host arithmetic of the CUDA KilnAttention tactic (attention_kernels.h), checked
+// without a GPU: the mask walk (attentionMaskOffset) against numpy broadcasting
+// done by hand, the shape errors, the path and grid choice, and supports().
+#include <gtest/gtest.h>
+
+#include <string>
+#include <tuple>
+
+#include "backends/cuda/backend.h"
+#include "backends/cuda/ops/attention_kernels.h"
+#include "unit/ops_nn/op_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+using Dims = std::vector<int64_t>;
+using cuda::kernels::AttentionLaunch;
+using cuda::kernels::AttentionPath;
+using cuda::kernels::AttentionShape;
+using cuda::kernels::Elem;
+
+//! The flat index in a row-major `mask` (numpy-broadcast to `scores`) of score coordinates `c`.
+int64_t broadcastIndex(const Dims& mask, const Dims& scores, const Dims& c) {
+  const std::size_t lead = scores.size() - mask.size();
+  int64_t index = 0;
+  for (std::size_t i = 0; i < mask.size(); ++i) index = index * mask[i] + (mask[i] == 1 ? 0 : c[lead + i]);
+  return index;
+}
+
+TEST(CudaAttentionShapes, MaskOffsetsFollowBroadcasting) {
+  struct Case {
+    Dims q, k, mask;
+  };
+  for (const Case& t : std::vector<Case>{
+           {{2, 3, 5, 8}, {2, 3, 7, 8}, {2, 1, 1, 7}},  // BERT's [B, 1, 1, Sk]
+           {{2, 3, 5, 8}, {2, 3, 7, 8}, {5, 7}},        // one [Sq, Sk] for every batch and head
+           {{2, 3, 5, 8}, {2, 3, 7, 8}, {1, 3, 5, 7}},  // per head
+           {{2, 3, 5, 8}, {2, 3, 7, 8}, {2, 3, 5, 7}},  // full
+           {{2, 3, 5, 8}, {2, 3, 7, 8}, {2, 1, 5, 1}},  // per batch and query row
+           {{2, 3, 5, 8}, {2, 3, 7, 8}, {7}},
+           {{4, 5, 8}, {4, 6, 8}, {4, 1, 6}},  // rank 3
+           {{4, 5, 8}, {4, 6, 8}, {1, 5, 6}},
+       }) {
+    Dims v = t.k;
+    v.back() = 3;
+    const AttentionShape s = cuda::kernels::attentionShape(t.q, t.k, v, &t.mask);
+    const std::size_t rank = t.q.size();
+    Dims scores = t.q;
+    scores.back() = t.k[rank - 2];
+    EXPECT_EQ(s.sq, t.q[rank - 2]);
+    EXPECT_EQ(s.sk, t.k[rank - 2]);
+    EXPECT_EQ(s.d, 8);
+    EXPECT_EQ(s.dv, 3);
+    EXPECT_TRUE(s.hasMask);
+    int64_t batch = 1;
+    for (std::size_t i = 0; i + 2 < rank; ++i) batch *= t.q[i];
+    ASSERT_EQ(s.batch, batch);
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t row = 0; row < s.sq; ++row)
+        for (int64_t col = 0; col < s.sk; ++col) {
+          Dims c = rank == 4 ? Dims{b / t.q[1], b % t.q[1], row, col} : Dims{b, row, col};
+          ASSERT_EQ(cuda::kernels::attentionMaskOffset(s, b, row, col), broadcastIndex(t.mask, scores, c))
+              << "mask " << ir::toString(t.mask) << " at " << ir::toString(c);
+        }
+  }
+}
+
+void expectShapeError(const Dims& q, const Dims& k, const Dims& v, const Dims* mask, const std::string& needle) {
+  try {
+    cuda::kernels::attentionShape(q, k, v, mask);
+    ADD_FAILURE() << "no error for Q " << ir::toString(q) << ", K " << ir::toString(k) << ", V " << ir::toString(v);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaAttentionShapes, MismatchedShapesNameTheField) {
+  expectShapeError({2, 3, 5, 8, 1}, {2, 3, 5, 8, 1}, {2, 3, 5, 8, 1}, nullptr, "rank 5");
+  expectShapeError({5, 8}, {5, 8}, {5, 8}, nullptr, "rank 2");
+  expectShapeError({2, 5, 8}, {2, 3, 5, 8}, {2, 5, 8}, nullptr, "ranks differ");
+  expectShapeError({2, 5, 8}, {3, 5, 8}, {2, 5, 8}, nullptr, "leading dims");
+  expectShapeError({2, 3, 5, 8}, {2, 3, 5, 8}, {2, 4, 5, 8}, nullptr, "leading dims");
+  expectShapeError({2, 5, 8}, {2, 5, 16}, {2, 5, 8}, nullptr, "head sizes");
+  expectShapeError({2, 5, 8}, {2, 7, 8}, {2, 6, 8}, nullptr, "key lengths");
+  const Dims wrongRows{2, 1, 3, 7}, wrongKeys{6}, tooHigh{1, 2, 1, 5, 7};
+  expectShapeError({2, 4, 5, 8}, {2, 4, 7, 8}, {2, 4, 7, 8}, &wrongRows, "does not broadcast");
+  expectShapeError({2, 4, 5, 8}, {2, 4, 7, 8}, {2, 4, 7, 8}, &wrongKeys, "does not broadcast");
+  expectShapeError({2, 4, 5, 8}, {2, 4, 7, 8}, {2, 4, 7, 8}, &tooHigh, "higher rank");
+}
+
+TEST(CudaAttentionShapes, PathAndGrid) {
+  AttentionShape vit = cuda::kernels::attentionShape({64, 12, 197, 64}, {64, 12, 197, 64}, {64, 12, 197, 64}, nullptr);
+  AttentionLaunch l = cuda::kernels::attentionLaunch(vit, Elem::kHalf, true);
+  EXPECT_EQ(l.path, AttentionPath::kTensorCore);
+  EXPECT_EQ(l.rowTiles, 4);  // 197 rows in tiles of 64: the last one has 5
+  EXPECT_EQ(l.blocks, 64 * 12 * 4);
+  EXPECT_EQ(l.threads, 128);
+  EXPECT_FALSE(l.prefetch);
+  EXPECT_EQ(cuda::kernels::attentionLaunch(vit, Elem::kBF16, true).path, AttentionPath::kTensorCore);
+  EXPECT_TRUE(cuda::kernels::attentionLaunch(vit, Elem::kHalf, true, true).prefetch);
+
+  l = cuda::kernels::attentionLaunch(vit, Elem::kFloat, true);  // FP32: the rows path
+  EXPECT_EQ(l.path, AttentionPath::kRows);
+  EXPECT_EQ(l.threads, 256);
+  EXPECT_EQ(l.rowTiles, 25);  // 197 rows, 8 per block
+  EXPECT_EQ(l.blocks, 64 * 12 * 25);
+  EXPECT_EQ(l.keysPerStep, 32);
+  EXPECT_EQ(l.sharedBytes, (8 * 64 + 32 * 65 + 32 * 64) * 4);  // query rows, K tile (padded), V tile
+  // Wide heads stage fewer keys per step, to stay within 48 KiB of shared memory.
+  for (auto [d, dv, keys] : std::vector<std::tuple<int64_t, int64_t, int>>{{128, 128, 32}, {256, 256, 16}, {512, 256, 8}}) {
+    AttentionShape s = cuda::kernels::attentionShape({2, 9, d}, {2, 70, d}, {2, 70, dv}, nullptr);
+    AttentionLaunch w = cuda::kernels::attentionLaunch(s, Elem::kFloat, true);
+    EXPECT_EQ(w.keysPerStep, keys) << d << " " << dv;
+    EXPECT_EQ(w.sharedBytes, (8 * d + keys * (d + 1) + keys * dv) * 4) << d << " " << dv;
+    EXPECT_LE(w.sharedBytes, 48 * 1024) << d << " " << dv;
+  }
+  EXPECT_EQ(cuda::kernels::attentionLaunch(vit, Elem::kHalf, false).path, AttentionPath::kRows);  // misaligned
+
+  for (int64_t d : {32, 64, 80, 96, 128}) {
+    AttentionShape s = cuda::kernels::attentionShape({3, 17, d}, {3, 9, d}, {3, 9, d}, nullptr);
+    EXPECT_EQ(cuda::kernels::attentionLaunch(s, Elem::kHalf, true).path, AttentionPath::kTensorCore) << d;
+  }
+  for (auto [d, dv] : std::vector<std::pair<int64_t, int64_t>>{{72, 72}, {33, 33}, {64, 32}, {256, 256}, {1, 1}}) {
+    AttentionShape s = cuda::kernels::attentionShape({3, 17, d}, {3, 9, d}, {3, 9, dv}, nullptr);
+    EXPECT_EQ(cuda::kernels::attentionLaunch(s, Elem::kHalf, true).path, AttentionPath::kRows) << d << " " << dv;
+  }
+  for (auto [d, dv] : std::vector<std::pair<int64_t, int64_t>>{{513, 64}, {64, 257}}) {
+    AttentionShape s = cuda::kernels::attentionShape({1, 4, d}, {1, 4, d}, {1, 4, dv}, nullptr);
+    try {
+      cuda::kernels::attentionLaunch(s, Elem::kFloat, true);
+      ADD_FAILURE() << "no error for head sizes " << d << ", " << dv;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("head sizes"), std::string::npos) << e.what();
+    }
+  }
+}
+
+OpSpec attentionSpec(Dims q, Dims k, Dims v, const Dims* mask, DType type) {
+  OpSpec s;
+  s.op = "KilnAttention";
+  s.inputs = {dyn(randomTensor(std::move(q), 1).castTo(type)), dyn(randomTensor(std::move(k), 2).castTo(type)),
+              dyn(randomTensor(std::move(v), 3).castTo(type))};
+  if (mask) s.inputs.push_back(dyn(randomTensor(*mask, 4).castTo(type)));
+  return s;
+}
+
+TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
+  const backends::DeviceTactic* t = cuda::backend().findTactic("KilnAttention.flash");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->op, "KilnAttention");
+  const Dims mask{2, 1, 1, 7};
+  for (DType type : {DType::kFLOAT, DType::kHALF, DType::kBF16}) {
+    EXPECT_TRUE(t->supports(*buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type)).node))
+        << dataTypeName(type);
+    EXPECT_TRUE(t->supports(*buildGraph(attentionSpec({6, 5, 33}, {6, 7, 33}, {6, 7, 40}, nullptr, type)).node))
+        << dataTypeName(type);
+  }
+  // The tensor-core kernel's two variants (with and without the K/V prefetch) are timed; other nodes have one.
+  for (DType type : {DType::kHALF, DType::kBF16}) {
+    BuiltGraph g = buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type));
+    ASSERT_NE(t->variants, nullptr);
+    std::vector<backends::TacticVariant> v = t->variants(*g.node, nullptr);
+    ASSERT_EQ(v.size(), 2u) << dataTypeName(type);
+    EXPECT_EQ(std::get<int64_t>(v[0].at("kiln_attention_prefetch")), 0);
+    EXPECT_EQ(std::get<int64_t>(v[1].at("kiln_attention_prefetch")), 1);
+    for (const auto& attrs : v) {  // create() reads the attribute and makes no CUDA call
+      for (const auto& [name, value] : attrs) g.node->attrs[name] = value;
+      EXPECT_NE(t->create(*g.node), nullptr);
+    }
+  }
+  EXPECT_TRUE(t->variants(*buildGraph(attentionSpec({2, 5, 64}, {2, 7, 64}, {2, 7, 64}, nullptr, DType::kFLOAT)).node,
+                          nullptr)
+                  .empty());
+  EXPECT_TRUE(t->variants(*buildGraph(attentionSpec({2, 5, 72}, {2, 7, 72}, {2, 7, 72}, nullptr, DType::kHALF)).node,
+                          nullptr)
+                  .empty());
+  // Head sizes beyond the rows kernel's registers: the graph keeps the unfused ops.
+  EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kHALF)).node));
+  EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 300}, nullptr, DType::kHALF)).node));
+  // A dynamic head size cannot pick a kernel.
+  BuiltGraph dynamicHead = buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 8}, nullptr, DType::kFLOAT));
+  dynamicHead.node->inputs[0]->shape.back() = ir::Dim("d");
+  EXPECT_FALSE(t->supports(*dynamicHead.node));
+  // An output retyped apart from the inputs (what the precision pass may try).
+  BuiltGraph mixed = buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 8}, nullptr, DType::kHALF));
+  mixed.node->outputs[0]->dtype = DType::kFLOAT;
+  EXPECT_FALSE(t->supports(*mixed.node));
+}
+
+}  // namespace
+}  // namespace kiln::test
