@@ -67,8 +67,12 @@ ir::Tensor reference(const OpSpec& spec, float scale) {
         for (int64_t x = 0; x < d; ++x) dot += double(qf[(b * sq + i) * d + x]) * kf[(b * sk + j) * d + x];
         s[j] = dot * scale;
         if (hasMask) {
+          // The masked score rounded to FP32, as every form of the graph stores it (the unfused
+          // Add writes it in FP32 or narrower; the kernel holds it in an FP32 register): with a
+          // large finite mask (-10000) on every key of a row, that rounding (ulp 1e-3) is what
+          // the softmax sees, and FP64 here would ask for more than either form can give.
           Dims c = rank == 4 ? Dims{b / qd[1], b % qd[1], i, j} : Dims{b, i, j};
-          s[j] += mf[broadcastIndex(spec.inputs[3].value.dims(), scores, c)];
+          s[j] = static_cast<float>(static_cast<float>(s[j]) + mf[broadcastIndex(spec.inputs[3].value.dims(), scores, c)]);
         }
         m = std::max(m, s[j]);
       }
