@@ -6,6 +6,21 @@
 
 namespace kiln::cuda {
 
+int64_t broadcastPeriod(const kernels::BroadcastShape& s, const int64_t* strides) {
+  // Trailing dims read contiguously (stride = the product of the dims inside),
+  // then only broadcast (stride 0) dims; size-1 dims fit either way.
+  int64_t period = 1;
+  int d = s.rank - 1;
+  for (; d >= 0; --d) {
+    if (s.dims[d] == 1) continue;
+    if (strides[d] != period) break;
+    period *= s.dims[d];
+  }
+  for (; d >= 0; --d)
+    if (s.dims[d] != 1 && strides[d] != 0) return 0;
+  return period;
+}
+
 kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                                        const std::vector<int64_t>& out) {
   const std::size_t rank = out.size();
@@ -34,6 +49,8 @@ kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std:
   for (std::size_t k = 0; k < rank; ++k) s.dims[k] = out[k];
   strides(a, s.aStrides, "A");
   strides(b, s.bStrides, "B");
+  s.aPeriod = broadcastPeriod(s, s.aStrides);
+  s.bPeriod = broadcastPeriod(s, s.bStrides);
   return s;
 }
 

@@ -16,6 +16,9 @@ namespace kiln::cuda {
 kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                                        const std::vector<int64_t>& out);
 
+//! The period of an operand with `strides` over `s`'s dims (BroadcastShape::aPeriod), or 0.
+int64_t broadcastPeriod(const kernels::BroadcastShape& s, const int64_t* strides);
+
 //! Transpose of `in` by `perm` (empty: reversed axes).
 kernels::TransposeShape transposeShape(const std::vector<int64_t>& in, std::vector<int64_t> perm);
 

@@ -1,0 +1,243 @@
+// The fast paths of a transformer's non-GEMM layers on the GPU (transpose.cu's
+// row copies and tiles, elementwise.cu's vectors and periodic operands,
+// norm.cu's warp-per-row LayerNorm, gather's wide words), each against the CPU
+// reference kernel in FP32, FP16 and BF16, with the pointers 16-byte aligned
+// (the vector paths) and 2 or 4 bytes off (the scalar paths), on shapes with
+// odd sizes (vector + scalar tail), broadcasting and batch > 1.
+// FP16/BF16: the inputs are rounded to the type first, the reference runs in
+// FP32 on the rounded values; data movement must then be exact, arithmetic
+// within |got - want| <= rtol * (|want| + max|want|).
+#include <cmath>
+
+#include "unit/cuda/gpu_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+using Dims = std::vector<int64_t>;
+
+const DType kTypes[] = {DType::kFLOAT, DType::kHALF, DType::kBF16};
+//! Pointer offsets: 0 (256-byte aligned: the vector paths), then one and three
+//! elements of `t` (aligned for the element, not for a 16-byte vector).
+std::vector<std::size_t> offsetsFor(DType t) {
+  const std::size_t e = dtypeSize(t);
+  return {0, e, 3 * e};
+}
+
+float toleranceOf(DType t) { return t == DType::kHALF ? 4e-3f : t == DType::kBF16 ? 1.6e-2f : 1e-5f; }
+
+std::string describe(const OpSpec& s, DType t, std::size_t offset) {
+  std::string out = s.op + " in " + dataTypeName(t) + " at offset " + std::to_string(offset) + ", inputs";
+  for (const OpInput& in : s.inputs) out += " " + (in.absent ? std::string("none") : ir::toString(in.value.dims()));
+  return out;
+}
+
+::testing::AssertionResult close(const ir::Tensor& got, const ir::Tensor& want, float rtol) {
+  if (got.dims() != want.dims())
+    return ::testing::AssertionFailure() << "shape " << ir::toString(got.dims()) << ", want " << ir::toString(want.dims());
+  const std::vector<float> g = got.toFloat(), w = want.toFloat();
+  float scale = 0.f;
+  for (float v : w) scale = std::max(scale, std::fabs(v));
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const float err = std::fabs(g[i] - w[i]);
+    if (!(err <= rtol * (std::fabs(w[i]) + scale)))  // NaN (an element never written) fails
+      return ::testing::AssertionFailure() << "element " << i << ": got " << g[i] << ", want " << w[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+//! `tactic` on `spec` with its FP32 inputs (but those in `keep`) in type `t`, at pointer offset `offset`,
+//! against `<op>.ref` in FP32 on the rounded inputs; rtol 0: bit-exact.
+void expectTyped(const OpSpec& spec, const std::string& tactic, DType t, std::size_t offset, float rtol,
+                 std::initializer_list<std::size_t> keep = {}) {
+  OpSpec rounded = spec, converted = spec;
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+    if (spec.inputs[i].absent || spec.inputs[i].value.dtype() != DType::kFLOAT) continue;
+    if (std::find(keep.begin(), keep.end(), i) != keep.end()) continue;
+    rounded.inputs[i].value = spec.inputs[i].value.castTo(t).castTo(DType::kFLOAT);
+    converted.inputs[i].value = spec.inputs[i].value.castTo(t);
+  }
+  const std::string what = tactic + ": " + describe(spec, t, offset);
+  std::vector<ir::Tensor> want, got;
+  try {
+    want = runTactic(rounded, spec.op + ".ref");
+    got = runOnGpu(converted, tactic, offset);
+  } catch (const Error& e) {
+    ADD_FAILURE() << what << ": " << e.what();
+    return;
+  }
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (rtol == 0.f) EXPECT_TRUE(near(got[i].castTo(DType::kFLOAT), want[i], 0, 0)) << what;
+    else EXPECT_TRUE(close(got[i], want[i], rtol)) << what;
+  }
+}
+
+TEST(CudaTransformerKernels, TransposeRowsTilesAndCopies) {
+  KILN_REQUIRE_GPU();
+  struct Case {
+    Dims dims, perm;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{2, 7, 3, 64}, {0, 2, 1, 3}},             // heads split (rows of 64: 16-byte words)
+           {{3, 5, 40}, {1, 0, 2}},                   // [S, B, D] <-> [B, S, D]
+           {{1, 5, 4, 3, 24}, {3, 1, 2, 0, 4}},       // ViT's q/k/v split through size-1 axes
+           {{3, 5, 7}, {1, 0, 2}},                    // rows of 7: no vector divides them
+           {{2, 3, 37, 65}, {0, 1, 3, 2}},            // K^T: partial tiles both ways
+           {{2, 5, 7, 3}, {0, 2, 3, 1}},              // NCHW -> NHWC
+           {{2, 7, 3, 5}, {0, 3, 1, 2}},              // NHWC -> NCHW
+           {{67, 130}, {1, 0}},                       // more than one tile, odd
+           {{3, 4, 5}, {}},                           // reversed axes
+           {{2, 1, 4}, {1, 0, 2}},                    // a copy after collapsing
+           {{2, 3, 2, 3, 2, 3, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}},  // rank 8
+       }) {
+    OpSpec s;
+    s.op = "Transpose";
+    if (!c.perm.empty()) s.attrs["perm"] = c.perm;
+    s.inputs = {dyn(randomTensor(c.dims, 3))};
+    for (DType t : kTypes)
+      for (std::size_t offset : offsetsFor(t)) expectTyped(s, "Transpose.cuda", t, offset, 0.f);
+  }
+}
+
+TEST(CudaTransformerKernels, UnaryVectorAndTail) {
+  KILN_REQUIRE_GPU();
+  for (const char* op : {"Gelu", "Relu", "Sigmoid", "Tanh"})
+    for (const Dims& dims : std::vector<Dims>{{1}, {7}, {2, 3, 64}, {3, 1031}}) {
+      OpSpec s;
+      s.op = op;
+      s.inputs = {dyn(randomTensor(dims, 5, -3.f, 3.f))};
+      for (DType t : kTypes)
+        for (std::size_t offset : offsetsFor(t)) expectTyped(s, std::string(op) + ".cuda", t, offset, toleranceOf(t));
+    }
+}
+
+TEST(CudaTransformerKernels, BinaryPeriodicAndWalkedOperands) {
+  KILN_REQUIRE_GPU();
+  const std::vector<std::pair<Dims, Dims>> shapes = {
+      {{2, 5, 64}, {2, 5, 64}},    // same shape, whole vectors
+      {{3, 67}, {3, 67}},          // same shape, a scalar tail
+      {{2, 5, 64}, {1}},           // times a scalar (attention's scale)
+      {{1}, {3, 67}},              // the scalar first
+      {{4, 5, 24}, {24}},          // a bias row, whole vectors
+      {{4, 5, 12}, {12}},          // a bias row of 12: FP16 vectors (8) don't divide it, FP32 (4) do
+      {{4, 7, 33}, {1, 7, 33}},    // a positional table [1, S, D]
+      {{2, 3, 16}, {2, 1, 16}},    // broadcast in the middle: the index walk
+      {{2, 1, 5}, {3, 1}},         // both broadcast: the index walk
+  };
+  for (const char* op : {"Add", "Mul", "Sub", "Div"})
+    for (const auto& [a, b] : shapes) {
+      OpSpec s;
+      s.op = op;
+      s.inputs = {dyn(randomTensor(a, 1)), dyn(randomTensor(b, 2, 0.5f, 2.f))};
+      for (DType t : kTypes)
+        for (std::size_t offset : offsetsFor(t)) expectTyped(s, std::string(op) + ".cuda", t, offset, toleranceOf(t));
+    }
+}
+
+TEST(CudaTransformerKernels, LayerNormWarpAndBlockRows) {
+  KILN_REQUIRE_GPU();
+  // 768 (BERT/ViT), 1024 (the warp kernel's longest), 1025 (the block kernel), odd, tiny; batch > 1.
+  for (const Dims& dims : std::vector<Dims>{{2, 3, 768}, {5, 1024}, {2, 1025}, {7, 33}, {3, 1}, {4, 8}, {1, 200}})
+    for (bool bias : {true, false}) {
+      OpSpec s;
+      s.op = "LayerNormalization";
+      s.attrs["axis"] = int64_t{-1};
+      s.attrs["epsilon"] = 1e-5f;
+      const Dims norm = {dims.back()};
+      s.inputs = {dyn(randomTensor(dims, 1, -2.f, 3.f)), cst(randomTensor(norm, 2))};
+      if (bias) s.inputs.push_back(cst(randomTensor(norm, 3)));
+      for (DType t : kTypes)
+        for (std::size_t offset : offsetsFor(t))
+          expectTyped(s, "LayerNormalization.cuda", t, offset, t == DType::kFLOAT ? 1e-4f : toleranceOf(t));
+    }
+}
+
+TEST(CudaTransformerKernels, GatherWideSlices) {
+  KILN_REQUIRE_GPU();
+  struct Case {
+    Dims data, indexDims;
+    std::vector<int64_t> indices;
+    int64_t axis;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{3, 5, 64}, {}, {1}, 0},              // q/k/v split: one index, wide slices
+           {{3, 5, 7}, {}, {-1}, 0},              // odd slices
+           {{4, 6, 16}, {2, 2}, {0, 3, -2, 1}, 1},  // an embedding lookup, batch > 1
+           {{5, 9}, {3}, {4, 0, 8}, 1},           // slices of one element
+       }) {
+    OpSpec s;
+    s.op = "Gather";
+    s.attrs["axis"] = c.axis;
+    s.inputs = {dyn(randomTensor(c.data, 4)), cst(ints(c.indexDims, c.indices))};
+    // The int64 indices share the offset, so it stays a multiple of 8 (8: 8-byte words, not 16).
+    for (DType t : kTypes)
+      for (std::size_t offset : {0, 8}) expectTyped(s, "Gather.cuda", t, offset, 0.f);
+  }
+}
+
+//! One op of `op` on `inputs` through its CPU reference kernel.
+ir::Tensor reference(const std::string& op, std::vector<OpInput> inputs,
+                     std::map<std::string, ir::Attribute> attrs = {}) {
+  OpSpec s;
+  s.op = op;
+  s.inputs = std::move(inputs);
+  s.attrs = std::move(attrs);
+  return runTactic(s, op + ".ref")[0];
+}
+
+// The fused residual (MatMul's 4th input, device builds: cuBLASLt's C with
+// beta 1) with and without the bias epilogue and each kind of activation
+// (cuBLASLt's ReLU / tanh-GELU epilogues, erf-GELU as a pass after), against
+// MatMul, Add (bias), Add (residual) and the activation, each through its .ref.
+TEST(CudaTransformerKernels, MatMulResidualBiasActivation) {
+  KILN_REQUIRE_GPU();
+  struct Case {
+    Dims a, b;
+    bool bias;
+    std::string act;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{2, 7, 24}, {24, 16}, true, ""},          // BERT's dense + residual: batch folded into M
+           {{2, 7, 24}, {24, 16}, false, ""},
+           {{3, 5, 40}, {40, 24}, true, "Relu"},
+           {{3, 5, 40}, {40, 24}, true, "GeluTanh"},
+           {{3, 5, 40}, {40, 24}, true, "Gelu"},      // no epilogue: the erf pass after
+           {{2, 3, 9, 8}, {2, 3, 8, 9}, false, ""},  // batched B (strided), odd sizes
+       }) {
+    const ir::Tensor a = randomTensor(c.a, 1), b = randomTensor(c.b, 2), bias = randomTensor({c.b.back()}, 3);
+    Dims y = c.a;
+    y.back() = c.b.back();
+    const ir::Tensor r = randomTensor(y, 4);
+    const bool weight = c.b.size() == 2;
+    for (DType t : kTypes) {
+      auto in = [&](const ir::Tensor& v) { return t == DType::kFLOAT ? v : v.castTo(t).castTo(DType::kFLOAT); };
+      ir::Tensor want = reference("MatMul", {dyn(in(a)), dyn(in(b))});
+      if (c.bias) want = reference("Add", {dyn(want), dyn(in(bias))});
+      want = reference("Add", {dyn(want), dyn(in(r))});
+      if (c.act == "GeluTanh") want = reference("Gelu", {dyn(want)}, {{"approximate", std::string("tanh")}});
+      else if (!c.act.empty()) want = reference(c.act, {dyn(want)});
+      OpSpec mm;
+      mm.op = "MatMul";
+      auto typed = [&](const ir::Tensor& v) { return v.castTo(t); };
+      mm.inputs = {dyn(typed(a)), weight ? cst(typed(b)) : dyn(typed(b)), c.bias ? cst(typed(bias)) : none(),
+                   dyn(typed(r))};
+      if (!c.act.empty()) mm.attrs["kiln_act"] = c.act;
+      const std::string what = "MatMul " + ir::toString(c.a) + " x " + ir::toString(c.b) + (c.bias ? " + bias" : "") +
+                               " + residual, act '" + c.act + "' in " + dataTypeName(t);
+      std::vector<ir::Tensor> got;
+      try {
+        got = runOnGpu(mm, "MatMul.cublaslt");
+      } catch (const Error& e) {
+        ADD_FAILURE() << what << ": " << e.what();
+        continue;
+      }
+      ASSERT_EQ(got.size(), 1u) << what;
+      // FP32 may run in TF32 only where the node says kiln_tf32 (it doesn't here): FP32 tolerance.
+      EXPECT_TRUE(close(got[0], want, t == DType::kFLOAT ? 1e-5f : toleranceOf(t))) << what;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln::test
