@@ -32,7 +32,7 @@ std::string describe(const OpSpec& s, DType t, std::size_t offset) {
   return out;
 }
 
-::testing::AssertionResult close(const ir::Tensor& got, const ir::Tensor& want, float rtol) {
+::testing::AssertionResult closeEnough(const ir::Tensor& got, const ir::Tensor& want, float rtol) {
   if (got.dims() != want.dims())
     return ::testing::AssertionFailure() << "shape " << ir::toString(got.dims()) << ", want " << ir::toString(want.dims());
   const std::vector<float> g = got.toFloat(), w = want.toFloat();
@@ -69,7 +69,7 @@ void expectTyped(const OpSpec& spec, const std::string& tactic, DType t, std::si
   ASSERT_EQ(got.size(), want.size()) << what;
   for (std::size_t i = 0; i < got.size(); ++i) {
     if (rtol == 0.f) EXPECT_TRUE(near(got[i].castTo(DType::kFLOAT), want[i], 0, 0)) << what;
-    else EXPECT_TRUE(close(got[i], want[i], rtol)) << what;
+    else EXPECT_TRUE(closeEnough(got[i], want[i], rtol)) << what;
   }
 }
 
@@ -90,6 +90,8 @@ TEST(CudaTransformerKernels, TransposeRowsTilesAndCopies) {
            {{3, 4, 5}, {}},                           // reversed axes
            {{2, 1, 4}, {1, 0, 2}},                    // a copy after collapsing
            {{2, 3, 2, 3, 2, 3, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}},  // rank 8
+           {{2, 197, 12, 64}, {0, 2, 1, 3}},          // ViT-B's heads at batch 2
+           {{2, 12, 197, 64}, {0, 1, 3, 2}},          // and its K^T
        }) {
     OpSpec s;
     s.op = "Transpose";
@@ -103,7 +105,8 @@ TEST(CudaTransformerKernels, TransposeRowsTilesAndCopies) {
 TEST(CudaTransformerKernels, UnaryVectorAndTail) {
   KILN_REQUIRE_GPU();
   for (const char* op : {"Gelu", "Relu", "Sigmoid", "Tanh"})
-    for (const Dims& dims : std::vector<Dims>{{1}, {7}, {2, 3, 64}, {3, 1031}}) {
+    for (const Dims& dims : std::vector<Dims>{{1}, {7}, {2, 3, 64}, {3, 1031}, {(1 << 20) + 7}}) {
+      // the last: more elements than one grid of the scalar path covers (its grid-stride loop)
       OpSpec s;
       s.op = op;
       s.inputs = {dyn(randomTensor(dims, 5, -3.f, 3.f))};
@@ -124,6 +127,7 @@ TEST(CudaTransformerKernels, BinaryPeriodicAndWalkedOperands) {
       {{4, 7, 33}, {1, 7, 33}},    // a positional table [1, S, D]
       {{2, 3, 16}, {2, 1, 16}},    // broadcast in the middle: the index walk
       {{2, 1, 5}, {3, 1}},         // both broadcast: the index walk
+      {{2048, 520}, {520}},        // more than one grid of the scalar path (offset runs)
   };
   for (const char* op : {"Add", "Mul", "Sub", "Div"})
     for (const auto& [a, b] : shapes) {
@@ -234,7 +238,7 @@ TEST(CudaTransformerKernels, MatMulResidualBiasActivation) {
       }
       ASSERT_EQ(got.size(), 1u) << what;
       // FP32 may run in TF32 only where the node says kiln_tf32 (it doesn't here): FP32 tolerance.
-      EXPECT_TRUE(close(got[0], want, t == DType::kFLOAT ? 1e-5f : toleranceOf(t))) << what;
+      EXPECT_TRUE(closeEnough(got[0], want, t == DType::kFLOAT ? 1e-5f : toleranceOf(t))) << what;
     }
   }
 }
