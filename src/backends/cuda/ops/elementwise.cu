@@ -19,12 +19,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-//! V elements of T, 16 bytes when V * sizeof(T) == 16: loaded and stored as one vector access.
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Vec {
-  T v[V];
-};
-
 //! Blocks for `work` items of kThreads threads: enough for a few waves on this
 //! GPU (grid-stride loops do the rest), never more than the work needs.
 int64_t gridForSMs(int64_t work) {
@@ -40,8 +34,6 @@ int64_t gridForSMs(int64_t work) {
   const int64_t blocks = (work + kThreads - 1) / kThreads, cap = int64_t(count) * 16;  // 16 blocks of 256 per SM
   return blocks < 1 ? 1 : (blocks > cap ? cap : blocks);
 }
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <typename T, int V>
 __global__ void unaryKernel(const T* x, T* y, int64_t n, UnaryParams p) {
@@ -110,7 +102,7 @@ bool vectorPeriod(int64_t period, int64_t n, int v) { return period == 1 || peri
 template <typename T, typename Idx>
 void launchPeriodic(const T* a, const T* b, T* y, int64_t n, const BroadcastShape& s, Binary op, UnaryParams then,
                     cudaStream_t stream) {
-  constexpr int V = 16 / sizeof(T);
+  constexpr int V = kVec16<T>;
   const bool vector = aligned16(y) && (s.aPeriod == 1 || aligned16(a)) && (s.bPeriod == 1 || aligned16(b)) &&
                       vectorPeriod(s.aPeriod, n, V) && vectorPeriod(s.bPeriod, n, V);
   if (vector)
@@ -127,7 +119,7 @@ void unary(const void* x, void* y, int64_t n, UnaryParams p, Elem elem, cudaStre
   if (n <= 0) return;
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    constexpr int V = 16 / sizeof(T);
+    constexpr int V = kVec16<T>;
     const T* tx = static_cast<const T*>(x);
     T* ty = static_cast<T*>(y);
     if (aligned16(x) && aligned16(y))

@@ -16,11 +16,6 @@ namespace {
 constexpr int kThreads = 256;  // 8 rows per block
 constexpr int kMaxWarpCols = 1024;
 
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Vec {
-  T v[V];
-};
-
 __device__ __forceinline__ float warpSum(float v) {
   for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
   return v;
@@ -92,8 +87,6 @@ void launchWarp(const T* x, const T* scale, const T* bias, T* y, int64_t rows, i
   else go(std::integral_constant<int, 32>{});
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 }  // namespace
 
 void layerNorm(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols, float eps,
@@ -105,7 +98,7 @@ void layerNorm(const void* x, const void* scale, const void* bias, void* y, int6
   }
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    constexpr int V = 16 / sizeof(T);
+    constexpr int V = kVec16<T>;
     const T *tx = static_cast<const T*>(x), *ts = static_cast<const T*>(scale), *tb = static_cast<const T*>(bias);
     T* ty = static_cast<T*>(y);
     const int c = static_cast<int>(cols);
