@@ -87,6 +87,37 @@ TEST(CudaLaunchShapes, BroadcastPeriodsReproduceTheReference) {
   }
 }
 
+TEST(CudaLaunchShapes, CollapsedBroadcastWalksTheSameElements) {
+  struct Case {
+    Dims a, b;
+    int32_t rank;  //!< after collapsing
+  };
+  for (const Case& c : std::vector<Case>{
+           {{2, 12, 8, 8}, {2, 1, 1, 8}, 3},   // BERT's additive mask over the scores
+           {{2, 3, 4, 5}, {2, 3, 4, 5}, 1},    // same shape: one dim
+           {{2, 3, 4, 5}, {1, 3, 1, 1}, 3},    // a channel scale (NCHW)
+           {{2, 1, 5}, {3, 1}, 3},
+           {{4, 1, 1, 3}, {1, 5, 7, 1}, 3},    // [4, 35, 3]: a walks 4 and 3, b the 35
+           {{1, 1}, {1}, 1},                   // one element
+           {{}, {}, 1},
+           {{6, 1, 7}, {1, 1, 7}, 2},
+       }) {
+    OpSpec s;
+    s.op = "Add";
+    s.inputs = {dyn(randomTensor(c.a, 1)), dyn(randomTensor(c.b, 2))};
+    ir::Tensor want = runTactic(s, "Add.ref")[0];
+    BroadcastShape bs = cuda::broadcastShape(c.a, c.b, want.dims());
+    const int64_t aPeriod = bs.aPeriod, bPeriod = bs.bPeriod;
+    cuda::collapseBroadcast(bs);
+    const std::string what = ir::toString(c.a) + " + " + ir::toString(c.b);
+    EXPECT_EQ(bs.rank, c.rank) << what;
+    EXPECT_EQ(bs.aPeriod, aPeriod) << what;
+    EXPECT_EQ(bs.bPeriod, bPeriod) << what;
+    std::vector<float> got = replayBroadcastAdd(bs, s.inputs[0].value.as<float>(), s.inputs[1].value.as<float>());
+    EXPECT_TRUE(near(ir::Tensor::fromFloat(got, want.dims()), want, 0, 0)) << what;
+  }
+}
+
 TEST(CudaLaunchShapes, BroadcastRefusesMismatchAndHighRank) {
   EXPECT_THROW(cuda::broadcastShape({3}, {4}, {4}), Error);
   EXPECT_THROW(cuda::broadcastShape(Dims(9, 1), {1}, Dims(9, 1)), Error);

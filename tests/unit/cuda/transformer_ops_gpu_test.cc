@@ -127,6 +127,8 @@ TEST(CudaTransformerKernels, BinaryPeriodicAndWalkedOperands) {
       {{4, 7, 33}, {1, 7, 33}},    // a positional table [1, S, D]
       {{2, 3, 16}, {2, 1, 16}},    // broadcast in the middle: the index walk
       {{2, 1, 5}, {3, 1}},         // both broadcast: the index walk
+      {{2, 12, 8, 8}, {2, 1, 1, 8}},  // BERT's mask over the scores: the walk, collapsed to rank 3
+      {{2, 3, 4, 5}, {1, 3, 1, 1}},   // a channel scale: the walk, collapsed
       {{2048, 520}, {520}},        // more than one grid of the scalar path (offset runs)
   };
   for (const char* op : {"Add", "Mul", "Sub", "Div"})

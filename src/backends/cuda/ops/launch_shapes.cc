@@ -54,6 +54,36 @@ kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std:
   return s;
 }
 
+void collapseBroadcast(kernels::BroadcastShape& s) {
+  kernels::BroadcastShape c = s;
+  c.rank = 0;
+  for (int d = 0; d < s.rank; ++d) {
+    if (s.dims[d] == 1 && s.rank > 1) continue;  // a size-1 output dim moves nothing
+    const int k = c.rank - 1;
+    // The previous kept dim and this one are one dim for an operand when it
+    // reads them contiguously, or broadcasts both.
+    auto joins = [&](const int64_t* kept, const int64_t* st) {
+      return kept[k] == st[d] * s.dims[d] || (kept[k] == 0 && st[d] == 0);
+    };
+    if (c.rank > 0 && joins(c.aStrides, s.aStrides) && joins(c.bStrides, s.bStrides)) {
+      c.dims[k] *= s.dims[d];
+      c.aStrides[k] = s.aStrides[d];
+      c.bStrides[k] = s.bStrides[d];
+      continue;
+    }
+    c.dims[c.rank] = s.dims[d];
+    c.aStrides[c.rank] = s.aStrides[d];
+    c.bStrides[c.rank] = s.bStrides[d];
+    ++c.rank;
+  }
+  if (c.rank == 0) {  // every dim was 1: one element
+    c.rank = 1;
+    c.dims[0] = 1;
+    c.aStrides[0] = c.bStrides[0] = 0;
+  }
+  s = c;
+}
+
 kernels::TransposeShape transposeShape(const std::vector<int64_t>& in, std::vector<int64_t> perm) {
   const std::size_t rank = in.size();
   KILN_CHECK(rank <= kernels::kMaxRank, "Transpose: rank ", rank, " exceeds the CUDA backend's limit of ",
