@@ -1,4 +1,4 @@
-// Unary ops and activations, and broadcasting binary ops, FP32/FP16/BF16 (kernels.cu; FP32 math).
+// Unary ops and activations, and broadcasting binary ops, FP32/FP16/BF16 (elementwise.cu; FP32 math).
 // The fused activation of a binary node (kiln_act) is applied in the same pass.
 #include <cmath>
 #include <limits>
