@@ -84,10 +84,13 @@ TEST(CudaTransformerKernels, TransposeRowsTilesAndCopies) {
            {{1, 5, 4, 3, 24}, {3, 1, 2, 0, 4}},       // ViT's q/k/v split through size-1 axes
            {{3, 5, 7}, {1, 0, 2}},                    // rows of 7: no vector divides them
            {{2, 3, 37, 65}, {0, 1, 3, 2}},            // K^T: partial tiles both ways
-           {{2, 5, 7, 3}, {0, 2, 3, 1}},              // NCHW -> NHWC
-           {{2, 7, 3, 5}, {0, 3, 1, 2}},              // NHWC -> NCHW
+           {{2, 5, 7, 3}, {0, 2, 3, 1}},              // NCHW -> NHWC, 3 channels: the walk
+           {{2, 7, 3, 5}, {0, 3, 1, 2}},              // NHWC -> NCHW: the walk
+           {{2, 20, 5, 7}, {0, 2, 3, 1}},             // NCHW -> NHWC: tiles
+           {{2, 5, 7, 20}, {0, 3, 1, 2}},             // NHWC -> NCHW: tiles
+           {{17, 4, 19}, {}},                         // reversed, tiled
            {{67, 130}, {1, 0}},                       // more than one tile, odd
-           {{3, 4, 5}, {}},                           // reversed axes
+           {{3, 4, 5}, {}},                           // reversed axes: the walk
            {{2, 1, 4}, {1, 0, 2}},                    // a copy after collapsing
            {{2, 3, 2, 3, 2, 3, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}},  // rank 8
            {{2, 197, 12, 64}, {0, 2, 1, 3}},          // ViT-B's heads at batch 2

@@ -132,12 +132,25 @@ TEST(CudaTransposePlan, MovedInnermostAxisGoesThroughTiles) {
   for (const Case& c : std::vector<Case>{
            {{2, 3, 37, 65}, {0, 1, 3, 2}, 2, 0, K::kTiled, 2},  // K^T in attention, odd sizes: partial tiles
            {{2, 3, 37, 65}, {0, 1, 3, 2}, 4, 4, K::kTiled, 4},
-           {{2, 5, 7, 3}, {0, 2, 3, 1}, 4, 0, K::kTiled, 4},    // NCHW -> NHWC
-           {{2, 7, 3, 5}, {0, 3, 1, 2}, 2, 0, K::kTiled, 2},    // NHWC -> NCHW
-           {{3, 4, 5}, {}, 4, 0, K::kTiled, 4},                 // reversed axes
+           {{2, 20, 5, 7}, {0, 2, 3, 1}, 4, 0, K::kTiled, 4},   // NCHW -> NHWC
+           {{2, 5, 7, 20}, {0, 3, 1, 2}, 2, 0, K::kTiled, 2},   // NHWC -> NCHW
+           {{17, 4, 19}, {}, 4, 0, K::kTiled, 4},               // reversed axes
            {{70, 33}, {1, 0}, 1, 0, K::kTiled, 1},
            {{40, 1, 33}, {2, 1, 0}, 8, 0, K::kTiled, 8},
-           {{2, 3, 2, 3, 2, 3, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}, 4, 0, K::kTiled, 4},  // rank 8
+           {{16, 2, 16}, {2, 1, 0}, 2, 2, K::kTiled, 2},        // the shortest extents tiled
+       })
+    check(c);
+}
+
+TEST(CudaTransposePlan, ShortTiledAxesTakeTheWalk) {
+  using K = TransposeKind;
+  for (const Case& c : std::vector<Case>{
+           {{2, 3, 50}, {0, 2, 1}, 4, 0, K::kGeneric, 4},       // an image's 3 channels to the end
+           {{2, 50, 3}, {0, 2, 1}, 2, 0, K::kGeneric, 2},       // and back
+           {{2, 5, 7, 3}, {0, 2, 3, 1}, 4, 0, K::kGeneric, 4},
+           {{3, 4, 5}, {}, 1, 0, K::kGeneric, 1},
+           {{15, 40}, {1, 0}, 8, 0, K::kGeneric, 8},
+           {{2, 3, 2, 3, 2, 3, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}, 4, 0, K::kGeneric, 4},  // rank 8
        })
     check(c);
 }

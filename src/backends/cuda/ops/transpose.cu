@@ -9,7 +9,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// kRows (wide words, 32-bit offsets) and kGeneric (elements, 64-bit offsets):
+// kRows (wide words) and kGeneric (elements), 32-bit offsets where they fit:
 // each output word reads the input word the index walk names. Rows are copied
 // whole, so consecutive threads read consecutive words: coalesced both ways.
 template <typename W, typename Idx>
@@ -60,7 +60,7 @@ template <typename W>
 void launchWalk(const void* x, void* y, const TransposePlan& p, cudaStream_t stream) {
   const W* in = static_cast<const W*>(x);
   W* out = static_cast<W*>(y);
-  if (p.kind == TransposeKind::kRows)
+  if (fitsIn32(p.words))
     walkKernel<W, uint32_t><<<gridFor(p.words), kThreads, 0, stream>>>(in, out, uint32_t(p.words), p.shape);
   else
     walkKernel<W, int64_t><<<gridFor(p.words), kThreads, 0, stream>>>(in, out, p.words, p.shape);

@@ -8,7 +8,9 @@
 //   kTiled   the innermost axis moves ((0,1,3,2), (0,2,3,1), (2,1,0)): a tile of
 //            the two innermost axes through shared memory (32x32; 64x64 for
 //            1- and 2-byte elements), read and written coalesced;
-//   kGeneric offsets beyond 32 bits: the per-element index walk.
+//   kGeneric the per-element index walk: the collapsed shape where a tiled axis is
+//            shorter than kMinTiledExtent, the shape as given beyond 2^31 elements
+//            (64-bit offsets).
 // The index arithmetic is inline host/device code, replayed on the host in
 // tests/unit/cuda/transpose_plan_test.cc.
 #pragma once
@@ -21,6 +23,9 @@
 namespace kiln::cuda::kernels {
 
 enum class TransposeKind : int32_t { kCopy, kRows, kTiled, kGeneric };
+
+//! The shortest extent of a tiled axis that kTiled takes (shorter: kGeneric).
+constexpr int64_t kMinTiledExtent = 16;
 
 struct TransposePlan {
   TransposeKind kind = TransposeKind::kGeneric;

@@ -47,10 +47,16 @@ TransposePlan planTranspose(const TransposeShape& s, int32_t elementBytes, uintp
     p.shape = c;
     return p;
   }
-  p.kind = TransposeKind::kTiled;
-  p.shape = c;
+  int tileInDim = 0;
   for (int d = 0; d < last; ++d)
-    if (c.inStrides[d] == 1) p.tileInDim = d;
+    if (c.inStrides[d] == 1) tileInDim = d;
+  p.shape = c;
+  // A tile needs both tiled axes long enough to fill it: [N, 3, HW] -> [N, HW, 3]
+  // (an image's channels) would leave most of each tile idle; the walk then writes
+  // coalesced and reads a few interleaved streams.
+  if (c.dims[tileInDim] < kMinTiledExtent || c.dims[last] < kMinTiledExtent) return p;  // kGeneric
+  p.kind = TransposeKind::kTiled;
+  p.tileInDim = tileInDim;
   p.tile = elementBytes <= 2 ? 64 : 32;  // 128 bytes per tile row either way
   return p;
 }
