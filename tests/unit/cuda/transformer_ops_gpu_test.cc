@@ -8,6 +8,7 @@
 // FP32 on the rounded values; data movement must then be exact, arithmetic
 // within |got - want| <= rtol * (|want| + max|want|).
 #include <cmath>
+#include <cstring>
 
 #include "unit/cuda/gpu_test_util.h"
 
@@ -183,6 +184,48 @@ TEST(CudaTransformerKernels, GatherWideSlices) {
     for (DType t : kTypes)
       for (std::size_t offset : {0, 8}) expectTyped(s, "Gather.cuda", t, offset, 0.f);
   }
+}
+
+// Cast moves 4 elements per access where both pointers allow (castVecKernel):
+// the engine's FP32 <-> FP16/BF16 IO casts and integer casts, aligned (the
+// vector path, its tail) and 8 bytes off (the scalar path), bit-exact against
+// the host conversion.
+TEST(CudaTransformerKernels, CastVectorAndScalarPaths) {
+  KILN_REQUIRE_GPU();
+  auto onnxCode = [](DType t) -> int64_t {
+    switch (t) {
+      case DType::kFLOAT: return 1;
+      case DType::kINT32: return 6;
+      case DType::kINT64: return 7;
+      case DType::kHALF: return 10;
+      default: return 16;  // BF16
+    }
+  };
+  const std::vector<std::pair<DType, DType>> pairs = {
+      {DType::kFLOAT, DType::kHALF}, {DType::kFLOAT, DType::kBF16}, {DType::kHALF, DType::kFLOAT},
+      {DType::kBF16, DType::kFLOAT}, {DType::kINT64, DType::kFLOAT}, {DType::kFLOAT, DType::kINT32}};
+  for (const auto& [from, to] : pairs)
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{4099}})
+      for (std::size_t offset : {0, 8}) {
+        ir::Tensor values = randomTensor({n}, 9, -300.f, 300.f);
+        OpSpec s;
+        s.op = "Cast";
+        s.attrs["to"] = onnxCode(to);
+        s.inputs = {dyn(values.castTo(from))};
+        const ir::Tensor want = s.inputs[0].value.castTo(to);
+        const std::string what = std::string("Cast ") + dataTypeName(from) + " -> " + dataTypeName(to) + " of " +
+                                 std::to_string(n) + " at offset " + std::to_string(offset);
+        std::vector<ir::Tensor> got;
+        try {
+          got = runOnGpu(s, "Cast.cuda", offset);
+        } catch (const Error& e) {
+          ADD_FAILURE() << what << ": " << e.what();
+          continue;
+        }
+        ASSERT_EQ(got.size(), 1u) << what;
+        ASSERT_EQ(got[0].dtype(), to) << what;
+        EXPECT_EQ(std::memcmp(got[0].data(), want.data(), want.bytes()), 0) << what;
+      }
 }
 
 //! One op of `op` on `inputs` through its CPU reference kernel.
