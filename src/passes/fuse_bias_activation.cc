@@ -2,7 +2,8 @@
 //  (a) bias: MatMul(A, constant 2-D B) + constant [N] / [1.., N] -> MatMul's
 //      3rd input; Conv + constant [K,1,1] / [1,K,1,1] / scalar -> Conv bias;
 //  (c) residual: Conv + Add(conv_out, other) with `other` of the output's
-//      shape (ResNet) -> Conv's 4th input, added after the bias;
+//      shape (ResNet) -> Conv's 4th input, added after the bias; likewise
+//      MatMul's 4th input in device builds (PassContext::cpuFusions false);
 //  (b) activation: Relu, LeakyRelu, Sigmoid, Tanh, Clip (constant bounds),
 //      HardSigmoid, HardSwish, Gelu, x * Sigmoid(x) (Silu) and PyTorch's
 //      erf-GELU x * 0.5 * (1 + Erf(x / sqrt2)) -> attributes kiln_act,
@@ -99,6 +100,24 @@ bool fuseConvResidual(Rewriter& rw, ir::Node* conv) {
   conv->inputs.resize(3, nullptr);
   conv->inputs.push_back(other);
   absorb(rw, {conv, {add}, add->outputs[0]});
+  return true;
+}
+
+//! MatMul + Add(mm_out, other) with `other` of the output's shape -> MatMul's
+//! 4th input (the transformer's residual after the output projection and the
+//! MLP). Device builds only: cuBLASLt adds it as C with beta 1; the CPU's
+//! MatMul kernels read no residual.
+bool fuseMatMulResidual(Rewriter& rw, ir::Node* mm) {
+  if (mm->op != "MatMul" || mm->inputs.size() > 3 || mm->has("kiln_act") || !isFloatOutput(*mm)) return false;
+  ir::Value* y = mm->outputs[0];
+  ir::Node* add = soleConsumer(rw.graph, y, "Add");
+  ir::Value* other = otherInput(add, y);
+  if (!other || other == y || other->dtype != DType::kFLOAT || !sameShape(other->shape, y->shape) ||
+      !sameShape(add->outputs[0]->shape, y->shape))
+    return false;
+  mm->inputs.resize(3, nullptr);
+  mm->inputs.push_back(other);
+  absorb(rw, {mm, {add}, add->outputs[0]});
   return true;
 }
 
@@ -208,7 +227,8 @@ bool fuseActivation(Rewriter& rw, ir::Node* p) {
 bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx) {
   Rewriter rw(graph);
   int bias = rw.forEachNode([&](ir::Node* n) { return fuseMatMulBias(rw, n) || fuseConvBias(rw, n); });
-  int residual = rw.forEachNode([&](ir::Node* n) { return fuseConvResidual(rw, n); });
+  int residual = rw.forEachNode(
+      [&](ir::Node* n) { return fuseConvResidual(rw, n) || (!ctx.cpuFusions && fuseMatMulResidual(rw, n)); });
   int act = rw.forEachNode([&](ir::Node* n) { return fuseActivation(rw, n); });
   if (bias + residual + act == 0) return false;
   ctx.log.push_back(

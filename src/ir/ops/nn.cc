@@ -43,6 +43,16 @@ void checkVector(const InferContext& ctx, std::size_t i, const Dim& len, const c
   requireFloating(ctx, i, what);
 }
 
+//! A fused residual (Kiln fusion, input `i`) has the output's shape.
+void checkResidual(InferContext& ctx, std::size_t i, const Shape& out) {
+  if (!ctx.hasInput(i)) return;
+  const Shape& r = ctx.in(i).shape;
+  requireFloating(ctx, i, "residual");
+  bool ok = r.size() == out.size();
+  for (std::size_t k = 0; ok && k < r.size(); ++k) ok = !(r[k].known() && out[k].known()) || r[k] == out[k];
+  ctx.check(ok, "residual has shape ", toString(r), ", output has ", toString(out));
+}
+
 void inferConv(InferContext& ctx) {
   const Node& node = ctx.node();
   requireFloating(ctx, 0, "input");
@@ -74,13 +84,7 @@ void inferConv(InferContext& ctx) {
       out.push_back(Dim());
   }
   checkVector(ctx, 2, w[0], "bias");
-  if (ctx.hasInput(3)) {  // fused residual: same shape as the output
-    const Shape& r = ctx.in(3).shape;
-    requireFloating(ctx, 3, "residual");
-    bool ok = r.size() == out.size();
-    for (std::size_t i = 0; ok && i < r.size(); ++i) ok = !(r[i].known() && out[i].known()) || r[i] == out[i];
-    ctx.check(ok, "residual has shape ", toString(r), ", output has ", toString(out));
-  }
+  checkResidual(ctx, 3, out);
   ctx.setOutput(0, ctx.in(0).dtype, out);
 }
 
@@ -165,6 +169,7 @@ void inferMatMul(InferContext& ctx) {
     ctx.check(!dropN, "a bias needs a 2-D (or higher) B");
     checkVector(ctx, 2, b.back(), "bias");
   }
+  checkResidual(ctx, 3, out);
   ctx.setOutput(0, ctx.in(0).dtype, out);
 }
 
@@ -231,7 +236,7 @@ void registerNnSchemas(SchemaRegistry& r) {
   add(r, "Conv", 2, 4, 1, 1, inferConv);  // X, W, [B], [residual (Kiln fusion)]
   add(r, "ConvTranspose", 2, 3, 1, 1, inferConvTranspose);
   add(r, "Gemm", 2, 3, 1, 1, inferGemm);
-  add(r, "MatMul", 2, 3, 1, 1, inferMatMul);  // A, B, [bias (Kiln fusion)]
+  add(r, "MatMul", 2, 4, 1, 1, inferMatMul);  // A, B, [bias], [residual] (Kiln fusions; the residual: device builds)
   add(r, "BatchNormalization", 5, 5, 1, 3, inferBatchNorm);
   add(r, "LayerNormalization", 2, 3, 1, 3, inferLayerNorm);
   add(r, "Softmax", 1, 1, 1, 1, inferSoftmax);

@@ -20,16 +20,20 @@
 
 namespace kiln::test {
 
-inline std::shared_ptr<void> upload(const ir::Tensor& t) {
-  std::shared_ptr<void> d = cuda::backend().allocate(t.bytes());
+//! `t` in a new device buffer, starting `offset` bytes past the allocation's (256-byte aligned) start.
+inline std::shared_ptr<void> upload(const ir::Tensor& t, std::size_t offset = 0) {
+  std::shared_ptr<void> d = cuda::backend().allocate(t.bytes() + offset);
   if (t.bytes()) {
-    EXPECT_EQ(cudaMemcpy(d.get(), t.data(), t.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(static_cast<uint8_t*>(d.get()) + offset, t.data(), t.bytes(), cudaMemcpyHostToDevice),
+              cudaSuccess);
   }
   return d;
 }
 
-//! Outputs of CUDA tactic `tactic` on `spec` (inputs uploaded, outputs poisoned first).
-inline std::vector<ir::Tensor> runOnGpu(const OpSpec& spec, const std::string& tactic) {
+//! Outputs of CUDA tactic `tactic` on `spec` (inputs uploaded, outputs poisoned
+//! first). Every input and output starts `offset` bytes past a 256-byte
+//! boundary: an odd offset of the element size exercises the kernels' unaligned paths.
+inline std::vector<ir::Tensor> runOnGpu(const OpSpec& spec, const std::string& tactic, std::size_t offset = 0) {
   const backends::DeviceTactic* t = cuda::backend().findTactic(tactic);
   if (!t) throw Error("no CUDA tactic " + tactic);
   BuiltGraph b = buildGraph(spec);
@@ -41,16 +45,17 @@ inline std::vector<ir::Tensor> runOnGpu(const OpSpec& spec, const std::string& t
     const ir::Value* v = b.node->inputs[i];
     if (!v) continue;
     const ir::Tensor& host = v->isConstant() ? *v->constant : spec.inputs.at(i).value;
-    keep.push_back(upload(host));
-    in[i] = cpu::makeView(keep.back().get(), host.dtype(), host.dims());
+    keep.push_back(upload(host, offset));
+    in[i] = cpu::makeView(static_cast<uint8_t*>(keep.back().get()) + offset, host.dtype(), host.dims());
   }
   std::vector<ir::Tensor> results;
   for (std::size_t i = 0; i < b.node->outputs.size(); ++i) {
     const ir::Value* v = b.node->outputs[i];
     results.emplace_back(v->dtype, ir::staticDims(v->shape));
-    keep.push_back(cuda::backend().allocate(results.back().bytes()));
-    cudaMemset(keep.back().get(), 0xff, results.back().bytes());  // NaN poison: every element must be written
-    out[i] = cpu::makeView(keep.back().get(), v->dtype, results.back().dims());
+    keep.push_back(cuda::backend().allocate(results.back().bytes() + offset));
+    uint8_t* data = static_cast<uint8_t*>(keep.back().get()) + offset;
+    cudaMemset(data, 0xff, results.back().bytes());  // NaN poison: every element must be written
+    out[i] = cpu::makeView(data, v->dtype, results.back().dims());
   }
   std::shared_ptr<void> workspace = cuda::backend().allocate(kernel->workspaceBytes());
   std::shared_ptr<void> libs = cuda::backend().createLibraries();

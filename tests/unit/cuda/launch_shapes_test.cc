@@ -54,6 +54,70 @@ TEST(CudaLaunchShapes, BroadcastStridesReproduceTheReference) {
   }
 }
 
+TEST(CudaLaunchShapes, BroadcastPeriodsReproduceTheReference) {
+  struct Case {
+    Dims a, b;
+    int64_t aPeriod, bPeriod;  //!< 0: the operand needs the index walk
+  };
+  for (const Case& c : std::vector<Case>{
+           {{2, 3, 4}, {2, 3, 4}, 24, 24},      // same shape
+           {{2, 3, 4}, {1}, 24, 1},             // a scalar
+           {{}, {2, 3}, 1, 6},                  // a rank-0 scalar first
+           {{2, 3, 4}, {4}, 24, 4},             // a bias row
+           {{5, 7, 6}, {1, 7, 6}, 210, 42},     // a positional table
+           {{5, 7, 6}, {7, 1}, 210, 0},         // broadcast along the last axis: walked
+           {{2, 1, 5}, {3, 1}, 0, 0},           // both broadcast
+           {{4, 1, 3}, {4, 5, 3}, 0, 60},       // broadcast in the middle
+           {{1, 1, 3}, {2, 1, 1, 3}, 3, 6},     // size-1 axes everywhere
+       }) {
+    OpSpec s;
+    s.op = "Add";
+    s.inputs = {dyn(randomTensor(c.a, 1)), dyn(randomTensor(c.b, 2))};
+    ir::Tensor want = runTactic(s, "Add.ref")[0];
+    BroadcastShape bs = cuda::broadcastShape(c.a, c.b, want.dims());
+    const std::string what = ir::toString(c.a) + " + " + ir::toString(c.b);
+    EXPECT_EQ(bs.aPeriod, c.aPeriod) << what;
+    EXPECT_EQ(bs.bPeriod, c.bPeriod) << what;
+    if (bs.aPeriod == 0 || bs.bPeriod == 0) continue;
+    // binaryPeriodicKernel's indexing, on the host: y[i] = a[i % aPeriod] + b[i % bPeriod].
+    const float *a = s.inputs[0].value.as<float>(), *b = s.inputs[1].value.as<float>();
+    std::vector<float> got(static_cast<std::size_t>(want.numel()));
+    for (int64_t i = 0; i < want.numel(); ++i) got[i] = a[i % bs.aPeriod] + b[i % bs.bPeriod];
+    EXPECT_TRUE(near(ir::Tensor::fromFloat(got, want.dims()), want, 0, 0)) << what;
+  }
+}
+
+TEST(CudaLaunchShapes, CollapsedBroadcastWalksTheSameElements) {
+  struct Case {
+    Dims a, b;
+    int32_t rank;  //!< after collapsing
+  };
+  for (const Case& c : std::vector<Case>{
+           {{2, 12, 8, 8}, {2, 1, 1, 8}, 3},   // BERT's additive mask over the scores
+           {{2, 3, 4, 5}, {2, 3, 4, 5}, 1},    // same shape: one dim
+           {{2, 3, 4, 5}, {1, 3, 1, 1}, 3},    // a channel scale (NCHW)
+           {{2, 1, 5}, {3, 1}, 3},
+           {{4, 1, 1, 3}, {1, 5, 7, 1}, 3},    // [4, 35, 3]: a walks 4 and 3, b the 35
+           {{1, 1}, {1}, 1},                   // one element
+           {{}, {}, 1},
+           {{6, 1, 7}, {1, 1, 7}, 2},
+       }) {
+    OpSpec s;
+    s.op = "Add";
+    s.inputs = {dyn(randomTensor(c.a, 1)), dyn(randomTensor(c.b, 2))};
+    ir::Tensor want = runTactic(s, "Add.ref")[0];
+    BroadcastShape bs = cuda::broadcastShape(c.a, c.b, want.dims());
+    const int64_t aPeriod = bs.aPeriod, bPeriod = bs.bPeriod;
+    cuda::collapseBroadcast(bs);
+    const std::string what = ir::toString(c.a) + " + " + ir::toString(c.b);
+    EXPECT_EQ(bs.rank, c.rank) << what;
+    EXPECT_EQ(bs.aPeriod, aPeriod) << what;
+    EXPECT_EQ(bs.bPeriod, bPeriod) << what;
+    std::vector<float> got = replayBroadcastAdd(bs, s.inputs[0].value.as<float>(), s.inputs[1].value.as<float>());
+    EXPECT_TRUE(near(ir::Tensor::fromFloat(got, want.dims()), want, 0, 0)) << what;
+  }
+}
+
 TEST(CudaLaunchShapes, BroadcastRefusesMismatchAndHighRank) {
   EXPECT_THROW(cuda::broadcastShape({3}, {4}, {4}), Error);
   EXPECT_THROW(cuda::broadcastShape(Dims(9, 1), {1}, Dims(9, 1)), Error);

@@ -179,6 +179,46 @@ TEST(FuseBiasActivation, ResidualNeedsTheOutputShape) {
   EXPECT_EQ(n.g->nodes().size(), 2u);
 }
 
+//! x @ W + b + r (BERT's output projection and residual), optionally then Relu.
+std::unique_ptr<ir::Graph> matMulResidual(bool relu, std::vector<int64_t> residualDims) {
+  Net n;
+  ir::Value* x = n.input("x", {2, 3, 4});
+  ir::Value* r = n.input("r", residualDims);
+  ir::Value* y = n.node("MatMul", {x, n.constant("w", randomTensor({4, 5}, 21))});
+  y = n.node("Add", {y, n.constant("b", randomTensor({5}, 22))});
+  y = n.node("Add", {r, y}, {}, relu ? "" : "y");
+  if (relu) y = n.node("Relu", {y}, {}, "y");
+  n.output(y);
+  return std::move(n.g);
+}
+
+TEST(FuseBiasActivation, MatMulResidualOnlyInDeviceBuilds) {
+  for (bool relu : {false, true}) {
+    auto g = matMulResidual(relu, {2, 3, 5});
+    PassContext device;
+    device.cpuFusions = false;
+    EXPECT_TRUE(fuseBiasActivation(*g, device));
+    ASSERT_EQ(opList(*g), std::vector<std::string>{"MatMul"});
+    const ir::Node& mm = *g->nodes()[0];
+    ASSERT_EQ(mm.inputs.size(), 4u);
+    EXPECT_EQ(mm.inputs[2]->name, "b");
+    EXPECT_EQ(mm.inputs[3]->name, "r");
+    EXPECT_EQ(mm.outputs[0]->name, "y");
+    EXPECT_EQ(mm.s("kiln_act", ""), relu ? "Relu" : "");
+
+    auto cpu = matMulResidual(relu, {2, 3, 5});
+    PassContext host;  // the CPU's MatMul kernels read no residual: the Add stays
+    EXPECT_TRUE(fuseBiasActivation(*cpu, host));
+    EXPECT_EQ(opList(*cpu), (relu ? std::vector<std::string>{"MatMul", "Add", "Relu"}
+                                  : std::vector<std::string>{"MatMul", "Add"}));
+  }
+  auto broadcast = matMulResidual(false, {1, 3, 5});  // broadcasts over the batch: no residual
+  PassContext device;
+  device.cpuFusions = false;
+  EXPECT_TRUE(fuseBiasActivation(*broadcast, device));  // the bias still fuses
+  EXPECT_EQ(opList(*broadcast), (std::vector<std::string>{"MatMul", "Add"}));
+}
+
 //! PyTorch's erf GELU after x @ W + b, in the three orders exporters write.
 ir::Value* erfGelu(Net& n, ir::Value* x, int order) {
   ir::Value* e = n.node("Erf", {n.node("Div", {x, n.scalar("sqrt2", 1.4142135f)})});

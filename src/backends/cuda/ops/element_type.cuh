@@ -18,6 +18,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdint>
+
 #include "backends/cuda/ops/kernels.h"
 
 namespace kiln::cuda::kernels {
@@ -53,5 +55,16 @@ template <typename T>
 __device__ __forceinline__ float load(const T* p, int64_t i) { return toFloat(p[i]); }
 template <typename T>
 __device__ __forceinline__ void store(T* p, int64_t i, float v) { p[i] = fromFloat<T>(v); }
+
+//! V elements of T, loaded and stored as one access: 16 bytes (float4, 8 halves,
+//! 8 bf16) when V = kVec16<T>. The pointer must be aligned to the vector.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Vec {
+  T v[V];
+};
+template <typename T>
+constexpr int kVec16 = 16 / sizeof(T);
+
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace kiln::cuda::kernels

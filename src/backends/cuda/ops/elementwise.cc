@@ -1,4 +1,4 @@
-// Unary ops and activations, and broadcasting binary ops, FP32/FP16/BF16 (kernels.cu; FP32 math).
+// Unary ops and activations, and broadcasting binary ops, FP32/FP16/BF16 (elementwise.cu; FP32 math).
 // The fused activation of a binary node (kiln_act) is applied in the same pass.
 #include <cmath>
 #include <limits>
@@ -88,6 +88,7 @@ class BinaryKernel final : public backends::DeviceKernel {
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     // Host arithmetic per run (shapes may change within a profile); no allocation beyond the vectors.
     kernels::BroadcastShape s = broadcastShape(in[0].shape(), in[1].shape(), out[0].shape());
+    collapseBroadcast(s);
     kernels::binary(in[0].data, in[1].data, out[0].data, s, op_, then_, elem_, streamOf(launch));
   }
 

@@ -2,7 +2,9 @@
 // FP32 (compute CUBLAS_COMPUTE_32F, or CUBLAS_COMPUTE_32F_FAST_TF32 where the
 // build allowed TF32: node attribute kiln_tf32), or FP16/BF16 with FP32
 // accumulation (CUBLAS_COMPUTE_32F; alpha/beta FP32). Epilogues: bias (Gemm's C of N
-// elements with beta 1, MatMul's fused `bias`), ReLU, and GELU (cuBLASLt's is
+// elements with beta 1, MatMul's fused `bias`; MatMul's fused residual, its 4th
+// input, is cuBLASLt's C with beta 1, added before the bias and the
+// activation, the fusion's order), ReLU, and GELU (cuBLASLt's is
 // the tanh form, so only kiln_act "GeluTanh" maps to it; other activations
 // run as one Kiln pass after the product). A full C [M,N]
 // goes in as cuBLASLt's C with beta. Descriptors and the algorithm are made
@@ -107,13 +109,21 @@ bool configFor(const ir::Node& n, GemmConfig* c) {
       else if (cs == ys) c->cInput = 2;
       else return false;  // C broadcast along N, or a scalar: not mapped yet
     }
-  } else if (n.inputs.size() > 2 && n.inputs[2]) {
-    // The fused MatMul bias: the epilogue reads N values, so it must be [N] (or [1, ..., 1, N]).
-    const ir::Shape& bs = n.inputs[2]->shape;
-    if (bs.empty() || ys.empty() || !(bs.back() == ys.back())) return false;
-    for (std::size_t i = 0; i + 1 < bs.size(); ++i)
-      if (!(bs[i].known() && bs[i].value == 1)) return false;
-    c->biasInput = 2;
+  } else {
+    if (n.inputs.size() > 2 && n.inputs[2]) {
+      // The fused MatMul bias: the epilogue reads N values, so it must be [N] (or [1, ..., 1, N]).
+      const ir::Shape& bs = n.inputs[2]->shape;
+      if (bs.empty() || ys.empty() || !(bs.back() == ys.back())) return false;
+      for (std::size_t i = 0; i + 1 < bs.size(); ++i)
+        if (!(bs[i].known() && bs[i].value == 1)) return false;
+      c->biasInput = 2;
+    }
+    if (n.inputs.size() > 3 && n.inputs[3]) {
+      // The fused residual (the output's shape, the schema checked): cuBLASLt's C with beta 1.
+      if (n.inputs[3]->shape.size() != ys.size()) return false;
+      c->cInput = 3;
+      c->beta = 1.f;
+    }
   }
   const std::string act = n.s("kiln_act", "");
   if (epilogueFor(act, c->biasInput >= 0, &c->epilogue)) return true;

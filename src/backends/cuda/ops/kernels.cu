@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <type_traits>
 
+#include "backends/cuda/ops/activation.cuh"
 #include "backends/cuda/ops/element_type.cuh"
 #include "backends/cuda/ops/kernels.h"
 
@@ -12,76 +13,6 @@ namespace kiln::cuda::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-
-//! Whether element offsets below `n` fit the 32-bit index walks (with room for
-//! a grid stride past the end).
-inline bool fitsIn32(int64_t n) { return n >= 0 && n < (int64_t{1} << 31); }
-
-__device__ __forceinline__ float applyUnary(const UnaryParams& p, float x) {
-  switch (p.op) {
-    case Unary::kIdentity: return x;
-    case Unary::kRelu: return x > 0.f ? x : 0.f;
-    case Unary::kLeakyRelu: return x >= 0.f ? x : p.alpha * x;
-    case Unary::kSigmoid: return 1.f / (1.f + expf(-x));
-    case Unary::kTanh: return tanhf(x);
-    case Unary::kGeluErf: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-    case Unary::kGeluTanh: return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case Unary::kErf: return erff(x);
-    case Unary::kExp: return expf(x);
-    case Unary::kLog: return logf(x);
-    case Unary::kSqrt: return sqrtf(x);
-    case Unary::kReciprocal: return 1.f / x;
-    case Unary::kNeg: return -x;
-    case Unary::kAbs: return fabsf(x);
-    case Unary::kClip: return fminf(fmaxf(x, p.alpha), p.beta);
-    case Unary::kHardSigmoid: return fmaxf(0.f, fminf(1.f, p.alpha * x + p.beta));
-    case Unary::kHardSwish: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
-    case Unary::kSilu: return x / (1.f + expf(-x));
-    case Unary::kSoftplus: return x > 20.f ? x : log1pf(expf(x));
-  }
-  return x;
-}
-
-__device__ __forceinline__ float applyBinary(Binary op, float a, float b) {
-  switch (op) {
-    case Binary::kAdd: return a + b;
-    case Binary::kSub: return a - b;
-    case Binary::kMul: return a * b;
-    case Binary::kDiv: return a / b;
-    case Binary::kMax: return fmaxf(a, b);
-    case Binary::kMin: return fminf(a, b);
-    case Binary::kPow: return powf(a, b);
-  }
-  return a;
-}
-
-template <typename T>
-__global__ void unaryKernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, UnaryParams p) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    store(y, i, applyUnary(p, load(x, i)));
-}
-
-template <typename T>
-__global__ void binaryFlatKernel(const T* a, const T* b, T* y, int64_t n, Binary op, UnaryParams then) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    store(y, i, applyUnary(then, applyBinary(op, load(a, i), load(b, i))));
-}
-
-template <typename T, typename Idx>
-__global__ void binaryBroadcastKernel(const T* a, const T* b, T* y, Idx n, BroadcastShape s, Binary op,
-                                      UnaryParams then) {
-  for (Idx i = blockIdx.x * Idx(blockDim.x) + threadIdx.x; i < n; i += Idx(gridDim.x) * blockDim.x) {
-    Idx rest = i, ia = 0, ib = 0;
-    for (int d = s.rank - 1; d >= 0; --d) {
-      const Idx dim = Idx(s.dims[d]);
-      Idx coord = rest % dim;
-      rest /= dim;
-      ia += coord * Idx(s.aStrides[d]);
-      ib += coord * Idx(s.bStrides[d]);
-    }
-    store(y, i, applyUnary(then, applyBinary(op, load(a, ia), load(b, ib))));
-  }
-}
 
 // One block per (outer, inner) row: max, sum of exp, then write; the row is
 // read three times from global memory (L2-resident for the sizes that matter here).
@@ -195,22 +126,6 @@ __global__ void rowMeanKernel(const T* x, T* y, int64_t hw) {
   if (threadIdx.x == 0) store(y, blockIdx.x, scratch[0] / float(hw));
 }
 
-// Idx: uint32_t where every offset fits (the launcher checks), else int64_t:
-// 64-bit division is emulated on the GPU and made these index walks the
-// slowest layers of a ViT (measured on the H200: 9.2 of 30.7 ms at batch 64).
-template <typename T, typename Idx>
-__global__ void transposeKernel(const T* x, T* y, Idx n, TransposeShape s) {
-  for (Idx i = blockIdx.x * Idx(blockDim.x) + threadIdx.x; i < n; i += Idx(gridDim.x) * blockDim.x) {
-    Idx rest = i, src = 0;
-    for (int d = s.rank - 1; d >= 0; --d) {
-      const Idx dim = Idx(s.dims[d]);
-      src += rest % dim * Idx(s.inStrides[d]);
-      rest /= dim;
-    }
-    y[i] = x[src];
-  }
-}
-
 template <typename T>
 __global__ void channelBiasActKernel(T* y, const T* bias, const T* residual, int64_t total, int64_t c, int64_t hw,
                                      UnaryParams act) {
@@ -229,7 +144,7 @@ __global__ void gatherKernel(const T* data, const I* idx, T* y, Idx outer, Idx d
     Idx in = i % inner, k = i / inner % count, o = i / (inner * count);
     int64_t j = int64_t(idx[k]);
     if (j < 0) j += int64_t(dim);
-    y[i] = j >= 0 && j < int64_t(dim) ? data[(o * dim + Idx(j)) * inner + in] : T(0);
+    y[i] = j >= 0 && j < int64_t(dim) ? data[(o * dim + Idx(j)) * inner + in] : T{};
   }
 }
 
@@ -265,7 +180,7 @@ __device__ float blockSum(float v, float* scratch) {
 }
 
 // One block per row; mean then variance (two passes over the row, numerically
-// as the CPU reference).
+// as the CPU reference). For rows longer than norm.cu's warp kernel holds.
 template <typename T>
 __global__ void layerNormKernel(const T* x, const T* scale, const T* bias, T* y, int64_t cols, float eps) {
   __shared__ float scratch[kThreads];
@@ -310,17 +225,42 @@ __global__ void castKernel(const From* x, To* y, int64_t n) {
     y[i] = convertElement<From, To>(x[i]);
 }
 
+// kCastVec elements per thread and access (an engine's FP32 <-> FP16 IO casts:
+// 16-byte loads, 8-byte stores); the launcher checks both pointers' alignment.
+constexpr int kCastVec = 4;
+template <typename From, typename To>
+__global__ void castVecKernel(const From* x, To* y, int64_t n) {
+  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, step = int64_t(gridDim.x) * blockDim.x;
+  const int64_t vectors = n / kCastVec;
+  for (int64_t i = first; i < vectors; i += step) {
+    const Vec<From, kCastVec> in = reinterpret_cast<const Vec<From, kCastVec>*>(x)[i];
+    Vec<To, kCastVec> out;
+#pragma unroll
+    for (int j = 0; j < kCastVec; ++j) out.v[j] = convertElement<From, To>(in.v[j]);
+    reinterpret_cast<Vec<To, kCastVec>*>(y)[i] = out;
+  }
+  for (int64_t i = vectors * kCastVec + first; i < n; i += step) y[i] = convertElement<From, To>(x[i]);
+}
+
+template <typename From, typename To>
+void launchCast(const From* x, To* y, int64_t n, cudaStream_t s) {
+  const bool vector = reinterpret_cast<uintptr_t>(x) % (kCastVec * sizeof(From)) == 0 &&
+                      reinterpret_cast<uintptr_t>(y) % (kCastVec * sizeof(To)) == 0;
+  if (vector) castVecKernel<<<gridFor((n + kCastVec - 1) / kCastVec), kThreads, 0, s>>>(x, y, n);
+  else castKernel<<<gridFor(n), kThreads, 0, s>>>(x, y, n);
+}
+
 template <typename From>
 void castFrom(const From* x, void* y, CastType to, int64_t n, cudaStream_t s) {
   switch (to) {
-    case CastType::kFloat: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<float*>(y), n); break;
-    case CastType::kInt32: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int32_t*>(y), n); break;
-    case CastType::kInt64: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int64_t*>(y), n); break;
-    case CastType::kBool: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<bool*>(y), n); break;
-    case CastType::kUInt8: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<uint8_t*>(y), n); break;
-    case CastType::kInt8: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<int8_t*>(y), n); break;
-    case CastType::kHalf: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<__half*>(y), n); break;
-    case CastType::kBF16: castKernel<<<gridFor(n), kThreads, 0, s>>>(x, static_cast<__nv_bfloat16*>(y), n); break;
+    case CastType::kFloat: launchCast(x, static_cast<float*>(y), n, s); break;
+    case CastType::kInt32: launchCast(x, static_cast<int32_t*>(y), n, s); break;
+    case CastType::kInt64: launchCast(x, static_cast<int64_t*>(y), n, s); break;
+    case CastType::kBool: launchCast(x, static_cast<bool*>(y), n, s); break;
+    case CastType::kUInt8: launchCast(x, static_cast<uint8_t*>(y), n, s); break;
+    case CastType::kInt8: launchCast(x, static_cast<int8_t*>(y), n, s); break;
+    case CastType::kHalf: launchCast(x, static_cast<__half*>(y), n, s); break;
+    case CastType::kBF16: launchCast(x, static_cast<__nv_bfloat16*>(y), n, s); break;
   }
 }
 
@@ -365,16 +305,23 @@ void resizeNearest(const void* x, void* y, int32_t elementBytes, const ResizePar
 void gather(const void* data, const void* indices, bool indices64, void* y, int64_t outer, int64_t dim,
             int64_t count, int64_t inner, int32_t elementBytes, cudaStream_t stream) {
   if (outer * count * inner <= 0) return;
-  switch (elementBytes) {
+  // Each gathered slice is `inner` contiguous elements: moved in the widest word
+  // (up to 16 bytes) that divides it and both pointers (ViT's q/k/v split: one
+  // index, slices of megabytes).
+  const int32_t w = widestWord(elementBytes, {static_cast<uint64_t>(inner * elementBytes), reinterpret_cast<uintptr_t>(data),
+                                               reinterpret_cast<uintptr_t>(y)});
+  inner = inner * elementBytes / w;
+  switch (w) {
     case 1: launchGather<uint8_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
     case 2: launchGather<uint16_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
     case 4: launchGather<uint32_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
-    default: launchGather<uint64_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
+    case 8: launchGather<uint64_t>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
+    default: launchGather<uint4>(data, indices, indices64, y, outer, dim, count, inner, stream); break;
   }
 }
 
-void layerNorm(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols, float eps,
-               Elem elem, cudaStream_t stream) {
+void layerNormBlock(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols,
+                    float eps, Elem elem, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -424,32 +371,6 @@ int64_t gridFor(int64_t n, int threads) {
   return blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks);
 }
 
-void unary(const void* x, void* y, int64_t n, UnaryParams p, Elem elem, cudaStream_t stream) {
-  if (n <= 0) return;
-  dispatchElem(elem, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    unaryKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, p);
-  });
-}
-
-void binary(const void* a, const void* b, void* y, const BroadcastShape& s, Binary op, UnaryParams then, Elem elem,
-            cudaStream_t stream) {
-  int64_t n = 1;
-  for (int d = 0; d < s.rank; ++d) n *= s.dims[d];
-  if (n <= 0) return;
-  dispatchElem(elem, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T *ta = static_cast<const T*>(a), *tb = static_cast<const T*>(b);
-    T* ty = static_cast<T*>(y);
-    if (s.sameShape)
-      binaryFlatKernel<T><<<gridFor(n), kThreads, 0, stream>>>(ta, tb, ty, n, op, then);
-    else if (fitsIn32(n))  // the operands are no larger than y: their offsets fit too
-      binaryBroadcastKernel<T, uint32_t><<<gridFor(n), kThreads, 0, stream>>>(ta, tb, ty, uint32_t(n), s, op, then);
-    else
-      binaryBroadcastKernel<T, int64_t><<<gridFor(n), kThreads, 0, stream>>>(ta, tb, ty, n, s, op, then);
-  });
-}
-
 void softmax(const void* x, void* y, int64_t outer, int64_t axis, int64_t inner, bool logSoftmax, Elem elem,
              cudaStream_t stream) {
   int64_t rows = outer * inner;
@@ -491,25 +412,6 @@ void rowMean(const void* x, void* y, int64_t rows, int64_t hw, Elem elem, cudaSt
     using T = typename decltype(tag)::type;
     rowMeanKernel<T><<<rows, kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), hw);
   });
-}
-
-void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShape& s, cudaStream_t stream) {
-  int64_t n = 1;
-  for (int d = 0; d < s.rank; ++d) n *= s.dims[d];
-  if (n <= 0) return;
-  auto launch = [&](auto word) {
-    using W = decltype(word);
-    const W* in = static_cast<const W*>(x);
-    W* out = static_cast<W*>(y);
-    if (fitsIn32(n)) transposeKernel<W, uint32_t><<<gridFor(n), kThreads, 0, stream>>>(in, out, uint32_t(n), s);
-    else transposeKernel<W, int64_t><<<gridFor(n), kThreads, 0, stream>>>(in, out, n, s);
-  };
-  switch (elementBytes) {
-    case 1: launch(uint8_t{}); break;
-    case 2: launch(uint16_t{}); break;
-    case 4: launch(uint32_t{}); break;
-    default: launch(uint64_t{}); break;
-  }
 }
 
 }  // namespace kiln::cuda::kernels

@@ -8,10 +8,27 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 namespace kiln::cuda::kernels {
 
 constexpr int kMaxRank = 8;
+
+//! Whether element offsets below `n` fit the 32-bit index walks (with room for
+//! a grid stride past the end).
+inline bool fitsIn32(int64_t n) { return n >= 0 && n < (int64_t{1} << 31); }
+
+//! The widest word of 16, 8, 4 or 2 bytes (at least `elementBytes`, else
+//! `elementBytes`) dividing every value in `bytes` (sizes and addresses): what
+//! the data-movement kernels (gather, transpose) move per thread.
+inline int32_t widestWord(int32_t elementBytes, std::initializer_list<uint64_t> bytes) {
+  for (int32_t w = 16; w > elementBytes; w /= 2) {
+    bool fits = true;
+    for (uint64_t b : bytes) fits = fits && b % static_cast<uint64_t>(w) == 0;
+    if (fits) return w;
+  }
+  return elementBytes;
+}
 
 //! The floating storage types of Kiln's kernels (data pointers are void* of this type).
 enum class Elem : int32_t { kFloat, kHalf, kBF16 };
@@ -25,6 +42,7 @@ struct UnaryParams {
   Unary op = Unary::kIdentity;
   float alpha = 0, beta = 0;  //!< LeakyRelu alpha; Clip min/max; HardSigmoid alpha/beta
 };
+//! Elementwise kernels: elementwise.cu.
 void unary(const void* x, void* y, int64_t n, UnaryParams p, Elem elem, cudaStream_t stream);
 
 enum class Binary : int32_t { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow };
@@ -35,6 +53,11 @@ struct BroadcastShape {
   int64_t aStrides[kMaxRank] = {};
   int64_t bStrides[kMaxRank] = {};
   bool sameShape = false;  //!< a, b and y all alike: the flat kernel
+  //! Where an operand repeats with a period over y's flat index (it is y's
+  //! trailing dims, broadcast over the leading ones: same shape, a scalar, a
+  //! bias [N], a positional table [1, S, D]), operand[i % period] is its
+  //! element for y[i], and the kernel needs no index walk; 0: it does not.
+  int64_t aPeriod = 0, bPeriod = 0;
 };
 //! y = op(a, b) with broadcasting, then `then` applied (a fused activation).
 void binary(const void* a, const void* b, void* y, const BroadcastShape& shape, Binary op, UnaryParams then,
@@ -56,13 +79,13 @@ void pool2d(const void* x, void* y, const Pool2d& p, Elem elem, cudaStream_t str
 //! y[i] = mean of x[i*hw .. i*hw + hw) for i < rows.
 void rowMean(const void* x, void* y, int64_t rows, int64_t hw, Elem elem, cudaStream_t stream);
 
-//! Output dims and, per output dim, the stride in the input it reads from.
+//! Output dims and, per output dim, the stride in the input it reads from
+//! (Transpose's kernels and their plan: transpose_kernels.h).
 struct TransposeShape {
   int32_t rank = 0;
   int64_t dims[kMaxRank] = {};
   int64_t inStrides[kMaxRank] = {};
 };
-void transpose(const void* x, void* y, int32_t elementBytes, const TransposeShape& shape, cudaStream_t stream);
 
 //! y = act(y + bias[c] + residual) over NCHW-like [n, c, hw]; bias and residual (of y's type) may be null.
 void channelBiasAct(void* y, const void* bias, const void* residual, int64_t n, int64_t c, int64_t hw,
@@ -75,10 +98,14 @@ void channelBiasAct(void* y, const void* bias, const void* residual, int64_t n, 
 void gather(const void* data, const void* indices, bool indices64, void* y, int64_t outer, int64_t dim,
             int64_t count, int64_t inner, int32_t elementBytes, cudaStream_t stream);
 
+
 //! LayerNormalization over the last `cols` of each of `rows` rows: y = (x - mean) / sqrt(var + eps) * scale + bias
 //! (bias may be null), statistics in FP32; x, scale, bias and y all of type `elem`.
 void layerNorm(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols, float eps,
                Elem elem, cudaStream_t stream);
+//! The block-per-row kernel behind layerNorm (norm.cu) for rows longer than its warp kernel holds (1024).
+void layerNormBlock(const void* x, const void* scale, const void* bias, void* y, int64_t rows, int64_t cols,
+                    float eps, Elem elem, cudaStream_t stream);
 
 //! Element types Cast converts between.
 enum class CastType : int32_t { kFloat, kInt32, kInt64, kBool, kUInt8, kInt8, kHalf, kBF16 };

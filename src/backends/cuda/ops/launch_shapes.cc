@@ -6,6 +6,21 @@
 
 namespace kiln::cuda {
 
+int64_t broadcastPeriod(const kernels::BroadcastShape& s, const int64_t* strides) {
+  // Trailing dims read contiguously (stride = the product of the dims inside),
+  // then only broadcast (stride 0) dims; size-1 dims fit either way.
+  int64_t period = 1;
+  int d = s.rank - 1;
+  for (; d >= 0; --d) {
+    if (s.dims[d] == 1) continue;
+    if (strides[d] != period) break;
+    period *= s.dims[d];
+  }
+  for (; d >= 0; --d)
+    if (s.dims[d] != 1 && strides[d] != 0) return 0;
+  return period;
+}
+
 kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                                        const std::vector<int64_t>& out) {
   const std::size_t rank = out.size();
@@ -34,7 +49,39 @@ kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std:
   for (std::size_t k = 0; k < rank; ++k) s.dims[k] = out[k];
   strides(a, s.aStrides, "A");
   strides(b, s.bStrides, "B");
+  s.aPeriod = broadcastPeriod(s, s.aStrides);
+  s.bPeriod = broadcastPeriod(s, s.bStrides);
   return s;
+}
+
+void collapseBroadcast(kernels::BroadcastShape& s) {
+  kernels::BroadcastShape c = s;
+  c.rank = 0;
+  for (int d = 0; d < s.rank; ++d) {
+    if (s.dims[d] == 1 && s.rank > 1) continue;  // a size-1 output dim moves nothing
+    const int k = c.rank - 1;
+    // The previous kept dim and this one are one dim for an operand when it
+    // reads them contiguously, or broadcasts both.
+    auto joins = [&](const int64_t* kept, const int64_t* st) {
+      return kept[k] == st[d] * s.dims[d] || (kept[k] == 0 && st[d] == 0);
+    };
+    if (c.rank > 0 && joins(c.aStrides, s.aStrides) && joins(c.bStrides, s.bStrides)) {
+      c.dims[k] *= s.dims[d];
+      c.aStrides[k] = s.aStrides[d];
+      c.bStrides[k] = s.bStrides[d];
+      continue;
+    }
+    c.dims[c.rank] = s.dims[d];
+    c.aStrides[c.rank] = s.aStrides[d];
+    c.bStrides[c.rank] = s.bStrides[d];
+    ++c.rank;
+  }
+  if (c.rank == 0) {  // every dim was 1: one element
+    c.rank = 1;
+    c.dims[0] = 1;
+    c.aStrides[0] = c.bStrides[0] = 0;
+  }
+  s = c;
 }
 
 kernels::TransposeShape transposeShape(const std::vector<int64_t>& in, std::vector<int64_t> perm) {

@@ -16,6 +16,14 @@ namespace kiln::cuda {
 kernels::BroadcastShape broadcastShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                                        const std::vector<int64_t>& out);
 
+//! The period of an operand with `strides` over `s`'s dims (BroadcastShape::aPeriod), or 0.
+int64_t broadcastPeriod(const kernels::BroadcastShape& s, const int64_t* strides);
+
+//! Merges `s`'s adjacent dims that both operands read contiguously or both
+//! broadcast, and drops size-1 dims: the same flat walk with fewer divisions
+//! (what the binary kernel's index walk gets; periods and sameShape unchanged).
+void collapseBroadcast(kernels::BroadcastShape& s);
+
 //! Transpose of `in` by `perm` (empty: reversed axes).
 kernels::TransposeShape transposeShape(const std::vector<int64_t>& in, std::vector<int64_t> perm);
 

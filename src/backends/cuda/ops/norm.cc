@@ -1,4 +1,5 @@
-// LayerNormalization (output Y only; Mean/InvStdDev outputs not implemented), FP32/FP16/BF16 (statistics in FP32), one block per row.
+// LayerNormalization (output Y only; Mean/InvStdDev outputs not implemented), FP32/FP16/BF16 (statistics in FP32):
+// norm.cu, one warp per row up to 1024 elements (the row in registers), else one block per row.
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "core/error.h"

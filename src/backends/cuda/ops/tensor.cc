@@ -1,11 +1,12 @@
 // Data-movement ops on the device: Reshape/Flatten/Squeeze/Unsqueeze/Identity
 // (a device copy unless the memory planner aliased output and input),
-// Transpose and Gather (kernels.cu) and Concat (one 2-D copy per input), any dtype.
+// Transpose (transpose.cu: planned per run, transpose_kernels.h), Gather (kernels.cu) and Concat (one 2-D copy per input), any dtype.
 // Gather cannot raise on a bad index on the device: it writes zeros there.
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
 #include "backends/cuda/ops/tactic_util.h"
+#include "backends/cuda/ops/transpose_kernels.h"
 
 namespace kiln::cuda {
 namespace {
@@ -23,8 +24,17 @@ class TransposeKernel final : public backends::DeviceKernel {
  public:
   explicit TransposeKernel(std::vector<int64_t> perm) : perm_(std::move(perm)) {}
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
-    kernels::TransposeShape s = transposeShape(in[0].shape(), perm_);
-    kernels::transpose(in[0].data, out[0].data, static_cast<int32_t>(dtypeSize(in[0].dtype)), s, streamOf(launch));
+    const int32_t elementBytes = static_cast<int32_t>(dtypeSize(in[0].dtype));
+    const kernels::TransposePlan p =
+        kernels::planTranspose(transposeShape(in[0].shape(), perm_), elementBytes,
+                               reinterpret_cast<uintptr_t>(in[0].data), reinterpret_cast<uintptr_t>(out[0].data));
+    if (p.kind == kernels::TransposeKind::kCopy) {
+      const std::size_t bytes = static_cast<std::size_t>(p.words) * static_cast<std::size_t>(elementBytes);
+      if (bytes && in[0].data != out[0].data)
+        KILN_CUDA_CHECK(cudaMemcpyAsync(out[0].data, in[0].data, bytes, cudaMemcpyDeviceToDevice, streamOf(launch)));
+      return;
+    }
+    kernels::transpose(in[0].data, out[0].data, p, streamOf(launch));
   }
 
  private:
