@@ -46,8 +46,12 @@ void checkVector(const InferContext& ctx, std::size_t i, const Dim& len, const c
 void inferConv(InferContext& ctx) {
   const Node& node = ctx.node();
   requireFloating(ctx, 0, "input");
-  const Shape& x = ctx.in(0).shape;
-  Shape w = logicalWeightShape(ctx, 1);
+  // Channels-last (kiln_layout NHWC, the device layout pass): x, y and the
+  // residual are [N, spatial, C], the weight [K, spatial, C / group]; checked
+  // and inferred in the channels-first form, the output given back channels-last.
+  const bool last = channelsLast(node);
+  const Shape x = last ? toChannelsFirst(ctx.in(0).shape) : ctx.in(0).shape;
+  Shape w = last ? toChannelsFirst(logicalWeightShape(ctx, 1)) : logicalWeightShape(ctx, 1);
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   ctx.check(w.size() == x.size(), "weight has rank ", w.size(), ", input has rank ", x.size());
   if (!node.has("kiln_packed")) requireFloating(ctx, 1, "weight");
@@ -75,13 +79,13 @@ void inferConv(InferContext& ctx) {
   }
   checkVector(ctx, 2, w[0], "bias");
   if (ctx.hasInput(3)) {  // fused residual: same shape as the output
-    const Shape& r = ctx.in(3).shape;
+    const Shape r = last ? toChannelsFirst(ctx.in(3).shape) : ctx.in(3).shape;
     requireFloating(ctx, 3, "residual");
     bool ok = r.size() == out.size();
     for (std::size_t i = 0; ok && i < r.size(); ++i) ok = !(r[i].known() && out[i].known()) || r[i] == out[i];
     ctx.check(ok, "residual has shape ", toString(r), ", output has ", toString(out));
   }
-  ctx.setOutput(0, ctx.in(0).dtype, out);
+  ctx.setOutput(0, ctx.in(0).dtype, last ? toChannelsLast(out) : out);
 }
 
 void inferConvTranspose(InferContext& ctx) {

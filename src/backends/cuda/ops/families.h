@@ -27,6 +27,7 @@ cudaStream_t pluginStream(const backends::DeviceLaunch& launch);
 void registerLogicalTactics(TacticList& out);      // Equal/Less/Greater(OrEqual), And/Or/Xor, Not
 void registerWhereTactics(TacticList& out);        // Where
 void registerSplitTactics(TacticList& out);        // Split
+void registerLayoutTactics(TacticList& out);       // Transpose.tiled (batched 2-D: NCHW <-> NHWC)
 
 }  // namespace kiln::cuda
 
