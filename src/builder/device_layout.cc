@@ -105,12 +105,12 @@ class Rewriter {
     return out;
   }
 
-  //! `n` writes output 0 in the permuted layout `inner`; a Transpose `perm`
+  //! `n` writes output `k` in the permuted layout `inner`; a Transpose `perm`
   //! gives the original value back (its name and consumers unchanged).
-  void transposeOutput(ir::Node& n, const std::vector<int64_t>& perm, const std::string& base) {
-    ir::Value* y = n.outputs[0];
+  void transposeOutput(ir::Node& n, const std::vector<int64_t>& perm, const std::string& base, std::size_t k = 0) {
+    ir::Value* y = n.outputs[k];
     ir::Value* inner = g_.addValue(y->name + "/nhwc", y->dtype, permuteShape(y->shape, inverse(perm)));
-    n.outputs[0] = inner;
+    n.outputs[k] = inner;
     inner->producer = &n;
     ir::Node* t = g_.addNode("Transpose", nodeName(base), {inner}, {y});
     t->attrs["perm"] = perm;
@@ -161,7 +161,7 @@ class Rewriter {
         if (n.inputs[j]) all.push_back(j);
       return all;
     }
-    if (unaryOps().count(n.op) || n.op == "Concat" || isPool(n.op) || n.op == "Resize") return {0};
+    if (unaryOps().count(n.op) || isPool(n.op) || n.op == "Resize" || n.op == "Split") return {0};
     return {};
   }
 
@@ -169,12 +169,13 @@ class Rewriter {
   //! commutes with a Transpose once its per-axis inputs (roi, scales, sizes:
   //! constants) are reordered; not with `axes` or a keep-aspect-ratio policy.
   static bool resizeMovable(const ir::Node& n, std::size_t rank) {
-    if (n.has("axes") || n.s("keep_aspect_ratio_policy", "stretch") != "stretch" || n.i("antialias", 0) != 0) return false;
+    if (n.has("axes") || n.s("keep_aspect_ratio_policy", "stretch") != "stretch" || n.i("antialias", 0) != 0)
+      return false;
     for (std::size_t j = 1; j < n.inputs.size(); ++j) {
       const ir::Value* v = n.inputs[j];
       if (!v) continue;
       if (!v->isConstant() || v->constant->dims().size() != 1) return false;
-      const int64_t len = v->constant->numel(), want = j == 1 ? 2 * static_cast<int64_t>(rank) : static_cast<int64_t>(rank);
+      const int64_t r = static_cast<int64_t>(rank), len = v->constant->numel(), want = j == 1 ? 2 * r : r;
       if (len != 0 && len != want) return false;
     }
     return true;
@@ -197,9 +198,10 @@ class Rewriter {
   bool push(ir::Node& t, ir::Node& n) {
     const std::vector<int64_t> perm = t.ints("perm");  // y = transpose(y', perm)
     const std::vector<int64_t> inv = inverse(perm);
-    if (n.outputs.size() != 1 || !n.outputs[0]) return false;
     const std::size_t rank = perm.size();
-    if (n.outputs[0]->shape.size() != rank) return false;
+    if (n.outputs.empty() || (n.outputs.size() != 1 && n.op != "Split")) return false;
+    for (const ir::Value* y : n.outputs)  // a network output's Transpose could only move, never cancel
+      if (!y || y->shape.size() != rank || g_.isGraphOutput(y)) return false;
     std::vector<std::size_t> data = n.op == "Concat" ? std::vector<std::size_t>{} : dataInputs(n);
     if (n.op == "Concat")
       for (std::size_t j = 0; j < n.inputs.size(); ++j) data.push_back(j);
@@ -229,7 +231,7 @@ class Rewriter {
       for (std::size_t j = 1; j < n.inputs.size(); ++j)
         if (n.inputs[j] && n.inputs[j]->constant->numel() > 0)
           n.inputs[j] = g_.addConstant(n.inputs[j]->name + "/nhwc", reorderPerAxis(*n.inputs[j]->constant, inv));
-    if (n.op == "Concat") {
+    if (n.op == "Concat" || n.op == "Split") {  // the same axis of y, as an axis of y'
       int64_t axis = n.i("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(rank);
       n.attrs["axis"] = perm[axis];
@@ -239,7 +241,7 @@ class Rewriter {
       ++result_.channelsLastLayers;
       result_.log.push_back(strCat("layout: ", n.describe(), " runs NHWC"));
     }
-    transposeOutput(n, perm, n.name + "/kiln_to_nchw");
+    for (std::size_t k = 0; k < n.outputs.size(); ++k) transposeOutput(n, perm, n.name + "/kiln_to_nchw", k);
     return true;
   }
 
@@ -290,7 +292,8 @@ bool channelsLastCandidate(const ir::Node& n, const LayoutOptions& o) {
   const DType t = n.inputs[0]->dtype;
   if (!(t == DType::kHALF || t == DType::kBF16 || (o.fp32 && t == DType::kFLOAT))) return false;
   if (n.inputs[0]->shape.size() != 4) return false;
-  if (n.op == "Conv") return n.input(1) && n.inputs[1]->isConstant() && n.inputs[1]->shape.size() == 4 && !n.has("kiln_packed");
+  if (n.op == "Conv")
+    return n.input(1) && n.inputs[1]->isConstant() && n.inputs[1]->shape.size() == 4 && !n.has("kiln_packed");
   if (n.op == "MaxPool") return n.inputs.size() == 1;
   return n.op == "AveragePool" || n.op == "GlobalAveragePool";
 }

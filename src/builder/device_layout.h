@@ -14,9 +14,12 @@
 //    that do not care about the layout: unary elementwise ops and Cast,
 //    binary elementwise ops whose other operands are transposed alike or are
 //    constants (permuted here; per-channel biases and scalars included),
-//    Concat (its axis moved), and MaxPool / AveragePool / GlobalAveragePool
-//    where a device tactic supports their NHWC form. A ResNet is then NHWC
-//    from the first Transpose (after the input) to the one before its head.
+//    Concat and Split (their axis moved), Resize without `axes` (its roi,
+//    scales and sizes reordered), and MaxPool / AveragePool /
+//    GlobalAveragePool where a device tactic supports their NHWC form; never
+//    past a layer that writes a network output (the Transpose could not
+//    cancel there). A ResNet is then NHWC from the first Transpose (after the
+//    input) to the one before its head.
 //  - Network inputs and outputs keep their names, shapes and layouts.
 #pragma once
 #include <functional>

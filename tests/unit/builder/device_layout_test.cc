@@ -255,6 +255,41 @@ TEST(DeviceLayout, NearestResizeCommutesWithItsScalesReordered) {
   for (std::size_t i = 0; i < wv.size(); ++i) EXPECT_NEAR(wv[i], gv[i], 1e-5f * (1.f + std::fabs(wv[i]))) << i;
 }
 
+TEST(DeviceLayout, SplitAndConcatMoveTheirAxis) {
+  ir::Graph g;  // x -> c0 -> Split(axis 1: 2 + 4) -> c1, c2 -> Concat(axis -3) -> Sigmoid -> y
+  ir::Value* x = g.addValue("x", DType::kFLOAT, {2, 3, 4, 5});
+  g.inputs.push_back(x);
+  auto w = [&](const char* name, std::vector<int64_t> dims) {
+    return g.addConstant(name, ir::Tensor::fromFloat(ramp(ir::numElements(dims), 1.f, 0.3f), dims));
+  };
+  ir::Value *a = g.addValue("a"), *s1 = g.addValue("s1"), *s2 = g.addValue("s2"), *b1 = g.addValue("b1");
+  ir::Value *b2 = g.addValue("b2"), *cat = g.addValue("cat"), *y = g.addValue("y");
+  g.addNode("Conv", "c0", {x, w("w0", {6, 3, 1, 1})}, {a});
+  ir::Node* split = g.addNode("Split", "split", {a, g.addConstant("sizes", ir::Tensor::fromInt64({2, 4}, {2}))}, {s1, s2});
+  split->attrs["axis"] = int64_t{1};
+  ir::Node* c1 = g.addNode("Conv", "c1", {s1, w("w1", {3, 2, 3, 3})}, {b1});
+  c1->attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
+  g.addNode("Conv", "c2", {s2, w("w2", {5, 4, 1, 1})}, {b2});
+  ir::Node* concat = g.addNode("Concat", "concat", {b1, b2}, {cat});
+  concat->attrs["axis"] = int64_t{-3};
+  g.addNode("Sigmoid", "sig", {cat}, {y});
+  ir::inferGraph(g);
+  g.outputs.push_back(y);
+  ir::Tensor in = ir::Tensor::fromFloat(ramp(120, 1.f, 0.7f), {2, 3, 4, 5});
+  const auto want = run(g, in);
+  assignDeviceLayouts(g, fp32(), all());
+  // In, and the one before Sigmoid: Sigmoid writes the network output, so the Transpose stays above it.
+  EXPECT_EQ(count(g, "Transpose"), 2);
+  EXPECT_EQ(named(g, "split")->i("axis", 0), 3);
+  EXPECT_EQ(named(g, "concat")->i("axis", 0), 3);
+  EXPECT_EQ(named(g, "sig")->inputs[0]->producer->op, "Transpose");
+  EXPECT_EQ(ir::toString(y->shape), ir::toString(ir::Shape{2, 8, 4, 5}));
+  const auto got = run(g, in);
+  std::vector<float> wv = want.at("y").toFloat(), gv = got.at("y").toFloat();
+  ASSERT_EQ(wv.size(), gv.size());
+  for (std::size_t i = 0; i < wv.size(); ++i) EXPECT_NEAR(wv[i], gv[i], 1e-5f * (1.f + std::fabs(wv[i]))) << i;
+}
+
 TEST(DeviceLayout, TrialHasThePermutedShapes) {
   Net net;
   LayoutTrial t = channelsLastTrial(*named(*net.g, "dw"));

@@ -222,36 +222,40 @@ TEST(ModelCoverageDir, EveryLayerOfEveryModelHasACudaTactic) {
     onnx::ImportResult imported =
         onnx::importModel(bytes.data(), bytes.size(), fs::path(path).parent_path().string(), g, builder::evaluateOnHost);
     ASSERT_TRUE(imported.ok) << "cannot import " << path;
-    PretendGpu gpu(/*survey=*/true);
-    surveyed().clear();
-    builder::BuildOptions o;
-    o.device = "cuda";
-    o.deviceBackend = &gpu;
-    o.log = [](ILogger::Severity, const std::string&) {};
-    std::vector<uint8_t> planBytes;
-    try {
-      planBytes = builder::buildPlan(g, o);
-    } catch (const Error& e) {
-      ADD_FAILURE() << e.what();
-      continue;
+    for (bool fp16 : {false, true}) {  // FP16: convs and pools channels-last (builder/device_layout.h)
+      PretendGpu gpu(/*survey=*/true);
+      surveyed().clear();
+      builder::BuildOptions o;
+      o.device = "cuda";
+      o.deviceBackend = &gpu;
+      o.fp16 = fp16;
+      o.log = [](ILogger::Severity, const std::string&) {};
+      std::vector<uint8_t> planBytes;
+      try {
+        planBytes = builder::buildPlan(g, o);
+      } catch (const Error& e) {
+        ADD_FAILURE() << e.what();
+        continue;
+      }
+      auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
+      plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
+      EXPECT_EQ(p.meta.device, "cuda");
+      std::map<std::string, int> tacticCounts;
+      std::string missing;
+      for (const auto& n : p.graph->nodes()) {
+        ++tacticCounts[n->tactic];
+        if (n->tactic.size() >= std::string(kSurveyTactic).size() &&
+            n->tactic.compare(n->tactic.size() - std::string(kSurveyTactic).size(), std::string::npos, kSurveyTactic) == 0)
+          missing += "\n  " + n->describe();
+        else
+          EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
+      }
+      EXPECT_TRUE(missing.empty()) << fs::path(path).filename().string() << ": layers without a CUDA tactic:" << missing;
+      std::cout << "[ info ] " << fs::path(path).filename().string() << (fp16 ? " fp16" : " fp32") << ": "
+                << p.graph->nodes().size() << " layers:";
+      for (const auto& [t, c] : tacticCounts) std::cout << " " << t << "x" << c;
+      std::cout << "\n";
     }
-    auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
-    plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
-    EXPECT_EQ(p.meta.device, "cuda");
-    std::map<std::string, int> tacticCounts;
-    std::string missing;
-    for (const auto& n : p.graph->nodes()) {
-      ++tacticCounts[n->tactic];
-      if (n->tactic.size() >= std::string(kSurveyTactic).size() &&
-          n->tactic.compare(n->tactic.size() - std::string(kSurveyTactic).size(), std::string::npos, kSurveyTactic) == 0)
-        missing += "\n  " + n->describe();
-      else
-        EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
-    }
-    EXPECT_TRUE(missing.empty()) << fs::path(path).filename().string() << ": layers without a CUDA tactic:" << missing;
-    std::cout << "[ info ] " << fs::path(path).filename().string() << ": " << p.graph->nodes().size() << " layers:";
-    for (const auto& [t, c] : tacticCounts) std::cout << " " << t << "x" << c;
-    std::cout << "\n";
   }
 }
 

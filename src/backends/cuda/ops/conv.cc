@@ -140,8 +140,8 @@ class ConvKernel final : public backends::DeviceKernel {
       const int64_t biasDims[4] = {1, y[1], 1, 1};
       tensor4d(p.bd, CUDNN_TENSOR_NCHW, type, biasDims);  // K contiguous values either way
       KILN_CUDA_CHECK(cudnnCreateActivationDescriptor(&p.ad.handle));
-      KILN_CUDA_CHECK(cudnnSetActivationDescriptor(
-          p.ad.handle, fusedIdentity_ ? CUDNN_ACTIVATION_IDENTITY : CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+      const cudnnActivationMode_t mode = fusedIdentity_ ? CUDNN_ACTIVATION_IDENTITY : CUDNN_ACTIVATION_RELU;
+      KILN_CUDA_CHECK(cudnnSetActivationDescriptor(p.ad.handle, mode, CUDNN_NOT_PROPAGATE_NAN, 0.0));
     }
   }
 

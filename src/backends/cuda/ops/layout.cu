@@ -133,7 +133,8 @@ void channelLastBiasAct(void* y, const void* bias, const void* residual, int64_t
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     constexpr int V = 16 / sizeof(T);
-    const bool vec = c % V == 0 && aligned(y, 16) && (!bias || aligned(bias, 16)) && (!residual || aligned(residual, 16));
+    const bool vec =
+        c % V == 0 && aligned(y, 16) && (!bias || aligned(bias, 16)) && (!residual || aligned(residual, 16));
     auto* yt = static_cast<T*>(y);
     auto* bt = static_cast<const T*>(bias);
     auto* rt = static_cast<const T*>(residual);

@@ -24,7 +24,8 @@ class PoolKernel final : public backends::DeviceKernel {
     }
     // The same geometry, from the channels-first view of the NHWC dims.
     const TensorView &x = in[0], &y = out[0];
-    const std::vector<int64_t> xs{x.dims[0], x.dims[3], x.dims[1], x.dims[2]}, ys{y.dims[0], y.dims[3], y.dims[1], y.dims[2]};
+    const std::vector<int64_t> xs{x.dims[0], x.dims[3], x.dims[1], x.dims[2]};
+    const std::vector<int64_t> ys{y.dims[0], y.dims[3], y.dims[1], y.dims[2]};
     kernels::pool2dNhwc(x.data, y.data, pool2dParams(desc_, attrs_, xs, ys), elem_, streamOf(launch));
   }
 
