@@ -11,6 +11,11 @@ namespace {
 
 constexpr int kTile = 32, kRowsPerPass = 8, kThreads = 256;
 
+// Idx: uint32_t where every offset fits (with room for a grid stride past the
+// end), else int64_t: 64-bit division is emulated on the GPU, and these
+// kernels divide per element (the channel of element i is i % c).
+inline bool fitsIn32(int64_t n) { return n >= 0 && n < (int64_t{1} << 31); }
+
 // One 32 x 32 tile of one batch per block (blockDim 32 x 8): read along cols,
 // written along rows; the +1 column keeps the shared-memory reads of a column
 // free of bank conflicts.
@@ -50,11 +55,11 @@ struct alignas(sizeof(T) * V) Vec {
   T v[V];
 };
 
-template <typename T, int V>
-__global__ void channelLastBiasActKernel(T* y, const T* bias, const T* residual, int64_t vectors, int64_t cv,
+template <typename T, int V, typename Idx>
+__global__ void channelLastBiasActKernel(T* y, const T* bias, const T* residual, Idx vectors, Idx cv,
                                          UnaryParams act) {
   using W = Vec<T, V>;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < vectors; i += int64_t(gridDim.x) * blockDim.x) {
+  for (Idx i = blockIdx.x * Idx(blockDim.x) + threadIdx.x; i < vectors; i += Idx(gridDim.x) * blockDim.x) {
     W out = reinterpret_cast<W*>(y)[i];
     W b, r;
     if (bias) b = reinterpret_cast<const W*>(bias)[i % cv];
@@ -72,12 +77,12 @@ __global__ void channelLastBiasActKernel(T* y, const T* bias, const T* residual,
 
 bool aligned(const void* p, int64_t bytes) { return reinterpret_cast<uintptr_t>(p) % uintptr_t(bytes) == 0; }
 
-template <typename T>
+template <typename T, typename Idx>
 __global__ void pool2dNhwcKernel(const T* x, T* y, Pool2d p) {
-  const int64_t total = p.n * p.oh * p.ow * p.c;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t ch = i % p.c, pix = i / p.c;
-    const int64_t ox = pix % p.ow, oy = pix / p.ow % p.oh, b = pix / (p.ow * p.oh);
+  const Idx total = Idx(p.n * p.oh * p.ow * p.c), c = Idx(p.c), ow = Idx(p.ow), oh = Idx(p.oh);
+  for (Idx i = blockIdx.x * Idx(blockDim.x) + threadIdx.x; i < total; i += Idx(gridDim.x) * blockDim.x) {
+    const Idx ch = i % c, pix = i / c;
+    const int64_t ox = pix % ow, oy = pix / ow % oh, b = pix / (ow * oh);
     const T* xb = x + b * p.h * p.w * p.c + ch;
     float acc = p.max ? -INFINITY : 0.f;  // as the CPU reference, for a window with no input tap
     int count = 0;
@@ -102,10 +107,10 @@ __global__ void pool2dNhwcKernel(const T* x, T* y, Pool2d p) {
 }
 
 // One thread per (batch, channel): neighbouring threads read neighbouring channels.
-template <typename T>
-__global__ void meanOverMiddleKernel(const T* x, T* y, int64_t batch, int64_t hw, int64_t c) {
-  const int64_t total = batch * c;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+template <typename T, typename Idx>
+__global__ void meanOverMiddleKernel(const T* x, T* y, Idx batch, int64_t hw, Idx c) {
+  const Idx total = batch * c;
+  for (Idx i = blockIdx.x * Idx(blockDim.x) + threadIdx.x; i < total; i += Idx(gridDim.x) * blockDim.x) {
     const int64_t b = i / c, ch = i % c;
     const T* xb = x + b * hw * c + ch;
     float sum = 0.f;
@@ -138,12 +143,16 @@ void channelLastBiasAct(void* y, const void* bias, const void* residual, int64_t
     auto* yt = static_cast<T*>(y);
     auto* bt = static_cast<const T*>(bias);
     auto* rt = static_cast<const T*>(residual);
-    if (vec) {
-      const int64_t vectors = rows * c / V;
-      channelLastBiasActKernel<T, V><<<gridFor(vectors), kThreads, 0, stream>>>(yt, bt, rt, vectors, c / V, act);
-    } else {
-      channelLastBiasActKernel<T, 1><<<gridFor(rows * c), kThreads, 0, stream>>>(yt, bt, rt, rows * c, c, act);
-    }
+    const int64_t n = rows * c;
+    auto launch = [&](auto idx) {
+      using Idx = decltype(idx);
+      if (vec)
+        channelLastBiasActKernel<T, V, Idx><<<gridFor(n / V), kThreads, 0, stream>>>(yt, bt, rt, Idx(n / V), Idx(c / V), act);
+      else
+        channelLastBiasActKernel<T, 1, Idx><<<gridFor(n), kThreads, 0, stream>>>(yt, bt, rt, Idx(n), Idx(c), act);
+    };
+    if (fitsIn32(n)) launch(uint32_t{0});
+    else launch(int64_t{0});
   });
 }
 
@@ -152,7 +161,10 @@ void pool2dNhwc(const void* x, void* y, const Pool2d& p, Elem elem, cudaStream_t
   if (n <= 0) return;
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    pool2dNhwcKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), p);
+    if (fitsIn32(n))
+      pool2dNhwcKernel<T, uint32_t><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), p);
+    else
+      pool2dNhwcKernel<T, int64_t><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), p);
   });
 }
 
@@ -160,8 +172,13 @@ void meanOverMiddle(const void* x, void* y, int64_t batch, int64_t hw, int64_t c
   if (batch <= 0 || c <= 0) return;
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    meanOverMiddleKernel<T><<<gridFor(batch * c), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
-                                                                          batch, hw, c);
+    const auto* xt = static_cast<const T*>(x);
+    auto* yt = static_cast<T*>(y);
+    if (fitsIn32(batch * c))
+      meanOverMiddleKernel<T, uint32_t><<<gridFor(batch * c), kThreads, 0, stream>>>(xt, yt, uint32_t(batch), hw,
+                                                                                     uint32_t(c));
+    else
+      meanOverMiddleKernel<T, int64_t><<<gridFor(batch * c), kThreads, 0, stream>>>(xt, yt, batch, hw, c);
   });
 }
 
