@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "ir/op_schema.h"
 #include "ir/ops/spatial.h"
+#include "ir/shape_resolver.h"
 
 namespace kiln::builder {
 namespace {
@@ -91,8 +92,8 @@ std::map<std::string, ir::Tensor> run(const ir::Graph& g, const ir::Tensor& x) {
 //! Concat(pool, dw; axis 1) -> GlobalAveragePool -> Flatten -> y
 struct Net {
   std::unique_ptr<ir::Graph> g = std::make_unique<ir::Graph>();
-  Net() {
-    ir::Value* x = g->addValue("x", DType::kFLOAT, {2, 3, 9, 9});
+  explicit Net(ir::Shape xShape = {2, 3, 9, 9}) {
+    ir::Value* x = g->addValue("x", DType::kFLOAT, std::move(xShape));
     g->inputs.push_back(x);
     auto c = [&](const char* name, std::vector<int64_t> dims, float shift) {
       return g->addConstant(name, ir::Tensor::fromFloat(ramp(ir::numElements(dims), 0.5f, shift), dims));
@@ -288,6 +289,28 @@ TEST(DeviceLayout, SplitAndConcatMoveTheirAxis) {
   std::vector<float> wv = want.at("y").toFloat(), gv = got.at("y").toFloat();
   ASSERT_EQ(wv.size(), gv.size());
   for (std::size_t i = 0; i < wv.size(); ++i) EXPECT_NEAR(wv[i], gv[i], 1e-5f * (1.f + std::fabs(wv[i]))) << i;
+}
+
+// A batch that varies: the NHWC shapes stay symbolic and are re-inferred (the
+// Conv and pool schemas' NHWC form) when the runtime resolves a concrete batch.
+TEST(DeviceLayout, SymbolicBatchIsReinferredAtRunTime) {
+  Net net(ir::Shape{ir::Dim(std::string("N")), 3, 9, 9});
+  auto before = net.g->clone();
+  LayoutResult r = assignDeviceLayouts(*net.g, fp32(), all());
+  EXPECT_EQ(r.channelsLastLayers, 5);
+  EXPECT_EQ(ir::toString(named(*net.g, "conv1")->outputs[0]->shape),
+            ir::toString(ir::Shape{ir::Dim(std::string("N")), 5, 5, 6}));
+  for (int64_t batch : {1, 3}) {
+    auto want = before->clone(), got = net.g->clone();
+    const std::map<std::string, std::vector<int64_t>> shapes = {{"x", {batch, 3, 9, 9}}};
+    ir::resolveShapes(*want, shapes, evaluateOnHost, 4096);
+    ir::resolveShapes(*got, shapes, evaluateOnHost, 4096);
+    ir::Tensor x = ir::Tensor::fromFloat(ramp(batch * 3 * 9 * 9, 1.f, 0.1f), {batch, 3, 9, 9});
+    std::vector<float> a = run(*want, x).at("y").toFloat(), b = run(*got, x).at("y").toFloat();
+    ASSERT_EQ(a.size(), static_cast<std::size_t>(batch * 12));
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1.f + std::fabs(a[i]))) << i;
+  }
 }
 
 TEST(DeviceLayout, TrialHasThePermutedShapes) {
