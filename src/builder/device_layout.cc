@@ -14,17 +14,17 @@ namespace {
 
 // Layers whose output element i is a function of their inputs' elements i
 // alone, so a Transpose commutes with them. Which inputs are such data: all
-// of a binary op's (broadcasting), only input 0 of the others (Clip's
-// min/max, Cast have no other data).
+// of a binary op's (broadcasting; PRelu's slope too), only input 0 of the
+// others (Clip's min/max are scalars).
 const std::set<std::string>& unaryOps() {
   static const std::set<std::string> ops = {
-      "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus",
+      "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus",
       "Softsign", "Gelu", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Clip", "Cast", "Identity",
       "Floor", "Ceil", "Round", "Sign", "Not", "KilnSilu"};
   return ops;
 }
 const std::set<std::string>& binaryOps() {
-  static const std::set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean",
+  static const std::set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean", "PRelu",
                                             "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
                                             "And", "Or", "Xor"};
   return ops;

@@ -88,7 +88,7 @@ std::map<std::string, ir::Tensor> run(const ir::Graph& g, const ir::Tensor& x) {
 }
 
 //! x[2,3,9,9] -> conv1 (3x3/2, pad 1, bias) -> Relu -> conv2 (3x3, pad 1) -> Add(., relu) ->
-//! Mul(per-channel [1,6,1,1]) -> MaxPool 2x2/1 -> [dw: depthwise 3x3 with fused residual] ->
+//! PRelu(slope [6,1,1]) -> Mul(per-channel [1,6,1,1]) -> MaxPool 2x2/1 -> [dw: depthwise 3x3 with fused residual] ->
 //! Concat(pool, dw; axis 1) -> GlobalAveragePool -> Flatten -> y
 struct Net {
   std::unique_ptr<ir::Graph> g = std::make_unique<ir::Graph>();
@@ -108,7 +108,9 @@ struct Net {
     ir::Node* conv2 = g->addNode("Conv", "conv2", {r1, c("w2", {6, 6, 3, 3}, 0.3f)}, {y2});
     conv2->attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
     g->addNode("Add", "add", {y2, r1}, {a});
-    g->addNode("Mul", "scale", {a, c("s", {1, 6, 1, 1}, 0.4f)}, {m});
+    ir::Value* pr = g->addValue("pr");
+    g->addNode("PRelu", "prelu", {a, c("slope", {6, 1, 1}, 0.7f)}, {pr});  // a per-channel slope: permuted too
+    g->addNode("Mul", "scale", {pr, c("s", {1, 6, 1, 1}, 0.4f)}, {m});
     ir::Node* pool = g->addNode("MaxPool", "pool", {m}, {p});
     pool->attrs["kernel_shape"] = std::vector<int64_t>{2, 2};
     ir::Node* dw = g->addNode("Conv", "dw", {p, c("wd", {6, 1, 3, 3}, 0.5f), c("bd", {6}, 0.6f), p}, {d});
