@@ -7,9 +7,11 @@
 // precision_gpu_test.cc: relative to the element and to the output's scale,
 // FP32 1e-4 (5e-3 with TF32), FP16 4e-3, BF16 1.6e-2.
 #include <cmath>
+#include <cstdlib>
 
 #include "backends/cuda/ops/layout.h"
 #include "ir/ops/spatial.h"
+#include "unit/api/api_test_util.h"
 #include "unit/cuda/gpu_test_util.h"
 
 namespace kiln::test {
@@ -204,6 +206,56 @@ TEST(CudaLayout, TiledTransposeMatchesTheReference) {
       EXPECT_TRUE(near(got[0], want[0], 0.f, 0.f)) << "Transpose.tiled " << ir::toString(c.dims) << " perm "
                                                    << ir::toString(c.perm) << " " << dataTypeName(t);
     }
+}
+
+//! small_cnn built for the GPU (in FP16, or FP32) under KILN_CUDA_LAYOUT=`layout` (empty: unset):
+//! its layers' information lines, or nothing when the build failed.
+std::vector<std::string> smallCnnLayers(const char* layout, RecordingLogger& logger, bool fp16 = true) {
+  if (*layout) setenv("KILN_CUDA_LAYOUT", layout, 1);
+  else unsetenv("KILN_CUDA_LAYOUT");
+  const char* src = std::getenv("KILN_SOURCE_DIR");
+  const std::string path = std::string(src ? src : ".") + "/tests/models/small_cnn.onnx";
+  std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
+  std::unique_ptr<INetworkDefinition> net(builder->createNetworkV2(0));
+  std::unique_ptr<onnx::IParser> parser(onnx::createParser(*net, logger));
+  std::vector<std::string> layers;
+  if (!parser->parseFromFile(path.c_str(), 0)) return layers;
+  std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
+  config->setDefaultDeviceType(DeviceType::kGPU);
+  if (fp16) config->setFlag(BuilderFlag::kFP16);
+  config->setBuilderOptimizationLevel(0);  // no timing: the layouts are what is looked at
+  std::unique_ptr<IHostMemory> plan(builder->buildSerializedNetwork(*net, *config));
+  unsetenv("KILN_CUDA_LAYOUT");
+  if (!plan) return layers;
+  std::unique_ptr<IRuntime> runtime(createInferRuntime(logger));
+  std::unique_ptr<ICudaEngine> engine(runtime->deserializeCudaEngine(plan->data(), plan->size()));
+  if (!engine) return layers;
+  for (int32_t i = 0; i < engine->getNbLayers(); ++i) layers.push_back(engine->getLayerInformation(i));
+  return layers;
+}
+
+int countLines(const std::vector<std::string>& layers, const std::string& needle) {
+  int n = 0;
+  for (const std::string& l : layers) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST(CudaLayout, KilnCudaLayoutPicksTheLayouts) {
+  KILN_REQUIRE_GPU();
+  RecordingLogger logger;
+  const auto nhwc = smallCnnLayers("", logger);
+  ASSERT_FALSE(nhwc.empty()) << logger.all() << " (set KILN_SOURCE_DIR to the source tree)";
+  EXPECT_EQ(countLines(nhwc, "tactic=Transpose.tiled"), 2);  // after the input, before Flatten
+  const auto nchw = smallCnnLayers("nchw", logger);
+  ASSERT_FALSE(nchw.empty()) << logger.all();
+  EXPECT_EQ(countLines(nchw, "[Transpose]"), 0);
+  EXPECT_EQ(countLines(nchw, "[Conv]"), countLines(nhwc, "[Conv]"));
+  // FP32 convs stay NCHW unless nhwc_fp32 (where cuDNN has an NHWC FP32 algorithm for them).
+  EXPECT_EQ(countLines(smallCnnLayers("", logger, false), "[Transpose]"), 0) << logger.all();
+  EXPECT_GT(countLines(smallCnnLayers("nhwc_fp32", logger, false), "tactic=Transpose.tiled"), 0) << logger.all();
+  logger.clear();
+  EXPECT_TRUE(smallCnnLayers("NHCW", logger).empty());
+  EXPECT_TRUE(logger.saw("KILN_CUDA_LAYOUT is 'NHCW'")) << logger.all();
 }
 
 }  // namespace
