@@ -258,5 +258,90 @@ TEST(CudaLayout, KilnCudaLayoutPicksTheLayouts) {
   EXPECT_TRUE(logger.saw("KILN_CUDA_LAYOUT is 'NHCW'")) << logger.all();
 }
 
+// A batch that varies (profile 1..4, opt 2): the NHWC layers are re-inferred at each
+// setInputShape and the FP16 CUDA engine matches the CPU FP32 engine at batch 3 and 1.
+struct DynamicCnn {
+  std::vector<float> w1 = wave(16 * 8 * 9, 0.2f), b1 = wave(16, 0.1f, 1.f), w2 = wave(16 * 16, 0.3f, 2.f);
+  std::unique_ptr<IHostMemory> build(RecordingLogger& logger, bool gpu) const {
+    std::unique_ptr<IBuilder> builder(createInferBuilder(logger));
+    std::unique_ptr<INetworkDefinition> net(builder->createNetworkV2(0));
+    ITensor* in = net->addInput("input", DataType::kFLOAT, Dims4(-1, 8, 12, 12));
+    auto* c1 = net->addConvolutionNd(*in, 16, DimsHW(3, 3), Weights{DataType::kFLOAT, w1.data(), (int64_t)w1.size()},
+                                     Weights{DataType::kFLOAT, b1.data(), 16});
+    c1->setPaddingNd(DimsHW(1, 1));
+    auto* r1 = net->addActivation(*c1->getOutput(0), ActivationType::kRELU);
+    auto* pool = net->addPoolingNd(*r1->getOutput(0), PoolingType::kMAX, DimsHW(2, 2));
+    pool->setStrideNd(DimsHW(2, 2));
+    auto* c2 = net->addConvolutionNd(*pool->getOutput(0), 16, DimsHW(1, 1),
+                                     Weights{DataType::kFLOAT, w2.data(), (int64_t)w2.size()}, Weights{});
+    auto* add = net->addElementWise(*c2->getOutput(0), *pool->getOutput(0), ElementWiseOperation::kSUM);
+    auto* out = net->addActivation(*add->getOutput(0), ActivationType::kRELU);
+    out->getOutput(0)->setName("y");
+    net->markOutput(*out->getOutput(0));
+    std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
+    IOptimizationProfile* profile = builder->createOptimizationProfile();
+    profile->setDimensions("input", OptProfileSelector::kMIN, Dims4(1, 8, 12, 12));
+    profile->setDimensions("input", OptProfileSelector::kOPT, Dims4(2, 8, 12, 12));
+    profile->setDimensions("input", OptProfileSelector::kMAX, Dims4(4, 8, 12, 12));
+    config->addOptimizationProfile(profile);
+    if (gpu) {
+      config->setDefaultDeviceType(DeviceType::kGPU);
+      config->setFlag(BuilderFlag::kFP16);
+    }
+    return std::unique_ptr<IHostMemory>(builder->buildSerializedNetwork(*net, *config));
+  }
+};
+
+//! Runs `plan` at batch `batch` on `x`; "y" back on the host (empty on failure, `error` says why).
+std::vector<float> runAt(const IHostMemory& plan, int batch, const std::vector<float>& x, RecordingLogger& logger,
+                         std::string* error) {
+  std::unique_ptr<IRuntime> runtime(createInferRuntime(logger));
+  std::unique_ptr<ICudaEngine> engine(runtime->deserializeCudaEngine(plan.data(), plan.size()));
+  if (!engine) return *error = "deserialize: " + logger.all(), std::vector<float>{};
+  std::unique_ptr<IExecutionContext> ctx(engine->createExecutionContext());
+  if (!ctx || !ctx->setInputShape("input", Dims4(batch, 8, 12, 12)))
+    return *error = "context / setInputShape: " + logger.all(), std::vector<float>{};
+  std::vector<float> y(static_cast<std::size_t>(batch) * 16 * 6 * 6);
+  const bool gpu = engine->getDeviceType() == DeviceType::kGPU;
+  std::shared_ptr<void> dx, dy;
+  void* xa = const_cast<float*>(x.data());
+  void* ya = y.data();
+  if (gpu) {
+    dx = cuda::backend().allocate(x.size() * 4), dy = cuda::backend().allocate(y.size() * 4);
+    cudaMemcpy(dx.get(), x.data(), x.size() * 4, cudaMemcpyHostToDevice);
+    xa = dx.get(), ya = dy.get();
+  }
+  if (!ctx->setTensorAddress("input", xa) || !ctx->setTensorAddress("y", ya))
+    return *error = "setTensorAddress: " + logger.all(), std::vector<float>{};
+  cudaStream_t stream = nullptr;
+  if (gpu) cudaStreamCreate(&stream);
+  const bool ok = ctx->enqueueV3(stream);
+  if (gpu) {
+    cudaStreamSynchronize(stream);
+    cudaStreamDestroy(stream);
+    cudaMemcpy(y.data(), dy.get(), y.size() * 4, cudaMemcpyDeviceToHost);
+  }
+  if (!ok) return *error = "enqueueV3: " + logger.all(), std::vector<float>{};
+  return y;
+}
+
+TEST(CudaLayout, DynamicBatchNhwcEngineMatchesTheCpu) {
+  KILN_REQUIRE_GPU();
+  RecordingLogger logger;
+  DynamicCnn net;
+  auto cpu = net.build(logger, false), gpu = net.build(logger, true);
+  ASSERT_TRUE(cpu && gpu) << logger.all();
+  for (int batch : {3, 1, 4}) {
+    const std::vector<float> x = wave(static_cast<std::size_t>(batch) * 8 * 12 * 12, 1.f, 0.3f * batch);
+    std::string error;
+    const std::vector<float> want = runAt(*cpu, batch, x, logger, &error);
+    ASSERT_TRUE(error.empty()) << "CPU batch " << batch << ": " << error;
+    const std::vector<float> got = runAt(*gpu, batch, x, logger, &error);
+    ASSERT_TRUE(error.empty()) << "CUDA batch " << batch << ": " << error;
+    const int64_t n = static_cast<int64_t>(want.size());
+    EXPECT_TRUE(close(ir::Tensor::fromFloat(got, {n}), ir::Tensor::fromFloat(want, {n}), 1e-2f)) << "batch " << batch;
+  }
+}
+
 }  // namespace
 }  // namespace kiln::test
