@@ -1,5 +1,6 @@
 // IBuilder, IBuilderConfig, IOptimizationProfile and ITimingCache over builder/.
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -212,6 +213,15 @@ class BuilderImpl final : public IBuilder {
       options.bf16 = config.getFlag(BuilderFlag::kBF16);
       options.obeyPrecisionConstraints = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
       options.preferPrecisionConstraints = config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+      // Channels-last convolutions (builder/device_layout.h). Not TensorRT API: a knob for
+      // measuring the layouts against each other (issue #7): nchw | nhwc (the default) | nhwc_fp32.
+      if (const char* layout = std::getenv("KILN_CUDA_LAYOUT"); gpu && layout && *layout) {
+        const std::string l = layout;
+        KILN_CHECK(l == "nchw" || l == "nhwc" || l == "nhwc_fp32", "KILN_CUDA_LAYOUT is '", l,
+                   "'; expected nchw, nhwc or nhwc_fp32");
+        options.channelsLast = l != "nchw";
+        options.channelsLastFp32 = l == "nhwc_fp32";
+      }
       if (config.optimizationLevel == 0) options.timingIterations = 0;  // no timing
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.onednnTactics = config.tacticSources & (1u << static_cast<int>(TacticSource::kONEDNN));

@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/kernel.h"
+#include "builder/device_layout.h"
 #include "builder/device_precision.h"
 #include "builder/device_tactic_selector.h"
 #include "builder/memory_planner.h"
@@ -303,7 +304,49 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
           strCat("precision: ", pr.reducedLayers, " layers in FP16/BF16, ", pr.castsInserted, " casts inserted"));
     extremeGraphs.clear();
     for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
-    optGraph = resolved(*graph, optPoint);  // casts inserted
+    if (options.channelsLast) {
+      // Which convs and pools run NHWC, asked of the device tactics at every profile extreme.
+      LayoutOptions lo;
+      lo.fp32 = options.channelsLastFp32;
+      std::vector<std::vector<ir::Node*>> layoutNodes;
+      for (auto& eg : extremeGraphs) layoutNodes.push_back(eg->nodeList());
+      // Where the tactic has library variants (cuDNN's algorithms), at static shapes it must
+      // also name one for the NHWC form: supports() alone cannot ask the library.
+      std::shared_ptr<void> libraries;
+      bool librariesMade = false;
+      auto libraryRuns = [&](const backends::DeviceTactic& t, const ir::Node& trial) {
+        if (!t.variants) return true;
+        for (const ir::Value* v : trial.inputs)
+          if (v && !ir::isStatic(v->shape)) return true;
+        if (!librariesMade) libraries = device->createLibraries(), librariesMade = true;
+        if (!libraries) return true;  // no GPU libraries (a stand-in backend): supports() decides
+        try {
+          return !t.variants(trial, libraries.get()).empty();
+        } catch (const Error&) {
+          return false;
+        }
+      };
+      LayoutSupport nhwc = [&](std::size_t i) {
+        for (const backends::DeviceTactic* t : device->tacticsFor(layoutNodes[0][i]->op)) {
+          bool everywhere = true;
+          for (std::size_t e = 0; e < layoutNodes.size() && everywhere; ++e) {
+            LayoutTrial trial = channelsLastTrial(*layoutNodes[e][i]);
+            everywhere = t->supports(trial.node) && libraryRuns(*t, trial.node);
+          }
+          if (everywhere) return true;
+        }
+        return false;
+      };
+      LayoutResult lr = assignDeviceLayouts(*graph, lo, nhwc);
+      for (const std::string& line : lr.log) log(options, ILogger::Severity::kVERBOSE, line);
+      if (lr.channelsLastLayers) {
+        log(options, ILogger::Severity::kINFO, strCat("layout: ", lr.channelsLastLayers, " layers NHWC, ",
+                                                     lr.transposesRemaining, " layout transposes"));
+        extremeGraphs.clear();
+        for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+      }
+    }
+    optGraph = resolved(*graph, optPoint);  // casts (and layout transposes) inserted
   }
 
   ThreadPool pool(options.threads);

@@ -48,6 +48,10 @@ struct BuildOptions {
   //! (builder/device_precision.h). The CPU backend builds FP32 whatever these say.
   bool tf32 = true;
   bool fp16 = false, bf16 = false;
+  //! CUDA builds: channels-last (NHWC) convolutions and pools (builder/device_layout.h). FP16/BF16
+  //! convs go NHWC where a tactic supports it; FP32 ones too with `channelsLastFp32`.
+  bool channelsLast = true;
+  bool channelsLastFp32 = false;
   bool obeyPrecisionConstraints = false, preferPrecisionConstraints = false;
 };
 

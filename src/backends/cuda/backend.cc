@@ -64,6 +64,7 @@ class CudaBackend final : public backends::DeviceBackend {
     registerWhereTactics(all_);
     registerSplitTactics(all_);
     registerAttentionTactics(all_);
+    registerLayoutTactics(all_);
     for (const backends::DeviceTactic& t : all_) {
       KILN_CHECK(t.supports && t.create, "CUDA tactic '", t.name, "' lacks supports() or create()");
       KILN_CHECK(byName_.emplace(t.name, &t).second, "CUDA tactic '", t.name, "' registered twice");

@@ -56,8 +56,12 @@ void checkResidual(InferContext& ctx, std::size_t i, const Shape& out) {
 void inferConv(InferContext& ctx) {
   const Node& node = ctx.node();
   requireFloating(ctx, 0, "input");
-  const Shape& x = ctx.in(0).shape;
-  Shape w = logicalWeightShape(ctx, 1);
+  // Channels-last (kiln_layout NHWC, the device layout pass): x, y and the
+  // residual are [N, spatial, C], the weight [K, spatial, C / group]; checked
+  // and inferred in the channels-first form, the output given back channels-last.
+  const bool last = channelsLast(node);
+  const Shape x = last ? toChannelsFirst(ctx.in(0).shape) : ctx.in(0).shape;
+  Shape w = last ? toChannelsFirst(logicalWeightShape(ctx, 1)) : logicalWeightShape(ctx, 1);
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   ctx.check(w.size() == x.size(), "weight has rank ", w.size(), ", input has rank ", x.size());
   if (!node.has("kiln_packed")) requireFloating(ctx, 1, "weight");
@@ -84,8 +88,9 @@ void inferConv(InferContext& ctx) {
       out.push_back(Dim());
   }
   checkVector(ctx, 2, w[0], "bias");
-  checkResidual(ctx, 3, out);
-  ctx.setOutput(0, ctx.in(0).dtype, out);
+  const Shape outStored = last ? toChannelsLast(out) : out;  // the residual is stored like y
+  checkResidual(ctx, 3, outStored);
+  ctx.setOutput(0, ctx.in(0).dtype, outStored);
 }
 
 void inferConvTranspose(InferContext& ctx) {

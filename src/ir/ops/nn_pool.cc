@@ -17,8 +17,10 @@ void inferPool(InferContext& ctx) {
               "input is ", dataTypeName(t), "; expected float32, float16, bfloat16, int8 or uint8");
   else
     requireFloating(ctx, 0, "input");
-  const Shape& x = ctx.in(0).shape;
+  const bool last = channelsLast(node);  // kiln_layout NHWC: x and y are [N, spatial, C]
+  const Shape x = last ? toChannelsFirst(ctx.in(0).shape) : ctx.in(0).shape;
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
+  ctx.check(!last || ctx.numOutputs() < 2 || !node.outputs[1], "MaxPool's Indices output has no channels-last form");
   const std::size_t sp = x.size() - 2;
   WindowAttrs a = readWindowAttrs(node, sp);
   ctx.check(!a.kernel.empty(), "needs the attribute kernel_shape");
@@ -35,17 +37,18 @@ void inferPool(InferContext& ctx) {
   Shape out{x[0], x[1]};
   for (std::size_t i = 0; i < sp; ++i)
     out.push_back(x[2 + i].known() ? Dim(windowAxis(node, a, i, x[2 + i].value, a.kernel[i]).out) : Dim());
-  ctx.setOutput(0, t, out);
+  ctx.setOutput(0, t, last ? toChannelsLast(out) : out);
   if (ctx.numOutputs() > 1 && node.outputs[1]) ctx.setOutput(1, DType::kINT64, out);
 }
 
 void inferGlobalPool(InferContext& ctx) {
   requireFloating(ctx, 0, "input");
-  const Shape& x = ctx.in(0).shape;
+  const bool last = channelsLast(ctx.node());  // kiln_layout NHWC: x is [N, spatial, C], y [N, 1.., C]
+  const Shape x = last ? toChannelsFirst(ctx.in(0).shape) : ctx.in(0).shape;
   ctx.check(x.size() >= 3, "input has rank ", x.size(), ", expected N x C x spatial dims");
   Shape out{x[0], x[1]};
   out.resize(x.size(), Dim(int64_t{1}));
-  ctx.setOutput(0, ctx.in(0).dtype, out);
+  ctx.setOutput(0, ctx.in(0).dtype, last ? toChannelsLast(out) : out);
 }
 
 // An optional input given as a tensor with no elements counts as absent

@@ -120,4 +120,39 @@ AxisGeometry transposedAxis(const Node& node, const WindowAttrs& a, std::size_t 
   return g;
 }
 
+bool channelsLast(const Node& node) {
+  const std::string layout = node.s(kLayoutAttr, "NCHW");
+  KILN_CHECK(layout == "NCHW" || layout == "NHWC", node.describe(), ": ", kLayoutAttr, " is '", layout,
+             "'; expected NCHW or NHWC");
+  return layout == "NHWC";
+}
+
+Shape toChannelsLast(const Shape& s) {
+  if (s.size() < 2) return s;
+  Shape out{s[0]};
+  out.insert(out.end(), s.begin() + 2, s.end());
+  out.push_back(s[1]);
+  return out;
+}
+
+Shape toChannelsFirst(const Shape& s) {
+  if (s.size() < 2) return s;
+  Shape out{s[0], s.back()};
+  out.insert(out.end(), s.begin() + 1, s.end() - 1);
+  return out;
+}
+
+std::vector<int64_t> channelsLastPerm(std::size_t rank) {
+  std::vector<int64_t> p{0};
+  for (std::size_t i = 2; i < rank; ++i) p.push_back(static_cast<int64_t>(i));
+  p.push_back(1);
+  return p;
+}
+
+std::vector<int64_t> channelsFirstPerm(std::size_t rank) {
+  std::vector<int64_t> p{0, static_cast<int64_t>(rank) - 1};
+  for (std::size_t i = 1; i + 1 < rank; ++i) p.push_back(static_cast<int64_t>(i));
+  return p;
+}
+
 }  // namespace kiln::ir

@@ -47,4 +47,18 @@ AxisGeometry windowAxis(const Node& node, const WindowAttrs& a, std::size_t i, i
 //! at run time).
 AxisGeometry transposedAxis(const Node& node, const WindowAttrs& a, std::size_t i, int64_t in, int64_t kernel);
 
+//! The layout attribute the device layout pass (builder/device_layout.h) sets
+//! on Conv and the pools it runs channels-last: "NHWC" (any rank: N, spatial
+//! dims, C) for the data (input, output, residual) and KRSC (K, spatial dims,
+//! C / group) for Conv's weight. Absent or "NCHW": ONNX's channels-first form.
+inline constexpr const char* kLayoutAttr = "kiln_layout";
+//! Whether `node` runs channels-last; throws naming the node for a layout other than NCHW/NHWC.
+bool channelsLast(const Node& node);
+//! [N, C, d1..dk] -> [N, d1..dk, C] and back (rank < 2: unchanged).
+Shape toChannelsLast(const Shape& s);
+Shape toChannelsFirst(const Shape& s);
+//! The Transpose perms of those: [0, 2, .., r-1, 1] and [0, r-1, 1, .., r-2].
+std::vector<int64_t> channelsLastPerm(std::size_t rank);
+std::vector<int64_t> channelsFirstPerm(std::size_t rank);
+
 }  // namespace kiln::ir

@@ -21,6 +21,7 @@
 #include "backends/cuda/backend.h"
 #include "builder/build_plan.h"
 #include "core/error.h"
+#include "ir/op_schema.h"
 #include "onnx/importer.h"
 #include "plan/plan.h"
 
@@ -200,6 +201,65 @@ INSTANTIATE_TEST_SUITE_P(Models, ModelCoverage,
                          ::testing::Combine(::testing::Values("small_cnn.onnx", "small_transformer.onnx"),
                                             ::testing::Values(DType::kFLOAT, DType::kHALF, DType::kBF16)));
 
+// A conv net whose batch varies (profile 1..4), in FP16: the device layout pass makes it one
+// NHWC region (a Transpose after the input, one before the output Relu, which writes the
+// network output) with every layer on a real CUDA tactic, and the plan stays symbolic in the batch.
+TEST(ModelCoverageLayout, DynamicBatchConvNetGoesNhwc) {
+  ir::Graph g;
+  ir::Value* x = g.addValue("x", DType::kFLOAT, {ir::Dim(std::string("N")), 8, 12, 12});
+  g.inputs.push_back(x);
+  auto w = [&](const char* name, std::vector<int64_t> dims) {
+    std::vector<float> v(static_cast<std::size_t>(ir::numElements(dims)));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    return g.addConstant(name, ir::Tensor::fromFloat(v, dims));
+  };
+  ir::Value *c1 = g.addValue("c1"), *r1 = g.addValue("r1"), *p = g.addValue("p"), *c2 = g.addValue("c2");
+  ir::Value *a = g.addValue("a"), *y = g.addValue("y");
+  ir::Node* conv1 = g.addNode("Conv", "conv1", {x, w("w1", {16, 8, 3, 3}), w("b1", {16})}, {c1});
+  conv1->attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
+  g.addNode("Relu", "relu1", {c1}, {r1});
+  ir::Node* pool = g.addNode("MaxPool", "pool", {r1}, {p});
+  pool->attrs["kernel_shape"] = std::vector<int64_t>{2, 2};
+  pool->attrs["strides"] = std::vector<int64_t>{2, 2};
+  g.addNode("Conv", "conv2", {p, w("w2", {16, 16, 1, 1})}, {c2});
+  g.addNode("Add", "add", {c2, p}, {a});
+  g.addNode("Relu", "relu2", {a}, {y});
+  ir::inferGraph(g);
+  g.outputs.push_back(y);
+  PretendGpu gpu;
+  builder::BuildOptions o;
+  o.device = "cuda";
+  o.deviceBackend = &gpu;
+  o.fp16 = true;
+  builder::ProfileShape batch;
+  batch.input = "x", batch.min = {1, 8, 12, 12}, batch.opt = {2, 8, 12, 12}, batch.max = {4, 8, 12, 12};
+  o.profiles = {{batch}};
+  std::vector<uint8_t> planBytes;
+  try {
+    planBytes = builder::buildPlan(g, o);
+  } catch (const Error& e) {
+    FAIL() << e.what();
+  }
+  auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
+  plan::PlanContents plan = plan::readPlan(keep->data(), keep->size(), keep);
+  int transposes = 0, nhwc = 0;
+  for (const auto& n : plan.graph->nodes()) {
+    EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
+    transposes += n->op == "Transpose";
+    if (n->op == "Transpose") {
+      EXPECT_EQ(n->tactic, "Transpose.tiled") << n->describe();
+    }
+    if (n->op == "Conv" || n->op == "MaxPool") {
+      EXPECT_EQ(n->s("kiln_layout", ""), "NHWC") << n->describe();
+      nhwc += 1;
+      EXPECT_FALSE(n->outputs[0]->shape[0].known()) << n->describe() << ": the batch stays symbolic";
+      EXPECT_EQ(n->outputs[0]->shape[3].value, 16) << n->describe() << ": channels last";
+    }
+  }
+  EXPECT_EQ(nhwc, 3);
+  EXPECT_EQ(transposes, 2);
+}
+
 // Every *.onnx in $KILN_CUDA_MODELS_DIR (e.g. `python3 bench/models/export_gpu_models.py
 // --out-dir /tmp/gpu_models`, then KILN_CUDA_MODELS_DIR=/tmp/gpu_models) builds for CUDA with
 // a real tactic on every layer; a failure lists each layer left without one.
@@ -222,36 +282,40 @@ TEST(ModelCoverageDir, EveryLayerOfEveryModelHasACudaTactic) {
     onnx::ImportResult imported =
         onnx::importModel(bytes.data(), bytes.size(), fs::path(path).parent_path().string(), g, builder::evaluateOnHost);
     ASSERT_TRUE(imported.ok) << "cannot import " << path;
-    PretendGpu gpu(/*survey=*/true);
-    surveyed().clear();
-    builder::BuildOptions o;
-    o.device = "cuda";
-    o.deviceBackend = &gpu;
-    o.log = [](ILogger::Severity, const std::string&) {};
-    std::vector<uint8_t> planBytes;
-    try {
-      planBytes = builder::buildPlan(g, o);
-    } catch (const Error& e) {
-      ADD_FAILURE() << e.what();
-      continue;
+    for (bool fp16 : {false, true}) {  // FP16: convs and pools channels-last (builder/device_layout.h)
+      PretendGpu gpu(/*survey=*/true);
+      surveyed().clear();
+      builder::BuildOptions o;
+      o.device = "cuda";
+      o.deviceBackend = &gpu;
+      o.fp16 = fp16;
+      o.log = [](ILogger::Severity, const std::string&) {};
+      std::vector<uint8_t> planBytes;
+      try {
+        planBytes = builder::buildPlan(g, o);
+      } catch (const Error& e) {
+        ADD_FAILURE() << e.what();
+        continue;
+      }
+      auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
+      plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
+      EXPECT_EQ(p.meta.device, "cuda");
+      std::map<std::string, int> tacticCounts;
+      std::string missing;
+      for (const auto& n : p.graph->nodes()) {
+        ++tacticCounts[n->tactic];
+        if (n->tactic.size() >= std::string(kSurveyTactic).size() &&
+            n->tactic.compare(n->tactic.size() - std::string(kSurveyTactic).size(), std::string::npos, kSurveyTactic) == 0)
+          missing += "\n  " + n->describe();
+        else
+          EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
+      }
+      EXPECT_TRUE(missing.empty()) << fs::path(path).filename().string() << ": layers without a CUDA tactic:" << missing;
+      std::cout << "[ info ] " << fs::path(path).filename().string() << (fp16 ? " fp16" : " fp32") << ": "
+                << p.graph->nodes().size() << " layers:";
+      for (const auto& [t, c] : tacticCounts) std::cout << " " << t << "x" << c;
+      std::cout << "\n";
     }
-    auto keep = std::make_shared<std::vector<uint8_t>>(planBytes);
-    plan::PlanContents p = plan::readPlan(keep->data(), keep->size(), keep);
-    EXPECT_EQ(p.meta.device, "cuda");
-    std::map<std::string, int> tacticCounts;
-    std::string missing;
-    for (const auto& n : p.graph->nodes()) {
-      ++tacticCounts[n->tactic];
-      if (n->tactic.size() >= std::string(kSurveyTactic).size() &&
-          n->tactic.compare(n->tactic.size() - std::string(kSurveyTactic).size(), std::string::npos, kSurveyTactic) == 0)
-        missing += "\n  " + n->describe();
-      else
-        EXPECT_NE(cuda::backend().findTactic(n->tactic), nullptr) << n->describe() << " -> " << n->tactic;
-    }
-    EXPECT_TRUE(missing.empty()) << fs::path(path).filename().string() << ": layers without a CUDA tactic:" << missing;
-    std::cout << "[ info ] " << fs::path(path).filename().string() << ": " << p.graph->nodes().size() << " layers:";
-    for (const auto& [t, c] : tacticCounts) std::cout << " " << t << "x" << c;
-    std::cout << "\n";
   }
 }
 

@@ -542,6 +542,11 @@ TEST_P(EnginePrecision, CudaEngineMatchesTheCpuFp32Engine) {
     EXPECT_NE(outs.find(std::string(":") + dataTypeName(precision)), std::string::npos) << what << ": " << info;
   }
   EXPECT_GT(heavy, 0) << what;
+  if (std::string(model) == "small_cnn.onnx" && precision != DType::kFLOAT) {  // convs and pools run NHWC
+    int nhwc = 0;
+    for (const std::string& info : layers) nhwc += info.find("tactic=Transpose.tiled") != std::string::npos;
+    EXPECT_GT(nhwc, 0) << what << ": no layout transpose, so the device layout pass did not fire";
+  }
   ASSERT_EQ(got.size(), want.size()) << what;
   // FP16: issue #7's 1e-2; BF16 has 8 mantissa bits: 5e-2; FP32 with TF32: 1e-2; plain FP32: 1e-4.
   const float rtol = precision == DType::kHALF ? 1e-2f : precision == DType::kBF16 ? 5e-2f : tf32 ? 1e-2f : 1e-4f;

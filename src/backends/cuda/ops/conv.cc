@@ -1,4 +1,4 @@
-// Conv (2-D, NCHW) through cuDNN 9's legacy convolution API, with the
+// Conv (2-D, NCHW or NHWC) through cuDNN 9's legacy convolution API, with the
 // fused inputs Kiln's passes attach (bias, `residual`, kiln_act). x, w, bias,
 // residual and y share one type: FP32 (FMA math, or tensor-op math, which
 // lets cuDNN use TF32, where the build allowed it: kiln_tf32), or FP16/BF16
@@ -8,8 +8,15 @@
 // every epilogue in FP16/BF16, run as one Kiln pass after the convolution
 // (channelBiasAct). Descriptors and the algorithm are made once per input
 // shape and cached in the kernel; the builder times cuDNN's ranked algorithms
-// (variants) and the plan keeps the winner (kiln_cudnn_algo). The cuDNN graph
-// API with engine configs as tactics is the next step.
+// (variants) and the plan keeps the winner (kiln_cudnn_algo).
+// Channels-last (kiln_layout NHWC, set by builder/device_layout.cc): x, y and
+// the residual are NHWC and the weight KRSC, described to cuDNN as
+// CUDNN_TENSOR_NHWC (what its FP16/BF16 tensor-core kernels read); the
+// unfused epilogue is then channelLastBiasAct (layout.cu, channel = last axis).
+// In FP16/BF16 the variants also offer cudnnConvolutionBiasActivationForward
+// for bias + residual + ReLU (or identity) in the convolution's own pass
+// (kiln_cudnn_fused = 1); the timing keeps it only where cuDNN runs it and it wins.
+// The cuDNN graph API with engine configs as tactics is the next step.
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -19,6 +26,7 @@
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
+#include "backends/cuda/ops/layout_kernels.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "ir/ops/spatial.h"
 
@@ -44,10 +52,16 @@ cudnnDataType_t dataType(kernels::Elem e) {
   return e == kernels::Elem::kBF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
 }
 
-void nchw(TensorDesc& d, cudnnDataType_t type, const int64_t* dims) {
+//! A 4-D tensor of logical (N, C, H, W) `dims` stored as `format` (NCHW or NHWC).
+void tensor4d(TensorDesc& d, cudnnTensorFormat_t format, cudnnDataType_t type, const int64_t* dims) {
   KILN_CUDA_CHECK(cudnnCreateTensorDescriptor(&d.handle));
-  KILN_CUDA_CHECK(cudnnSetTensor4dDescriptor(d.handle, CUDNN_TENSOR_NCHW, type, int(dims[0]), int(dims[1]),
-                                             int(dims[2]), int(dims[3])));
+  KILN_CUDA_CHECK(cudnnSetTensor4dDescriptor(d.handle, format, type, int(dims[0]), int(dims[1]), int(dims[2]),
+                                             int(dims[3])));
+}
+
+//! NHWC view dims -> the logical (N, C, H, W) ones cuDNN's descriptors take.
+void channelsFirst(const int64_t* in, int64_t* out) {
+  out[0] = in[0], out[1] = in[3], out[2] = in[1], out[3] = in[2];
 }
 
 //! Descriptors and the algorithm for one input shape, made once (per-run
@@ -63,6 +77,9 @@ struct Prepared {
 
 //! The algorithm a plan variant names (node attribute: a cudnnConvolutionFwdAlgo_t).
 constexpr const char* kAlgoAttr = "kiln_cudnn_algo";
+//! A plan variant's epilogue: 1 = bias (+ residual) + ReLU/identity inside
+//! cudnnConvolutionBiasActivationForward (FP16/BF16; FP32 + bias + ReLU always fuses).
+constexpr const char* kFusedAttr = "kiln_cudnn_fused";
 
 class ConvKernel final : public backends::DeviceKernel {
  public:
@@ -71,18 +88,34 @@ class ConvKernel final : public backends::DeviceKernel {
         group_(static_cast<int>(n.i("group", 1))),
         hasBias_(n.inputs.size() > 2 && n.inputs[2]),
         hasResidual_(n.inputs.size() > 3 && n.inputs[3]),
-        variant_(static_cast<int>(n.i(kAlgoAttr, -1))) {
+        variant_(static_cast<int>(n.i(kAlgoAttr, -1))),
+        last_(ir::channelsLast(n)) {
     desc_.op = n.op, desc_.name = n.name, desc_.attrs = n.attrs;
     KILN_CHECK(unaryParams(n.s("kiln_act", ""), n, true, &act_), n.describe(), ": unsupported fused activation");
     KILN_CHECK(uniformFloat(n, &elem_), n.describe(), ": x, w, bias, residual and y must share one of FP32/FP16/BF16");
     tf32_ = tf32Allowed(n);
-    fusedRelu_ = elem_ == kernels::Elem::kFloat && hasBias_ && act_.op == kernels::Unary::kRelu;
+    const bool relu = act_.op == kernels::Unary::kRelu, identity = act_.op == kernels::Unary::kIdentity;
+    fused_ = hasBias_ && ((elem_ == kernels::Elem::kFloat && relu) || (n.i(kFusedAttr, 0) == 1 && (relu || identity)));
+    fusedIdentity_ = fused_ && identity;
   }
+  //! Whether this node could take a fused-epilogue variant (FP16/BF16, bias, ReLU or no activation).
+  bool fusable() const {
+    return hasBias_ && elem_ != kernels::Elem::kFloat &&
+           (act_.op == kernels::Unary::kRelu || act_.op == kernels::Unary::kIdentity);
+  }
+  bool identityAct() const { return act_.op == kernels::Unary::kIdentity; }
   std::size_t workspaceBytes() const override { return kWorkspace; }
 
-  //! Descriptors for x, w, y of these dims (no algorithm yet).
-  void describe(const int64_t* x, const int64_t* w, const int64_t* y, Prepared& p) const {
-    std::copy(x, x + 4, p.x), std::copy(w, w + 4, p.w), std::copy(y, y + 4, p.y);
+  //! Descriptors for x, w, y of these (view) dims (no algorithm yet).
+  void describe(const int64_t* xv, const int64_t* wv, const int64_t* yv, Prepared& p) const {
+    std::copy(xv, xv + 4, p.x), std::copy(wv, wv + 4, p.w), std::copy(yv, yv + 4, p.y);
+    int64_t xl[4], wl[4], yl[4];  // logical (N, C, H, W) / (K, C, R, S)
+    const int64_t *x = xv, *w = wv, *y = yv;
+    if (last_) {
+      channelsFirst(xv, xl), channelsFirst(wv, wl), channelsFirst(yv, yl);
+      x = xl, w = wl, y = yl;
+    }
+    const cudnnTensorFormat_t format = last_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     int pads[2], strides[2], dil[2];
     for (int i = 0; i < 2; ++i) {
       ir::AxisGeometry g = ir::windowAxis(desc_, attrs_, i, x[2 + i], w[2 + i]);
@@ -92,11 +125,10 @@ class ConvKernel final : public backends::DeviceKernel {
       pads[i] = int(g.padBegin), strides[i] = int(attrs_.strides[i]), dil[i] = int(attrs_.dilations[i]);
     }
     const cudnnDataType_t type = dataType(elem_);
-    nchw(p.xd, type, x);
-    nchw(p.yd, type, y);
+    tensor4d(p.xd, format, type, x);
+    tensor4d(p.yd, format, type, y);
     KILN_CUDA_CHECK(cudnnCreateFilterDescriptor(&p.wd.handle));
-    KILN_CUDA_CHECK(cudnnSetFilter4dDescriptor(p.wd.handle, type, CUDNN_TENSOR_NCHW, int(w[0]), int(w[1]), int(w[2]),
-                                               int(w[3])));
+    KILN_CUDA_CHECK(cudnnSetFilter4dDescriptor(p.wd.handle, type, format, int(w[0]), int(w[1]), int(w[2]), int(w[3])));
     KILN_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&p.cd.handle));
     KILN_CUDA_CHECK(cudnnSetConvolution2dDescriptor(p.cd.handle, pads[0], pads[1], strides[0], strides[1], dil[0],
                                                     dil[1], CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));  // FP32 accumulation
@@ -104,11 +136,12 @@ class ConvKernel final : public backends::DeviceKernel {
     // FP32 without TF32: FMA math, as the CPU computes. Tensor-op math otherwise (TF32 for FP32 data).
     const bool tensorOps = elem_ != kernels::Elem::kFloat || tf32_;
     KILN_CUDA_CHECK(cudnnSetConvolutionMathType(p.cd.handle, tensorOps ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
-    if (fusedRelu_) {
+    if (fused_) {
       const int64_t biasDims[4] = {1, y[1], 1, 1};
-      nchw(p.bd, type, biasDims);
+      tensor4d(p.bd, CUDNN_TENSOR_NCHW, type, biasDims);  // K contiguous values either way
       KILN_CUDA_CHECK(cudnnCreateActivationDescriptor(&p.ad.handle));
-      KILN_CUDA_CHECK(cudnnSetActivationDescriptor(p.ad.handle, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+      const cudnnActivationMode_t mode = fusedIdentity_ ? CUDNN_ACTIVATION_IDENTITY : CUDNN_ACTIVATION_RELU;
+      KILN_CUDA_CHECK(cudnnSetActivationDescriptor(p.ad.handle, mode, CUDNN_NOT_PROPAGATE_NAN, 0.0));
     }
   }
 
@@ -130,8 +163,8 @@ class ConvKernel final : public backends::DeviceKernel {
     const Prepared& p = prepared(libs.cudnn, x.dims, w.dims, y.dims);
     KILN_CUDA_CHECK(cudnnSetStream(libs.cudnn, streamOf(launch)));
     const float one = 1.f, zero = 0.f;
-    if (fusedRelu_) {
-      // y = relu(conv(x) + alpha2 * z + bias); z is the residual, or y itself with alpha2 = 0.
+    if (fused_) {
+      // y = act(conv(x) + alpha2 * z + bias); z is the residual, or y itself with alpha2 = 0.
       const float alpha2 = hasResidual_ ? 1.f : 0.f;
       const void* z = hasResidual_ ? in[3].data : y.data;
       KILN_CUDA_CHECK(cudnnConvolutionBiasActivationForward(libs.cudnn, &one, p.xd.handle, x.data, p.wd.handle, w.data,
@@ -142,9 +175,15 @@ class ConvKernel final : public backends::DeviceKernel {
     }
     KILN_CUDA_CHECK(cudnnConvolutionForward(libs.cudnn, &one, p.xd.handle, x.data, p.wd.handle, w.data, p.cd.handle,
                                             p.algo, launch.workspace, kWorkspace, &zero, p.yd.handle, y.data));
-    if (hasBias_ || hasResidual_ || act_.op != kernels::Unary::kIdentity)
-      kernels::channelBiasAct(y.data, hasBias_ ? in[2].data : nullptr, hasResidual_ ? in[3].data : nullptr, y.dims[0],
-                              y.dims[1], y.dims[2] * y.dims[3], act_, elem_, streamOf(launch));
+    if (!hasBias_ && !hasResidual_ && act_.op == kernels::Unary::kIdentity) return;
+    const void* bias = hasBias_ ? in[2].data : nullptr;
+    const void* residual = hasResidual_ ? in[3].data : nullptr;
+    if (last_)
+      kernels::channelLastBiasAct(y.data, bias, residual, y.dims[0] * y.dims[1] * y.dims[2], y.dims[3], act_, elem_,
+                                  streamOf(launch));
+    else
+      kernels::channelBiasAct(y.data, bias, residual, y.dims[0], y.dims[1], y.dims[2] * y.dims[3], act_, elem_,
+                              streamOf(launch));
   }
 
  private:
@@ -163,6 +202,8 @@ class ConvKernel final : public backends::DeviceKernel {
     p->algo = algos[0];
     for (cudnnConvolutionFwdAlgo_t a : algos)
       if (static_cast<int>(a) == variant_) p->algo = a;
+    // cuDNN's fused call takes an identity activation with this algorithm only.
+    if (fusedIdentity_) p->algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
     cache_.push_back(std::move(p));
     return *cache_.back();
   }
@@ -175,7 +216,9 @@ class ConvKernel final : public backends::DeviceKernel {
   kernels::UnaryParams act_;
   kernels::Elem elem_ = kernels::Elem::kFloat;
   bool tf32_ = false;
-  bool fusedRelu_ = false;
+  bool last_ = false;           //!< kiln_layout NHWC: x, y, residual NHWC, w KRSC
+  bool fused_ = false;          //!< the epilogue inside cudnnConvolutionBiasActivationForward
+  bool fusedIdentity_ = false;  //!< ... with an identity activation
   mutable std::mutex mu_;
   mutable std::vector<std::unique_ptr<Prepared>> cache_;
 };
@@ -187,9 +230,15 @@ bool supports(const ir::Node& n) {
     return false;
   if (n.inputs[0]->shape.size() != 4 || n.inputs[1]->shape.size() != 4) return false;
   if (!unaryParams(n.s("kiln_act", ""), n, true, &act)) return false;
+  const std::string layout = n.s(ir::kLayoutAttr, "NCHW");
+  if (layout != "NCHW" && layout != "NHWC") return false;
   ir::WindowAttrs a = ir::readWindowAttrs(n, 2);
   if (!ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.inputs[1]->shape)) return true;  // checked at the extremes
   std::vector<int64_t> x = ir::staticDims(n.inputs[0]->shape), w = ir::staticDims(n.inputs[1]->shape);
+  if (layout == "NHWC") {  // the geometry below reads (N, C, H, W) / (K, C, R, S)
+    x = {x[0], x[3], x[1], x[2]};
+    w = {w[0], w[3], w[1], w[2]};
+  }
   for (std::size_t i = 0; i < 2; ++i) {
     ir::AxisGeometry g = ir::windowAxis(n, a, i, x[2 + i], w[2 + i]);
     if (g.padBegin != g.padEnd) return false;  // cuDNN's legacy API pads symmetrically
@@ -209,10 +258,24 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries
   Prepared p;
   k.describe(x.data(), w.data(), y.data(), p);
   std::vector<backends::TacticVariant> out;
+  bool precompRanked = false;
+  // cuDNN's first 6 algorithms; with a fusable epilogue also the first 3 fused (at most 9 timing runs).
+  int ranks = 0;
   for (cudnnConvolutionFwdAlgo_t a : k.ranked(static_cast<Libraries*>(libraries)->cudnn, p)) {
-    if (out.size() == 6) break;
+    if (ranks++ == 6) break;
+    precompRanked = precompRanked || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
     backends::TacticVariant v;
     v[kAlgoAttr] = static_cast<int64_t>(a);
+    out.push_back(v);
+    if (ranks <= 3 && k.fusable() && !k.identityAct()) {  // bias + residual + ReLU inside cuDNN's call
+      v[kFusedAttr] = int64_t{1};
+      out.push_back(std::move(v));
+    }
+  }
+  if (k.fusable() && k.identityAct() && precompRanked) {  // identity: IMPLICIT_PRECOMP_GEMM only
+    backends::TacticVariant v;
+    v[kAlgoAttr] = static_cast<int64_t>(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
+    v[kFusedAttr] = int64_t{1};
     out.push_back(std::move(v));
   }
   return out;

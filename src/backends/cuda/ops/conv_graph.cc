@@ -13,8 +13,7 @@
 // Tensors are described by dims in NCHW order and strides, so the layout is
 // only strides: a Conv the device layout pass runs channels-last (kiln_layout
 // NHWC: x, y, residual [N, H, W, C], weight [K, R, S, C]) gets NHWC strides
-// over the same logical dims. Its unfused epilogue would need a channels-last
-// bias pass, so in NHWC the epilogue must fuse (else another tactic runs it). Variants are, for the fused graph and for the
+// over the same logical dims, and its unfused epilogue is channelLastBiasAct. Variants are, for the fused graph and for the
 // convolution alone, the engine configurations cuDNN's heuristics (mode A)
 // rank first whose execution plans finalize and fit the workspace; the plan
 // records the form and the rank (kiln_cudnn_graph_fused, kiln_cudnn_graph_cfg),
@@ -33,6 +32,7 @@
 #include "backends/cuda/backend.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/families.h"
+#include "backends/cuda/ops/layout_kernels.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "ir/ops/spatial.h"
 
@@ -136,9 +136,6 @@ void logicalDims(const int64_t* dims, bool nhwc, int64_t* out) {
   out[0] = dims[0], out[1] = dims[3], out[2] = dims[1], out[3] = dims[2];
 }
 
-//! Whether a node runs channels-last (the device layout pass's kiln_layout).
-bool nhwcNode(const ir::Node& n) { return n.s("kiln_layout", "NCHW") == "NHWC"; }
-
 //! The operation graph and the execution plans that run it, for one shape and handle.
 struct Prepared {
   cudnnHandle_t handle = nullptr;
@@ -158,7 +155,7 @@ class ConvGraphKernel final : public backends::DeviceKernel {
         hasResidual_(n.inputs.size() > 3 && n.inputs[3]),
         variant_(static_cast<int>(n.i(kConfigAttr, 0))),
         wantFused_(n.i(kFusedAttr, 1) != 0),
-        nhwc_(nhwcNode(n)) {
+        nhwc_(ir::channelsLast(n)) {
     desc_.op = n.op, desc_.name = n.name, desc_.attrs = n.attrs;
     KILN_CHECK(unaryParams(n.s("kiln_act", ""), n, true, &act_), n.describe(), ": unsupported fused activation");
     KILN_CHECK(uniformFloat(n, &elem_), n.describe(), ": x, w, bias, residual and y must share one of FP32/FP16/BF16");
@@ -170,7 +167,6 @@ class ConvGraphKernel final : public backends::DeviceKernel {
   std::size_t workspaceBytes() const override { return static_cast<std::size_t>(workspace_); }
   //! Whether the epilogue can run inside a cuDNN graph (there is one, and cuDNN has its activation).
   bool fusable() const { return hasEpilogue() && epilogueFusable(); }
-  bool channelsLast() const { return nhwc_; }
 
   //! Builds the graph for these dims and finalizes up to `limit` plans: the
   //! fused graph when asked and possible, else (or when no engine takes it)
@@ -180,13 +176,11 @@ class ConvGraphKernel final : public backends::DeviceKernel {
     p.handle = handle;
     std::copy(x, x + 4, p.x), std::copy(w, w + 4, p.w), std::copy(y, y + 4, p.y);
     logicalDims(x, nhwc_, p.lx), logicalDims(w, nhwc_, p.lw), logicalDims(y, nhwc_, p.ly);
-    if ((fused || nhwc_) && fusable()) {
+    if (fused && fusable()) {
       buildGraph(p, true, limit);
       if (!p.plans.empty()) return;
       p.keep.clear();
     }
-    KILN_CHECK(!nhwc_ || !hasEpilogue(), desc_.describe(),
-               ": no cuDNN graph engine fuses this channels-last convolution's epilogue");
     buildGraph(p, false, limit);
     KILN_CHECK(!p.plans.empty(), desc_.describe(), ": no cuDNN graph engine runs this convolution within ", workspace_,
                " bytes of workspace");
@@ -208,9 +202,15 @@ class ConvGraphKernel final : public backends::DeviceKernel {
         .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace)
         .finalize();
     KILN_CUDA_CHECK(cudnnBackendExecute(libs.cudnn, p.plans[p.chosen].get(), pack.get()));
-    if (!p.fused && hasEpilogue())
-      kernels::channelBiasAct(y.data, hasBias_ ? in[2].data : nullptr, hasResidual_ ? in[3].data : nullptr, y.dims[0],
-                              y.dims[1], y.dims[2] * y.dims[3], act_, elem_, streamOf(launch));
+    if (p.fused || !hasEpilogue()) return;
+    const void* bias = hasBias_ ? in[2].data : nullptr;
+    const void* residual = hasResidual_ ? in[3].data : nullptr;
+    if (nhwc_)
+      kernels::channelLastBiasAct(y.data, bias, residual, y.dims[0] * y.dims[1] * y.dims[2], y.dims[3], act_, elem_,
+                                  streamOf(launch));
+    else
+      kernels::channelBiasAct(y.data, bias, residual, y.dims[0], y.dims[1], y.dims[2] * y.dims[3], act_, elem_,
+                              streamOf(launch));
   }
 
  private:
@@ -396,13 +396,9 @@ bool supports(const ir::Node& n) {
   if (!uniformFloat(n, &elem) || n.outputs.size() != 1 || n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1])
     return false;
   if (n.inputs[0]->shape.size() != 4 || n.inputs[1]->shape.size() != 4) return false;
-  if (!unaryParams(n.s("kiln_act", ""), n, true, &act)) return false;  // asymmetric padding is fine: pre/post paddings
-  if (!nhwcNode(n)) return n.s("kiln_layout", "NCHW") == "NCHW";
-  // Channels-last: the epilogue must fuse into the graph (no channels-last bias pass here).
-  const bool epilogue = (n.inputs.size() > 2 && n.inputs[2]) || (n.inputs.size() > 3 && n.inputs[3]) ||
-                        act.op != kernels::Unary::kIdentity;
-  cudnnPointwiseMode_t mode;
-  return !epilogue || act.op == kernels::Unary::kIdentity || pointwiseMode(act, &mode);
+  const std::string layout = n.s(ir::kLayoutAttr, "NCHW");
+  // Asymmetric padding is fine: the graph API takes pre and post paddings.
+  return (layout == "NCHW" || layout == "NHWC") && unaryParams(n.s("kiln_act", ""), n, true, &act);
 }
 
 std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) { return std::make_unique<ConvGraphKernel>(n); }
@@ -425,7 +421,6 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries
       continue;  // this form has no engine here; the other may
     }
     if (fused && !p.fused) continue;  // fell back to the unfused form: offered below
-    if (!fused && k.channelsLast() && k.fusable()) continue;  // channels-last epilogues must fuse
     for (std::size_t i = 0; i < p.plans.size(); ++i) {
       backends::TacticVariant v;
       v[kFusedAttr] = static_cast<int64_t>(fused ? 1 : 0);
