@@ -162,13 +162,24 @@ TEST(CudaLayout, NhwcConvFusedEpilogueVariant) {
 TEST(CudaLayout, NhwcPoolsMatchTheNchwReference) {
   KILN_REQUIRE_GPU();
   for (DType t : {DType::kFLOAT, DType::kHALF, DType::kBF16}) {
-    OpSpec mp;
-    mp.op = "MaxPool";
-    mp.attrs["kernel_shape"] = Dims{3, 3};
-    mp.attrs["strides"] = Dims{2, 2};
-    mp.attrs["pads"] = Dims{1, 1, 1, 1};
-    mp.inputs = {dyn(randomTensor({2, 5, 13, 11}, 5))};
-    expectNhwcMatches(mp, "MaxPool.cuda", t, std::string("NHWC MaxPool 3x3/2 in ") + dataTypeName(t));
+    // 5 channels: one per thread; 16 and 24: 16-byte vectors of channels (4 FP32 or 8 FP16/BF16).
+    for (int64_t c : {5, 16, 24}) {
+      OpSpec mp;
+      mp.op = "MaxPool";
+      mp.attrs["kernel_shape"] = Dims{3, 3};
+      mp.attrs["strides"] = Dims{2, 2};
+      mp.attrs["pads"] = Dims{1, 1, 1, 1};
+      mp.inputs = {dyn(randomTensor({2, c, 13, 11}, 5))};
+      expectNhwcMatches(mp, "MaxPool.cuda", t,
+                        std::string("NHWC MaxPool 3x3/2, ") + std::to_string(c) + " channels, in " + dataTypeName(t));
+      OpSpec avg;
+      avg.op = "AveragePool";
+      avg.attrs["kernel_shape"] = Dims{3, 3};
+      avg.attrs["pads"] = Dims{0, 1, 1, 0};
+      avg.inputs = {dyn(randomTensor({3, c, 6, 7}, 8))};
+      expectNhwcMatches(avg, "AveragePool.cuda", t,
+                        std::string("NHWC AveragePool, ") + std::to_string(c) + " channels, in " + dataTypeName(t));
+    }
     OpSpec ap;
     ap.op = "AveragePool";
     ap.attrs["kernel_shape"] = Dims{2, 3};

@@ -24,6 +24,9 @@ class PoolKernel final : public backends::DeviceKernel {
     }
     // The same geometry, from the channels-first view of the NHWC dims.
     const TensorView &x = in[0], &y = out[0];
+    // The NHWC kernel walks rows and columns in int (its per-pixel arithmetic).
+    KILN_CHECK(x.dims[1] < (int64_t{1} << 30) && x.dims[2] < (int64_t{1} << 30), desc_.describe(), ": spatial size ",
+               x.dims[1], "x", x.dims[2], " is too large for the channels-last pool");
     const std::vector<int64_t> xs{x.dims[0], x.dims[3], x.dims[1], x.dims[2]};
     const std::vector<int64_t> ys{y.dims[0], y.dims[3], y.dims[1], y.dims[2]};
     kernels::pool2dNhwc(x.data, y.data, pool2dParams(desc_, attrs_, xs, ys), elem_, streamOf(launch));
