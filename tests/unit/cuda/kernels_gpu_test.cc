@@ -94,6 +94,18 @@ TEST(CudaTensor, TransposeConcatReshape) {
   c.inputs = {dyn(randomTensor({3, 2}, 1)), dyn(randomTensor({3, 7}, 2))};
   expectMatchesRef(c, "Concat.cuda", 0, 0);
 
+  // Channels-last concats (16-byte words: 8 and 16 FP16 channels per pixel), and 18 inputs
+  // of odd widths: more than one launch's kMaxRowPieces, 4-byte words.
+  c.inputs = {dyn(randomTensor({2, 5, 7, 8}, 1).castTo(DType::kHALF)),
+              dyn(randomTensor({2, 5, 7, 16}, 2).castTo(DType::kHALF))};
+  expectMatchesRef(c, "Concat.cuda", 0, 0);
+  c.inputs.clear();
+  for (uint32_t i = 0; i < 18; ++i) c.inputs.push_back(dyn(randomTensor({3, 1 + int64_t(i % 4)}, 10 + i)));
+  expectMatchesRef(c, "Concat.cuda", 0, 0);
+  c.attrs["axis"] = int64_t{0};  // whole-tensor pieces: one row
+  c.inputs = {dyn(randomTensor({1, 3}, 1)), dyn(randomTensor({4, 3}, 2))};
+  expectMatchesRef(c, "Concat.cuda", 0, 0);
+
   OpSpec r;
   r.op = "Reshape";
   r.inputs = {dyn(randomTensor({2, 3, 4}, 1)), cst(ints({2}, {4, 6}))};

@@ -104,7 +104,9 @@ TEST(CudaSplit, AxesPartsAndBatch) {
                                          {{5, 7}, -1, {1, 2, 4}},
                                          {{3, 4, 5}, 0, {2, 1}},
                                          {{2, 6, 5}, -2, {0, 6}},           // an empty output
-                                         {{4, 33, 17}, 2, {16, 1}}}) {      // odd widths
+                                         {{4, 33, 17}, 2, {16, 1}},         // odd widths
+                                         {{2, 6, 5, 32}, -1, {8, 16, 8}},   // channels-last: 16-byte words
+                                         {{3, 40}, 1, Dims(20, 2)}}) {      // 20 outputs: two launches
     OpSpec s;
     s.op = "Split";
     s.attrs["axis"] = k.axis;

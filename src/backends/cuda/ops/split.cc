@@ -5,6 +5,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/families.h"
+#include "backends/cuda/ops/row_pieces.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "core/error.h"
 
@@ -50,13 +51,15 @@ class SplitKernel final : public backends::DeviceKernel {
     std::vector<int64_t> parts;
     for (std::size_t i = 0; i < outputs_; ++i) parts.push_back(out[i].dims[a]);
     std::vector<SplitCopy> copies = splitCopies(x.shape(), axis_, parts, dtypeSize(x.dtype));
+    std::vector<void*> pieces;
+    std::vector<int64_t> widths;
     for (std::size_t i = 0; i < outputs_; ++i) {
-      const SplitCopy& c = copies[i];
-      if (c.widthBytes && c.rows)
-        KILN_CUDA_CHECK(cudaMemcpy2DAsync(out[i].data, c.widthBytes, static_cast<const uint8_t*>(x.data) + c.srcOffsetBytes,
-                                          c.srcPitchBytes, c.widthBytes, c.rows, cudaMemcpyDeviceToDevice,
-                                          streamOf(launch)));
+      pieces.push_back(out[i].data);
+      widths.push_back(static_cast<int64_t>(copies[i].widthBytes));
     }
+    if (copies.empty()) return;
+    kernels::copyPieces(x.data, static_cast<int64_t>(copies[0].rows),
+                        static_cast<int64_t>(copies[0].srcPitchBytes), pieces, widths, false, streamOf(launch));
   }
 
  private:

@@ -1,6 +1,7 @@
-// Split on the device as one 2-D copy per output (no kernel): the input is
-// viewed as [outer, axis * inner] rows of bytes, and output i takes the
-// columns of its part of the axis. Host arithmetic, unit-tested without a GPU.
+// Split on the device: the input is viewed as [outer, axis * inner] rows of
+// bytes, and output i takes the columns of its part of the axis (one launch
+// of row_pieces.h's copy for all outputs). Host arithmetic, unit-tested
+// without a GPU.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +9,7 @@
 
 namespace kiln::cuda {
 
-//! One cudaMemcpy2DAsync: `rows` rows of `widthBytes`, from the input at
+//! One output's copy: `rows` rows of `widthBytes`, from the input at
 //! `srcOffsetBytes` with row pitch `srcPitchBytes`, to a dense output.
 struct SplitCopy {
   std::size_t srcOffsetBytes = 0, srcPitchBytes = 0, widthBytes = 0, rows = 0;

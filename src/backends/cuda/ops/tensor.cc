@@ -1,10 +1,11 @@
 // Data-movement ops on the device: Reshape/Flatten/Squeeze/Unsqueeze/Identity
 // (a device copy unless the memory planner aliased output and input),
-// Transpose (transpose.cu: planned per run, transpose_kernels.h), Gather (kernels.cu) and Concat (one 2-D copy per input), any dtype.
+// Transpose (transpose.cu: planned per run, transpose_kernels.h), Gather (kernels.cu) and Concat (one launch for all inputs: row_pieces.h), any dtype.
 // Gather cannot raise on a bad index on the device: it writes zeros there.
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
+#include "backends/cuda/ops/row_pieces.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "backends/cuda/ops/transpose_kernels.h"
 
@@ -51,15 +52,13 @@ class ConcatKernel final : public backends::DeviceKernel {
     int64_t outer = 1, inner = static_cast<int64_t>(dtypeSize(y.dtype));
     for (int d = 0; d < axis; ++d) outer *= y.dims[d];
     for (int d = axis + 1; d < y.rank; ++d) inner *= y.dims[d];
-    const std::size_t dstPitch = static_cast<std::size_t>(y.dims[axis] * inner);
-    std::size_t offset = 0;
+    std::vector<void*> pieces;
+    std::vector<int64_t> widths;
     for (std::size_t i = 0; i < inputs_; ++i) {
-      const std::size_t width = static_cast<std::size_t>(in[i].dims[axis] * inner);
-      if (width && outer)
-        KILN_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<uint8_t*>(y.data) + offset, dstPitch, in[i].data, width, width,
-                                          static_cast<std::size_t>(outer), cudaMemcpyDeviceToDevice, streamOf(launch)));
-      offset += width;
+      pieces.push_back(in[i].data);
+      widths.push_back(in[i].dims[axis] * inner);
     }
+    kernels::copyPieces(y.data, outer, y.dims[axis] * inner, pieces, widths, true, streamOf(launch));
   }
 
  private:
