@@ -18,10 +18,11 @@ TEST(DepthwiseUkernel, EveryIsaMatchesNaive) {
                         {12, 13, 3, 3, 1, 1, 2, 2, 2, 2}, {4, 4, 3, 3, 1, 1, 1, 1, 1, 1},
                         {9, 9, 7, 7, 1, 1, 1, 1, 3, 3},   {9, 10, 3, 3, 3, 3, 1, 1, 0, 1},
                         {1, 1, 3, 3, 1, 1, 1, 1, 1, 1},   {6, 50, 3, 5, 1, 2, 1, 1, 1, 0},
-                        // Several strips of the phased path (s1, s2, 5x5 s2 with dilation), and a
-                        // row too wide for its buffers (the row path).
-                        {121, 113, 3, 3, 1, 1, 1, 1, 1, 1}, {111, 112, 3, 3, 2, 2, 1, 1, 1, 1},
-                        {57, 56, 5, 5, 2, 2, 2, 2, 4, 3},   {3, 5000, 3, 3, 1, 1, 1, 1, 1, 1}};
+                        // Several strips of the phased path (narrow rows: s1, s2, 5x5 s2 with
+                        // dilation, 7x7), and wide planes (the row paths).
+                        {200, 30, 3, 3, 1, 1, 1, 1, 1, 1},  {151, 60, 3, 3, 2, 2, 1, 1, 1, 1},
+                        {150, 60, 5, 5, 2, 2, 2, 2, 4, 3},  {90, 32, 7, 7, 1, 1, 1, 1, 3, 3},
+                        {121, 113, 3, 3, 1, 1, 1, 1, 1, 1}, {111, 112, 3, 3, 2, 2, 1, 1, 1, 1}};
   int seed = 1;
   for (const Case& c : cases) {
     const int64_t oh = (c.h + 2 * c.ph - (c.kh - 1) * c.dh - 1) / c.sh + 1;
