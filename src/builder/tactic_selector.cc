@@ -123,9 +123,17 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
     }
   }
   double best = 0;
+  double penalty = -1;  // cpu::plainLayoutPenaltyMs, timed on first need
   for (const cpu::Tactic* t : candidates) {  // highest priority (usually fastest) first: it sets the cutoff
     double cutoff = choice.tactic.empty() ? 1e30 : 3.0 * best;
     double ms = timeTactic(node, t->name, options.timingIterations, pool, cutoff);
+    if (!cpu::followsProposedLayouts(*t)) {
+      if (penalty < 0) penalty = cpu::plainLayoutPenaltyMs(node, pool.size(), options.timingIterations);
+      if (penalty > 0 && options.log)
+        options.log(ILogger::Severity::kVERBOSE, strCat("  tactic ", t->name, " for ", node.describe(), ": ", ms,
+                                                        " ms + ", penalty, " ms of reorders its plain layout forces"));
+      ms += penalty;
+    }
     if (options.log)
       options.log(ILogger::Severity::kVERBOSE, strCat("  tactic ", t->name, " for ", node.describe(), ": ", ms, " ms"));
     if (choice.tactic.empty() || ms < best) {

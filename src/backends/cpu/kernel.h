@@ -99,6 +99,15 @@ const TacticRegistry& tactics();
 //! chooseLayouts that copy as `shapes` (same nodes, same order).
 void proposeLayouts(ir::Graph& graph);
 void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr);
+//! Whether `tactic` runs in the layouts proposeLayouts proposes (oneDNN's
+//! convolutions); every other tactic reads and writes plain layouts.
+bool followsProposedLayouts(const Tactic& tactic);
+//! What choosing a plain-layout tactic for `node` costs its neighbours where
+//! proposeLayouts proposed a blocked input, residual or output: the timed
+//! reorders between that layout and plain it forces (ms at `threads`; 0
+//! where nothing was proposed). The builder adds it to such a tactic's time,
+//! so that a faster plain kernel wins only if it pays for the chain it breaks.
+double plainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations);
 
 //! The CPU's best vector ISA, detected once: "avx512", "avx2" or "generic".
 const char* hostIsa();

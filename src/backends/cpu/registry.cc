@@ -76,6 +76,10 @@ const TacticRegistry& tactics() {
 
 void proposeLayouts(ir::Graph& graph) { proposeOnednnConvLayouts(graph); }
 void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes) { chainOnednnConvLayouts(graph, shapes); }
+bool followsProposedLayouts(const Tactic& tactic) { return tactic.name.rfind("Conv.onednn", 0) == 0; }
+double plainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations) {
+  return onednnPlainLayoutPenaltyMs(node, threads, iterations);
+}
 
 const char* hostIsa() {
   static const char* isa = [] {

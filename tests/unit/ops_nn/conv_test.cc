@@ -133,6 +133,36 @@ TEST(ConvTactics, Depthwise) {
   }
 }
 
+TEST(ConvTactics, GemvOnOnePixel) {
+  // Squeeze-excitation shapes (C > and < the 16 lanes, with a tail), batch > 1,
+  // no bias, a residual with an activation; each is compared with Conv.ref by
+  // every tactic that takes it, Conv.gemv included.
+  std::vector<ConvCfg> cfgs = {
+      {.c = 1152, .h = 1, .w = 1, .k = 48, .kh = 1, .kw = 1, .act = "Silu"},
+      {.c = 48, .h = 1, .w = 1, .k = 1152, .kh = 1, .kw = 1, .act = "Sigmoid"},
+      {.c = 7, .h = 1, .w = 1, .k = 5, .kh = 1, .kw = 1},
+      {.n = 3, .c = 37, .h = 1, .w = 1, .k = 19, .kh = 1, .kw = 1, .bias = false},
+      {.n = 2, .c = 33, .h = 1, .w = 1, .k = 9, .kh = 1, .kw = 1, .strides = {2, 2}, .residual = true, .act = "Relu"},
+  };
+  int i = 0;
+  for (const ConvCfg& c : cfgs) {
+    SCOPED_TRACE(::testing::Message() << "config " << i);
+    OpSpec s = convSpec(c, 500 + i++);
+    const ir::Tensor want = runTactic(s, "Conv.ref")[0];
+    EXPECT_TRUE(near(runTactic(s, "Conv.gemv")[0], want, 1e-5f, 1e-4f));
+    EXPECT_GE(compareWithRef(s), 2);  // Conv.gemv and Conv.im2col_gemm at least
+  }
+  // Declines more than one pixel, padding, groups, a kernel larger than 1.
+  ConvCfg two{.c = 4, .h = 1, .w = 2, .k = 3, .kh = 1, .kw = 1};
+  ConvCfg padded{.c = 4, .h = 1, .w = 1, .k = 3, .kh = 1, .kw = 1, .pads = {1, 1, 1, 1}};
+  ConvCfg grouped{.c = 4, .h = 1, .w = 1, .k = 4, .kh = 1, .kw = 1, .group = 2};
+  ConvCfg kernel3{.c = 4, .h = 1, .w = 1, .k = 3, .pads = {1, 1, 1, 1}};
+  for (const ConvCfg& c : {two, padded, grouped, kernel3}) {
+    BuiltGraph b = buildGraph(convSpec(c, 9));
+    EXPECT_FALSE(cpu::tactics().find("Conv.gemv")->supports(*b.node));
+  }
+}
+
 TEST(ConvTactics, FusedResidualAndActivations) {
   const std::vector<std::pair<std::string, std::pair<float, float>>> acts = {
       {"Relu", {0.f, 0.f}},      {"LeakyRelu", {0.1f, 0.f}}, {"Sigmoid", {0.f, 0.f}}, {"Tanh", {0.f, 0.f}},

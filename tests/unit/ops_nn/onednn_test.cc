@@ -353,5 +353,25 @@ TEST(OnednnLayouts, ChainsKeepTheBlockedLayoutAndComputeTheSame) {
   EXPECT_TRUE(near(runChain(d, ""), want, 1e-4f, 1e-4f));
 }
 
+TEST(OnednnLayouts, PlainTacticsPayForTheChainsTheyBreak) {
+  SKIP_WITHOUT_ONEDNN();
+  Chain c;
+  makeChain(c);
+  // Before the proposal nothing is blocked: no plain tactic pays anything.
+  EXPECT_EQ(cpu::plainLayoutPenaltyMs(*c.conv[1], 2, 3), 0.0);
+  cpu::proposeLayouts(c.g);
+  // conv1 reads a and writes b in the proposed layout: a plain tactic there
+  // costs a reorder of each; conv0 (plain input x) pays only for a.
+  const double middle = cpu::plainLayoutPenaltyMs(*c.conv[1], 2, 3);
+  const double first = cpu::plainLayoutPenaltyMs(*c.conv[0], 2, 3);
+  EXPECT_GT(middle, 0.0);
+  EXPECT_GT(first, 0.0);
+  // Only oneDNN's convolutions follow the proposal.
+  EXPECT_TRUE(cpu::followsProposedLayouts(*cpu::tactics().find("Conv.onednn")));
+  EXPECT_FALSE(cpu::followsProposedLayouts(*cpu::tactics().find("Conv.im2col_gemm")));
+  EXPECT_FALSE(cpu::followsProposedLayouts(*cpu::tactics().find("Conv.depthwise")));
+  EXPECT_FALSE(cpu::followsProposedLayouts(*cpu::tactics().find("Conv.ref")));
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -137,6 +137,25 @@ TEST(GlobalPoolRef, HandValues) {
   EXPECT_TRUE(equals(runTactic(s, "GlobalMaxPool.ref")[0], {2, 1, 1}, {2, 5}));
 }
 
+TEST(GlobalPoolLanes, AgreesWithTheReference) {
+  // Planes shorter than, equal to and longer than the 16 lanes with a tail;
+  // 3-D, 4-D (batch > 1, an EfficientNet SE plane) and 5-D inputs.
+  const V shapes[] = {{1, 1, 1, 1}, {2, 3, 7, 9}, {1, 5, 4, 4}, {1, 144, 56, 56}, {3, 2, 17}, {1, 2, 3, 5, 7}};
+  uint32_t seed = 40;
+  for (const V& dims : shapes) {
+    SCOPED_TRACE(ir::toString(dims));
+    // Shifted so the mean is far from 0: a sum that dropped or doubled a lane shows.
+    OpSpec s = pool("GlobalAveragePool", randomTensor(dims, seed++, 1.f, 3.f), {});
+    ThreadPool threads(3);
+    EXPECT_TRUE(near(runTactic(s, "GlobalAveragePool.lanes", threads)[0],
+                     runTactic(s, "GlobalAveragePool.ref", threads)[0], 0.f, 1e-5f));
+    s.op = "GlobalMaxPool";
+    auto got = runTactic(s, "GlobalMaxPool.lanes", threads);
+    auto want = runTactic(s, "GlobalMaxPool.ref", threads);
+    EXPECT_EQ(std::memcmp(got[0].data(), want[0].data(), got[0].bytes()), 0);  // max is order-free
+  }
+}
+
 TEST(PoolSchema, ShapesAndErrors) {
   auto out = [](const std::string& op, ir::Shape x, std::map<std::string, ir::Attribute> a) {
     return ir::toString(inferShapes({op, a, {x}}, "pool1")[0]);

@@ -9,4 +9,6 @@ Tactic convIm2colGemmTactic();
 Tactic convDepthwiseTactic();
 //! "ConvTranspose.gemm": GEMM into columns, then col2im.
 Tactic convTransposeGemmTactic();
+//! "Conv.gemv": 1x1 conv of one pixel (squeeze-excitation), a dot product per output channel.
+Tactic convGemvTactic();
 }  // namespace kiln::cpu

@@ -21,6 +21,7 @@
 #include "backends/cpu/precision.h"
 
 #if KILN_HAVE_ONEDNN
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -530,6 +531,35 @@ void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes) {
   markChains(graph, true, shapes);
 }
 
+double onednnPlainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations) {
+  double total = 0;
+  // One reorder of `v` between the proposed layout and plain NCHW, timed.
+  auto reorderMs = [&](const char* attr, const ir::Value* v, bool toPlain) {
+    if (!node.has(attr) || !v || v->shape.size() != 4 || !ir::isStatic(v->shape)) return;
+    const memory::dims dims = toDims(ir::staticDims(v->shape));
+    const memory::desc blocked(dims, dt::f32, static_cast<tag>(node.i(attr, 0))), plain(dims, dt::f32, tag::nchw);
+    setThreads(threads);
+    memory a(toPlain ? blocked : plain, engine()), b(toPlain ? plain : blocked, engine());
+    std::memset(a.get_data_handle(), 0, a.get_desc().get_size());
+    dnnl::reorder r(a, b);
+    dnnl::stream& stream = threadStream();
+    r.execute(stream, a, b);  // warm-up: pages, caches
+    stream.wait();
+    const int runs = std::max(1, iterations);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < runs; ++i) r.execute(stream, a, b);
+    stream.wait();
+    total += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / runs;
+  };
+  // The producer of a proposed-blocked input or residual would write plain
+  // instead (a reorder after its convolution); consumers of a proposed-blocked
+  // output would read plain (a reorder before theirs).
+  reorderMs(kSrcTagAttr, node.inputs.empty() ? nullptr : node.inputs[0], true);
+  reorderMs(kResTagAttr, node.inputs.size() > 3 ? node.inputs[3] : nullptr, true);
+  reorderMs(kDstTagAttr, node.outputs.empty() ? nullptr : node.outputs[0], false);
+  return total;
+}
+
 void addOnednnConvTactics(TacticRegistry& r) {
   r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
   r.add({"Conv.onednn_bf16", "Conv", 15, supportsConvBF16, createConvBF16, prepackConvBF16});
@@ -541,6 +571,7 @@ void addOnednnConvTactics(TacticRegistry& r) {
 namespace kiln::cpu {
 void proposeOnednnConvLayouts(ir::Graph&) {}
 void chainOnednnConvLayouts(ir::Graph&, const ir::Graph*) {}
+double onednnPlainLayoutPenaltyMs(const ir::Node&, int, int) { return 0; }
 void addOnednnConvTactics(TacticRegistry&) {}
 }  // namespace kiln::cpu
 #endif

@@ -42,6 +42,8 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! would run another layout, so the marks stay correct over the whole range.
 void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr);
 void proposeOnednnConvLayouts(ir::Graph& graph);
+//! cpu::plainLayoutPenaltyMs for a node marked by proposeOnednnConvLayouts (0 without oneDNN).
+double onednnPlainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations);
 
 //! Debug counters, process-wide (tests read them; nothing decides by them;
 //! zero without oneDNN): oneDNN primitives the oneDNN tactics made (at load,

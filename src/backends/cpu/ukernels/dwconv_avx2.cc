@@ -1,4 +1,5 @@
 // AVX2 + FMA build (-mavx2 -mfma) of the depthwise plane kernel (the code is dwconv_impl.inc).
+#include <algorithm>
 #include <cstdint>
 
 #include "backends/cpu/ukernels/dwconv.h"

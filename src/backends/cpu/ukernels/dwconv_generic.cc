@@ -1,5 +1,6 @@
 // Portable build of the depthwise plane kernel (the code is dwconv_impl.inc),
 // and the choice of the plane kernel for this CPU.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 

@@ -55,6 +55,13 @@ inline float vhmax(vf v) {
   return _mm_cvtss_f32(s);
 }
 
+// p * 2^n for an integral n in [-150, 128] (vexp's range), in two steps so
+// that neither power of two leaves the float range.
+inline vf vldexp(vf p, vf n) {
+  const vi ni = vcvt(n), n1 = vsrai1(ni), n2 = vsubi(ni, n1);
+  return vmul(vmul(p, vpow2i(n1)), vpow2i(n2));
+}
+
 #include "backends/cpu/ukernels/vmath_impl.inc"
 
 }  // namespace

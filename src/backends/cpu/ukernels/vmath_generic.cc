@@ -47,6 +47,13 @@ inline void vstoreTail(float* p, vf v, int64_t) { *p = v; }
 inline float vhsum(vf v) { return v; }
 inline float vhmax(vf v) { return v; }
 
+// p * 2^n for an integral n in [-150, 128] (vexp's range), in two steps so
+// that neither power of two leaves the float range.
+inline vf vldexp(vf p, vf n) {
+  const vi ni = vcvt(n), n1 = vsrai1(ni), n2 = vsubi(ni, n1);
+  return vmul(vmul(p, vpow2i(n1)), vpow2i(n2));
+}
+
 #include "backends/cpu/ukernels/vmath_impl.inc"
 
 }  // namespace
