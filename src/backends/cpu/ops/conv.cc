@@ -160,6 +160,7 @@ void registerConvKernels(TacticRegistry& r) {
   r.add(convIm2colGemmTactic());
   r.add(convDepthwiseTactic());
   r.add(convTransposeGemmTactic());
+  r.add(convWinogradTactic());
   addOnednnConvTactics(r);
 }
 
