@@ -29,7 +29,8 @@ namespace {
 namespace wg = winograd;
 
 constexpr const char* kPackedLayout = "conv_winograd_f43_a6";  // 36 point-major A panels of gemm::kMR rows
-constexpr int64_t kBlockBudgetFloats = 1 << 18;                // 1 MiB of V per tile block
+constexpr int64_t kBlockBudgetFloats = 1 << 17;                // 512 KiB of V per tile block
+constexpr int64_t kMaxKTiles = 4;  // output channels per phase-2 task, in micro-tiles: its GEMM rows stay in L2
 
 int64_t tilesOf(int64_t n) { return (n + wg::kTile - 1) / wg::kTile; }
 
@@ -80,7 +81,8 @@ class ConvWinograd final : public Kernel {
     const int threads = ctx.pool->size();
     // Output-channel blocks of whole micro-tiles, a few per thread.
     const int64_t mTiles = (k_ + gemm::kMR - 1) / gemm::kMR;
-    const int64_t perBlock = threads > 1 ? std::max<int64_t>(1, mTiles / (4 * threads)) : mTiles;
+    const int64_t perBlock = std::min<int64_t>(
+        kMaxKTiles, threads > 1 ? std::max<int64_t>(1, mTiles / (4 * threads)) : mTiles);
     const int64_t kRows = perBlock * gemm::kMR, kBlocks = (k_ + kRows - 1) / kRows;
     float* v = static_cast<float*>(ctx.workspace);
     float* m = v + wg::kPoints * tileBlock_ * c_;
