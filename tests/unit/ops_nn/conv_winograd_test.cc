@@ -90,6 +90,7 @@ TEST(ConvWinograd, MatchesRefOnEdgeShapes) {
   add({.c = 300, .h = 21, .w = 19, .k = 13, .pads = {1, 1, 1, 1}}); // long K: GEMM K blocks, small tile blocks
   add({.c = 1, .h = 40, .w = 3, .k = 1, .pads = {1, 1, 1, 1}, .bias = false});  // one channel, tall
   add({.n = 3, .c = 7, .h = 13, .w = 14, .k = 9, .pads = {1, 1, 1, 1}, .residual = true, .act = "Relu"});
+  add({.n = 5, .c = 9, .h = 6, .w = 6, .k = 7, .pads = {1, 1, 1, 1}, .residual = true});  // panels span 5 images
   int i = 0;
   for (const WinoCfg& c : cfgs) {
     SCOPED_TRACE(::testing::Message() << "config " << i);
@@ -148,9 +149,10 @@ constexpr double kAT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1
 
 TEST(ConvWinograd, TileTransformsOnEveryIsa) {
   namespace wg = cpu::winograd;
-  // A 2-channel 7 x 10 image, pad 1: output 7 x 10, 2 x 3 tiles, border tiles on every side.
-  const int64_t h = 7, w = 10, pad = 1, tilesW = 3, tiles = 6, ch = 2;
-  const ir::Tensor x = randomTensor({ch, h, w}, 42);
+  // Two 2-channel 7 x 10 images, pad 1: output 7 x 10, 2 x 3 tiles per image,
+  // border tiles on every side; the panels take tiles 1..11, across both images.
+  const int64_t images = 2, h = 7, w = 10, pad = 1, tilesW = 3, perImage = 6, ch = 2, count = images * perImage - 1;
+  const ir::Tensor x = randomTensor({images, ch, h, w}, 42);
   for (const char* isa : {"generic", "avx2", "avx512"}) {
     const wg::Kernels* k = wg::kernelsForIsa(isa);
     if (!k) continue;
@@ -160,12 +162,14 @@ TEST(ConvWinograd, TileTransformsOnEveryIsa) {
       wg::InputPanel ip;
       ip.x = x.as<float>();
       ip.planeStride = h * w;
+      ip.imageStride = ch * h * w;
       ip.h = h;
       ip.w = w;
       ip.padTop = ip.padLeft = pad;
       ip.tilesW = tilesW;
-      ip.tile0 = 1;  // tiles 1..5: a panel that starts mid-row
-      ip.count = tiles - 1;
+      ip.tilesPerImage = perImage;
+      ip.tile0 = 1;  // a panel that starts mid-row and crosses into image 1
+      ip.count = count;
       ip.c0 = 0;
       ip.c1 = ch;
       ip.nr = nr;
@@ -174,10 +178,13 @@ TEST(ConvWinograd, TileTransformsOnEveryIsa) {
       k->input(ip);
       for (int64_t c = 0; c < ch; ++c)
         for (int l = 0; l < nr; ++l) {
-          const int64_t t = 1 + l, r0 = (t / tilesW) * 4 - pad, q0 = (t % tilesW) * 4 - pad;
+          const int64_t t = 1 + l, img = t / perImage, ti = t % perImage;
+          const int64_t r0 = (ti / tilesW) * 4 - pad, q0 = (ti % tilesW) * 4 - pad;
           auto d = [&](int r, int q) -> double {
             const int64_t ih = r0 + r, iw = q0 + q;
-            return l < ip.count && ih >= 0 && ih < h && iw >= 0 && iw < w ? x.as<float>()[c * h * w + ih * w + iw] : 0.0;
+            return l < count && ih >= 0 && ih < h && iw >= 0 && iw < w
+                       ? x.as<float>()[(img * ch + c) * h * w + ih * w + iw]
+                       : 0.0;
           };
           for (int i = 0; i < 6; ++i)
             for (int j = 0; j < 6; ++j) {
@@ -189,11 +196,11 @@ TEST(ConvWinograd, TileTransformsOnEveryIsa) {
             }
         }
     }
-    // Output: M of 3 channels x 5 tiles (ldm 8), tiles 1..5 of the image above.
-    const int64_t kc = 3, ldm = 8, count = tiles - 1;
+    // Output: M of 3 channels x 11 tiles (ldm 24), tiles 1..11 of the images above.
+    const int64_t kc = 3, ldm = 24;
     const ir::Tensor mt = randomTensor({wg::kPoints, kc, ldm}, 43);
-    const ir::Tensor bias = randomTensor({kc}, 44), res = randomTensor({kc, h, w}, 45);
-    std::vector<float> y(kc * h * w, -99.f);
+    const ir::Tensor bias = randomTensor({kc}, 44), res = randomTensor({images, kc, h, w}, 45);
+    std::vector<float> y(images * kc * h * w, -99.f);
     wg::OutputPanel op;
     op.m = mt.as<float>();
     op.pointStride = kc * ldm;
@@ -203,29 +210,33 @@ TEST(ConvWinograd, TileTransformsOnEveryIsa) {
     op.tile0 = 1;
     op.count = count;
     op.tilesW = tilesW;
+    op.tilesPerImage = perImage;
     op.y = y.data();
     op.planeStride = h * w;
+    op.imageStride = kc * h * w;
     op.oh = h;
     op.ow = w;
     op.bias = bias.as<float>();
     op.residual = res.as<float>();
     op.act.kind = cpu::ActKind::kRelu;
     k->output(op);
-    for (int64_t c = 0; c < kc; ++c)
-      for (int64_t oy = 0; oy < h; ++oy)
-        for (int64_t ox = 0; ox < w; ++ox) {
-          const int64_t t = (oy / 4) * tilesW + ox / 4, idx = c * h * w + oy * w + ox;
-          if (t < 1) {
-            EXPECT_EQ(y[idx], -99.f) << "tile 0 is not in the panel";
-            continue;
+    for (int64_t img = 0; img < images; ++img)
+      for (int64_t c = 0; c < kc; ++c)
+        for (int64_t oy = 0; oy < h; ++oy)
+          for (int64_t ox = 0; ox < w; ++ox) {
+            const int64_t t = img * perImage + (oy / 4) * tilesW + ox / 4, idx = (img * kc + c) * h * w + oy * w + ox;
+            if (t < 1) {
+              EXPECT_EQ(y[idx], -99.f) << "tile 0 is not in the panel";
+              continue;
+            }
+            const int i = static_cast<int>(oy % 4), j = static_cast<int>(ox % 4);
+            double want = 0;
+            for (int r = 0; r < 6; ++r)
+              for (int q = 0; q < 6; ++q)
+                want += kAT[i][r] * mt.as<float>()[(r * 6 + q) * kc * ldm + c * ldm + (t - 1)] * kAT[j][q];
+            want = std::max(0.0, want + bias.as<float>()[c] + res.as<float>()[idx]);
+            EXPECT_NEAR(y[idx], want, 1e-5 * (1 + std::fabs(want))) << "c " << c << " y " << oy << " x " << ox;
           }
-          const int i = static_cast<int>(oy % 4), j = static_cast<int>(ox % 4);
-          double want = 0;
-          for (int r = 0; r < 6; ++r)
-            for (int q = 0; q < 6; ++q) want += kAT[i][r] * mt.as<float>()[(r * 6 + q) * kc * ldm + c * ldm + (t - 1)] * kAT[j][q];
-          want = std::max(0.0, want + bias.as<float>()[c] + res.as<float>()[idx]);
-          EXPECT_NEAR(y[idx], want, 1e-5 * (1 + std::fabs(want))) << "c " << c << " y " << oy << " x " << ox;
-        }
   }
 }
 

@@ -1,7 +1,8 @@
 // "Conv.winograd": 3x3, stride 1, dilation 1, group 1 2-D convolutions as
 // Winograd F(4x4, 3x3) (ukernels/winograd.h): 2.25 multiplies per output
-// instead of 9. Per image the output tiles are taken in blocks whose
-// transformed input V (36 x Cin x tiles) stays in L2; per block
+// instead of 9. The output tiles of the whole batch (image after image, so
+// that small images still fill the GEMM's column panels) are taken in blocks
+// whose transformed input V (36 x Cin x tiles) stays in L2; per block
 //   1. the input transform writes V straight into the B panels of 36 GEMMs,
 //   2. per block of output channels, the 36 GEMMs M_p = U_p (Cout x Cin) * V_p
 //      (the packed GEMM of gemm.h; U = G g G^T, transformed and packed into A
@@ -54,7 +55,7 @@ class ConvWinograd final : public Kernel {
     tileBlock_ = std::max<int64_t>(nr, kBlockBudgetFloats / (wg::kPoints * c_) / nr * nr);
     const ir::Shape& ys = node.outputs[0]->shape;
     if (ir::isStatic(ys) && ys.size() == 4) {
-      const int64_t tiles = tilesOf(ys[2].value) * tilesOf(ys[3].value);
+      const int64_t tiles = ys[0].value * tilesOf(ys[2].value) * tilesOf(ys[3].value);
       tileBlock_ = std::min(tileBlock_, gemm::roundUp(std::max<int64_t>(tiles, 1), nr));
     }
   }
@@ -77,7 +78,8 @@ class ConvWinograd final : public Kernel {
     KILN_CHECK(in[1].numel() == wg::kPoints * aPoint, desc_.describe(), ": packed weight has ", in[1].numel(),
                " values, expected ", wg::kPoints * aPoint);
     const int64_t n = x.dims[0], inSize = g.inSize(), outSize = g.outSize(), oh = g.out[1], ow = g.out[2];
-    const int64_t tilesW = tilesOf(ow), tiles = tilesOf(oh) * tilesW, nr = uk_.nr;
+    const int64_t tilesW = tilesOf(ow), tilesPerImage = tilesOf(oh) * tilesW, tiles = n * tilesPerImage;
+    const int64_t nr = uk_.nr;
     const int threads = ctx.pool->size();
     // Output-channel blocks of whole micro-tiles, a few per thread.
     const int64_t mTiles = (k_ + gemm::kMR - 1) / gemm::kMR;
@@ -88,71 +90,70 @@ class ConvWinograd final : public Kernel {
     float* m = v + wg::kPoints * tileBlock_ * c_;
     const float* xd = x.as<const float>();
     float* yd = y.as<float>();
-    for (int64_t img = 0; img < n; ++img) {
-      const float* ximg = xd + img * c_ * inSize;
-      float* yimg = yd + img * k_ * outSize;
-      const float* rimg = res ? res + img * k_ * outSize : nullptr;
-      for (int64_t t0 = 0; t0 < tiles; t0 += tileBlock_) {
-        const int64_t tc = std::min(tileBlock_, tiles - t0), panels = (tc + nr - 1) / nr, tcPad = panels * nr;
-        const int64_t vPoint = tcPad * c_, mPoint = tcPad * k_;
-        // Phase 1: input transform into the B panels (channel chunks so that
-        // a single panel still feeds every thread).
-        const int64_t chunks = std::min<int64_t>(c_, std::max<int64_t>(1, (4 * threads + panels - 1) / panels));
-        const int64_t cPer = (c_ + chunks - 1) / chunks;
-        gemm::forEachTask(*ctx.pool, panels * chunks, [&](int64_t t) {
-          const int64_t j = t / chunks, c0 = (t % chunks) * cPer;
-          wg::InputPanel ip;
-          ip.x = ximg;
-          ip.planeStride = inSize;
-          ip.h = g.in[1];
-          ip.w = g.in[2];
-          ip.padTop = g.pad[1];
-          ip.padLeft = g.pad[2];
-          ip.tilesW = tilesW;
-          ip.tile0 = t0 + j * nr;
-          ip.count = std::min(nr, tc - j * nr);
-          ip.c0 = std::min(c0, c_);
-          ip.c1 = std::min(c0 + cPer, c_);
-          ip.nr = static_cast<int>(nr);
-          ip.v = v + j * c_ * nr;
-          ip.pointStride = vPoint;
-          wk_.input(ip);
-        });
-        // Phase 2: per output-channel block, its rows of the 36 GEMMs, then
-        // their output transform while those rows are still in cache.
-        gemm::forEachTask(*ctx.pool, kBlocks, [&](int64_t b) {
-          const int64_t k0 = b * kRows, k1 = std::min(k_, k0 + kRows);
-          for (int p = 0; p < wg::kPoints; ++p) {
-            gemm::Problem pr;
-            pr.m = k_;
-            pr.n = tc;
-            pr.k = c_;
-            pr.a.data = wp + p * aPoint;
-            pr.a.packed = true;
-            pr.b = v + p * vPoint;
-            pr.c = m + p * mPoint;
-            pr.ldc = tcPad;
-            gemm::computeBlock(uk_, pr, k0, k1, 0, tc);
-          }
-          wg::OutputPanel op;
-          op.m = m;
-          op.pointStride = mPoint;
-          op.ldm = tcPad;
-          op.k0 = k0;
-          op.k1 = k1;
-          op.tile0 = t0;
-          op.count = tc;
-          op.tilesW = tilesW;
-          op.y = yimg;
-          op.planeStride = outSize;
-          op.oh = oh;
-          op.ow = ow;
-          op.bias = bias;
-          op.residual = rimg;
-          op.act = act_;
-          wk_.output(op);
-        });
-      }
+    for (int64_t t0 = 0; t0 < tiles; t0 += tileBlock_) {
+      const int64_t tc = std::min(tileBlock_, tiles - t0), panels = (tc + nr - 1) / nr, tcPad = panels * nr;
+      const int64_t vPoint = tcPad * c_, mPoint = tcPad * k_;
+      // Phase 1: input transform into the B panels (channel chunks so that
+      // a single panel still feeds every thread).
+      const int64_t chunks = std::min<int64_t>(c_, std::max<int64_t>(1, (4 * threads + panels - 1) / panels));
+      const int64_t cPer = (c_ + chunks - 1) / chunks;
+      gemm::forEachTask(*ctx.pool, panels * chunks, [&](int64_t t) {
+        const int64_t j = t / chunks, c0 = (t % chunks) * cPer;
+        wg::InputPanel ip;
+        ip.x = xd;
+        ip.planeStride = inSize;
+        ip.imageStride = c_ * inSize;
+        ip.h = g.in[1];
+        ip.w = g.in[2];
+        ip.padTop = g.pad[1];
+        ip.padLeft = g.pad[2];
+        ip.tilesW = tilesW;
+        ip.tilesPerImage = tilesPerImage;
+        ip.tile0 = t0 + j * nr;
+        ip.count = std::min(nr, tc - j * nr);
+        ip.c0 = std::min(c0, c_);
+        ip.c1 = std::min(c0 + cPer, c_);
+        ip.nr = static_cast<int>(nr);
+        ip.v = v + j * c_ * nr;
+        ip.pointStride = vPoint;
+        wk_.input(ip);
+      });
+      // Phase 2: per output-channel block, its rows of the 36 GEMMs, then
+      // their output transform while those rows are still in cache.
+      gemm::forEachTask(*ctx.pool, kBlocks, [&](int64_t b) {
+        const int64_t k0 = b * kRows, k1 = std::min(k_, k0 + kRows);
+        for (int p = 0; p < wg::kPoints; ++p) {
+          gemm::Problem pr;
+          pr.m = k_;
+          pr.n = tc;
+          pr.k = c_;
+          pr.a.data = wp + p * aPoint;
+          pr.a.packed = true;
+          pr.b = v + p * vPoint;
+          pr.c = m + p * mPoint;
+          pr.ldc = tcPad;
+          gemm::computeBlock(uk_, pr, k0, k1, 0, tc);
+        }
+        wg::OutputPanel op;
+        op.m = m;
+        op.pointStride = mPoint;
+        op.ldm = tcPad;
+        op.k0 = k0;
+        op.k1 = k1;
+        op.tile0 = t0;
+        op.count = tc;
+        op.tilesW = tilesW;
+        op.tilesPerImage = tilesPerImage;
+        op.y = yd;
+        op.imageStride = k_ * outSize;
+        op.planeStride = outSize;
+        op.oh = oh;
+        op.ow = ow;
+        op.bias = bias;
+        op.residual = res;
+        op.act = act_;
+        wk_.output(op);
+      });
     }
   }
 

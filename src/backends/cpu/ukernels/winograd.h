@@ -17,14 +17,16 @@ constexpr int kAlpha = 6;           //!< input tile edge (m + r - 1)
 constexpr int kPoints = kAlpha * kAlpha;
 constexpr int kOutLanes = 16;       //!< tiles per output-transform step
 
-//! One image's input tiles [tile0, tile0 + count) (count <= nr; tiles numbered
-//! row-major, tilesW per row) of channels [c0, c1), written as one B panel of
+//! Input tiles [tile0, tile0 + count) (count <= nr; tiles numbered row-major,
+//! tilesW per row, tilesPerImage per image, image after image, so that one
+//! panel may span images: small images still fill the GEMM's panels) of
+//! channels [c0, c1), written as one B panel of
 //! each point's GEMM: V(point p, channel c, lane l) at v[p * pointStride + c * nr + l];
 //! lanes past count are zero.
 struct InputPanel {
-  const float* x = nullptr;  //!< channel 0 of the image, channels planeStride apart
-  int64_t planeStride = 0;
-  int64_t h = 0, w = 0, padTop = 0, padLeft = 0, tilesW = 0;
+  const float* x = nullptr;  //!< channel 0 of image 0, channels planeStride and images imageStride apart
+  int64_t planeStride = 0, imageStride = 0;
+  int64_t h = 0, w = 0, padTop = 0, padLeft = 0, tilesW = 0, tilesPerImage = 0;
   int64_t tile0 = 0, count = 0, c0 = 0, c1 = 0;
   int nr = 16;  //!< 16 or 32: the GEMM's panel width
   float* v = nullptr;
@@ -33,14 +35,14 @@ struct InputPanel {
 
 //! The GEMM results M(point p, channel k, tile l) = m[p * pointStride + k * ldm + l]
 //! of output channels [k0, k1) and block tiles [0, count) (tile l of the block
-//! is image tile tile0 + l) become output tiles: y = act(A^T M A + bias + residual),
+//! is tile tile0 + l, numbered as in InputPanel) become output tiles: y = act(A^T M A + bias + residual),
 //! only the pixels inside the oh x ow output written.
 struct OutputPanel {
   const float* m = nullptr;
   int64_t pointStride = 0, ldm = 0;
-  int64_t k0 = 0, k1 = 0, tile0 = 0, count = 0, tilesW = 0;
-  float* y = nullptr;  //!< channel 0 of the output image, channels planeStride apart
-  int64_t planeStride = 0, oh = 0, ow = 0;
+  int64_t k0 = 0, k1 = 0, tile0 = 0, count = 0, tilesW = 0, tilesPerImage = 0;
+  float* y = nullptr;  //!< channel 0 of output image 0, channels planeStride and images imageStride apart
+  int64_t planeStride = 0, imageStride = 0, oh = 0, ow = 0;
   const float* bias = nullptr;      //!< per output channel, or null
   const float* residual = nullptr;  //!< like y, or null
   Activation act;
