@@ -161,6 +161,7 @@ void registerConvKernels(TacticRegistry& r) {
   r.add(convDepthwiseTactic());
   r.add(convTransposeGemmTactic());
   r.add(convGemvTactic());
+  r.add(convWinogradTactic());
   addOnednnConvTactics(r);
 }
 

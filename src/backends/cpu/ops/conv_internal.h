@@ -7,6 +7,8 @@ namespace kiln::cpu {
 Tactic convIm2colGemmTactic();
 //! "Conv.depthwise": direct loops for group == C == K / multiplier.
 Tactic convDepthwiseTactic();
+//! "Conv.winograd": F(4x4, 3x3) for 3x3 stride-1 group-1 2-D convs, weights transformed at build time.
+Tactic convWinogradTactic();
 //! "ConvTranspose.gemm": GEMM into columns, then col2im.
 Tactic convTransposeGemmTactic();
 //! "Conv.gemv": 1x1 conv of one pixel (squeeze-excitation), a dot product per output channel.
