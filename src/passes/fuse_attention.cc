@@ -85,6 +85,29 @@ bool shapesFit(const Match& m) {
   return sameDim(q[r - 1], kt[r - 2]) && sameDim(kt[r - 1], v[r - 2]);
 }
 
+//! From `x`, read only by `reader`: [scale] <- MatMul(Q, Kt), filling the
+//! rest of `m`; false when it is not there or the shapes do not fit.
+bool matchScores(const ir::Graph& g, ir::Value* x, const ir::Node* reader, Match* m, std::string* qkName) {
+  if (soleConsumer(g, x) != reader) return false;
+  if (ir::Node* p = producerOf(x); p && p->op != "MatMul") {
+    auto s = scaledBy(p);
+    if (!s) return false;
+    m->scale *= s->second;
+    m->nodes.push_back(p);
+    x = s->first;
+    if (soleConsumer(g, x) != p) return false;
+  }
+  ir::Node* qk = producerOf(x, "MatMul");
+  if (!isPlainMatMul(qk)) return false;
+  m->nodes.push_back(qk);
+  *qkName = qk->name;
+  m->q = unscale(g, qk->inputs[0], qk, m);
+  m->kt = unscale(g, qk->inputs[1], qk, m);
+  for (const ir::Value* t : {m->q, m->kt, m->v, m->mask, m->out})
+    if (t && t->dtype != DType::kFLOAT) return false;
+  return shapesFit(*m);
+}
+
 //! The pattern ending in the Softmax `sm`.
 std::optional<Match> matchAt(const ir::Graph& g, ir::Node* sm, std::string* qkName) {
   if (sm->inputs.size() != 1 || !sm->inputs[0]) return std::nullopt;
@@ -94,51 +117,29 @@ std::optional<Match> matchAt(const ir::Graph& g, ir::Node* sm, std::string* qkNa
   ir::Node* pv = soleConsumer(g, sm->outputs[0]);
   if (!isPlainMatMul(pv) || pv->inputs[0] != sm->outputs[0]) return std::nullopt;
 
-  Match m;
-  m.v = pv->inputs[1];
-  m.out = pv->outputs[0];
-  m.nodes = {sm, pv};
+  Match base;
+  base.v = pv->inputs[1];
+  base.out = pv->outputs[0];
+  base.nodes = {sm, pv};
   // Walk up from the Softmax: [Add(mask)] <- [scale] <- MatMul, each value
   // read only by the node below it.
-  ir::Node* reader = sm;
   ir::Value* x = sm->inputs[0];
-  if (soleConsumer(g, x) != reader) return std::nullopt;
-  if (ir::Node* add = producerOf(x, "Add"); add && add->inputs.size() == 2) {
-    for (int k = 0; k < 2 && !m.mask; ++k) {
-      ir::Value* scores = add->inputs[k];
-      ir::Node* below = producerOf(scores);
-      if (!below || (below->op != "MatMul" && below->op != "Mul" && below->op != "Div")) continue;
-      // The mask must not broadcast the scores up: the Add keeps their shape.
-      if (!add->inputs[1 - k] || !sameShape(scores->shape, x->shape) ||
-          !broadcastsTo(add->inputs[1 - k]->shape, x->shape))
-        continue;
-      m.mask = add->inputs[1 - k];
-      m.nodes.push_back(add);
-      reader = add;
-      x = scores;
-    }
-    if (!m.mask) return std::nullopt;
-    if (soleConsumer(g, x) != reader) return std::nullopt;
+  if (soleConsumer(g, x) != sm) return std::nullopt;
+  ir::Node* add = producerOf(x, "Add");
+  if (!add || add->inputs.size() != 2) {
+    if (matchScores(g, x, sm, &base, qkName)) return base;
+    return std::nullopt;
   }
-  if (ir::Node* p = producerOf(x); p && p->op != "MatMul") {
-    auto s = scaledBy(p);
-    if (!s) return std::nullopt;
-    m.scale *= s->second;
-    m.nodes.push_back(p);
-    reader = p;
-    x = s->first;
-    if (soleConsumer(g, x) != reader) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {  // either side of the Add may be the scores
+    ir::Value *scores = add->inputs[k], *mask = add->inputs[1 - k];
+    // The mask must not broadcast the scores up: the Add keeps their shape.
+    if (!scores || !mask || !sameShape(scores->shape, x->shape) || !broadcastsTo(mask->shape, x->shape)) continue;
+    Match m = base;
+    m.mask = mask;
+    m.nodes.push_back(add);
+    if (matchScores(g, scores, add, &m, qkName)) return m;
   }
-  ir::Node* qk = producerOf(x, "MatMul");
-  if (!isPlainMatMul(qk)) return std::nullopt;
-  m.nodes.push_back(qk);
-  *qkName = qk->name;
-  m.q = unscale(g, qk->inputs[0], qk, &m);
-  m.kt = unscale(g, qk->inputs[1], qk, &m);
-  for (const ir::Value* t : {m.q, m.kt, m.v, m.mask, m.out})
-    if (t && t->dtype != DType::kFLOAT) return std::nullopt;
-  if (!shapesFit(m)) return std::nullopt;
-  return m;
+  return std::nullopt;
 }
 
 //! Whether `perm` swaps the last two axes and keeps the others.

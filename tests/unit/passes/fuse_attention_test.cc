@@ -145,6 +145,28 @@ TEST(FuseAttention, NoScaleNoMask) {
   EXPECT_FLOAT_EQ(attentionNode(*g)->f("scale", 0.f), 1.f);
 }
 
+TEST(FuseAttention, ComputedFullMaskFirstInTheAdd) {
+  // A mask of the scores' full shape made by a Mul (as the scale is), first in
+  // the Add: the other side is the scores.
+  const int64_t B = 2, H = 2, S = 7, D = 4;
+  auto build = [&] {
+    Net n;
+    ir::Value* mask = n.node("Mul", {n.input("keep", {B, H, S, S}), n.scalar("big", -10000.f)});
+    ir::Value* kt = n.node("Transpose", {n.input("k", {B, H, S, D})}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+    ir::Value* s = n.node("Mul", {n.node("MatMul", {n.input("q", {B, H, S, D}), kt}), n.scalar("c", 0.5f)});
+    ir::Value* p = n.node("Softmax", {n.node("Add", {mask, s})}, {{"axis", int64_t{-1}}});
+    n.output(n.node("MatMul", {p, n.input("v", {B, H, S, D})}));
+    return std::move(n.g);
+  };
+  ir::Tensor keep = randomTensor({B, H, S, S}, 40, 0.f, 1.f);
+  for (int64_t i = 0; i < keep.numel(); ++i) keep.mutableAs<float>()[i] = keep.as<float>()[i] < 0.3f ? 1.f : 0.f;
+  Feeds feeds = {{"keep", keep}, {"q", randomTensor({B, H, S, D}, 41)}, {"k", randomTensor({B, H, S, D}, 42)},
+                 {"v", randomTensor({B, H, S, D}, 43)}};
+  auto g = fuseAndCompare(build, feeds);
+  EXPECT_EQ(opList(*g), (std::vector<std::string>{"Mul", "KilnAttention"}));
+  EXPECT_FLOAT_EQ(attentionNode(*g)->f("scale", 0.f), 0.5f);
+}
+
 // The base of the near misses: rank 4, Div by a scalar, a mask.
 struct Variant {
   int64_t softmaxAxis = -1;
