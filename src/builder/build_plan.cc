@@ -251,6 +251,8 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   passes::PassContext pctx;
   pctx.evaluate = evaluateOnCpu;
   pctx.cpuFusions = device == nullptr;
+  // The CPU always has KilnAttention; a device only once its backend offers a tactic for it.
+  pctx.attentionFusion = device == nullptr || !device->tacticsFor("KilnAttention").empty();
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
   if (!device) {

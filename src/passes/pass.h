@@ -17,6 +17,9 @@ struct PassContext {
   std::size_t maxFoldBytes = 64u << 20;
   //! Enables fusions that only the CPU backend implements (elementwise chains).
   bool cpuFusions = true;
+  //! Enables the attention fusion (KilnAttention): on for the CPU, and for a
+  //! device build only when its backend has a KilnAttention tactic.
+  bool attentionFusion = true;
   //! "<pass>: <what changed>" lines, shown by --verbose.
   std::vector<std::string> log;
 };

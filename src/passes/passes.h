@@ -22,6 +22,9 @@ bool fuseGelu(ir::Graph& graph, PassContext& ctx);
 //! an activation become one node carrying the bias, the residual input and
 //! `kiln_act` attributes.
 bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx);
+//! MatMul -> [scale] -> [Add mask] -> Softmax -> MatMul (and the SDPA form
+//! with Q and K^T each scaled) becomes one KilnAttention node.
+bool fuseAttention(ir::Graph& graph, PassContext& ctx);
 //! Chains of elementwise float ops become one KilnFusedElementwise node.
 bool fuseElementwiseChains(ir::Graph& graph, PassContext& ctx);
 }  // namespace kiln::passes

@@ -69,6 +69,7 @@ const TacticRegistry& tactics() {
     registerQuantKernels(r);
     registerConvExtraKernels(r);
     registerTextKernels(r);
+    registerAttentionKernels(r);
     return r;
   }();
   return registry;

@@ -24,4 +24,5 @@ void registerNormExtraKernels(TacticRegistry& r);    // Instance/GroupNormalizat
 void registerQuantKernels(TacticRegistry& r);        // Quantize/DequantizeLinear, QLinear*, *Integer
 void registerConvExtraKernels(TacticRegistry& r);    // DeformConv, Col2Im
 void registerTextKernels(TacticRegistry& r);         // TfIdfVectorizer
+void registerAttentionKernels(TacticRegistry& r);    // KilnAttention (made by passes/fuse_attention)
 }  // namespace kiln::cpu

@@ -1,0 +1,313 @@
+// KilnAttention (ir/ops/kiln.cc): y = softmax(scale * Q K^T + mask) V.
+//
+// "KilnAttention.ref": plain loops per query row, the oracle. Two passes over
+// the keys (the row's max, then exp-weights summed into the output row), so
+// it needs no scratch and serves any shape.
+//
+// "KilnAttention.fused": per (batch x head) K^T and V are packed once into
+// the workspace (K^T times the scale) as the packed-GEMM B panels
+// (ukernels/gemm.h); then each task takes one (batch x head, block of query
+// rows): S = Q K^T through the GEMM micro-kernels into a per-thread block of
+// rows x Sk floats (L2-sized), mask + softmax on those rows with the vector
+// row kernels (ukernels/vmath.h), and Y = S V straight into the output. The
+// scores and probabilities never reach memory beyond that block. Threads
+// claim tasks from one counter (gemm::forEachTask's scheme); each thread's
+// scratch block is the slot of the parallelFor chunk it runs in, so no two
+// running tasks share one. Shapes beyond the workspace the kernel was made
+// with (made while shapes were unknown) run the reference loops.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+#include "backends/cpu/ops/families.h"
+#include "backends/cpu/ukernels/gemm.h"
+#include "backends/cpu/ukernels/vmath.h"
+
+namespace kiln::cpu {
+namespace {
+
+//! The run-time shape of one KilnAttention call, checked against its views.
+struct AttentionDims {
+  int64_t bh = 1, sq = 0, sk = 0, d = 0, dv = 0;
+  int lead = 0;                    //!< leading (batch, head) dims: rank - 2
+  int64_t leadDims[2] = {1, 1};
+  // The mask's strides for each leading dim and for a score's row / column
+  // (0 where the mask broadcasts); hasMask false when there is none.
+  bool hasMask = false;
+  int64_t maskLead[2] = {0, 0};
+  int64_t maskRow = 0, maskCol = 0;
+
+  //! Offset of (batch x head) index `b`'s mask plane.
+  int64_t maskOffset(int64_t b) const {
+    int64_t off = 0;
+    for (int i = lead - 1; i >= 0; --i) {
+      off += (b % leadDims[i]) * maskLead[i];
+      b /= leadDims[i];
+    }
+    return off;
+  }
+};
+
+AttentionDims attentionDims(const std::string& what, const TensorView* in, int numInputs, const TensorView& y) {
+  const TensorView &q = in[0], &k = in[1], &v = in[2];
+  const int r = q.rank;
+  KILN_CHECK((r == 3 || r == 4) && k.rank == r && v.rank == r && y.rank == r, what,
+             ": Q, K, V and Y must share rank 3 or 4 (", q.rank, ", ", k.rank, ", ", v.rank, ", ", y.rank, ")");
+  AttentionDims d;
+  d.lead = r - 2;
+  for (int i = 0; i < d.lead; ++i) {
+    KILN_CHECK(k.dims[i] == q.dims[i] && v.dims[i] == q.dims[i] && y.dims[i] == q.dims[i], what,
+               ": leading dim ", i, " of Q, K, V and Y disagree (", q.dims[i], ", ", k.dims[i], ", ", v.dims[i],
+               ", ", y.dims[i], ")");
+    d.leadDims[i] = q.dims[i];
+    d.bh *= q.dims[i];
+  }
+  d.sq = q.dims[r - 2];
+  d.d = q.dims[r - 1];
+  d.sk = k.dims[r - 2];
+  d.dv = v.dims[r - 1];
+  KILN_CHECK(k.dims[r - 1] == d.d, what, ": K's head size ", k.dims[r - 1], " is not Q's ", d.d);
+  KILN_CHECK(v.dims[r - 2] == d.sk, what, ": V has ", v.dims[r - 2], " keys, K has ", d.sk);
+  KILN_CHECK(y.dims[r - 2] == d.sq && y.dims[r - 1] == d.dv, what, ": Y is ", ir::toString(y.shape()), ", expected ",
+             d.sq, " x ", d.dv, " per head");
+  if (numInputs > 3 && in[3].data) {
+    const TensorView& m = in[3];
+    KILN_CHECK(m.dtype == DType::kFLOAT, what, ": the mask must be float32");
+    KILN_CHECK(m.rank <= r, what, ": the mask has rank ", m.rank, ", more than the scores' ", r);
+    d.hasMask = true;
+    int64_t sd[4] = {};  // the scores' dims, rank r
+    for (int i = 0; i < d.lead; ++i) sd[i] = d.leadDims[i];
+    sd[r - 2] = d.sq;
+    sd[r - 1] = d.sk;
+    int64_t stride = 1, strides[4] = {0, 0, 0, 0};
+    for (int a = r - 1; a >= 0; --a) {
+      const int mi = a - (r - m.rank);
+      if (mi < 0) continue;
+      const int64_t md = m.dims[mi];
+      KILN_CHECK(md == sd[a] || md == 1, what, ": mask ", ir::toString(m.shape()), " does not broadcast to the scores");
+      strides[a] = md == 1 ? 0 : stride;
+      stride *= md;
+    }
+    for (int i = 0; i < d.lead; ++i) d.maskLead[i] = strides[i];
+    d.maskRow = strides[r - 2];
+    d.maskCol = strides[r - 1];
+  }
+  return d;
+}
+
+//! Rows [r0, r1) of (batch x head) `b` with the reference loops; y rows hold
+//! the exp-weighted sum until they are divided by the weights' total.
+void referenceRows(const AttentionDims& d, float scale, const float* q, const float* k, const float* v,
+                   const float* mask, float* y, int64_t b, int64_t r0, int64_t r1) {
+  const float* kb = k + b * d.sk * d.d;
+  const float* vb = v + b * d.sk * d.dv;
+  const float* mb = d.hasMask ? mask + d.maskOffset(b) : nullptr;
+  auto score = [&](const float* qr, int64_t i, int64_t j) {
+    double dot = 0;
+    for (int64_t c = 0; c < d.d; ++c) dot += static_cast<double>(qr[c]) * kb[j * d.d + c];
+    float s = scale * static_cast<float>(dot);
+    if (mb) s += mb[i * d.maskRow + j * d.maskCol];
+    return s;
+  };
+  for (int64_t i = r0; i < r1; ++i) {
+    const float* qr = q + (b * d.sq + i) * d.d;
+    float* yr = y + (b * d.sq + i) * d.dv;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < d.sk; ++j) mx = std::max(mx, score(qr, i, j));
+    std::fill(yr, yr + d.dv, 0.f);
+    double total = 0;
+    for (int64_t j = 0; j < d.sk; ++j) {
+      const float w = std::exp(score(qr, i, j) - mx);
+      total += w;
+      for (int64_t c = 0; c < d.dv; ++c) yr[c] += w * vb[j * d.dv + c];
+    }
+    // An empty key set sums to nothing (Sk = 0: softmax over nothing, Y = 0).
+    if (d.sk > 0)
+      for (int64_t c = 0; c < d.dv; ++c) yr[c] = static_cast<float>(yr[c] / total);
+  }
+}
+
+void runReference(ThreadPool& pool, const AttentionDims& d, float scale, const TensorView* in, int numInputs,
+                  const TensorView& y) {
+  const float* mask = numInputs > 3 && in[3].data ? in[3].as<const float>() : nullptr;
+  pool.parallelFor(d.bh * d.sq, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      referenceRows(d, scale, in[0].as<const float>(), in[1].as<const float>(), in[2].as<const float>(), mask,
+                    y.as<float>(), t / d.sq, t % d.sq, t % d.sq + 1);
+  });
+}
+
+float scaleOf(const ir::Node& node) {
+  const ir::Value* q = node.input(0);
+  const int64_t dflt = q && !q->shape.empty() && q->shape.back().known() ? q->shape.back().value : 0;
+  return node.f("scale", dflt > 0 ? 1.f / std::sqrt(static_cast<float>(dflt)) : 1.f);
+}
+
+class AttentionRef final : public Kernel {
+ public:
+  explicit AttentionRef(const ir::Node& node)
+      : what_(node.describe()), scale_(scaleOf(node)), numInputs_(static_cast<int>(node.inputs.size())) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const AttentionDims d = attentionDims(what_, in, numInputs_, out[0]);
+    runReference(*ctx.pool, d, scale_, in, numInputs_, out[0]);
+  }
+
+ private:
+  std::string what_;
+  float scale_;
+  int numInputs_;
+};
+
+//! Query rows per task: blocks of at most 48 rows (a multiple of the
+//! micro-tile's), as even as the row count allows.
+int64_t rowBlock(int64_t sq) {
+  const int64_t blocks = std::max<int64_t>(1, (sq + 47) / 48);
+  return gemm::roundUp((sq + blocks - 1) / blocks, gemm::kMR);
+}
+
+//! Scratch slots: one per thread that may run tasks at once.
+int64_t maxSlots() {
+  static const int64_t n = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 64);
+  return n;
+}
+
+class AttentionFused final : public Kernel {
+ public:
+  explicit AttentionFused(const ir::Node& node)
+      : what_(node.describe()),
+        scale_(scaleOf(node)),
+        numInputs_(static_cast<int>(node.inputs.size())),
+        uk_(gemm::hostUkernels()) {
+    // The workspace for the shapes the node was built with (a profile's max).
+    const ir::Shape &qs = node.inputs[0]->shape, &ks = node.inputs[1]->shape, &vs = node.inputs[2]->shape;
+    if (!ir::isStatic(qs) || !ir::isStatic(ks) || !ir::isStatic(vs) || qs.size() < 3) return;
+    const std::vector<int64_t> q = ir::staticDims(qs), k = ir::staticDims(ks), v = ir::staticDims(vs);
+    int64_t bh = 1;
+    for (std::size_t i = 0; i + 2 < q.size(); ++i) bh *= q[i];
+    const int64_t sq = q[q.size() - 2], d = q.back(), sk = k[k.size() - 2], dv = v.back();
+    const int64_t tasks = bh * ((sq + rowBlock(sq) - 1) / rowBlock(sq));
+    wsFloats_ = bh * (gemm::packedBSize(d, sk, uk_.nr) + gemm::packedBSize(sk, dv, uk_.nr)) +
+                std::min(tasks, maxSlots()) * rowBlock(sq) * sk;
+  }
+
+  std::size_t workspaceBytes() const override { return static_cast<std::size_t>(wsFloats_) * sizeof(float); }
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const AttentionDims d = attentionDims(what_, in, numInputs_, out[0]);
+    ThreadPool& pool = *ctx.pool;
+    float* y = out[0].as<float>();
+    if (d.bh == 0 || d.sq == 0 || d.dv == 0) return;
+    if (d.sk == 0) {  // softmax over no keys: an empty sum
+      std::memset(y, 0, sizeof(float) * static_cast<std::size_t>(d.bh * d.sq * d.dv));
+      return;
+    }
+    const int nr = uk_.nr;
+    const int64_t mb = rowBlock(d.sq), rowBlocks = (d.sq + mb - 1) / mb, tasks = d.bh * rowBlocks;
+    const int64_t pk = gemm::packedBSize(d.d, d.sk, nr), pv = gemm::packedBSize(d.sk, d.dv, nr);
+    const int64_t slots = std::min({tasks, maxSlots(), static_cast<int64_t>(pool.size())});
+    if (d.bh * (pk + pv) + slots * mb * d.sk > wsFloats_) {
+      runReference(pool, d, scale_, in, numInputs_, out[0]);
+      return;
+    }
+    const float* q = in[0].as<const float>();
+    const float* k = in[1].as<const float>();
+    const float* v = in[2].as<const float>();
+    const float* mask = d.hasMask ? in[3].as<const float>() : nullptr;
+    float* packedK = static_cast<float*>(ctx.workspace);  // K^T * scale, per (batch x head)
+    float* packedV = packedK + d.bh * pk;
+    float* scratch = packedV + d.bh * pv;  // slots x mb x Sk
+
+    // 1. Pack every head's K^T (B(c, j) = K[j, c] * scale) and V (B(j, c) = V[j, c]).
+    pool.parallelFor(2 * d.bh, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t b = t >> 1;
+        if ((t & 1) == 0)
+          gemm::packB(k + b * d.sk * d.d, 1, d.d, d.d, 0, d.sk, nr, scale_, packedK + b * pk);
+        else
+          gemm::packB(v + b * d.sk * d.dv, d.dv, 1, d.sk, 0, d.dv, nr, 1.f, packedV + b * pv);
+      }
+    });
+
+    // 2. Per (batch x head, row block): scores, mask + softmax, times V.
+    const vmath::Kernels& vk = vmath::hostKernels();
+    std::atomic<int64_t> next{0};
+    auto work = [&](float* s) {
+      for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < tasks;
+           t = next.fetch_add(1, std::memory_order_relaxed)) {
+        const int64_t b = t / rowBlocks, r0 = (t % rowBlocks) * mb, rows = std::min(mb, d.sq - r0);
+        gemm::Problem qk;
+        qk.m = rows;
+        qk.n = d.sk;
+        qk.k = d.d;
+        qk.a.data = q + (b * d.sq + r0) * d.d;
+        qk.a.rs = d.d;
+        qk.a.cs = 1;
+        qk.b = packedK + b * pk;
+        qk.c = s;
+        qk.ldc = d.sk;
+        gemm::computeBlock(uk_, qk, 0, rows, 0, d.sk);
+        const float* mp = mask ? mask + d.maskOffset(b) + r0 * d.maskRow : nullptr;
+        for (int64_t i = 0; i < rows; ++i) {
+          float* row = s + i * d.sk;
+          if (mp) {
+            const float* mr = mp + i * d.maskRow;
+            if (d.maskCol == 1)
+              for (int64_t j = 0; j < d.sk; ++j) row[j] += mr[j];
+            else
+              for (int64_t j = 0; j < d.sk; ++j) row[j] += mr[j * d.maskCol];
+          }
+          vk.softmaxRow(row, row, d.sk);
+        }
+        gemm::Problem sv;
+        sv.m = rows;
+        sv.n = d.dv;
+        sv.k = d.sk;
+        sv.a.data = s;
+        sv.a.rs = d.sk;
+        sv.a.cs = 1;
+        sv.b = packedV + b * pv;
+        sv.c = y + (b * d.sq + r0) * d.dv;
+        sv.ldc = d.dv;
+        gemm::computeBlock(uk_, sv, 0, rows, 0, d.dv);
+      }
+    };
+    if (slots <= 1) {
+      work(scratch);
+      return;
+    }
+    // Chunk ranges of parallelFor are disjoint: the chunk's first index names its slot.
+    pool.parallelFor(slots, [&](int64_t slot, int64_t) { work(scratch + slot * mb * d.sk); });
+  }
+
+ private:
+  std::string what_;
+  float scale_;
+  int numInputs_;
+  const gemm::Ukernels& uk_;
+  int64_t wsFloats_ = 0;
+};
+
+bool supportsFloat32(const ir::Node& node) {
+  if (node.inputs.size() < 3) return false;
+  for (const ir::Value* v : node.inputs)
+    if (v && v->dtype != DType::kFLOAT) return false;
+  return node.outputs.size() == 1 && node.outputs[0]->dtype == DType::kFLOAT;
+}
+
+template <typename K>
+std::unique_ptr<Kernel> make(const ir::Node& node) {
+  return std::make_unique<K>(node);
+}
+
+}  // namespace
+
+void registerAttentionKernels(TacticRegistry& r) {
+  r.add({"KilnAttention.ref", "KilnAttention", 0, supportsFloat32, make<AttentionRef>, nullptr});
+  r.add({"KilnAttention.fused", "KilnAttention", 10, supportsFloat32, make<AttentionFused>, nullptr});
+}
+
+}  // namespace kiln::cpu
