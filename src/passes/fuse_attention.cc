@@ -186,6 +186,11 @@ bool fuseAttention(ir::Graph& graph, PassContext& ctx) {
     std::string qkName;
     std::optional<Match> m = matchAt(graph, n, &qkName);
     if (!m) return false;
+    // A layer the user gave a precision (ILayer::setPrecision / setOutputType:
+    // builder/device_precision.h's attributes) keeps its own node, so the
+    // constraint still has a layer to hold it.
+    for (const ir::Node* r : m->nodes)
+      if (r->has("kiln_precision") || r->has("kiln_output_types")) return false;
     const std::string name = qkName + "/attention";
     ir::Value* k = untransposedK(graph, m->kt, name + "/k");
     for (ir::Node* r : m->nodes) rw.remove(r);

@@ -218,6 +218,25 @@ TEST(FuseAttention, LeavesNearMissesAlone) {
   EXPECT_EQ(opList(*g), std::vector<std::string>{"KilnAttention"});
 }
 
+TEST(FuseAttention, LayersWithAPrecisionConstraintStayUnfused) {
+  // ILayer::setPrecision / setOutputType on any layer of the pattern: the layer keeps its node.
+  for (const char* attr : {"kiln_precision", "kiln_output_types"}) {
+    Net n;
+    ir::Value* kt = n.node("Transpose", {n.input("k", {2, 6, 5})}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+    ir::Value* p = n.node("Softmax", {n.node("MatMul", {n.input("q", {2, 3, 5}), kt})}, {{"axis", int64_t{-1}}});
+    n.output(n.node("MatMul", {p, n.input("v", {2, 6, 4})}));
+    for (auto& node : n.g->nodes())
+      if (node->op == "Softmax") {
+        if (std::string(attr) == "kiln_precision") node->attrs[attr] = static_cast<int64_t>(DType::kFLOAT);
+        else node->attrs[attr] = std::vector<int64_t>{static_cast<int64_t>(DType::kFLOAT)};
+      }
+    n.g->topoSort();
+    ir::inferGraph(*n.g);
+    EXPECT_FALSE(fuse(*n.g)) << attr;
+    EXPECT_EQ(testing::countOps(*n.g, "Softmax"), 1) << attr;
+  }
+}
+
 TEST(FuseAttention, OffWhenTheBackendHasNoKernel) {
   auto g = variantGraph({});
   g->topoSort();
