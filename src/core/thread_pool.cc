@@ -1,5 +1,9 @@
 #include "core/thread_pool.h"
 
+#if defined(KILN_POOL_OPENMP)
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -72,8 +76,11 @@ int ThreadPool::hardwareThreads() {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = hardwareThreads();
+  threads_ = threads;
+#if !defined(KILN_POOL_OPENMP)  // else OpenMP's threads run the loops (runOpenmp)
   workers_.reserve(static_cast<std::size_t>(threads - 1));
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { workerLoop(); });
+#endif
 }
 
 ThreadPool::~ThreadPool() {
@@ -108,7 +115,40 @@ void ThreadPool::runChunks() {
   tlsPool = outer;
 }
 
+bool ThreadPool::runOpenmp(int64_t n, Thunk thunk, void* ctx) {
+#if defined(KILN_POOL_OPENMP)
+  // Nested (inside a chunk) or a second caller while busy: the caller runs it serially.
+  if (omp_in_parallel() || busy_.exchange(true, std::memory_order_acquire)) return false;
+  const int64_t chunks = std::min<int64_t>(n, int64_t{threads_} * kChunksPerThread);
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads_)
+  {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      int64_t b, e;
+      rangeOf(n, chunks, c, &b, &e);
+      try {
+        thunk(ctx, b, e);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+  }
+  busy_.store(false, std::memory_order_release);
+  if (error) std::rethrow_exception(error);
+  return true;
+#else
+  (void)n, (void)thunk, (void)ctx;
+  return false;
+#endif
+}
+
 bool ThreadPool::tryRun(int64_t n, Thunk thunk, void* ctx) {
+#if defined(KILN_POOL_OPENMP)
+  return runOpenmp(n, thunk, ctx);
+#endif
   if (tlsPool == this || busy_.exchange(true, std::memory_order_acquire)) return false;
   const int64_t chunks = std::min<int64_t>(n, std::min<int64_t>(kChunkMask, size() * kChunksPerThread));
   thunk_ = thunk;

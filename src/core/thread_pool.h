@@ -11,6 +11,15 @@
 // inference) and then sleep on a futex; a caller waiting for the last chunks
 // does the same. Nothing on the call path allocates or locks.
 //
+// In a build with oneDNN (which runs on OpenMP: KILN_POOL_OPENMP), the pool
+// has no threads of its own: parallelFor opens an OpenMP parallel region of
+// size() threads claiming the same chunks. Why: oneDNN's OpenMP workers spin
+// for a while after each primitive, and a second set of threads (Kiln's
+// workers) running the next layer on the same cores competed with them: a
+// plan mixing oneDNN convolutions with Kiln's Winograd/im2col ones ran
+// YOLO-style at 2 threads no faster than at 1 (105 vs 105 ms). With one set
+// of threads the spinning worker is the one the next layer needs.
+//
 // One pool serves one caller at a time (each execution context owns its own
 // pool). A call made while the pool is busy (from inside a chunk, i.e. a
 // nested loop, or from a second thread) runs serially on the calling thread
@@ -33,7 +42,7 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return threads_; }
 
   //! Calls fn(begin, end) on disjoint, contiguous ranges covering [0, n), in
   //! any order and on any of the pool's threads; blocks until all are done.
@@ -41,7 +50,7 @@ class ThreadPool {
   template <typename Fn>
   void parallelFor(int64_t n, Fn&& fn) {
     if (n <= 0) return;
-    if (workers_.empty() || n == 1) {
+    if (threads_ == 1 || n == 1) {
       fn(int64_t{0}, n);
       return;
     }
@@ -56,6 +65,8 @@ class ThreadPool {
   using Thunk = void (*)(void*, int64_t, int64_t);
   //! Runs the loop on the pool; false (nothing run) when the pool is busy.
   bool tryRun(int64_t n, Thunk thunk, void* ctx);
+  //! tryRun's OpenMP form (KILN_POOL_OPENMP): the chunks over one parallel region.
+  bool runOpenmp(int64_t n, Thunk thunk, void* ctx);
   //! Claims and runs chunks of the current job until none is left.
   void runChunks();
   void workerLoop();
@@ -80,6 +91,7 @@ class ThreadPool {
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;
   std::vector<std::thread> workers_;
+  int threads_ = 1;
 };
 
 }  // namespace kiln
