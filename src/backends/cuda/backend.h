@@ -2,9 +2,9 @@
 // Tactics: cuBLASLt (MatMul/Gemm), cuDNN (Conv) and Kiln's own kernels
 // (ops/*.cu), registered per op family (ops/families.h).
 //
-// Status: this compiles and links against CUDA 13, cuBLASLt and cuDNN 9, and
-// its host-side logic (launch shapes, attribute checks) is unit-tested, but
-// no kernel of it has run on a GPU yet: the machine it was written on has none.
+// The machine it is written on has no GPU: host-side logic (launch shapes,
+// attribute checks) is unit-tested there, and the GPU tests (kiln_cuda_tests)
+// run on a lent H200 (docs/benchmarks-gpu.md).
 #pragma once
 #include <cublasLt.h>
 #include <cudnn.h>
