@@ -80,4 +80,34 @@ inline void expectMatchesRef(const OpSpec& spec, const std::string& cudaTactic, 
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(near(got[i], want[i], atol, rtol)) << cudaTactic;
 }
 
+//! One Conv test case (the CUDA conv tests' tables): shapes and attributes,
+//! which fused inputs it has, the fused activation ("" for none), a name for messages.
+struct ConvCase {
+  std::vector<int64_t> x, w, pads, strides, dilations;
+  int64_t group;
+  bool bias, residual;
+  std::string act;
+  const char* name = "";
+};
+
+//! The Conv node of `c` with random data (x dynamic; w, bias constant; the residual
+//! shaped like the output).
+inline OpSpec convSpec(const ConvCase& c) {
+  OpSpec s;
+  s.op = "Conv";
+  s.attrs["pads"] = c.pads;
+  s.attrs["strides"] = c.strides;
+  s.attrs["dilations"] = c.dilations;
+  s.attrs["group"] = c.group;
+  if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
+  s.inputs = {dyn(randomTensor(c.x, 1)), cst(randomTensor(c.w, 2))};
+  s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, 3)) : none());
+  if (c.residual) {
+    BuiltGraph probe = buildGraph(s);
+    s.inputs.push_back(dyn(randomTensor(ir::staticDims(probe.node->outputs[0]->shape), 4)));
+  }
+  return s;
+}
+
 }  // namespace kiln::test
+

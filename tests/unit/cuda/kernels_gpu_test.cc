@@ -152,13 +152,7 @@ TEST(CudaGemm, GemmTransposesBiasAndEpilogues) {
 
 TEST(CudaConv, BiasActivationResidualGroupsStrides) {
   KILN_REQUIRE_GPU();
-  struct Case {
-    std::vector<int64_t> x, w, pads, strides, dilations;
-    int64_t group;
-    bool bias, residual;
-    std::string act;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<ConvCase> cases = {
       {{1, 3, 8, 8}, {4, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, "Relu"},      // cuDNN fused path
       {{2, 3, 9, 7}, {5, 3, 3, 3}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, false, ""},         // strided, no bias
       {{1, 4, 11, 11}, {6, 2, 3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 2, true, true, "Sigmoid"},  // groups, dilation, residual
@@ -166,22 +160,10 @@ TEST(CudaConv, BiasActivationResidualGroupsStrides) {
       {{2, 16, 10, 9}, {24, 16, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, true, "Silu"},    // 1x1, SiLU epilogue
       {{1, 5, 9, 9}, {7, 5, 3, 3}, {0, 0, 1, 1}, {2, 2}, {1, 1}, 1, true, false, "Tanh"},      // asymmetric padding
   };
-  for (const Case& c : cases)
+  for (const ConvCase& c : cases)
     for (const char* tactic : {"Conv.cudnn", "Conv.cudnn_graph"}) {
       if (c.pads[0] != c.pads[2] && std::string(tactic) == "Conv.cudnn") continue;  // the legacy API pads symmetrically
-      OpSpec s;
-      s.op = "Conv";
-      s.attrs["pads"] = c.pads;
-      s.attrs["strides"] = c.strides;
-      s.attrs["dilations"] = c.dilations;
-      s.attrs["group"] = c.group;
-      if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
-      s.inputs = {dyn(randomTensor(c.x, 1)), cst(randomTensor(c.w, 2))};
-      s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, 3)) : none());
-      if (c.residual) {
-        BuiltGraph probe = buildGraph(s);
-        s.inputs.push_back(dyn(randomTensor(ir::staticDims(probe.node->outputs[0]->shape), 4)));
-      }
+      const OpSpec s = convSpec(c);
       expectMatchesRef(s, tactic, 1e-4f, 1e-3f);
     }
 }

@@ -79,43 +79,18 @@ void expectNhwcMatches(const OpSpec& spec, const std::string& tactic, DType type
       << what;
 }
 
-struct ConvCase {
-  const char* name;
-  Dims x, w, pads, strides, dilations;
-  int64_t group;
-  bool bias, residual;
-  std::string act;
-};
-
 const std::vector<ConvCase>& convCases() {
   static const std::vector<ConvCase> cases = {
-      {"odd channels, pad 1, bias+relu", {1, 3, 8, 8}, {5, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, "Relu"},
-      {"stride 2, batch 2, no bias", {2, 3, 9, 7}, {5, 3, 3, 3}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, false, ""},
-      {"groups 2, dilation 2, sigmoid, residual", {1, 4, 11, 11}, {6, 2, 3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 2, true, true, "Sigmoid"},
-      {"depthwise 8, residual, relu", {2, 8, 5, 5}, {8, 1, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, true, "Relu"},
-      {"1x1 64->32 (tensor cores, vector epilogue)", {2, 64, 14, 14}, {32, 64, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, false, "Relu"},
-      {"7x7/2 stem, 3->16, batch 3", {3, 3, 23, 23}, {16, 3, 7, 7}, {3, 3, 3, 3}, {2, 2}, {1, 1}, 1, true, false, "Relu"},
-      {"3x3 16->16, residual + bias + relu", {2, 16, 10, 10}, {16, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, true, "Relu"},
-      {"3x3 16->24 bias, no activation", {2, 16, 9, 9}, {24, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, ""},
+      {{1, 3, 8, 8}, {5, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, "Relu", "odd channels, pad 1, bias+relu"},
+      {{2, 3, 9, 7}, {5, 3, 3, 3}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, false, "", "stride 2, batch 2, no bias"},
+      {{1, 4, 11, 11}, {6, 2, 3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 2, true, true, "Sigmoid", "groups 2, dilation 2, sigmoid, residual"},
+      {{2, 8, 5, 5}, {8, 1, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, true, "Relu", "depthwise 8, residual, relu"},
+      {{2, 64, 14, 14}, {32, 64, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, false, "Relu", "1x1 64->32 (tensor cores, vector epilogue)"},
+      {{3, 3, 23, 23}, {16, 3, 7, 7}, {3, 3, 3, 3}, {2, 2}, {1, 1}, 1, true, false, "Relu", "7x7/2 stem, 3->16, batch 3"},
+      {{2, 16, 10, 10}, {16, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, true, "Relu", "3x3 16->16, residual + bias + relu"},
+      {{2, 16, 9, 9}, {24, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, "", "3x3 16->24 bias, no activation"},
   };
   return cases;
-}
-
-OpSpec convSpec(const ConvCase& c) {
-  OpSpec s;
-  s.op = "Conv";
-  s.attrs["pads"] = c.pads;
-  s.attrs["strides"] = c.strides;
-  s.attrs["dilations"] = c.dilations;
-  s.attrs["group"] = c.group;
-  if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
-  s.inputs = {dyn(randomTensor(c.x, 1)), cst(randomTensor(c.w, 2))};
-  s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, 3)) : none());
-  if (c.residual) {
-    BuiltGraph probe = buildGraph(s);
-    s.inputs.push_back(dyn(randomTensor(ir::staticDims(probe.node->outputs[0]->shape), 4)));
-  }
-  return s;
 }
 
 TEST(CudaLayout, NhwcConvMatchesTheNchwReference) {

@@ -353,13 +353,7 @@ TEST(CudaPrecision, GemmAndMatMulInHalfAndBf16WithEpilogues) {
 
 TEST(CudaPrecision, ConvInHalfAndBf16WithBiasActivationResidual) {
   KILN_REQUIRE_GPU();
-  struct Case {
-    Dims x, w, pads, strides, dilations;
-    int64_t group;
-    bool bias, residual;
-    std::string act;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<ConvCase> cases = {
       {{1, 3, 8, 8}, {4, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, "Relu"},
       {{2, 3, 9, 7}, {5, 3, 3, 3}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, false, ""},
       {{1, 4, 11, 11}, {6, 2, 3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 2, true, true, "Sigmoid"},
@@ -367,21 +361,9 @@ TEST(CudaPrecision, ConvInHalfAndBf16WithBiasActivationResidual) {
       {{2, 64, 14, 14}, {32, 64, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, false, "Relu"},  // tensor-core sized
   };
   for (DType t : kReduced)
-    for (const Case& c : cases)
+    for (const ConvCase& c : cases)
       for (const char* tactic : {"Conv.cudnn", "Conv.cudnn_graph"}) {
-        OpSpec s;
-        s.op = "Conv";
-        s.attrs["pads"] = c.pads;
-        s.attrs["strides"] = c.strides;
-        s.attrs["dilations"] = c.dilations;
-        s.attrs["group"] = c.group;
-        if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
-        s.inputs = {dyn(randomTensor(c.x, 1)), cst(randomTensor(c.w, 2))};
-        s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, 3)) : none());
-        if (c.residual) {
-          BuiltGraph probe = buildGraph(s);
-          s.inputs.push_back(dyn(randomTensor(ir::staticDims(probe.node->outputs[0]->shape), 4)));
-        }
+        const OpSpec s = convSpec(c);
         expectReducedMatchesRef(s, tactic, t);
       }
 }
