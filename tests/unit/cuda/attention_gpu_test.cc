@@ -138,13 +138,20 @@ float scaleOf(const OpSpec& s) {
   return 1.f / std::sqrt(static_cast<float>(s.inputs[0].value.dims().back()));
 }
 
-//! Both variants of the tactic (the tensor-core kernel with and without the K/V prefetch) against the reference.
+//! Every variant of the tactic (the staged tensor-core kernel with and without the
+//! K/V prefetch, the pipelined one; FP32 and other head sizes ignore the attributes)
+//! against the reference.
 void expectMatches(const OpSpec& spec, DType type, const std::string& what) {
   const ir::Tensor want = reference(spec, scaleOf(spec));
-  for (int64_t prefetch : {0, 1}) {
+  struct Variant {
+    int64_t prefetch, pipelined;
+    const char* name;
+  };
+  for (const Variant& v : {Variant{0, 0, ""}, Variant{1, 0, " (prefetch)"}, Variant{0, 1, " (pipelined)"}}) {
     OpSpec variant = spec;
-    variant.attrs["kiln_attention_prefetch"] = prefetch;
-    const std::string which = what + (prefetch ? " (prefetch)" : "");
+    variant.attrs["kiln_attention_prefetch"] = v.prefetch;
+    variant.attrs["kiln_attention_pipelined"] = v.pipelined;
+    const std::string which = what + v.name;
     std::vector<ir::Tensor> got;
     try {
       got = runOnGpu(variant, "KilnAttention.flash");

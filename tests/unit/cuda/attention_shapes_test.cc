@@ -98,6 +98,14 @@ TEST(CudaAttentionShapes, PathAndGrid) {
   EXPECT_FALSE(l.prefetch);
   EXPECT_EQ(cuda::kernels::attentionLaunch(vit, Elem::kBF16, true).path, AttentionPath::kTensorCore);
   EXPECT_TRUE(cuda::kernels::attentionLaunch(vit, Elem::kHalf, true, true).prefetch);
+  // The pipelined kernel: head sizes 32 and 64 (same grid); others keep the staged kernel.
+  l = cuda::kernels::attentionLaunch(vit, Elem::kHalf, true, false, true);
+  EXPECT_TRUE(l.pipelined);
+  EXPECT_FALSE(l.prefetch);
+  EXPECT_EQ(l.blocks, 64 * 12 * 4);
+  AttentionShape wide = cuda::kernels::attentionShape({2, 4, 9, 128}, {2, 4, 9, 128}, {2, 4, 9, 128}, nullptr);
+  EXPECT_FALSE(cuda::kernels::attentionLaunch(wide, Elem::kHalf, true, false, true).pipelined);
+  EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kFloat, true, false, true).pipelined);
 
   l = cuda::kernels::attentionLaunch(vit, Elem::kFloat, true);  // FP32: the rows path
   EXPECT_EQ(l.path, AttentionPath::kRows);
@@ -155,14 +163,16 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
     EXPECT_TRUE(t->supports(*buildGraph(attentionSpec({6, 5, 33}, {6, 7, 33}, {6, 7, 40}, nullptr, type)).node))
         << dataTypeName(type);
   }
-  // The tensor-core kernel's two variants (with and without the K/V prefetch) are timed; other nodes have one.
+  // The staged tensor-core kernel's two variants (with and without the K/V prefetch) and, at head size 64, the
+  // pipelined kernel are timed; other nodes have one.
   for (DType type : {DType::kHALF, DType::kBF16}) {
     BuiltGraph g = buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type));
     ASSERT_NE(t->variants, nullptr);
     std::vector<backends::TacticVariant> v = t->variants(*g.node, nullptr);
-    ASSERT_EQ(v.size(), 2u) << dataTypeName(type);
+    ASSERT_EQ(v.size(), 3u) << dataTypeName(type);
     EXPECT_EQ(std::get<int64_t>(v[0].at("kiln_attention_prefetch")), 0);
     EXPECT_EQ(std::get<int64_t>(v[1].at("kiln_attention_prefetch")), 1);
+    EXPECT_EQ(std::get<int64_t>(v[2].at("kiln_attention_pipelined")), 1);
     for (const auto& attrs : v) {  // create() reads the attribute and makes no CUDA call
       for (const auto& [name, value] : attrs) g.node->attrs[name] = value;
       EXPECT_NE(t->create(*g.node), nullptr);
@@ -174,6 +184,10 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
   EXPECT_TRUE(t->variants(*buildGraph(attentionSpec({2, 5, 72}, {2, 7, 72}, {2, 7, 72}, nullptr, DType::kHALF)).node,
                           nullptr)
                   .empty());
+  EXPECT_EQ(t->variants(*buildGraph(attentionSpec({2, 5, 128}, {2, 7, 128}, {2, 7, 128}, nullptr, DType::kHALF)).node,
+                        nullptr)
+                .size(),
+            2u);  // tensor cores, no pipelined kernel at 128
   // Head sizes beyond the rows kernel's registers: the graph keeps the unfused ops.
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kHALF)).node));
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 300}, nullptr, DType::kHALF)).node));

@@ -68,7 +68,8 @@ bool kernels::attentionSupportsHeadSizes(int64_t d, int64_t dv) {
   return d >= 1 && dv >= 1 && d <= kRowsMaxD && dv <= kRowsMaxDv;
 }
 
-kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch) {
+kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch,
+                                                  bool pipelined) {
   KILN_CHECK(attentionSupportsHeadSizes(s.d, s.dv), "KilnAttention: head sizes ", s.d, " (Q, K) and ", s.dv,
              " (V) are beyond the CUDA kernels' (at most ", kRowsMaxD, " and ", kRowsMaxDv, ")");
   AttentionLaunch l;
@@ -77,7 +78,8 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
     l.path = AttentionPath::kTensorCore;
     l.rowTiles = (s.sq + kAttentionTileRows - 1) / kAttentionTileRows;
     l.sharedBytes = 0;  // static shared memory (the K and transposed V tiles)
-    l.prefetch = prefetch;
+    l.pipelined = pipelined && attentionPipelinedHeadSize(s.d);
+    l.prefetch = prefetch && !l.pipelined;
   } else {
     l.path = AttentionPath::kRows;
     l.threads = 32 * kRowsPerBlock;
@@ -98,14 +100,15 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
 
 namespace {
 
-constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";  //!< the variant's node attribute
+constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";    //!< the variants' node attributes
+constexpr const char* kPipelinedAttr = "kiln_attention_pipelined";
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 class AttentionKernel final : public backends::DeviceKernel {
  public:
-  AttentionKernel(float scale, bool hasMask, bool prefetch, kernels::Elem elem)
-      : scale_(scale), hasMask_(hasMask), prefetch_(prefetch), elem_(elem) {}
+  AttentionKernel(float scale, bool hasMask, bool prefetch, bool pipelined, kernels::Elem elem)
+      : scale_(scale), hasMask_(hasMask), prefetch_(prefetch), pipelined_(pipelined), elem_(elem) {}
 
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const bool hasMask = hasMask_ && in[3].data != nullptr;
@@ -120,13 +123,14 @@ class AttentionKernel final : public backends::DeviceKernel {
     const bool aligned = aligned16(in[0].data) && aligned16(in[1].data) && aligned16(in[2].data) &&
                          aligned16(out[0].data);
     kernels::attention(in[0].data, in[1].data, in[2].data, hasMask ? in[3].data : nullptr, out[0].data, s, scale_,
-                       elem_, aligned, prefetch_, streamOf(launch));
+                       elem_, aligned, prefetch_, pipelined_, streamOf(launch));
   }
 
  private:
   float scale_;
   bool hasMask_;  //!< the node has a mask input (in[3] exists)
   bool prefetch_;
+  bool pipelined_;
   kernels::Elem elem_;
 };
 
@@ -157,19 +161,22 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   uniformFloat(n, &e);
   const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(lastDim(n.inputs[0]))));
   const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
-  return std::make_unique<AttentionKernel>(scale, hasMask, n.i(kPrefetchAttr, 0) != 0, e);
+  return std::make_unique<AttentionKernel>(scale, hasMask, n.i(kPrefetchAttr, 0) != 0, n.i(kPipelinedAttr, 0) != 0, e);
 }
 
-//! The tensor-core kernel with and without the K/V prefetch (attentionLaunch): which
-//! is faster depends on the shape (the prefetch costs blocks per SM), so the builder
-//! times both. Other nodes (FP32, other head sizes) have one kernel.
+//! The staged tensor-core kernel with and without the K/V prefetch, and the
+//! pipelined one where the head size has it (attentionLaunch): which is faster
+//! depends on the shape (the prefetch costs blocks per SM), so the builder times
+//! them. Other nodes (FP32, other head sizes) have one kernel.
 std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
   kernels::Elem e = kernels::Elem::kFloat;
   const int64_t d = lastDim(n.inputs[0]);
   if (!uniformFloat(n, &e) || e == kernels::Elem::kFloat || d != lastDim(n.inputs[2]) ||
       !kernels::attentionTensorCoreHeadSize(d))
     return {};
-  return {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};
+  std::vector<backends::TacticVariant> out = {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};
+  if (kernels::attentionPipelinedHeadSize(d)) out.push_back({{kPrefetchAttr, int64_t{0}}, {kPipelinedAttr, int64_t{1}}});
+  return out;
 }
 
 }  // namespace

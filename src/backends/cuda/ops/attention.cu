@@ -9,59 +9,13 @@
 #include <type_traits>
 
 #include "backends/cuda/ops/attention_kernels.h"
+#include "backends/cuda/ops/attention_mma.cuh"
 #include "backends/cuda/ops/element_type.cuh"
 
 namespace kiln::cuda::kernels {
 namespace {
 
-// ---------------------------------------------------------------------------
-// Tensor-core path. mma.sync.m16n8k16 fragments (PTX ISA "Matrix Fragments for
-// mma.m16n8k16"), with g = lane / 4 and t = lane % 4:
-//   A (16x16, row-major), 4 registers of 2 elements: a0 (row g,   cols 2t, 2t+1),
-//     a1 (row g+8, cols 2t..), a2 (row g, cols 2t+8..), a3 (row g+8, cols 2t+8..);
-//   B (16x8, "col": B[k][n]), 2 registers: b0 (k 2t, 2t+1; n g), b1 (k 2t+8, 2t+9; n g);
-//   C (16x8, FP32), 4 registers: c0, c1 (row g, cols 2t, 2t+1), c2, c3 (row g+8, same cols).
-// The low 16 bits of a register hold the element with the lower column / k.
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1);
-
-template <>
-__device__ __forceinline__ void mma16816<__half>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <>
-__device__ __forceinline__ void mma16816<__nv_bfloat16>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-//! Two floats as one register of two T (lo in the low 16 bits).
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi);
-template <>
-__device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
-  __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
-template <>
-__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
-  __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
-
-template <typename T>
-__device__ __forceinline__ uint32_t load2(const T* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
+using namespace attention_mma;
 
 // One block: 64 query rows of one batch entry, 4 warps of 16 rows each. Per
 // 64-key tile the block stages K [64][D] and V transposed, Vt [D][64], in shared
@@ -154,43 +108,7 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
       for (int kk = 0; kk < kSteps; ++kk) mma16816<T>(sc[nt], qf[kk], load2(kr + kk * 16), load2(kr + kk * 16 + 8));
     }
 
-    // Scale, mask, and the padding keys' -inf; then the online softmax of rows row0 (r 0) and row0 + 8 (r 1).
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int64_t row = row0 + 8 * r;
-      float mx = m[r];
-#pragma unroll
-      for (int nt = 0; nt < kKeyTiles; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int64_t col = kv0 + nt * 8 + 2 * t + e;
-          float x = sc[nt][2 * r + e] * scale;
-          if (col >= s.sk) x = -INFINITY;
-          else if (mb != nullptr && row < s.sq) x += toFloat(mb[row * s.maskRowStride + col * s.maskColStride]);
-          sc[nt][2 * r + e] = x;
-          mx = fmaxf(mx, x);
-        }
-      // The 4 threads of a group hold one row's 64 scores.
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float corr = __expf(m[r] - mx);
-      m[r] = mx;
-      float sum = 0.f;
-#pragma unroll
-      for (int nt = 0; nt < kKeyTiles; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const float p = __expf(sc[nt][2 * r + e] - mx);
-          sc[nt][2 * r + e] = p;
-          sum += p;
-        }
-      l[r] = l[r] * corr + sum;  // this thread's part of the row sum; the group's parts are added at the end
-#pragma unroll
-      for (int j = 0; j < kDimTiles; ++j) {
-        o[j][2 * r] *= corr;
-        o[j][2 * r + 1] *= corr;
-      }
-    }
+    onlineSoftmaxTile<T, kKeyTiles, kDimTiles>(sc, m, l, o, row0, kv0, t, s, scale, mb);
 
     // O += P V: P's C fragments of key tiles 2kk and 2kk+1 are the A fragment of keys [16kk, 16kk + 16).
 #pragma unroll
@@ -206,17 +124,7 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
     }
   }
 
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    const int64_t row = row0 + 8 * r;
-    if (row >= s.sq) continue;
-    T* yr = y + (b * s.sq + row) * D + 2 * t;
-#pragma unroll
-    for (int j = 0; j < kDimTiles; ++j)  // l == 0 (every score -inf): 0/0 = NaN, as unfused
-      *reinterpret_cast<uint32_t*>(yr + j * 8) = pack2<T>(o[j][2 * r] / l[r], o[j][2 * r + 1] / l[r]);
-  }
+  storeOutputRows<T, kDimTiles>(o, l, row0, t, s.sq, y + b * s.sq * D, D);
 }
 
 // ---------------------------------------------------------------------------
@@ -316,9 +224,13 @@ void launchTensorCoreFor(const void* q, const void* k, const void* v, const void
 }  // namespace
 
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, bool prefetch, cudaStream_t stream) {
-  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch);
+               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, cudaStream_t stream) {
+  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch, pipelined);
   if (l.blocks == 0 || s.sk == 0) return;
+  if (l.pipelined) {
+    attentionPipelined(q, k, v, mask, y, s, scale, elem, l, stream);
+    return;
+  }
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, float>) {

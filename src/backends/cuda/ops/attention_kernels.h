@@ -61,6 +61,7 @@ struct AttentionLaunch {
   int32_t sharedBytes = 0;
   int32_t keysPerStep = 0;  //!< rows path: keys staged per step (32, 16 or 8: what fits kRowsMaxShared)
   bool prefetch = false;    //!< tensor-core path: the next K/V tile's loads overlap this tile's math
+  bool pipelined = false;   //!< tensor-core path: the cp.async/ldmatrix kernel (attention_pipelined.cu)
 };
 
 //! Whether a head size (D == Dv) has a tensor-core kernel.
@@ -71,13 +72,23 @@ bool attentionSupportsHeadSizes(int64_t d, int64_t dv);
 
 //! The path and grid for `s` in `elem`; `aligned16`: Q, K, V and y all 16-byte aligned;
 //! `prefetch`: the tensor-core kernel that loads the next K/V tile during this one's
-//! math (more registers; a variant the builder times). Throws when no path takes
-//! the head sizes or the grid would exceed CUDA's limit.
-AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch = false);
+//! math (more registers; a variant the builder times); `pipelined`: the cp.async
+//! double-buffered kernel instead, where the head size has it (another variant).
+//! Throws when no path takes the head sizes or the grid would exceed CUDA's limit.
+AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch = false,
+                                bool pipelined = false);
+
+//! Whether the pipelined tensor-core kernel has head size d (32 and 64).
+bool attentionPipelinedHeadSize(int64_t d);
+
+//! The pipelined kernel's launch (attention_pipelined.cu), for a launch `l` with l.pipelined.
+void attentionPipelined(const void* q, const void* k, const void* v, const void* mask, void* y,
+                        const AttentionShape& s, float scale, Elem elem, const AttentionLaunch& l,
+                        cudaStream_t stream);
 
 //! Enqueues y = softmax(scale * Q K^T + mask) V (mask: null when absent, else of
 //! Q's type). Needs s.sk > 0 (no keys: y is zeros, which the caller writes).
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, bool prefetch, cudaStream_t stream);
+               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, cudaStream_t stream);
 
 }  // namespace kiln::cuda::kernels
