@@ -69,6 +69,8 @@ def parse_args(argv=None):
     ap.add_argument("--budget", type=float, default=400, help="seconds from the start; torch.compile runs only within it")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     ap.add_argument("--no-kiln", action="store_true")
+    ap.add_argument("--compile-from", help="comma-separated result JSONs of earlier runs (e.g. --no-kiln ones): "
+                                           "rows this run has no torch.compile figure for take theirs, noted as such")
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--no-export", action="store_true", help="with --dry-run: skip the ONNX exports")
     ap.add_argument("--out-json")
@@ -238,6 +240,22 @@ def _read_jsonl(path):
             except json.JSONDecodeError:
                 pass  # a line being written
     return out
+
+
+def fill_compile_from(rows, paths):
+    """Rows without a torch.compile median take one from the same (model, batch, precision) row of the
+    result JSONs `paths` (earlier runs: torch.compile needs more time than one device call leaves after
+    Kiln's builds); the copied figure keeps a note naming its file."""
+    for path in paths:
+        with open(path) as f:
+            earlier = {(r["model"], r["batch"], r["precision"]): r for r in json.load(f).get("rows", [])}
+        for row in rows:
+            if (row.get("compile") or {}).get("median_ms"):
+                continue
+            old = (earlier.get((row["model"], row["batch"], row["precision"])) or {}).get("compile") or {}
+            if old.get("median_ms"):
+                note = f"measured in an earlier run ({os.path.basename(path)})"
+                row["compile"] = dict(old, note=f"{old['note']}; {note}" if old.get("note") else note)
 
 
 def pick_compile(results, prec):
@@ -514,6 +532,8 @@ def main(argv=None):
                 tres = run_torch(args, m, b, iters, warm, [f"{p}:compile:max-autotune"], deadline)
                 rows[(m, b, p)]["compile"] = pick_compile(tres, p)
                 write(args, result)
+    if args.compile_from:
+        fill_compile_from(result["rows"], [p for p in args.compile_from.split(",") if p])
     result["wall_s"] = round(time.time() - t_start, 1)
     write(args, result)
     log(f"done in {result['wall_s']} s")

@@ -6,8 +6,10 @@ own line format), the argument handling and run plan, and the report writer (on 
   KILN_BENCH_WORKER_TEST=1 python3 bench/test_run_cuda.py   also runs the PyTorch worker and main() on the
   CPU with a stand-in kilnexec (minutes).
 """
+import json
 import os
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -94,6 +96,23 @@ def test_pick_compile_falls_back_and_records_why():
     bad = {"fp16:compile:max-autotune": {"error": "E1"}, "fp16:compile:reduce-overhead": {"error": "E2"}}
     assert "E1" in run_cuda.pick_compile(bad, "fp16")["error"] and "E2" in run_cuda.pick_compile(bad, "fp16")["error"]
     assert run_cuda.pick_compile({}, "fp16") is None
+
+
+def test_fill_compile_from_takes_missing_figures_only(tmp=None):
+    d = tmp or tempfile.mkdtemp()
+    earlier = os.path.join(d, "earlier.json")
+    with open(earlier, "w") as f:
+        json.dump({"rows": [{"model": "bert_base", "batch": 1, "precision": "fp16",
+                             "compile": {"median_ms": 0.5, "mode": "reduce-overhead", "note": "max-autotune: late"}},
+                            {"model": "yolo", "batch": 1, "precision": "fp16", "compile": {"median_ms": 0.7}}]}, f)
+    rows = [{"model": "bert_base", "batch": 1, "precision": "fp16", "compile": None},
+            {"model": "yolo", "batch": 1, "precision": "fp16", "compile": {"median_ms": 0.6}},
+            {"model": "yolo", "batch": 16, "precision": "fp16", "compile": {"error": "budget"}}]
+    run_cuda.fill_compile_from(rows, [earlier])
+    assert rows[0]["compile"]["median_ms"] == 0.5
+    assert "earlier.json" in rows[0]["compile"]["note"] and "max-autotune: late" in rows[0]["compile"]["note"]
+    assert rows[1]["compile"] == {"median_ms": 0.6}  # this run's own figure stays
+    assert rows[2]["compile"] == {"error": "budget"}  # nothing earlier to take
 
 
 def test_report_writer():
