@@ -20,6 +20,8 @@ struct PassContext {
   //! Enables the attention fusion (KilnAttention): on for the CPU, and for a
   //! device build only when its backend has a KilnAttention tactic.
   bool attentionFusion = true;
+  //! Enables patchify_conv (non-overlapping Convs as MatMuls over patches).
+  bool patchifyConv = true;
   //! "<pass>: <what changed>" lines, shown by --verbose.
   std::vector<std::string> log;
 };

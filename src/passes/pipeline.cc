@@ -14,6 +14,7 @@ const std::vector<Pass>& pipeline() {
       {"eliminate_identity", eliminateIdentity},  // Reshapes to a now-static same shape
       {"eliminate_dead_code", eliminateDeadCode},
       {"fold_batchnorm", foldBatchNorm},
+      {"patchify_conv", patchifyConv},  // after BN folds into the Conv; its bias Add fuses below
       // before fuse_bias_activation and the elementwise chains, which would take its scale and mask Add
       {"fuse_attention", fuseAttention},
       {"fuse_gelu", fuseGelu},  // before fuse_bias_activation, which folds the Gelu into a MatMul
