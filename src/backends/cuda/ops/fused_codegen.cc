@@ -31,8 +31,8 @@ const std::map<std::string, const char*>& unaryFormulas() {
       {"Neg", "-a"},
       {"Reciprocal", "1.f / a"},
       {"Erf", "erff(a)"},
-      {"HardSigmoid", "kiln_min(1.f, kiln_max(0.f, A * a + B))"},
-      {"HardSwish", "a * kiln_min(1.f, kiln_max(0.f, a / 6.f + 0.5f))"},
+      {"HardSigmoid", "kiln_max(0.f, kiln_min(1.f, A * a + B))"},  // the CPU's order: NaN gives 1
+      {"HardSwish", "a * kiln_max(0.f, kiln_min(1.f, a / 6.f + 0.5f))"},
       {"Gelu", "0.5f * a * (1.f + erff(a * 0.70710678118654752f))"},
       {"GeluTanh", "0.5f * a * (1.f + tanhf(0.7978845608028654f * (a + 0.044715f * a * a * a)))"},
       {"Softplus", "a > 20.f ? a : log1pf(expf(a))"},
