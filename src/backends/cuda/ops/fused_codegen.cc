@@ -17,6 +17,10 @@
 namespace kiln::cuda::fused {
 namespace {
 
+// The generated KilnFusedArgs must lay out as Args: no padding anywhere.
+static_assert(sizeof(Args) == 8 * (1 + kMaxInputs + 1 + 1 + kMaxRank + kMaxInputs * kMaxRank),
+              "Args must match the generated KilnFusedArgs");
+
 // Unary steps: `a` is the accumulator, A / B the step's alpha / beta.
 const std::map<std::string, const char*>& unaryFormulas() {
   static const std::map<std::string, const char*> f = {
