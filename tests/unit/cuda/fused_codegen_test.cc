@@ -267,6 +267,32 @@ TEST(FusedLaunch, CollapsesAndWalksLikeBroadcasting) {
   EXPECT_THROW(cuda::fused::planArgs(cuda::fused::dimsOf({2, 3}), bad, 2, &a), Error);
 }
 
+TEST(FusedLaunch, VectorizedOnlyWhenFlatAndAligned) {
+  auto planned = [](const std::vector<int64_t>& out, const std::vector<std::vector<int64_t>>& ins) {
+    std::vector<cuda::fused::Dims> d;
+    for (const auto& in : ins) d.push_back(cuda::fused::dimsOf(in));
+    Args a;
+    cuda::fused::planArgs(cuda::fused::dimsOf(out), d.data(), static_cast<int>(d.size()), &a);
+    alignas(16) static char buffer[64];
+    a.y = buffer;
+    for (std::size_t k = 0; k < ins.size(); ++k) a.in[k] = buffer + 16;
+    return a;
+  };
+  Args same = planned({4, 9}, {{4, 9}, {4, 9}, {}});  // whole, whole, one value
+  EXPECT_TRUE(cuda::fused::vectorizable(same, 3));
+  Args offY = same;
+  offY.y = static_cast<char*>(offY.y) + 2;
+  EXPECT_FALSE(cuda::fused::vectorizable(offY, 3));
+  Args offIn = same;
+  offIn.in[1] = static_cast<const char*>(offIn.in[1]) + 4;
+  EXPECT_FALSE(cuda::fused::vectorizable(offIn, 3));
+  Args offScalar = same;  // a single value is read once, unaligned or not
+  offScalar.in[2] = static_cast<const char*>(offScalar.in[2]) + 2;
+  EXPECT_TRUE(cuda::fused::vectorizable(offScalar, 3));
+  EXPECT_FALSE(cuda::fused::vectorizable(planned({4, 9}, {{4, 9}, {9}}), 2));     // a row: rank 2
+  EXPECT_FALSE(cuda::fused::vectorizable(planned({2, 3, 4}, {{2, 3, 4}, {3, 1}}), 2));  // per channel
+}
+
 TEST(FusedLaunch, BlocksCoverOrStride) {
   EXPECT_EQ(cuda::fused::blocksFor(1, 132), 1);
   EXPECT_EQ(cuda::fused::blocksFor(257, 132), 2);

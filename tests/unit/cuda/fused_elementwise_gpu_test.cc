@@ -1,7 +1,8 @@
 // KilnFusedElementwise.nvrtc on the GPU (every test starts with
 // KILN_REQUIRE_GPU()): every unary and binary step (plain and swapped), side
 // operands broadcast as scalar, per-channel [C,1,1] and row, FP32/FP16/BF16,
-// sizes 1, 7 and 1000003, against the CPU kernel KilnFusedElementwise.ref (on
+// sizes 1, 7 and 1000003, the 16-byte kernel (aligned, flat) and the
+// element-wise one (broadcasts, pointers off 16 bytes), against the CPU kernel KilnFusedElementwise.ref (on
 // inputs first rounded to the reduced type; tolerances as precision_gpu_test.cc:
 // FP16 4e-3, BF16 1.6e-2 relative to the element, plus a small absolute term);
 // the arch check; and a three-op chain built through the public API into one
@@ -114,6 +115,8 @@ TEST(CudaFusedElementwise, EveryUnaryStep) {
         expectChainMatches({withParams(Step{op})}, {x}, t);
         // After an Add, so the step reads the accumulator, not an input.
         expectChainMatches({Step{"Add", 1}, withParams(Step{op})}, {x, randomTensor(dims, 12)}, t);
+        // Pointers off 16 bytes: the element-wise kernel instead of the 16-byte one.
+        expectChainMatches({withParams(Step{op}), Step{"Mul", 1}}, {x, randomTensor(dims, 13)}, t, dataTypeSize(t));
       }
 }
 

@@ -81,6 +81,17 @@ std::string withParams(const std::string& formula, const std::string& alpha, con
   return out;
 }
 
+//! `pattern` with every K that ends a token (vK, [K]; not KilnVec) replaced by `k`.
+std::string replaceK(const std::string& pattern, int k) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const bool ends = i + 1 == pattern.size() ||
+                      !(std::isalnum(static_cast<unsigned char>(pattern[i + 1])) || pattern[i + 1] == '_');
+    out += pattern[i] == 'K' && ends ? std::to_string(k) : std::string(1, pattern[i]);
+  }
+  return out;
+}
+
 const char* storageOf(DType t) {
   switch (t) {
     case DType::kFLOAT: return "float";
@@ -156,6 +167,15 @@ bool chainOf(const ir::Node& node, Chain* out, std::string* why) {
 std::string kernelSource(const Chain& c) {
   KILN_CHECK(c.numInputs >= 1 && c.numInputs <= kMaxInputs && storageOf(c.dtype),
              "fused elementwise codegen: bad chain (", c.numInputs, " inputs, ", dataTypeName(c.dtype), ")");
+  const int n = c.numInputs;
+  auto each = [&](const std::string& pattern, const char* sep) {  // pattern with K for 0..n-1
+    std::string out;
+    for (int k = 0; k < n; ++k) {
+      if (k) out += sep;
+      out += replaceK(pattern, k);
+    }
+    return out;
+  };
   std::ostringstream s;
   s << "// Kiln KilnFusedElementwise, generated (backends/cuda/ops/fused_codegen.cc):";
   for (const Step& st : c.steps) s << ' ' << st.op;
@@ -167,39 +187,71 @@ std::string kernelSource(const Chain& c) {
     << conversionsOf(c.dtype)
     << "// std::max / std::min's choices (a NaN first operand is kept), as the CPU's Clip and HardSigmoid.\n"
     << "__device__ __forceinline__ float kiln_max(float a, float b) { return a < b ? b : a; }\n"
-    << "__device__ __forceinline__ float kiln_min(float a, float b) { return b < a ? b : a; }\n"
-    << "template <typename I>\n__device__ __forceinline__ void kiln_body(const KilnFusedArgs& p) {\n"
-    << "  const I n = (I)p.n;\n"
-    << "  for (I i = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; i < n; i += (I)gridDim.x * (I)blockDim.x) {\n";
-  for (int k = 0; k < c.numInputs; ++k) s << "    I o" << k << " = 0;\n";
-  s << "    if (p.rank == 1) {\n";
-  for (int k = 0; k < c.numInputs; ++k) s << "      o" << k << " = i * (I)p.strides[" << k << "][0];\n";
-  s << "    } else {\n      I r = i;\n#pragma unroll\n      for (int d = " << kMaxRank - 1 << "; d >= 0; --d) {\n"
-    << "        if (d >= p.rank) continue;\n        const I dim = (I)p.dims[d];\n"
-    << "        const I q = r / dim, idx = r - q * dim;\n        r = q;\n";
-  for (int k = 0; k < c.numInputs; ++k) s << "        o" << k << " += idx * (I)p.strides[" << k << "][d];\n";
-  s << "      }\n    }\n";
-  for (int k = 0; k < c.numInputs; ++k)
-    s << "    const float v" << k << " = kiln_load((const T*)p.in[" << k << "], o" << k << ");\n";
-  s << "    float a = v0;\n";
+    << "__device__ __forceinline__ float kiln_min(float a, float b) { return b < a ? b : a; }\n";
+
+  // The steps, once, for both kernels.
+  s << "__device__ __forceinline__ float kiln_chain(" << each("const float vK", ", ") << ") {\n  float a = v0;\n";
   for (std::size_t k = 0; k < c.steps.size(); ++k) {
     const Step& st = c.steps[k];
-    s << "    {  // step " << k << ": " << st.op << "\n";
+    s << "  {  // step " << k << ": " << st.op << "\n";
     if (st.operand < 0) {
-      s << "      a = " << withParams(unaryFormulas().at(st.op), floatLiteral(st.alpha), floatLiteral(st.beta)) << ";\n";
+      s << "    a = " << withParams(unaryFormulas().at(st.op), floatLiteral(st.alpha), floatLiteral(st.beta)) << ";\n";
     } else {
       std::string side = strCat("v", st.operand);
-      s << "      const float x = " << (st.swapped ? side : "a") << ", y = " << (st.swapped ? "a" : side) << ";\n"
-        << "      a = " << binaryFormulas().at(st.op) << ";\n";
+      s << "    const float x = " << (st.swapped ? side : "a") << ", y = " << (st.swapped ? "a" : side) << ";\n"
+        << "    a = " << binaryFormulas().at(st.op) << ";\n";
     }
-    s << "    }\n";
+    s << "  }\n";
   }
-  s << "    kiln_store((T*)p.y, (long long)i, a);\n  }\n}\n"
+  s << "  return a;\n}\n";
+
+  // Any broadcast: per output element, each input's offset from the collapsed dims and strides.
+  s << "template <typename I>\n__device__ __forceinline__ void kiln_body(const KilnFusedArgs& p) {\n"
+    << "  const I n = (I)p.n;\n"
+    << "  for (I i = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; i < n; i += (I)gridDim.x * (I)blockDim.x) {\n"
+    << each("    I oK = 0;\n", "")
+    << "    if (p.rank == 1) {\n" << each("      oK = i * (I)p.strides[K][0];\n", "")
+    << "    } else {\n      I r = i;\n#pragma unroll\n      for (int d = " << kMaxRank - 1 << "; d >= 0; --d) {\n"
+    << "        if (d >= p.rank) continue;\n        const I dim = (I)p.dims[d];\n"
+    << "        const I q = r / dim, idx = r - q * dim;\n        r = q;\n"
+    << each("        oK += idx * (I)p.strides[K][d];\n", "") << "      }\n    }\n"
+    << "    kiln_store((T*)p.y, (long long)i, kiln_chain("
+    << each("kiln_load((const T*)p.in[K], oK)", ", ") << "));\n  }\n}\n"
     << "extern \"C\" __global__ void __launch_bounds__(" << kBlock << ") " << kKernel32
     << "(const KilnFusedArgs p) { kiln_body<int>(p); }\n"
     << "extern \"C\" __global__ void __launch_bounds__(" << kBlock << ") " << kKernel64
     << "(const KilnFusedArgs p) { kiln_body<long long>(p); }\n";
+
+  // Rank 1, every input whole (stride 1) or one value (stride 0), 16-byte aligned
+  // (vectorizable()): 16 bytes per access, a scalar tail.
+  s << "#define KILN_VEC (16 / (int)sizeof(T))\n"
+    << "union KilnVec { uint4 u; T e[KILN_VEC]; };\n"
+    << "extern \"C\" __global__ void __launch_bounds__(" << kBlock << ") " << kKernelVec
+    << "(const KilnFusedArgs p) {\n"
+    << "  const long long n = p.n, nv = n / KILN_VEC;\n"
+    << each("  const bool wK = p.strides[K][0] != 0;\n  const float sK = wK ? 0.f : kiln_load((const T*)p.in[K], 0);\n",
+            "")
+    << "  const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
+    << "  const long long stride = (long long)gridDim.x * blockDim.x;\n"
+    << "  for (long long j = first; j < nv; j += stride) {\n"
+    << each("    KilnVec xK;\n    if (wK) xK.u = ((const uint4*)p.in[K])[j];\n", "")
+    << "    KilnVec out;\n#pragma unroll\n    for (int l = 0; l < KILN_VEC; ++l)\n"
+    << "      kiln_store(out.e, l, kiln_chain(" << each("wK ? kiln_load(xK.e, l) : sK", ", ") << "));\n"
+    << "    ((uint4*)p.y)[j] = out.u;\n  }\n"
+    << "  for (long long i = nv * KILN_VEC + first; i < n; i += stride)\n"
+    << "    kiln_store((T*)p.y, i, kiln_chain(" << each("wK ? kiln_load((const T*)p.in[K], i) : sK", ", ") << "));\n"
+    << "}\n";
   return s.str();
+}
+
+bool vectorizable(const Args& a, int numInputs) {
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (a.rank != 1 || !aligned(a.y)) return false;
+  for (int k = 0; k < numInputs; ++k) {
+    if (a.strides[k][0] == 0) continue;
+    if (a.strides[k][0] != 1 || !aligned(a.in[k])) return false;
+  }
+  return true;
 }
 
 Dims dimsOf(const std::vector<int64_t>& d) {

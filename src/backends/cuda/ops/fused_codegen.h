@@ -19,6 +19,8 @@ constexpr int kBlock = 256;     //!< threads per block (the kernels' __launch_bo
 //! The generated kernels: 32-bit and 64-bit element indices.
 constexpr const char* kKernel32 = "kiln_fused_i32";
 constexpr const char* kKernel64 = "kiln_fused_i64";
+//! Rank 1, every input whole or a single value, 16-byte aligned: 16-byte accesses (vectorizable()).
+constexpr const char* kKernelVec = "kiln_fused_vec";
 
 //! One step as ir/ops/kiln.cc defines it: acc = op(acc) or op(acc, in[operand]) (op(in[operand], acc) when swapped).
 struct Step {
@@ -39,7 +41,7 @@ struct Chain {
 //! or non-float types, rank above kMaxRank).
 bool chainOf(const ir::Node& node, Chain* out, std::string* why);
 
-//! The kernel's CUDA C++ source: both kernels (kKernel32, kKernel64), taking
+//! The kernel's CUDA C++ source: the kernels kKernel32, kKernel64, kKernelVec, taking
 //! one `Args` by value. Depends on the steps, their parameters and the dtype,
 //! never on shapes, so one cubin serves every shape of a profile.
 std::string kernelSource(const Chain& chain);
@@ -68,6 +70,10 @@ Dims dimsOf(const std::vector<int64_t>& d);
 //! dims are dropped and adjacent dims merged where every input walks them as
 //! one (contiguously, or broadcast in both), so a same-shape chain walks rank 1.
 void planArgs(const Dims& out, const Dims* ins, int numIn, Args* a);
+
+//! Whether planned `a` (pointers set) may take kKernelVec: rank 1, each input's
+//! stride 1 or 0, the output and every stride-1 input 16-byte aligned.
+bool vectorizable(const Args& a, int numInputs);
 
 //! Element offset of input k at output element i, as the kernel computes it (tests replay it).
 int64_t inputOffset(const Args& a, int k, int64_t i);

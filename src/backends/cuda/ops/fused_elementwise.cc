@@ -12,6 +12,8 @@
 // context's stream: no allocation, nothing waits, so a stream capture takes it.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/fused_codegen.h"
 #include "backends/cuda/ops/tactic_util.h"
@@ -49,18 +51,20 @@ class FusedKernel final : public backends::DeviceKernel {
  public:
   //! Loads `cubin` now when there is a GPU; without one (a build behind a
   //! stand-in GPU, which never runs) enqueue() reports that it was not loaded.
-  FusedKernel(std::string what, std::vector<uint8_t> cubin, int numInputs, bool load)
-      : what_(std::move(what)), cubin_(std::move(cubin)), numInputs_(numInputs) {
+  FusedKernel(std::string what, std::vector<uint8_t> cubin, int numInputs, DType dtype, bool load)
+      : what_(std::move(what)), cubin_(std::move(cubin)), numInputs_(numInputs), elemBytes_(dtypeSize(dtype)) {
     if (!load) return;
     checkCuda(cudaLibraryLoadData(&library_, cubin_.data(), nullptr, nullptr, 0, nullptr, nullptr, 0), what_,
               "cudaLibraryLoadData of its NVRTC cubin");
     checkCuda(cudaLibraryGetKernel(&k32_, library_, fused::kKernel32), what_, "cudaLibraryGetKernel");
     checkCuda(cudaLibraryGetKernel(&k64_, library_, fused::kKernel64), what_, "cudaLibraryGetKernel");
+    checkCuda(cudaLibraryGetKernel(&kVec_, library_, fused::kKernelVec), what_, "cudaLibraryGetKernel");
     // Loads both into this context now (lazy module loading would at the first
     // launch, maybe inside a stream capture), and checks they suit this GPU.
     cudaFuncAttributes attrs{};
     checkCuda(cudaFuncGetAttributes(&attrs, reinterpret_cast<const void*>(k32_)), what_, "cudaFuncGetAttributes");
     checkCuda(cudaFuncGetAttributes(&attrs, reinterpret_cast<const void*>(k64_)), what_, "cudaFuncGetAttributes");
+    checkCuda(cudaFuncGetAttributes(&attrs, reinterpret_cast<const void*>(kVec_)), what_, "cudaFuncGetAttributes");
     int device = 0;
     checkCuda(cudaGetDevice(&device), what_, "cudaGetDevice");
     checkCuda(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device), what_, "cudaDeviceGetAttribute");
@@ -86,11 +90,18 @@ class FusedKernel final : public backends::DeviceKernel {
     fused::planArgs(dimsOfView(out[0]), dims, numInputs_, &a);
     if (a.n == 0) return;
     a.y = out[0].data;
-    int64_t blocks = fused::blocksFor(a.n, sms_);
-    // 32-bit indices where i + the grid stride cannot overflow.
-    bool narrow = a.n + blocks * fused::kBlock < (int64_t{1} << 31);
+    cudaKernel_t kernel = nullptr;
+    int64_t blocks = 0;
+    if (fused::vectorizable(a, numInputs_)) {
+      blocks = fused::blocksFor(std::max<int64_t>(a.n / (16 / elemBytes_), 1), sms_);
+      kernel = kVec_;
+    } else {
+      blocks = fused::blocksFor(a.n, sms_);
+      // 32-bit indices where i + the grid stride cannot overflow.
+      kernel = a.n + blocks * fused::kBlock < (int64_t{1} << 31) ? k32_ : k64_;
+    }
     void* args[] = {&a};
-    checkCuda(cudaLaunchKernel(reinterpret_cast<const void*>(narrow ? k32_ : k64_), dim3(static_cast<unsigned>(blocks)),
+    checkCuda(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), dim3(static_cast<unsigned>(blocks)),
                                dim3(fused::kBlock), args, 0, streamOf(launch)),
               what_, "cudaLaunchKernel");
   }
@@ -100,7 +111,8 @@ class FusedKernel final : public backends::DeviceKernel {
   std::vector<uint8_t> cubin_;  // kept while the library lives
   int numInputs_;
   cudaLibrary_t library_ = nullptr;
-  cudaKernel_t k32_ = nullptr, k64_ = nullptr;
+  cudaKernel_t k32_ = nullptr, k64_ = nullptr, kVec_ = nullptr;
+  int elemBytes_;
   int sms_ = 1;
 };
 
@@ -143,7 +155,7 @@ std::unique_ptr<backends::DeviceKernel> createFused(const ir::Node& node) {
     const uint8_t* bytes = t->as<uint8_t>();
     cubin.assign(bytes, bytes + t->numel());
   }
-  return std::make_unique<FusedKernel>(node.describe(), std::move(cubin), chain.numInputs, !here.empty());
+  return std::make_unique<FusedKernel>(node.describe(), std::move(cubin), chain.numInputs, chain.dtype, !here.empty());
 }
 
 }  // namespace
