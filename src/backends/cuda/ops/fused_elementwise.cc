@@ -56,10 +56,24 @@ class FusedKernel final : public backends::DeviceKernel {
     if (!load) return;
     checkCuda(cudaLibraryLoadData(&library_, cubin_.data(), nullptr, nullptr, 0, nullptr, nullptr, 0), what_,
               "cudaLibraryLoadData of its NVRTC cubin");
+    try {
+      findKernels();
+    } catch (...) {  // the destructor does not run for a throwing constructor
+      cudaLibraryUnload(library_);
+      throw;
+    }
+  }
+  ~FusedKernel() override {
+    if (library_) cudaLibraryUnload(library_);
+  }
+  void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override;
+
+ private:
+  void findKernels() {
     checkCuda(cudaLibraryGetKernel(&k32_, library_, fused::kKernel32), what_, "cudaLibraryGetKernel");
     checkCuda(cudaLibraryGetKernel(&k64_, library_, fused::kKernel64), what_, "cudaLibraryGetKernel");
     checkCuda(cudaLibraryGetKernel(&kVec_, library_, fused::kKernelVec), what_, "cudaLibraryGetKernel");
-    // Loads both into this context now (lazy module loading would at the first
+    // Loads all three into this context now (lazy module loading would at the first
     // launch, maybe inside a stream capture), and checks they suit this GPU.
     cudaFuncAttributes attrs{};
     checkCuda(cudaFuncGetAttributes(&attrs, reinterpret_cast<const void*>(k32_)), what_, "cudaFuncGetAttributes");
@@ -69,52 +83,48 @@ class FusedKernel final : public backends::DeviceKernel {
     checkCuda(cudaGetDevice(&device), what_, "cudaGetDevice");
     checkCuda(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device), what_, "cudaDeviceGetAttribute");
   }
-  ~FusedKernel() override {
-    if (library_) cudaLibraryUnload(library_);
-  }
 
-  void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
-    KILN_CHECK(library_, what_, ": its NVRTC kernel was never loaded (no GPU when the engine was made)");
-    fused::Args a;
-    fused::Dims dims[fused::kMaxInputs];
-    auto dimsOfView = [](const TensorView& v) {
-      fused::Dims d;
-      d.rank = v.rank;
-      for (int i = 0; i < v.rank; ++i) d.d[i] = v.dims[i];
-      return d;
-    };
-    for (int k = 0; k < numInputs_; ++k) {
-      dims[k] = dimsOfView(in[k]);
-      a.in[k] = in[k].data;
-    }
-    fused::planArgs(dimsOfView(out[0]), dims, numInputs_, &a);
-    if (a.n == 0) return;
-    a.y = out[0].data;
-    cudaKernel_t kernel = nullptr;
-    int64_t blocks = 0;
-    if (fused::vectorizable(a, numInputs_)) {
-      blocks = fused::blocksFor(std::max<int64_t>(a.n / (16 / elemBytes_), 1), sms_);
-      kernel = kVec_;
-    } else {
-      blocks = fused::blocksFor(a.n, sms_);
-      // 32-bit indices where i + the grid stride cannot overflow.
-      kernel = a.n + blocks * fused::kBlock < (int64_t{1} << 31) ? k32_ : k64_;
-    }
-    void* args[] = {&a};
-    checkCuda(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), dim3(static_cast<unsigned>(blocks)),
-                               dim3(fused::kBlock), args, 0, streamOf(launch)),
-              what_, "cudaLaunchKernel");
-  }
-
- private:
   std::string what_;
   std::vector<uint8_t> cubin_;  // kept while the library lives
   int numInputs_;
+  int elemBytes_;
   cudaLibrary_t library_ = nullptr;
   cudaKernel_t k32_ = nullptr, k64_ = nullptr, kVec_ = nullptr;
-  int elemBytes_;
   int sms_ = 1;
 };
+
+void FusedKernel::enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const {
+  KILN_CHECK(library_, what_, ": its NVRTC kernel was never loaded (no GPU when the engine was made)");
+  fused::Args a;
+  fused::Dims dims[fused::kMaxInputs];
+  auto dimsOfView = [](const TensorView& v) {
+    fused::Dims d;
+    d.rank = v.rank;
+    for (int i = 0; i < v.rank; ++i) d.d[i] = v.dims[i];
+    return d;
+  };
+  for (int k = 0; k < numInputs_; ++k) {
+    dims[k] = dimsOfView(in[k]);
+    a.in[k] = in[k].data;
+  }
+  fused::planArgs(dimsOfView(out[0]), dims, numInputs_, &a);
+  if (a.n == 0) return;
+  a.y = out[0].data;
+  cudaKernel_t kernel = nullptr;
+  int64_t blocks = 0;
+  if (fused::vectorizable(a, numInputs_)) {
+    blocks = fused::blocksFor(std::max<int64_t>(a.n / (16 / elemBytes_), 1), sms_);
+    kernel = kVec_;
+  } else {
+    blocks = fused::blocksFor(a.n, sms_);
+    // 32-bit indices where i + the grid stride cannot overflow.
+    kernel = a.n + blocks * fused::kBlock < (int64_t{1} << 31) ? k32_ : k64_;
+  }
+  void* args[] = {&a};
+  checkCuda(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), dim3(static_cast<unsigned>(blocks)),
+                             dim3(fused::kBlock), args, 0, streamOf(launch)),
+            what_, "cudaLaunchKernel");
+}
 
 fused::Chain chainOrFail(const ir::Node& node) {
   fused::Chain c;
