@@ -302,9 +302,9 @@ TEST(FusedLaunch, BlocksCoverOrStride) {
 //! cuda::backend()'s tactics behind a host that claims an sm_90 GPU (nothing runs).
 class StandInGpu final : public backends::DeviceBackend {
  public:
-  StandInGpu() {
+  explicit StandInGpu(std::string arch = "sm_90") {
     host_.available = true;
-    host_.target = {"cuda", "sm_90", "stand-in H200", 13000, 92600, 130100};
+    host_.target = {"cuda", std::move(arch), "stand-in H200", 13000, 92600, 130100};
   }
   const char* device() const override { return "cuda"; }
   const backends::HostDevice& host() const override { return host_; }
@@ -323,9 +323,8 @@ class StandInGpu final : public backends::DeviceBackend {
   backends::HostDevice host_;
 };
 
-TEST(FusedBuild, AChainBuildsIntoOneLayerWhosePlanCarriesTheCubin) {
-  // y = Sigmoid(x * s + b), s per channel, b a scalar: three ops, one layer.
-  ir::Graph g;
+//! y = Sigmoid(x * s + b), s per channel, b a scalar: three ops.
+void defineChain(ir::Graph& g) {
   ir::Value* x = g.addValue("x", DType::kFLOAT, ir::shapeOf({2, 3, 5}));
   ir::Value* s = g.addValue("s", DType::kFLOAT, ir::shapeOf({3, 1}));
   g.inputs = {x, s};
@@ -338,6 +337,11 @@ TEST(FusedBuild, AChainBuildsIntoOneLayerWhosePlanCarriesTheCubin) {
   g.addNode("Sigmoid", "sigmoid", {a}, {y});
   g.outputs = {y};
   ir::inferGraph(g);
+}
+
+TEST(FusedBuild, AChainBuildsIntoOneLayerWhosePlanCarriesTheCubin) {
+  ir::Graph g;
+  defineChain(g);
   StandInGpu gpu;
   for (bool fp16 : {false, true}) {
     builder::BuildOptions o;
@@ -359,6 +363,24 @@ TEST(FusedBuild, AChainBuildsIntoOneLayerWhosePlanCarriesTheCubin) {
     }
     EXPECT_EQ(fused, 1) << (fp16 ? "FP16" : "FP32");
     for (auto& n : p.graph->nodes()) EXPECT_TRUE(n->op == "KilnFusedElementwise" || n->op == "Cast") << n->op;
+  }
+}
+
+TEST(FusedBuild, AnNvrtcFailureFailsTheBuildNamingTheLayer) {
+  ir::Graph g;
+  defineChain(g);
+  StandInGpu gpu("sm_1");  // an arch NVRTC rejects
+  builder::BuildOptions o;
+  o.device = "cuda";
+  o.deviceBackend = &gpu;
+  try {
+    builder::buildPlan(g, o);
+    FAIL() << "the build succeeded";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("mul/fused"), std::string::npos) << m;  // the fused layer, named after the chain's head
+    EXPECT_NE(m.find("sm_1"), std::string::npos) << m;
+    EXPECT_NE(m.find("NVRTC could not compile"), std::string::npos) << m;
   }
 }
 
