@@ -363,6 +363,8 @@ TEST(FusedBuild, AChainBuildsIntoOneLayerWhosePlanCarriesTheCubin) {
     }
     EXPECT_EQ(fused, 1) << (fp16 ? "FP16" : "FP32");
     for (auto& n : p.graph->nodes()) EXPECT_TRUE(n->op == "KilnFusedElementwise" || n->op == "Cast") << n->op;
+    // FP16: the network IO stays FP32, so a Cast for x, s and y around the chain.
+    EXPECT_EQ(p.graph->nodes().size(), fp16 ? 4u : 1u);
   }
 }
 
