@@ -3,8 +3,8 @@
 // KilnFusedElementwise: a chain of elementwise steps run in one pass over
 // memory, inputs and output of one float type (FP32; FP16/BF16 once the device
 // precision pass retypes it: the CUDA kernel loads and stores that type and
-// computes in FP32; the CPU kernel takes FP32 only). acc = inputs[0] broadcast to the output shape; then for step k
-// acc = ops[k](acc) when operands[k] == -1, else
+// computes in FP32; the CPU kernel takes FP32 only). acc = inputs[0] broadcast
+// to the output shape; then for step k acc = ops[k](acc) when operands[k] == -1, else
 // acc = ops[k](acc, inputs[operands[k]]) (or ops[k](inputs[operands[k]], acc)
 // when swapped[k] == 1). alphas[k] / betas[k] parameterize activations
 // (LeakyRelu slope, HardSigmoid alpha/beta, Clip min/max).
