@@ -59,6 +59,11 @@ struct DeviceTactic {
   //! `libraries` as DeviceBackend::createLibraries makes them. Null, or an
   //! empty list: one kernel, create()'s default.
   std::vector<TacticVariant> (*variants)(const ir::Node& node, void* libraries) = nullptr;
+  //! Build-time work whose result travels in the plan as node attributes (the
+  //! NVRTC tactic's cubin, compiled for `target`, the build GPU): called on the
+  //! plan's node once the builder has chosen this tactic (and its variant), so
+  //! the runtime's create() finds it. Null: nothing to do. Errors fail the build.
+  void (*prepare)(ir::Node& node, const DeviceTarget& target) = nullptr;
 };
 
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };

@@ -169,11 +169,13 @@ std::vector<uint8_t> buildDevicePlan(const backends::DeviceBackend& device, cons
     DeviceChoice choice = chooseDeviceTactic(device, *nodes[i], extremes, *optNodes[i], options, libraries.get());
     nodes[i]->tactic = choice.tactic->name;
     for (const auto& [name, value] : choice.variant) nodes[i]->attrs[name] = value;
+    if (choice.tactic->prepare) choice.tactic->prepare(*nodes[i], device.host().target);
     timed += choice.timed;
     cached += choice.cached;
     for (auto& eg : extremeGraphs) {
       ir::Node* e = eg->nodeList()[i];
       for (const auto& [name, value] : choice.variant) e->attrs[name] = value;
+      if (choice.tactic->prepare) choice.tactic->prepare(*e, device.host().target);  // the same source: cached
       workspace = std::max<int64_t>(workspace, static_cast<int64_t>(choice.tactic->create(*e)->workspaceBytes()));
     }
     log(options, ILogger::Severity::kVERBOSE, strCat("layer ", nodes[i]->describe(), " -> ", choice.tactic->name,
@@ -253,6 +255,8 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   pctx.cpuFusions = device == nullptr;
   // The CPU always has KilnAttention; a device only once its backend offers a tactic for it.
   pctx.attentionFusion = device == nullptr || !device->tacticsFor("KilnAttention").empty();
+  // Likewise the elementwise chains (CUDA: KilnFusedElementwise.nvrtc).
+  pctx.elementwiseChains = device == nullptr || !device->tacticsFor("KilnFusedElementwise").empty();
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
   if (!device) {

@@ -14,8 +14,9 @@ namespace {
 
 // Layers whose output element i is a function of their inputs' elements i
 // alone, so a Transpose commutes with them. Which inputs are such data: all
-// of a binary op's (broadcasting; PRelu's slope too), only input 0 of the
-// others (Clip's min/max are scalars).
+// of a binary op's (broadcasting; PRelu's slope too; every input of a fused
+// elementwise chain, KilnFusedElementwise, whose steps are such ops), only
+// input 0 of the others (Clip's min/max are scalars).
 const std::set<std::string>& unaryOps() {
   static const std::set<std::string> ops = {
       "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus",
@@ -26,7 +27,7 @@ const std::set<std::string>& unaryOps() {
 const std::set<std::string>& binaryOps() {
   static const std::set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean", "PRelu",
                                             "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-                                            "And", "Or", "Xor"};
+                                            "And", "Or", "Xor", "KilnFusedElementwise"};
   return ops;
 }
 bool isPool(const std::string& op) { return op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool"; }

@@ -5,7 +5,11 @@
 // may be any tensor that broadcasts to the accumulator's shape, so the
 // accumulator has the chain's output shape from the first step on (the chain
 // head carries the largest tensor). Only chains of two or more ops are fused,
-// and only when ctx.cpuFusions (the CPU backend is the one with the kernel).
+// and only when ctx.elementwiseChains (the backend has the kernel: the CPU's,
+// or CUDA's NVRTC-compiled one). A layer the user gave a precision
+// (kiln_precision / kiln_output_types, builder/device_precision.h) is never
+// swallowed, so the constraint keeps a layer to hold it; a chain stops before
+// it would need more than kMaxInputs inputs (what the kernels take).
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -28,6 +32,9 @@ bool isOneOf(const auto& list, const std::string& op) {
 
 bool isFloat(const ir::Value* v) { return v && v->dtype == DType::kFLOAT; }
 
+//! The most inputs a fused node may have (cpu/ops/broadcast.h kMaxBroadcastInputs, cuda fused::kMaxInputs).
+constexpr std::size_t kMaxInputs = 16;
+
 //! One step of a chain: op_k(acc) or op_k(acc, side) (op_k(side, acc) when swapped).
 struct Step {
   std::string op;
@@ -39,6 +46,7 @@ struct Step {
 //! The step node `n` performs on the accumulator `acc`, if it can join a chain.
 std::optional<Step> stepOf(const ir::Node& n, const ir::Value* acc) {
   if (n.outputs.size() != 1 || !isFloat(n.outputs[0]) || !isFloat(acc)) return std::nullopt;
+  if (n.has("kiln_precision") || n.has("kiln_output_types")) return std::nullopt;
   Step s{n.op};
   if (isOneOf(kUnary, n.op)) {
     if (n.input(0) != acc) return std::nullopt;
@@ -88,11 +96,19 @@ Chain growChain(const ir::Graph& g, ir::Node* head) {
   ir::Value* acc = headAccumulator(*head);
   std::optional<Step> s = acc ? stepOf(*head, acc) : std::nullopt;
   if (!s) return c;
+  std::vector<const ir::Value*> inputs{acc};  // as fuse() will number them
+  auto fits = [&](const Step& st) {
+    if (!st.side || std::find(inputs.begin(), inputs.end(), st.side) != inputs.end()) return true;
+    if (inputs.size() == kMaxInputs) return false;
+    inputs.push_back(st.side);
+    return true;
+  };
+  fits(*s);
   c.nodes.push_back(head);
   c.steps.push_back(*s);
   ir::Value* cur = head->outputs[0];
   while (ir::Node* next = soleConsumer(g, cur)) {
-    if (!(s = stepOf(*next, cur))) break;
+    if (!(s = stepOf(*next, cur)) || !fits(*s)) break;
     c.nodes.push_back(next);
     c.steps.push_back(*s);
     cur = next->outputs[0];
@@ -133,7 +149,7 @@ void fuse(Rewriter& rw, const Chain& c) {
 }  // namespace
 
 bool fuseElementwiseChains(ir::Graph& graph, PassContext& ctx) {
-  if (!ctx.cpuFusions) return false;
+  if (!ctx.elementwiseChains) return false;
   graph.topoSort();  // a chain is met first at its head
   Rewriter rw(graph);
   int nodes = 0;

@@ -15,8 +15,12 @@ struct PassContext {
   std::function<std::vector<ir::Tensor>(const ir::Node&, const std::vector<const ir::Tensor*>&)> evaluate;
   //! Folded constants larger than this many bytes are not materialized.
   std::size_t maxFoldBytes = 64u << 20;
-  //! Enables fusions that only the CPU backend implements (elementwise chains).
+  //! Enables fusions that only the CPU backend implements; false in device
+  //! builds, which take the device-only ones instead (MatMul + residual Add).
   bool cpuFusions = true;
+  //! Enables the elementwise chain fusion (KilnFusedElementwise): on for the
+  //! CPU, and for a device build only when its backend has a tactic for it.
+  bool elementwiseChains = true;
   //! Enables the attention fusion (KilnAttention): on for the CPU, and for a
   //! device build only when its backend has a KilnAttention tactic.
   bool attentionFusion = true;

@@ -65,6 +65,7 @@ class CudaBackend final : public backends::DeviceBackend {
     registerSplitTactics(all_);
     registerAttentionTactics(all_);
     registerLayoutTactics(all_);
+    registerFusedElementwiseTactics(all_);
     for (const backends::DeviceTactic& t : all_) {
       KILN_CHECK(t.supports && t.create, "CUDA tactic '", t.name, "' lacks supports() or create()");
       KILN_CHECK(byName_.emplace(t.name, &t).second, "CUDA tactic '", t.name, "' registered twice");

@@ -1,8 +1,10 @@
 // Schemas of Kiln's internal ops, made by passes (never by the parser).
 //
-// KilnFusedElementwise: a chain of float32 elementwise steps run in one pass
-// over memory. acc = inputs[0] broadcast to the output shape; then for step k
-// acc = ops[k](acc) when operands[k] == -1, else
+// KilnFusedElementwise: a chain of elementwise steps run in one pass over
+// memory, inputs and output of one float type (FP32; FP16/BF16 once the device
+// precision pass retypes it: the CUDA kernel loads and stores that type and
+// computes in FP32; the CPU kernel takes FP32 only). acc = inputs[0] broadcast
+// to the output shape; then for step k acc = ops[k](acc) when operands[k] == -1, else
 // acc = ops[k](acc, inputs[operands[k]]) (or ops[k](inputs[operands[k]], acc)
 // when swapped[k] == 1). alphas[k] / betas[k] parameterize activations
 // (LeakyRelu slope, HardSigmoid alpha/beta, Clip min/max).
@@ -57,9 +59,12 @@ void inferFusedElementwise(InferContext& ctx) {
   }
 
   int64_t numInputs = static_cast<int64_t>(ctx.numInputs());
-  for (int64_t i = 0; i < numInputs; ++i)
-    ctx.check(ctx.in(i).dtype == DType::kFLOAT, "input ", i, " is ", dataTypeName(ctx.in(i).dtype),
-              "; only float32 is fused");
+  const DType type = ctx.in(0).dtype;
+  ctx.check(type == DType::kFLOAT || type == DType::kHALF || type == DType::kBF16, "input 0 is ",
+            dataTypeName(type), "; only float32, float16 and bfloat16 are fused");
+  for (int64_t i = 1; i < numInputs; ++i)
+    ctx.check(ctx.in(i).dtype == type, "input ", i, " is ", dataTypeName(ctx.in(i).dtype), ", input 0 is ",
+              dataTypeName(type), "; the inputs must share one type");
   for (std::size_t k = 0; k < n; ++k) {
     const std::string& op = ops[k];
     if (contains(kFusedUnary, op)) {
@@ -76,7 +81,7 @@ void inferFusedElementwise(InferContext& ctx) {
 
   Shape out = ctx.in(0).shape;
   for (int64_t i = 1; i < numInputs; ++i) out = broadcastShapes(ctx, out, ctx.in(i).shape);
-  ctx.setOutput(0, DType::kFLOAT, out);
+  ctx.setOutput(0, type, out);
 }
 
 void inferAttention(InferContext& ctx) {

@@ -258,6 +258,34 @@ TEST(DeviceLayout, NearestResizeCommutesWithItsScalesReordered) {
   for (std::size_t i = 0; i < wv.size(); ++i) EXPECT_NEAR(wv[i], gv[i], 1e-5f * (1.f + std::fabs(wv[i]))) << i;
 }
 
+TEST(DeviceLayout, FusedElementwiseChainCommutesWithItsSideOperandsPermuted) {
+  // c1 -> KilnFusedElementwise(acc * s[C,1,1] then Sigmoid) -> c2: the chain runs
+  // on the NHWC tensor with s permuted to [1,1,C], no Transpose between the convs.
+  ir::Graph g;
+  ir::Value* x = g.addValue("x", DType::kFLOAT, {1, 2, 3, 5});
+  g.inputs.push_back(x);
+  ir::Value *a = g.addValue("a"), *f = g.addValue("f"), *y = g.addValue("y");
+  g.addNode("Conv", "c1", {x, g.addConstant("w1", ir::Tensor::fromFloat(ramp(8, 1.f, 0.f), {4, 2, 1, 1}))}, {a});
+  ir::Node* chain =
+      g.addNode("KilnFusedElementwise", "chain", {a, g.addConstant("s", ir::Tensor::fromFloat({1, -2, 3, 0.5f}, {4, 1, 1}))},
+                {f});
+  chain->attrs["ops"] = std::vector<std::string>{"Mul", "Sigmoid"};
+  chain->attrs["operands"] = std::vector<int64_t>{1, -1};
+  g.addNode("Conv", "c2", {f, g.addConstant("w2", ir::Tensor::fromFloat(ramp(12, 1.f, 1.f), {3, 4, 1, 1}))}, {y});
+  ir::inferGraph(g);
+  g.outputs.push_back(y);
+  ir::Tensor in = ir::Tensor::fromFloat(ramp(30, 1.f, 0.2f), {1, 2, 3, 5});
+  const auto want = run(g, in);
+  assignDeviceLayouts(g, fp32(), all());
+  EXPECT_EQ(count(g, "Transpose"), 2);  // after x, before y
+  EXPECT_EQ(named(g, "chain")->inputs[1]->constant->dims(), (std::vector<int64_t>{1, 1, 1, 4}));
+  EXPECT_EQ(ir::toString(named(g, "chain")->outputs[0]->shape), ir::toString(ir::Shape{1, 3, 5, 4}));
+  const auto got = run(g, in);
+  std::vector<float> wv = want.at("y").toFloat(), gv = got.at("y").toFloat();
+  ASSERT_EQ(wv.size(), gv.size());
+  for (std::size_t i = 0; i < wv.size(); ++i) EXPECT_NEAR(wv[i], gv[i], 1e-5f * (1.f + std::fabs(wv[i]))) << i;
+}
+
 TEST(DeviceLayout, SplitAndConcatMoveTheirAxis) {
   ir::Graph g;  // x -> c0 -> Split(axis 1: 2 + 4) -> c1, c2 -> Concat(axis -3) -> Sigmoid -> y
   ir::Value* x = g.addValue("x", DType::kFLOAT, {2, 3, 4, 5});

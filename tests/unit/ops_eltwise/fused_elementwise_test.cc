@@ -126,6 +126,9 @@ TEST(FusedElementwiseSchema, ShapeAndErrors) {
                          good);
   EXPECT_EQ(ir::toString(v.shape), "[N,3,4]");
   EXPECT_EQ(v.dtype, DType::kFLOAT);
+  // The device precision pass retypes the node: FP16/BF16 in, the same type out.
+  for (DType t : {DType::kHALF, DType::kBF16})
+    EXPECT_EQ(inferOut("KilnFusedElementwise", {typed(t, {2, 3}), typed(t, {3})}, good).dtype, t);
   // swapped / alphas / betas may be left out.
   Attrs minimal = {{"ops", std::vector<std::string>{"Add", "Relu"}}, {"operands", std::vector<int64_t>{1, -1}}};
   EXPECT_EQ(ir::toString(inferOut("KilnFusedElementwise", {typed(DType::kFLOAT, {2}), typed(DType::kFLOAT, {2})},
@@ -146,7 +149,11 @@ TEST(FusedElementwiseSchema, ShapeAndErrors) {
   expectSchemaError("KilnFusedElementwise", two, {{"ops", std::vector<std::string>{"Relu"}}}, "'operands'");
   expectSchemaError("KilnFusedElementwise", two, fusedAttrs({}), "no steps");
   expectSchemaError("KilnFusedElementwise", {typed(DType::kFLOAT, {2, 3}), typed(DType::kINT64, {3})},
-                    fusedAttrs({{"Add", 1}}), "float32");
+                    fusedAttrs({{"Add", 1}}), "share one type");
+  expectSchemaError("KilnFusedElementwise", {typed(DType::kINT32, {2, 3}), typed(DType::kINT32, {3})},
+                    fusedAttrs({{"Add", 1}}), "only float32, float16 and bfloat16");
+  expectSchemaError("KilnFusedElementwise", {typed(DType::kHALF, {2, 3}), typed(DType::kFLOAT, {3})},
+                    fusedAttrs({{"Add", 1}}), "share one type");
   expectSchemaError("KilnFusedElementwise", {typed(DType::kFLOAT, {2, 3}), typed(DType::kFLOAT, {4})},
                     fusedAttrs({{"Add", 1}}), "cannot broadcast");
 }

@@ -10,9 +10,9 @@ using testing::Net;
 using testing::opList;
 using testing::randomTensor;
 
-bool run(ir::Graph& g, bool cpuFusions = true) {
+bool run(ir::Graph& g, bool elementwiseChains = true) {
   PassContext ctx;
-  ctx.cpuFusions = cpuFusions;
+  ctx.elementwiseChains = elementwiseChains;
   return fuseElementwiseChains(g, ctx);
 }
 
@@ -133,10 +133,61 @@ TEST(FuseElementwiseChains, OnlyFloatAndOnlyWhenAsked) {
   n.output(n.node("Neg", {n.node("Add", {i, i})}, {}, "ints"));
   ir::Value* x = n.input("x", {3});
   n.output(n.node("Neg", {n.node("Relu", {x})}, {}, "floats"));
-  EXPECT_FALSE(run(*n.g, /*cpuFusions=*/false));
+  EXPECT_FALSE(run(*n.g, /*elementwiseChains=*/false));
   EXPECT_EQ(n.g->nodes().size(), 4u);
   EXPECT_TRUE(run(*n.g));
   EXPECT_EQ(opList(*n.g), (std::vector<std::string>{"Add", "Neg", "KilnFusedElementwise"}));
+}
+
+TEST(FuseElementwiseChains, DeviceBuildsFuseToo) {
+  // A CUDA build: no CPU-only fusions, but the backend has KilnFusedElementwise.nvrtc.
+  Net n;
+  ir::Value* x = n.input("x", {3});
+  n.output(n.node("Neg", {n.node("Relu", {x})}, {}, "y"));
+  PassContext ctx;
+  ctx.cpuFusions = false;
+  ctx.elementwiseChains = true;
+  EXPECT_TRUE(fuseElementwiseChains(*n.g, ctx));
+  EXPECT_EQ(opList(*n.g), (std::vector<std::string>{"KilnFusedElementwise"}));
+}
+
+TEST(FuseElementwiseChains, KeepsLayersWithAPrecisionConstraint) {
+  for (const char* attr : {"kiln_precision", "kiln_output_types"}) {
+    Net n;
+    ir::Value* x = n.input("x", {3});
+    ir::Value* r = n.node("Relu", {x});
+    ir::Value* e = n.node("Exp", {r});
+    if (std::string(attr) == "kiln_precision") e->producer->attrs[attr] = int64_t{static_cast<int>(DType::kFLOAT)};
+    else e->producer->attrs[attr] = std::vector<int64_t>{static_cast<int>(DType::kFLOAT)};
+    ir::Value* s = n.node("Sigmoid", {e});
+    n.output(n.node("Neg", {s}, {}, "y"));
+    EXPECT_TRUE(run(*n.g)) << attr;
+    // Relu alone is no chain; the pinned Exp stays; Sigmoid -> Neg fuse.
+    EXPECT_EQ(opList(*n.g), (std::vector<std::string>{"Relu", "Exp", "KilnFusedElementwise"})) << attr;
+    EXPECT_TRUE(only(*n.g, "Exp").has(attr));
+  }
+}
+
+TEST(FuseElementwiseChains, StopsAtSixteenInputs) {
+  // x + s0 + s1 + ... + s19: the kernels take 16 inputs, so the first chain
+  // takes x and 15 side operands, the rest start a chain of their own.
+  auto build = [] {
+    Net n;
+    ir::Value* acc = n.input("x", {5});
+    for (int k = 0; k < 20; ++k) acc = n.node("Add", {acc, n.input(strCat("s", k), {5})});
+    n.output(n.node("Relu", {acc}, {}, "y"));
+    return std::move(n.g);
+  };
+  std::map<std::string, ir::Tensor> feeds{{"x", randomTensor({5}, 100)}};
+  for (int k = 0; k < 20; ++k) feeds[strCat("s", k)] = randomTensor({5}, 101 + k);
+  std::unique_ptr<ir::Graph> g = fuseAndCompare(build, feeds);
+  std::size_t fusedNodes = 0;
+  for (auto& node : g->nodes()) {
+    ASSERT_EQ(node->op, "KilnFusedElementwise");
+    EXPECT_LE(node->inputs.size(), 16u);
+    ++fusedNodes;
+  }
+  EXPECT_EQ(fusedNodes, 2u);
 }
 
 }  // namespace

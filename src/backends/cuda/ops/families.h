@@ -30,6 +30,7 @@ void registerWhereTactics(TacticList& out);        // Where
 void registerSplitTactics(TacticList& out);        // Split
 void registerAttentionTactics(TacticList& out);    // KilnAttention (fused attention, attention.cu)
 void registerLayoutTactics(TacticList& out);       // Transpose.tiled (batched 2-D: NCHW <-> NHWC)
+void registerFusedElementwiseTactics(TacticList& out);  // KilnFusedElementwise (NVRTC: fused_elementwise.cc)
 
 }  // namespace kiln::cuda
 
