@@ -444,6 +444,8 @@ def dry_run(args, runs):
 
 
 def write(args, result):
+    if getattr(args, "compile_from", None):  # every write: a run cut short still shows the earlier figures
+        fill_compile_from(result["rows"], [p for p in args.compile_from.split(",") if p])
     os.makedirs(os.path.dirname(os.path.abspath(args.out_json)), exist_ok=True)
     with open(args.out_json, "w") as f:
         json.dump(result, f, indent=1, default=lambda o: None)
@@ -532,8 +534,6 @@ def main(argv=None):
                 tres = run_torch(args, m, b, iters, warm, [f"{p}:compile:max-autotune"], deadline)
                 rows[(m, b, p)]["compile"] = pick_compile(tres, p)
                 write(args, result)
-    if args.compile_from:
-        fill_compile_from(result["rows"], [p for p in args.compile_from.split(",") if p])
     result["wall_s"] = round(time.time() - t_start, 1)
     write(args, result)
     log(f"done in {result['wall_s']} s")
