@@ -12,10 +12,11 @@
 #include "backends/cuda/cublaslt_lazy.h"
 
 #include <cublasLt.h>
-#include <dlfcn.h>
 
-#include <mutex>
+#include <initializer_list>
 #include <string>
+
+#include "backends/cuda/lazy_library.h"
 
 namespace kiln::cuda {
 namespace {
@@ -24,38 +25,19 @@ namespace {
 #define KILN_STR(x) KILN_STR2(x)
 constexpr const char* kLibrary = "libcublasLt.so." KILN_STR(CUBLAS_VER_MAJOR);
 
-struct Loaded {
-  void* handle = nullptr;
-  std::string error;
-};
-
-const Loaded& loaded() {
-  static const Loaded l = [] {
-    Loaded out;
-    out.handle = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-    if (!out.handle) {
-      const char* why = dlerror();
-      out.error = std::string("cannot load ") + kLibrary + ": " + (why ? why : "unknown dlopen error");
-    }
-    return out;
-  }();
+const LazyLibrary& cublasLt() {
+  static const LazyLibrary l(kLibrary);
   return l;
 }
 
 template <typename F>
 F resolve(const char* name) {
-  const Loaded& l = loaded();
-  return l.handle ? reinterpret_cast<F>(dlsym(l.handle, name)) : nullptr;
+  return cublasLt().resolve<F>(name);
 }
 
 }  // namespace
 
-std::string cublasLtLoadError() {
-  const Loaded& l = loaded();
-  if (!l.handle) return l.error;
-  if (!resolve<void*>("cublasLtMatmul")) return std::string(kLibrary) + " has no cublasLtMatmul";
-  return "";
-}
+std::string cublasLtLoadError() { return cublasLt().check(std::initializer_list<const char*>{"cublasLtMatmul"}); }
 
 }  // namespace kiln::cuda
 

@@ -11,48 +11,30 @@
 #include "backends/cuda/nvrtc_lazy.h"
 
 #include <cuda_runtime_api.h>  // CUDART_VERSION: NVRTC ships with the toolkit, same major version
-#include <dlfcn.h>
 #include <nvrtc.h>
 
+#include <initializer_list>
 #include <string>
+
+#include "backends/cuda/lazy_library.h"
 
 namespace kiln::cuda {
 namespace {
 
-struct Loaded {
-  void* handle = nullptr;
-  std::string library;
-  std::string error;
-};
-
-const Loaded& loaded() {
-  static const Loaded l = [] {
-    Loaded out;
-    out.library = "libnvrtc.so." + std::to_string(CUDART_VERSION / 1000);
-    out.handle = dlopen(out.library.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!out.handle) {
-      const char* why = dlerror();
-      out.error = "cannot load " + out.library + ": " + (why ? why : "unknown dlopen error");
-    }
-    return out;
-  }();
+const LazyLibrary& nvrtc() {
+  static const LazyLibrary l("libnvrtc.so." + std::to_string(CUDART_VERSION / 1000));
   return l;
 }
 
 template <typename F>
 F resolve(const char* name) {
-  const Loaded& l = loaded();
-  return l.handle ? reinterpret_cast<F>(dlsym(l.handle, name)) : nullptr;
+  return nvrtc().resolve<F>(name);
 }
 
 }  // namespace
 
 std::string nvrtcLoadError() {
-  const Loaded& l = loaded();
-  if (!l.handle) return l.error;
-  for (const char* name : {"nvrtcCreateProgram", "nvrtcCompileProgram", "nvrtcGetCUBIN"})
-    if (!resolve<void*>(name)) return l.library + " has no " + name;
-  return "";
+  return nvrtc().check(std::initializer_list<const char*>{"nvrtcCreateProgram", "nvrtcCompileProgram", "nvrtcGetCUBIN"});
 }
 
 }  // namespace kiln::cuda
