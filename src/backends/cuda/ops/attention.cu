@@ -88,9 +88,9 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t = lane % 4;
   const int64_t row0 = tile * kBM + warp * 16 + g;  // this thread's rows: row0 and row0 + 8
-  const T* qb = q + b * s.sq * D;
-  const T* kb = k + b * s.sk * D;
-  const T* vb = v + b * s.sk * D;
+  const T* qb = q + attentionOperandOffset(s, s.q, b);  // rows s.q.rowStride apart (16-byte multiples here)
+  const T* kb = k + attentionOperandOffset(s, s.k, b);
+  const T* vb = v + attentionOperandOffset(s, s.v, b);
   // The mask's walk is linear: its batch part once here, (row, col) per score below.
   const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
 
@@ -102,7 +102,7 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
         const int64_t row = row0 + 8 * r;
-        qf[kk][r + 2 * c] = row < s.sq ? load2(qb + row * D + kk * 16 + c * 8 + 2 * t) : 0u;
+        qf[kk][r + 2 * c] = row < s.sq ? load2(qb + row * s.q.rowStride + kk * 16 + c * 8 + 2 * t) : 0u;
       }
 
   float m[2] = {-FLT_MAX, -FLT_MAX}, l[2] = {0.f, 0.f};
@@ -123,8 +123,10 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
       const int i = threadIdx.x + 128 * u;
       const int kr = i / kChunks, kc = (i % kChunks) * 8;  // K: a row's chunks on neighbouring threads (coalesced)
       const int vr = i % kBN, vc = (i / kBN) * 8;          // V: rows on neighbouring threads (see the stores)
-      kreg[u] = kv0 + kr < s.sk ? *reinterpret_cast<const uint4*>(kb + (kv0 + kr) * D + kc) : make_uint4(0, 0, 0, 0);
-      vreg[u] = kv0 + vr < s.sk ? *reinterpret_cast<const uint4*>(vb + (kv0 + vr) * D + vc) : make_uint4(0, 0, 0, 0);
+      kreg[u] = kv0 + kr < s.sk ? *reinterpret_cast<const uint4*>(kb + (kv0 + kr) * s.k.rowStride + kc)
+                                : make_uint4(0, 0, 0, 0);
+      vreg[u] = kv0 + vr < s.sk ? *reinterpret_cast<const uint4*>(vb + (kv0 + vr) * s.v.rowStride + vc)
+                                : make_uint4(0, 0, 0, 0);
     }
   };
   if constexpr (kPrefetch) loadTile(0);
@@ -212,7 +214,7 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
     const int64_t row = row0 + 8 * r;
     if (row >= s.sq) continue;
-    T* yr = y + (b * s.sq + row) * D + 2 * t;
+    T* yr = y + attentionOperandOffset(s, s.y, b) + row * s.y.rowStride + 2 * t;
 #pragma unroll
     for (int j = 0; j < kDimTiles; ++j)  // l == 0 (every score -inf): 0/0 = NaN, as unfused
       *reinterpret_cast<uint32_t*>(yr + j * 8) = pack2<T>(o[j][2 * r] / l[r], o[j][2 * r + 1] / l[r]);
@@ -242,9 +244,9 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
   const bool live = row < s.sq;  // a warp past the last row still loads tiles and meets the barriers
   float* qr = qs + warp * d;
   if (live)
-    for (int i = lane; i < d; i += 32) qr[i] = toFloat(q[(b * s.sq + row) * d + i]);
-  const T* kb = k + b * s.sk * d;
-  const T* vb = v + b * s.sk * dv;
+    for (int i = lane; i < d; i += 32) qr[i] = toFloat(q[attentionOperandOffset(s, s.q, b) + row * s.q.rowStride + i]);
+  const T* kb = k + attentionOperandOffset(s, s.k, b);
+  const T* vb = v + attentionOperandOffset(s, s.v, b);
   const T* mr = mask != nullptr && live ? mask + attentionMaskOffset(s, b, row, 0) : nullptr;  // this row's mask
 
   float m = -FLT_MAX, l = 0.f, acc[kCols];
@@ -253,9 +255,11 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
   for (int64_t kv0 = 0; kv0 < s.sk; kv0 += keys) {
     const int n = s.sk - kv0 < keys ? static_cast<int>(s.sk - kv0) : keys;
     __syncthreads();  // the previous step's readers are done (and, the first time, qs is written)
-    // The n rows of K (and of V) from kv0 on are contiguous: coalesced loads.
-    for (int i = threadIdx.x; i < n * d; i += blockDim.x) ks[(i / d) * (d + 1) + i % d] = toFloat(kb[kv0 * d + i]);
-    for (int i = threadIdx.x; i < n * dv; i += blockDim.x) vs[i] = toFloat(vb[kv0 * dv + i]);
+    // The n rows of K (and of V) from kv0 on, each contiguous: coalesced loads along a row.
+    for (int i = threadIdx.x; i < n * d; i += blockDim.x)
+      ks[(i / d) * (d + 1) + i % d] = toFloat(kb[(kv0 + i / d) * s.k.rowStride + i % d]);
+    for (int i = threadIdx.x; i < n * dv; i += blockDim.x)
+      vs[i] = toFloat(vb[(kv0 + i / dv) * s.v.rowStride + i % dv]);
     __syncthreads();
     if (!live) continue;
     float x = -INFINITY;
@@ -286,7 +290,7 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
     }
   }
   if (!live) return;
-  T* yr = y + (b * s.sq + row) * dv;
+  T* yr = y + attentionOperandOffset(s, s.y, b) + row * s.y.rowStride;
 #pragma unroll
   for (int i = 0; i < kCols; ++i)
     if (lane + 32 * i < dv) store(yr, lane + 32 * i, acc[i] / l);  // l == 0: NaN, as unfused
