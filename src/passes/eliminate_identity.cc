@@ -4,6 +4,9 @@
 // Expand) whose output has the input's static shape. Readers of the output
 // read the input instead; when the output is a graph output, the input's
 // producer writes it directly, so the graph keeps its output names.
+// A Transpose that only moves size-1 dims (its other dims keep their order:
+// torch MHA's [1,S,E] -> [S,1,E] at batch 1) leaves every element where it
+// was: it becomes a Reshape, which the memory plan aliases.
 #include <optional>
 
 #include "core/error.h"
@@ -70,16 +73,50 @@ bool bypass(Rewriter& rw, ir::Node* n, const Copy& c) {
   return true;
 }
 
+//! Whether Transpose `n` keeps the order of its input's static dims other than 1.
+bool movesOnlyUnitDims(const ir::Node& n) {
+  if (n.op != "Transpose" || !n.input(0) || n.outputs.size() != 1 || !n.has("perm")) return false;
+  const ir::Shape& in = n.input(0)->shape;
+  const std::vector<int64_t> perm = n.ints("perm");
+  if (!ir::isStatic(in) || perm.size() != in.size()) return false;
+  int64_t last = -1;
+  for (int64_t a : perm) {
+    if (a < 0 || a >= static_cast<int64_t>(in.size())) return false;
+    if (in[static_cast<std::size_t>(a)].value == 1) continue;
+    if (a < last) return false;
+    last = a;
+  }
+  return true;
+}
+
+//! Turns such a Transpose into a Reshape to its output's shape.
+void toReshape(ir::Graph& g, ir::Node* n) {
+  const ir::Shape& in = n->inputs[0]->shape;
+  std::vector<int64_t> dims;
+  for (int64_t a : n->ints("perm")) dims.push_back(in[static_cast<std::size_t>(a)].value);
+  n->op = "Reshape";
+  n->attrs.clear();
+  n->inputs.push_back(g.addConstant(g.uniqueName(n->name + "/shape"),
+                                    ir::Tensor(DType::kINT64, {static_cast<int64_t>(dims.size())}, dims.data())));
+}
+
 }  // namespace
 
 bool eliminateIdentity(ir::Graph& graph, PassContext& ctx) {
   Rewriter rw(graph);
+  int reshaped = 0;
   int removed = rw.forEachNode([&](ir::Node* n) {
     std::optional<Copy> c = matchCopy(graph, *n);
-    return c && bypass(rw, n, *c);
+    if (c) return bypass(rw, n, *c);
+    if (movesOnlyUnitDims(*n)) {
+      toReshape(graph, n);
+      ++reshaped;
+    }
+    return false;
   });
   if (removed) ctx.log.push_back(strCat("eliminate_identity: removed ", removed, " nodes"));
-  return removed > 0;
+  if (reshaped) ctx.log.push_back(strCat("eliminate_identity: ", reshaped, " Transposes of unit dims made Reshapes"));
+  return removed + reshaped > 0;
 }
 
 }  // namespace kiln::passes

@@ -28,6 +28,12 @@ bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx);
 //! MatMul -> [scale] -> [Add mask] -> Softmax -> MatMul (and the SDPA form
 //! with Q and K^T each scaled) becomes one KilnAttention node.
 bool fuseAttention(ir::Graph& graph, PassContext& ctx);
+//! Transposes that reorder rows move across the row-wise linear layers between
+//! them and a KilnAttention (for fold_attention_views to take).
+bool moveRowTransposes(ir::Graph& graph, PassContext& ctx);
+//! The Transposes / Gathers splitting and merging heads around a KilnAttention
+//! become the attention's operand views (it reads and writes strided).
+bool foldAttentionViews(ir::Graph& graph, PassContext& ctx);
 //! Chains of elementwise float ops become one KilnFusedElementwise node.
 bool fuseElementwiseChains(ir::Graph& graph, PassContext& ctx);
 }  // namespace kiln::passes

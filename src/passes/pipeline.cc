@@ -17,6 +17,8 @@ const std::vector<Pass>& pipeline() {
       {"patchify_conv", patchifyConv},  // after BN folds into the Conv; its bias Add fuses below
       // before fuse_bias_activation and the elementwise chains, which would take its scale and mask Add
       {"fuse_attention", fuseAttention},
+      {"move_row_transposes", moveRowTransposes},    // batch-first MHA's swaps, next to the attention
+      {"fold_attention_views", foldAttentionViews},  // the head split / merge around each KilnAttention
       {"fuse_gelu", fuseGelu},  // before fuse_bias_activation, which folds the Gelu into a MatMul
       {"fuse_bias_activation", fuseBiasActivation},
       {"fuse_elementwise_chains", fuseElementwiseChains},

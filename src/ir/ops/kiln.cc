@@ -18,10 +18,16 @@
 //   attribute `scale` (float, default 1/sqrt(D)).
 // Q, K and V share one float type and one rank (3 or 4) and the same leading
 // dims; y is [B..., Sq, Dv] in that type. Softmax and accumulation are FP32.
+// Q, K, V and y may be strided views of the tensors passed (ir/ops/
+// attention_view.h: attributes q_perm / k_perm / v_perm / y_perm and
+// q_select / k_select / v_select, made by the pass fold_attention_views): the
+// shapes above are then the views' (logical) ones, and the output tensor is
+// y's view laid out by y_perm.
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "ir/ops/attention_view.h"
 #include "ir/ops/families.h"
 
 namespace kiln::ir {
@@ -84,38 +90,59 @@ void inferFusedElementwise(InferContext& ctx) {
   ctx.setOutput(0, type, out);
 }
 
+//! The logical shape of operand `i` ("q", "k" or "v") under its view.
+Shape viewedInput(InferContext& ctx, std::size_t i, const char* which) {
+  const AttentionView view = attentionView(ctx.node(), which);
+  const Shape& x = ctx.in(i).shape;
+  std::string why;
+  const std::vector<int> axes = attentionViewAxes(view, static_cast<int>(x.size()), &why);
+  ctx.check(!axes.empty(), which, " ", toString(x), ": ", why);
+  Shape logical;
+  for (int a : axes) logical.push_back(x[static_cast<std::size_t>(a)]);
+  if (view.selectAxis >= 0) {
+    const Dim& n = x[static_cast<std::size_t>(view.selectAxis)];
+    ctx.check(!n.known() || view.selectIndex < n.value, which, "_select index ", view.selectIndex, " is beyond dim ",
+              view.selectAxis, " of ", toString(x));
+  }
+  return logical;
+}
+
 void inferAttention(InferContext& ctx) {
-  const Value &q = ctx.in(0), &k = ctx.in(1), &v = ctx.in(2);
-  ctx.check(isFloat(q.dtype), "Q is ", dataTypeName(q.dtype), "; attention takes a float type");
-  ctx.check(k.dtype == q.dtype && v.dtype == q.dtype, "Q, K and V must share one type (", dataTypeName(q.dtype), ", ",
-            dataTypeName(k.dtype), ", ", dataTypeName(v.dtype), ")");
-  const int64_t rank = ctx.rank(0);
-  ctx.check(rank == 3 || rank == 4, "Q has rank ", rank, "; attention takes rank 3 or 4");
-  ctx.check(ctx.rank(1) == rank && ctx.rank(2) == rank, "Q, K and V must share one rank (", rank, ", ", ctx.rank(1),
-            ", ", ctx.rank(2), ")");
+  const Value &qv = ctx.in(0), &kv = ctx.in(1), &vv = ctx.in(2);
+  ctx.check(isFloat(qv.dtype), "Q is ", dataTypeName(qv.dtype), "; attention takes a float type");
+  ctx.check(kv.dtype == qv.dtype && vv.dtype == qv.dtype, "Q, K and V must share one type (", dataTypeName(qv.dtype),
+            ", ", dataTypeName(kv.dtype), ", ", dataTypeName(vv.dtype), ")");
+  const Shape q = viewedInput(ctx, 0, "q"), k = viewedInput(ctx, 1, "k"), v = viewedInput(ctx, 2, "v");
+  const int64_t rank = static_cast<int64_t>(q.size());
+  ctx.check(static_cast<int64_t>(k.size()) == rank && static_cast<int64_t>(v.size()) == rank,
+            "Q, K and V must share one rank (", rank, ", ", k.size(), ", ", v.size(), ")");
   auto agree = [&](const Dim& a, const Dim& b, const char* what) {
     ctx.check(!a.known() || !b.known() || a.value == b.value, what, " disagree (", a.value, " vs ", b.value, ")");
   };
   for (int64_t i = 0; i + 2 < rank; ++i) {
-    agree(q.shape[i], k.shape[i], "leading dims of Q and K");
-    agree(q.shape[i], v.shape[i], "leading dims of Q and V");
+    agree(q[i], k[i], "leading dims of Q and K");
+    agree(q[i], v[i], "leading dims of Q and V");
   }
-  agree(q.shape[rank - 1], k.shape[rank - 1], "head sizes of Q and K (last dims)");
-  agree(k.shape[rank - 2], v.shape[rank - 2], "key lengths of K and V (dim -2)");
-  Shape scores = q.shape;
-  scores[rank - 1] = k.shape[rank - 2];
+  agree(q[rank - 1], k[rank - 1], "head sizes of Q and K (last dims)");
+  agree(k[rank - 2], v[rank - 2], "key lengths of K and V (dim -2)");
+  Shape scores = q;
+  scores[rank - 1] = k[rank - 2];
   if (ctx.hasInput(3)) {
-    ctx.check(ctx.in(3).dtype == q.dtype, "the mask is ", dataTypeName(ctx.in(3).dtype), "; it must be Q's type (",
-              dataTypeName(q.dtype), ")");
+    ctx.check(ctx.in(3).dtype == qv.dtype, "the mask is ", dataTypeName(ctx.in(3).dtype), "; it must be Q's type (",
+              dataTypeName(qv.dtype), ")");
     ctx.check(ctx.rank(3) <= rank, "the mask has rank ", ctx.rank(3), ", more than the scores' ", rank);
     Shape b = broadcastShapes(ctx, scores, ctx.in(3).shape);
     ctx.check(b.size() == scores.size(), "the mask does not broadcast to the scores");
     for (std::size_t i = 0; i < b.size(); ++i)
       agree(b[i], scores[i], "the mask's broadcast and the scores' dims");
   }
-  Shape out = q.shape;
-  out[rank - 1] = v.shape[rank - 1];
-  ctx.setOutput(0, q.dtype, out);
+  Shape out = q;
+  out[rank - 1] = v[rank - 1];
+  const AttentionView yView = attentionView(ctx.node(), "y");
+  ctx.check(yView.selectAxis < 0, "y cannot have a select");
+  std::string why;
+  ctx.check(!attentionViewAxes(yView, static_cast<int>(rank), &why).empty(), "y: ", why);
+  ctx.setOutput(0, qv.dtype, viewedOutputShape(yView, out));
 }
 
 }  // namespace

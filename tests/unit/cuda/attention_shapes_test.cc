@@ -8,6 +8,7 @@
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/ops/attention_kernels.h"
+#include "unit/ops_nn/attention_views_util.h"
 #include "unit/ops_nn/op_test_util.h"
 
 namespace kiln::test {
@@ -199,6 +200,50 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
   BuiltGraph mixed = buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 8}, nullptr, DType::kHALF));
   mixed.node->outputs[0]->dtype = DType::kFLOAT;
   EXPECT_FALSE(t->supports(*mixed.node));
+}
+
+TEST(CudaAttentionShapes, OperandLayoutsContiguousAndViewed) {
+  // attentionShape's own layouts: contiguous [B, H, S, D] (rank 4) and [BH, S, D] (rank 3).
+  const AttentionShape s4 = cuda::kernels::attentionShape({2, 3, 5, 8}, {2, 3, 7, 8}, {2, 3, 7, 16}, nullptr);
+  EXPECT_EQ(s4.q.rowStride, 8);
+  EXPECT_EQ(s4.q.innerStride, 5 * 8);
+  EXPECT_EQ(s4.q.outerStride, 3 * 5 * 8);
+  EXPECT_EQ(s4.v.rowStride, 16);
+  EXPECT_EQ(s4.y.innerStride, 5 * 16);
+  // Batch entry b = 4 (outer 1, head 1) of K: 1 * 3*7*8 + 1 * 7*8.
+  EXPECT_EQ(cuda::kernels::attentionOperandOffset(s4, s4.k, 4), 3 * 7 * 8 + 7 * 8);
+  const AttentionShape s3 = cuda::kernels::attentionShape({6, 5, 8}, {6, 7, 8}, {6, 7, 8}, nullptr);
+  EXPECT_EQ(s3.k.outerStride, 0);
+  EXPECT_EQ(cuda::kernels::attentionOperandOffset(s3, s3.k, 5), 5 * 7 * 8);
+  // A packed view [S=7, B=2, 3, H=3, D=8], q_select {2, 1}, perm 1,2,0,3: logical [B, H, S, D] strides.
+  const int64_t strides[4] = {3 * 3 * 8, 8, 2 * 3 * 3 * 8, 1};
+  AttentionShape v = s4;
+  v.k = cuda::kernels::attentionOperand(4, strides, 1 * 3 * 8);
+  EXPECT_EQ(v.k.outerStride, 72);
+  EXPECT_EQ(v.k.innerStride, 8);
+  EXPECT_EQ(v.k.rowStride, 144);
+  EXPECT_EQ(cuda::kernels::attentionOperandOffset(v, v.k, 5), 24 + 1 * 72 + 2 * 8);  // b = 5: batch 1, head 2
+  EXPECT_TRUE(cuda::kernels::attentionStridesMultipleOf(v, 8));
+  v.k.offset = 4;  // one operand's rows off by half of 16 bytes (FP16): no tensor cores
+  EXPECT_FALSE(cuda::kernels::attentionStridesMultipleOf(v, 8));
+  v.k.offset = 8;
+  v.y.rowStride = 36;
+  EXPECT_FALSE(cuda::kernels::attentionStridesMultipleOf(v, 8));
+}
+
+TEST(CudaAttentionShapes, TacticSupportsViewedOperands) {
+  const backends::DeviceTactic* t = cuda::backend().findTactic("KilnAttention.flash");
+  ASSERT_NE(t, nullptr);
+  using attention_views::Layout;
+  for (const attention_views::Case& c :
+       {attention_views::Case{Layout::kPacked, {2, 3}, 7, 7, 64, 64, {}},
+        attention_views::Case{Layout::kBert, {2, 3}, 7, 9, 64, 32, {2, 1, 1, 9}},
+        attention_views::Case{Layout::kSeqFirst3, {4}, 5, 5, 16, 16, {}}}) {
+    const attention_views::Specs s = attention_views::makeSpecs(c, 1, DType::kHALF);
+    BuiltGraph g = buildGraph(s.viewed);
+    EXPECT_TRUE(t->supports(*g.node)) << static_cast<int>(c.layout);
+    EXPECT_NE(t->create(*g.node), nullptr);
+  }
 }
 
 }  // namespace

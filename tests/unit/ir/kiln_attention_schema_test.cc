@@ -66,5 +66,59 @@ TEST(KilnAttentionSchema, MismatchesNameTheField) {
             std::string::npos);
 }
 
+//! A KilnAttention with views: `attrs` on the node before inference.
+Value* viewed(Graph& g, Shape q, Shape k, Shape v, std::map<std::string, Attribute> attrs) {
+  Value* y = g.addValue("y");
+  Node* n = g.addNode("KilnAttention", "attn",
+                      {g.addValue("q", DType::kFLOAT, std::move(q)), g.addValue("k", DType::kFLOAT, std::move(k)),
+                       g.addValue("v", DType::kFLOAT, std::move(v))},
+                      {y});
+  n->attrs = std::move(attrs);
+  inferNode(*n);
+  return y;
+}
+
+TEST(KilnAttentionSchema, ViewsGiveTheLogicalShapesAndYsLayout) {
+  using Ints = std::vector<int64_t>;
+  Dim b(std::string("batch"));
+  // BERT: [B, S, H, D] read as [B, H, S, D]; y written as [B, S, H, D]. Symbolic batch passes.
+  Graph g;
+  Value* y = viewed(g, Shape{b, 7, 12, 64}, Shape{b, 9, 12, 64}, Shape{b, 9, 12, 32},
+                    {{"q_perm", Ints{0, 2, 1, 3}}, {"k_perm", Ints{0, 2, 1, 3}}, {"v_perm", Ints{0, 2, 1, 3}},
+                     {"y_perm", Ints{0, 2, 1, 3}}});
+  EXPECT_EQ(y->shape, (Shape{b, 7, 12, 32}));
+  // torch MHA's packed [S, B, 3, H, D]: selects on dim 2, y as [S, B, H, D].
+  Graph p;
+  std::map<std::string, Attribute> packed = {{"y_perm", Ints{1, 2, 0, 3}}};
+  for (int i = 0; i < 3; ++i) {
+    const std::string w(1, "qkv"[i]);
+    packed[w + "_perm"] = Ints{1, 2, 0, 3};
+    packed[w + "_select"] = Ints{2, i};
+  }
+  EXPECT_EQ(viewed(p, Shape{197, 2, 3, 12, 64}, Shape{197, 2, 3, 12, 64}, Shape{197, 2, 3, 12, 64}, packed)->shape,
+            (Shape{197, 2, 12, 64}));
+}
+
+TEST(KilnAttentionSchema, BadViewsNameTheField) {
+  using Ints = std::vector<int64_t>;
+  auto fails = [](std::map<std::string, Attribute> attrs, const std::string& what) {
+    Graph g;
+    try {
+      viewed(g, Shape{2, 5, 3, 8}, Shape{2, 5, 3, 8}, Shape{2, 5, 3, 8}, std::move(attrs));
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("KilnAttention node \"attn\""), std::string::npos) << e.what();
+      return;
+    }
+    ADD_FAILURE() << "no error for " << what;
+  };
+  fails({{"q_perm", Ints{0, 2, 1}}}, "the perm has 3 entries for 4 dims");
+  fails({{"k_perm", Ints{0, 1, 1, 3}}}, "is not a permutation");
+  fails({{"v_perm", Ints{0, 3, 2, 1}}}, "head dim");
+  fails({{"q_select", Ints{1, 5}}, {"q_perm", Ints{0, 1, 2}}}, "q_select index 5");
+  fails({{"y_perm", Ints{0, 1, 2}}}, "y: the perm has 3 entries");
+  fails({{"k_select", Ints{1}}}, "must be [axis, index]");
+}
+
 }  // namespace
 }  // namespace kiln::ir

@@ -87,3 +87,35 @@ TEST(EliminateIdentity, KeepsAChangingCast) {
 
 }  // namespace
 }  // namespace kiln::passes
+
+namespace kiln::passes {
+namespace {
+
+TEST(EliminateIdentity, TransposeMovingOnlyUnitDimsBecomesAReshape) {
+  // torch MHA's batch-first swap at batch 1: [1, S, E] -> [S, 1, E] moves no element.
+  auto build = [] {
+    Net n;
+    ir::Value* t = n.node("Transpose", {n.input("x", {1, 5, 4})}, {{"perm", std::vector<int64_t>{1, 0, 2}}});
+    ir::Value* u = n.node("Transpose", {n.input("z", {2, 1, 3})}, {{"perm", std::vector<int64_t>{2, 1, 0}}});
+    n.output(n.node("Relu", {t}, {}, "y"));
+    n.output(n.node("Relu", {u}, {}, "w"));  // 3 and 2 swap: a real transpose, kept
+    return std::move(n.g);
+  };
+  auto g = testing::checkSameOutputs(
+      build, [](ir::Graph& g) {
+        PassContext ctx;
+        EXPECT_TRUE(eliminateIdentity(g, ctx));
+        ir::inferGraph(g);
+      },
+      {{"x", testing::randomTensor({1, 5, 4}, 1)}, {"z", testing::randomTensor({2, 1, 3}, 2)}});
+  EXPECT_EQ(testing::countOps(*g, "Transpose"), 1);
+  ASSERT_EQ(testing::countOps(*g, "Reshape"), 1);
+  for (auto& n : g->nodes())
+    if (n->op == "Reshape") {
+      EXPECT_EQ(ir::toString(n->outputs[0]->shape), "[5,1,4]");
+      EXPECT_FALSE(n->has("perm"));
+    }
+}
+
+}  // namespace
+}  // namespace kiln::passes

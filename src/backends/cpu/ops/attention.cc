@@ -15,6 +15,11 @@
 // scratch block is the slot of the parallelFor chunk it runs in, so no two
 // running tasks share one. Shapes beyond the workspace the kernel was made
 // with (made while shapes were unknown) run the reference loops.
+//
+// Both read Q, K, V and write y through their views (ir/ops/attention_view.h):
+// per operand an element offset, a stride per leading dim and a row stride;
+// the head dim is contiguous, which is all the GEMM micro-kernels and the
+// packing need.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -25,9 +30,26 @@
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ukernels/gemm.h"
 #include "backends/cpu/ukernels/vmath.h"
+#include "ir/ops/attention_view.h"
 
 namespace kiln::cpu {
 namespace {
+
+//! Where one operand's (batch x head) planes and rows are, in elements.
+struct OperandStrides {
+  int64_t offset = 0;
+  int64_t lead[2] = {0, 0};
+  int64_t row = 0;
+};
+
+//! The views of Q, K, V and y (in that order) of a node.
+struct Views {
+  ir::AttentionView v[4];
+  explicit Views(const ir::Node& node) {
+    const char* names[] = {"q", "k", "v", "y"};
+    for (int i = 0; i < 4; ++i) v[i] = ir::attentionView(node, names[i]);
+  }
+};
 
 //! The run-time shape of one KilnAttention call, checked against its views.
 struct AttentionDims {
@@ -39,6 +61,17 @@ struct AttentionDims {
   bool hasMask = false;
   int64_t maskLead[2] = {0, 0};
   int64_t maskRow = 0, maskCol = 0;
+  OperandStrides q, k, v, y;
+
+  //! Offset of (batch x head) index `b`'s plane of operand `o`.
+  int64_t at(const OperandStrides& o, int64_t b) const {
+    int64_t off = o.offset;
+    for (int i = lead - 1; i >= 0; --i) {
+      off += (b % leadDims[i]) * o.lead[i];
+      b /= leadDims[i];
+    }
+    return off;
+  }
 
   //! Offset of (batch x head) index `b`'s mask plane.
   int64_t maskOffset(int64_t b) const {
@@ -51,8 +84,12 @@ struct AttentionDims {
   }
 };
 
-AttentionDims attentionDims(const std::string& what, const TensorView* in, int numInputs, const TensorView& y) {
-  const TensorView &q = in[0], &k = in[1], &v = in[2];
+AttentionDims attentionDims(const std::string& what, const Views& views, const TensorView* in, int numInputs,
+                            const TensorView& yt) {
+  const ir::StridedView q = ir::stridedView(what + ": Q", views.v[0], in[0].shape());
+  const ir::StridedView k = ir::stridedView(what + ": K", views.v[1], in[1].shape());
+  const ir::StridedView v = ir::stridedView(what + ": V", views.v[2], in[2].shape());
+  const ir::StridedView y = ir::stridedView(what + ": Y", views.v[3], yt.shape());
   const int r = q.rank;
   KILN_CHECK((r == 3 || r == 4) && k.rank == r && v.rank == r && y.rank == r, what,
              ": Q, K, V and Y must share rank 3 or 4 (", q.rank, ", ", k.rank, ", ", v.rank, ", ", y.rank, ")");
@@ -71,8 +108,19 @@ AttentionDims attentionDims(const std::string& what, const TensorView* in, int n
   d.dv = v.dims[r - 1];
   KILN_CHECK(k.dims[r - 1] == d.d, what, ": K's head size ", k.dims[r - 1], " is not Q's ", d.d);
   KILN_CHECK(v.dims[r - 2] == d.sk, what, ": V has ", v.dims[r - 2], " keys, K has ", d.sk);
-  KILN_CHECK(y.dims[r - 2] == d.sq && y.dims[r - 1] == d.dv, what, ": Y is ", ir::toString(y.shape()), ", expected ",
+  KILN_CHECK(y.dims[r - 2] == d.sq && y.dims[r - 1] == d.dv, what, ": Y is ", ir::toString(yt.shape()), ", expected ",
              d.sq, " x ", d.dv, " per head");
+  auto strides = [&](const ir::StridedView& s) {
+    OperandStrides o;
+    o.offset = s.offset;
+    for (int i = 0; i < d.lead; ++i) o.lead[i] = s.strides[i];
+    o.row = s.strides[r - 2];
+    return o;
+  };
+  d.q = strides(q);
+  d.k = strides(k);
+  d.v = strides(v);
+  d.y = strides(y);
   if (numInputs > 3 && in[3].data) {
     const TensorView& m = in[3];
     KILN_CHECK(m.dtype == DType::kFLOAT, what, ": the mask must be float32");
@@ -102,19 +150,19 @@ AttentionDims attentionDims(const std::string& what, const TensorView* in, int n
 //! the exp-weighted sum until they are divided by the weights' total.
 void referenceRows(const AttentionDims& d, float scale, const float* q, const float* k, const float* v,
                    const float* mask, float* y, int64_t b, int64_t r0, int64_t r1) {
-  const float* kb = k + b * d.sk * d.d;
-  const float* vb = v + b * d.sk * d.dv;
+  const float* kb = k + d.at(d.k, b);
+  const float* vb = v + d.at(d.v, b);
   const float* mb = d.hasMask ? mask + d.maskOffset(b) : nullptr;
   auto score = [&](const float* qr, int64_t i, int64_t j) {
     double dot = 0;
-    for (int64_t c = 0; c < d.d; ++c) dot += static_cast<double>(qr[c]) * kb[j * d.d + c];
+    for (int64_t c = 0; c < d.d; ++c) dot += static_cast<double>(qr[c]) * kb[j * d.k.row + c];
     float s = scale * static_cast<float>(dot);
     if (mb) s += mb[i * d.maskRow + j * d.maskCol];
     return s;
   };
   for (int64_t i = r0; i < r1; ++i) {
-    const float* qr = q + (b * d.sq + i) * d.d;
-    float* yr = y + (b * d.sq + i) * d.dv;
+    const float* qr = q + d.at(d.q, b) + i * d.q.row;
+    float* yr = y + d.at(d.y, b) + i * d.y.row;
     float mx = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < d.sk; ++j) mx = std::max(mx, score(qr, i, j));
     std::fill(yr, yr + d.dv, 0.f);
@@ -122,7 +170,7 @@ void referenceRows(const AttentionDims& d, float scale, const float* q, const fl
     for (int64_t j = 0; j < d.sk; ++j) {
       const float w = std::exp(score(qr, i, j) - mx);
       total += w;
-      for (int64_t c = 0; c < d.dv; ++c) yr[c] += w * vb[j * d.dv + c];
+      for (int64_t c = 0; c < d.dv; ++c) yr[c] += w * vb[j * d.v.row + c];
     }
     // An empty key set sums to nothing (Sk = 0: softmax over nothing, Y = 0).
     if (d.sk > 0)
@@ -149,15 +197,16 @@ float scaleOf(const ir::Node& node) {
 class AttentionRef final : public Kernel {
  public:
   explicit AttentionRef(const ir::Node& node)
-      : what_(node.describe()), scale_(scaleOf(node)), numInputs_(static_cast<int>(node.inputs.size())) {}
+      : what_(node.describe()), views_(node), scale_(scaleOf(node)), numInputs_(static_cast<int>(node.inputs.size())) {}
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
-    const AttentionDims d = attentionDims(what_, in, numInputs_, out[0]);
+    const AttentionDims d = attentionDims(what_, views_, in, numInputs_, out[0]);
     runReference(*ctx.pool, d, scale_, in, numInputs_, out[0]);
   }
 
  private:
   std::string what_;
+  Views views_;
   float scale_;
   int numInputs_;
 };
@@ -179,13 +228,18 @@ class AttentionFused final : public Kernel {
  public:
   explicit AttentionFused(const ir::Node& node)
       : what_(node.describe()),
+        views_(node),
         scale_(scaleOf(node)),
         numInputs_(static_cast<int>(node.inputs.size())),
         uk_(gemm::hostUkernels()) {
     // The workspace for the shapes the node was built with (a profile's max).
     const ir::Shape &qs = node.inputs[0]->shape, &ks = node.inputs[1]->shape, &vs = node.inputs[2]->shape;
-    if (!ir::isStatic(qs) || !ir::isStatic(ks) || !ir::isStatic(vs) || qs.size() < 3) return;
-    const std::vector<int64_t> q = ir::staticDims(qs), k = ir::staticDims(ks), v = ir::staticDims(vs);
+    if (!ir::isStatic(qs) || !ir::isStatic(ks) || !ir::isStatic(vs)) return;
+    auto logical = [&](int i, const ir::Shape& x) {  // the view's dims
+      const ir::StridedView s = ir::stridedView(what_, views_.v[i], ir::staticDims(x));
+      return std::vector<int64_t>(s.dims, s.dims + s.rank);
+    };
+    const std::vector<int64_t> q = logical(0, qs), k = logical(1, ks), v = logical(2, vs);
     int64_t bh = 1;
     for (std::size_t i = 0; i + 2 < q.size(); ++i) bh *= q[i];
     const int64_t sq = q[q.size() - 2], d = q.back(), sk = k[k.size() - 2], dv = v.back();
@@ -197,12 +251,12 @@ class AttentionFused final : public Kernel {
   std::size_t workspaceBytes() const override { return static_cast<std::size_t>(wsFloats_) * sizeof(float); }
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
-    const AttentionDims d = attentionDims(what_, in, numInputs_, out[0]);
+    const AttentionDims d = attentionDims(what_, views_, in, numInputs_, out[0]);
     ThreadPool& pool = *ctx.pool;
     float* y = out[0].as<float>();
     if (d.bh == 0 || d.sq == 0 || d.dv == 0) return;
-    if (d.sk == 0) {  // softmax over no keys: an empty sum
-      std::memset(y, 0, sizeof(float) * static_cast<std::size_t>(d.bh * d.sq * d.dv));
+    if (d.sk == 0) {  // softmax over no keys: an empty sum (every element of y: a view covers all of it)
+      std::memset(y, 0, sizeof(float) * static_cast<std::size_t>(out[0].numel()));
       return;
     }
     const int nr = uk_.nr;
@@ -226,9 +280,9 @@ class AttentionFused final : public Kernel {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t b = t >> 1;
         if ((t & 1) == 0)
-          gemm::packB(k + b * d.sk * d.d, 1, d.d, d.d, 0, d.sk, nr, scale_, packedK + b * pk);
+          gemm::packB(k + d.at(d.k, b), 1, d.k.row, d.d, 0, d.sk, nr, scale_, packedK + b * pk);
         else
-          gemm::packB(v + b * d.sk * d.dv, d.dv, 1, d.sk, 0, d.dv, nr, 1.f, packedV + b * pv);
+          gemm::packB(v + d.at(d.v, b), d.v.row, 1, d.sk, 0, d.dv, nr, 1.f, packedV + b * pv);
       }
     });
 
@@ -243,8 +297,8 @@ class AttentionFused final : public Kernel {
         qk.m = rows;
         qk.n = d.sk;
         qk.k = d.d;
-        qk.a.data = q + (b * d.sq + r0) * d.d;
-        qk.a.rs = d.d;
+        qk.a.data = q + d.at(d.q, b) + r0 * d.q.row;
+        qk.a.rs = d.q.row;
         qk.a.cs = 1;
         qk.b = packedK + b * pk;
         qk.c = s;
@@ -270,8 +324,8 @@ class AttentionFused final : public Kernel {
         sv.a.rs = d.sk;
         sv.a.cs = 1;
         sv.b = packedV + b * pv;
-        sv.c = y + (b * d.sq + r0) * d.dv;
-        sv.ldc = d.dv;
+        sv.c = y + d.at(d.y, b) + r0 * d.y.row;
+        sv.ldc = d.y.row;
         gemm::computeBlock(uk_, sv, 0, rows, 0, d.dv);
       }
     };
@@ -285,6 +339,7 @@ class AttentionFused final : public Kernel {
 
  private:
   std::string what_;
+  Views views_;
   float scale_;
   int numInputs_;
   const gemm::Ukernels& uk_;

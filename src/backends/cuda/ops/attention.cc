@@ -12,6 +12,7 @@
 #include "backends/cuda/ops/launch_shapes.h"
 #include "backends/cuda/ops/tactic_util.h"
 #include "core/error.h"
+#include "ir/ops/attention_view.h"
 #include "ir/tensor.h"
 
 namespace kiln::cuda {
@@ -38,6 +39,18 @@ kernels::AttentionShape kernels::attentionShape(const std::vector<int64_t>& q, c
              " (last dims) differ");
   KILN_CHECK(v[rank - 2] == s.sk, "KilnAttention: key lengths of K ", ir::toString(k), " and V ", ir::toString(v),
              " (dim -2) differ");
+  // Contiguous layouts; a view's (the tactic's enqueue) replace them.
+  auto contiguous = [&](int64_t rows, int64_t cols) {
+    AttentionOperand o;
+    o.rowStride = cols;
+    o.innerStride = rows * cols;
+    o.outerStride = rank == 4 ? s.inner * rows * cols : 0;
+    return o;
+  };
+  s.q = contiguous(s.sq, s.d);
+  s.k = contiguous(s.sk, s.d);
+  s.v = contiguous(s.sk, s.dv);
+  s.y = contiguous(s.sq, s.dv);
   if (mask) {
     KILN_CHECK(mask->size() <= rank, "KilnAttention: the mask ", ir::toString(*mask), " has a higher rank than the scores");
     std::vector<int64_t> scores(q.begin(), q.end());
@@ -56,6 +69,24 @@ kernels::AttentionShape kernels::attentionShape(const std::vector<int64_t>& q, c
     s.maskColStride = b.aStrides[rank - 1];
   }
   return s;
+}
+
+kernels::AttentionOperand kernels::attentionOperand(int rank, const int64_t* strides, int64_t offset) {
+  KILN_CHECK(rank == 3 || rank == 4, "KilnAttention: a view of rank ", rank, "; attention takes rank 3 or 4");
+  AttentionOperand o;
+  o.offset = offset;
+  o.outerStride = rank == 4 ? strides[0] : 0;
+  o.innerStride = strides[rank - 3];
+  o.rowStride = strides[rank - 2];
+  return o;
+}
+
+bool kernels::attentionStridesMultipleOf(const AttentionShape& s, int64_t elems) {
+  for (const AttentionOperand* o : {&s.q, &s.k, &s.v, &s.y})
+    if (o->offset % elems != 0 || o->outerStride % elems != 0 || o->innerStride % elems != 0 ||
+        o->rowStride % elems != 0)
+      return false;
+  return true;
 }
 
 bool kernels::attentionTensorCoreHeadSize(int64_t d) {
@@ -107,26 +138,47 @@ bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 
 
 class AttentionKernel final : public backends::DeviceKernel {
  public:
-  AttentionKernel(float scale, bool hasMask, bool prefetch, bool pipelined, kernels::Elem elem)
-      : scale_(scale), hasMask_(hasMask), prefetch_(prefetch), pipelined_(pipelined), elem_(elem) {}
+  AttentionKernel(const ir::Node& node, float scale, bool hasMask, bool prefetch, bool pipelined, kernels::Elem elem)
+      : what_(node.describe()), scale_(scale), hasMask_(hasMask), prefetch_(prefetch), pipelined_(pipelined),
+        elem_(elem) {
+    const char* names[] = {"q", "k", "v", "y"};
+    for (int i = 0; i < 4; ++i) views_[i] = ir::attentionView(node, names[i]);
+  }
 
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const bool hasMask = hasMask_ && in[3].data != nullptr;
     std::vector<int64_t> maskDims = hasMask ? in[3].shape() : std::vector<int64_t>{};
-    kernels::AttentionShape s =
-        kernels::attentionShape(in[0].shape(), in[1].shape(), in[2].shape(), hasMask ? &maskDims : nullptr);
+    // The operands' views (ir/ops/attention_view.h): their logical dims and strides.
+    ir::StridedView view[4];
+    std::vector<int64_t> dims[4];
+    for (int i = 0; i < 4; ++i) {
+      const TensorView& t = i < 3 ? in[i] : out[0];
+      view[i] = ir::stridedView(strCat(what_, ": ", "QKVY"[i]), views_[i], t.shape());
+      dims[i].assign(view[i].dims, view[i].dims + view[i].rank);
+    }
+    kernels::AttentionShape s = kernels::attentionShape(dims[0], dims[1], dims[2], hasMask ? &maskDims : nullptr);
+    std::vector<int64_t> expectY = dims[0];
+    expectY.back() = s.dv;
+    KILN_CHECK(dims[3] == expectY, what_, ": Y's view is ", ir::toString(dims[3]), ", expected ",
+               ir::toString(expectY));
+    kernels::AttentionOperand* layouts[4] = {&s.q, &s.k, &s.v, &s.y};
+    for (int i = 0; i < 4; ++i) *layouts[i] = kernels::attentionOperand(view[i].rank, view[i].strides, view[i].offset);
     if (s.batch == 0 || s.sq == 0 || s.dv == 0) return;
     if (s.sk == 0) {  // softmax over no keys times an empty V: zeros, as the unfused MatMul gives
       KILN_CUDA_CHECK(cudaMemsetAsync(out[0].data, 0, out[0].numel() * dtypeSize(out[0].dtype), streamOf(launch)));
       return;
     }
+    // 16-byte aligned rows: the base pointers, and every offset and stride in 16 bytes.
     const bool aligned = aligned16(in[0].data) && aligned16(in[1].data) && aligned16(in[2].data) &&
-                         aligned16(out[0].data);
+                         aligned16(out[0].data) &&
+                         kernels::attentionStridesMultipleOf(s, 16 / static_cast<int64_t>(dtypeSize(out[0].dtype)));
     kernels::attention(in[0].data, in[1].data, in[2].data, hasMask ? in[3].data : nullptr, out[0].data, s, scale_,
                        elem_, aligned, prefetch_, pipelined_, streamOf(launch));
   }
 
  private:
+  std::string what_;
+  ir::AttentionView views_[4];  //!< Q, K, V, y
   float scale_;
   bool hasMask_;  //!< the node has a mask input (in[3] exists)
   bool prefetch_;
@@ -146,8 +198,14 @@ bool supports(const ir::Node& n) {
   for (std::size_t i = 0; i < 3; ++i)
     if (!n.inputs[i]) return false;
   if (!uniformFloat(n, &e)) return false;  // Q, K, V, the mask and y share one of FP32/FP16/BF16
-  const std::size_t rank = n.inputs[0]->shape.size();
-  if (rank != 3 && rank != 4) return false;
+  // The views' ranks (3 or 4; each view's head dim is its tensor's last dim, so lastDim below is the head size).
+  for (std::size_t i = 0; i < 4; ++i) {
+    const ir::Value* x = i < 3 ? n.inputs[i] : n.outputs[0];
+    std::string why;
+    if (attentionViewAxes(ir::attentionView(n, std::string(1, "qkvy"[i])), static_cast<int>(x->shape.size()), &why)
+            .empty())
+      return false;
+  }
   // The head sizes pick the kernel and bound its registers: they must be static.
   return kernels::attentionSupportsHeadSizes(lastDim(n.inputs[0]), lastDim(n.inputs[2]));
 }
@@ -161,7 +219,8 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   uniformFloat(n, &e);
   const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(lastDim(n.inputs[0]))));
   const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
-  return std::make_unique<AttentionKernel>(scale, hasMask, n.i(kPrefetchAttr, 0) != 0, n.i(kPipelinedAttr, 0) != 0, e);
+  return std::make_unique<AttentionKernel>(n, scale, hasMask, n.i(kPrefetchAttr, 0) != 0, n.i(kPipelinedAttr, 0) != 0,
+                                           e);
 }
 
 //! The staged tensor-core kernel with and without the K/V prefetch, and the

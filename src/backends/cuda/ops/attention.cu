@@ -42,22 +42,14 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t = lane % 4;
   const int64_t row0 = tile * kBM + warp * 16 + g;  // this thread's rows: row0 and row0 + 8
-  const T* qb = q + b * s.sq * D;
-  const T* kb = k + b * s.sk * D;
-  const T* vb = v + b * s.sk * D;
+  const T* qb = q + attentionOperandOffset(s, s.q, b);  // rows s.q.rowStride apart (16-byte multiples here)
+  const T* kb = k + attentionOperandOffset(s, s.k, b);
+  const T* vb = v + attentionOperandOffset(s, s.v, b);
   // The mask's walk is linear: its batch part once here, (row, col) per score below.
   const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
 
   uint32_t qf[kSteps][4];  // Q's A fragments, loaded once
-#pragma unroll
-  for (int kk = 0; kk < kSteps; ++kk)
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-#pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const int64_t row = row0 + 8 * r;
-        qf[kk][r + 2 * c] = row < s.sq ? load2(qb + row * D + kk * 16 + c * 8 + 2 * t) : 0u;
-      }
+  loadQueryFragments<T, kSteps>(qf, qb, s.q.rowStride, row0, s.sq, t);
 
   float m[2] = {-FLT_MAX, -FLT_MAX}, l[2] = {0.f, 0.f};
   float o[kDimTiles][4];
@@ -77,8 +69,10 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
       const int i = threadIdx.x + 128 * u;
       const int kr = i / kChunks, kc = (i % kChunks) * 8;  // K: a row's chunks on neighbouring threads (coalesced)
       const int vr = i % kBN, vc = (i / kBN) * 8;          // V: rows on neighbouring threads (see the stores)
-      kreg[u] = kv0 + kr < s.sk ? *reinterpret_cast<const uint4*>(kb + (kv0 + kr) * D + kc) : make_uint4(0, 0, 0, 0);
-      vreg[u] = kv0 + vr < s.sk ? *reinterpret_cast<const uint4*>(vb + (kv0 + vr) * D + vc) : make_uint4(0, 0, 0, 0);
+      kreg[u] = kv0 + kr < s.sk ? *reinterpret_cast<const uint4*>(kb + (kv0 + kr) * s.k.rowStride + kc)
+                                : make_uint4(0, 0, 0, 0);
+      vreg[u] = kv0 + vr < s.sk ? *reinterpret_cast<const uint4*>(vb + (kv0 + vr) * s.v.rowStride + vc)
+                                : make_uint4(0, 0, 0, 0);
     }
   };
   if constexpr (kPrefetch) loadTile(0);
@@ -124,7 +118,7 @@ __global__ void __launch_bounds__(128) attentionTensorCoreKernel(const T* __rest
     }
   }
 
-  storeOutputRows<T, kDimTiles>(o, l, row0, t, s.sq, y + b * s.sq * D, D);
+  storeOutputRows<T, kDimTiles>(o, l, row0, t, s.sq, y + attentionOperandOffset(s, s.y, b), s.y.rowStride);
 }
 
 // ---------------------------------------------------------------------------
@@ -150,9 +144,9 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
   const bool live = row < s.sq;  // a warp past the last row still loads tiles and meets the barriers
   float* qr = qs + warp * d;
   if (live)
-    for (int i = lane; i < d; i += 32) qr[i] = toFloat(q[(b * s.sq + row) * d + i]);
-  const T* kb = k + b * s.sk * d;
-  const T* vb = v + b * s.sk * dv;
+    for (int i = lane; i < d; i += 32) qr[i] = toFloat(q[attentionOperandOffset(s, s.q, b) + row * s.q.rowStride + i]);
+  const T* kb = k + attentionOperandOffset(s, s.k, b);
+  const T* vb = v + attentionOperandOffset(s, s.v, b);
   const T* mr = mask != nullptr && live ? mask + attentionMaskOffset(s, b, row, 0) : nullptr;  // this row's mask
 
   float m = -FLT_MAX, l = 0.f, acc[kCols];
@@ -161,9 +155,11 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
   for (int64_t kv0 = 0; kv0 < s.sk; kv0 += keys) {
     const int n = s.sk - kv0 < keys ? static_cast<int>(s.sk - kv0) : keys;
     __syncthreads();  // the previous step's readers are done (and, the first time, qs is written)
-    // The n rows of K (and of V) from kv0 on are contiguous: coalesced loads.
-    for (int i = threadIdx.x; i < n * d; i += blockDim.x) ks[(i / d) * (d + 1) + i % d] = toFloat(kb[kv0 * d + i]);
-    for (int i = threadIdx.x; i < n * dv; i += blockDim.x) vs[i] = toFloat(vb[kv0 * dv + i]);
+    // The n rows of K (and of V) from kv0 on, each contiguous: coalesced loads along a row.
+    for (int i = threadIdx.x; i < n * d; i += blockDim.x)
+      ks[(i / d) * (d + 1) + i % d] = toFloat(kb[(kv0 + i / d) * s.k.rowStride + i % d]);
+    for (int i = threadIdx.x; i < n * dv; i += blockDim.x)
+      vs[i] = toFloat(vb[(kv0 + i / dv) * s.v.rowStride + i % dv]);
     __syncthreads();
     if (!live) continue;
     float x = -INFINITY;
@@ -194,7 +190,7 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) attentionRowsKernel(
     }
   }
   if (!live) return;
-  T* yr = y + (b * s.sq + row) * dv;
+  T* yr = y + attentionOperandOffset(s, s.y, b) + row * s.y.rowStride;
 #pragma unroll
   for (int i = 0; i < kCols; ++i)
     if (lane + 32 * i < dv) store(yr, lane + 32 * i, acc[i] / l);  // l == 0: NaN, as unfused

@@ -19,8 +19,19 @@
 
 namespace kiln::cuda::kernels {
 
+//! Where one operand's (batch) planes and rows are, in elements: batch index
+//! b = outer * inner + i starts at offset + outer * outerStride + i * innerStride,
+//! and its rows are rowStride apart; the head dim is contiguous. Contiguous
+//! operands have rowStride = the head size and plane strides = rows x head size;
+//! strided views (ir/ops/attention_view.h) read Q, K, V straight from the
+//! projections' layout and write y in the next MatMul's.
+struct AttentionOperand {
+  int64_t offset = 0, outerStride = 0, innerStride = 0, rowStride = 0;
+};
+
 //! Q [batch, sq, d], K [batch, sk, d], V [batch, sk, dv], y [batch, sq, dv]
-//! (batch: the product of the leading dims, contiguous), and the mask's
+//! (batch: the product of the leading dims; each laid out as its
+//! AttentionOperand says: attentionShape gives the contiguous layout), and the mask's
 //! element strides: batch index b = outer * inner + i reads the mask at
 //! outer * maskOuterStride + i * maskInnerStride + row * maskRowStride + col * maskColStride
 //! (0 on broadcast dims; rank 3 has outer 0 and inner = the batch).
@@ -29,6 +40,7 @@ struct AttentionShape {
   int64_t sq = 0, sk = 0, d = 0, dv = 0;
   bool hasMask = false;
   int64_t maskOuterStride = 0, maskInnerStride = 0, maskRowStride = 0, maskColStride = 0;
+  AttentionOperand q, k, v, y;
 };
 
 //! Host arithmetic from the views' dims (mask: null when absent); throws naming
@@ -42,6 +54,18 @@ KILN_HOST_DEVICE inline int64_t attentionMaskOffset(const AttentionShape& s, int
   return (b / s.inner) * s.maskOuterStride + (b % s.inner) * s.maskInnerStride + row * s.maskRowStride +
          col * s.maskColStride;
 }
+
+//! The first element of operand `o`'s batch entry b.
+KILN_HOST_DEVICE inline int64_t attentionOperandOffset(const AttentionShape& s, const AttentionOperand& o, int64_t b) {
+  return o.offset + (b / s.inner) * o.outerStride + (b % s.inner) * o.innerStride;
+}
+
+//! The layout of a view with logical `rank` (3 or 4) dims of element `strides` from `offset` on.
+AttentionOperand attentionOperand(int rank, const int64_t* strides, int64_t offset);
+
+//! Whether every offset and stride of Q, K, V and y is a multiple of `elems` elements (with 16-byte
+//! aligned base pointers: each row start is 16-byte aligned when elems * element size = 16).
+bool attentionStridesMultipleOf(const AttentionShape& s, int64_t elems);
 
 constexpr int kTensorCoreHeadSizes[] = {32, 64, 80, 96, 128};
 constexpr int kAttentionTileRows = 64;  //!< query rows per block, tensor-core path
@@ -70,7 +94,7 @@ bool attentionTensorCoreHeadSize(int64_t d);
 //! Whether some path runs head sizes d and dv (for FP32 too): what the tactic's supports() asks.
 bool attentionSupportsHeadSizes(int64_t d, int64_t dv);
 
-//! The path and grid for `s` in `elem`; `aligned16`: Q, K, V and y all 16-byte aligned;
+//! The path and grid for `s` in `elem`; `aligned16`: every row of Q, K, V and y starts 16-byte aligned;
 //! `prefetch`: the tensor-core kernel that loads the next K/V tile during this one's
 //! math (more registers; a variant the builder times); `pipelined`: the cp.async
 //! double-buffered kernel instead, where the head size has it (another variant).

@@ -93,6 +93,22 @@ __device__ __forceinline__ void cpAsyncWait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+//! A thread's A fragments of Q K^T for its rows row0 and row0 + 8 of a warp's 16
+//! (zeros past sq): qb is the batch entry's first row, rows rowStride elements apart.
+template <typename T, int kSteps>
+__device__ __forceinline__ void loadQueryFragments(uint32_t (&qf)[kSteps][4], const T* qb, int64_t rowStride,
+                                                   int64_t row0, int64_t sq, int t) {
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk)
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const int64_t row = row0 + 8 * r;
+        qf[kk][r + 2 * c] = row < sq ? load2(qb + row * rowStride + kk * 16 + c * 8 + 2 * t) : 0u;
+      }
+}
+
 //! One 64-key tile's online-softmax step for a thread's two query rows (row0:
 //! r 0, row0 + 8: r 1) of its warp's 16: scale, mask and the padding keys'
 //! -inf on the scores `sc` (C fragments of keys kv0 + 8 nt + 2t, +1), the new

@@ -48,9 +48,10 @@ __global__ void __launch_bounds__(128, 3) attentionPipelinedKernel(const T* __re
   const int64_t warpRow0 = tile * kBM + warp * 16;
   const bool live = warpRow0 < s.sq;
   const int64_t row0 = warpRow0 + g;  // this thread's rows: row0 and row0 + 8
-  const T* qb = q + b * s.sq * D;
-  const T* kb = k + b * s.sk * D;
-  const T* vb = v + b * s.sk * D;
+  // Each operand's batch entry and row stride from its view (attention_kernels.h: AttentionOperand).
+  const T* qb = q + attentionOperandOffset(s, s.q, b);
+  const T* kb = k + attentionOperandOffset(s, s.k, b);
+  const T* vb = v + attentionOperandOffset(s, s.v, b);
   const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
 
   // Tile `i`'s K and V rows into stage `st`; rows past Sk are zero-filled (V's
@@ -62,9 +63,8 @@ __global__ void __launch_bounds__(128, 3) attentionPipelinedKernel(const T* __re
       const int c = threadIdx.x + 128 * u;
       const int r = c / kChunks, col = (c % kChunks) * 8;
       const bool valid = kv0 + r < s.sk;
-      const int64_t src = valid ? (kv0 + r) * D + col : 0;
-      cpAsync16(&ks[st][r * kStride + col], kb + src, valid);
-      cpAsync16(&vs[st][r * kStride + col], vb + src, valid);
+      cpAsync16(&ks[st][r * kStride + col], kb + (valid ? (kv0 + r) * s.k.rowStride + col : 0), valid);
+      cpAsync16(&vs[st][r * kStride + col], vb + (valid ? (kv0 + r) * s.v.rowStride + col : 0), valid);
     }
     cpAsyncCommit();
   };
@@ -72,15 +72,7 @@ __global__ void __launch_bounds__(128, 3) attentionPipelinedKernel(const T* __re
   issueTile(0, 0);
 
   uint32_t qf[kSteps][4];  // Q's A fragments, loaded once (during tile 0's copy)
-#pragma unroll
-  for (int kk = 0; kk < kSteps; ++kk)
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-#pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const int64_t row = row0 + 8 * r;
-        qf[kk][r + 2 * c] = row < s.sq ? load2(qb + row * D + kk * 16 + c * 8 + 2 * t) : 0u;
-      }
+  loadQueryFragments<T, kSteps>(qf, qb, s.q.rowStride, row0, s.sq, t);
 
   float m[2] = {-FLT_MAX, -FLT_MAX}, l[2] = {0.f, 0.f};
   float o[kDimTiles][4];
@@ -133,7 +125,7 @@ __global__ void __launch_bounds__(128, 3) attentionPipelinedKernel(const T* __re
     }
     __syncthreads();  // stage st's readers are done before iteration i + 1 refills it
   }
-  if (live) storeOutputRows<T, kDimTiles>(o, l, row0, t, s.sq, y + b * s.sq * D, D);
+  if (live) storeOutputRows<T, kDimTiles>(o, l, row0, t, s.sq, y + attentionOperandOffset(s, s.y, b), s.y.rowStride);
 }
 
 }  // namespace

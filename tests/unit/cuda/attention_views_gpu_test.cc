@@ -1,0 +1,104 @@
+// KilnAttention.flash reading Q, K, V and writing y through views
+// (ir/ops/attention_view.h) in the layouts of ops_nn/attention_views_util.h
+// (BERT's [B,S,H,D], torch MHA's packed [S,B,3,H,D] with selects, a rank-3
+// seq-first packed form), both kernel variants, FP32 / FP16 / BF16, against
+// the CPU reference on the same (rounded) numbers laid out contiguously.
+// Paths: tensor cores (D 32/64/80/128), rows (D 72, odd D, Dv != D, FP32),
+// and the rows fallback when the buffers start one element off 16-byte alignment.
+// Tolerances as attention_gpu_test.cc. Each test starts with KILN_REQUIRE_GPU().
+#include <sstream>
+
+#include "unit/cuda/gpu_test_util.h"
+#include "unit/ops_nn/attention_views_util.h"
+
+namespace kiln::test {
+namespace {
+
+using namespace attention_views;  // NOLINT: the layouts' helpers
+
+float tolerance(DType t) { return t == DType::kHALF ? 4e-3f : t == DType::kBF16 ? 1.6e-2f : 1e-4f; }
+
+//! `got` against `want` within rtol of the element and of the output's scale.
+::testing::AssertionResult close(const ir::Tensor& got, const ir::Tensor& want, float rtol) {
+  if (got.dims() != want.dims())
+    return ::testing::AssertionFailure() << "shape " << ir::toString(got.dims()) << ", want " << ir::toString(want.dims());
+  const std::vector<float> g = got.toFloat(), w = want.toFloat();
+  float scale = 0.f;
+  for (float x : w) scale = std::max(scale, std::fabs(x));
+  int64_t bad = 0, first = -1;
+  for (std::size_t i = 0; i < g.size(); ++i)
+    if (!(std::fabs(g[i] - w[i]) <= rtol * (std::fabs(w[i]) + scale)) && bad++ == 0) first = static_cast<int64_t>(i);
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << bad << " of " << g.size() << " elements off; first at " << first << ": got "
+                                       << g[first] << ", want " << w[first];
+}
+
+//! `misaligned`: every buffer starts one element past 16-byte alignment.
+void expectCase(const Case& c, uint32_t seed, bool misaligned = false) {
+  for (DType type : {DType::kFLOAT, DType::kHALF, DType::kBF16}) {
+    const std::size_t offset = misaligned ? dtypeSize(type) : 0;
+    std::ostringstream what;
+    what << dataTypeName(type) << " layout " << static_cast<int>(c.layout) << " lead " << ir::toString(c.lead) << " Sq "
+         << c.sq << " Sk " << c.sk << " D " << c.d << " Dv " << c.dv << " offset " << offset;
+    const Specs s = makeSpecs(c, seed, type);
+    const ir::Tensor want = runTactic(s.contiguous, "KilnAttention.ref")[0];
+    // The staged kernel with and without the prefetch, then the pipelined one (variant 2).
+    for (int64_t variantIndex : {0, 1, 2}) {
+      OpSpec variant = s.viewed;
+      variant.attrs["kiln_attention_prefetch"] = int64_t{variantIndex == 1};
+      variant.attrs["kiln_attention_pipelined"] = int64_t{variantIndex == 2};
+      const char* name = variantIndex == 1 ? " (prefetch)" : variantIndex == 2 ? " (pipelined)" : "";
+      std::vector<ir::Tensor> got;
+      try {
+        got = runOnGpu(variant, "KilnAttention.flash", offset);
+      } catch (const Error& e) {
+        ADD_FAILURE() << what.str() << name << ": " << e.what();
+        continue;
+      }
+      ASSERT_EQ(got.size(), 1u) << what.str();
+      ASSERT_EQ(got[0].dims(), viewDims(c, 3)) << what.str();
+      EXPECT_EQ(got[0].dtype(), type) << what.str();
+      EXPECT_TRUE(close(unview(c, got[0]), want, tolerance(type))) << what.str() << name;
+    }
+  }
+}
+
+TEST(CudaAttentionViews, BertLayout) {
+  KILN_REQUIRE_GPU();
+  uint32_t seed = 3;
+  for (const Case& c : std::vector<Case>{
+           {Layout::kBert, {2, 12}, 128, 128, 64, 64, {2, 1, 1, 128}},  // BERT-base, padding mask
+           {Layout::kBert, {3, 5}, 7, 197, 32, 32, {}},                 // odd H, Sq != Sk, 4 key tiles
+           {Layout::kBert, {1, 1}, 1, 1, 80, 80, {}},
+           {Layout::kBert, {2, 3}, 70, 9, 128, 128, {2, 3, 70, 9}},
+           {Layout::kBert, {2, 3}, 19, 45, 72, 72, {2, 1, 1, 45}},  // rows path
+           {Layout::kBert, {3, 2}, 13, 29, 13, 7, {}},              // rows path, odd D, Dv != D
+       })
+    expectCase(c, seed += 10);
+}
+
+TEST(CudaAttentionViews, PackedQkvLayouts) {
+  KILN_REQUIRE_GPU();
+  uint32_t seed = 5;
+  for (const Case& c : std::vector<Case>{
+           {Layout::kPacked, {1, 12}, 197, 197, 64, 64, {}},   // ViT-B/16, batch 1
+           {Layout::kPacked, {8, 12}, 197, 197, 64, 64, {}},   // ViT-B/16, batch 8
+           {Layout::kPacked, {2, 3}, 7, 7, 32, 32, {7, 7}},
+           {Layout::kPacked, {4, 1}, 1, 1, 64, 64, {}},
+           {Layout::kPacked, {2, 3}, 67, 67, 33, 33, {2, 1, 1, 67}},  // rows path
+           {Layout::kSeqFirst3, {6}, 11, 11, 64, 64, {6, 11, 11}},
+           {Layout::kSeqFirst3, {5}, 130, 130, 80, 80, {}},
+           {Layout::kSeqFirst3, {3}, 9, 9, 5, 5, {}},
+       })
+    expectCase(c, seed += 10);
+}
+
+TEST(CudaAttentionViews, UnalignedBuffersTakeTheRowsPath) {
+  KILN_REQUIRE_GPU();
+  // One element past 16-byte alignment: the tensor-core kernel's 16-byte loads are off, the rows path serves.
+  expectCase({Layout::kPacked, {2, 3}, 70, 70, 64, 64, {2, 1, 1, 70}}, 7, true);
+  expectCase({Layout::kBert, {2, 3}, 19, 45, 64, 64, {}}, 8, true);
+}
+
+}  // namespace
+}  // namespace kiln::test
