@@ -101,13 +101,28 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
                                                          std::min<int64_t>(kMR, m1 - m), n1 - n0);
     return;
   }
-  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
-    const int64_t kb = std::min<int64_t>(uk.kc, K - k0);
+  const int64_t kBlk = kBlock(uk, K);
+  for (int64_t k0 = 0; k0 < K; k0 += kBlk) {
+    const int64_t kb = std::min<int64_t>(kBlk, K - k0);
     const bool first = k0 == 0, last = k0 + kb == K;
+    // B slices (kb x nr) are used one after another; the next one is
+    // prefetched into L2 a few lines per tile while this one is in use (the
+    // weights of a model come from DRAM: the hardware prefetcher does not
+    // cross from one panel to the next one 4 KiB pages away).
+    const int64_t sliceLines = kb * nr * static_cast<int64_t>(sizeof(float)) / 64;
+    const int64_t tiles = std::max<int64_t>(1, (m1 - m0 + kMR - 1) / kMR);
+    const int64_t linesPerTile = (sliceLines + tiles - 1) / tiles;
     for (int64_t n = n0; n < n1; n += nr) {
       const int64_t nv = std::min(nr, n1 - n);
       const float* bp = p.b + (n / nr) * K * nr + k0 * nr;
+      const float* nextB = n + nr < n1         ? bp + K * nr
+                           : k0 + kb < K ? p.b + (n0 / nr) * K * nr + (k0 + kb) * nr
+                                         : nullptr;
+      int64_t line = 0;
       for (int64_t m = m0; m < m1; m += kMR) {
+        if (nextB)
+          for (const int64_t end = std::min(sliceLines, line + linesPerTile); line < end; ++line)
+            __builtin_prefetch(nextB + line * 16, 0, 2);
         const int64_t mr = std::min<int64_t>(kMR, m1 - m);
         const float* ap;
         int64_t rs, cs;
@@ -129,29 +144,59 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
   }
 }
 
+namespace {
+// Bytes of an A block (mb rows x kb floats) that stay in L2 (1-2 MiB a core on
+// the CPUs Kiln targets) while the B panels stream through L1: every B panel
+// slice loaded is reused by all mb rows, so the fewer A blocks, the fewer
+// passes over B (a transformer's 197 rows are one block, B is read once).
+constexpr int64_t kABlockBytes = 256 << 10;
+// Columns of a B block: 16 panels of 32 (512 KiB at kb 256), bounding the C
+// block (mb x nb) that is re-read after each K block.
+constexpr int64_t kMaxNCols = 512;
+// The narrowest B block the thread split makes before it splits M instead.
+constexpr int64_t kMinNTiles = 4;
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+int64_t kBlock(const Ukernels& uk, int64_t k) {
+  // Equal K blocks of at most uk.kc: K = 300 runs as 150 + 150, not 256 + 44.
+  if (k <= uk.kc) return std::max<int64_t>(k, 1);
+  return ceilDiv(k, ceilDiv(k, uk.kc));
+}
+
 Blocking chooseBlocking(const Ukernels& uk, int64_t m, int64_t n, int64_t k, int threads, int64_t problems) {
   const int64_t nr = uk.nr;
-  const int64_t mTiles = std::max<int64_t>(1, (m + kMR - 1) / kMR);
-  const int64_t nTiles = std::max<int64_t>(1, (n + nr - 1) / nr);
-  // A block of mb rows x kc stays in L2 while the B panels of the block
-  // stream through L1: 16 tiles (96 rows) x 256 floats is 96 KiB.
-  int64_t mbT = std::min<int64_t>(mTiles, 16);
-  int64_t nbT = std::min<int64_t>(nTiles, std::max<int64_t>(1, 512 / nr));
-  auto count = [&] { return ((mTiles + mbT - 1) / mbT) * ((nTiles + nbT - 1) / nbT) * problems; };
-  // Enough blocks that threads finish together (a few per thread).
+  const int64_t mTiles = std::max<int64_t>(1, ceilDiv(m, kMR));
+  const int64_t nTiles = std::max<int64_t>(1, ceilDiv(n, nr));
+  const int64_t rowBytes = kBlock(uk, k) * static_cast<int64_t>(sizeof(float));
+  const int64_t maxMTiles = std::max<int64_t>(1, kABlockBytes / (kMR * rowBytes));
+  const int64_t maxNTiles = std::max<int64_t>(1, kMaxNCols / nr);
+  int64_t mBlocks = ceilDiv(mTiles, maxMTiles), nBlocks = ceilDiv(nTiles, maxNTiles);
+  // Enough blocks that threads finish together (a few per thread), made by
+  // splitting N first: each thread then streams its own B panels through its
+  // own caches while all share the A block (M is small in transformers: a
+  // split by M would have every thread read all of B). Blocks are split
+  // evenly (197 rows as one block of 33 tiles, not 96 + 96 + 5: a block of
+  // a few rows reads all of B for little work).
   const int64_t want = threads > 1 ? 4 * threads : 1;
-  while (count() < want && (mbT > 1 || nbT > 1)) {
-    if (nbT >= mbT * 2 || mbT == 1)
-      nbT = (nbT + 1) / 2;
+  auto total = [&] { return mBlocks * nBlocks * problems; };
+  while (total() < want || (threads > 1 && total() < 8 * threads && total() % threads != 0)) {
+    if (nBlocks < nTiles && ceilDiv(nTiles, nBlocks + 1) >= kMinNTiles)
+      ++nBlocks;
+    else if (mBlocks < mTiles)
+      ++mBlocks;
+    else if (nBlocks < nTiles)
+      ++nBlocks;
     else
-      mbT = (mbT + 1) / 2;
+      break;
   }
-  (void)k;
+  const int64_t mbT = ceilDiv(mTiles, mBlocks), nbT = ceilDiv(nTiles, nBlocks);
   Blocking b;
   b.mb = mbT * kMR;
   b.nb = nbT * nr;
-  b.mBlocks = (mTiles + mbT - 1) / mbT;
-  b.nBlocks = (nTiles + nbT - 1) / nbT;
+  b.mBlocks = ceilDiv(mTiles, mbT);
+  b.nBlocks = ceilDiv(nTiles, nbT);
   if (m == 0 || n == 0) b.mBlocks = b.nBlocks = 0;
   return b;
 }

@@ -129,6 +129,8 @@ struct Blocking {
   int64_t mBlocks = 0, nBlocks = 0;
   int64_t tasks() const { return mBlocks * nBlocks; }
 };
+//! The K block computeBlock uses: K split into equal blocks of at most uk.kc.
+int64_t kBlock(const Ukernels& uk, int64_t k);
 //! Blocks sized for the caches, split further until there are enough blocks
 //! for `threads` threads (counting `problems` same-shape problems together).
 Blocking chooseBlocking(const Ukernels& uk, int64_t m, int64_t n, int64_t k, int threads, int64_t problems = 1);

@@ -20,6 +20,13 @@ template <int MRV>
 void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, float* c, int64_t ldc,
              int64_t nr, bool accumulate) {
   __m512 c0[MRV], c1[MRV];
+  // The C tile is read (accumulate) or written after the K loop: ask for its
+  // lines now, so that the loads and stores at the end do not wait on L2.
+#pragma GCC unroll 6
+  for (int i = 0; i < MRV; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + nr - 1), _MM_HINT_T0);
+  }
 #pragma GCC unroll 6
   for (int i = 0; i < MRV; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
