@@ -217,6 +217,17 @@ int main(int argc, char** argv) {
       p.ldc = s.n;
       p.ep.colBias = bias.data();
       if (wanted("kiln")) impls.push_back({"kiln_fp32", [&] { gemm::run(uk, pool, p); }, {}});
+      // Variants of Kiln's kernels, only when asked for (--only=kiln_6row,kiln_kc128,...): the
+      // 6 x 32 tile alone, and other K blocks, measured interleaved with the others.
+      gemm::Ukernels uk6 = uk, ukKc = uk;
+      uk6.kernel2x = nullptr;
+      if (!only.empty() && wanted("kiln_6row")) impls.push_back({"kiln_6row", [&] { gemm::run(uk6, pool, p); }, {}});
+      for (int kc : {128, 192, 384, 512})
+        if (!only.empty() && wanted("kiln_kc" + std::to_string(kc)))
+          impls.push_back({"kiln_kc" + std::to_string(kc), [&, kc] {
+                             ukKc.kc = kc;
+                             gemm::run(ukKc, pool, p);
+                           }, {}});
 #if KILN_HAVE_ONEDNN
       OnednnGemm dnnF32(s, false, a.data(), b.data(), c.data());
       if (wanted("onednn")) impls.push_back({"onednn_fp32", [&] { dnnF32(); }, {}});

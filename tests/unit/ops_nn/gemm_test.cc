@@ -40,7 +40,9 @@ TEST(GemmUkernels, EveryIsaMatchesTheDefinition) {
                         {13, 40, 600}, {100, 3, 1}, {5, 7, 0},
                         // K in equal blocks (300 = 150 + 150), one M block of 33 tiles
                         // with an edge tile of 5 rows, several M blocks (K 600: 54 tiles a block).
-                        {197, 33, 300}, {33, 197, 7}, {400, 70, 600}};
+                        {197, 33, 300}, {33, 197, 7}, {400, 70, 600},
+                        // rows 4 KiB apart collide in L1: A is copied into panels per K block.
+                        {62, 300, 1024}};
   ThreadPool pool(2);
   for (const cpu::gemm::Ukernels* uk : allUkernels()) {
     for (const Case& cs : cases) {

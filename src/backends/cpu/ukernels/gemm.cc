@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "backends/cpu/kernel.h"
 #include "core/error.h"
@@ -91,6 +92,28 @@ void packA(const float* a, int64_t rsa, int64_t csa, int64_t m, int64_t k, float
 
 // ---- driver --------------------------------------------------------------
 
+namespace {
+// Whether `rows` rows of A read in place at a row stride of `rs` floats keep
+// to at most 4 lines of any L1 set (L1: 64 sets of 64-byte lines, 8 ways or
+// more), leaving the other ways to the B slice. Rows 1024 floats apart (K =
+// 3072) all fall into one set: 12 of them would evict each other and B.
+bool rowsFitL1Sets(int64_t rs, int rows) {
+  constexpr int64_t kLine = 64, kSets = 64;
+  int64_t lines[2 * kMR];
+  for (int i = 0; i < rows; ++i) lines[i] = i * rs * static_cast<int64_t>(sizeof(float)) / kLine;
+  for (int i = 0; i < rows; ++i) {
+    int sameSet = 0;
+    for (int j = 0; j < rows; ++j) {
+      bool seen = false;  // count each line once
+      for (int t = 0; t < j && !seen; ++t) seen = lines[t] == lines[j];
+      if (!seen && lines[j] % kSets == lines[i] % kSets) ++sameSet;
+    }
+    if (sameSet > 4) return false;
+  }
+  return true;
+}
+}  // namespace
+
 void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const int64_t nr = uk.nr, K = p.k;
   const bool trivial = p.ep.trivial();
@@ -102,9 +125,22 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
     return;
   }
   const int64_t kBlk = kBlock(uk, K);
+  // A read in place at a stride whose rows collide in L1 (rowsFitL1Sets) is
+  // copied, one K block of this block's rows at a time, into panels in this
+  // thread's buffer: one pass over the block's A per K block, against one per
+  // B panel in place.
+  const int panelRows = uk.kernel2x ? 2 * kMR : kMR;
+  const bool packHere = !p.a.packed && n1 - n0 > nr && !rowsFitL1Sets(p.a.rs, panelRows);
+  const bool use2x = uk.kernel2x && (p.a.packed || packHere || rowsFitL1Sets(p.a.rs, 2 * kMR));
+  thread_local std::vector<float> aBlock;
+  if (packHere) {
+    const std::size_t want = static_cast<std::size_t>(roundUp(m1 - m0, kMR) * kBlk);
+    if (aBlock.size() < want) aBlock.resize(want);
+  }
   for (int64_t k0 = 0; k0 < K; k0 += kBlk) {
     const int64_t kb = std::min<int64_t>(kBlk, K - k0);
     const bool first = k0 == 0, last = k0 + kb == K;
+    if (packHere) packA(p.a.data + m0 * p.a.rs + k0 * p.a.cs, p.a.rs, p.a.cs, m1 - m0, kb, aBlock.data());
     // B slices (kb x nr) are used one after another; the next one is
     // prefetched into L2 a few lines per tile while this one is in use (the
     // weights of a model come from DRAM: the hardware prefetcher does not
@@ -119,26 +155,40 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
                            : k0 + kb < K ? p.b + (n0 / nr) * K * nr + (k0 + kb) * nr
                                          : nullptr;
       int64_t line = 0;
-      for (int64_t m = m0; m < m1; m += kMR) {
+      for (int64_t m = m0; m < m1;) {
         if (nextB)
           for (const int64_t end = std::min(sliceLines, line + linesPerTile); line < end; ++line)
             __builtin_prefetch(nextB + line * 16, 0, 2);
-        const int64_t mr = std::min<int64_t>(kMR, m1 - m);
+        // Two full row panels at once where the ISA can (one B load feeds 12 rows).
+        const bool two = use2x && m + 2 * kMR <= m1;
+        const int64_t mr = two ? 2 * kMR : std::min<int64_t>(kMR, m1 - m);
         const float* ap;
+        const float* ap2;  // the second panel
         int64_t rs, cs;
-        if (p.a.packed) {
+        if (packHere) {
+          ap = aBlock.data() + ((m - m0) / kMR) * kb * kMR;
+          ap2 = ap + kb * kMR;
+          rs = 1;
+          cs = kMR;
+        } else if (p.a.packed) {
           ap = p.a.data + (m / kMR) * K * kMR + k0 * kMR;
+          ap2 = ap + K * kMR;
           rs = 1;
           cs = kMR;
         } else {
           ap = p.a.data + m * p.a.rs + k0 * p.a.cs;
+          ap2 = ap + kMR * p.a.rs;
           rs = p.a.rs;
           cs = p.a.cs;
         }
         float* cp = p.c + m * p.ldc + n;
-        uk.kernel[mr](kb, ap, rs, cs, bp, cp, p.ldc, nv, !first);
+        if (two)
+          uk.kernel2x(kb, ap, ap2, rs, cs, bp, cp, p.ldc, nv, !first);
+        else
+          uk.kernel[mr](kb, ap, rs, cs, bp, cp, p.ldc, nv, !first);
         // The tile is still in L1: finish it now rather than in a second pass.
         if (last && !trivial) uk.epilogue(p.ep, cp, p.ldc, m, n, mr, nv);
+        m += mr;
       }
     }
   }
