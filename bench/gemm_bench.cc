@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
       gemm::Ukernels uk6 = uk, ukKc = uk;
       uk6.kernel2x = nullptr;
       if (!only.empty() && wanted("kiln_6row")) impls.push_back({"kiln_6row", [&] { gemm::run(uk6, pool, p); }, {}});
-      for (int kc : {128, 192, 384, 512})
+      for (int kc : {128, 192, 384, 512, 768, 3072})
         if (!only.empty() && wanted("kiln_kc" + std::to_string(kc)))
           impls.push_back({"kiln_kc" + std::to_string(kc), [&, kc] {
                              ukKc.kc = kc;
