@@ -37,7 +37,12 @@ TEST(GemmUkernels, EveryIsaMatchesTheDefinition) {
     int64_t m, n, k;
   };
   const Case cases[] = {{1, 1, 1}, {7, 13, 5}, {6, 16, 256}, {6, 32, 257}, {64, 129, 67}, {1, 1000, 512},
-                        {13, 40, 600}, {100, 3, 1}, {5, 7, 0}};
+                        {13, 40, 600}, {100, 3, 1}, {5, 7, 0},
+                        // K in equal blocks (300 = 150 + 150), one M block of 33 tiles
+                        // with an edge tile of 5 rows, several M blocks (K 600: 54 tiles a block).
+                        {197, 33, 300}, {33, 197, 7}, {400, 70, 600},
+                        // rows 4 KiB apart collide in L1: A is copied into panels per K block.
+                        {62, 300, 1024}};
   ThreadPool pool(2);
   for (const cpu::gemm::Ukernels* uk : allUkernels()) {
     for (const Case& cs : cases) {
@@ -96,6 +101,43 @@ TEST(GemmUkernels, EveryIsaMatchesTheDefinition) {
       }
     }
   }
+}
+
+TEST(GemmBlocking, CoversEveryTileAndSplitsNFirst) {
+  const cpu::gemm::Ukernels& uk = cpu::gemm::hostUkernels();
+  EXPECT_EQ(cpu::gemm::kBlock(uk, 0), 1);
+  EXPECT_EQ(cpu::gemm::kBlock(uk, 100), std::min<int64_t>(100, uk.kc));
+  EXPECT_LE(cpu::gemm::kBlock(uk, 3 * uk.kc + 1), uk.kc);
+  EXPECT_EQ(cpu::gemm::kBlock(uk, 2 * uk.kc + 2), (2 * uk.kc + 2 + 2) / 3);  // 3 equal blocks, not kc + kc + 2
+  struct Case {
+    int64_t m, n, k;
+    int threads;
+  };
+  const Case cases[] = {{197, 2304, 768, 1}, {197, 2304, 768, 2}, {128, 768, 768, 2}, {197, 768, 3072, 2},
+                        {1576, 3072, 768, 2}, {1, 1, 1, 2},           {7, 33, 5, 4},     {64, 3136, 576, 2}};
+  for (const Case& cs : cases) {
+    SCOPED_TRACE(::testing::Message() << cs.m << "x" << cs.n << "x" << cs.k << " threads " << cs.threads);
+    const cpu::gemm::Blocking bl = cpu::gemm::chooseBlocking(uk, cs.m, cs.n, cs.k, cs.threads);
+    EXPECT_EQ(bl.mb % cpu::gemm::kMR, 0);
+    EXPECT_EQ(bl.nb % uk.nr, 0);
+    // Every row and column in exactly one block, no empty block.
+    EXPECT_GE(bl.mBlocks * bl.mb, cs.m);
+    EXPECT_LT((bl.mBlocks - 1) * bl.mb, cs.m);
+    EXPECT_GE(bl.nBlocks * bl.nb, cs.n);
+    EXPECT_LT((bl.nBlocks - 1) * bl.nb, cs.n);
+    const int64_t tiles = (cs.m + 5) / 6 * ((cs.n + uk.nr - 1) / uk.nr);
+    if (cs.threads > 1 && tiles >= 4 * cs.threads) {
+      EXPECT_GE(bl.tasks(), 4 * cs.threads);
+    }
+  }
+  // A transformer's rows are one block (B is read once) and the threads split N.
+  const cpu::gemm::Blocking vit = cpu::gemm::chooseBlocking(uk, 197, 2304, 768, 2);
+  EXPECT_EQ(vit.mBlocks, 1);
+  EXPECT_EQ(vit.tasks() % 2, 0);
+  // Blocks are even: 197 rows (33 tiles) over two blocks would be 17 + 16 tiles, never 32 + 1.
+  const cpu::gemm::Blocking big = cpu::gemm::chooseBlocking(uk, 1576, 3072, 768, 1);
+  EXPECT_GT(big.mBlocks, 1);
+  EXPECT_LE(big.mBlocks * big.mb - 1576, 6 * (big.mBlocks));
 }
 
 TEST(GemmUkernels, PackBTransposedAndScaled) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "backends/cpu/kernel.h"
 #include "core/error.h"
@@ -91,6 +92,28 @@ void packA(const float* a, int64_t rsa, int64_t csa, int64_t m, int64_t k, float
 
 // ---- driver --------------------------------------------------------------
 
+namespace {
+// Whether `rows` rows of A read in place at a row stride of `rs` floats keep
+// to at most 4 lines of any L1 set (L1: 64 sets of 64-byte lines, 8 ways or
+// more), leaving the other ways to the B slice. Rows 1024 floats apart (K =
+// 3072) all fall into one set: 12 of them would evict each other and B.
+bool rowsFitL1Sets(int64_t rs, int rows) {
+  constexpr int64_t kLine = 64, kSets = 64;
+  int64_t lines[2 * kMR];
+  for (int i = 0; i < rows; ++i) lines[i] = i * rs * static_cast<int64_t>(sizeof(float)) / kLine;
+  for (int i = 0; i < rows; ++i) {
+    int sameSet = 0;
+    for (int j = 0; j < rows; ++j) {
+      bool seen = false;  // count each line once
+      for (int t = 0; t < j && !seen; ++t) seen = lines[t] == lines[j];
+      if (!seen && lines[j] % kSets == lines[i] % kSets) ++sameSet;
+    }
+    if (sameSet > 4) return false;
+  }
+  return true;
+}
+}  // namespace
+
 void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const int64_t nr = uk.nr, K = p.k;
   const bool trivial = p.ep.trivial();
@@ -101,57 +124,129 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
                                                          std::min<int64_t>(kMR, m1 - m), n1 - n0);
     return;
   }
-  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
-    const int64_t kb = std::min<int64_t>(uk.kc, K - k0);
+  const int64_t kBlk = kBlock(uk, K);
+  // A read in place at a stride whose rows collide in L1 (rowsFitL1Sets) is
+  // copied, one K block of this block's rows at a time, into panels in this
+  // thread's buffer: one pass over the block's A per K block, against one per
+  // B panel in place.
+  const int panelRows = uk.kernel2x ? 2 * kMR : kMR;
+  const bool packHere = !p.a.packed && n1 - n0 > nr && !rowsFitL1Sets(p.a.rs, panelRows);
+  const bool use2x = uk.kernel2x && (p.a.packed || packHere || rowsFitL1Sets(p.a.rs, 2 * kMR));
+  thread_local std::vector<float> aBlock;
+  if (packHere) {
+    const std::size_t want = static_cast<std::size_t>(roundUp(m1 - m0, kMR) * kBlk);
+    if (aBlock.size() < want) aBlock.resize(want);
+  }
+  for (int64_t k0 = 0; k0 < K; k0 += kBlk) {
+    const int64_t kb = std::min<int64_t>(kBlk, K - k0);
     const bool first = k0 == 0, last = k0 + kb == K;
+    if (packHere) packA(p.a.data + m0 * p.a.rs + k0 * p.a.cs, p.a.rs, p.a.cs, m1 - m0, kb, aBlock.data());
+    // B slices (kb x nr) are used one after another; the next one is
+    // prefetched into L2 a few lines per tile while this one is in use (the
+    // weights of a model come from DRAM: the hardware prefetcher does not
+    // cross from one panel to the next one 4 KiB pages away).
+    const int64_t sliceLines = kb * nr * static_cast<int64_t>(sizeof(float)) / 64;
+    const int64_t tiles = std::max<int64_t>(1, (m1 - m0 + kMR - 1) / kMR);
+    const int64_t linesPerTile = (sliceLines + tiles - 1) / tiles;
     for (int64_t n = n0; n < n1; n += nr) {
       const int64_t nv = std::min(nr, n1 - n);
       const float* bp = p.b + (n / nr) * K * nr + k0 * nr;
-      for (int64_t m = m0; m < m1; m += kMR) {
-        const int64_t mr = std::min<int64_t>(kMR, m1 - m);
+      const float* nextB = n + nr < n1         ? bp + K * nr
+                           : k0 + kb < K ? p.b + (n0 / nr) * K * nr + (k0 + kb) * nr
+                                         : nullptr;
+      int64_t line = 0;
+      for (int64_t m = m0; m < m1;) {
+        if (nextB)
+          for (const int64_t end = std::min(sliceLines, line + linesPerTile); line < end; ++line)
+            __builtin_prefetch(nextB + line * 16, 0, 2);
+        // Two full row panels at once where the ISA can (one B load feeds 12 rows).
+        const bool two = use2x && m + 2 * kMR <= m1;
+        const int64_t mr = two ? 2 * kMR : std::min<int64_t>(kMR, m1 - m);
         const float* ap;
+        const float* ap2;  // the second panel
         int64_t rs, cs;
-        if (p.a.packed) {
+        if (packHere) {
+          ap = aBlock.data() + ((m - m0) / kMR) * kb * kMR;
+          ap2 = ap + kb * kMR;
+          rs = 1;
+          cs = kMR;
+        } else if (p.a.packed) {
           ap = p.a.data + (m / kMR) * K * kMR + k0 * kMR;
+          ap2 = ap + K * kMR;
           rs = 1;
           cs = kMR;
         } else {
           ap = p.a.data + m * p.a.rs + k0 * p.a.cs;
+          ap2 = ap + kMR * p.a.rs;
           rs = p.a.rs;
           cs = p.a.cs;
         }
         float* cp = p.c + m * p.ldc + n;
-        uk.kernel[mr](kb, ap, rs, cs, bp, cp, p.ldc, nv, !first);
+        if (two)
+          uk.kernel2x(kb, ap, ap2, rs, cs, bp, cp, p.ldc, nv, !first);
+        else
+          uk.kernel[mr](kb, ap, rs, cs, bp, cp, p.ldc, nv, !first);
         // The tile is still in L1: finish it now rather than in a second pass.
         if (last && !trivial) uk.epilogue(p.ep, cp, p.ldc, m, n, mr, nv);
+        m += mr;
       }
     }
   }
 }
 
+namespace {
+// Bytes of an A block (mb rows x kb floats) that stay in L2 (1-2 MiB a core on
+// the CPUs Kiln targets) while the B panels stream through L1: every B panel
+// slice loaded is reused by all mb rows, so the fewer A blocks, the fewer
+// passes over B (a transformer's 197 rows are one block, B is read once).
+constexpr int64_t kABlockBytes = 256 << 10;
+// Columns of a B block: 16 panels of 32 (512 KiB at kb 256), bounding the C
+// block (mb x nb) that is re-read after each K block.
+constexpr int64_t kMaxNCols = 512;
+// The narrowest B block the thread split makes before it splits M instead.
+constexpr int64_t kMinNTiles = 4;
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+int64_t kBlock(const Ukernels& uk, int64_t k) {
+  // Equal K blocks of at most uk.kc: K = 300 runs as 150 + 150, not 256 + 44.
+  if (k <= uk.kc) return std::max<int64_t>(k, 1);
+  return ceilDiv(k, ceilDiv(k, uk.kc));
+}
+
 Blocking chooseBlocking(const Ukernels& uk, int64_t m, int64_t n, int64_t k, int threads, int64_t problems) {
   const int64_t nr = uk.nr;
-  const int64_t mTiles = std::max<int64_t>(1, (m + kMR - 1) / kMR);
-  const int64_t nTiles = std::max<int64_t>(1, (n + nr - 1) / nr);
-  // A block of mb rows x kc stays in L2 while the B panels of the block
-  // stream through L1: 16 tiles (96 rows) x 256 floats is 96 KiB.
-  int64_t mbT = std::min<int64_t>(mTiles, 16);
-  int64_t nbT = std::min<int64_t>(nTiles, std::max<int64_t>(1, 512 / nr));
-  auto count = [&] { return ((mTiles + mbT - 1) / mbT) * ((nTiles + nbT - 1) / nbT) * problems; };
-  // Enough blocks that threads finish together (a few per thread).
+  const int64_t mTiles = std::max<int64_t>(1, ceilDiv(m, kMR));
+  const int64_t nTiles = std::max<int64_t>(1, ceilDiv(n, nr));
+  const int64_t rowBytes = kBlock(uk, k) * static_cast<int64_t>(sizeof(float));
+  const int64_t maxMTiles = std::max<int64_t>(1, kABlockBytes / (kMR * rowBytes));
+  const int64_t maxNTiles = std::max<int64_t>(1, kMaxNCols / nr);
+  int64_t mBlocks = ceilDiv(mTiles, maxMTiles), nBlocks = ceilDiv(nTiles, maxNTiles);
+  // Enough blocks that threads finish together (a few per thread), made by
+  // splitting N first: each thread then streams its own B panels through its
+  // own caches while all share the A block (M is small in transformers: a
+  // split by M would have every thread read all of B). Blocks are split
+  // evenly (197 rows as one block of 33 tiles, not 96 + 96 + 5: a block of
+  // a few rows reads all of B for little work).
   const int64_t want = threads > 1 ? 4 * threads : 1;
-  while (count() < want && (mbT > 1 || nbT > 1)) {
-    if (nbT >= mbT * 2 || mbT == 1)
-      nbT = (nbT + 1) / 2;
+  auto total = [&] { return mBlocks * nBlocks * problems; };
+  while (total() < want || (threads > 1 && total() < 8 * threads && total() % threads != 0)) {
+    if (nBlocks < nTiles && ceilDiv(nTiles, nBlocks + 1) >= kMinNTiles)
+      ++nBlocks;
+    else if (mBlocks < mTiles)
+      ++mBlocks;
+    else if (nBlocks < nTiles)
+      ++nBlocks;
     else
-      mbT = (mbT + 1) / 2;
+      break;
   }
-  (void)k;
+  const int64_t mbT = ceilDiv(mTiles, mBlocks), nbT = ceilDiv(nTiles, nBlocks);
   Blocking b;
   b.mb = mbT * kMR;
   b.nb = nbT * nr;
-  b.mBlocks = (mTiles + mbT - 1) / mbT;
-  b.nBlocks = (nTiles + nbT - 1) / nbT;
+  b.mBlocks = ceilDiv(mTiles, mbT);
+  b.nBlocks = ceilDiv(nTiles, nbT);
   if (m == 0 || n == 0) b.mBlocks = b.nBlocks = 0;
   return b;
 }

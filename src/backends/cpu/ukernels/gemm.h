@@ -48,6 +48,10 @@ struct Epilogue {
 //! the first nr (<= NR) columns of C are stored.
 using MicroKernel = void (*)(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, float* c,
                              int64_t ldc, int64_t nr, bool accumulate);
+//! The same for 2 * kMR rows: rows 0..kMR-1 from a0, rows kMR..2kMR-1 from a1
+//! (each A(i, k) = a[i*rsa + k*csa]): two row panels sharing each B load.
+using MicroKernel2x = void (*)(int64_t kc, const float* a0, const float* a1, int64_t rsa, int64_t csa,
+                               const float* b, float* c, int64_t ldc, int64_t nr, bool accumulate);
 //! Applies `ep` to the mr x nr tile of C at (row0, col0) of the whole matrix.
 using EpilogueFn = void (*)(const Epilogue& ep, float* c, int64_t ldc, int64_t row0, int64_t col0, int64_t mr,
                             int64_t nr);
@@ -57,6 +61,7 @@ struct Ukernels {
   int nr;
   int kc;                             //!< K block: kc x nr floats of B stay in L1
   MicroKernel kernel[kMR + 1];        //!< by number of rows, 1..kMR
+  MicroKernel2x kernel2x = nullptr;   //!< 2 * kMR rows, where the ISA has the registers for it
   EpilogueFn epilogue;
 };
 
@@ -129,6 +134,8 @@ struct Blocking {
   int64_t mBlocks = 0, nBlocks = 0;
   int64_t tasks() const { return mBlocks * nBlocks; }
 };
+//! The K block computeBlock uses: K split into equal blocks of at most uk.kc.
+int64_t kBlock(const Ukernels& uk, int64_t k);
 //! Blocks sized for the caches, split further until there are enough blocks
 //! for `threads` threads (counting `problems` same-shape problems together).
 Blocking chooseBlocking(const Ukernels& uk, int64_t m, int64_t n, int64_t k, int threads, int64_t problems = 1);

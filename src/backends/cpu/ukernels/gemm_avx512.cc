@@ -1,5 +1,6 @@
-// AVX-512 GEMM micro-kernels: 6 x 32 tiles (12 zmm accumulators, two B
-// vectors, A values broadcast from memory into the FMAs). Partial tiles use
+// AVX-512 GEMM micro-kernels: 12 x 32 tiles (24 zmm accumulators, two B
+// vectors, A values broadcast from memory into the FMAs) where two 6-row
+// panels are left, else 6 x 32 (12 accumulators) or fewer rows. Partial tiles use
 // masked loads and stores. Compiled with the AVX-512 flags; only reached when
 // hostIsa() says "avx512". Internal linkage throughout (see gemm_avx2.cc).
 #include <immintrin.h>
@@ -16,25 +17,35 @@ inline __mmask16 maskOf(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xffff) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1u);
 }
 
+// Rows 0..5 of the tile read A at a0, rows 6..11 at a1 (the next 6-row
+// panel): A(i, k) = a0[i*rsa + k*csa] for i < 6, a1[(i-6)*rsa + k*csa] after.
 template <int MRV>
-void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, float* c, int64_t ldc,
-             int64_t nr, bool accumulate) {
+inline void ukernelRows(int64_t kc, const float* a0, const float* a1, int64_t rsa, int64_t csa, const float* b,
+                        float* c, int64_t ldc, int64_t nr, bool accumulate) {
   __m512 c0[MRV], c1[MRV];
-#pragma GCC unroll 6
+  // The C tile is read (accumulate) or written after the K loop: ask for its
+  // lines now, so that the loads and stores at the end do not wait on L2.
+#pragma GCC unroll 12
+  for (int i = 0; i < MRV; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + nr - 1), _MM_HINT_T0);
+  }
+#pragma GCC unroll 12
   for (int i = 0; i < MRV; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int i = 0; i < MRV; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i * rsa]);
+      const __m512 av = _mm512_set1_ps(i < kMR ? a0[i * rsa] : a1[(i - kMR) * rsa]);
       c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
       c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
     }
-    a += csa;
+    a0 += csa;
+    a1 += csa;
     b += 32;
   }
   if (nr == 32) {
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int i = 0; i < MRV; ++i) {
       float* cr = c + i * ldc;
       if (accumulate) {
@@ -47,6 +58,7 @@ void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* 
     return;
   }
   const __mmask16 m0 = maskOf(nr), m1 = maskOf(nr - 16);
+#pragma GCC unroll 12
   for (int i = 0; i < MRV; ++i) {
     float* cr = c + i * ldc;
     if (accumulate) {
@@ -56,6 +68,19 @@ void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* 
     _mm512_mask_storeu_ps(cr, m0, c0[i]);
     _mm512_mask_storeu_ps(cr + 16, m1, c1[i]);
   }
+}
+
+template <int MRV>
+void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, float* c, int64_t ldc,
+             int64_t nr, bool accumulate) {
+  ukernelRows<MRV>(kc, a, a, rsa, csa, b, c, ldc, nr, accumulate);
+}
+
+// 12 x 32 (24 zmm accumulators): each B vector loaded feeds 12 rows, half
+// the B traffic per FMA of the 6 x 32 tile.
+void ukernel12(int64_t kc, const float* a0, const float* a1, int64_t rsa, int64_t csa, const float* b, float* c,
+               int64_t ldc, int64_t nr, bool accumulate) {
+  ukernelRows<2 * kMR>(kc, a0, a1, rsa, csa, b, c, ldc, nr, accumulate);
 }
 
 // The activations the epilogue does in registers, with the same operations
@@ -124,6 +149,7 @@ Ukernels makeTable() {
   u.kernel[4] = ukernel<4>;
   u.kernel[5] = ukernel<5>;
   u.kernel[6] = ukernel<6>;
+  u.kernel2x = ukernel12;
   u.epilogue = epilogue;
   return u;
 }
