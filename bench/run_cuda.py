@@ -368,6 +368,10 @@ def versions():
         v.update(torch=torch.__version__, cuda=torch.version.cuda, cudnn=str(torch.backends.cudnn.version()))
     except Exception:  # noqa: BLE001
         v["torch"] = "not installed"
+    # KILN_COMMIT: the commit a carried build was made from (the device's copy of the tree may have another HEAD).
+    if os.environ.get("KILN_COMMIT"):
+        v["kiln_commit"] = os.environ["KILN_COMMIT"]
+        return v
     try:
         v["kiln_commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                                           text=True).stdout.strip()
