@@ -203,12 +203,15 @@ class Pool2dRows final : public Kernel {
     const int64_t rows = planes * g.out[1];
     // Rows of several planes per task: one row is little work.
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.out[2] * g.kernelSize()));
-    ctx.pool->parallelFor((rows + grain - 1) / grain, [&](int64_t b, int64_t e) {
+    auto rowsOf = [&](int64_t b, int64_t e) {
       for (int64_t i = b * grain; i < std::min(rows, e * grain); ++i) {
         const int64_t pl = i / g.out[1], oh = i % g.out[1];
         row_(r, xd + pl * inSize, oh, yd + pl * outSize + oh * g.out[2]);
       }
-    });
+    };
+    const int64_t tasks = (rows + grain - 1) / grain;
+    if ((planes * (inSize + outSize)) * int64_t{sizeof(float)} < ThreadPool::kMinSplitBytes) return rowsOf(0, tasks);
+    ctx.pool->parallelFor(tasks, rowsOf);
   }
 
  private:
