@@ -185,7 +185,8 @@ class Pool2dRows final : public Kernel {
         attrs_(ir::readWindowAttrs(node, 2)),
         max_(node.op == "MaxPool"),
         includePad_(node.i("count_include_pad", 0) != 0),
-        row_(pool::hostRowKernel()) {}
+        nhwc_(max_ && node.i(kNhwcAttr, 0) != 0),
+        kernels_(pool::hostKernels()) {}
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
@@ -200,13 +201,14 @@ class Pool2dRows final : public Kernel {
     const int64_t planes = x.dims[0] * x.dims[1], inSize = g.inSize(), outSize = g.outSize();
     const float* xd = x.as<const float>();
     float* yd = out[0].as<float>();
+    if (nhwc_) return runNhwc(ctx, r, x.dims[0], x.dims[1], g, xd, yd);
     const int64_t rows = planes * g.out[1];
     // Rows of several planes per task: one row is little work.
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.out[2] * g.kernelSize()));
     auto rowsOf = [&](int64_t b, int64_t e) {
       for (int64_t i = b * grain; i < std::min(rows, e * grain); ++i) {
         const int64_t pl = i / g.out[1], oh = i % g.out[1];
-        row_(r, xd + pl * inSize, oh, yd + pl * outSize + oh * g.out[2]);
+        kernels_.row(r, xd + pl * inSize, oh, yd + pl * outSize + oh * g.out[2]);
       }
     };
     const int64_t tasks = (rows + grain - 1) / grain;
@@ -215,10 +217,25 @@ class Pool2dRows final : public Kernel {
   }
 
  private:
+  // The NHWC form (kNhwcAttr): the dims are NCHW's, the data channels-innermost.
+  void runNhwc(const ExecContext& ctx, const pool::Rows& r, int64_t batch, int64_t channels, const Geometry3& g,
+               const float* xd, float* yd) const {
+    const int64_t inImage = g.inSize() * channels, outRow = g.out[2] * channels, outImage = g.out[1] * outRow;
+    const int64_t rows = batch * g.out[1];
+    auto rowsOf = [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t img = i / g.out[1], oh = i % g.out[1];
+        kernels_.nhwcMaxRow(r, channels, xd + img * inImage, oh, yd + img * outImage + oh * outRow);
+      }
+    };
+    if (batch * (inImage + outImage) * int64_t{sizeof(float)} < ThreadPool::kMinSplitBytes) return rowsOf(0, rows);
+    ctx.pool->parallelFor(rows, rowsOf);
+  }
+
   ir::Node desc_;
   ir::WindowAttrs attrs_;
-  bool max_, includePad_;
-  pool::RowFn row_;
+  bool max_, includePad_, nhwc_;
+  const pool::Kernels& kernels_;
 };
 
 class GlobalPoolRef final : public Kernel {

@@ -22,12 +22,21 @@ struct Rows {
 //! Writes output row `oh` of the plane `x` into `y` (ow values). Taps are
 //! combined in (kh, kw) order, as the reference does: results agree exactly.
 using RowFn = void (*)(const Rows& g, const float* x, int64_t oh, float* y);
+//! MaxPool only, channels innermost (NHWC: the layout a oneDNN convolution
+//! chain passes through the pool, ops/conv_onednn.cc): output row `oh` of one
+//! image `x` (h x w x channels) into `y` (ow x channels), taps in (kh, kw) order.
+using NhwcRowFn = void (*)(const Rows& g, int64_t channels, const float* x, int64_t oh, float* y);
 
-//! The row kernel for this CPU (chosen once through hostIsa()).
-RowFn hostRowKernel();
+struct Kernels {
+  RowFn row;
+  NhwcRowFn nhwcMaxRow;
+};
 
-RowFn genericRowKernel();
-RowFn avx2RowKernel();
-RowFn avx512RowKernel();
+//! The row kernels for this CPU (chosen once through hostIsa()).
+const Kernels& hostKernels();
+
+const Kernels& genericKernels();
+const Kernels& avx2Kernels();
+const Kernels& avx512Kernels();
 
 }  // namespace kiln::cpu::pool

@@ -10,6 +10,6 @@ namespace {
 #include "backends/cpu/ukernels/pool_impl.inc"
 }  // namespace
 
-RowFn avx2RowKernel() { return row; }
+const Kernels& avx2Kernels() { return kKernels; }
 
 }  // namespace kiln::cpu::pool

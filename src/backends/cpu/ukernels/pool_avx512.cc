@@ -10,6 +10,6 @@ namespace {
 #include "backends/cpu/ukernels/pool_impl.inc"
 }  // namespace
 
-RowFn avx512RowKernel() { return row; }
+const Kernels& avx512Kernels() { return kKernels; }
 
 }  // namespace kiln::cpu::pool

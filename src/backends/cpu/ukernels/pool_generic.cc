@@ -1,5 +1,5 @@
 // Portable build of the 2-D pooling row kernel (the code is pool_impl.inc),
-// and the choice of the row kernel for this CPU.
+// and the choice of the row kernels for this CPU.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -13,16 +13,16 @@ namespace {
 #include "backends/cpu/ukernels/pool_impl.inc"
 }  // namespace
 
-RowFn genericRowKernel() { return row; }
+const Kernels& genericKernels() { return kKernels; }
 
-RowFn hostRowKernel() {
-  static const RowFn fn = [] {
+const Kernels& hostKernels() {
+  static const Kernels& k = []() -> const Kernels& {
     const std::string host = hostIsa();
-    if (host == "avx512") return avx512RowKernel();
-    if (host == "avx2") return avx2RowKernel();
-    return genericRowKernel();
+    if (host == "avx512") return avx512Kernels();
+    if (host == "avx2") return avx2Kernels();
+    return genericKernels();
   }();
-  return fn;
+  return k;
 }
 
 }  // namespace kiln::cpu::pool
