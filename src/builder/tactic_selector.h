@@ -1,7 +1,9 @@
 // Chooses a CPU tactic for each node: the only candidate, the timing cache's
 // answer, or the fastest by timing on the node's real shapes.
 #pragma once
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "backends/cpu/kernel.h"
 #include "builder/build_plan.h"
@@ -31,10 +33,17 @@ bool allowed(const cpu::Tactic& tactic, const BuildOptions& options);
 
 TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, ThreadPool& pool);
 
-//! Milliseconds one run of `tactic` takes on `node` (median of `iterations`).
-//! A tactic whose first run already takes longer than `cutoffMs` is not timed
-//! further: that first time is returned (it has lost already).
-double timeTactic(const ir::Node& node, const std::string& tactic, int iterations, ThreadPool& pool,
-                  double cutoffMs = 1e30);
+//! Scores `count` candidates in milliseconds per run, where runMs(c) runs
+//! candidate c once and returns its time. Each runs once to warm up; then in
+//! each of a few rounds every candidate still racing runs ceil(iterations /
+//! rounds) times back to back; its score is its fastest timed run (load from
+//! other work only adds time).
+//! Candidates far behind (a warm-up of 5x the fastest and >= 20 ms; 3x the
+//! best after two rounds) stop early and keep the time they had. Interleaving is the point: load from
+//! other work on the machine then slows all candidates alike.
+std::vector<double> timeCandidates(int count, const std::function<double(int)>& runMs, int iterations);
+
+//! Milliseconds one run of `tactic` takes on `node` (timeCandidates of one).
+double timeTactic(const ir::Node& node, const std::string& tactic, int iterations, ThreadPool& pool);
 
 }  // namespace kiln::builder

@@ -61,6 +61,15 @@ class ThreadPool {
 
   static int hardwareThreads();
 
+  // Loops whose whole work is below these run on the calling thread (kernels
+  // check before they split: a loop of bytes moved, or one of flops). Why: a
+  // call costs a fork and a join (an OpenMP region in oneDNN builds), a few
+  // us on a quiet machine, and on a busy one it waits until every thread of
+  // the team is scheduled again (ms); splitting ~8 us of work saves less.
+  // CRNN at 2 threads forked for its 14k-output pools and 0.5-MFLOP classifier.
+  static constexpr int64_t kMinSplitBytes = 256 * 1024;
+  static constexpr int64_t kMinSplitFlops = 1 << 20;
+
  private:
   using Thunk = void (*)(void*, int64_t, int64_t);
   //! Runs the loop on the pool; false (nothing run) when the pool is busy.

@@ -100,7 +100,8 @@ const TacticRegistry& tactics();
 void proposeLayouts(ir::Graph& graph);
 void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr);
 //! Whether `tactic` runs in the layouts proposeLayouts proposes (oneDNN's
-//! convolutions); every other tactic reads and writes plain layouts.
+//! convolutions, and MaxPool.rows in a chain's NHWC); every other tactic reads
+//! and writes plain layouts.
 bool followsProposedLayouts(const Tactic& tactic);
 //! What choosing a plain-layout tactic for `node` costs its neighbours where
 //! proposeLayouts proposed a blocked input, residual or output: the timed

@@ -77,7 +77,9 @@ const TacticRegistry& tactics() {
 
 void proposeLayouts(ir::Graph& graph) { proposeOnednnConvLayouts(graph); }
 void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes) { chainOnednnConvLayouts(graph, shapes); }
-bool followsProposedLayouts(const Tactic& tactic) { return tactic.name.rfind("Conv.onednn", 0) == 0; }
+bool followsProposedLayouts(const Tactic& tactic) {
+  return tactic.name.rfind("Conv.onednn", 0) == 0 || tactic.name == "MaxPool.rows";  // the pool: kNhwcAttr
+}
 double plainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations) {
   return onednnPlainLayoutPenaltyMs(node, threads, iterations);
 }

@@ -2,6 +2,12 @@
 // values (1-D, 2-D, 3-D, pads, ceil_mode, dilation, Indices) and schemas.
 #include "unit/ops_nn/op_test_util.h"
 
+#include <cstring>
+#include <limits>
+
+#include "backends/cpu/kernel.h"
+#include "backends/cpu/ukernels/pool.h"
+
 namespace kiln::test {
 namespace {
 
@@ -94,6 +100,10 @@ TEST(Pool2dRows, AgreesExactlyWithTheReference) {
   const Case cases[] = {
       {{1, 16, 32, 448}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}},  // the CRNN pools
       {{1, 16, 8, 224}, {2, 1}, {2, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 3, 7, 33}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}},     // 2 wide at stride 2: odd W, batch > 1
+      {{1, 2, 5, 35}, {2, 2}, {2, 2}, {1, 1, 1, 1}, {1, 1}},     // ... padded at both ends
+      {{1, 2, 6, 19}, {3, 2}, {1, 2}, {0, 1, 0, 0}, {1, 1}, 1},  // ... begin pad, ceil_mode's partial window
+      {{1, 1, 4, 2}, {2, 2}, {2, 2}, {0, 1, 0, 1}, {1, 1}, 1},   // ... a row of 2
       {{2, 3, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}},
       {{1, 2, 11, 13}, {3, 2}, {2, 3}, {1, 0, 2, 1}, {1, 1}, 1},
       {{1, 1, 9, 17}, {2, 3}, {1, 2}, {0, 1, 0, 1}, {2, 2}},
@@ -119,6 +129,16 @@ TEST(Pool2dRows, AgreesExactlyWithTheReference) {
         EXPECT_EQ(std::memcmp(got[0].data(), want[0].data(), got[0].bytes()), 0);
       }
     }
+  }
+  // NaN is skipped as the reference skips it (a later tap replaces it).
+  {
+    ir::Tensor x = randomTensor({1, 2, 6, 37}, 99, -3.f, 3.f);
+    float* d = x.mutableAs<float>();
+    for (int64_t i = 0; i < x.numel(); i += 7) d[i] = std::numeric_limits<float>::quiet_NaN();
+    OpSpec spec = pool("MaxPool", std::move(x), {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}});
+    auto want = runTactic(spec, "MaxPool.ref");
+    auto got = runTactic(spec, "MaxPool.rows");
+    EXPECT_EQ(std::memcmp(got[0].data(), want[0].data(), got[0].bytes()), 0);
   }
   // Declines what it does not do: Indices, 1-D, 3-D.
   OpSpec withIndices = pool("MaxPool", ramp({1, 1, 4, 4}), {{"kernel_shape", V{2, 2}}}, 2);
@@ -175,6 +195,97 @@ TEST(PoolSchema, ShapesAndErrors) {
                          "'kernel_shape' has 1 values, expected 2"));
   EXPECT_TRUE(throwsWith([&] { out("AveragePool", {1, 3, 2, 2}, {{"kernel_shape", V{3, 3}}}); }, "does not fit"));
   EXPECT_TRUE(throwsWith([&] { out("MaxPool", {3, 8}, {{"kernel_shape", V{3}}}); }, "input has rank 2"));
+}
+
+// NCHW data re-laid as NHWC (same dims, channels innermost in memory).
+ir::Tensor toNhwc(const ir::Tensor& t) {
+  const std::vector<int64_t>& d = t.dims();
+  ir::Tensor r(DType::kFLOAT, d);
+  const float* s = t.as<float>();
+  float* o = r.mutableAs<float>();
+  for (int64_t n = 0; n < d[0]; ++n)
+    for (int64_t c = 0; c < d[1]; ++c)
+      for (int64_t h = 0; h < d[2]; ++h)
+        for (int64_t w = 0; w < d[3]; ++w) o[((n * d[2] + h) * d[3] + w) * d[1] + c] = s[((n * d[1] + c) * d[2] + h) * d[3] + w];
+  return r;
+}
+
+TEST(Pool2dRows, NhwcFormAgreesExactlyWithTheReference) {
+  // kiln_nhwc (a oneDNN chain through the pool): same dims, channels innermost;
+  // batch > 1, odd sizes, pads, ceil_mode, dilation, NaN.
+  struct Case {
+    V dims, kernel, strides, pads, dil;
+    int64_t ceil = 0;
+  };
+  const Case cases[] = {
+      {{1, 16, 32, 448}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 48, 8, 112}, {2, 1}, {2, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 5, 13, 11}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}},  // ResNet's stem pool, odd
+      {{1, 3, 9, 17}, {2, 3}, {1, 2}, {0, 1, 0, 1}, {2, 2}, 1},
+  };
+  uint32_t seed = 40;
+  for (const Case& c : cases) {
+    ir::Tensor x = randomTensor(c.dims, seed++, -3.f, 3.f);
+    float* d = x.mutableAs<float>();
+    for (int64_t i = 0; i < x.numel(); i += 11) d[i] = std::numeric_limits<float>::quiet_NaN();
+    std::map<std::string, ir::Attribute> attrs = {{"kernel_shape", c.kernel}, {"strides", c.strides},
+                                                  {"pads", c.pads}, {"dilations", c.dil}, {"ceil_mode", c.ceil}};
+    SCOPED_TRACE(ir::toString(c.dims) + " k" + ir::toString(c.kernel));
+    ThreadPool threads(2);
+    auto want = runTactic(pool("MaxPool", x, attrs), "MaxPool.ref", threads);
+    attrs["kiln_nhwc"] = int64_t{1};
+    auto got = runTactic(pool("MaxPool", toNhwc(x), attrs), "MaxPool.rows", threads);
+    const ir::Tensor wantNhwc = toNhwc(want[0]);
+    ASSERT_EQ(got[0].dims(), wantNhwc.dims());
+    EXPECT_EQ(std::memcmp(got[0].data(), wantNhwc.data(), wantNhwc.bytes()), 0);
+  }
+}
+
+TEST(PoolRowKernels, EveryIsaAgreesWithTheReference) {
+  // Each ISA's build of ukernels/pool_impl.inc (the host runs only one of
+  // them through MaxPool.rows), on MaxPool shapes with and without the
+  // 2-wide stride-2 path, padded, odd widths; the NHWC max row too.
+  struct Case {
+    V dims, kernel, strides, pads;
+  };
+  const Case cases[] = {
+      {{1, 3, 8, 45}, {2, 2}, {2, 2}, {0, 0, 0, 0}},
+      {{1, 2, 7, 35}, {2, 2}, {2, 2}, {1, 1, 1, 1}},
+      {{1, 2, 9, 40}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
+      {{1, 2, 9, 41}, {2, 3}, {2, 3}, {0, 1, 0, 1}},
+  };
+  std::vector<std::pair<const char*, const cpu::pool::Kernels*>> isas = {{"generic", &cpu::pool::genericKernels()}};
+  const std::string host = cpu::hostIsa();
+  if (host == "avx2" || host == "avx512") isas.push_back({"avx2", &cpu::pool::avx2Kernels()});
+  if (host == "avx512") isas.push_back({"avx512", &cpu::pool::avx512Kernels()});
+  uint32_t seed = 7;
+  for (const Case& c : cases) {
+    ir::Tensor x = randomTensor(c.dims, seed++, -3.f, 3.f);
+    auto want = runTactic(pool("MaxPool", x, {{"kernel_shape", c.kernel}, {"strides", c.strides}, {"pads", c.pads}}),
+                          "MaxPool.ref");
+    const V& od = want[0].dims();
+    cpu::pool::Rows g;
+    g.h = c.dims[2], g.w = c.dims[3], g.ow = od[3];
+    g.kh = c.kernel[0], g.kw = c.kernel[1], g.sh = c.strides[0], g.sw = c.strides[1];
+    g.ph = c.pads[0], g.pw = c.pads[1], g.padEndH = c.pads[2], g.padEndW = c.pads[3];
+    const ir::Tensor xNhwc = toNhwc(x), wantNhwc = toNhwc(want[0]);
+    for (auto [name, k] : isas) {
+      SCOPED_TRACE(std::string(name) + " " + ir::toString(c.dims) + " k" + ir::toString(c.kernel));
+      std::vector<float> got(static_cast<std::size_t>(want[0].numel()));
+      const int64_t planes = c.dims[0] * c.dims[1];
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t oh = 0; oh < od[2]; ++oh)
+          k->row(g, x.as<float>() + p * g.h * g.w, oh, got.data() + (p * od[2] + oh) * od[3]);
+      EXPECT_EQ(std::memcmp(got.data(), want[0].data(), want[0].bytes()), 0);
+      // The NHWC form, image by image.
+      std::fill(got.begin(), got.end(), 0.f);
+      const int64_t ch = c.dims[1];
+      for (int64_t n = 0; n < c.dims[0]; ++n)
+        for (int64_t oh = 0; oh < od[2]; ++oh)
+          k->nhwcMaxRow(g, ch, xNhwc.as<float>() + n * g.h * g.w * ch, oh, got.data() + (n * od[2] + oh) * od[3] * ch);
+      EXPECT_EQ(std::memcmp(got.data(), wantNhwc.data(), wantNhwc.bytes()), 0);
+    }
+  }
 }
 
 }  // namespace

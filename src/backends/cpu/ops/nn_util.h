@@ -12,6 +12,11 @@
 
 namespace kiln::cpu {
 
+//! On a MaxPool node (int 1): its input and output are NHWC in memory (dims
+//! still NCHW's), set where a oneDNN convolution chain passes through it
+//! (chainOnednnConvLayouts); MaxPool.rows reads and writes that layout.
+constexpr const char* kNhwcAttr = "kiln_nhwc";
+
 //! A copy of a node's identity and attributes, for kernels that must compute
 //! geometry (and name the node in errors) at run time, after the graph that
 //! held the node may be gone.

@@ -159,12 +159,16 @@ class SoftmaxRef final : public Kernel {
     if (vec_ && inner == 1 && n > 0) {
       const vmath::Kernels& vk = vmath::hostKernels();
       const int64_t grain = std::max<int64_t>(1, 2048 / n);  // rows per task
-      ctx.pool->parallelFor((outer + grain - 1) / grain, [&](int64_t b, int64_t e) {
+      auto rowsOf = [&](int64_t b, int64_t e) {
         for (int64_t r = b * grain; r < std::min(outer, e * grain); ++r) {
           if (kLog) vk.logSoftmaxRow(xd + r * n, yd + r * n, n);
           else vk.softmaxRow(xd + r * n, yd + r * n, n);
         }
-      });
+      };
+      const int64_t tasks = (outer + grain - 1) / grain;
+      // Bytes read and written, x4 for the exp per value: too little to split runs here.
+      if (outer * n * int64_t{sizeof(float)} * 2 * 4 < ThreadPool::kMinSplitBytes) return rowsOf(0, tasks);
+      ctx.pool->parallelFor(tasks, rowsOf);
       return;
     }
     ctx.pool->parallelFor(outer * inner, [&](int64_t b, int64_t e) {

@@ -32,6 +32,8 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! layout (nChw16c / nChw8c / nhwc, with no channel padding), the value stays
 //! in that layout: the producer skips its output reorder and the consumers
 //! their input reorders (node attributes kiln_onednn_{dst,src,res}_tag).
+//! An NHWC value may also pass through a MaxPool (MaxPool.rows; kNhwcAttr on
+//! the pool, nn_util.h) whose output feeds only such layers.
 //! Before tactic choice, the same for every Conv that Conv.onednn supports,
 //! as if all chose it: Conv.onednn is then timed without the reorders a
 //! chain saves (as TensorRT times formats, not reformats). Whatever is not

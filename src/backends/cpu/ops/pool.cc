@@ -1,8 +1,8 @@
 // MaxPool (with optional Indices), AveragePool, LpPool, GlobalAveragePool,
 // GlobalMaxPool: direct loops over a D x H x W view, parallel over planes
 // (the reference), and a row-wise 2-D kernel for float MaxPool / AveragePool
-// without Indices: per output row it sweeps each tap across the row's
-// interior, a loop the compiler vectorizes, instead of walking each window.
+// without Indices (ukernels/pool.h, compiled per ISA): per output row it
+// sweeps each tap across the row's interior instead of walking each window.
 // Both add / compare the taps of a window in the same (kh, kw) order, so
 // they agree exactly. Global pools have a lane-parallel kernel beside the reference.
 #include <algorithm>
@@ -11,6 +11,7 @@
 
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ops/nn_util.h"
+#include "backends/cpu/ukernels/pool.h"
 
 namespace kiln::cpu {
 namespace {
@@ -183,64 +184,58 @@ class Pool2dRows final : public Kernel {
       : desc_(nodeDescription(node)),
         attrs_(ir::readWindowAttrs(node, 2)),
         max_(node.op == "MaxPool"),
-        includePad_(node.i("count_include_pad", 0) != 0) {}
+        includePad_(node.i("count_include_pad", 0) != 0),
+        nhwc_(max_ && node.i(kNhwcAttr, 0) != 0),
+        kernels_(pool::hostKernels()) {}
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     const Geometry3 g = windowGeometry(desc_, attrs_, x, attrs_.kernel.data(), out[0]);
+    pool::Rows r;
+    r.h = g.in[1], r.w = g.in[2], r.ow = g.out[2];
+    r.kh = g.kernel[1], r.kw = g.kernel[2];
+    r.sh = g.stride[1], r.sw = g.stride[2], r.dh = g.dil[1], r.dw = g.dil[2];
+    r.ph = g.pad[1], r.pw = g.pad[2], r.padEndH = g.padEnd[1], r.padEndW = g.padEnd[2];
+    r.max = max_;
+    r.includePad = includePad_;
     const int64_t planes = x.dims[0] * x.dims[1], inSize = g.inSize(), outSize = g.outSize();
     const float* xd = x.as<const float>();
     float* yd = out[0].as<float>();
+    if (nhwc_) return runNhwc(ctx, r, x.dims[0], x.dims[1], g, xd, yd);
     const int64_t rows = planes * g.out[1];
     // Rows of several planes per task: one row is little work.
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.out[2] * g.kernelSize()));
-    ctx.pool->parallelFor((rows + grain - 1) / grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b * grain; r < std::min(rows, e * grain); ++r) {
-        const int64_t pl = r / g.out[1], oh = r % g.out[1];
-        outputRow(g, xd + pl * inSize, oh, yd + pl * outSize + oh * g.out[2]);
+    auto rowsOf = [&](int64_t b, int64_t e) {
+      for (int64_t i = b * grain; i < std::min(rows, e * grain); ++i) {
+        const int64_t pl = i / g.out[1], oh = i % g.out[1];
+        kernels_.row(r, xd + pl * inSize, oh, yd + pl * outSize + oh * g.out[2]);
       }
-    });
+    };
+    const int64_t tasks = (rows + grain - 1) / grain;
+    if ((planes * (inSize + outSize)) * int64_t{sizeof(float)} < ThreadPool::kMinSplitBytes) return rowsOf(0, tasks);
+    ctx.pool->parallelFor(tasks, rowsOf);
   }
 
  private:
-  void outputRow(const Geometry3& g, const float* xp, int64_t oh, float* yr) const {
-    const int64_t W = g.in[2], OW = g.out[2], sw = g.stride[2], dw = g.dil[2], pw = g.pad[2];
-    const float init = max_ ? -std::numeric_limits<float>::infinity() : 0.f;
-    for (int64_t o = 0; o < OW; ++o) yr[o] = init;
-    const int64_t sh = oh * g.stride[1] - g.pad[1];
-    const TapRange rh = tapRange(sh, g.kernel[1], g.dil[1], g.in[1], g.padEnd[1]);
-    for (int64_t kh = rh.lo; kh < rh.hi; ++kh) {
-      const float* src = xp + (sh + kh * g.dil[1]) * W;
-      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-        // Outputs o with 0 <= o * sw + off < W read the input at this tap.
-        const int64_t off = kw * dw - pw;
-        const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        const int64_t hi = std::min(OW, off > W - 1 ? 0 : (W - 1 - off) / sw + 1);
-        const float* s = src + off;
-        if (max_) {
-          if (sw == 1) {
-            for (int64_t o = lo; o < hi; ++o) yr[o] = s[o] > yr[o] ? s[o] : yr[o];
-          } else {
-            for (int64_t o = lo; o < hi; ++o) yr[o] = s[o * sw] > yr[o] ? s[o * sw] : yr[o];
-          }
-        } else if (sw == 1) {
-          for (int64_t o = lo; o < hi; ++o) yr[o] += s[o];
-        } else {
-          for (int64_t o = lo; o < hi; ++o) yr[o] += s[o * sw];
-        }
+  // The NHWC form (kNhwcAttr): the dims are NCHW's, the data channels-innermost.
+  void runNhwc(const ExecContext& ctx, const pool::Rows& r, int64_t batch, int64_t channels, const Geometry3& g,
+               const float* xd, float* yd) const {
+    const int64_t inImage = g.inSize() * channels, outRow = g.out[2] * channels, outImage = g.out[1] * outRow;
+    const int64_t rows = batch * g.out[1];
+    auto rowsOf = [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t img = i / g.out[1], oh = i % g.out[1];
+        kernels_.nhwcMaxRow(r, channels, xd + img * inImage, oh, yd + img * outImage + oh * outRow);
       }
-    }
-    if (max_) return;
-    for (int64_t o = 0; o < OW; ++o) {
-      const TapRange rw = tapRange(o * sw - pw, g.kernel[2], dw, W, g.padEnd[2]);
-      const int64_t count = includePad_ ? rh.padded * rw.padded : (rh.hi - rh.lo) * (rw.hi - rw.lo);
-      yr[o] = count > 0 ? yr[o] / static_cast<float>(count) : 0.f;
-    }
+    };
+    if (batch * (inImage + outImage) * int64_t{sizeof(float)} < ThreadPool::kMinSplitBytes) return rowsOf(0, rows);
+    ctx.pool->parallelFor(rows, rowsOf);
   }
 
   ir::Node desc_;
   ir::WindowAttrs attrs_;
-  bool max_, includePad_;
+  bool max_, includePad_, nhwc_;
+  const pool::Kernels& kernels_;
 };
 
 class GlobalPoolRef final : public Kernel {

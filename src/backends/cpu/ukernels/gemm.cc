@@ -258,6 +258,11 @@ void runTask(const Ukernels& uk, const Problem& p, const Blocking& bl, int64_t t
 }
 
 void run(const Ukernels& uk, ThreadPool& pool, const Problem& p) {
+  if (2 * p.m * p.n * p.k < ThreadPool::kMinSplitFlops) {  // too small to split: blocked for one thread, inline
+    const Blocking bl = chooseBlocking(uk, p.m, p.n, p.k, 1);
+    for (int64_t t = 0; t < bl.tasks(); ++t) runTask(uk, p, bl, t);
+    return;
+  }
   Blocking bl = chooseBlocking(uk, p.m, p.n, p.k, pool.size());
   forEachTask(pool, bl.tasks(), [&](int64_t t) { runTask(uk, p, bl, t); });
 }
