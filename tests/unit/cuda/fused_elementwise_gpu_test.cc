@@ -148,7 +148,9 @@ TEST(CudaFusedElementwise, PowBySquareAndNaNInMaxMin) {
   for (const char* op : {"Max", "Min"})
     for (bool swapped : {false, true})
       expectChainMatches({Step{"Abs"}, Step{op, 1, swapped}}, {x, one}, DType::kFLOAT);
-  // Clip and HardSigmoid as std::min/max: NaN handling as the CPU's.
+  // Clip and HardSigmoid as std::min/max: NaN handling as the CPU's, each alone, then chained.
+  expectChainMatches({withParams(Step{"Clip"}), Step{"Abs"}}, {x}, DType::kFLOAT);
+  expectChainMatches({withParams(Step{"HardSigmoid"}), Step{"Abs"}}, {x}, DType::kFLOAT);
   expectChainMatches({withParams(Step{"Clip"}), withParams(Step{"HardSigmoid"})}, {x}, DType::kFLOAT);
 }
 
