@@ -22,7 +22,6 @@
 
 #if KILN_HAVE_ONEDNN
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -85,11 +84,6 @@ struct ConvOptions {
   // producer and consumers agree on oneDNN's blocked layout.
   tag srcTag = tag::undef, dstTag = tag::undef, resTag = tag::undef;
 };
-
-// Attribute names of the layouts chainOnednnConvLayouts chose (format_tag values).
-constexpr const char* kSrcTagAttr = "kiln_onednn_src_tag";
-constexpr const char* kDstTagAttr = "kiln_onednn_dst_tag";
-constexpr const char* kResTagAttr = "kiln_onednn_res_tag";
 
 // One primitive and its edge reorders, for one thread count and shape.
 struct ConvPrims {
@@ -558,40 +552,6 @@ void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes) {
   markChains(graph, true, shapes);
 }
 
-double onednnPlainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations) {
-  double total = 0;
-  // One reorder of `v` between the proposed layout and plain NCHW, timed.
-  auto reorderMs = [&](const char* attr, const ir::Value* v, bool toPlain) {
-    if (!node.has(attr) || !v || v->shape.size() != 4 || !ir::isStatic(v->shape)) return;
-    const memory::dims dims = toDims(ir::staticDims(v->shape));
-    const memory::desc blocked(dims, dt::f32, static_cast<tag>(node.i(attr, 0))), plain(dims, dt::f32, tag::nchw);
-    setThreads(threads);
-    memory a(toPlain ? blocked : plain, engine()), b(toPlain ? plain : blocked, engine());
-    std::memset(a.get_data_handle(), 0, a.get_desc().get_size());
-    dnnl::reorder r(a, b);
-    dnnl::stream& stream = threadStream();
-    r.execute(stream, a, b);  // warm-up: pages, caches
-    stream.wait();
-    // The fastest of the runs, as the tactics are scored (builder timeCandidates):
-    // load from other work only adds time, and a mean takes it in.
-    double best = 1e300;
-    for (int i = 0, runs = std::max(3, iterations); i < runs; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      r.execute(stream, a, b);
-      stream.wait();
-      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    total += best;
-  };
-  // The producer of a proposed-blocked input or residual would write plain
-  // instead (a reorder after its convolution); consumers of a proposed-blocked
-  // output would read plain (a reorder before theirs).
-  reorderMs(kSrcTagAttr, node.inputs.empty() ? nullptr : node.inputs[0], true);
-  reorderMs(kResTagAttr, node.inputs.size() > 3 ? node.inputs[3] : nullptr, true);
-  reorderMs(kDstTagAttr, node.outputs.empty() ? nullptr : node.outputs[0], false);
-  return total;
-}
-
 void addOnednnConvTactics(TacticRegistry& r) {
   r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
   r.add({"Conv.onednn_bf16", "Conv", 15, supportsConvBF16, createConvBF16, prepackConvBF16});
@@ -603,7 +563,6 @@ void addOnednnConvTactics(TacticRegistry& r) {
 namespace kiln::cpu {
 void proposeOnednnConvLayouts(ir::Graph&) {}
 void chainOnednnConvLayouts(ir::Graph&, const ir::Graph*) {}
-double onednnPlainLayoutPenaltyMs(const ir::Node&, int, int) { return 0; }
 void addOnednnConvTactics(TacticRegistry&) {}
 }  // namespace kiln::cpu
 #endif

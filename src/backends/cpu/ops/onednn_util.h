@@ -43,6 +43,10 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! profile's opt shapes); the kernels reorder at other shapes where oneDNN
 //! would run another layout, so the marks stay correct over the whole range.
 void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr);
+//! The attributes holding those layouts (oneDNN format_tag values).
+constexpr const char* kSrcTagAttr = "kiln_onednn_src_tag";
+constexpr const char* kDstTagAttr = "kiln_onednn_dst_tag";
+constexpr const char* kResTagAttr = "kiln_onednn_res_tag";
 void proposeOnednnConvLayouts(ir::Graph& graph);
 //! cpu::plainLayoutPenaltyMs for a node marked by proposeOnednnConvLayouts (0 without oneDNN).
 double onednnPlainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations);
