@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "ir/op_schema.h"
 #include "plan/plan.h"
+#include "unit/cuda/fused_test_util.h"
 
 namespace kiln::test {
 namespace {
@@ -21,10 +22,8 @@ using cuda::fused::Args;
 using cuda::fused::Chain;
 using cuda::fused::Step;
 
-constexpr const char* kUnaryOps[] = {"Relu", "Sigmoid", "Tanh",      "Exp",       "Log",  "Sqrt",
-                                     "Abs",  "Neg",     "Reciprocal", "Erf",      "LeakyRelu", "HardSigmoid",
-                                     "HardSwish", "Gelu", "GeluTanh", "Softplus", "Silu", "Clip"};
-constexpr const char* kBinaryOps[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"};
+using fused_chain::kBinaryOps;
+using fused_chain::kUnaryOps;
 
 //! A KilnFusedElementwise node over `inputs` (dims) of `dtype`, graph-owned.
 struct FusedNode {
@@ -43,21 +42,7 @@ std::unique_ptr<FusedNode> fusedNode(const std::vector<Step>& steps, const std::
   }
   ir::Value* y = f->g.addValue("y", dtype, {});
   f->node = f->g.addNode("KilnFusedElementwise", "chain/fused", ins, {y});
-  std::vector<std::string> ops;
-  std::vector<int64_t> operands, swapped;
-  std::vector<float> alphas, betas;
-  for (const Step& s : steps) {
-    ops.push_back(s.op);
-    operands.push_back(s.operand);
-    swapped.push_back(s.swapped);
-    alphas.push_back(s.alpha);
-    betas.push_back(s.beta);
-  }
-  f->node->attrs["ops"] = ops;
-  f->node->attrs["operands"] = operands;
-  f->node->attrs["swapped"] = swapped;
-  f->node->attrs["alphas"] = alphas;
-  f->node->attrs["betas"] = betas;
+  f->node->attrs = fused_chain::chainAttributes(steps);
   f->g.outputs.push_back(y);
   ir::inferGraph(f->g);
   return f;

@@ -15,23 +15,16 @@
 
 #include "backends/cuda/ops/fused_codegen.h"
 #include "unit/api/api_test_util.h"
+#include "unit/cuda/fused_test_util.h"
 #include "unit/cuda/gpu_test_util.h"
 
 namespace kiln::test {
 namespace {
 
 constexpr const char* kTactic = "KilnFusedElementwise.nvrtc";
-constexpr const char* kUnaryOps[] = {"Relu", "Sigmoid", "Tanh",      "Exp",       "Log",  "Sqrt",
-                                     "Abs",  "Neg",     "Reciprocal", "Erf",      "LeakyRelu", "HardSigmoid",
-                                     "HardSwish", "Gelu", "GeluTanh", "Softplus", "Silu", "Clip"};
-constexpr const char* kBinaryOps[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"};
-
-struct Step {
-  std::string op;
-  int64_t operand = -1;
-  bool swapped = false;
-  float alpha = 0.f, beta = 0.f;
-};
+using cuda::fused::Step;
+using fused_chain::kBinaryOps;
+using fused_chain::kUnaryOps;
 
 Step withParams(Step s) {
   if (s.op == "LeakyRelu") s.alpha = 0.1f;
@@ -44,17 +37,7 @@ OpSpec fusedSpec(const std::vector<Step>& steps, const std::vector<ir::Tensor>& 
   OpSpec spec;
   spec.op = "KilnFusedElementwise";
   spec.name = "chain/fused";
-  std::vector<std::string> ops;
-  std::vector<int64_t> operands, swapped;
-  std::vector<float> alphas, betas;
-  for (const Step& s : steps) {
-    ops.push_back(s.op);
-    operands.push_back(s.operand);
-    swapped.push_back(s.swapped ? 1 : 0);
-    alphas.push_back(s.alpha);
-    betas.push_back(s.beta);
-  }
-  spec.attrs = {{"ops", ops}, {"operands", operands}, {"swapped", swapped}, {"alphas", alphas}, {"betas", betas}};
+  spec.attrs = fused_chain::chainAttributes(steps);
   for (const ir::Tensor& t : inputs) spec.inputs.push_back(dyn(t));
   return spec;
 }
