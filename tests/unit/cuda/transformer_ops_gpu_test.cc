@@ -248,6 +248,7 @@ TEST(CudaTransformerKernels, MatMulResidualBiasActivation) {
     Dims a, b;
     bool bias;
     std::string act;
+    bool tanhEpilogue = false;  //!< the variant attribute kiln_gelu_tanh_epilogue (FP16/BF16 only; FP32 keeps erf)
   };
   for (const Case& c : std::vector<Case>{
            {{2, 7, 24}, {24, 16}, true, ""},          // BERT's dense + residual: batch folded into M
@@ -255,6 +256,8 @@ TEST(CudaTransformerKernels, MatMulResidualBiasActivation) {
            {{3, 5, 40}, {40, 24}, true, "Relu"},
            {{3, 5, 40}, {40, 24}, true, "GeluTanh"},
            {{3, 5, 40}, {40, 24}, true, "Gelu"},      // no epilogue: the erf pass after
+           {{3, 5, 40}, {40, 24}, true, "Gelu", true},    // erf Gelu as the tanh epilogue, checked against erf
+           {{2, 9, 33}, {33, 17}, false, "Gelu", true},   // odd sizes, no bias: the GELU (not GELU_BIAS) epilogue
            {{2, 3, 9, 8}, {2, 3, 8, 9}, false, ""},  // batched B (strided), odd sizes
        }) {
     const ir::Tensor a = randomTensor(c.a, 1), b = randomTensor(c.b, 2), bias = randomTensor({c.b.back()}, 3);
@@ -275,8 +278,10 @@ TEST(CudaTransformerKernels, MatMulResidualBiasActivation) {
       mm.inputs = {dyn(typed(a)), weight ? cst(typed(b)) : dyn(typed(b)), c.bias ? cst(typed(bias)) : none(),
                    dyn(typed(r))};
       if (!c.act.empty()) mm.attrs["kiln_act"] = c.act;
+      if (c.tanhEpilogue) mm.attrs["kiln_gelu_tanh_epilogue"] = int64_t{1};
       const std::string what = "MatMul " + ir::toString(c.a) + " x " + ir::toString(c.b) + (c.bias ? " + bias" : "") +
-                               " + residual, act '" + c.act + "' in " + dataTypeName(t);
+                               " + residual, act '" + c.act + "'" +
+                               (c.tanhEpilogue ? " (tanh epilogue)" : "") + " in " + dataTypeName(t);
       std::vector<ir::Tensor> got;
       try {
         got = runOnGpu(mm, "MatMul.cublaslt");

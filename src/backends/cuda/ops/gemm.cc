@@ -5,8 +5,12 @@
 // elements with beta 1, MatMul's fused `bias`; MatMul's fused residual, its 4th
 // input, is cuBLASLt's C with beta 1, added before the bias and the
 // activation, the fusion's order), ReLU, and GELU (cuBLASLt's is
-// the tanh form, so only kiln_act "GeluTanh" maps to it; other activations
-// run as one Kiln pass after the product). A full C [M,N]
+// the tanh form, so kiln_act "GeluTanh" maps to it; other activations
+// run as one Kiln pass after the product). An exact (erf) "Gelu" in FP16/BF16
+// also gets variants with the tanh epilogue (kiln_gelu_tanh_epilogue): the two
+// forms differ by at most 4.7e-4, under FP16's rounding of values past 0.5
+// and far under BF16's, and the epilogue saves a pass over the product (ViT's
+// and BERT's MLP); the builder times both. FP32 keeps the erf. A full C [M,N]
 // goes in as cuBLASLt's C with beta. Descriptors and the algorithm are made
 // once per problem (shape and pointer alignments) and cached in the kernel.
 // The builder times the heuristic's best few algorithms (variants) and the
@@ -16,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -86,6 +91,14 @@ struct GemmConfig {
   bool tf32 = false;                           //!< FP32 only: CUBLAS_COMPUTE_32F_FAST_TF32
 };
 
+//! Variant attribute: an erf "Gelu" in FP16/BF16 runs as cuBLASLt's tanh GELU epilogue.
+constexpr const char* kGeluTanhAttr = "kiln_gelu_tanh_epilogue";
+
+//! Whether an erf "Gelu" may take the tanh epilogue: FP16/BF16, whose rounding exceeds the forms' difference.
+bool geluTanhAllowed(const std::string& act, kernels::Elem elem) {
+  return act == "Gelu" && elem != kernels::Elem::kFloat;
+}
+
 //! cuBLASLt's compute type for the config: FP32 accumulation always; TF32 inputs where allowed.
 cublasComputeType_t computeType(const GemmConfig& c) {
   return c.elem == kernels::Elem::kFloat && c.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
@@ -125,7 +138,8 @@ bool configFor(const ir::Node& n, GemmConfig* c) {
       c->beta = 1.f;
     }
   }
-  const std::string act = n.s("kiln_act", "");
+  std::string act = n.s("kiln_act", "");
+  if (n.i(kGeluTanhAttr, 0) != 0 && geluTanhAllowed(act, c->elem)) act = "GeluTanh";
   if (epilogueFor(act, c->biasInput >= 0, &c->epilogue)) return true;
   epilogueFor("", c->biasInput >= 0, &c->epilogue);
   return unaryParams(act, n, true, &c->after);
@@ -281,6 +295,23 @@ class GemmKernel final : public backends::DeviceKernel {
   mutable std::vector<std::unique_ptr<Prepared>> cache_;
 };
 
+//! Appends the heuristic's best `wanted` algorithms for config `c` at `g` to `out`,
+//! each variant also carrying `extra` (an attribute name and value) where it has a name.
+void addVariants(cublasLtHandle_t handle, const GemmConfig& c, const GemmShape& g, int wanted,
+                 const std::pair<std::string, ir::Attribute>& extra, std::vector<backends::TacticVariant>& out) {
+  Prepared p;
+  std::fill(p.align, p.align + 4, kVariantAlignment);
+  describe(c, g, p);
+  for (const cublasLtMatmulHeuristicResult_t& r : heuristic(handle, p, wanted)) {
+    std::vector<int64_t> words(sizeof r.algo / sizeof(int64_t));
+    std::memcpy(words.data(), &r.algo, sizeof r.algo);
+    backends::TacticVariant v;
+    v[kAlgoAttr] = words;
+    if (!extra.first.empty()) v[extra.first] = extra.second;
+    out.push_back(std::move(v));
+  }
+}
+
 //! The heuristic's best algorithms at the node's shapes, for the builder to time.
 std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries) {
   GemmConfig c;
@@ -289,16 +320,14 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries
       !problemOf(c, ir::staticDims(n.inputs[0]->shape), ir::staticDims(n.inputs[1]->shape), &g) || g.m == 0 ||
       g.n == 0)
     return {};
-  Prepared p;
-  std::fill(p.align, p.align + 4, kVariantAlignment);
-  describe(c, g, p);
   std::vector<backends::TacticVariant> out;
-  for (const cublasLtMatmulHeuristicResult_t& r : heuristic(static_cast<Libraries*>(libraries)->cublasLt, p, 6)) {
-    std::vector<int64_t> words(sizeof r.algo / sizeof(int64_t));
-    std::memcpy(words.data(), &r.algo, sizeof r.algo);
-    backends::TacticVariant v;
-    v[kAlgoAttr] = words;
-    out.push_back(std::move(v));
+  cublasLtHandle_t handle = static_cast<Libraries*>(libraries)->cublasLt;
+  addVariants(handle, c, g, 6, {}, out);
+  if (geluTanhAllowed(n.s("kiln_act", ""), c.elem)) {
+    GemmConfig tanhForm = c;
+    epilogueFor("GeluTanh", c.biasInput >= 0, &tanhForm.epilogue);
+    tanhForm.after = kernels::UnaryParams{};
+    addVariants(handle, tanhForm, g, 3, {kGeluTanhAttr, int64_t{1}}, out);
   }
   return out;
 }
