@@ -139,18 +139,20 @@ float scaleOf(const OpSpec& s) {
 }
 
 //! Every variant of the tactic (the staged tensor-core kernel with and without the
-//! K/V prefetch, the pipelined one; FP32 and other head sizes ignore the attributes)
+//! K/V prefetch, the pipelined one, the wide one; FP32 and other head sizes ignore the attributes)
 //! against the reference.
 void expectMatches(const OpSpec& spec, DType type, const std::string& what) {
   const ir::Tensor want = reference(spec, scaleOf(spec));
   struct Variant {
-    int64_t prefetch, pipelined;
+    int64_t prefetch, pipelined, wide;
     const char* name;
   };
-  for (const Variant& v : {Variant{0, 0, ""}, Variant{1, 0, " (prefetch)"}, Variant{0, 1, " (pipelined)"}}) {
+  for (const Variant& v : {Variant{0, 0, 0, ""}, Variant{1, 0, 0, " (prefetch)"}, Variant{0, 1, 0, " (pipelined)"},
+                           Variant{0, 0, 1, " (wide)"}}) {
     OpSpec variant = spec;
     variant.attrs["kiln_attention_prefetch"] = v.prefetch;
     variant.attrs["kiln_attention_pipelined"] = v.pipelined;
+    variant.attrs["kiln_attention_wide"] = v.wide;
     const std::string which = what + v.name;
     std::vector<ir::Tensor> got;
     try {
@@ -182,6 +184,26 @@ TEST(CudaAttention, UnmaskedTileEdgesAndSqNotSk) {
       {{1, 2, 1, 64}, {1, 2, 1, 64}, {1, 2, 1, 64}},        // one query, one key
       {{1, 1, 65, 64}, {1, 1, 300, 64}, {1, 1, 300, 64}, {}, 0, 0, 0.6f},  // sharp softmax over 5 key tiles
   });
+}
+
+//! The wide kernel's (128-row tiles, bound checks on the last key and query
+//! tiles only) edges, by every variant: lengths around its 128-row and 64-key
+//! tiles, Sq != Sk, batch x heads > 1, D 32 and 64, with and without a mask
+//! (a full [B, H, Sq, Sk] one: every score reads its own mask element).
+TEST(CudaAttention, WideTileEdges) {
+  KILN_REQUIRE_GPU();
+  std::vector<Case> cases;
+  for (int64_t d : {32, 64}) {
+    for (int64_t n : {1, 7, 127, 128, 129, 197, 255}) {
+      cases.push_back({{2, 3, n, d}, {2, 3, n, d}, {2, 3, n, d}});
+      cases.push_back({{2, 3, n, d}, {2, 3, n, d}, {2, 3, n, d}, {2, 3, n, n}, -2.f, 2.f});
+    }
+    for (auto [sq, sk] : std::vector<std::pair<int64_t, int64_t>>{{129, 7}, {7, 129}, {255, 64}, {128, 65}}) {
+      cases.push_back({{2, 2, sq, d}, {2, 2, sk, d}, {2, 2, sk, d}});
+      cases.push_back({{2, 2, sq, d}, {2, 2, sk, d}, {2, 2, sk, d}, {2, 1, 1, sk}, -3.f, 3.f});
+    }
+  }
+  expectCases(cases);
 }
 
 TEST(CudaAttention, EveryHeadSize) {

@@ -107,6 +107,32 @@ TEST(CudaAttentionShapes, PathAndGrid) {
   AttentionShape wide = cuda::kernels::attentionShape({2, 4, 9, 128}, {2, 4, 9, 128}, {2, 4, 9, 128}, nullptr);
   EXPECT_FALSE(cuda::kernels::attentionLaunch(wide, Elem::kHalf, true, false, true).pipelined);
   EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kFloat, true, false, true).pipelined);
+  // The wide kernel: 128-row tiles of 8 warps (197 rows: 2 tiles, the last with 69), static shared memory only;
+  // it takes precedence over the other variants' flags, and head sizes other than 32 and 64 keep the staged kernel.
+  l = cuda::kernels::attentionLaunch(vit, Elem::kHalf, true, true, true, true);
+  EXPECT_EQ(l.path, AttentionPath::kTensorCore);
+  EXPECT_TRUE(l.wide);
+  EXPECT_FALSE(l.pipelined);
+  EXPECT_FALSE(l.prefetch);
+  EXPECT_EQ(l.threads, 256);
+  EXPECT_EQ(l.rowTiles, 2);
+  EXPECT_EQ(l.blocks, 64 * 12 * 2);
+  EXPECT_EQ(l.sharedBytes, 0);
+  for (auto [sq, tiles] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {127, 1}, {128, 1}, {129, 2}, {255, 2},
+                                                                    {256, 2}, {257, 3}}) {
+    AttentionShape s = cuda::kernels::attentionShape({3, 5, sq, 32}, {3, 5, 70, 32}, {3, 5, 70, 32}, nullptr);
+    AttentionLaunch w = cuda::kernels::attentionLaunch(s, Elem::kBF16, true, false, false, true);
+    EXPECT_TRUE(w.wide) << sq;
+    EXPECT_EQ(w.rowTiles, tiles) << sq;
+    EXPECT_EQ(w.blocks, 3 * 5 * tiles) << sq;
+    EXPECT_EQ(w.threads, 256) << sq;
+  }
+  l = cuda::kernels::attentionLaunch(wide, Elem::kHalf, true, false, false, true);  // D = 128
+  EXPECT_FALSE(l.wide);
+  EXPECT_EQ(l.threads, 128);
+  EXPECT_EQ(l.rowTiles, 1);
+  EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kFloat, true, false, false, true).wide);
+  EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kHalf, false, false, false, true).wide);  // misaligned
 
   l = cuda::kernels::attentionLaunch(vit, Elem::kFloat, true);  // FP32: the rows path
   EXPECT_EQ(l.path, AttentionPath::kRows);
@@ -165,15 +191,17 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
         << dataTypeName(type);
   }
   // The staged tensor-core kernel's two variants (with and without the K/V prefetch) and, at head size 64, the
-  // pipelined kernel are timed; other nodes have one.
+  // pipelined and wide kernels are timed; other nodes have one.
   for (DType type : {DType::kHALF, DType::kBF16}) {
     BuiltGraph g = buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type));
     ASSERT_NE(t->variants, nullptr);
     std::vector<backends::TacticVariant> v = t->variants(*g.node, nullptr);
-    ASSERT_EQ(v.size(), 3u) << dataTypeName(type);
+    ASSERT_EQ(v.size(), 4u) << dataTypeName(type);
     EXPECT_EQ(std::get<int64_t>(v[0].at("kiln_attention_prefetch")), 0);
     EXPECT_EQ(std::get<int64_t>(v[1].at("kiln_attention_prefetch")), 1);
     EXPECT_EQ(std::get<int64_t>(v[2].at("kiln_attention_pipelined")), 1);
+    EXPECT_EQ(std::get<int64_t>(v[3].at("kiln_attention_prefetch")), 0);
+    EXPECT_EQ(std::get<int64_t>(v[3].at("kiln_attention_wide")), 1);
     for (const auto& attrs : v) {  // create() reads the attribute and makes no CUDA call
       for (const auto& [name, value] : attrs) g.node->attrs[name] = value;
       EXPECT_NE(t->create(*g.node), nullptr);
@@ -188,7 +216,11 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
   EXPECT_EQ(t->variants(*buildGraph(attentionSpec({2, 5, 128}, {2, 7, 128}, {2, 7, 128}, nullptr, DType::kHALF)).node,
                         nullptr)
                 .size(),
-            2u);  // tensor cores, no pipelined kernel at 128
+            2u);  // tensor cores, no pipelined or wide kernel at 128
+  EXPECT_EQ(t->variants(*buildGraph(attentionSpec({2, 5, 32}, {2, 7, 32}, {2, 7, 32}, nullptr, DType::kBF16)).node,
+                        nullptr)
+                .size(),
+            4u);  // head size 32: the pipelined and wide kernels too
   // Head sizes beyond the rows kernel's registers: the graph keeps the unfused ops.
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kHALF)).node));
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 300}, nullptr, DType::kHALF)).node));

@@ -42,12 +42,16 @@ void expectCase(const Case& c, uint32_t seed, bool misaligned = false) {
          << c.sq << " Sk " << c.sk << " D " << c.d << " Dv " << c.dv << " offset " << offset;
     const Specs s = makeSpecs(c, seed, type);
     const ir::Tensor want = runTactic(s.contiguous, "KilnAttention.ref")[0];
-    // The staged kernel with and without the prefetch, then the pipelined one (variant 2).
-    for (int64_t variantIndex : {0, 1, 2}) {
+    // The staged kernel with and without the prefetch, then the pipelined one (variant 2) and the wide one (3).
+    for (int64_t variantIndex : {0, 1, 2, 3}) {
       OpSpec variant = s.viewed;
       variant.attrs["kiln_attention_prefetch"] = int64_t{variantIndex == 1};
       variant.attrs["kiln_attention_pipelined"] = int64_t{variantIndex == 2};
-      const char* name = variantIndex == 1 ? " (prefetch)" : variantIndex == 2 ? " (pipelined)" : "";
+      variant.attrs["kiln_attention_wide"] = int64_t{variantIndex == 3};
+      const char* name = variantIndex == 1   ? " (prefetch)"
+                         : variantIndex == 2 ? " (pipelined)"
+                         : variantIndex == 3 ? " (wide)"
+                                             : "";
       std::vector<ir::Tensor> got;
       try {
         got = runOnGpu(variant, "KilnAttention.flash", offset);

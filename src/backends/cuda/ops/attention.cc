@@ -100,7 +100,7 @@ bool kernels::attentionSupportsHeadSizes(int64_t d, int64_t dv) {
 }
 
 kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch,
-                                                  bool pipelined) {
+                                                  bool pipelined, bool wide) {
   KILN_CHECK(attentionSupportsHeadSizes(s.d, s.dv), "KilnAttention: head sizes ", s.d, " (Q, K) and ", s.dv,
              " (V) are beyond the CUDA kernels' (at most ", kRowsMaxD, " and ", kRowsMaxDv, ")");
   AttentionLaunch l;
@@ -109,8 +109,13 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
     l.path = AttentionPath::kTensorCore;
     l.rowTiles = (s.sq + kAttentionTileRows - 1) / kAttentionTileRows;
     l.sharedBytes = 0;  // static shared memory (the K and transposed V tiles)
-    l.pipelined = pipelined && attentionPipelinedHeadSize(s.d);
-    l.prefetch = prefetch && !l.pipelined;
+    l.wide = wide && attentionWideHeadSize(s.d);
+    l.pipelined = pipelined && !l.wide && attentionPipelinedHeadSize(s.d);
+    l.prefetch = prefetch && !l.pipelined && !l.wide;
+    if (l.wide) {  // 8 warps of 16 rows
+      l.threads = 32 * (kAttentionWideTileRows / 16);
+      l.rowTiles = (s.sq + kAttentionWideTileRows - 1) / kAttentionWideTileRows;
+    }
   } else {
     l.path = AttentionPath::kRows;
     l.threads = 32 * kRowsPerBlock;
@@ -133,14 +138,16 @@ namespace {
 
 constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";    //!< the variants' node attributes
 constexpr const char* kPipelinedAttr = "kiln_attention_pipelined";
+constexpr const char* kWideAttr = "kiln_attention_wide";
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 class AttentionKernel final : public backends::DeviceKernel {
  public:
-  AttentionKernel(const ir::Node& node, float scale, bool hasMask, bool prefetch, bool pipelined, kernels::Elem elem)
+  AttentionKernel(const ir::Node& node, float scale, bool hasMask, bool prefetch, bool pipelined, bool wide,
+                  kernels::Elem elem)
       : what_(node.describe()), scale_(scale), hasMask_(hasMask), prefetch_(prefetch), pipelined_(pipelined),
-        elem_(elem) {
+        wide_(wide), elem_(elem) {
     const char* names[] = {"q", "k", "v", "y"};
     for (int i = 0; i < 4; ++i) views_[i] = ir::attentionView(node, names[i]);
   }
@@ -173,7 +180,7 @@ class AttentionKernel final : public backends::DeviceKernel {
                          aligned16(out[0].data) &&
                          kernels::attentionStridesMultipleOf(s, 16 / static_cast<int64_t>(dtypeSize(out[0].dtype)));
     kernels::attention(in[0].data, in[1].data, in[2].data, hasMask ? in[3].data : nullptr, out[0].data, s, scale_,
-                       elem_, aligned, prefetch_, pipelined_, streamOf(launch));
+                       elem_, aligned, prefetch_, pipelined_, wide_, streamOf(launch));
   }
 
  private:
@@ -183,6 +190,7 @@ class AttentionKernel final : public backends::DeviceKernel {
   bool hasMask_;  //!< the node has a mask input (in[3] exists)
   bool prefetch_;
   bool pipelined_;
+  bool wide_;
   kernels::Elem elem_;
 };
 
@@ -220,11 +228,11 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(lastDim(n.inputs[0]))));
   const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
   return std::make_unique<AttentionKernel>(n, scale, hasMask, n.i(kPrefetchAttr, 0) != 0, n.i(kPipelinedAttr, 0) != 0,
-                                           e);
+                                           n.i(kWideAttr, 0) != 0, e);
 }
 
 //! The staged tensor-core kernel with and without the K/V prefetch, and the
-//! pipelined one where the head size has it (attentionLaunch): which is faster
+//! pipelined and wide ones where the head size has them (attentionLaunch): which is faster
 //! depends on the shape (the prefetch costs blocks per SM), so the builder times
 //! them. Other nodes (FP32, other head sizes) have one kernel.
 std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
@@ -235,6 +243,7 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
     return {};
   std::vector<backends::TacticVariant> out = {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};
   if (kernels::attentionPipelinedHeadSize(d)) out.push_back({{kPrefetchAttr, int64_t{0}}, {kPipelinedAttr, int64_t{1}}});
+  if (kernels::attentionWideHeadSize(d)) out.push_back({{kPrefetchAttr, int64_t{0}}, {kWideAttr, int64_t{1}}});
   return out;
 }
 

@@ -220,9 +220,14 @@ void launchTensorCoreFor(const void* q, const void* k, const void* v, const void
 }  // namespace
 
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, cudaStream_t stream) {
-  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch, pipelined);
+               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, bool wide,
+               cudaStream_t stream) {
+  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch, pipelined, wide);
   if (l.blocks == 0 || s.sk == 0) return;
+  if (l.wide) {
+    attentionWide(q, k, v, mask, y, s, scale, elem, l, stream);
+    return;
+  }
   if (l.pipelined) {
     attentionPipelined(q, k, v, mask, y, s, scale, elem, l, stream);
     return;

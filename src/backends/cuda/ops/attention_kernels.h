@@ -4,6 +4,9 @@
 //  - tensor cores (FP16/BF16, head size D == Dv in kTensorCoreHeadSizes, 16-byte
 //    aligned Q/K/V/y): 64 query rows per block (16 per warp), 64-key K/V tiles
 //    in shared memory, mma.sync m16n8k16 for Q K^T and P V, P kept in registers;
+//    variants: the K/V prefetch; `pipelined` (cp.async double buffering, ldmatrix;
+//    D 32/64); `wide` (the pipelined scheme on 128-row, 8-warp blocks, base-2
+//    softmax, bound checks on the tail tiles only; D 32/64: attention_wide.cu);
 //  - rows (any float type, D <= kRowsMaxD, Dv <= kRowsMaxDv): one warp per query
 //    row, 8 rows per block sharing K/V tiles of up to 32 keys in shared memory
 //    (a lane per key), FP32 throughout. FP32 inputs and the head sizes the
@@ -70,6 +73,7 @@ bool attentionStridesMultipleOf(const AttentionShape& s, int64_t elems);
 constexpr int kTensorCoreHeadSizes[] = {32, 64, 80, 96, 128};
 constexpr int kAttentionTileRows = 64;  //!< query rows per block, tensor-core path
 constexpr int kAttentionTileKeys = 64;  //!< keys per shared-memory tile, tensor-core path
+constexpr int kAttentionWideTileRows = 128;  //!< query rows per block (8 warps of 16), the wide kernel
 constexpr int kRowsPerBlock = 8;        //!< query rows (warps) per block, rows path
 constexpr int kRowsMaxShared = 48 * 1024;  //!< the rows path's shared memory (the static limit, no opt-in)
 constexpr int64_t kRowsMaxD = 512, kRowsMaxDv = 256;
@@ -86,6 +90,7 @@ struct AttentionLaunch {
   int32_t keysPerStep = 0;  //!< rows path: keys staged per step (32, 16 or 8: what fits kRowsMaxShared)
   bool prefetch = false;    //!< tensor-core path: the next K/V tile's loads overlap this tile's math
   bool pipelined = false;   //!< tensor-core path: the cp.async/ldmatrix kernel (attention_pipelined.cu)
+  bool wide = false;        //!< tensor-core path: its 128-row, 256-thread form (attention_wide.cu)
 };
 
 //! Whether a head size (D == Dv) has a tensor-core kernel.
@@ -97,10 +102,11 @@ bool attentionSupportsHeadSizes(int64_t d, int64_t dv);
 //! The path and grid for `s` in `elem`; `aligned16`: every row of Q, K, V and y starts 16-byte aligned;
 //! `prefetch`: the tensor-core kernel that loads the next K/V tile during this one's
 //! math (more registers; a variant the builder times); `pipelined`: the cp.async
-//! double-buffered kernel instead, where the head size has it (another variant).
+//! double-buffered kernel instead, where the head size has it (another variant);
+//! `wide`: the 128-row wide kernel, where the head size has it (over `pipelined`).
 //! Throws when no path takes the head sizes or the grid would exceed CUDA's limit.
 AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch = false,
-                                bool pipelined = false);
+                                bool pipelined = false, bool wide = false);
 
 //! Whether the pipelined tensor-core kernel has head size d (32 and 64).
 bool attentionPipelinedHeadSize(int64_t d);
@@ -110,9 +116,17 @@ void attentionPipelined(const void* q, const void* k, const void* v, const void*
                         const AttentionShape& s, float scale, Elem elem, const AttentionLaunch& l,
                         cudaStream_t stream);
 
+//! Whether the wide tensor-core kernel has head size d (32 and 64).
+bool attentionWideHeadSize(int64_t d);
+
+//! The wide kernel's launch (attention_wide.cu), for a launch `l` with l.wide.
+void attentionWide(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
+                   float scale, Elem elem, const AttentionLaunch& l, cudaStream_t stream);
+
 //! Enqueues y = softmax(scale * Q K^T + mask) V (mask: null when absent, else of
 //! Q's type). Needs s.sk > 0 (no keys: y is zeros, which the caller writes).
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, cudaStream_t stream);
+               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, bool wide,
+               cudaStream_t stream);
 
 }  // namespace kiln::cuda::kernels

@@ -1,5 +1,6 @@
 // The tensor-core pieces the attention kernels share (attention.cu: the staged
-// kernel; attention_pipelined.cu: the cp.async/ldmatrix one).
+// kernel; attention_pipelined.cu: the cp.async/ldmatrix one; attention_wide.cu:
+// its 128-row, 8-warp form, which shares the tile loads and ldmatrix products).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -109,15 +110,30 @@ __device__ __forceinline__ void loadQueryFragments(uint32_t (&qf)[kSteps][4], co
       }
 }
 
+//! 2^x by the SFU's ex2.approx (what __expf uses after its multiply by log2(e)); 2^-inf = +0.
+__device__ __forceinline__ float fastExp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+constexpr float kLog2e = 1.4426950408889634f;
+
 //! One 64-key tile's online-softmax step for a thread's two query rows (row0:
 //! r 0, row0 + 8: r 1) of its warp's 16: scale, mask and the padding keys'
 //! -inf on the scores `sc` (C fragments of keys kv0 + 8 nt + 2t, +1), the new
 //! running max m, the exponentials left in `sc` as P, this thread's part of the
 //! row sums l, and the accumulators o rescaled by exp(m_old - m_new).
-template <typename T, int kKeyTiles, int kDimTiles>
+//! kBase2: `scale` already holds scale * log2(e), the mask is multiplied by
+//! log2(e) and m is kept in base 2, so each exponential is one ex2 (the ratios
+//! P / l are the same). kBounds false: the caller knows every key of the tile
+//! is below Sk and every row below Sq (not the last key or query tile), and the
+//! per-score bound checks are left out.
+template <typename T, int kKeyTiles, int kDimTiles, bool kBase2 = false, bool kBounds = true>
 __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], float (&m)[2], float (&l)[2],
                                                   float (&o)[kDimTiles][4], int64_t row0, int64_t kv0, int t,
                                                   const AttentionShape& s, float scale, const T* mb) {
+  auto expOf = [](float x) { return kBase2 ? fastExp2(x) : __expf(x); };
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int64_t row = row0 + 8 * r;
@@ -128,22 +144,26 @@ __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], flo
       for (int e = 0; e < 2; ++e) {
         const int64_t col = kv0 + nt * 8 + 2 * t + e;
         float x = sc[nt][2 * r + e] * scale;
-        if (col >= s.sk) x = -INFINITY;
-        else if (mb != nullptr && row < s.sq) x += toFloat(mb[row * s.maskRowStride + col * s.maskColStride]);
+        if (kBounds && col >= s.sk) {
+          x = -INFINITY;
+        } else if (mb != nullptr && (!kBounds || row < s.sq)) {
+          const float mv = toFloat(mb[row * s.maskRowStride + col * s.maskColStride]);
+          x = kBase2 ? fmaf(mv, kLog2e, x) : x + mv;
+        }
         sc[nt][2 * r + e] = x;
         mx = fmaxf(mx, x);
       }
     // The 4 threads of a group hold one row's scores.
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float corr = __expf(m[r] - mx);
+    const float corr = expOf(m[r] - mx);
     m[r] = mx;
     float sum = 0.f;
 #pragma unroll
     for (int nt = 0; nt < kKeyTiles; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const float p = __expf(sc[nt][2 * r + e] - mx);
+        const float p = expOf(sc[nt][2 * r + e] - mx);
         sc[nt][2 * r + e] = p;
         sum += p;
       }
@@ -152,6 +172,77 @@ __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], flo
     for (int j = 0; j < kDimTiles; ++j) {
       o[j][2 * r] *= corr;
       o[j][2 * r + 1] *= corr;
+    }
+  }
+}
+
+//! Shared-memory rows of a K or V tile of head size D: padded by 8 elements, so
+//! 8 rows of 16 bytes at a stride of 16 mod 128 bytes hit 32 banks (ldmatrix).
+template <int D>
+constexpr int kKvStride = D + 8;
+
+//! Key tile `kv0`'s kBN K and V rows into kDst and vDst (rows kKvStride<D>
+//! apart) by cp.async from kThreads threads, one commit group; rows past Sk are
+//! zero-filled (V's must be finite: P is 0 there, and 0 * NaN would not be).
+//! kb, vb: the batch entry's first rows.
+template <typename T, int D, int kBN, int kThreads>
+__device__ __forceinline__ void issueKvTile(T* kDst, T* vDst, const T* kb, const T* vb, int64_t kv0,
+                                            const AttentionShape& s) {
+  constexpr int kChunks = D / 8;  // 16-byte chunks per K/V row
+  static_assert(kBN * kChunks % kThreads == 0, "whole chunks per thread");
+#pragma unroll
+  for (int u = 0; u < kBN * kChunks / kThreads; ++u) {
+    const int c = threadIdx.x + kThreads * u;
+    const int r = c / kChunks, col = (c % kChunks) * 8;  // a row's chunks on neighbouring threads (coalesced)
+    const bool valid = kv0 + r < s.sk;
+    cpAsync16(&kDst[r * kKvStride<D> + col], kb + (valid ? (kv0 + r) * s.k.rowStride + col : 0), valid);
+    cpAsync16(&vDst[r * kKvStride<D> + col], vb + (valid ? (kv0 + r) * s.v.rowStride + col : 0), valid);
+  }
+  cpAsyncCommit();
+}
+
+//! A warp's scores S = Q K^T against a shared-memory K tile kt [kKeyTiles * 8][D]
+//! (qf: its A fragments), K's B fragments by ldmatrix, two k-steps per instruction.
+template <typename T, int D, int kKeyTiles>
+__device__ __forceinline__ void tileScores(float (&sc)[kKeyTiles][4], const uint32_t (&qf)[D / 16][4], const T* kt,
+                                           int lane) {
+  static_assert(D % 32 == 0, "paired k-steps");
+#pragma unroll
+  for (int nt = 0; nt < kKeyTiles; ++nt) {
+    sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.f;
+    // Lanes 8j..8j+7 address keys nt*8 + (lane % 8) at dims 32 kk + 8 j: b0, b1 of k-step 2kk, then of 2kk + 1.
+    const T* kr = kt + (nt * 8 + lane % 8) * kKvStride<D> + (lane / 8) * 8;
+#pragma unroll
+    for (int kk = 0; kk < D / 32; ++kk) {
+      uint32_t bf[4];
+      ldmatrixX4(bf, kr + kk * 32);
+      mma16816<T>(sc[nt], qf[2 * kk], bf[0], bf[1]);
+      mma16816<T>(sc[nt], qf[2 * kk + 1], bf[2], bf[3]);
+    }
+  }
+}
+
+//! O += P V for a warp: P (the softmax step's exponentials in `sc`, re-packed as
+//! A fragments: key tiles 2kk and 2kk+1 are keys [16kk, 16kk + 16)) times the
+//! shared-memory V tile vt [kKeyTiles * 8][D], row-major, whose B fragments
+//! ldmatrix.trans gives; lanes address keys 16 kk + (lane % 16) at dims
+//! 16 j + 8 (lane / 16): b0, b1 of output n-tile 2j, then of 2j + 1.
+template <typename T, int D, int kKeyTiles>
+__device__ __forceinline__ void accumulateTileValues(float (&o)[D / 8][4], const float (&sc)[kKeyTiles][4],
+                                                     const T* vt, int lane) {
+  static_assert(kKeyTiles % 2 == 0 && D % 16 == 0, "16-key steps, paired output tiles");
+#pragma unroll
+  for (int kk = 0; kk < kKeyTiles / 2; ++kk) {
+    const uint32_t a[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]), pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
+                           pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                           pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+    const T* vr = vt + (kk * 16 + lane % 16) * kKvStride<D> + (lane / 16) * 8;
+#pragma unroll
+    for (int j = 0; j < D / 16; ++j) {
+      uint32_t bf[4];
+      ldmatrixX4Trans(bf, vr + j * 16);
+      mma16816<T>(o[2 * j], a, bf[0], bf[1]);
+      mma16816<T>(o[2 * j + 1], a, bf[2], bf[3]);
     }
   }
 }
@@ -172,6 +263,75 @@ __device__ __forceinline__ void storeOutputRows(const float (&o)[kDimTiles][4], 
     for (int j = 0; j < kDimTiles; ++j)  // l == 0 (every score -inf): 0/0 = NaN, as unfused
       *reinterpret_cast<uint32_t*>(yr + j * 8) = pack2<T>(o[j][2 * r] / l[r], o[j][2 * r + 1] / l[r]);
   }
+}
+
+//! One block of the cp.async-pipelined kernels (attention_pipelined.cu: 4
+//! warps; attention_wide.cu: 8): kWarps * 16 query rows of a batch entry
+//! (blockIdx.x / rowTiles, query tile blockIdx.x % rowTiles), a warp per 16;
+//! 64-key K/V tiles go global -> shared memory by cp.async, double-buffered
+//! (tile i + 1 in flight while tile i's math runs); warps whose rows are all
+//! past Sq load and meet the barriers but skip the math. kBase2: `scale` holds
+//! scale * log2(e) (onlineSoftmaxTile); kTailBoundsOnly: the key and row bound
+//! checks run on the last key tile and the last query tile only.
+template <typename T, int D, int kWarps, bool kBase2, bool kTailBoundsOnly>
+__device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q, const T* __restrict__ k,
+                                                        const T* __restrict__ v, const T* __restrict__ mask,
+                                                        T* __restrict__ y, const AttentionShape& s, float scale,
+                                                        int64_t rowTiles) {
+  constexpr int kBM = 16 * kWarps, kBN = kAttentionTileKeys, kThreads = 32 * kWarps;
+  constexpr int kKeyTiles = kBN / 8;  // n-tiles of the scores
+  constexpr int kDimTiles = D / 8;    // n-tiles of the output
+  __shared__ __align__(16) T ks[2][kBN * kKvStride<D>];
+  __shared__ __align__(16) T vs[2][kBN * kKvStride<D>];
+
+  const int64_t b = blockIdx.x / rowTiles;
+  const int64_t tile = blockIdx.x % rowTiles;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;
+  const int64_t warpRow0 = tile * kBM + warp * 16;
+  const bool live = warpRow0 < s.sq;
+  const bool lastRowTile = tile == rowTiles - 1;
+  const int64_t row0 = warpRow0 + g;  // this thread's rows: row0 and row0 + 8
+  // Each operand's batch entry and row stride from its view (attention_kernels.h: AttentionOperand).
+  const T* qb = q + attentionOperandOffset(s, s.q, b);
+  const T* kb = k + attentionOperandOffset(s, s.k, b);
+  const T* vb = v + attentionOperandOffset(s, s.v, b);
+  const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
+
+  const int64_t tiles = (s.sk + kBN - 1) / kBN;
+  issueKvTile<T, D, kBN, kThreads>(ks[0], vs[0], kb, vb, 0, s);
+
+  uint32_t qf[D / 16][4];  // Q's A fragments, loaded once (during tile 0's copy)
+  loadQueryFragments<T, D / 16>(qf, qb, s.q.rowStride, row0, s.sq, t);
+
+  float m[2] = {-FLT_MAX, -FLT_MAX}, l[2] = {0.f, 0.f};
+  float o[kDimTiles][4];
+#pragma unroll
+  for (int j = 0; j < kDimTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+
+  for (int64_t i = 0; i < tiles; ++i) {
+    const int st = static_cast<int>(i & 1);
+    if (i + 1 < tiles) {
+      // Stage st ^ 1 was last read in iteration i - 1, before its closing barrier.
+      issueKvTile<T, D, kBN, kThreads>(ks[st ^ 1], vs[st ^ 1], kb, vb, (i + 1) * kBN, s);
+      cpAsyncWait<1>();  // tile i has landed (this thread's part)
+    } else {
+      cpAsyncWait<0>();
+    }
+    __syncthreads();  // ... and every thread's part
+    if (live) {
+      float sc[kKeyTiles][4];
+      tileScores<T, D, kKeyTiles>(sc, qf, ks[st], lane);
+      // Only the last key tile has keys past Sk, only the last query tile rows past Sq (block-uniform).
+      if (!kTailBoundsOnly || lastRowTile || i + 1 == tiles)
+        onlineSoftmaxTile<T, kKeyTiles, kDimTiles, kBase2, true>(sc, m, l, o, row0, i * kBN, t, s, scale, mb);
+      else
+        onlineSoftmaxTile<T, kKeyTiles, kDimTiles, kBase2, false>(sc, m, l, o, row0, i * kBN, t, s, scale, mb);
+      accumulateTileValues<T, D, kKeyTiles>(o, sc, vs[st], lane);
+    }
+    __syncthreads();  // stage st's readers are done before iteration i + 1 refills it
+  }
+  if (live) storeOutputRows<T, kDimTiles>(o, l, row0, t, s.sq, y + attentionOperandOffset(s, s.y, b), s.y.rowStride);
 }
 
 }  // namespace kiln::cuda::kernels::attention_mma
