@@ -269,6 +269,24 @@ void run(const Ukernels& uk, ThreadPool& pool, const Problem& p) {
     return;
   }
   Blocking bl = chooseBlocking(uk, p.m, p.n, p.k, pool.size());
+  // A read in place at a stride whose rows collide in L1 (K = 3072) would be
+  // copied into panels by every task (computeBlock), once per N block: with N
+  // split for the threads that is 6 or more copies of all of A. Copy it once
+  // here, over the pool, and let every task read the shared panels.
+  if (!p.a.packed && p.n > uk.nr && !rowsFitL1Sets(p.a.rs, uk.kernel2x ? 2 * kMR : kMR)) {
+    thread_local std::vector<float> aPanels;
+    const std::size_t want = static_cast<std::size_t>(packedASize(p.m, p.k));
+    if (aPanels.size() < want) aPanels.resize(want);
+    float* panels = aPanels.data();
+    pool.parallelFor(ceilDiv(p.m, kMR), [&](int64_t t0, int64_t t1) {
+      const int64_t row0 = t0 * kMR, rows = std::min(p.m, t1 * kMR) - row0;
+      packA(p.a.data + row0 * p.a.rs, p.a.rs, p.a.cs, rows, p.k, panels + row0 * p.k);
+    });
+    Problem q = p;
+    q.a = AOperand{panels, 0, 0, true};
+    forEachTask(pool, bl.tasks(), [&](int64_t t) { runTask(uk, q, bl, t); });
+    return;
+  }
   forEachTask(pool, bl.tasks(), [&](int64_t t) { runTask(uk, p, bl, t); });
 }
 
