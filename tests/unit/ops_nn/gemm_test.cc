@@ -42,7 +42,12 @@ TEST(GemmUkernels, EveryIsaMatchesTheDefinition) {
                         // with an edge tile of 5 rows, several M blocks (K 600: 54 tiles a block).
                         {197, 33, 300}, {33, 197, 7}, {400, 70, 600},
                         // rows 4 KiB apart collide in L1: A is copied into panels per K block.
-                        {62, 300, 1024}};
+                        {62, 300, 1024},
+                        // M tails of 7..11 rows (one wide tile where the ISA has it): alone, after
+                        // 12-row tiles (M 128 = 10 x 12 + 8, the BERT rows), with K = 1, odd K, N
+                        // not a multiple of 32, and with A copied into panels (K 1024).
+                        {8, 45, 1}, {9, 64, 3}, {10, 33, 257}, {11, 95, 300}, {128, 70, 77}, {128, 40, 1024},
+                        {31, 50, 17}, {12, 17, 9}, {14, 33, 2}};
   ThreadPool pool(2);
   for (const cpu::gemm::Ukernels* uk : allUkernels()) {
     for (const Case& cs : cases) {
@@ -217,6 +222,9 @@ TEST(MatMulTactics, FusedBiasAndActivation) {
   EXPECT_EQ(compareWithRef(matmul({3, 17, 40}, {40, 33}, true, 1, true, "Gelu")), 1 + onednn("MatMul"));
   EXPECT_EQ(compareWithRef(matmul({3, 17, 40}, {40, 33}, false, 2, true, "Relu")), 1 + onednn("MatMul"));
   EXPECT_EQ(compareWithRef(matmul({2, 4, 9, 40}, {4, 40, 33}, false, 3, true, "GeluTanh")), 1 + onednn("MatMul"));
+  // Batches whose M tails are wide tiles (128 = 10 x 12 + 8, 10 rows alone) under the fused epilogue.
+  EXPECT_EQ(compareWithRef(matmul({2, 128, 40}, {40, 45}, true, 4, true, "Gelu")), 1 + onednn("MatMul"));
+  EXPECT_EQ(compareWithRef(matmul({3, 10, 33}, {3, 33, 70}, false, 5, true, "Relu")), 1 + onednn("MatMul"));
 }
 
 TEST(MatMulTactics, PanelsOfAnotherWidthStillRun) {

@@ -160,8 +160,11 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
           for (const int64_t end = std::min(sliceLines, line + linesPerTile); line < end; ++line)
             __builtin_prefetch(nextB + line * 16, 0, 2);
         // Two full row panels at once where the ISA can (one B load feeds 12 rows).
-        const bool two = use2x && m + 2 * kMR <= m1;
-        const int64_t mr = two ? 2 * kMR : std::min<int64_t>(kMR, m1 - m);
+        // A tail of kMR+1 .. 2kMR-1 rows runs as one wide tile where there is a kernel for it.
+        const int64_t left = m1 - m;
+        const bool two = use2x && left >= 2 * kMR;
+        const bool wide = use2x && !two && left > kMR && uk.kernelWide[left];
+        const int64_t mr = two ? 2 * kMR : wide ? left : std::min<int64_t>(kMR, left);
         const float* ap;
         const float* ap2;  // the second panel
         int64_t rs, cs;
@@ -184,6 +187,8 @@ void computeBlock(const Ukernels& uk, const Problem& p, int64_t m0, int64_t m1, 
         float* cp = p.c + m * p.ldc + n;
         if (two)
           uk.kernel2x(kb, ap, ap2, rs, cs, bp, cp, p.ldc, nv, !first);
+        else if (wide)
+          uk.kernelWide[mr](kb, ap, ap2, rs, cs, bp, cp, p.ldc, nv, !first);
         else
           uk.kernel[mr](kb, ap, rs, cs, bp, cp, p.ldc, nv, !first);
         // The tile is still in L1: finish it now rather than in a second pass.
@@ -264,6 +269,24 @@ void run(const Ukernels& uk, ThreadPool& pool, const Problem& p) {
     return;
   }
   Blocking bl = chooseBlocking(uk, p.m, p.n, p.k, pool.size());
+  // A read in place at a stride whose rows collide in L1 (K = 3072) would be
+  // copied into panels by every task (computeBlock), once per N block: with N
+  // split for the threads that is 6 or more copies of all of A. Copy it once
+  // here, over the pool, and let every task read the shared panels.
+  if (!p.a.packed && p.n > uk.nr && !rowsFitL1Sets(p.a.rs, uk.kernel2x ? 2 * kMR : kMR)) {
+    thread_local std::vector<float> aPanels;
+    const std::size_t want = static_cast<std::size_t>(packedASize(p.m, p.k));
+    if (aPanels.size() < want) aPanels.resize(want);
+    float* panels = aPanels.data();
+    pool.parallelFor(ceilDiv(p.m, kMR), [&](int64_t t0, int64_t t1) {
+      const int64_t row0 = t0 * kMR, rows = std::min(p.m, t1 * kMR) - row0;
+      packA(p.a.data + row0 * p.a.rs, p.a.rs, p.a.cs, rows, p.k, panels + row0 * p.k);
+    });
+    Problem q = p;
+    q.a = AOperand{panels, 0, 0, true};
+    forEachTask(pool, bl.tasks(), [&](int64_t t) { runTask(uk, q, bl, t); });
+    return;
+  }
   forEachTask(pool, bl.tasks(), [&](int64_t t) { runTask(uk, p, bl, t); });
 }
 

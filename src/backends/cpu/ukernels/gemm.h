@@ -62,6 +62,11 @@ struct Ukernels {
   int kc;                             //!< K block: kc x nr floats of B stay in L1
   MicroKernel kernel[kMR + 1];        //!< by number of rows, 1..kMR
   MicroKernel2x kernel2x = nullptr;   //!< 2 * kMR rows, where the ISA has the registers for it
+  //! kMR+1 .. 2*kMR-1 rows from two panels (index = rows; others nullptr):
+  //! an M tail of 8 rows (M = 128 = 10 * 12 + 8) runs as one 8-row tile
+  //! (16 accumulators, each B load feeding 8 rows) instead of 6 + 2, whose
+  //! 2-row tile has too few independent FMA chains to hide FMA latency.
+  MicroKernel2x kernelWide[2 * kMR] = {};
   EpilogueFn epilogue;
 };
 

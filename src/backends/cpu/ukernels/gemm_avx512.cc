@@ -1,6 +1,7 @@
 // AVX-512 GEMM micro-kernels: 12 x 32 tiles (24 zmm accumulators, two B
 // vectors, A values broadcast from memory into the FMAs) where two 6-row
-// panels are left, else 6 x 32 (12 accumulators) or fewer rows. Partial tiles use
+// panels are left, 7..11 x 32 for an M tail of more than one panel, else
+// 6 x 32 (12 accumulators) or fewer rows. Partial tiles use
 // masked loads and stores. Compiled with the AVX-512 flags; only reached when
 // hostIsa() says "avx512". Internal linkage throughout (see gemm_avx2.cc).
 #include <immintrin.h>
@@ -83,6 +84,13 @@ void ukernel12(int64_t kc, const float* a0, const float* a1, int64_t rsa, int64_
   ukernelRows<2 * kMR>(kc, a0, a1, rsa, csa, b, c, ldc, nr, accumulate);
 }
 
+// 7..11 rows (an M tail of more than one panel): rows kMR.. read a1.
+template <int MRV>
+void ukernelWide(int64_t kc, const float* a0, const float* a1, int64_t rsa, int64_t csa, const float* b, float* c,
+                 int64_t ldc, int64_t nr, bool accumulate) {
+  ukernelRows<MRV>(kc, a0, a1, rsa, csa, b, c, ldc, nr, accumulate);
+}
+
 // The activations the epilogue does in registers, with the same operations
 // (and rounding) as activation.h; the rest go through activateRow.
 enum class VecAct { kNone, kRelu, kLeakyRelu, kClip, kHardSigmoid, kHardSwish, kOther };
@@ -150,6 +158,11 @@ Ukernels makeTable() {
   u.kernel[5] = ukernel<5>;
   u.kernel[6] = ukernel<6>;
   u.kernel2x = ukernel12;
+  u.kernelWide[7] = ukernelWide<7>;
+  u.kernelWide[8] = ukernelWide<8>;
+  u.kernelWide[9] = ukernelWide<9>;
+  u.kernelWide[10] = ukernelWide<10>;
+  u.kernelWide[11] = ukernelWide<11>;
   u.epilogue = epilogue;
   return u;
 }
