@@ -94,9 +94,13 @@ struct GemmConfig {
 //! Variant attribute: an erf "Gelu" in FP16/BF16 runs as cuBLASLt's tanh GELU epilogue.
 constexpr const char* kGeluTanhAttr = "kiln_gelu_tanh_epilogue";
 
-//! Whether an erf "Gelu" may take the tanh epilogue: FP16/BF16, whose rounding exceeds the forms' difference.
-bool geluTanhAllowed(const std::string& act, kernels::Elem elem) {
-  return act == "Gelu" && elem != kernels::Elem::kFloat;
+//! Runs an erf "Gelu" of `c` as cuBLASLt's tanh GELU epilogue (no pass after the product); false, and
+//! `c` unchanged, unless `act` is "Gelu" in FP16/BF16, whose rounding exceeds the forms' difference.
+bool takeGeluTanhEpilogue(const std::string& act, GemmConfig* c) {
+  if (act != "Gelu" || c->elem == kernels::Elem::kFloat) return false;
+  epilogueFor("GeluTanh", c->biasInput >= 0, &c->epilogue);
+  c->after = kernels::UnaryParams{};
+  return true;
 }
 
 //! cuBLASLt's compute type for the config: FP32 accumulation always; TF32 inputs where allowed.
@@ -138,8 +142,8 @@ bool configFor(const ir::Node& n, GemmConfig* c) {
       c->beta = 1.f;
     }
   }
-  std::string act = n.s("kiln_act", "");
-  if (n.i(kGeluTanhAttr, 0) != 0 && geluTanhAllowed(act, c->elem)) act = "GeluTanh";
+  const std::string act = n.s("kiln_act", "");
+  if (n.i(kGeluTanhAttr, 0) != 0 && takeGeluTanhEpilogue(act, c)) return true;
   if (epilogueFor(act, c->biasInput >= 0, &c->epilogue)) return true;
   epilogueFor("", c->biasInput >= 0, &c->epilogue);
   return unaryParams(act, n, true, &c->after);
@@ -323,12 +327,9 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void* libraries
   std::vector<backends::TacticVariant> out;
   cublasLtHandle_t handle = static_cast<Libraries*>(libraries)->cublasLt;
   addVariants(handle, c, g, 6, {}, out);
-  if (geluTanhAllowed(n.s("kiln_act", ""), c.elem)) {
-    GemmConfig tanhForm = c;
-    epilogueFor("GeluTanh", c.biasInput >= 0, &tanhForm.epilogue);
-    tanhForm.after = kernels::UnaryParams{};
+  GemmConfig tanhForm = c;
+  if (takeGeluTanhEpilogue(n.s("kiln_act", ""), &tanhForm))
     addVariants(handle, tanhForm, g, 3, {kGeluTanhAttr, int64_t{1}}, out);
-  }
   return out;
 }
 
