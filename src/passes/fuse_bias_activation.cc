@@ -3,7 +3,9 @@
 //      3rd input; Conv + constant [K,1,1] / [1,K,1,1] / scalar -> Conv bias;
 //  (c) residual: Conv + Add(conv_out, other) with `other` of the output's
 //      shape (ResNet) -> Conv's 4th input, added after the bias; likewise
-//      MatMul's 4th input in device builds (PassContext::cpuFusions false);
+//      MatMul's 4th input in device builds (PassContext::cpuFusions false),
+//      also through one Reshape between the product and the Add, and for a
+//      plain Gemm by a constant (rewritten as that MatMul);
 //  (b) activation: Relu, LeakyRelu, Sigmoid, Tanh, Clip (constant bounds),
 //      HardSigmoid, HardSwish, Gelu, x * Sigmoid(x) (Silu) and PyTorch's
 //      erf-GELU x * 0.5 * (1 + Erf(x / sqrt2)) -> attributes kiln_act,
@@ -103,21 +105,91 @@ bool fuseConvResidual(Rewriter& rw, ir::Node* conv) {
   return true;
 }
 
+//! The Add that adds a residual `other` to `y`, directly or through one Reshape
+//! of `y` (move_row_transposes leaves one after torch MHA's out-projection:
+//! Gemm [B*S, E] -> Reshape [B, S, E] -> Add). `other` has the Add's shape, so
+//! the sum is elementwise in `y`'s element order and `other` reshaped to `y`'s
+//! shape can be added before the Reshape.
+struct ResidualAdd {
+  ir::Node* add = nullptr;
+  ir::Node* reshape = nullptr;  //!< between `y` and the Add, or null
+  ir::Value* other = nullptr;
+};
+
+std::optional<ResidualAdd> residualAddOf(const ir::Graph& g, ir::Value* y) {
+  ResidualAdd r;
+  ir::Value* sum = y;
+  r.reshape = soleConsumer(g, y, "Reshape");
+  if (r.reshape) {
+    sum = r.reshape->outputs[0];
+    if (r.reshape->inputs[0] != y || !ir::isStatic(y->shape) || !ir::isStatic(sum->shape)) return std::nullopt;
+  }
+  r.add = soleConsumer(g, sum, "Add");
+  r.other = otherInput(r.add, sum);
+  if (!r.other || r.other == sum || r.other->dtype != DType::kFLOAT || !sameShape(r.other->shape, sum->shape) ||
+      !sameShape(r.add->outputs[0]->shape, sum->shape))
+    return std::nullopt;
+  return r;
+}
+
+//! Makes `p` (bias in input 2 or none) add `r`'s residual as its 4th input and drops the Add.
+void absorbResidual(Rewriter& rw, ir::Node* p, const ResidualAdd& r) {
+  p->inputs.resize(3, nullptr);
+  if (!r.reshape) {
+    p->inputs.push_back(r.other);
+    absorb(rw, {p, {r.add}, r.add->outputs[0]});
+    return;
+  }
+  ir::Graph& g = rw.graph;
+  p->inputs.push_back(reshapeTo(g, r.other, p->outputs[0]->shape, g.uniqueName(r.other->name + "/rows")));
+  redirectOutput(r.reshape, 0, r.add->outputs[0]);
+  rw.remove(r.add);
+}
+
 //! MatMul + Add(mm_out, other) with `other` of the output's shape -> MatMul's
 //! 4th input (the transformer's residual after the output projection and the
 //! MLP). Device builds only: cuBLASLt adds it as C with beta 1; the CPU's
-//! MatMul kernels read no residual.
+//! packed and oneDNN MatMul kernels read no residual (MatMul.ref does).
 bool fuseMatMulResidual(Rewriter& rw, ir::Node* mm) {
   if (mm->op != "MatMul" || mm->inputs.size() > 3 || mm->has("kiln_act") || !isFloatOutput(*mm)) return false;
-  ir::Value* y = mm->outputs[0];
-  ir::Node* add = soleConsumer(rw.graph, y, "Add");
-  ir::Value* other = otherInput(add, y);
-  if (!other || other == y || other->dtype != DType::kFLOAT || !sameShape(other->shape, y->shape) ||
-      !sameShape(add->outputs[0]->shape, y->shape))
+  std::optional<ResidualAdd> r = residualAddOf(rw.graph, mm->outputs[0]);
+  if (!r) return false;
+  absorbResidual(rw, mm, *r);
+  return true;
+}
+
+//! Gemm(A, constant B, [bias [N] / [1, N]]) with transA 0 and alpha = beta = 1
+//! (torch MHA's out-projection) + a residual Add -> MatMul(A, B as [K, N], bias
+//! [N], residual): the Gemm schema has no residual input. Device builds only.
+bool fuseGemmResidual(Rewriter& rw, ir::Node* gm) {
+  if (gm->op != "Gemm" || gm->has("kiln_act") || !isFloatOutput(*gm) || gm->i("transA", 0) != 0 ||
+      gm->f("alpha", 1.f) != 1.f || gm->f("beta", 1.f) != 1.f)
     return false;
-  mm->inputs.resize(3, nullptr);
-  mm->inputs.push_back(other);
-  absorb(rw, {mm, {add}, add->outputs[0]});
+  const ir::Tensor* b = floatConstant(gm->input(1));
+  if (!b || b->dims().size() != 2) return false;
+  const bool transB = gm->i("transB", 0) != 0;
+  const int64_t k = b->dims()[transB ? 1 : 0], n = b->dims()[transB ? 0 : 1];
+  const ir::Tensor* c = gm->input(2) ? floatConstant(gm->input(2)) : nullptr;
+  if (gm->input(2) && (!c || c->numel() != n || c->dims().empty() || c->dims().back() != n)) return false;
+  std::optional<ResidualAdd> r = residualAddOf(rw.graph, gm->outputs[0]);
+  if (!r) return false;
+  ir::Graph& g = rw.graph;
+  ir::Value* weights = gm->inputs[1];
+  if (transB) {  // [N, K] -> [K, N]
+    const float* src = b->as<float>();
+    std::vector<float> t(static_cast<std::size_t>(k * n));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k; ++j) t[static_cast<std::size_t>(j * n + i)] = src[i * k + j];
+    weights = g.addConstant(g.uniqueName(weights->name + "/kn"), ir::Tensor::fromFloat(t, {k, n}));
+  }
+  ir::Value* bias = gm->input(2);
+  if (bias && c->dims().size() != 1)
+    bias = g.addConstant(g.uniqueName(bias->name + "_1d"), ir::Tensor(DType::kFLOAT, {n}, c->data()));
+  gm->op = "MatMul";
+  for (const char* a : {"transA", "transB", "alpha", "beta"}) gm->attrs.erase(a);
+  gm->inputs = {gm->inputs[0], weights};
+  if (bias) gm->inputs.push_back(bias);
+  absorbResidual(rw, gm, *r);
   return true;
 }
 
@@ -228,7 +300,9 @@ bool fuseBiasActivation(ir::Graph& graph, PassContext& ctx) {
   Rewriter rw(graph);
   int bias = rw.forEachNode([&](ir::Node* n) { return fuseMatMulBias(rw, n) || fuseConvBias(rw, n); });
   int residual = rw.forEachNode(
-      [&](ir::Node* n) { return fuseConvResidual(rw, n) || (!ctx.cpuFusions && fuseMatMulResidual(rw, n)); });
+      [&](ir::Node* n) {
+        return fuseConvResidual(rw, n) || (!ctx.cpuFusions && (fuseMatMulResidual(rw, n) || fuseGemmResidual(rw, n)));
+      });
   int act = rw.forEachNode([&](ir::Node* n) { return fuseActivation(rw, n); });
   if (bias + residual + act == 0) return false;
   ctx.log.push_back(

@@ -137,20 +137,6 @@ bool sink(ir::Graph& g, ir::Node* t) {
   return true;
 }
 
-//! A Reshape of `x` writing `out` (static shape).
-void reshapeInto(ir::Graph& g, ir::Value* x, ir::Value* out, const std::string& name) {
-  const std::vector<int64_t> dims = ir::staticDims(out->shape);
-  ir::Value* spec =
-      g.addConstant(name + "/shape", ir::Tensor(DType::kINT64, {static_cast<int64_t>(dims.size())}, dims.data()));
-  g.addNode("Reshape", name, {x, spec}, {out});
-}
-
-ir::Value* reshapeTo(ir::Graph& g, ir::Value* x, const ir::Shape& shape, const std::string& name) {
-  ir::Value* y = g.addValue(name, x->dtype, shape);
-  reshapeInto(g, x, y, name);
-  return y;
-}
-
 //! Transpose(Reshape(rows op(A))) -> Reshape(rows op(A with its rows transposed)), when A comes from an attention.
 bool hoist(ir::Graph& g, Rewriter& rw, ir::Node* t) {
   const std::optional<std::vector<int64_t>> perm = rowPerm(t);

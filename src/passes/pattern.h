@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -94,6 +95,21 @@ inline bool broadcastsTo(const ir::Shape& small, const ir::Shape& big) {
 inline void redirectOutput(ir::Node* node, std::size_t i, ir::Value* out) {
   node->outputs[i] = out;
   out->producer = node;
+}
+
+//! A Reshape of `x` writing `out` (static shape).
+inline void reshapeInto(ir::Graph& g, ir::Value* x, ir::Value* out, const std::string& name) {
+  const std::vector<int64_t> dims = ir::staticDims(out->shape);
+  ir::Value* spec =
+      g.addConstant(name + "/shape", ir::Tensor(DType::kINT64, {static_cast<int64_t>(dims.size())}, dims.data()));
+  g.addNode("Reshape", name, {x, spec}, {out});
+}
+
+//! A new value `name` of `shape` (static), the Reshape of `x`.
+inline ir::Value* reshapeTo(ir::Graph& g, ir::Value* x, const ir::Shape& shape, const std::string& name) {
+  ir::Value* y = g.addValue(name, x->dtype, shape);
+  reshapeInto(g, x, y, name);
+  return y;
 }
 
 //! Applies a rule to every node of a snapshot of the graph, skipping nodes an

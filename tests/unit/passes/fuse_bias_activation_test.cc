@@ -219,6 +219,120 @@ TEST(FuseBiasActivation, MatMulResidualOnlyInDeviceBuilds) {
   EXPECT_EQ(opList(*broadcast), (std::vector<std::string>{"MatMul", "Add"}));
 }
 
+//! Runs the pass as a device build does (MatMul residuals on), then re-sorts: a
+//! residual reshaped to the product's shape is a new node at the list's end.
+bool runDevice(ir::Graph& g) {
+  PassContext device;
+  device.cpuFusions = false;
+  const bool changed = fuseBiasActivation(g, device);
+  g.topoSort();
+  ir::inferGraph(g);
+  return changed;
+}
+
+//! The device rewrite keeps the outputs (the CPU reference's MatMul adds the 4th input as the residual).
+template <typename Build>
+std::unique_ptr<ir::Graph> fuseOnDeviceAndCompare(Build&& build, const std::map<std::string, ir::Tensor>& feeds) {
+  return testing::checkSameOutputs(build, [&](ir::Graph& g) { EXPECT_TRUE(runDevice(g)); }, feeds, 2e-4f);
+}
+
+TEST(FuseBiasActivation, MatMulResidualThroughAReshape) {
+  // [6,4] @ [4,5] + b -> Reshape [2,3,5] -> + r: r is reshaped to [6,5] and added by the MatMul.
+  auto build = [] {
+    Net n;
+    ir::Value* x = n.input("x", {6, 4});
+    ir::Value* r = n.input("r", {2, 3, 5});
+    ir::Value* y = n.node("MatMul", {x, n.constant("w", randomTensor({4, 5}, 31))});
+    y = n.node("Add", {y, n.constant("b", randomTensor({5}, 32))});
+    y = n.node("Reshape", {y, n.ints("split", {2, 3, 5})});
+    n.output(n.node("Relu", {n.node("Add", {y, r})}, {}, "y"));
+    return std::move(n.g);
+  };
+  auto g = fuseOnDeviceAndCompare(build, {{"x", randomTensor({6, 4}, 33)}, {"r", randomTensor({2, 3, 5}, 34)}});
+  EXPECT_EQ(testing::countOps(*g, "Add"), 0);
+  EXPECT_EQ(testing::countOps(*g, "Relu"), 1);  // after the Reshape: the MatMul's output was not the Add's
+  ASSERT_EQ(testing::countOps(*g, "MatMul"), 1);
+  for (const auto& node : g->nodes()) {
+    if (node->op != "MatMul") continue;
+    ASSERT_EQ(node->inputs.size(), 4u);
+    EXPECT_EQ(ir::staticDims(node->inputs[3]->shape), (std::vector<int64_t>{6, 5}));
+    EXPECT_EQ(node->inputs[3]->producer->op, "Reshape");
+    EXPECT_EQ(node->inputs[3]->producer->inputs[0]->name, "r");
+  }
+
+  // A second reader of the Reshape's output: the Add stays.
+  Net n;
+  ir::Value* x = n.input("x", {6, 4});
+  ir::Value* y = n.node("Reshape", {n.node("MatMul", {x, n.constant("w", randomTensor({4, 5}, 31))}),
+                                    n.ints("split", {2, 3, 5})});
+  n.output(n.node("Add", {y, n.input("r", {2, 3, 5})}, {}, "y"));
+  n.output(y);
+  EXPECT_FALSE(runDevice(*n.g));
+  EXPECT_EQ(testing::countOps(*n.g, "Add"), 1);
+}
+
+TEST(FuseBiasActivation, GemmResidualBecomesAMatMul) {
+  // torch MHA's out-projection: Gemm(x, W, b) with transB, directly or through a Reshape, + residual.
+  for (bool transB : {false, true}) {
+    for (int bias = 0; bias < 3; ++bias) {  // none, [5], [1, 5]
+      for (bool reshape : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "transB " << transB << " bias " << bias << " reshape " << reshape);
+        const std::vector<int64_t> rdims = reshape ? std::vector<int64_t>{2, 3, 5} : std::vector<int64_t>{6, 5};
+        auto build = [&] {
+          Net n;
+          ir::Value* x = n.input("x", {6, 4});
+          ir::Value* r = n.input("r", rdims);
+          std::vector<ir::Value*> ins = {x, n.constant("w", randomTensor(transB ? std::vector<int64_t>{5, 4}
+                                                                                : std::vector<int64_t>{4, 5},
+                                                                         41))};
+          if (bias) ins.push_back(n.constant("c", randomTensor(bias == 1 ? std::vector<int64_t>{5}
+                                                                         : std::vector<int64_t>{1, 5},
+                                                               42)));
+          ir::Value* y = n.node("Gemm", ins, {{"transB", int64_t{transB}}});
+          if (reshape) y = n.node("Reshape", {y, n.ints("split", {2, 3, 5})});
+          n.output(n.node("Add", {r, y}, {}, "y"));
+          return std::move(n.g);
+        };
+        auto g = fuseOnDeviceAndCompare(build, {{"x", randomTensor({6, 4}, 43)}, {"r", randomTensor(rdims, 44)}});
+        EXPECT_EQ(testing::countOps(*g, "Gemm"), 0);
+        EXPECT_EQ(testing::countOps(*g, "Add"), 0);
+        for (const auto& node : g->nodes()) {
+          if (node->op != "MatMul") continue;
+          ASSERT_EQ(node->inputs.size(), 4u);
+          EXPECT_EQ(node->inputs[1]->constant->dims(), (std::vector<int64_t>{4, 5}));
+          EXPECT_EQ(node->inputs[2] != nullptr, bias != 0);
+          if (bias) {
+            EXPECT_EQ(node->inputs[2]->constant->dims(), std::vector<int64_t>{5});
+          }
+          EXPECT_FALSE(node->has("transB"));
+        }
+      }
+    }
+  }
+}
+
+TEST(FuseBiasActivation, GemmResidualNeedsAPlainGemm) {
+  // alpha != 1, transA, a B that is not constant, a CPU build: the Gemm and the Add stay.
+  for (int why = 0; why < 4; ++why) {
+    SCOPED_TRACE(why);
+    Net n;
+    ir::Value* x = n.input("x", {4, 6});
+    ir::Value* w = why == 2 ? n.input("w", {4, 5}) : n.constant("w", randomTensor({4, 5}, 51));
+    std::map<std::string, ir::Attribute> attrs;
+    if (why == 0) attrs["alpha"] = 0.5f;
+    if (why == 1) attrs["transA"] = int64_t{1};
+    ir::Value* a = why == 1 ? x : n.node("Reshape", {x, n.ints("rows", {6, 4})});
+    n.output(n.node("Add", {n.node("Gemm", {a, w}, attrs), n.input("r", {6, 5})}, {}, "y"));
+    if (why == 3) {
+      EXPECT_FALSE(run(*n.g));
+    } else {
+      EXPECT_FALSE(runDevice(*n.g));
+    }
+    EXPECT_EQ(testing::countOps(*n.g, "Gemm"), 1);
+    EXPECT_EQ(testing::countOps(*n.g, "Add"), 1);
+  }
+}
+
 //! PyTorch's erf GELU after x @ W + b, in the three orders exporters write.
 ir::Value* erfGelu(Net& n, ir::Value* x, int order) {
   ir::Value* e = n.node("Erf", {n.node("Div", {x, n.scalar("sqrt2", 1.4142135f)})});

@@ -59,6 +59,8 @@ class MatMulRef final : public Kernel {
     const TensorView& a = in[0];
     const TensorView& b = in[1];
     const float* bias = numInputs_ > 2 ? in[2].as<const float>() : nullptr;
+    // The device builds' fused residual (fuse_bias_activation): the output's shape, added after the bias.
+    const float* residual = numInputs_ > 3 ? in[3].as<const float>() : nullptr;
     const MatMulDims d = matmulDims(what_, a.dims, a.rank, b.dims, b.rank, out[0]);
     const float* ad = a.as<const float>();
     const float* bd = b.as<const float>();
@@ -76,7 +78,9 @@ class MatMulRef final : public Kernel {
           const float* brow = bm + kk * N;
           for (int64_t j = 0; j < N; ++j) yrow[j] += av * brow[j];
         }
-        for (int64_t j = 0; j < N; ++j) yrow[j] = applyActivation(act_, bias ? yrow[j] + bias[j] : yrow[j]);
+        const float* rrow = residual ? residual + r * N : nullptr;
+        for (int64_t j = 0; j < N; ++j)
+          yrow[j] = applyActivation(act_, (bias ? yrow[j] + bias[j] : yrow[j]) + (rrow ? rrow[j] : 0.f));
       }
     });
   }

@@ -233,6 +233,7 @@ class MatMulOnednn final : public Kernel {
 // prepacking a graph whose inputs vary.
 bool describe(const ir::Node& node, MatMulShape* s, MatMulOptions* o, bool standIn = false) {
   if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0]) return false;
+  if (node.inputs.size() > 3 && node.inputs[3]) return false;  // a fused residual: only MatMul.ref adds it
   for (std::size_t i = 0; i < node.inputs.size(); ++i) {
     const ir::Value* v = node.inputs[i];
     if (v && (v->dtype != DType::kFLOAT || (!(standIn && i == 0) && !ir::isStatic(v->shape)))) return false;

@@ -243,6 +243,7 @@ class GemmPacked final : public Kernel {
 
 bool supports(const ir::Node& node) {
   if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1]) return false;
+  if (node.inputs.size() > 3 && node.inputs[3]) return false;  // a fused residual: only MatMul.ref adds it
   if (node.inputs[0]->dtype != DType::kFLOAT) return false;
   if (node.has("kiln_packed")) return node.s("kiln_packed", "").rfind(kLayoutPrefix, 0) == 0;
   if (node.inputs[1]->dtype != DType::kFLOAT) return false;
