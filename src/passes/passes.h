@@ -31,6 +31,9 @@ bool fuseAttention(ir::Graph& graph, PassContext& ctx);
 //! Transposes that reorder rows move across the row-wise linear layers between
 //! them and a KilnAttention (for fold_attention_views to take).
 bool moveRowTransposes(ir::Graph& graph, PassContext& ctx);
+//! An attention's three Q / K / V projections of one input become one MatMul
+//! by the weights side by side, each operand a Gather of its output.
+bool packQkvProjections(ir::Graph& graph, PassContext& ctx);
 //! The Transposes / Gathers splitting and merging heads around a KilnAttention
 //! become the attention's operand views (it reads and writes strided).
 bool foldAttentionViews(ir::Graph& graph, PassContext& ctx);

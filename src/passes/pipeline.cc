@@ -18,6 +18,7 @@ const std::vector<Pass>& pipeline() {
       // before fuse_bias_activation and the elementwise chains, which would take its scale and mask Add
       {"fuse_attention", fuseAttention},
       {"move_row_transposes", moveRowTransposes},    // batch-first MHA's swaps, next to the attention
+      {"pack_qkv_projections", packQkvProjections},  // HF BERT's three projections: one GEMM, read through views
       {"fold_attention_views", foldAttentionViews},  // the head split / merge around each KilnAttention
       {"fuse_gelu", fuseGelu},  // before fuse_bias_activation, which folds the Gelu into a MatMul
       {"fuse_bias_activation", fuseBiasActivation},
