@@ -426,6 +426,17 @@ TEST(CudaAttentionGemmShapes, TacticSupportsFp32WithBoundedScores) {
         << dataTypeName(type);
   // The flash tactic's head sizes (the fusion's reach stays the same).
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kFLOAT)).node));
+  // No queries or no keys: nothing to multiply (the kernel returns, or writes zeros), no scores.
+  struct Empty {
+    Dims q, k;
+    int64_t batch, sq, sk;
+  };
+  for (const Empty& e : {Empty{{2, 3, 0, 64}, {2, 3, 4, 64}, 6, 0, 4}, Empty{{2, 5, 64}, {2, 0, 64}, 2, 5, 0}}) {
+    BuiltGraph empty = buildGraph(attentionSpec(e.q, e.k, e.k, nullptr, DType::kFLOAT));
+    EXPECT_TRUE(t->supports(*empty.node)) << ir::toString(e.q) << " " << ir::toString(e.k);
+    EXPECT_EQ(t->create(*empty.node)->workspaceBytes(),
+              cuda::kernels::attentionGemmWorkspace(e.batch, e.sq, e.sk, 32u << 20).total);
+  }
   // A dynamic shape cannot size S.
   BuiltGraph dynamicSeq = buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 8}, nullptr, DType::kFLOAT));
   dynamicSeq.node->inputs[1]->shape[1] = ir::Dim("s");

@@ -20,12 +20,6 @@ namespace kiln::test::attention_ref {
 using Dims = std::vector<int64_t>;
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-inline int64_t numel(const Dims& d) {
-  int64_t n = 1;
-  for (int64_t x : d) n *= x;
-  return n;
-}
-
 //! The flat index in a row-major `mask` (numpy-broadcast to `scores`) of score coordinates `c`.
 inline int64_t broadcastIndex(const Dims& mask, const Dims& scores, const Dims& c) {
   const std::size_t lead = scores.size() - mask.size();
@@ -43,7 +37,8 @@ inline ir::Tensor reference(const OpSpec& spec, float scale) {
   const Dims qd = q.dims();
   const std::size_t rank = qd.size();
   const int64_t sq = qd[rank - 2], d = qd[rank - 1], sk = k.dims()[rank - 2], dv = v.dims()[rank - 1];
-  const int64_t batch = numel(qd) / (sq * d);
+  int64_t batch = 1;  // the leading dims (also where Sq or D is 0)
+  for (std::size_t i = 0; i + 2 < rank; ++i) batch *= qd[i];
   Dims scores = qd, outDims = qd;
   scores[rank - 1] = sk;
   outDims[rank - 1] = dv;
