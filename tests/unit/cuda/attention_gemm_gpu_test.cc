@@ -97,14 +97,14 @@ TEST(CudaAttentionGemm, MasksBroadcastByStrides) {
 TEST(CudaAttentionGemm, PaddingMasksAndFullyMaskedRows) {
   KILN_REQUIRE_GPU();
   // -10000 on every key of batch 2's rows: each masked score is rounded to FP32 at 10000 (ulp 1e-3), where the
-  // product's last bits and the reference's may round apart: 1e-4 as the flash tests (simulated: 7.7e-5).
+  // product's last bits and the reference's may round apart (simulated: up to 7.7e-5 of the range): 2e-4.
   // -inf on every key: NaN, as the unfused Softmax.
   for (float masked : {-10000.f, kNegInf}) {
     Case c{{3, 2, 40, 64}, {3, 2, 100, 64}, {3, 2, 100, 64}};
     OpSpec s = makeSpec(c, DType::kFLOAT, 5);
     s.inputs.push_back(dyn(paddingMask(3, 100, {0, 37, 100}, masked)));
     expectGemmMatches(s, describe(c, DType::kFLOAT) + " padding mask " + std::to_string(masked),
-                      masked == kNegInf ? kGemmFp32Tolerance : 1e-4f);
+                      masked == kNegInf ? kGemmFp32Tolerance : 2e-4f);
   }
   Case c{{1, 1, 3, 64}, {1, 1, 90, 64}, {1, 1, 90, 64}};
   OpSpec s = makeSpec(c, DType::kFLOAT, 8);
