@@ -273,7 +273,8 @@ class AttentionGemmKernel final : public backends::DeviceKernel {
       std::copy(align, align + kernels::kGemmOperands, strided->align);
       strided->strided = p->strided;
       p = std::move(strided);
-      KILN_CHECK(describe(handle, tf32_, *p), what_, ": cuBLASLt has no algorithm for the attention's products");
+      const bool found = describe(handle, tf32_, *p);
+      KILN_CHECK(found, what_, ": cuBLASLt has no algorithm for the attention's products");
     }
     cache_.push_back(std::move(p));
     return *cache_.back();
