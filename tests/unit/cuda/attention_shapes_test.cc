@@ -307,6 +307,19 @@ TEST(CudaAttentionGemmShapes, WorkspacePartsAreAlignedAndDisjoint) {
     EXPECT_GE(w.total, w.scoresOffset + w.scoresBytes);
     EXPECT_LT(w.total, w.scoresOffset + w.scoresBytes + 256);
   }
+  // The pointer arrays: one slot per operand and batch entry, all within pointersBytes.
+  for (int64_t batch : {1, 7, 768}) {
+    const AttentionGemmWorkspace w = cuda::kernels::attentionGemmWorkspace(batch, 3, 5, 0);
+    std::vector<int> used(w.pointersBytes / sizeof(void*), 0);
+    for (int o = 0; o < cuda::kernels::kGemmOperands; ++o)
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t slot = cuda::kernels::attentionGemmPointerSlot(o, b, batch);
+        ASSERT_GE(slot, 0);
+        ASSERT_LT(static_cast<std::size_t>(slot), used.size());
+        ++used[static_cast<std::size_t>(slot)];
+      }
+    for (int n : used) EXPECT_EQ(n, 1) << batch;
+  }
   // ViT-B/16 at batch 64: 768 x 197 rows of 200 floats.
   EXPECT_EQ(cuda::kernels::attentionGemmWorkspace(768, 197, 197, 0).scoresBytes, std::size_t{768} * 197 * 200 * 4);
 }

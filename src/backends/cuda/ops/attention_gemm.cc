@@ -218,8 +218,7 @@ class AttentionGemmKernel final : public backends::DeviceKernel {
     const float alpha = scale_, one = 1.f, zero = 0.f;
     if (p.pointerArrays) {
       attentionGemmPointers(q, k, v, y, scores, s, pointers, stream);
-      void* const* at = pointers;
-      auto array = [&](int o) { return static_cast<const void*>(at + o * s.batch); };
+      auto array = [&](int o) { return static_cast<const void*>(pointers + attentionGemmPointerSlot(o, 0, s.batch)); };
       KILN_CUDA_CHECK(cublasLtMatmul(handle, p.scores.op.handle, &alpha, array(kGemmK), p.scores.a.handle,
                                      array(kGemmQ), p.scores.b.handle, &zero, array(kGemmS), p.scores.d.handle,
                                      const_cast<void*>(array(kGemmS)), p.scores.d.handle, &p.scores.algo,

@@ -20,7 +20,8 @@ __global__ void attentionGemmPointersKernel(OperandBases bases, AttentionShape s
   if (b >= s.batch) return;
 #pragma unroll
   for (int o = 0; o < kGemmOperands; ++o)
-    pointers[o * s.batch + b] = const_cast<float*>(bases.at[o] + attentionOperandOffset(s, bases.layout[o], b));
+    pointers[attentionGemmPointerSlot(o, b, s.batch)] =
+        const_cast<float*>(bases.at[o] + attentionOperandOffset(s, bases.layout[o], b));
 }
 
 //! The scores of row `row` (b * sq + i) plus its mask, as the kernels below read them.

@@ -68,8 +68,11 @@ AttentionGemmStrided attentionGemmStrided(const AttentionShape& s);
 uint32_t attentionEntryAlignment(const AttentionShape& s, const AttentionOperand& o, uint32_t baseAlignment,
                                  int64_t elemBytes);
 
-//! Fills pointers[o * s.batch + b] with the address of operand o's batch entry b (FP32 elements:
-//! attentionOperandOffset; S by attentionScoresOperand).
+//! The slot of operand o's pointer to batch entry b in the pointer arrays (o's array starts at o * batch).
+KILN_HOST_DEVICE inline int64_t attentionGemmPointerSlot(int o, int64_t b, int64_t batch) { return o * batch + b; }
+
+//! Fills pointers[attentionGemmPointerSlot(o, b, s.batch)] with the address of operand o's batch entry b
+//! (FP32 elements: attentionOperandOffset; S by attentionScoresOperand).
 void attentionGemmPointers(const float* q, const float* k, const float* v, float* y, float* scores,
                            const AttentionShape& s, void** pointers, cudaStream_t stream);
 
