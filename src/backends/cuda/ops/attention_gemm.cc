@@ -8,7 +8,8 @@
 // Variants (attribute kiln_attention_gemm_batch) where one strided product
 // cannot address the batch: the pointer-array products, and the strided
 // products per outer (or inner) index; without the attribute the kernel takes
-// pointer arrays where cuBLASLt has an algorithm for them, else the strided form.
+// one strided product where it suffices, else pointer arrays where cuBLASLt has
+// an algorithm for them, else the per-index products.
 // Also here: the host arithmetic of attention_gemm_kernels.h.
 #include <algorithm>
 #include <cmath>
