@@ -64,6 +64,7 @@ class CudaBackend final : public backends::DeviceBackend {
     registerWhereTactics(all_);
     registerSplitTactics(all_);
     registerAttentionTactics(all_);
+    registerAttentionGemmTactics(all_);
     registerLayoutTactics(all_);
     registerFusedElementwiseTactics(all_);
     for (const backends::DeviceTactic& t : all_) {

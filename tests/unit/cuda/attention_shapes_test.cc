@@ -1,13 +1,17 @@
 // Host arithmetic of the CUDA KilnAttention tactic (attention_kernels.h), checked
 // without a GPU: the mask walk (attentionMaskOffset) against numpy broadcasting
-// done by hand, the shape errors, the path and grid choice, and supports().
+// done by hand, the shape errors, the path and grid choice, and supports(); and
+// the unfused tactic's (KilnAttention.gemm: attention_gemm_kernels.h) workspace
+// layout, strided-batch plan, pointer alignments and supports().
 #include <gtest/gtest.h>
 
 #include <string>
 #include <tuple>
 
 #include "backends/cuda/backend.h"
+#include "backends/cuda/ops/attention_gemm_kernels.h"
 #include "backends/cuda/ops/attention_kernels.h"
+#include "backends/cuda/ops/attention_tactic.h"
 #include "unit/ops_nn/attention_views_util.h"
 #include "unit/ops_nn/op_test_util.h"
 
@@ -275,6 +279,213 @@ TEST(CudaAttentionShapes, TacticSupportsViewedOperands) {
     BuiltGraph g = buildGraph(s.viewed);
     EXPECT_TRUE(t->supports(*g.node)) << static_cast<int>(c.layout);
     EXPECT_NE(t->create(*g.node), nullptr);
+  }
+}
+
+
+// ---- KilnAttention.gemm (attention_gemm_kernels.h): workspace, strided plan, alignment, supports() ----
+
+using cuda::kernels::AttentionGemmStrided;
+using cuda::kernels::AttentionGemmWorkspace;
+using cuda::kernels::AttentionOperand;
+
+TEST(CudaAttentionGemmShapes, WorkspacePartsAreAlignedAndDisjoint) {
+  for (auto [batch, sq, sk] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {64 * 12, 197, 197}, {1, 1, 1}, {3, 7, 5}, {2, 130, 1100}, {5, 3, 8}}) {
+    const std::size_t cublas = 1000;  // not a multiple of 256: the next part still starts aligned
+    const AttentionGemmWorkspace w = cuda::kernels::attentionGemmWorkspace(batch, sq, sk, cublas);
+    EXPECT_EQ(w.ldS % 4, 0) << sk;  // 16-byte rows
+    EXPECT_GE(w.ldS, sk);
+    EXPECT_LT(w.ldS, sk + 4);
+    EXPECT_EQ(w.cublasOffset, 0u);
+    EXPECT_EQ(w.cublasBytes, cublas);
+    EXPECT_EQ(w.pointersBytes, static_cast<std::size_t>(5 * batch) * sizeof(void*));
+    EXPECT_EQ(w.scoresBytes, static_cast<std::size_t>(batch * sq * w.ldS) * sizeof(float));
+    for (std::size_t offset : {w.cublasOffset, w.pointersOffset, w.scoresOffset, w.total}) EXPECT_EQ(offset % 256, 0u);
+    EXPECT_GE(w.pointersOffset, w.cublasOffset + w.cublasBytes);
+    EXPECT_GE(w.scoresOffset, w.pointersOffset + w.pointersBytes);
+    EXPECT_GE(w.total, w.scoresOffset + w.scoresBytes);
+    EXPECT_LT(w.total, w.scoresOffset + w.scoresBytes + 256);
+  }
+  // The pointer arrays: one slot per operand and batch entry, all within pointersBytes.
+  for (int64_t batch : {1, 7, 768}) {
+    const AttentionGemmWorkspace w = cuda::kernels::attentionGemmWorkspace(batch, 3, 5, 0);
+    std::vector<int> used(w.pointersBytes / sizeof(void*), 0);
+    for (int o = 0; o < cuda::kernels::kGemmOperands; ++o)
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t slot = cuda::kernels::attentionGemmPointerSlot(o, b, batch);
+        ASSERT_GE(slot, 0);
+        ASSERT_LT(static_cast<std::size_t>(slot), used.size());
+        ++used[static_cast<std::size_t>(slot)];
+      }
+    for (int n : used) EXPECT_EQ(n, 1) << batch;
+  }
+  // ViT-B/16 at batch 64: 768 x 197 rows of 200 floats.
+  EXPECT_EQ(cuda::kernels::attentionGemmWorkspace(768, 197, 197, 0).scoresBytes, std::size_t{768} * 197 * 200 * 4);
+}
+
+//! The shape of Q, K, V and y viewed as `c` says (the views' strides, as the tactic's enqueue makes them).
+AttentionShape viewedShape(const attention_views::Case& c) {
+  const attention_views::Specs s = attention_views::makeSpecs(c, 1);
+  BuiltGraph g = buildGraph(s.viewed);
+  std::vector<int64_t> dims[4];
+  for (int i = 0; i < 4; ++i)
+    dims[i] = ir::staticDims((i < 3 ? g.node->inputs[static_cast<std::size_t>(i)] : g.node->outputs[0])->shape);
+  AttentionShape out = cuda::kernels::attentionShape(attention_views::logicalDims(c, c.sq, c.d),
+                                                     attention_views::logicalDims(c, c.sk, c.d),
+                                                     attention_views::logicalDims(c, c.sk, c.dv), nullptr);
+  // Each operand's layout from the hand-written index map: offset of (b0, b1, 0, 0), steps of b0 and b1, rows.
+  AttentionOperand* ops[4] = {&out.q, &out.k, &out.v, &out.y};
+  for (int i = 0; i < 4; ++i) {
+    const int64_t o = attention_views::viewOffset(c, i, 0, 0, 0, 0);
+    const bool rank4 = c.lead.size() == 2;
+    ops[i]->offset = o;
+    ops[i]->outerStride = rank4 ? attention_views::viewOffset(c, i, 1, 0, 0, 0) - o : 0;
+    ops[i]->innerStride = rank4 ? attention_views::viewOffset(c, i, 0, 1, 0, 0) - o
+                                : attention_views::viewOffset(c, i, 1, 0, 0, 0) - o;
+    ops[i]->rowStride = attention_views::viewOffset(c, i, 0, 0, 1, 0) - o;
+  }
+  // What both tactics' enqueue makes of the node's views (attention_tactic.h) agrees.
+  const AttentionShape fromViews = cuda::viewedAttentionShape("test", cuda::AttentionViews(*g.node), dims, nullptr);
+  const AttentionOperand* got[4] = {&fromViews.q, &fromViews.k, &fromViews.v, &fromViews.y};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(got[i]->offset, ops[i]->offset) << i;
+    EXPECT_EQ(got[i]->outerStride, ops[i]->outerStride) << i;
+    EXPECT_EQ(got[i]->innerStride, ops[i]->innerStride) << i;
+    EXPECT_EQ(got[i]->rowStride, ops[i]->rowStride) << i;
+  }
+  EXPECT_EQ(fromViews.batch, out.batch);
+  EXPECT_EQ(fromViews.inner, out.inner);
+  return out;
+}
+
+//! Every (call, matrix) of the strided plan addresses batch entry b = outer * inner + i of every operand
+//! at the offset the views give it (per outer index: call = outer; per inner index: call = i).
+void expectStridedPlanCoversTheBatch(const AttentionShape& s, int64_t wantCalls, const std::string& what) {
+  const AttentionGemmStrided p = cuda::kernels::attentionGemmStrided(s);
+  EXPECT_EQ(p.calls, wantCalls) << what;
+  ASSERT_EQ(p.calls * p.perCall, s.batch) << what;
+  const AttentionOperand scores = cuda::kernels::attentionScoresOperand(s);
+  const AttentionOperand* ops[5] = {&s.q, &s.k, &s.v, &s.y, &scores};
+  const int64_t outer = s.batch / s.inner;
+  std::vector<int> seen(static_cast<std::size_t>(s.batch), 0);
+  for (int64_t c = 0; c < p.calls; ++c)
+    for (int64_t j = 0; j < p.perCall; ++j) {
+      int64_t b = c * p.perCall + j;  // one call over the whole batch, or per outer index
+      if (p.calls > 1 && p.calls == s.inner && p.calls != outer) b = j * s.inner + c;  // per inner index
+      ASSERT_LT(b, s.batch) << what;
+      ++seen[static_cast<std::size_t>(b)];
+      for (int o = 0; o < 5; ++o)
+        EXPECT_EQ(ops[o]->offset + c * p.callStep[o] + j * p.batchStride[o],
+                  cuda::kernels::attentionOperandOffset(s, *ops[o], b))
+            << what << ": operand " << o << " call " << c << " matrix " << j;
+    }
+  for (int n : seen) EXPECT_EQ(n, 1) << what;
+}
+
+TEST(CudaAttentionGemmShapes, StridedPlanAddressesEveryBatchEntry) {
+  // Contiguous operands: one stride reaches every entry, one product.
+  expectStridedPlanCoversTheBatch(cuda::kernels::attentionShape({2, 3, 5, 8}, {2, 3, 7, 8}, {2, 3, 7, 4}, nullptr), 1,
+                                  "contiguous rank 4");
+  expectStridedPlanCoversTheBatch(cuda::kernels::attentionShape({6, 5, 8}, {6, 7, 8}, {6, 7, 8}, nullptr), 1,
+                                  "contiguous rank 3");
+  using attention_views::Case;
+  using attention_views::Layout;
+  // Views: two strides per entry; a product per index of the smaller of batch and heads.
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kBert, {2, 3}, 7, 9, 16, 8, {}}), 2, "BERT, B 2 < H 3");
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kBert, {5, 3}, 7, 9, 16, 16, {}}), 3, "BERT, H 3 < B 5");
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kPacked, {4, 3}, 7, 7, 8, 8, {}}), 3, "torch MHA packed");
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kPackedBatchFirst, {2, 5}, 7, 7, 8, 8, {}}), 2,
+                                  "ViT packed");
+  // One head, or batch 1: a single stride again.
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kBert, {4, 1}, 3, 3, 8, 8, {}}), 1, "BERT, one head");
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kPackedBatchFirst, {1, 4}, 3, 3, 8, 8, {}}), 1,
+                                  "ViT, batch 1");
+  expectStridedPlanCoversTheBatch(viewedShape(Case{Layout::kSeqFirst3, {5}, 3, 3, 8, 8, {}}), 1, "rank 3 packed");
+}
+
+TEST(CudaAttentionGemmShapes, EntryAlignmentIsTheWorstEntrys) {
+  AttentionShape s = cuda::kernels::attentionShape({2, 3, 5, 8}, {2, 3, 5, 8}, {2, 3, 5, 8}, nullptr);
+  AttentionOperand o;
+  o.offset = 0, o.outerStride = 3 * 64, o.innerStride = 64, o.rowStride = 8;
+  EXPECT_EQ(cuda::kernels::attentionEntryAlignment(s, o, 256, 4), 256u);  // 256-byte steps
+  EXPECT_EQ(cuda::kernels::attentionEntryAlignment(s, o, 64, 4), 64u);    // the base's
+  o.innerStride = 8;                                                       // 32-byte steps between heads
+  EXPECT_EQ(cuda::kernels::attentionEntryAlignment(s, o, 256, 4), 32u);
+  o.offset = 1;  // one float in: 4 bytes
+  EXPECT_EQ(cuda::kernels::attentionEntryAlignment(s, o, 256, 4), 4u);
+  // A stride that never steps (one head, or one outer index) does not count.
+  AttentionShape oneHead = cuda::kernels::attentionShape({2, 1, 5, 8}, {2, 1, 5, 8}, {2, 1, 5, 8}, nullptr);
+  o.offset = 0, o.outerStride = 64, o.innerStride = 3;
+  EXPECT_EQ(cuda::kernels::attentionEntryAlignment(oneHead, o, 256, 4), 256u);
+  o.outerStride = 6;
+  EXPECT_EQ(cuda::kernels::attentionEntryAlignment(oneHead, o, 256, 4), 8u);
+}
+
+TEST(CudaAttentionGemmShapes, TacticSupportsFp32WithBoundedScores) {
+  const backends::DeviceTactic* t = cuda::backend().findTactic("KilnAttention.gemm");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->op, "KilnAttention");
+  // Untimed builds keep the flash tactic: it comes first.
+  const std::vector<const backends::DeviceTactic*> all = cuda::backend().tacticsFor("KilnAttention");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0]->name, "KilnAttention.flash");
+  EXPECT_EQ(all[1]->name, "KilnAttention.gemm");
+  const Dims mask{2, 1, 1, 7};
+  EXPECT_TRUE(t->supports(*buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, DType::kFLOAT)).node));
+  EXPECT_TRUE(t->supports(*buildGraph(attentionSpec({6, 5, 33}, {6, 7, 33}, {6, 7, 40}, nullptr, DType::kFLOAT)).node));
+  for (DType type : {DType::kHALF, DType::kBF16})  // the flash kernels' tensor cores serve these
+    EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type)).node))
+        << dataTypeName(type);
+  // The flash tactic's head sizes (the fusion's reach stays the same).
+  EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kFLOAT)).node));
+  // No queries or no keys: nothing to multiply (the kernel returns, or writes zeros), no scores.
+  struct Empty {
+    Dims q, k;
+    int64_t batch, sq, sk;
+  };
+  for (const Empty& e : {Empty{{2, 3, 0, 64}, {2, 3, 4, 64}, 6, 0, 4}, Empty{{2, 5, 64}, {2, 0, 64}, 2, 5, 0}}) {
+    BuiltGraph empty = buildGraph(attentionSpec(e.q, e.k, e.k, nullptr, DType::kFLOAT));
+    EXPECT_TRUE(t->supports(*empty.node)) << ir::toString(e.q) << " " << ir::toString(e.k);
+    EXPECT_EQ(t->create(*empty.node)->workspaceBytes(),
+              cuda::kernels::attentionGemmWorkspace(e.batch, e.sq, e.sk, 32u << 20).total);
+  }
+  // A dynamic shape cannot size S.
+  BuiltGraph dynamicSeq = buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 8}, nullptr, DType::kFLOAT));
+  dynamicSeq.node->inputs[1]->shape[1] = ir::Dim("s");
+  EXPECT_FALSE(t->supports(*dynamicSeq.node));
+  // S of exactly 1 GiB is taken, more is not. (Shapes only: nothing is allocated.)
+  auto bigNode = [&](int64_t sk) {
+    OpSpec s;
+    s.op = "KilnAttention";
+    s.inputs = {dyn(ir::Tensor(DType::kFLOAT, {16, 16, 1024, 1})), dyn(ir::Tensor(DType::kFLOAT, {16, 16, sk, 1})),
+                dyn(ir::Tensor(DType::kFLOAT, {16, 16, sk, 1}))};
+    return buildGraph(s);
+  };
+  EXPECT_TRUE(t->supports(*bigNode(1024).node));  // 256 x 1024 x 1024 floats
+  EXPECT_FALSE(t->supports(*bigNode(1028).node));
+  // create() makes no CUDA call; its workspace holds cuBLASLt's scratch, the pointer arrays and S.
+  BuiltGraph g = buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, DType::kFLOAT));
+  auto kernel = t->create(*g.node);
+  ASSERT_NE(kernel, nullptr);
+  const AttentionGemmWorkspace w = cuda::kernels::attentionGemmWorkspace(6, 5, 7, 32u << 20);
+  EXPECT_EQ(kernel->workspaceBytes(), w.total);
+  EXPECT_GE(kernel->workspaceBytes(), w.scoresOffset + 6 * 5 * 8 * 4);
+  // Contiguous operands take one strided product: no variants. Views that need two strides: pointer arrays and
+  // strided products per index, both timed.
+  ASSERT_NE(t->variants, nullptr);
+  EXPECT_TRUE(t->variants(*g.node, nullptr).empty());
+  const attention_views::Specs viewed =
+      attention_views::makeSpecs({attention_views::Layout::kPackedBatchFirst, {2, 3}, 7, 7, 64, 64, {}}, 1);
+  BuiltGraph vg = buildGraph(viewed.viewed);
+  EXPECT_TRUE(t->supports(*vg.node));
+  const std::vector<backends::TacticVariant> v = t->variants(*vg.node, nullptr);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(std::get<int64_t>(v[0].at("kiln_attention_gemm_batch")), 1);
+  EXPECT_EQ(std::get<int64_t>(v[1].at("kiln_attention_gemm_batch")), 2);
+  for (const auto& attrs : v) {
+    for (const auto& [name, value] : attrs) vg.node->attrs[name] = value;
+    EXPECT_NE(t->create(*vg.node), nullptr);
   }
 }
 

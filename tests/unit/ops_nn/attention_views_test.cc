@@ -16,6 +16,8 @@ const Case kCases[] = {
     {Layout::kPacked, {1, 12}, 197, 197, 64, 64, {}},        // ViT-B/16
     {Layout::kPacked, {2, 3}, 7, 7, 32, 32, {7, 7}},         // batch 2, odd H, a mask
     {Layout::kPacked, {4, 1}, 1, 1, 8, 8, {}},               // S = 1
+    {Layout::kPackedBatchFirst, {2, 3}, 7, 7, 16, 16, {2, 1, 1, 7}},  // torchvision ViT's [B, S, 3, H, D]
+    {Layout::kPackedBatchFirst, {1, 2}, 1, 1, 8, 8, {}},
     {Layout::kSeqFirst3, {6}, 11, 11, 16, 16, {6, 11, 11}},  // rank 3, full mask
     {Layout::kSeqFirst3, {1}, 1, 1, 5, 5, {}},
 };

@@ -1,6 +1,7 @@
 // KilnAttention operand views for the kernel tests (CPU: ops_nn/attention_views_test.cc,
 // CUDA: cuda/attention_views_gpu_test.cc): the export layouts (BERT's [B,S,H,D], the
-// packed QKV [S,B,3,H,D] with a select, a rank-3 seq-first packed form) built by
+// packed QKV [S,B,3,H,D] with a select (torch MHA), the batch-first packed [B,S,3,H,D]
+// (torchvision's ViT), a rank-3 seq-first packed form) built by
 // hand-written index maps, independent of ir/ops/attention_view.cc's arithmetic.
 #pragma once
 #include <map>
@@ -13,7 +14,7 @@ namespace kiln::test::attention_views {
 
 using Ints = std::vector<int64_t>;
 
-enum class Layout { kBert, kPacked, kSeqFirst3 };
+enum class Layout { kBert, kPacked, kPackedBatchFirst, kSeqFirst3 };
 
 struct Case {
   Layout layout;
@@ -35,6 +36,8 @@ inline Ints viewDims(const Case& c, int i) {
   switch (c.layout) {
     case Layout::kBert: return {c.lead[0], rows, c.lead[1], cols};
     case Layout::kPacked: return i == 3 ? Ints{rows, c.lead[0], c.lead[1], cols} : Ints{rows, c.lead[0], 3, c.lead[1], cols};
+    case Layout::kPackedBatchFirst:
+      return i == 3 ? Ints{c.lead[0], rows, c.lead[1], cols} : Ints{c.lead[0], rows, 3, c.lead[1], cols};
     case Layout::kSeqFirst3: return i == 3 ? Ints{rows, c.lead[0], cols} : Ints{rows, 3, c.lead[0], cols};
   }
   return {};
@@ -47,6 +50,9 @@ inline int64_t viewOffset(const Case& c, int i, int64_t b0, int64_t b1, int64_t 
     case Layout::kPacked:
       if (i == 3) return ((s * c.lead[0] + b0) * c.lead[1] + b1) * cols + e;
       return (((s * c.lead[0] + b0) * 3 + i) * c.lead[1] + b1) * cols + e;
+    case Layout::kPackedBatchFirst:
+      if (i == 3) return ((b0 * rows + s) * c.lead[1] + b1) * cols + e;
+      return (((b0 * rows + s) * 3 + i) * c.lead[1] + b1) * cols + e;
     case Layout::kSeqFirst3:
       if (i == 3) return (s * c.lead[0] + b0) * cols + e;
       return ((s * 3 + i) * c.lead[0] + b0) * cols + e;
@@ -62,6 +68,10 @@ inline void addViewAttrs(const Case& c, std::map<std::string, ir::Attribute>& at
       case Layout::kBert: attrs[w + "_perm"] = Ints{0, 2, 1, 3}; break;
       case Layout::kPacked:
         attrs[w + "_perm"] = Ints{1, 2, 0, 3};
+        if (i < 3) attrs[w + "_select"] = Ints{2, i};
+        break;
+      case Layout::kPackedBatchFirst:  // X [B, S, 3, H, D] less the select: [B, S, H, D]
+        attrs[w + "_perm"] = Ints{0, 2, 1, 3};
         if (i < 3) attrs[w + "_select"] = Ints{2, i};
         break;
       case Layout::kSeqFirst3:

@@ -1,13 +1,15 @@
 // KilnAttention (src/ir/ops/kiln.cc: the contract) on the device: the tactic
-// KilnAttention.flash and the host arithmetic of attention_kernels.h (shapes,
+// KilnAttention.flash, the host arithmetic of attention_kernels.h (shapes,
 // mask strides, the path and grid), unit-tested without a GPU
-// (tests/unit/cuda/attention_shapes_test.cc).
+// (tests/unit/cuda/attention_shapes_test.cc), and what attention_tactic.h says
+// both tactics share (the unfused KilnAttention.gemm is attention_gemm.cc).
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/attention_kernels.h"
+#include "backends/cuda/ops/attention_tactic.h"
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
 #include "backends/cuda/ops/tactic_util.h"
@@ -134,6 +136,59 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
   return l;
 }
 
+AttentionViews::AttentionViews(const ir::Node& node) {
+  const char* names[] = {"q", "k", "v", "y"};
+  for (int i = 0; i < 4; ++i) of[i] = ir::attentionView(node, names[i]);
+}
+
+kernels::AttentionShape viewedAttentionShape(const std::string& what, const AttentionViews& views,
+                                             const std::vector<int64_t> (&dims)[4], const std::vector<int64_t>* mask) {
+  // The operands' views (ir/ops/attention_view.h): their logical dims and strides.
+  ir::StridedView view[4];
+  std::vector<int64_t> logical[4];
+  for (int i = 0; i < 4; ++i) {
+    view[i] = ir::stridedView(strCat(what, ": ", "QKVY"[i]), views.of[i], dims[i]);
+    logical[i].assign(view[i].dims, view[i].dims + view[i].rank);
+  }
+  kernels::AttentionShape s = kernels::attentionShape(logical[0], logical[1], logical[2], mask);
+  std::vector<int64_t> expectY = logical[0];
+  expectY.back() = s.dv;
+  KILN_CHECK(logical[3] == expectY, what, ": Y's view is ", ir::toString(logical[3]), ", expected ",
+             ir::toString(expectY));
+  kernels::AttentionOperand* layouts[4] = {&s.q, &s.k, &s.v, &s.y};
+  for (int i = 0; i < 4; ++i) *layouts[i] = kernels::attentionOperand(view[i].rank, view[i].strides, view[i].offset);
+  return s;
+}
+
+kernels::AttentionShape viewedAttentionShape(const std::string& what, const AttentionViews& views,
+                                             const TensorView* in, const TensorView* out, bool hasMask) {
+  const std::vector<int64_t> dims[4] = {in[0].shape(), in[1].shape(), in[2].shape(), out[0].shape()};
+  const std::vector<int64_t> maskDims = hasMask ? in[3].shape() : std::vector<int64_t>{};
+  return viewedAttentionShape(what, views, dims, hasMask ? &maskDims : nullptr);
+}
+
+int64_t attentionLastDim(const ir::Value* v) {
+  if (!v || v->shape.empty() || !v->shape.back().known()) return -1;
+  return v->shape.back().value;
+}
+
+bool attentionNodeFits(const ir::Node& n, kernels::Elem* elem) {
+  if (n.inputs.size() < 3 || n.inputs.size() > 4 || n.outputs.size() != 1) return false;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (!n.inputs[i]) return false;
+  if (!uniformFloat(n, elem)) return false;  // Q, K, V, the mask and y share one of FP32/FP16/BF16
+  // The views' ranks (3 or 4; each view's head dim is its tensor's last dim, so the last dims are the head sizes).
+  for (std::size_t i = 0; i < 4; ++i) {
+    const ir::Value* x = i < 3 ? n.inputs[i] : n.outputs[0];
+    std::string why;
+    if (attentionViewAxes(ir::attentionView(n, std::string(1, "qkvy"[i])), static_cast<int>(x->shape.size()), &why)
+            .empty())
+      return false;
+  }
+  // The head sizes pick the kernel and bound its registers: they must be static.
+  return kernels::attentionSupportsHeadSizes(attentionLastDim(n.inputs[0]), attentionLastDim(n.inputs[2]));
+}
+
 namespace {
 
 constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";    //!< the variants' node attributes
@@ -146,30 +201,12 @@ class AttentionKernel final : public backends::DeviceKernel {
  public:
   AttentionKernel(const ir::Node& node, float scale, bool hasMask, bool prefetch, bool pipelined, bool wide,
                   kernels::Elem elem)
-      : what_(node.describe()), scale_(scale), hasMask_(hasMask), prefetch_(prefetch), pipelined_(pipelined),
-        wide_(wide), elem_(elem) {
-    const char* names[] = {"q", "k", "v", "y"};
-    for (int i = 0; i < 4; ++i) views_[i] = ir::attentionView(node, names[i]);
-  }
+      : what_(node.describe()), views_(node), scale_(scale), hasMask_(hasMask), prefetch_(prefetch),
+        pipelined_(pipelined), wide_(wide), elem_(elem) {}
 
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const bool hasMask = hasMask_ && in[3].data != nullptr;
-    std::vector<int64_t> maskDims = hasMask ? in[3].shape() : std::vector<int64_t>{};
-    // The operands' views (ir/ops/attention_view.h): their logical dims and strides.
-    ir::StridedView view[4];
-    std::vector<int64_t> dims[4];
-    for (int i = 0; i < 4; ++i) {
-      const TensorView& t = i < 3 ? in[i] : out[0];
-      view[i] = ir::stridedView(strCat(what_, ": ", "QKVY"[i]), views_[i], t.shape());
-      dims[i].assign(view[i].dims, view[i].dims + view[i].rank);
-    }
-    kernels::AttentionShape s = kernels::attentionShape(dims[0], dims[1], dims[2], hasMask ? &maskDims : nullptr);
-    std::vector<int64_t> expectY = dims[0];
-    expectY.back() = s.dv;
-    KILN_CHECK(dims[3] == expectY, what_, ": Y's view is ", ir::toString(dims[3]), ", expected ",
-               ir::toString(expectY));
-    kernels::AttentionOperand* layouts[4] = {&s.q, &s.k, &s.v, &s.y};
-    for (int i = 0; i < 4; ++i) *layouts[i] = kernels::attentionOperand(view[i].rank, view[i].strides, view[i].offset);
+    const kernels::AttentionShape s = viewedAttentionShape(what_, views_, in, out, hasMask);
     if (s.batch == 0 || s.sq == 0 || s.dv == 0) return;
     if (s.sk == 0) {  // softmax over no keys times an empty V: zeros, as the unfused MatMul gives
       KILN_CUDA_CHECK(cudaMemsetAsync(out[0].data, 0, out[0].numel() * dtypeSize(out[0].dtype), streamOf(launch)));
@@ -185,7 +222,7 @@ class AttentionKernel final : public backends::DeviceKernel {
 
  private:
   std::string what_;
-  ir::AttentionView views_[4];  //!< Q, K, V, y
+  AttentionViews views_;
   float scale_;
   bool hasMask_;  //!< the node has a mask input (in[3] exists)
   bool prefetch_;
@@ -194,28 +231,9 @@ class AttentionKernel final : public backends::DeviceKernel {
   kernels::Elem elem_;
 };
 
-//! The static last dim of value `v`, or -1.
-int64_t lastDim(const ir::Value* v) {
-  if (!v || v->shape.empty() || !v->shape.back().known()) return -1;
-  return v->shape.back().value;
-}
-
 bool supports(const ir::Node& n) {
   kernels::Elem e;
-  if (n.inputs.size() < 3 || n.inputs.size() > 4 || n.outputs.size() != 1) return false;
-  for (std::size_t i = 0; i < 3; ++i)
-    if (!n.inputs[i]) return false;
-  if (!uniformFloat(n, &e)) return false;  // Q, K, V, the mask and y share one of FP32/FP16/BF16
-  // The views' ranks (3 or 4; each view's head dim is its tensor's last dim, so lastDim below is the head size).
-  for (std::size_t i = 0; i < 4; ++i) {
-    const ir::Value* x = i < 3 ? n.inputs[i] : n.outputs[0];
-    std::string why;
-    if (attentionViewAxes(ir::attentionView(n, std::string(1, "qkvy"[i])), static_cast<int>(x->shape.size()), &why)
-            .empty())
-      return false;
-  }
-  // The head sizes pick the kernel and bound its registers: they must be static.
-  return kernels::attentionSupportsHeadSizes(lastDim(n.inputs[0]), lastDim(n.inputs[2]));
+  return attentionNodeFits(n, &e);
 }
 
 std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
@@ -225,7 +243,7 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
              "sizes of at most ",
              kernels::kRowsMaxD, " (Q, K) and ", kernels::kRowsMaxDv, " (V)");
   uniformFloat(n, &e);
-  const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(lastDim(n.inputs[0]))));
+  const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(attentionLastDim(n.inputs[0]))));
   const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
   return std::make_unique<AttentionKernel>(n, scale, hasMask, n.i(kPrefetchAttr, 0) != 0, n.i(kPipelinedAttr, 0) != 0,
                                            n.i(kWideAttr, 0) != 0, e);
@@ -237,8 +255,8 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
 //! them. Other nodes (FP32, other head sizes) have one kernel.
 std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
   kernels::Elem e = kernels::Elem::kFloat;
-  const int64_t d = lastDim(n.inputs[0]);
-  if (!uniformFloat(n, &e) || e == kernels::Elem::kFloat || d != lastDim(n.inputs[2]) ||
+  const int64_t d = attentionLastDim(n.inputs[0]);
+  if (!uniformFloat(n, &e) || e == kernels::Elem::kFloat || d != attentionLastDim(n.inputs[2]) ||
       !kernels::attentionTensorCoreHeadSize(d))
     return {};
   std::vector<backends::TacticVariant> out = {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};

@@ -12,6 +12,12 @@
 //    (a lane per key), FP32 throughout. FP32 inputs and the head sizes the
 //    tensor-core kernel lacks take it.
 // A row whose scores are all -inf gives NaN, as the unfused Softmax does (0/0).
+// These are the tactic KilnAttention.flash (attention.cc). A second tactic,
+// KilnAttention.gemm (attention_gemm.cc, attention_gemm_kernels.h), runs FP32
+// attention unfused: S = scale * Q K^T and y = P V as batched cuBLASLt products
+// (TF32 tensor cores where allowed) around a masked row softmax of S in the
+// workspace; the builder times both where both apply (FP32: the rows path above
+// is SIMT-bound at ViT/BERT batch sizes) and keeps the faster.
 #pragma once
 #include <cuda_runtime.h>
 

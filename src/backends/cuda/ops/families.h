@@ -29,6 +29,7 @@ void registerLogicalTactics(TacticList& out);      // Equal/Less/Greater(OrEqual
 void registerWhereTactics(TacticList& out);        // Where
 void registerSplitTactics(TacticList& out);        // Split
 void registerAttentionTactics(TacticList& out);    // KilnAttention (fused attention, attention.cu)
+void registerAttentionGemmTactics(TacticList& out);  // KilnAttention unfused: cuBLASLt + softmax (attention_gemm.cc)
 void registerLayoutTactics(TacticList& out);       // Transpose.tiled (batched 2-D: NCHW <-> NHWC)
 void registerFusedElementwiseTactics(TacticList& out);  // KilnFusedElementwise (NVRTC: fused_elementwise.cc)
 

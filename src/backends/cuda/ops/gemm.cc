@@ -26,6 +26,7 @@
 
 #include "backends/cuda/backend.h"
 #include "backends/cuda/check.h"
+#include "backends/cuda/ops/cublaslt_util.h"
 #include "backends/cuda/ops/families.h"
 #include "backends/cuda/ops/launch_shapes.h"
 #include "backends/cuda/ops/tactic_util.h"
@@ -33,42 +34,10 @@
 namespace kiln::cuda {
 namespace {
 
-constexpr std::size_t kWorkspace = 32u << 20;  // what NVIDIA suggests for cuBLASLt on Hopper
+constexpr std::size_t kWorkspace = kCublasLtWorkspace;
 
-template <typename T, cublasStatus_t (*Destroy)(T)>
-struct Owned {
-  T handle = nullptr;
-  ~Owned() {
-    if (handle) Destroy(handle);
-  }
-};
-using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
-using OpDesc = Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
-using Preference = Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
-
-cudaDataType_t dataType(kernels::Elem e) {
-  return e == kernels::Elem::kHalf ? CUDA_R_16F : e == kernels::Elem::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
-}
-
-void makeLayout(Layout& l, cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld, int64_t batch,
-                int64_t stride) {
-  KILN_CUDA_CHECK(cublasLtMatrixLayoutCreate(&l.handle, type, static_cast<uint64_t>(rows),
-                                             static_cast<uint64_t>(cols), ld));
-  if (batch > 1) {
-    int32_t count = static_cast<int32_t>(batch);
-    KILN_CUDA_CHECK(cublasLtMatrixLayoutSetAttribute(l.handle, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
-    KILN_CUDA_CHECK(cublasLtMatrixLayoutSetAttribute(l.handle, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
-                                                     sizeof stride));
-  }
-}
-
-//! The largest power of two (at most 256) dividing `p`'s address.
-uint32_t pointerAlignment(const void* p) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  uint32_t align = 256;
-  while (align > 1 && (a % align) != 0) align /= 2;
-  return align;
-}
+using Layout = LtLayout;
+using OpDesc = LtOpDesc;
 
 //! The epilogue for a fused activation name and whether a bias vector is added; false when none fits.
 bool epilogueFor(const std::string& act, bool bias, cublasLtEpilogue_t* out) {
@@ -186,32 +155,15 @@ void describe(const GemmConfig& c, const GemmShape& g, Prepared& p) {
   KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.op.handle, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
   KILN_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.op.handle, CUBLASLT_MATMUL_DESC_EPILOGUE, &c.epilogue,
                                                  sizeof c.epilogue));
-  const cudaDataType_t type = dataType(c.elem);
-  makeLayout(p.first, type, lt.first.rows, lt.first.cols, lt.first.ld, g.batch, g.strideB);
-  makeLayout(p.second, type, lt.second.rows, lt.second.cols, lt.second.ld, g.batch, g.strideA);
-  makeLayout(p.y, type, lt.rowsY, lt.colsY, lt.ldY, g.batch, g.strideY);
+  const cudaDataType_t type = ltDataType(c.elem);
+  ltLayout(p.first, type, lt.first.rows, lt.first.cols, lt.first.ld, g.batch, g.strideB);
+  ltLayout(p.second, type, lt.second.rows, lt.second.cols, lt.second.ld, g.batch, g.strideA);
+  ltLayout(p.y, type, lt.rowsY, lt.colsY, lt.ldY, g.batch, g.strideY);
 }
 
 //! The heuristic's best `wanted` algorithms for `p`, given its pointers' alignments.
 std::vector<cublasLtMatmulHeuristicResult_t> heuristic(cublasLtHandle_t handle, const Prepared& p, int wanted) {
-  Preference pref;
-  KILN_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref.handle));
-  std::size_t ws = kWorkspace;
-  KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
-                                                       sizeof ws));
-  // The heuristic assumes 256-byte-aligned pointers unless told: tell it what these are (arena
-  // and constant slots may be less aligned; FP16/BF16 tensor-core kernels need 16 bytes).
-  const cublasLtMatmulPreferenceAttributes_t attrs[4] = {
-      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-  for (int i = 0; i < 4; ++i)
-    KILN_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.handle, attrs[i], &p.align[i], sizeof p.align[i]));
-  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(wanted));
-  int found = 0;
-  KILN_CUDA_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, p.op.handle, p.first.handle, p.second.handle, p.y.handle,
-                                                 p.y.handle, pref.handle, wanted, results.data(), &found));
-  results.resize(static_cast<std::size_t>(found));
-  return results;
+  return ltHeuristic(handle, p.op.handle, p.first.handle, p.second.handle, p.y.handle, p.align, kWorkspace, wanted);
 }
 
 //! The algorithm a plan variant names (node attribute, the algorithm's 64 opaque bytes).
