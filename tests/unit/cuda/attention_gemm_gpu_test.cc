@@ -160,7 +160,9 @@ std::vector<ir::Tensor> runGemmCaptured(const OpSpec& first, const OpSpec& secon
     keep.push_back(upload(first.inputs[i].value));
     in[i] = cpu::makeView(keep.back().get(), DType::kFLOAT, first.inputs[i].value.dims());
   }
-  std::vector<ir::Tensor> got(2, ir::Tensor(DType::kFLOAT, ir::staticDims(b.node->outputs[0]->shape)));
+  // Two tensors of their own: copies of one ir::Tensor share its storage.
+  std::vector<ir::Tensor> got;
+  for (int i = 0; i < 2; ++i) got.emplace_back(DType::kFLOAT, ir::staticDims(b.node->outputs[0]->shape));
   keep.push_back(cuda::backend().allocate(got[0].bytes()));
   out[0] = cpu::makeView(keep.back().get(), DType::kFLOAT, got[0].dims());
   std::shared_ptr<void> workspace = cuda::backend().allocate(kernel->workspaceBytes());
