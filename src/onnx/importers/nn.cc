@@ -11,6 +11,21 @@ void importGemm(NodeContext& ctx) {
   ctx.emit("Gemm", ctx.inputs(), ctx.attrs({"broadcast"}));
 }
 
+// Kiln's MatMul and Conv schemas take more inputs than ONNX's (the fusions'
+// bias and residual), so a model's extra input would be read as one: ONNX's
+// arity is checked here.
+void importMatMul(NodeContext& ctx) {
+  KILN_NODE_CHECK(ctx, ctx.numInputs() == 2, ErrorCode::kINVALID_NODE, "has ", ctx.numInputs(),
+                  " inputs; ONNX MatMul takes 2 (A, B)");
+  importSame(ctx);
+}
+
+void importConv(NodeContext& ctx) {
+  KILN_NODE_CHECK(ctx, ctx.numInputs() <= 3, ErrorCode::kINVALID_NODE, "has ", ctx.numInputs(),
+                  " inputs; ONNX Conv takes 2 or 3 (X, W, optional B)");
+  importSame(ctx);
+}
+
 void importBatchNorm(NodeContext& ctx) {
   KILN_NODE_CHECK(ctx, ctx.attrInt("training_mode", 0) == 0, ErrorCode::kUNSUPPORTED_NODE_ATTR,
                   "training_mode=1 is not supported (Kiln runs inference only)");
@@ -102,10 +117,10 @@ void importGridSample(NodeContext& ctx) {
 
 void addNnImporters(ImporterTable& t) {
   t.insert(t.end(), {
-                        {"Conv", 1, importSame},
+                        {"Conv", 1, importConv},
                         {"ConvTranspose", 1, importSame},
                         {"Gemm", 1, importGemm},
-                        {"MatMul", 1, importSame},
+                        {"MatMul", 1, importMatMul},
                         {"BatchNormalization", 1, importBatchNorm},
                         {"LayerNormalization", 17, importSame},
                         {"MaxPool", 1, importSame},

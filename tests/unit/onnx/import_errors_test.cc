@@ -259,6 +259,47 @@ TEST(OnnxErrors, ShapeInferenceErrorsAreNodeErrors) {
   EXPECT_TRUE(contains(r.errors[0].desc, "stem")) << r.errors[0].desc;
 }
 
+TEST(OnnxErrors, ExtraMatMulOrConvInputsAreNamed) {
+  // Kiln's own MatMul / Conv take a fused bias and residual; an ONNX node with more inputs than ONNX
+  // allows is an invalid node, not one whose extra inputs get added.
+  struct Case {
+    const char* op;
+    std::vector<std::string> inputs;
+    const char* want;
+  };
+  for (const Case& c : {Case{"MatMul", {"a", "b", "c"}, "has 3 inputs; ONNX MatMul takes 2"},
+                        Case{"MatMul", {"a", "b", "c", "c"}, "has 4 inputs; ONNX MatMul takes 2"},
+                        Case{"Conv", {"x", "w", "bias", "x"}, "has 4 inputs; ONNX Conv takes 2 or 3"}}) {
+    SCOPED_TRACE(c.op);
+    OnnxModelBuilder b(13);
+    b.input("a", TP::FLOAT, {3, 4}).input("x", TP::FLOAT, {1, 2, 5, 5});
+    b.initializer("b", {4, 3}, ramp(12));
+    b.initializer("c", {3, 3}, ramp(9));
+    b.initializer("w", {2, 2, 1, 1}, ramp(4));
+    b.initializer("bias", {2}, ramp(2));
+    b.node(c.op, c.inputs, {"y"}, "extra");
+    b.output("y");
+    ir::Graph g;
+    auto r = importBytes(b.bytes(), g);
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.errors[0].code, ErrorCode::kINVALID_NODE);
+    EXPECT_EQ(r.errors[0].nodeName, "extra");
+    EXPECT_TRUE(contains(r.errors[0].desc, c.want)) << r.errors[0].desc;
+  }
+  // The ONNX forms still import.
+  OnnxModelBuilder b(13);
+  b.input("a", TP::FLOAT, {3, 4}).input("x", TP::FLOAT, {1, 2, 5, 5});
+  b.initializer("b", {4, 3}, ramp(12));
+  b.initializer("w", {2, 2, 1, 1}, ramp(4));
+  b.initializer("bias", {2}, ramp(2));
+  b.node("MatMul", {"a", "b"}, {"y"});
+  b.node("Conv", {"x", "w", "bias"}, {"z"});
+  b.output("y").output("z");
+  ir::Graph g;
+  auto r = importBytes(b.bytes(), g);
+  EXPECT_TRUE(r.ok) << errorText(r);
+}
+
 TEST(OnnxErrors, BatchNormTrainingOutputsRejected) {
   OnnxModelBuilder b(9);
   b.input("x", TP::FLOAT, {1, 2, 3, 3});
