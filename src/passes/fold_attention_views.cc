@@ -46,11 +46,6 @@ struct Atoms {
   bool isOne(int a) const { return size[static_cast<std::size_t>(a)].known() && size[static_cast<std::size_t>(a)].value == 1; }
 };
 
-bool pinned(const ir::Node* n) { return n->has("kiln_precision") || n->has("kiln_output_types"); }
-bool regroups(const ir::Node* n) {
-  return n->op == "Reshape" || n->op == "Flatten" || n->op == "Squeeze" || n->op == "Unsqueeze";
-}
-
 //! The atoms of `groups` in order, outer first.
 std::vector<int> flatten(const Groups& groups) {
   std::vector<int> seq;
@@ -149,7 +144,7 @@ std::optional<InputView> walkUp(const ir::Graph& g, ir::Value* x) {
   cur.atoms.size = x->shape;
   for (int i = 0; i < r; ++i) cur.groups.push_back({i});
   std::optional<InputView> best;
-  for (ir::Node* p = producerOf(x); p && !pinned(p) && !p->inputs.empty() && p->inputs[0]; p = producerOf(cur.source)) {
+  for (ir::Node* p = producerOf(x); p && !hasPrecisionPin(*p) && !p->inputs.empty() && p->inputs[0]; p = producerOf(cur.source)) {
     ir::Value* in = p->inputs[0];
     InputView up = cur;
     up.source = in;
@@ -173,7 +168,7 @@ std::optional<InputView> walkUp(const ir::Graph& g, ir::Value* x) {
       up.atoms.size.push_back(n);
       up.atoms.selectIndex = index;
       up.groups.insert(up.groups.begin() + axis, std::vector<int>{up.atoms.select});
-    } else if (regroups(p)) {
+    } else if (isRegroup(*p)) {
       std::optional<Groups> gr = regroup(cur.atoms, flatten(cur.groups), in->shape);
       if (!gr) break;
       up.groups = std::move(*gr);
@@ -246,7 +241,7 @@ bool foldOutput(ir::Graph& g, Rewriter& rw, ir::Node* attn, Fold& fold) {
   std::vector<ir::Node*> chain, best;
   Groups bestGroups;
   ir::Value* cur = y;
-  for (ir::Node* n = soleConsumer(g, cur); n && !pinned(n) && n->inputs[0] == cur && n->outputs.size() == 1;
+  for (ir::Node* n = soleConsumer(g, cur); n && !hasPrecisionPin(*n) && n->inputs[0] == cur && n->outputs.size() == 1;
        n = soleConsumer(g, cur)) {
     ir::Value* out = n->outputs[0];
     if (n->op == "Transpose") {
@@ -255,7 +250,7 @@ bool foldOutput(ir::Graph& g, Rewriter& rw, ir::Node* attn, Fold& fold) {
       Groups next;
       for (int64_t p : perm) next.push_back(groups[static_cast<std::size_t>(p)]);
       groups = std::move(next);
-    } else if (regroups(n)) {
+    } else if (isRegroup(*n)) {
       std::optional<Groups> gr = regroup(atoms, flatten(groups), out->shape);
       if (!gr) break;
       groups = std::move(*gr);

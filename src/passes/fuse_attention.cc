@@ -190,7 +190,7 @@ bool fuseAttention(ir::Graph& graph, PassContext& ctx) {
     // builder/device_precision.h's attributes) keeps its own node, so the
     // constraint still has a layer to hold it.
     for (const ir::Node* r : m->nodes)
-      if (r->has("kiln_precision") || r->has("kiln_output_types")) return false;
+      if (hasPrecisionPin(*r)) return false;
     const std::string name = qkName + "/attention";
     ir::Value* k = untransposedK(graph, m->kt, name + "/k");
     for (ir::Node* r : m->nodes) rw.remove(r);

@@ -60,9 +60,7 @@ bool fuseMatMulBias(Rewriter& rw, ir::Node* mm) {
   for (std::size_t i = 0; i + 1 < d.size(); ++i)
     if (d[i] != 1) return false;
   ir::Value* bias = add->first->inputs[add->first->inputs[0] == mm->outputs[0] ? 1 : 0];
-  if (d.size() != 1)
-    bias = rw.graph.addConstant(bias->name + "_1d", ir::Tensor(DType::kFLOAT, {n}, add->second->data()));
-  mm->inputs.push_back(bias);
+  mm->inputs.push_back(asVectorConstant(rw.graph, bias, *add->second, n));
   absorb(rw, {mm, {add->first}, add->first->outputs[0]});
   return true;
 }
@@ -182,9 +180,7 @@ bool fuseGemmResidual(Rewriter& rw, ir::Node* gm) {
       for (int64_t j = 0; j < k; ++j) t[static_cast<std::size_t>(j * n + i)] = src[i * k + j];
     weights = g.addConstant(g.uniqueName(weights->name + "/kn"), ir::Tensor::fromFloat(t, {k, n}));
   }
-  ir::Value* bias = gm->input(2);
-  if (bias && c->dims().size() != 1)
-    bias = g.addConstant(g.uniqueName(bias->name + "_1d"), ir::Tensor(DType::kFLOAT, {n}, c->data()));
+  ir::Value* bias = gm->input(2) ? asVectorConstant(g, gm->input(2), *c, n) : nullptr;
   gm->op = "MatMul";
   for (const char* a : {"transA", "transB", "alpha", "beta"}) gm->attrs.erase(a);
   gm->inputs = {gm->inputs[0], weights};

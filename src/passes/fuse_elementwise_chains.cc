@@ -46,7 +46,7 @@ struct Step {
 //! The step node `n` performs on the accumulator `acc`, if it can join a chain.
 std::optional<Step> stepOf(const ir::Node& n, const ir::Value* acc) {
   if (n.outputs.size() != 1 || !isFloat(n.outputs[0]) || !isFloat(acc)) return std::nullopt;
-  if (n.has("kiln_precision") || n.has("kiln_output_types")) return std::nullopt;
+  if (hasPrecisionPin(n)) return std::nullopt;
   Step s{n.op};
   if (isOneOf(kUnary, n.op)) {
     if (n.input(0) != acc) return std::nullopt;

@@ -25,10 +25,7 @@
 namespace kiln::passes {
 namespace {
 
-bool isLayoutOp(const ir::Node* n) {
-  return n->op == "Reshape" || n->op == "Flatten" || n->op == "Squeeze" || n->op == "Unsqueeze" ||
-         n->op == "Transpose" || n->op == "Gather";
-}
+bool isLayoutOp(const ir::Node* n) { return isRegroup(*n) || n->op == "Transpose" || n->op == "Gather"; }
 
 //! Whether every path from `v` down through layout ops ends in an operand of a KilnAttention (or in a
 //! dead end: the fusion leaves K^T's Transpose unread until eliminate_dead_code); `reached` counts the attentions.
@@ -88,7 +85,7 @@ bool lastDimOnly(const ir::Value* c, std::size_t r) {
 //! The row-wise op `n` reading Transpose output `v` that the Transpose can go below: the
 //! index of `v` in its inputs, or -1.
 int sinkable(const ir::Node* n, const ir::Value* v) {
-  if (!n || n->outputs.size() != 1 || n->has("kiln_precision") || n->has("kiln_output_types")) return -1;
+  if (!n || n->outputs.size() != 1 || hasPrecisionPin(*n)) return -1;
   const std::size_t r = v->shape.size();
   if (n->op == "MatMul" && n->inputs.size() == 2 && n->inputs[0] == v && isConst2d(n->inputs[1])) return 0;
   if ((n->op == "Add" || n->op == "Sub" || n->op == "Mul" || n->op == "Div") && n->inputs.size() == 2) {
@@ -145,7 +142,7 @@ bool hoist(ir::Graph& g, Rewriter& rw, ir::Node* t) {
   if (!split || soleConsumer(g, t->inputs[0]) != t) return false;
   ir::Value* rows = split->inputs[0];
   ir::Node* op = producerOf(rows);
-  if (!op || soleConsumer(g, rows) != split || op->has("kiln_precision") || op->has("kiln_output_types")) return false;
+  if (!op || soleConsumer(g, rows) != split || hasPrecisionPin(*op)) return false;
   const bool gemm = op->op == "Gemm" && op->i("transA", 0) == 0 && op->inputs.size() >= 2 && isConst2d(op->inputs[1]) &&
                     (op->inputs.size() < 3 || !op->inputs[2] || lastDimOnly(op->inputs[2], 2));
   const bool matmul = op->op == "MatMul" && op->inputs.size() == 2 && isConst2d(op->inputs[1]);

@@ -27,12 +27,7 @@
 namespace kiln::passes {
 namespace {
 
-bool isLayoutOp(const ir::Node* n) {
-  return n->op == "Reshape" || n->op == "Flatten" || n->op == "Squeeze" || n->op == "Unsqueeze" ||
-         n->op == "Transpose";
-}
-
-bool pinned(const ir::Node* n) { return n->has("kiln_precision") || n->has("kiln_output_types"); }
+bool isLayoutOp(const ir::Node* n) { return isRegroup(*n) || n->op == "Transpose"; }
 
 //! One projection: x @ W (+ b), writing `out`.
 struct Projection {
@@ -64,8 +59,8 @@ std::optional<Projection> projectionOf(const ir::Graph& g, ir::Value* operand) {
     return std::nullopt;
   }
   ir::Node* mm = p.matmul;
-  if (mm->inputs.size() != 2 || mm->outputs.size() != 1 || mm->has("kiln_act") || pinned(mm) ||
-      (p.add && pinned(p.add)))
+  if (mm->inputs.size() != 2 || mm->outputs.size() != 1 || mm->has("kiln_act") || hasPrecisionPin(*mm) ||
+      (p.add && hasPrecisionPin(*p.add)))
     return std::nullopt;
   p.weights = floatConstant(mm->inputs[1]);
   if (!p.weights || p.weights->dims().size() != 2 || mm->outputs[0]->dtype != DType::kFLOAT) return std::nullopt;

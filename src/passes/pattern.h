@@ -62,6 +62,22 @@ inline bool isScalar(const ir::Value* v, float want) {
   return x && std::fabs(*x - want) <= 1e-3f * std::max(1.f, std::fabs(want));
 }
 
+//! Whether the user pinned the node's precision (ILayer::setPrecision / setOutputType:
+//! builder/device_precision.h's attributes): fusions keep such a node for the constraint.
+inline bool hasPrecisionPin(const ir::Node& n) { return n.has("kiln_precision") || n.has("kiln_output_types"); }
+
+//! Whether `n` only regroups dims in row-major order (a free alias): Reshape, Flatten, Squeeze, Unsqueeze.
+inline bool isRegroup(const ir::Node& n) {
+  return n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze";
+}
+
+//! The constant `t` of `n` elements as a [n] vector: `v` itself when it is one already, else a new
+//! constant "<v>_1d" ([1, .., n] biases, which the kernels' bias inputs do not take).
+inline ir::Value* asVectorConstant(ir::Graph& g, ir::Value* v, const ir::Tensor& t, int64_t n) {
+  if (t.dims().size() == 1) return v;
+  return g.addConstant(g.uniqueName(v->name + "_1d"), ir::Tensor(t.dtype(), {n}, t.data()));
+}
+
 //! A float32 constant, or nullptr.
 inline const ir::Tensor* floatConstant(const ir::Value* v) {
   return v && v->constant && v->constant->dtype() == DType::kFLOAT ? v->constant.get() : nullptr;
