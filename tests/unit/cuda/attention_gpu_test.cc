@@ -97,6 +97,20 @@ TEST(CudaAttention, WideTileEdges) {
   expectCases(cases);
 }
 
+//! The pipelined and wide kernels run their last key tile in 16-key steps
+//! (1 to 4 of them): key counts whose last tile ends at, or just past, each
+//! step, with a per-key mask so that the trimmed tile's mask reads count too.
+TEST(CudaAttention, TrimmedLastKeyTile) {
+  KILN_REQUIRE_GPU();
+  std::vector<Case> cases;
+  for (int64_t d : {32, 64})
+    for (int64_t sk : {80, 81, 96, 97, 112, 113, 128}) {
+      cases.push_back({{2, 2, 70, d}, {2, 2, sk, d}, {2, 2, sk, d}});
+      cases.push_back({{2, 2, 70, d}, {2, 2, sk, d}, {2, 2, sk, d}, {2, 1, 1, sk}, -3.f, 3.f});
+    }
+  expectCases(cases);
+}
+
 TEST(CudaAttention, EveryHeadSize) {
   KILN_REQUIRE_GPU();
   std::vector<Case> cases;

@@ -265,12 +265,28 @@ __device__ __forceinline__ void storeOutputRows(const float (&o)[kDimTiles][4], 
   }
 }
 
+//! One key tile's work for a warp: scores against the shared-memory K tile kt,
+//! the online-softmax step (kBounds: with the key and row bound checks) and
+//! O += P V from the V tile vt, over the tile's first kKeyTiles * 8 keys
+//! (fewer than kAttentionTileKeys on a trimmed last tile; kKeyTiles even).
+template <typename T, int D, int kKeyTiles, bool kBase2, bool kBounds>
+__device__ __forceinline__ void keyTileStep(float (&o)[D / 8][4], float (&m)[2], float (&l)[2],
+                                            const uint32_t (&qf)[D / 16][4], const T* kt, const T* vt,
+                                            int64_t row0, int64_t kv0, int lane, int t, const AttentionShape& s,
+                                            float scale, const T* mb) {
+  float sc[kKeyTiles][4];
+  tileScores<T, D, kKeyTiles>(sc, qf, kt, lane);
+  onlineSoftmaxTile<T, kKeyTiles, D / 8, kBase2, kBounds>(sc, m, l, o, row0, kv0, t, s, scale, mb);
+  accumulateTileValues<T, D, kKeyTiles>(o, sc, vt, lane);
+}
+
 //! One block of the cp.async-pipelined kernels (attention_pipelined.cu: 4
 //! warps; attention_wide.cu: 8): kWarps * 16 query rows of a batch entry
 //! (blockIdx.x / rowTiles, query tile blockIdx.x % rowTiles), a warp per 16;
 //! 64-key K/V tiles go global -> shared memory by cp.async, double-buffered
 //! (tile i + 1 in flight while tile i's math runs); warps whose rows are all
-//! past Sq load and meet the barriers but skip the math. kBase2: `scale` holds
+//! past Sq load and meet the barriers but skip the math, and the last key tile's
+//! math stops at the 16-key step that holds key Sk - 1. kBase2: `scale` holds
 //! scale * log2(e) (onlineSoftmaxTile); kTailBoundsOnly: the key and row bound
 //! checks run on the last key tile and the last query tile only.
 template <typename T, int D, int kWarps, bool kBase2, bool kTailBoundsOnly>
@@ -320,14 +336,25 @@ __device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q,
     }
     __syncthreads();  // ... and every thread's part
     if (live) {
-      float sc[kKeyTiles][4];
-      tileScores<T, D, kKeyTiles>(sc, qf, ks[st], lane);
-      // Only the last key tile has keys past Sk, only the last query tile rows past Sq (block-uniform).
-      if (!kTailBoundsOnly || lastRowTile || i + 1 == tiles)
-        onlineSoftmaxTile<T, kKeyTiles, kDimTiles, kBase2, true>(sc, m, l, o, row0, i * kBN, t, s, scale, mb);
-      else
-        onlineSoftmaxTile<T, kKeyTiles, kDimTiles, kBase2, false>(sc, m, l, o, row0, i * kBN, t, s, scale, mb);
-      accumulateTileValues<T, D, kKeyTiles>(o, sc, vs[st], lane);
+      const int64_t kv0 = i * kBN;
+      if (i + 1 < tiles) {
+        // Only the last key tile has keys past Sk, only the last query tile rows past Sq (block-uniform).
+        if (!kTailBoundsOnly || lastRowTile)
+          keyTileStep<T, D, kKeyTiles, kBase2, true>(o, m, l, qf, ks[st], vs[st], row0, kv0, lane, t, s, scale, mb);
+        else
+          keyTileStep<T, D, kKeyTiles, kBase2, false>(o, m, l, qf, ks[st], vs[st], row0, kv0, lane, t, s, scale, mb);
+      } else {
+        // The last tile's math runs in 16-key steps up to the one that holds key Sk - 1: Sk = 197
+        // leaves 5 keys there, and a whole tile would spend a quarter of the products and
+        // exponentials on padding. (One step's code for every count keeps the registers of a
+        // single extra instantiation; a softmax rescale per step is cheap next to the products.)
+        const int steps = static_cast<int>((s.sk - kv0 + 15) / 16);
+#pragma unroll 1
+        for (int j = 0; j < steps; ++j)
+          keyTileStep<T, D, 2, kBase2, true>(o, m, l, qf, ks[st] + j * 16 * kKvStride<D>,
+                                             vs[st] + j * 16 * kKvStride<D>, row0, kv0 + 16 * j, lane, t, s, scale,
+                                             mb);
+      }
     }
     __syncthreads();  // stage st's readers are done before iteration i + 1 refills it
   }
