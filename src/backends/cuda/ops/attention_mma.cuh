@@ -348,12 +348,17 @@ __device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q,
         // leaves 5 keys there, and a whole tile would spend a quarter of the products and
         // exponentials on padding. (One step's code for every count keeps the registers of a
         // single extra instantiation; a softmax rescale per step is cheap next to the products.)
+        // A full last tile (Sk a multiple of 64: BERT's 128) keeps the one whole-tile step.
         const int steps = static_cast<int>((s.sk - kv0 + 15) / 16);
+        if (steps == kBN / 16) {
+          keyTileStep<T, D, kKeyTiles, kBase2, true>(o, m, l, qf, ks[st], vs[st], row0, kv0, lane, t, s, scale, mb);
+        } else {
 #pragma unroll 1
-        for (int j = 0; j < steps; ++j)
-          keyTileStep<T, D, 2, kBase2, true>(o, m, l, qf, ks[st] + j * 16 * kKvStride<D>,
-                                             vs[st] + j * 16 * kKvStride<D>, row0, kv0 + 16 * j, lane, t, s, scale,
-                                             mb);
+          for (int j = 0; j < steps; ++j)
+            keyTileStep<T, D, 2, kBase2, true>(o, m, l, qf, ks[st] + j * 16 * kKvStride<D>,
+                                               vs[st] + j * 16 * kKvStride<D>, row0, kv0 + 16 * j, lane, t, s, scale,
+                                               mb);
+        }
       }
     }
     __syncthreads();  // stage st's readers are done before iteration i + 1 refills it
