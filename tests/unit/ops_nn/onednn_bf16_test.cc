@@ -8,6 +8,9 @@
 // relative to the output range: max |got - want| <= 2e-2 * (max(want) -
 // min(want)), the same bound the engine and benchmark checks use. (The FP32
 // oneDNN tests hold 1e-4.) Skipped where oneDNN does not run BF16 natively.
+#include <array>
+
+#include "backends/cpu/ops/onednn_util.h"
 #include "backends/cpu/precision.h"
 #include "unit/ops_nn/op_test_util.h"
 
@@ -190,63 +193,120 @@ TEST(OnednnBF16, OfferedOnlyWhereTheBuilderAllowsIt) {
   EXPECT_TRUE(throwsWith([&] { cpu::tactics().find("Conv.onednn")->create(*b.node); }, "_bf16"));
 }
 
-// conv0 (FP32) -> a; conv1 (BF16)(a) -> b; conv2 (FP32)(b, residual a) -> y:
-// the blocked FP32 layout still passes between them; the BF16 layer converts
-// its blocked input in the reorder it does anyway.
-TEST(OnednnBF16, ChainsThroughABF16ConvolutionKeepTheBlockedLayout) {
-  SKIP_WITHOUT_NATIVE_BF16();
-  using V = std::vector<int64_t>;
+// x -> conv0 -> a; conv1(a) -> b; conv2(b, residual a) -> y (the graph's
+// output), each 3x3 + bias + Relu, 32 channels at 12x11: a chain of blocked
+// values (a, b) whose precision each test picks per layer.
+struct ThreeConvs {
   ir::Graph g;
-  const ir::Tensor xt = randomTensor({1, 16, 12, 11}, 1);
-  ir::Value* x = g.addValue("x", DType::kFLOAT, ir::shapeOf(xt.dims()));
+  ir::Node* conv[3] = {};
+  ir::Tensor x = randomTensor({1, 16, 12, 11}, 1);
+};
+
+void makeThreeConvs(ThreeConvs& c) {
+  using V = std::vector<int64_t>;
+  ir::Graph& g = c.g;
+  ir::Value* x = g.addValue("x", DType::kFLOAT, ir::shapeOf(c.x.dims()));
   g.inputs.push_back(x);
   ir::Value* vals[4] = {x, g.addValue("a"), g.addValue("b"), g.addValue("y")};
-  ir::Node* conv[3];
   for (int i = 0; i < 3; ++i) {
     std::vector<ir::Value*> in = {vals[i], g.addConstant("w" + std::to_string(i), randomTensor({32, i ? 32 : 16, 3, 3}, 10 + i)),
                                   g.addConstant("b" + std::to_string(i), randomTensor({32}, 20 + i))};
     if (i == 2) in.push_back(vals[1]);
-    conv[i] = g.addNode("Conv", "conv" + std::to_string(i), in, {vals[i + 1]});
-    conv[i]->attrs["pads"] = V{1, 1, 1, 1};
-    conv[i]->attrs["kiln_act"] = std::string("Relu");
-    ir::inferNode(*conv[i]);
+    c.conv[i] = g.addNode("Conv", "conv" + std::to_string(i), in, {vals[i + 1]});
+    c.conv[i]->attrs["pads"] = V{1, 1, 1, 1};
+    c.conv[i]->attrs["kiln_act"] = std::string("Relu");
+    ir::inferNode(*c.conv[i]);
   }
   g.outputs.push_back(vals[3]);
-  auto reference = g.clone();
-  conv[1]->attrs[cpu::kBF16Attr] = int64_t{1};
-  cpu::proposeLayouts(g);
-  for (int i = 0; i < 3; ++i) {
-    conv[i]->tactic = i == 1 ? "Conv.onednn_bf16" : "Conv.onednn";
-    cpu::tactics().find(conv[i]->tactic)->prepack(*conv[i], g);
-  }
-  cpu::chooseLayouts(g);
-  EXPECT_TRUE(conv[0]->has("kiln_onednn_dst_tag"));
-  EXPECT_TRUE(conv[1]->has("kiln_onednn_src_tag") && conv[1]->has("kiln_onednn_dst_tag"));
-  EXPECT_TRUE(conv[2]->has("kiln_onednn_src_tag") && conv[2]->has("kiln_onednn_res_tag"));
+}
 
-  // Run both graphs node by node; the blocked values are opaque, so only y is compared.
-  auto run = [&](ir::Graph& graph, bool ref) {
-    std::map<const ir::Value*, ir::Tensor> t;
-    t.emplace(graph.inputs[0], xt);
-    ThreadPool pool(2);
-    for (ir::Node* n : graph.nodeList()) {
-      auto kernel = cpu::tactics().find(ref ? "Conv.ref" : n->tactic)->create(*n);
-      std::vector<cpu::TensorView> in;
-      for (const ir::Value* v : n->inputs) {
-        const ir::Tensor& src = v->isConstant() ? *v->constant : t.at(v);
-        in.push_back(cpu::makeView(const_cast<void*>(src.data()), src.dtype(), src.dims()));
-      }
-      ir::Tensor& y = t.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
-      cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
-      std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
-      cpu::ExecContext ctx;
-      ctx.pool = &pool;
-      ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
-      kernel->run(ctx, in.data(), &out);
+// Chooses tactic `tactics[i]` for conv i (BF16 ones allowed in BF16), then the layouts.
+void chooseTactics(ThreeConvs& c, const std::array<const char*, 3>& tactics) {
+  for (int i = 0; i < 3; ++i)
+    if (std::string(tactics[i]).ends_with("_bf16")) c.conv[i]->attrs[cpu::kBF16Attr] = int64_t{1};
+  cpu::proposeLayouts(c.g);
+  for (int i = 0; i < 3; ++i) {
+    c.conv[i]->tactic = tactics[i];
+    cpu::tactics().find(tactics[i])->prepack(*c.conv[i], c.g);
+  }
+  cpu::chooseLayouts(c.g);
+}
+
+// Runs the graph node by node (each node with its tactic, or Conv.ref); the
+// chained values are opaque, so only the output is returned.
+ir::Tensor runThreeConvs(ir::Graph& graph, const ir::Tensor& x, bool ref) {
+  std::map<const ir::Value*, ir::Tensor> t;
+  t.emplace(graph.inputs[0], x);
+  ThreadPool pool(2);
+  for (ir::Node* n : graph.nodeList()) {
+    auto kernel = cpu::tactics().find(ref ? "Conv.ref" : n->tactic)->create(*n);
+    std::vector<cpu::TensorView> in;
+    for (const ir::Value* v : n->inputs) {
+      const ir::Tensor& src = v->isConstant() ? *v->constant : t.at(v);
+      in.push_back(cpu::makeView(const_cast<void*>(src.data()), src.dtype(), src.dims()));
     }
-    return t.at(graph.outputs[0]);
-  };
-  EXPECT_TRUE(withinRange(run(g, false), run(*reference, true)));
+    ir::Tensor& y = t.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
+    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
+    cpu::ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+    kernel->run(ctx, in.data(), &out);
+  }
+  return t.at(graph.outputs[0]);
+}
+
+// conv0 (FP32) -> a; conv1 (BF16)(a) -> b; conv2 (FP32)(b, residual a) -> y:
+// the blocked FP32 layout still passes between them; the BF16 layer converts
+// its blocked input in the reorder it does anyway, and no value is bf16
+// (every one has an FP32 end).
+TEST(OnednnBF16, ChainsThroughABF16ConvolutionKeepTheBlockedLayout) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  ThreeConvs c;
+  makeThreeConvs(c);
+  auto reference = c.g.clone();
+  chooseTactics(c, {"Conv.onednn", "Conv.onednn_bf16", "Conv.onednn"});
+  ir::Node** conv = c.conv;
+  EXPECT_TRUE(conv[0]->has(cpu::kDstTagAttr));
+  EXPECT_TRUE(conv[1]->has(cpu::kSrcTagAttr) && conv[1]->has(cpu::kDstTagAttr));
+  EXPECT_TRUE(conv[2]->has(cpu::kSrcTagAttr) && conv[2]->has(cpu::kResTagAttr));
+  for (ir::Node* n : c.conv)
+    for (const char* a : {cpu::kSrcBF16Attr, cpu::kDstBF16Attr, cpu::kResBF16Attr})
+      EXPECT_FALSE(n->has(a)) << n->name << " " << a;
+  EXPECT_TRUE(withinRange(runThreeConvs(c.g, c.x, false), runThreeConvs(*reference, c.x, true)));
+}
+
+// All three BF16: a and b pass in bf16 (conv2 reads a as its residual in
+// bf16 too); y, the graph's output, stays FP32 and matches the FP32 reference.
+TEST(OnednnBF16, ChainsOfBF16ConvolutionsPassBF16) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  ThreeConvs c;
+  makeThreeConvs(c);
+  auto reference = c.g.clone();
+  chooseTactics(c, {"Conv.onednn_bf16", "Conv.onednn_bf16", "Conv.onednn_bf16"});
+  ir::Node** conv = c.conv;
+  EXPECT_TRUE(conv[0]->has(cpu::kDstBF16Attr));
+  EXPECT_TRUE(conv[1]->has(cpu::kSrcBF16Attr) && conv[1]->has(cpu::kDstBF16Attr));
+  EXPECT_TRUE(conv[2]->has(cpu::kSrcBF16Attr) && conv[2]->has(cpu::kResBF16Attr));
+  EXPECT_FALSE(conv[2]->has(cpu::kDstBF16Attr) || conv[2]->has(cpu::kDstTagAttr)) << "y is the graph's output";
+  EXPECT_FALSE(conv[0]->has(cpu::kSrcBF16Attr)) << "x is the graph's input";
+  const ir::Tensor want = runThreeConvs(*reference, c.x, true);
+  EXPECT_TRUE(withinRange(runThreeConvs(c.g, c.x, false), want));
+
+  // conv2 in FP32: b, its input, goes back to FP32; a still passes in bf16
+  // (to conv1's input and conv2's residual, which converts it).
+  ThreeConvs d;
+  makeThreeConvs(d);
+  chooseTactics(d, {"Conv.onednn_bf16", "Conv.onednn_bf16", "Conv.onednn"});
+  EXPECT_TRUE(d.conv[0]->has(cpu::kDstBF16Attr) && d.conv[1]->has(cpu::kSrcBF16Attr));
+  EXPECT_TRUE(d.conv[2]->has(cpu::kResBF16Attr));
+  EXPECT_FALSE(d.conv[1]->has(cpu::kDstBF16Attr) || d.conv[2]->has(cpu::kSrcBF16Attr));
+  EXPECT_TRUE(d.conv[1]->has(cpu::kDstTagAttr)) << "b stays blocked";
+  EXPECT_TRUE(withinRange(runThreeConvs(d.g, d.x, false), want));
+
+  // A plan claiming a bf16 input for an FP32 layer is refused by name.
+  d.conv[2]->attrs[cpu::kSrcBF16Attr] = int64_t{1};
+  EXPECT_TRUE(throwsWith([&] { cpu::tactics().find("Conv.onednn")->create(*d.conv[2]); }, "kiln_onednn_src_bf16"));
 }
 
 }  // namespace

@@ -16,7 +16,11 @@
 // CPU with AVX512_BF16): weights converted to bf16 at build time (the plan
 // stores them so), the FP32 input converted to bf16 by the input reorder the
 // layer does anyway, f32 accumulation, bias, residual and output (so the
-// layers around it, and the blocked chains between convolutions, stay FP32).
+// layers around it stay FP32). Between two BF16 convolutions of a blocked
+// chain the value is stored in bf16 instead (chainOnednnConvLayouts): the
+// producer writes bf16, the consumer reads it without a reorder — half the
+// bytes each way, and the conversion the consumer would do anyway moves
+// into the producer's output.
 #include "backends/cpu/ops/onednn_util.h"
 #include "backends/cpu/precision.h"
 
@@ -83,6 +87,9 @@ struct ConvOptions {
   // takes its output in: plain NCHW unless chainOnednnConvLayouts found that
   // producer and consumers agree on oneDNN's blocked layout.
   tag srcTag = tag::undef, dstTag = tag::undef, resTag = tag::undef;
+  // The element types of those: f32, or bf16 where a chain of BF16 layers
+  // passes the value in bf16 (the output then is the primitive's too).
+  dt srcUser = dt::f32, dstUser = dt::f32, resUser = dt::f32;
 };
 
 // One primitive and its edge reorders, for one thread count and shape.
@@ -107,7 +114,7 @@ struct ConvPrims {
 // when oneDNN has no implementation.
 dnnl::convolution_forward::primitive_desc convPd(const ConvShape& s, const ConvOptions& o, const memory::desc* wdesc,
                                                   bool userScratchpad = true) {
-  memory::desc src(s.src, o.type, tag::any), dst(s.dst, dt::f32, tag::any);
+  memory::desc src(s.src, o.type, tag::any), dst(s.dst, o.dstUser, tag::any);
   memory::desc wei = wdesc ? *wdesc : memory::desc(s.wei, o.type, tag::any);
   memory::desc bias = o.bias ? memory::desc(s.bias, dt::f32, tag::x) : memory::desc();
   dnnl::post_ops po;
@@ -130,9 +137,9 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   const int rank = static_cast<int>(s.src.size());
   auto pd = convPd(s, o, &wdesc);
   auto orPlain = [&](tag t) { return t == tag::undef ? plainTag(rank) : t; };
-  p->user = memory::desc(s.src, dt::f32, orPlain(o.srcTag));
-  p->userDst = memory::desc(s.dst, dt::f32, orPlain(o.dstTag));
-  p->userRes = memory::desc(s.dst, dt::f32, orPlain(o.resTag));
+  p->user = memory::desc(s.src, o.srcUser, orPlain(o.srcTag));
+  p->userDst = memory::desc(s.dst, o.dstUser, orPlain(o.dstTag));
+  p->userRes = memory::desc(s.dst, o.resUser, orPlain(o.resTag));
   auto isRef = [](const dnnl::convolution_forward::primitive_desc& d) {
     return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
   };
@@ -204,6 +211,17 @@ class ConvOnednn final : public Kernel {
     opts_.srcTag = static_cast<tag>(node.i(kSrcTagAttr, static_cast<int64_t>(tag::undef)));
     opts_.dstTag = static_cast<tag>(node.i(kDstTagAttr, static_cast<int64_t>(tag::undef)));
     opts_.resTag = static_cast<tag>(node.i(kResTagAttr, static_cast<int64_t>(tag::undef)));
+    auto bf16Edge = [&](const char* attr, tag t) {
+      if (node.i(attr, 0) == 0) return dt::f32;
+      // Only a BF16 layer in a blocked chain takes or gives bf16 (markChains); anything else is a corrupt plan.
+      KILN_CHECK(type == dt::bf16 || std::string(attr) == kResBF16Attr, node.describe(), ": ", attr,
+                 " is set on a ", tacticName(type), " layer");
+      KILN_CHECK(t != tag::undef, node.describe(), ": ", attr, " is set without its blocked layout");
+      return dt::bf16;
+    };
+    opts_.srcUser = bf16Edge(kSrcBF16Attr, opts_.srcTag);
+    opts_.dstUser = bf16Edge(kDstBF16Attr, opts_.dstTag);
+    opts_.resUser = bf16Edge(kResBF16Attr, opts_.resTag);
     wdims_ = node.ints("kiln_weight_shape");
     wdesc_ = decodeDesc(node.ints("kiln_onednn_wdesc"), node.describe());
     // The primitive for this machine's thread count at the node's shapes, made now (load time).
@@ -521,7 +539,15 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
     bool agree = !consumers.empty();
     for (const ir::Node* c : consumers) agree = agree && (takes(c, v, t) || (t == tag::nhwc && passesNhwc(c, v)));
     if (!agree) continue;
+    // Between BF16 layers the value is stored in bf16: the producer runs in
+    // BF16 and each consumer is a BF16 layer reading it as its input, or any
+    // oneDNN convolution reading it as its residual (the sum's reorder
+    // converts). A MaxPool (FP32) between them keeps it FP32.
+    bool bf16 = chosen && n->tactic == tacticName(dt::bf16);
+    for (const ir::Node* c : consumers)
+      bf16 = bf16 && c->op == "Conv" && (c->inputs[0] != v || c->tactic == tacticName(dt::bf16));
     n->attrs[kDstTagAttr] = static_cast<int64_t>(t);
+    if (bf16) n->attrs[kDstBF16Attr] = int64_t{1};
     for (ir::Node* c : consumers) {
       if (c->op == "MaxPool") {
         c->attrs[kSrcTagAttr] = c->attrs[kDstTagAttr] = static_cast<int64_t>(t);
@@ -531,13 +557,15 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
         continue;
       }
       c->attrs[c->inputs[0] == v ? kSrcTagAttr : kResTagAttr] = static_cast<int64_t>(t);
+      if (bf16) c->attrs[c->inputs[0] == v ? kSrcBF16Attr : kResBF16Attr] = int64_t{1};
     }
   }
 }
 
 void clearChains(ir::Graph& graph) {
   for (ir::Node* n : graph.nodeList())
-    for (const char* a : {kSrcTagAttr, kDstTagAttr, kResTagAttr, kNhwcAttr}) n->attrs.erase(a);
+    for (const char* a : {kSrcTagAttr, kDstTagAttr, kResTagAttr, kSrcBF16Attr, kDstBF16Attr, kResBF16Attr, kNhwcAttr})
+      n->attrs.erase(a);
 }
 
 }  // namespace

@@ -32,6 +32,11 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! layout (nChw16c / nChw8c / nhwc, with no channel padding), the value stays
 //! in that layout: the producer skips its output reorder and the consumers
 //! their input reorders (node attributes kiln_onednn_{dst,src,res}_tag).
+//! Where producer and consumers are Conv.onednn_bf16 layers (a residual
+//! consumer may be either), the value is also stored in bf16
+//! (kiln_onednn_{dst,src,res}_bf16 = 1): the IR still types it FP32, and its
+//! buffer, sized so, holds half as many bytes — opaque, as the blocked layout
+//! is, to anything but those layers.
 //! An NHWC value may also pass through a MaxPool (MaxPool.rows; kNhwcAttr on
 //! the pool, nn_util.h) whose output feeds only such layers.
 //! Before tactic choice, the same for every Conv that Conv.onednn supports,
@@ -47,6 +52,9 @@ void chainOnednnConvLayouts(ir::Graph& graph, const ir::Graph* shapes = nullptr)
 constexpr const char* kSrcTagAttr = "kiln_onednn_src_tag";
 constexpr const char* kDstTagAttr = "kiln_onednn_dst_tag";
 constexpr const char* kResTagAttr = "kiln_onednn_res_tag";
+constexpr const char* kSrcBF16Attr = "kiln_onednn_src_bf16";
+constexpr const char* kDstBF16Attr = "kiln_onednn_dst_bf16";
+constexpr const char* kResBF16Attr = "kiln_onednn_res_bf16";
 void proposeOnednnConvLayouts(ir::Graph& graph);
 //! cpu::plainLayoutPenaltyMs for a node marked by proposeOnednnConvLayouts (0 without oneDNN).
 double onednnPlainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations);
