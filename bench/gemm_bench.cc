@@ -10,7 +10,7 @@
 // FMA peak (measured here like kiln_peak_flops: the best of short bursts of independent FMAs,
 // one thread, times the thread count). A BF16 GEMM that reaches 2x FP32 reads 200%.
 //
-//   kiln_gemm_bench [--threads=1,2] [--reps=7] [--sample-ms=30] [--shapes=M:K:N,...] [--only=kiln,onednn,...]
+//   kiln_gemm_bench [--threads=1,2] [--reps=7] [--sample-ms=30] [--shapes=M:K:N,...] [--only=kiln,kiln_fp16,onednn,...]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "backends/cpu/ukernels/gemm.h"
+#include "backends/cpu/ukernels/gemm_fp16.h"
 #include "core/thread_pool.h"
 
 #if KILN_HAVE_ONEDNN
@@ -228,6 +229,19 @@ int main(int argc, char** argv) {
                              ukKc.kc = kc;
                              gemm::run(ukKc, pool, p);
                            }, {}});
+      // Kiln FP16 (AVX512-FP16 CPUs): B packed to fp16 once, A converted to fp16 on every call (as
+      // the tactic does), f32 C; % of peak is still against the FP32 FMA peak (2x FP32 reads 200%).
+      std::vector<uint16_t> packed16;
+      std::vector<uint32_t> a16;
+      if (kiln::cpu::gemm16::hostSupportsFP16() && wanted("kiln_fp16")) {
+        packed16.resize(kiln::cpu::gemm16::packedBSize(s.k, s.n));
+        a16.resize(s.m * s.k);
+        kiln::cpu::gemm16::packB(b.data(), s.n, 1, s.k, s.n, packed16.data());
+        impls.push_back({"kiln_fp16", [&] {
+                           kiln::cpu::gemm16::convertA(pool, a.data(), s.k, 1, s.m, s.k, a16.data());
+                           kiln::cpu::gemm16::run(pool, s.m, s.n, s.k, a16.data(), packed16.data(), c.data(), s.n, p.ep);
+                         }, {}});
+      }
 #if KILN_HAVE_ONEDNN
       OnednnGemm dnnF32(s, false, a.data(), b.data(), c.data());
       if (wanted("onednn")) impls.push_back({"onednn_fp32", [&] { dnnF32(); }, {}});

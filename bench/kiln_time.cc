@@ -1,12 +1,12 @@
 // kiln_time: the benchmark's Kiln side, on the public API only (include/kiln).
 //
 // Two modes, both driven by bench/run_cpu.py:
-//   kiln_time build --onnx=M --plan=P [--cache=C] [--threads=N] [--shapes=in:1x3x32x448,...] [--onednn=0] [--bf16=1]
+//   kiln_time build --onnx=M --plan=P [--cache=C] [--threads=N] [--shapes=in:1x3x32x448,...] [--onednn=0] [--bf16=1] [--fp16=1]
 //       Parses and builds M, writes the plan to P (and the timing cache to C, read first if it
 //       exists). Prints one JSON line: {"parse_s", "build_s", "plan_bytes"}. build_s is
 //       buildSerializedNetwork alone, so a cold and a warm-cache build compare the builder only.
 //       --onednn=0 builds without TacticSource::kONEDNN (Kiln's own kernels only).
-//       --bf16=1 sets BuilderFlag::kBF16 (kilnexec --bf16).
+//       --bf16=1 sets BuilderFlag::kBF16 (kilnexec --bf16), --fp16=1 BuilderFlag::kFP16 (kilnexec --fp16).
 //   kiln_time serve --plan=P --inputs=manifest.json --outdir=D [--threads=N]
 //       Loads P, binds the inputs of the manifest ([{"name","file","dims"}], raw bytes in the
 //       engine's dtype), then answers commands on stdin, one JSON line each on stdout:
@@ -141,6 +141,7 @@ int build(const std::map<std::string, std::string>& f) {
   if (flag(f, "onednn", "1") == "0")  // Kiln's own kernels only, to compare with and without oneDNN
     config->setTacticSources(config->getTacticSources() & ~(1u << static_cast<int>(kiln::TacticSource::kONEDNN)));
   if (flag(f, "bf16", "0") == "1") config->setFlag(kiln::BuilderFlag::kBF16);
+  if (flag(f, "fp16", "0") == "1") config->setFlag(kiln::BuilderFlag::kFP16);
   kiln::IOptimizationProfile* profile = nullptr;
   for (int i = 0; i < network->getNbInputs(); ++i) {
     const char* name = network->getInput(i)->getName();

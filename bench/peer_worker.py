@@ -7,7 +7,7 @@ Each runtime lives in its own process so that its peak RSS is its own; `rss_star
 RSS after Python and numpy were loaded and before the runtime was imported, so the driver can
 report the runtime's share apart from the interpreter's.
   peer_worker.py --runtime ort|openvino --model m.onnx --inputs manifest.json --outdir D --threads N
-                 [--precision f32|bf16]   (OpenVINO's INFERENCE_PRECISION_HINT; ONNX Runtime is FP32 only)
+                 [--precision f32|bf16|f16]   (OpenVINO's INFERENCE_PRECISION_HINT; ONNX Runtime is FP32 only)
 """
 import argparse
 import json
@@ -111,7 +111,7 @@ def main():
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    ap.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32")
     a = ap.parse_args()
     rss_start = rss_kb()
     os.makedirs(a.outdir, exist_ok=True)

@@ -3,7 +3,10 @@ import re
 
 PEERS = ("ort", "openvino")
 NAMES = {"kiln": "Kiln", "ort": "ONNX Runtime", "openvino": "OpenVINO", "kiln_bf16": "Kiln BF16",
-         "openvino_bf16": "OpenVINO BF16"}
+         "openvino_bf16": "OpenVINO BF16", "kiln_fp16": "Kiln FP16", "openvino_fp16": "OpenVINO FP16"}
+# Reduced precisions: suffix -> (label, OpenVINO's hint, what Kiln's flag runs in it).
+REDUCED = {"bf16": ("BF16", "bf16", "BF16 oneDNN convolution / matmul tactics"),
+           "fp16": ("FP16", "f16", "FP16 MatMul / Gemm tactics on AVX512-FP16")}
 
 
 class Notes:
@@ -82,7 +85,8 @@ def render(r):
             "```", "",
             "`--models a,b` picks models (default: ResNet-50, BERT-base, DistilBERT, CRNN, YOLO at batch 1, and "
             "all but CRNN (whose batch is fixed at 1) at batch 8), `--threads 1,2`, `--iters`, `--quick` (10 runs, no "
-            "batch 8), `--bf16` (adds Kiln `--bf16` and OpenVINO BF16, checked at 2e-2 of the range), `--smoke` (tiny "
+            "batch 8), `--bf16` (adds Kiln `--bf16` and OpenVINO BF16, checked at 2e-2 of the range), `--fp16` (the same "
+            "for Kiln `--fp16` and OpenVINO f16), `--smoke` (tiny "
             "models: the ctest `bench_smoke`, label `bench`). Generated models and plans "
             "are cached in `--workdir` (default build/bench-work); results also go to `<workdir>/results.json`. "
             "Close other work first: the numbers are only as quiet as the machine.", ""]
@@ -132,7 +136,8 @@ def render(r):
                        f"{_check(res)} |")
     for name, why in r.get("not_run", {}).items():
         out.append(f"| {name} | 1 | - | - | not run here: {why} | | | | | | |")
-    out += bf16_section(r, b1, notes)
+    for prec in REDUCED:
+        out += reduced_section(r, b1, notes, prec)
     out += ["", "## Achieved GFLOP/s (share of the measured FMA peak at that thread count)", "",
             "| model | batch | threads | Kiln | ONNX Runtime | OpenVINO |", "| --- | --- | --- | --- | --- | --- |"]
     for row in r["rows"]:
@@ -206,52 +211,59 @@ def targets(r):
             got = b["cold"]["build_s"] / b["warm"]["build_s"]
             lines.append(f"| {row['label']} b{row['batch']} | warm-cache build >= 5x faster than cold | {got:.1f}x | "
                          f"{'yes' if got >= 5 else 'no'} |")
-    bf16_rows = [(row, res) for row in r["rows"] for t, res in row["by_threads"].items()
-                 if t == nmax and row["batch"] < 8 and "kiln_bf16" in res]
-    for row, res in bf16_rows:
-        k, best, ovb = res.get("kiln_bf16", {}), _best_peer(res), res.get("openvino_bf16", {})
-        if k.get("status") != "ok":
-            continue
-        if best:
-            got = k["median_ms"] / best["median_ms"]
-            lines.append(f"| {row['label']} BF16 | latency <= 0.60x faster peer's FP32 | {got:.2f}x | "
-                         f"{'yes' if got <= 0.6 else f'no, {got / 0.6:.1f}x over'} |")
-        if ovb.get("status") == "ok":
-            got = k["median_ms"] / ovb["median_ms"]
-            lines.append(f"| {row['label']} BF16 | latency <= 1.0x OpenVINO BF16 | {got:.2f}x | "
-                         f"{'yes' if got <= 1.0 else f'no, {got:.1f}x over'} |")
-        if k.get("err") is not None:
-            tol = r.get("bf16_tolerance", 2e-2)
-            lines.append(f"| {row['label']} BF16 | outputs within {tol:g} of the range | {k['err']:.2g} | "
-                         f"{'yes' if k['err'] <= tol else 'no'} |")
-    if not bf16_rows:
-        lines += ["", "BF16 targets: not measured in this run (`--bf16` adds Kiln --bf16 and OpenVINO BF16)."]
+    # The issue's BF16 targets; FP16 (where the CPU has AVX512-FP16 and no fast BF16) is held to the same.
+    measured = False
+    for prec, (label, _, _) in REDUCED.items():
+        rows = [(row, res) for row in r["rows"] for t, res in row["by_threads"].items()
+                if t == nmax and row["batch"] < 8 and f"kiln_{prec}" in res]
+        measured = measured or bool(rows)
+        for row, res in rows:
+            k, best, ovr = res.get(f"kiln_{prec}", {}), _best_peer(res), res.get(f"openvino_{prec}", {})
+            if k.get("status") != "ok":
+                continue
+            if best:
+                got = k["median_ms"] / best["median_ms"]
+                lines.append(f"| {row['label']} {label} | latency <= 0.60x faster peer's FP32 | {got:.2f}x | "
+                             f"{'yes' if got <= 0.6 else f'no, {got / 0.6:.1f}x over'} |")
+            if ovr.get("status") == "ok":
+                got = k["median_ms"] / ovr["median_ms"]
+                lines.append(f"| {row['label']} {label} | latency <= 1.0x OpenVINO {label} | {got:.2f}x | "
+                             f"{'yes' if got <= 1.0 else f'no, {got:.1f}x over'} |")
+            if k.get("err") is not None:
+                tol = r.get("bf16_tolerance", 2e-2)
+                lines.append(f"| {row['label']} {label} | outputs within {tol:g} of the range | {k['err']:.2g} | "
+                             f"{'yes' if k['err'] <= tol else 'no'} |")
+    if not measured:
+        lines += ["", "BF16 / FP16 targets: not measured in this run (`--bf16` / `--fp16` add Kiln and OpenVINO in "
+                  "that precision)."]
     return lines
 
 
-def bf16_section(r, rows, notes):
-    """Kiln --bf16 and OpenVINO BF16 beside the FP32 peers (run_cpu.py --bf16)."""
-    rows = [row for row in rows if any("kiln_bf16" in res for res in row["by_threads"].values())]
+def reduced_section(r, rows, notes, prec):
+    """Kiln --bf16 / --fp16 and OpenVINO in that precision beside the FP32 peers (run_cpu.py --bf16 / --fp16)."""
+    label, hint, what = REDUCED[prec]
+    kiln, ov = f"kiln_{prec}", f"openvino_{prec}"
+    rows = [row for row in rows if any(kiln in res for res in row["by_threads"].values())]
     if not rows:
         return []
-    out = ["", "## Latency, BF16", "",
-           "Kiln built with `--bf16` (BF16 oneDNN convolution / matmul tactics timed against the FP32 ones) and "
-           "OpenVINO with INFERENCE_PRECISION_HINT=bf16, beside the FP32 peers; BF16 outputs are checked against "
+    out = ["", f"## Latency, {label}", "",
+           f"Kiln built with `--{prec}` ({what} timed against the FP32 ones) and "
+           f"OpenVINO with INFERENCE_PRECISION_HINT={hint}, beside the FP32 peers; {label} outputs are checked against "
            f"ONNX Runtime's FP32 at {r.get('bf16_tolerance', 2e-2):g} of the output range (err column: max |err| / "
            "range).", "",
-           "| model | batch | threads | Kiln BF16 ms | OpenVINO BF16 ms | Kiln FP32 ms | faster FP32 peer ms "
-           "| Kiln BF16 / faster FP32 peer | Kiln BF16 / OpenVINO BF16 | Kiln BF16 err | outputs |",
+           f"| model | batch | threads | Kiln {label} ms | OpenVINO {label} ms | Kiln FP32 ms | faster FP32 peer ms "
+           f"| Kiln {label} / faster FP32 peer | Kiln {label} / OpenVINO {label} | Kiln {label} err | outputs |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         for t, res in row["by_threads"].items():
-            k, ovb, best = res.get("kiln_bf16", {}), res.get("openvino_bf16", {}), _best_peer(res)
+            k, ovr, best = res.get(kiln, {}), res.get(ov, {}), _best_peer(res)
             ok = k.get("status") == "ok"
             vs_fp32 = k["median_ms"] / best["median_ms"] if ok and best else None
-            vs_ov = k["median_ms"] / ovb["median_ms"] if ok and ovb.get("status") == "ok" else None
+            vs_ov = k["median_ms"] / ovr["median_ms"] if ok and ovr.get("status") == "ok" else None
             err = f"{k['err']:.2g}" if k.get("err") is not None else "-"
-            out.append(f"| {row['label']} | {row['batch']} | {t} | {_cell(k, notes)} | {_cell(ovb, notes)} | "
+            out.append(f"| {row['label']} | {row['batch']} | {t} | {_cell(k, notes)} | {_cell(ovr, notes)} | "
                        f"{_cell(res.get('kiln'), notes)} | {_cell(best, notes)} | {_fmt_ratio(vs_fp32)} | "
-                       f"{_fmt_ratio(vs_ov)} | {err} | {_check(res, ('kiln_bf16', 'openvino_bf16'))} |")
+                       f"{_fmt_ratio(vs_ov)} | {err} | {_check(res, (kiln, ov))} |")
     return out
 
 

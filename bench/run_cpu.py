@@ -15,6 +15,7 @@ compared with the FMA peak that kiln_peak_flops measures.
   --quick: 10 timed runs, no batch-8 rows.  --smoke: tiny models, a few runs, checks the harness (ctest).
   --bf16: also Kiln built with --bf16 and OpenVINO with INFERENCE_PRECISION_HINT=bf16 (columns kiln_bf16,
   openvino_bf16), their outputs checked against ONNX Runtime's FP32 at 2e-2 of the range.
+  --fp16: the same for Kiln --fp16 and OpenVINO f16 (kiln_fp16, openvino_fp16).
 """
 import argparse
 import importlib.util
@@ -33,10 +34,19 @@ sys.path.insert(0, HERE)
 
 RUNTIMES = ("kiln", "ort", "openvino")
 PRETTY = {"kiln": "Kiln", "ort": "ONNX Runtime", "openvino": "OpenVINO", "kiln_bf16": "Kiln BF16",
-          "openvino_bf16": "OpenVINO BF16"}
+          "openvino_bf16": "OpenVINO BF16", "kiln_fp16": "Kiln FP16", "openvino_fp16": "OpenVINO FP16"}
 TOLERANCE = 1e-3  # max |err| as a fraction of the reference output's range
-BF16_TOLERANCE = 2e-2  # the same for the BF16 runtimes (8 significant bits; issue #6's bound)
-BF16_RUNTIMES = ("kiln_bf16", "openvino_bf16")
+BF16_TOLERANCE = 2e-2  # the same for the BF16 and FP16 runtimes (issue #6's bound for reduced precision)
+# Reduced precisions: suffix -> OpenVINO's INFERENCE_PRECISION_HINT (Kiln: --bf16 / --fp16).
+REDUCED = {"bf16": "bf16", "fp16": "f16"}
+BF16_RUNTIMES = tuple(f"{rt}_{p}" for p in REDUCED for rt in ("kiln", "openvino"))  # checked at BF16_TOLERANCE
+KILN_RUNTIMES = ("kiln",) + tuple(f"kiln_{p}" for p in REDUCED)
+
+
+def precision_of(rt):
+    """'bf16' / 'fp16' for a reduced-precision runtime, None for FP32."""
+    suffix = rt.rpartition("_")[2]
+    return suffix if suffix in REDUCED and rt != suffix else None
 
 # name: (label, maker command (argv after python) or a fixed path, static shapes for dynamic inputs, batch)
 MODELS = {
@@ -223,11 +233,11 @@ class Worker:
 
 
 def start_workers(args, name, path, plans, manifest, threads, runtimes, workdir):
-    """`plans`: Kiln's plan path (or its build's failure, a dict) per Kiln runtime (kiln, kiln_bf16)."""
+    """`plans`: Kiln's plan path (or its build's failure, a dict) per Kiln runtime (kiln, kiln_bf16, kiln_fp16)."""
     workers = {}
     for rt in runtimes:
         outdir = os.path.join(workdir, "out", f"{name}_t{threads}_{rt}")
-        if rt in ("kiln", "kiln_bf16"):
+        if rt in KILN_RUNTIMES:
             plan = plans[rt]
             if isinstance(plan, dict):  # the build failed: its reason
                 workers[rt] = plan
@@ -235,9 +245,10 @@ def start_workers(args, name, path, plans, manifest, threads, runtimes, workdir)
             argv = [args.kiln_time, "serve", f"--plan={plan}", f"--inputs={manifest}", f"--outdir={outdir}",
                     f"--threads={threads}"]
         else:
-            argv = [sys.executable, os.path.join(HERE, "peer_worker.py"), "--runtime", rt.removesuffix("_bf16"),
+            prec = precision_of(rt)
+            argv = [sys.executable, os.path.join(HERE, "peer_worker.py"), "--runtime", rt.split("_")[0],
                     "--model", path, "--inputs", manifest, "--outdir", outdir, "--threads", str(threads),
-                    "--precision", "bf16" if rt in BF16_RUNTIMES else "f32"]
+                    "--precision", REDUCED[prec] if prec else "f32"]
         w = Worker(rt, argv, outdir)
         workers[rt] = w if not w.error else {"error": w.error}
         if w.error:
@@ -282,9 +293,10 @@ def peak_flops(args, threads):
     return json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
 
 
-def kiln_build(args, name, path, shapes, workdir, threads, bf16=False):
-    """Cold build (no timing cache), then a warm one with the cache the cold build wrote."""
-    base = os.path.join(workdir, "plans", name + ("_bf16" if bf16 else ""))
+def kiln_build(args, name, path, shapes, workdir, threads, precision=None):
+    """Cold build (no timing cache), then a warm one with the cache the cold build wrote;
+    `precision`: None (FP32), 'bf16' or 'fp16' (the builder flag)."""
+    base = os.path.join(workdir, "plans", name + (f"_{precision}" if precision else ""))
     os.makedirs(os.path.dirname(base), exist_ok=True)
     cache = base + ".cache"
     if os.path.exists(cache):
@@ -293,7 +305,8 @@ def kiln_build(args, name, path, shapes, workdir, threads, bf16=False):
     res = {}
     for kind, plan in (("cold", base + ".cold.plan"), ("warm", base + ".plan")):
         p = subprocess.run([args.kiln_time, "build", f"--onnx={path}", f"--plan={plan}", f"--cache={cache}",
-                            f"--threads={threads}", f"--shapes={shape_flag}", f"--bf16={int(bf16)}"],
+                            f"--threads={threads}", f"--shapes={shape_flag}", f"--bf16={int(precision == 'bf16')}",
+                            f"--fp16={int(precision == 'fp16')}"],
                            capture_output=True, text=True)
         try:
             msg = json.loads(p.stdout.strip().splitlines()[-1])
@@ -303,7 +316,8 @@ def kiln_build(args, name, path, shapes, workdir, threads, bf16=False):
             log(f"{name}: Kiln build failed: {msg['error']}")
             return {"error": msg["error"]}, res
         res[kind] = msg
-        log(f"{name}: Kiln{' BF16' if bf16 else ''} {kind} build {msg['build_s']:.2f} s (parse {msg['parse_s']:.2f} s)")
+        log(f"{name}: Kiln{' ' + precision.upper() if precision else ''} {kind} build {msg['build_s']:.2f} s "
+            f"(parse {msg['parse_s']:.2f} s)")
     os.remove(base + ".cold.plan")
     return base + ".plan", res
 
@@ -323,8 +337,10 @@ def bench_model(args, name, workdir, threads_list, peak):
         row["plan"] = plan
         row["plan_mib"] = os.path.getsize(plan) / 2**20
     plans = {"kiln": plan}
-    if "kiln_bf16" in args.runtimes:
-        plans["kiln_bf16"], row["build_bf16"] = kiln_build(args, name, path, shapes, workdir, max(threads_list), True)
+    for prec in REDUCED:
+        if f"kiln_{prec}" in args.runtimes:
+            plans[f"kiln_{prec}"], row[f"build_{prec}"] = kiln_build(args, name, path, shapes, workdir,
+                                                                     max(threads_list), prec)
     iters = args.b8_iters if batch >= 8 and not args.smoke else args.iters
     for threads in threads_list:
         workers = start_workers(args, name, path, plans, manifest, threads, args.runtimes, workdir)
@@ -446,6 +462,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10 timed runs in 2 rounds, no batch-8 rows")
     ap.add_argument("--smoke", action="store_true", help="tiny models, 3 runs: checks the harness, not speed")
     ap.add_argument("--bf16", action="store_true", help="also Kiln --bf16 and OpenVINO with bf16 inference precision")
+    ap.add_argument("--fp16", action="store_true", help="also Kiln --fp16 and OpenVINO with f16 inference precision")
     ap.add_argument("--json", help="results JSON (default <workdir>/results.json)")
     ap.add_argument("--doc", help="write the markdown report here (e.g. docs/benchmarks.md)")
     args = ap.parse_args()
@@ -456,8 +473,9 @@ def main():
         print(f"bench: skipped, {e} (scripts/setup.sh installs it)")
         return 77
     args.runtimes = [r for r in args.runtimes.split(",") if r]
-    if args.bf16:
-        args.runtimes += [r + "_bf16" for r in ("kiln", "openvino") if r in args.runtimes]
+    for prec in REDUCED:
+        if getattr(args, prec):
+            args.runtimes += [f"{r}_{prec}" for r in ("kiln", "openvino") if r in args.runtimes]
     cores = os.cpu_count() or 1
     threads_list = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
     models = args.models.split(",") if args.models else DEFAULT_MODELS
@@ -497,7 +515,7 @@ def main():
               "load_avg_start": load_start, "load_avg_end": os.getloadavg(), "seconds": time.time() - t_start,
               "iters": args.iters, "b8_iters": args.b8_iters, "rounds": args.rounds, "quick": args.quick,
               "smoke": args.smoke, "rows": rows, "profiles": profile, "not_run": NOT_RUN, "tolerance": TOLERANCE,
-              "bf16": args.bf16, "bf16_tolerance": BF16_TOLERANCE}
+              "bf16": args.bf16, "fp16": args.fp16, "bf16_tolerance": BF16_TOLERANCE}
     json.dump(result, open(args.json or os.path.join(args.workdir, "results.json"), "w"), indent=1)
     import report
     text = report.render(result)
@@ -541,11 +559,11 @@ def smoke_check(result):
     problems = []
     for row in result["rows"]:
         for threads, res in row["by_threads"].items():
-            for rt in ("kiln", "ort") + (("kiln_bf16",) if result.get("bf16") else ()):
+            for rt in ("kiln", "ort") + tuple(f"kiln_{p}" for p in REDUCED if result.get(p)):
                 s = res.get(rt, {})
                 if s.get("status") != "ok" or not s.get("runs"):
                     problems.append(f"{row['name']} t{threads} {rt}: {s.get('status')} {s.get('reason', '')}")
-            for rt in ("openvino", "openvino_bf16"):
+            for rt in ("openvino",) + tuple(f"openvino_{p}" for p in REDUCED):
                 ov = res.get(rt)
                 if ov is not None and ov.get("status") == "INVALID":
                     problems.append(f"{row['name']} t{threads} {rt}: INVALID")

@@ -198,11 +198,11 @@ class BuilderImpl final : public IBuilder {
       auto& config = static_cast<BuilderConfigImpl&>(cfg);
       KILN_CHECK(config.device == DeviceType::kCPU || config.device == DeviceType::kGPU,
                  "DeviceType::kDLA is not supported: setDefaultDeviceType(DeviceType::kCPU) or (kGPU)");
-      // BF16 on the CPU: builder/cpu_precision.h, which warns itself where the CPU lacks it.
+      // BF16 / FP16 on the CPU: builder/cpu_precision.h, which warns itself where the CPU lacks them.
       const bool gpu = config.device == DeviceType::kGPU;
-      if (!gpu && (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kINT8)))
+      if (!gpu && config.getFlag(BuilderFlag::kINT8))
         logMessage(logger_, ILogger::Severity::kWARNING,
-                   "reduced precision (FP16/INT8) requested: the CPU backend builds those layers FP32 for now");
+                   "INT8 requested: the CPU backend builds those layers FP32 for now");
       if (gpu && config.getFlag(BuilderFlag::kINT8))
         logMessage(logger_, ILogger::Severity::kWARNING, "INT8 requested: the CUDA backend has no INT8 yet");
       builder::BuildOptions options;
@@ -226,6 +226,7 @@ class BuilderImpl final : public IBuilder {
       options.workspaceLimit = config.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE);
       options.onednnTactics = config.tacticSources & (1u << static_cast<int>(TacticSource::kONEDNN));
       options.cpuPrecision.bf16 = config.getFlag(BuilderFlag::kBF16);
+      options.cpuPrecision.fp16 = config.getFlag(BuilderFlag::kFP16);
       options.cpuPrecision.obeyConstraints = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
       options.cpuPrecision.preferConstraints = config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
       options.log = [this](ILogger::Severity s, const std::string& m) { logMessage(logger_, s, m); };

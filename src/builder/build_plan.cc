@@ -264,6 +264,8 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
     for (const std::string& w : precision.warnings) log(options, ILogger::Severity::kWARNING, w);
     if (precision.bf16Layers)
       log(options, ILogger::Severity::kVERBOSE, strCat(precision.bf16Layers, " layer(s) may run in BF16"));
+    if (precision.fp16Layers)
+      log(options, ILogger::Severity::kVERBOSE, strCat(precision.fp16Layers, " layer(s) may run in FP16"));
   }
 
   // The graph stays symbolic where inputs vary; tactics are chosen on the first

@@ -16,8 +16,13 @@
 //    with or without the flag; the selector then takes only BF16 tactics for
 //    it (prefer: FP32 when none supports it). The CPU has no other reduced-
 //    precision kernels, so any other constraint is not met.
+//  - BuilderFlag::kFP16 the same way for MatMul and Gemm on a CPU with
+//    AVX512-FP16 (cpu::hostSupportsFP16Tactics): cpu::kFP16Attr = 1, the
+//    FP16 tactics timed against the others; a kHALF constraint on a MatMul /
+//    Gemm makes FP16 required or preferred (3 / 2). Without AVX512-FP16 the
+//    flag builds FP32 with a warning.
 //  - Only node attributes change; the graph keeps FP32 activations (the BF16
-//    tactics convert at their inputs and output FP32).
+//    and FP16 tactics convert at their inputs and output FP32).
 #pragma once
 #include <functional>
 #include <string>
@@ -34,6 +39,7 @@ namespace kiln::builder {
 
 struct CpuPrecisionOptions {
   bool bf16 = false;               //!< BuilderFlag::kBF16
+  bool fp16 = false;               //!< BuilderFlag::kFP16
   bool obeyConstraints = false;    //!< kOBEY_PRECISION_CONSTRAINTS
   bool preferConstraints = false;  //!< kPREFER_PRECISION_CONSTRAINTS
 };
@@ -43,14 +49,16 @@ inline constexpr const char* kLayerPrecisionAttr = "kiln_precision";
 
 struct CpuPrecisionResult {
   int bf16Layers = 0;                 //!< layers marked with cpu::kBF16Attr
+  int fp16Layers = 0;                 //!< layers marked with cpu::kFP16Attr
   std::vector<std::string> warnings;  //!< flag without native BF16, preferred constraints not met
 };
 
 //! Marks `graph`'s layers (see above). `nativeBF16`: whether this CPU runs
 //! the BF16 tactics natively (tests pass false to see the fallback). Throws kiln::Error for an obeyed
 //! constraint the CPU cannot meet.
-CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options, bool nativeBF16);
-//! The same for this machine (nativeBF16 = cpu::hostSupportsBF16Tactics()): what the builder runs.
+CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options, bool nativeBF16,
+                                     bool nativeFP16 = false);
+//! The same for this machine (cpu::hostSupportsBF16Tactics(), hostSupportsFP16Tactics()): what the builder runs.
 CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions& options);
 
 //! Tactic choice for a marked layer: one whose BF16 is preferred or required

@@ -158,7 +158,7 @@ def test_layer_precision_constraints():
         relu.set_output_type(1, trt.float16)
     relu.reset_output_type(0)
     assert not relu.output_type_is_set(0)
-    # The CPU has no FP16 kernels: an obeyed FP16 constraint fails the build (TensorRT's kOBEY),
+    # The CPU has no FP16 kernel for Relu: an obeyed FP16 constraint fails the build (TensorRT's kOBEY),
     # a preferred one builds FP32 and runs.
     relu.precision = trt.float16
     net.mark_output(relu.get_output(0))

@@ -1,5 +1,5 @@
-// Reduced precision on the CPU backend: the BF16 tactics and how the builder
-// offers them (builder/cpu_precision.h marks the layers).
+// Reduced precision on the CPU backend: the BF16 and FP16 tactics and how
+// the builder offers them (builder/cpu_precision.h marks the layers).
 //
 // A BF16 tactic is named "<Op>.<how>_bf16" (Conv.onednn_bf16,
 // MatMul.onednn_bf16, Gemm.onednn_bf16): bf16 weights (converted at build
@@ -21,6 +21,16 @@ inline constexpr const char* kBF16Attr = "kiln_cpu_bf16";
 
 //! Whether `tactic` computes in BF16 (its name ends in "_bf16").
 inline bool isBF16Tactic(const Tactic& tactic) { return tactic.name.ends_with("_bf16"); }
+
+//! The same for FP16 (BuilderFlag::kFP16, kHALF layer constraints): a MatMul /
+//! Gemm that may run in FP16 (1 timed, 2 preferred, 3 required). The FP16
+//! tactics ("<Op>.<how>_fp16": MatMul.packed_gemm_fp16, Gemm.packed_gemm_fp16)
+//! run on AVX512-FP16 (ukernels/gemm_fp16.h): fp16 weights and inputs, fp16
+//! products summed in chunks that are added in f32, f32 output.
+inline constexpr const char* kFP16Attr = "kiln_cpu_fp16";
+inline bool isFP16Tactic(const Tactic& tactic) { return tactic.name.ends_with("_fp16"); }
+//! Whether this CPU runs the FP16 tactics (AVX512-FP16).
+bool hostSupportsFP16Tactics();
 
 //! Whether this machine runs the BF16 tactics natively: oneDNN is compiled in
 //! and its effective ISA has AVX512_BF16 (vdpbf16ps). False otherwise: oneDNN

@@ -1,5 +1,5 @@
-// BuilderFlag::kBF16 on the CPU (builder/cpu_precision.h): which layers the
-// marking pass lets run in BF16, layer precision constraints, the fallback
+// BuilderFlag::kBF16 / kFP16 on the CPU (builder/cpu_precision.h): which layers the
+// marking pass lets run in BF16 / FP16, layer precision constraints, the fallback
 // on a CPU without native BF16, and what the builder chooses with and
 // without the flag.
 #include <gtest/gtest.h>
@@ -150,6 +150,66 @@ TEST(CpuPrecision, PreferredAndRequiredBF16KeepOnlyBF16Candidates) {
     ADD_FAILURE() << "a required BF16 without a BF16 candidate must fail";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("\"mm\""), std::string::npos) << e.what();
+  }
+}
+
+int64_t mark16(ir::Graph& g, const std::string& name) { return node(g, name)->i(cpu::kFP16Attr, 0); }
+
+TEST(CpuPrecision, FP16FlagMarksMatMulAndGemmWhereNative) {
+  auto g = network();
+  CpuPrecisionResult r = markCpuPrecision(*g, {.fp16 = true}, /*nativeBF16=*/true, /*nativeFP16=*/true);
+  EXPECT_EQ(r.fp16Layers, 2);
+  EXPECT_EQ(r.bf16Layers, 0);
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(mark16(*g, "mm"), 1);
+  EXPECT_EQ(mark16(*g, "fc"), 1);
+  EXPECT_EQ(mark16(*g, "conv"), 0) << "no FP16 convolution on the CPU";
+  // Both flags: both marks, the tactics of each timed against the rest.
+  r = markCpuPrecision(*g, {.bf16 = true, .fp16 = true}, true, true);
+  EXPECT_EQ(r.fp16Layers, 2);
+  EXPECT_EQ(r.bf16Layers, 3);
+  // Without AVX512-FP16: FP32 with a warning, no mark.
+  r = markCpuPrecision(*g, {.fp16 = true}, true, false);
+  EXPECT_EQ(r.fp16Layers, 0);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("FP16 not supported natively on this platform"), std::string::npos);
+  for (ir::Node* n : g->nodeList()) EXPECT_FALSE(n->has(cpu::kFP16Attr)) << n->name;
+}
+
+TEST(CpuPrecision, FP16LayerConstraints) {
+  const int64_t kF16 = static_cast<int64_t>(DType::kHALF);
+  auto g = network();
+  node(*g, "mm")->attrs[kLayerPrecisionAttr] = kF16;
+  markCpuPrecision(*g, {.preferConstraints = true}, true, true);
+  EXPECT_EQ(mark16(*g, "mm"), 2);
+  EXPECT_EQ(mark(*g, "mm"), 0);
+  markCpuPrecision(*g, {.obeyConstraints = true}, true, true);
+  EXPECT_EQ(mark16(*g, "mm"), 3);
+  // An FP16 conv is a constraint the CPU cannot meet: named when obeyed.
+  node(*g, "conv")->attrs[kLayerPrecisionAttr] = kF16;
+  try {
+    markCpuPrecision(*g, {.obeyConstraints = true}, true, true);
+    ADD_FAILURE() << "an obeyed FP16 constraint on a Conv must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no FP16 kernel for Conv"), std::string::npos) << e.what();
+  }
+  node(*g, "conv")->attrs.erase(kLayerPrecisionAttr);
+  EXPECT_THROW(markCpuPrecision(*g, {.obeyConstraints = true}, true, /*nativeFP16=*/false), Error);
+  // Required FP16 keeps only FP16 candidates; without one it fails naming the layer.
+  ir::Node* mm = node(*g, "mm");
+  mm->attrs[cpu::kFP16Attr] = int64_t{3};
+  const std::vector<const cpu::Tactic*> all = {cpu::tactics().find("MatMul.packed_gemm_fp16"),
+                                               cpu::tactics().find("MatMul.packed_gemm")};
+  std::vector<const cpu::Tactic*> c = all;
+  keepRequiredCpuPrecision(*mm, c, nullptr);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]->name, "MatMul.packed_gemm_fp16");
+  c = {all[1]};
+  try {
+    keepRequiredCpuPrecision(*mm, c, nullptr);
+    ADD_FAILURE() << "a required FP16 without an FP16 candidate must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("precision constraint FP16 not met"), std::string::npos) << e.what();
   }
 }
 

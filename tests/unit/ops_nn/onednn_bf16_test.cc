@@ -20,32 +20,6 @@ namespace {
 #define SKIP_WITHOUT_NATIVE_BF16() \
   if (!cpu::hostSupportsBF16Tactics()) GTEST_SKIP() << "this CPU / build has no native BF16 oneDNN"
 
-constexpr float kBF16RangeTolerance = 2e-2f;
-
-// max |got - want| <= 2e-2 * range(want) (NaN never passes).
-::testing::AssertionResult withinRange(const ir::Tensor& got, const ir::Tensor& want) {
-  if (got.dims() != want.dims()) return ::testing::AssertionFailure() << "shapes differ";
-  const float* g = got.as<float>();
-  const float* w = want.as<float>();
-  float lo = w[0], hi = w[0], worst = 0.f;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    lo = std::min(lo, w[i]);
-    hi = std::max(hi, w[i]);
-  }
-  int64_t at = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const float e = std::fabs(g[i] - w[i]);
-    if (!(e <= worst)) {  // NaN lands here and stays the worst
-      worst = std::isnan(e) ? INFINITY : e;
-      at = i;
-    }
-  }
-  const float bound = kBF16RangeTolerance * std::max(hi - lo, 1e-6f);
-  if (worst <= bound) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "max error " << worst << " at " << at << " (got " << g[at] << ", want "
-                                       << w[at] << ") exceeds " << bound << " = 2e-2 of the range " << hi - lo;
-}
-
 void allowBF16(OpSpec& s) { s.attrs[cpu::kBF16Attr] = int64_t{1}; }
 
 // The BF16 tactic supports the node, packs bf16 weights, and matches the reference.

@@ -8,6 +8,7 @@
 // fields at their defaults on purpose.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -174,6 +175,32 @@ inline ::testing::AssertionResult near(const ir::Tensor& got, const ir::Tensor& 
                                            << ", want " << w[i] << " (shape " << ir::toString(got.dims()) << ")";
   }
   return ::testing::AssertionSuccess();
+}
+
+//! Reduced precision (the BF16 and FP16 tactics): max |got - want| <= 2e-2 *
+//! range(want), the bound the engine and benchmark checks use (NaN never passes).
+inline constexpr float kReducedRangeTolerance = 2e-2f;
+inline ::testing::AssertionResult withinRange(const ir::Tensor& got, const ir::Tensor& want) {
+  if (got.dims() != want.dims()) return ::testing::AssertionFailure() << "shapes differ";
+  const float* g = got.as<float>();
+  const float* w = want.as<float>();
+  float lo = w[0], hi = w[0], worst = 0.f;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    lo = std::min(lo, w[i]);
+    hi = std::max(hi, w[i]);
+  }
+  int64_t at = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const float e = std::fabs(g[i] - w[i]);
+    if (!(e <= worst)) {  // NaN lands here and stays the worst
+      worst = std::isnan(e) ? INFINITY : e;
+      at = i;
+    }
+  }
+  const float bound = kReducedRangeTolerance * std::max(hi - lo, 1e-6f);
+  if (worst <= bound) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max error " << worst << " at " << at << " (got " << g[at] << ", want "
+                                       << w[at] << ") exceeds " << bound << " = 2e-2 of the range " << hi - lo;
 }
 
 inline ::testing::AssertionResult equals(const ir::Tensor& got, const std::vector<int64_t>& dims,

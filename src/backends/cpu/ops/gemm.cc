@@ -162,6 +162,8 @@ void registerGemmKernels(TacticRegistry& r) {
          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<GemmRef>(n); }, nullptr});
   r.add(matmulPackedTactic());
   r.add(gemmPackedTactic());
+  r.add(matmulFP16Tactic());
+  r.add(gemmFP16Tactic());
   addOnednnGemmTactics(r);
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/ukernels/gemm.h"
 
 namespace kiln::cpu {
 
@@ -39,7 +40,16 @@ struct MatMulDims {
 MatMulDims matmulDims(const std::string& what, const int64_t* aDims, int aRank, const int64_t* bDims, int bRank,
                       const TensorView& y);
 
+//! Gemm's epilogue: alpha * A*B + beta * C (C, when given, broadcast to M x
+//! N: a scalar, a row, a column or the whole matrix; throws naming `what`
+//! otherwise), then `act`.
+gemm::Epilogue gemmEpilogue(const std::string& what, const TensorView* c, int64_t M, int64_t N, float alpha,
+                            float beta, const Activation& act);
+
 Tactic matmulPackedTactic();
 Tactic gemmPackedTactic();
+//! MatMul / Gemm in FP16 on AVX512-FP16 CPUs (ops/gemm_fp16.cc).
+Tactic matmulFP16Tactic();
+Tactic gemmFP16Tactic();
 
 }  // namespace kiln::cpu

@@ -193,26 +193,7 @@ class GemmPacked final : public Kernel {
     p.a.cs = transA_ ? M : 1;
     p.c = out[0].as<float>();
     p.ldc = N;
-    p.ep.scale = alpha_;
-    p.ep.biasScale = beta_;
-    p.ep.act = act_;
-    if (numInputs_ > 2 && in[2].data) {
-      const TensorView& c = in[2];
-      const float* cd = c.as<const float>();
-      const int64_t cm = c.rank == 2 ? c.dims[0] : 1, cn = c.rank >= 1 ? c.dims[c.rank - 1] : 1;
-      KILN_CHECK((cm == 1 || cm == M) && (cn == 1 || cn == N), what_, ": C ", ir::toString(c.shape()),
-                 " does not broadcast to ", M, " x ", N);
-      if (cm == 1 && cn == 1) {
-        p.ep.scalarBias = cd[0];
-      } else if (cm == 1) {
-        p.ep.colBias = cd;
-      } else if (cn == 1) {
-        p.ep.rowBias = cd;
-      } else {
-        p.ep.matrix = cd;
-        p.ep.ldm = N;
-      }
-    }
+    p.ep = gemmEpilogue(what_, numInputs_ > 2 && in[2].data ? &in[2] : nullptr, M, N, alpha_, beta_, act_);
     const int64_t rsb = transB_ ? 1 : N, csb = transB_ ? K : 1;
     if (nr_) {
       KILN_CHECK(b.numel() == gemm::packedBSize(K, N, uk_.nr), what_, ": packed B has ", b.numel(),
@@ -274,6 +255,30 @@ void prepack(ir::Node& node, ir::Graph& graph) {
 }
 
 }  // namespace
+
+gemm::Epilogue gemmEpilogue(const std::string& what, const TensorView* c, int64_t M, int64_t N, float alpha,
+                            float beta, const Activation& act) {
+  gemm::Epilogue ep;
+  ep.scale = alpha;
+  ep.biasScale = beta;
+  ep.act = act;
+  if (!c) return ep;
+  const float* cd = c->as<const float>();
+  const int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+  KILN_CHECK((cm == 1 || cm == M) && (cn == 1 || cn == N), what, ": C ", ir::toString(c->shape()),
+             " does not broadcast to ", M, " x ", N);
+  if (cm == 1 && cn == 1) {
+    ep.scalarBias = cd[0];
+  } else if (cm == 1) {
+    ep.colBias = cd;
+  } else if (cn == 1) {
+    ep.rowBias = cd;
+  } else {
+    ep.matrix = cd;
+    ep.ldm = N;
+  }
+  return ep;
+}
 
 Tactic matmulPackedTactic() {
   return {"MatMul.packed_gemm", "MatMul", 10, supports,
