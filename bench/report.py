@@ -6,7 +6,7 @@ NAMES = {"kiln": "Kiln", "ort": "ONNX Runtime", "openvino": "OpenVINO", "kiln_bf
          "openvino_bf16": "OpenVINO BF16", "kiln_fp16": "Kiln FP16", "openvino_fp16": "OpenVINO FP16"}
 # Reduced precisions: suffix -> (label, OpenVINO's hint, what Kiln's flag runs in it).
 REDUCED = {"bf16": ("BF16", "bf16", "BF16 oneDNN convolution / matmul tactics"),
-           "fp16": ("FP16", "f16", "FP16 MatMul / Gemm tactics on AVX512-FP16")}
+           "fp16": ("FP16", "f16", "FP16 convolution / matmul tactics on AVX512-FP16")}
 
 
 class Notes:

@@ -10,7 +10,7 @@ namespace kiln::builder {
 namespace {
 
 bool hasBF16Tactics(const std::string& op) { return op == "Conv" || op == "MatMul" || op == "Gemm"; }
-bool hasFP16Tactics(const std::string& op) { return op == "MatMul" || op == "Gemm"; }
+bool hasFP16Tactics(const std::string& op) { return op == "Conv" || op == "MatMul" || op == "Gemm"; }
 
 }  // namespace
 
@@ -34,12 +34,11 @@ CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions&
       std::string unmet;
       if (!bf16 && !fp16)
         unmet = strCat("precision ", dataTypeName(static_cast<DType>(constraint)),
-                       " has no CPU kernels (the CPU backend runs FP32, BF16 Conv / MatMul / Gemm and FP16 MatMul / "
-                       "Gemm)");
+                       " has no CPU kernels (the CPU backend runs FP32, and BF16 / FP16 Conv / MatMul / Gemm)");
       else if (bf16 && !hasBF16Tactics(n->op))
         unmet = strCat("the CPU backend has no BF16 kernel for ", n->op, " (only Conv, MatMul, Gemm)");
       else if (fp16 && !hasFP16Tactics(n->op))
-        unmet = strCat("the CPU backend has no FP16 kernel for ", n->op, " (only MatMul, Gemm)");
+        unmet = strCat("the CPU backend has no FP16 kernel for ", n->op, " (only Conv, MatMul, Gemm)");
       else if (bf16 && !nativeBF16)
         unmet = "BF16 not supported natively on this platform (no AVX512_BF16)";
       else if (fp16 && !nativeFP16)

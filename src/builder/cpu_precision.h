@@ -16,10 +16,10 @@
 //    with or without the flag; the selector then takes only BF16 tactics for
 //    it (prefer: FP32 when none supports it). The CPU has no other reduced-
 //    precision kernels, so any other constraint is not met.
-//  - BuilderFlag::kFP16 the same way for MatMul and Gemm on a CPU with
+//  - BuilderFlag::kFP16 the same way for Conv, MatMul and Gemm on a CPU with
 //    AVX512-FP16 (cpu::hostSupportsFP16Tactics): cpu::kFP16Attr = 1, the
-//    FP16 tactics timed against the others; a kHALF constraint on a MatMul /
-//    Gemm makes FP16 required or preferred (3 / 2). Without AVX512-FP16 the
+//    FP16 tactics timed against the others; a kHALF constraint on a Conv /
+//    MatMul / Gemm makes FP16 required or preferred (3 / 2). Without AVX512-FP16 the
 //    flag builds FP32 with a warning.
 //  - Only node attributes change; the graph keeps FP32 activations (the BF16
 //    and FP16 tactics convert at their inputs and output FP32).

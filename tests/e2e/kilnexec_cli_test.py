@@ -388,7 +388,7 @@ class KilnexecCli(unittest.TestCase):
         self.assertOneLineError(run(f"--onnx={model}", "--skipInference"), "NoSuchOp")
 
     def test_layer_precisions(self):
-        # The CPU has FP16 kernels only for MatMul / Gemm: obeyed FP16 on every layer fails naming one, preferred builds FP32;
+        # The CPU has FP16 kernels only for Conv / MatMul / Gemm: obeyed FP16 on every layer fails naming one, preferred builds FP32;
         # an unknown layer name is an error naming it.
         self.assertOneLineError(run(f"--onnx={self.model}", "--precisionConstraints=obey", "--layerPrecisions=*:fp16",
                                     "--layerOutputTypes=*:fp16"), "precision constraint not met")

@@ -182,10 +182,10 @@ void printOptions(const Options& o, Logger& log) {
     if (o.bf16 || o.best) precision += "+BF16";
     if (o.int8 || o.best) precision += "+INT8";
     const bool cpu = o.device != "cuda";
-    // CPU: BF16 has Conv / MatMul / Gemm tactics, FP16 MatMul / Gemm ones (AVX512-FP16), INT8 none yet
+    // CPU: BF16 and FP16 (AVX512-FP16) have Conv / MatMul / Gemm tactics, INT8 none yet
     const bool unbuilt = cpu && (o.fp16 || o.int8 || o.best);
     log.info("Precision: " + precision +
-             (unbuilt ? " (the CPU backend runs FP16 only in MatMul / Gemm on AVX512-FP16 CPUs, INT8 as FP32)" : ""));
+             (unbuilt ? " (the CPU backend runs FP16 only in Conv / MatMul / Gemm on AVX512-FP16 CPUs, INT8 as FP32)" : ""));
     if (o.precisionConstraints != "none") log.info("Precision constraints: " + o.precisionConstraints);
     if (o.profiles.empty()) log.info("Input build shapes: " + shapesText(o.shapes));
     for (std::size_t k = 0; k < o.profiles.size(); ++k)

@@ -22,9 +22,9 @@ inline constexpr const char* kBF16Attr = "kiln_cpu_bf16";
 //! Whether `tactic` computes in BF16 (its name ends in "_bf16").
 inline bool isBF16Tactic(const Tactic& tactic) { return tactic.name.ends_with("_bf16"); }
 
-//! The same for FP16 (BuilderFlag::kFP16, kHALF layer constraints): a MatMul /
-//! Gemm that may run in FP16 (1 timed, 2 preferred, 3 required). The FP16
-//! tactics ("<Op>.<how>_fp16": MatMul.packed_gemm_fp16, Gemm.packed_gemm_fp16)
+//! The same for FP16 (BuilderFlag::kFP16, kHALF layer constraints): a Conv /
+//! MatMul / Gemm that may run in FP16 (1 timed, 2 preferred, 3 required). The FP16
+//! tactics ("<Op>.<how>_fp16": Conv.im2col_gemm_fp16, MatMul.packed_gemm_fp16, Gemm.packed_gemm_fp16)
 //! run on AVX512-FP16 (ukernels/gemm_fp16.h): fp16 weights and inputs, fp16
 //! products summed in chunks that are added in f32, f32 output.
 inline constexpr const char* kFP16Attr = "kiln_cpu_fp16";

@@ -39,7 +39,7 @@ TEST(LayerPrecision, SetGetReset) {
   EXPECT_FALSE(relu->outputTypeIsSet(0));
 }
 
-// The CPU has no FP16 kernel for Relu (only MatMul / Gemm): an obeyed FP16 constraint fails the build naming
+// The CPU has no FP16 kernel for Relu (only Conv / MatMul / Gemm): an obeyed FP16 constraint fails the build naming
 // the layer (TensorRT's kOBEY semantics); a preferred one builds FP32 with a warning.
 TEST(LayerPrecision, CpuBuildObeysOrPrefersConstraints) {
   RecordingLogger logger;

@@ -155,18 +155,19 @@ TEST(CpuPrecision, PreferredAndRequiredBF16KeepOnlyBF16Candidates) {
 
 int64_t mark16(ir::Graph& g, const std::string& name) { return node(g, name)->i(cpu::kFP16Attr, 0); }
 
-TEST(CpuPrecision, FP16FlagMarksMatMulAndGemmWhereNative) {
+TEST(CpuPrecision, FP16FlagMarksConvMatMulAndGemmWhereNative) {
   auto g = network();
   CpuPrecisionResult r = markCpuPrecision(*g, {.fp16 = true}, /*nativeBF16=*/true, /*nativeFP16=*/true);
-  EXPECT_EQ(r.fp16Layers, 2);
+  EXPECT_EQ(r.fp16Layers, 3);
   EXPECT_EQ(r.bf16Layers, 0);
   EXPECT_TRUE(r.warnings.empty());
   EXPECT_EQ(mark16(*g, "mm"), 1);
   EXPECT_EQ(mark16(*g, "fc"), 1);
-  EXPECT_EQ(mark16(*g, "conv"), 0) << "no FP16 convolution on the CPU";
+  EXPECT_EQ(mark16(*g, "conv"), 1);
+  EXPECT_EQ(mark16(*g, "relu"), 0);
   // Both flags: both marks, the tactics of each timed against the rest.
   r = markCpuPrecision(*g, {.bf16 = true, .fp16 = true}, true, true);
-  EXPECT_EQ(r.fp16Layers, 2);
+  EXPECT_EQ(r.fp16Layers, 3);
   EXPECT_EQ(r.bf16Layers, 3);
   // Without AVX512-FP16: FP32 with a warning, no mark.
   r = markCpuPrecision(*g, {.fp16 = true}, true, false);
@@ -185,15 +186,15 @@ TEST(CpuPrecision, FP16LayerConstraints) {
   EXPECT_EQ(mark(*g, "mm"), 0);
   markCpuPrecision(*g, {.obeyConstraints = true}, true, true);
   EXPECT_EQ(mark16(*g, "mm"), 3);
-  // An FP16 conv is a constraint the CPU cannot meet: named when obeyed.
-  node(*g, "conv")->attrs[kLayerPrecisionAttr] = kF16;
+  // An FP16 Relu is a constraint the CPU cannot meet: named when obeyed.
+  node(*g, "relu")->attrs[kLayerPrecisionAttr] = kF16;
   try {
     markCpuPrecision(*g, {.obeyConstraints = true}, true, true);
-    ADD_FAILURE() << "an obeyed FP16 constraint on a Conv must fail";
+    ADD_FAILURE() << "an obeyed FP16 constraint on a Relu must fail";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("no FP16 kernel for Conv"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no FP16 kernel for Relu"), std::string::npos) << e.what();
   }
-  node(*g, "conv")->attrs.erase(kLayerPrecisionAttr);
+  node(*g, "relu")->attrs.erase(kLayerPrecisionAttr);
   EXPECT_THROW(markCpuPrecision(*g, {.obeyConstraints = true}, true, /*nativeFP16=*/false), Error);
   // Required FP16 keeps only FP16 candidates; without one it fails naming the layer.
   ir::Node* mm = node(*g, "mm");

@@ -1,6 +1,6 @@
 // The AVX512-FP16 GEMM (ukernels/gemm_fp16.h) against the definition, and
-// its tactics (MatMul.packed_gemm_fp16, Gemm.packed_gemm_fp16) against the
-// FP32 reference kernels. Skipped on CPUs without AVX512-FP16.
+// its tactics (MatMul.packed_gemm_fp16, Gemm.packed_gemm_fp16,
+// Conv.im2col_gemm_fp16) against the FP32 reference kernels. Skipped on CPUs without AVX512-FP16.
 //
 // Tolerances. Kernel: the reference is computed in double from the inputs
 // rounded to fp16 as the kernel rounds them, so only the kernel's own sums
@@ -162,6 +162,59 @@ TEST(GemmFP16Tactics, DeclinedOrRefused) {
   BuiltGraph c = buildGraph(s);
   t->prepack(*c.node, *c.graph);
   EXPECT_FALSE(cpu::tactics().find("MatMul.packed_gemm")->supports(*c.node));
+}
+
+struct ConvCase {
+  std::vector<int64_t> x, w;
+  std::map<std::string, ir::Attribute> attrs;
+  bool bias = true, residual = false;
+  std::string act;
+};
+
+TEST(GemmFP16Tactics, ConvEdgeShapes) {
+  SKIP_WITHOUT_FP16();
+  using V = std::vector<int64_t>;
+  const ConvCase cases[] = {
+      {{1, 8, 5, 7}, {16, 8, 1, 1}, {}},                                                   // 1x1: the input is B
+      {{1, 64, 14, 15}, {70, 64, 1, 1}, {}, true, true, "Relu"},                          // 1x1 + residual
+      {{1, 8, 9, 9}, {5, 8, 1, 1}, {{"strides", V{2, 2}}}},                               // 1x1 stride 2: im2col
+      {{1, 3, 23, 29}, {10, 3, 7, 7}, {{"strides", V{2, 2}}, {"pads", V{3, 3, 3, 3}}}},  // stem
+      {{2, 16, 12, 11}, {24, 16, 3, 3}, {{"pads", V{1, 1, 1, 1}}}, true, true, "Silu"},  // batch 2, residual
+      {{1, 8, 10, 9}, {12, 2, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"group", int64_t{4}}}},  // groups
+      {{1, 4, 12, 11}, {6, 4, 3, 3}, {{"pads", V{2, 2, 2, 2}}, {"dilations", V{2, 2}}}}, // dilation
+      {{1, 4, 9, 10}, {5, 4, 3, 3}, {{"pads", V{0, 1, 2, 0}}}, false},                   // asymmetric pads, no bias
+      {{2, 5, 31}, {7, 5, 3}, {{"strides", V{2}}, {"pads", V{1, 2}}}},                    // 1-D
+      {{1, 32, 40, 40}, {48, 32, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},                      // 1600 positions: chunks
+  };
+  uint32_t seed = 400;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "x " << ir::toString(c.x) << " w " << ir::toString(c.w));
+    OpSpec s;
+    s.op = "Conv";
+    s.attrs = c.attrs;
+    if (!c.act.empty()) s.attrs["kiln_act"] = c.act;
+    s.inputs = {dyn(randomTensor(c.x, seed)), cst(randomTensor(c.w, seed + 1))};
+    if (c.bias || c.residual) s.inputs.push_back(c.bias ? cst(randomTensor({c.w[0]}, seed + 2)) : none());
+    if (c.residual)
+      s.inputs.push_back(dyn(randomTensor(ir::staticDims(buildGraph(s).node->outputs[0]->shape), seed + 3)));
+    seed += 10;
+    const cpu::Tactic* t = cpu::tactics().find("Conv.im2col_gemm_fp16");
+    ASSERT_TRUE(t && cpu::isFP16Tactic(*t));
+    EXPECT_FALSE(t->supports(*buildGraph(s).node)) << "unmarked layers stay FP32";
+    allowFP16(s);
+    BuiltGraph b = buildGraph(s);
+    ASSERT_TRUE(t->supports(*b.node));
+    t->prepack(*b.node, *b.graph);
+    EXPECT_EQ(b.node->inputs[1]->dtype, DType::kHALF);
+    EXPECT_TRUE(withinRange(runTactic(s, "Conv.im2col_gemm_fp16")[0], runTactic(s, "Conv.ref")[0]));
+  }
+  // Depthwise convs are left to Conv.depthwise.
+  OpSpec dw;
+  dw.op = "Conv";
+  dw.attrs = {{"group", int64_t{16}}, {"pads", V{1, 1, 1, 1}}};
+  dw.inputs = {dyn(randomTensor({1, 16, 8, 8}, 1)), cst(randomTensor({16, 1, 3, 3}, 2))};
+  allowFP16(dw);
+  EXPECT_FALSE(cpu::tactics().find("Conv.im2col_gemm_fp16")->supports(*buildGraph(dw).node));
 }
 
 }  // namespace

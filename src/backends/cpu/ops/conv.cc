@@ -158,6 +158,7 @@ void registerConvKernels(TacticRegistry& r) {
          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ConvTransposeRef>(n); },
          nullptr});
   r.add(convIm2colGemmTactic());
+  r.add(convIm2colGemmFP16Tactic());
   r.add(convDepthwiseTactic());
   r.add(convTransposeGemmTactic());
   r.add(convGemvTactic());

@@ -1,4 +1,4 @@
-// FP16 GEMM for CPUs with AVX512-FP16 (vfmadd231ph: 32 half lanes per FMA,
+// FP16 GEMM for CPUs with AVX512-FP16 (the MatMul / Gemm / Conv FP16 tactics) (vfmadd231ph: 32 half lanes per FMA,
 // twice the FP32 rate; the BF16 dot product on such CPUs — Sapphire Rapids
 // without AMX — runs at half the FP32 rate, so there FP16 is the reduced
 // precision that pays).
@@ -27,6 +27,9 @@ constexpr int kKc = 256;    //!< K block: kKc x 64 halves of B (32 KiB) stay in 
 
 //! Whether this CPU has AVX512-FP16 (and AVX-512 F/BW/VL/DQ).
 bool hostSupportsFP16();
+
+//! Converts n floats to fp16 (round to nearest even).
+void toHalf(const float* x, int64_t n, uint16_t* y);
 
 //! Halves of a packed B (K x N).
 inline int64_t packedBSize(int64_t k, int64_t n) { return gemm::roundUp(n, kNR) * k; }

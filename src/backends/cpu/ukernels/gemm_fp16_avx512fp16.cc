@@ -18,7 +18,7 @@ using half = _Float16;
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Converts n floats to fp16, 16 at a time.
-void toHalf(const float* x, int64_t n, half* y) {
+void toHalves(const float* x, int64_t n, half* y) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm256_castph_si256(_mm512_cvtxps_ph(_mm512_loadu_ps(x + i))));
@@ -109,10 +109,20 @@ void computeBlock(const Task& t, int64_t n, int64_t k, const float* a, const hal
   for (int64_t k0 = 0; k0 < k; k0 += kb) {
     const int64_t kc = std::min(kb, k - k0);
     const bool first = k0 == 0, last = k0 + kc == k;
+    // The next B slice is prefetched into L2 a few lines per tile while this
+    // one is in use (the weights come from DRAM; the hardware prefetcher does
+    // not cross to the next panel, K x 128 bytes away), as the FP32 driver does.
+    const int64_t sliceLines = kc * kNR * static_cast<int64_t>(sizeof(half)) / 64;
+    const int64_t linesPerTile = ceilDiv(sliceLines, std::max<int64_t>(1, ceilDiv(t.m1 - t.m0, kMR)));
     for (int64_t p = t.p0; p < t.p1; ++p) {
       const int64_t col0 = p * kNR, cols = std::min<int64_t>(kNR, n - col0);
       const half* bp = b + p * k * kNR + k0 * kNR;
+      const half* nextB = p + 1 < t.p1 ? bp + k * kNR : k0 + kc < k ? b + t.p0 * k * kNR + (k0 + kc) * kNR : nullptr;
+      int64_t line = 0;
       for (int64_t m = t.m0; m < t.m1; m += kMR) {
+        if (nextB)
+          for (const int64_t end = std::min(sliceLines, line + linesPerTile); line < end; ++line)
+            __builtin_prefetch(nextB + line * 32, 0, 2);
         const int rows = static_cast<int>(std::min<int64_t>(kMR, t.m1 - m));
         float* cp = c + m * ldc + col0;
         float* tile = cols == kNR ? cp : edge;
@@ -130,6 +140,8 @@ void computeBlock(const Task& t, int64_t n, int64_t k, const float* a, const hal
 
 }  // namespace
 
+void toHalf(const float* x, int64_t n, uint16_t* y) { toHalves(x, n, reinterpret_cast<half*>(y)); }
+
 void packB(const float* b, int64_t rsb, int64_t csb, int64_t k, int64_t n, uint16_t* out) {
   half* o = reinterpret_cast<half*>(out);
   for (int64_t col0 = 0; col0 < n; col0 += kNR) {
@@ -138,7 +150,7 @@ void packB(const float* b, int64_t rsb, int64_t csb, int64_t k, int64_t n, uint1
     for (int64_t kk = 0; kk < k; ++kk) {
       half* dst = panel + kk * kNR;
       if (csb == 1) {
-        toHalf(b + kk * rsb + col0, w, dst);
+        toHalves(b + kk * rsb + col0, w, dst);
       } else {
         for (int64_t t = 0; t < w; ++t) dst[t] = static_cast<half>(b[kk * rsb + (col0 + t) * csb]);
       }
