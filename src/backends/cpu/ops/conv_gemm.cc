@@ -66,20 +66,11 @@ class ConvGemm final : public Kernel {
     KILN_CHECK(c == cg_ * group_ && y.dims[1] == k, desc_.describe(), ": input has ", c, " channels, weight expects ",
                cg_ * group_);
     const int64_t P = g.outSize(), inSize = g.inSize(), nr = uk_.nr;
-    const bool pointwise = g.kernelSize() == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
-                           g.pad[0] == 0 && g.pad[1] == 0 && g.pad[2] == 0 && P == inSize;
+    const bool pointwise = isPointwise(g);
     const int64_t aGroup = gemm::packedASize(kg_, crs_);
     KILN_CHECK(in[1].numel() == group_ * aGroup, desc_.describe(), ": packed weight has ", in[1].numel(),
                " values, expected ", group_ * aGroup);
-    im2col::Geometry ig;
-    for (int i = 0; i < 3; ++i) {
-      ig.in[i] = g.in[i];
-      ig.out[i] = g.out[i];
-      ig.kernel[i] = g.kernel[i];
-      ig.stride[i] = g.stride[i];
-      ig.dil[i] = g.dil[i];
-      ig.pad[i] = g.pad[i];
-    }
+    const im2col::Geometry ig = im2colGeometry(g);
     float* ws = static_cast<float*>(ctx.workspace);
     const float* xd = x.as<const float>();
     float* yd = y.as<float>();

@@ -72,17 +72,8 @@ class ConvGemmFP16 final : public Kernel {
     KILN_CHECK(in[1].numel() == 2 * k * crs_, desc_.describe(), ": packed weight has ", in[1].numel(),
                " halves, expected ", 2 * k * crs_);
     const int64_t P = g.outSize(), inSize = g.inSize();
-    const bool pointwise = g.kernelSize() == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
-                           g.pad[0] == 0 && g.pad[1] == 0 && g.pad[2] == 0 && P == inSize;
-    im2col::Geometry ig;
-    for (int i = 0; i < 3; ++i) {
-      ig.in[i] = g.in[i];
-      ig.out[i] = g.out[i];
-      ig.kernel[i] = g.kernel[i];
-      ig.stride[i] = g.stride[i];
-      ig.dil[i] = g.dil[i];
-      ig.pad[i] = g.pad[i];
-    }
+    const bool pointwise = isPointwise(g);
+    const im2col::Geometry ig = im2colGeometry(g);
     float* cols = static_cast<float*>(ctx.workspace);
     uint16_t* panels16 = reinterpret_cast<uint16_t*>(
         static_cast<uint8_t*>(ctx.workspace) +
