@@ -147,7 +147,10 @@ __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], flo
         if (kBounds && col >= s.sk) {
           x = -INFINITY;
         } else if (mb != nullptr && (!kBounds || row < s.sq)) {
-          const float mv = toFloat(mb[row * s.maskRowStride + col * s.maskColStride]);
+          // Without bound checks a row past Sq (a last query slice's padding rows) reads row Sq - 1's mask: its
+          // scores are never stored, and the read stays inside the mask.
+          const int64_t mrow = kBounds || row < s.sq ? row : s.sq - 1;
+          const float mv = toFloat(mb[mrow * s.maskRowStride + col * s.maskColStride]);
           x = kBase2 ? fmaf(mv, kLog2e, x) : x + mv;
         }
         sc[nt][2 * r + e] = x;
@@ -288,8 +291,10 @@ __device__ __forceinline__ void keyTileStep(float (&o)[D / 8][4], float (&m)[2],
 //! past Sq load and meet the barriers but skip the math, and the last key tile's
 //! math stops at the 16-key step that holds key Sk - 1. kBase2: `scale` holds
 //! scale * log2(e) (onlineSoftmaxTile); kTailBoundsOnly: the key and row bound
-//! checks run on the last key tile and the last query tile only.
-template <typename T, int D, int kWarps, bool kBase2, bool kTailBoundsOnly>
+//! checks run on the last key tile and the last query tile only. kMask: the
+//! mask input is there (its per-score address arithmetic costs registers: a
+//! kernel without a mask is a separate instantiation without that code).
+template <typename T, int D, int kWarps, bool kBase2, bool kTailBoundsOnly, bool kMask>
 __device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q, const T* __restrict__ k,
                                                         const T* __restrict__ v, const T* __restrict__ mask,
                                                         T* __restrict__ y, const AttentionShape& s, float scale,
@@ -312,7 +317,7 @@ __device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q,
   const T* qb = q + attentionOperandOffset(s, s.q, b);
   const T* kb = k + attentionOperandOffset(s, s.k, b);
   const T* vb = v + attentionOperandOffset(s, s.v, b);
-  const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
+  const T* mb = kMask ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
 
   const int64_t tiles = (s.sk + kBN - 1) / kBN;
   issueKvTile<T, D, kBN, kThreads>(ks[0], vs[0], kb, vb, 0, s);
