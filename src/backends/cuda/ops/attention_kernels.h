@@ -81,7 +81,8 @@ constexpr int kAttentionTileRows = 64;  //!< query rows per block, tensor-core p
 constexpr int kAttentionTileKeys = 64;  //!< keys per shared-memory tile, tensor-core path
 constexpr int kAttentionWideTileRows = 128;  //!< query rows per block (8 warps of 16), the wide kernel
 constexpr int kAttentionResidentWarps = 4;   //!< warps per block, the resident kernel
-constexpr int kResidentMaxShared = 100 * 1024;  //!< the resident kernel's K and V at most (else: pipelined)
+constexpr int kResidentMaxShared = 100 * 1024;  //!< the resident kernel's shared memory at most (else: pipelined)
+constexpr bool kResidentPrefetchQ = false;  //!< the resident kernel prefetches each warp's next Q slice
 constexpr int kRowsPerBlock = 8;        //!< query rows (warps) per block, rows path
 constexpr int kRowsMaxShared = 48 * 1024;  //!< the rows path's shared memory (the static limit, no opt-in)
 constexpr int64_t kRowsMaxD = 512, kRowsMaxDv = 256;
@@ -138,7 +139,8 @@ void attentionWide(const void* q, const void* k, const void* v, const void* mask
 //! Whether the resident tensor-core kernel has head size d (32 and 64).
 bool attentionResidentHeadSize(int64_t d);
 
-//! The resident kernel's dynamic shared memory for `s` (K and V, Sk rounded up to 16 rows of D + 8).
+//! The resident kernel's dynamic shared memory for `s` (K and V, Sk rounded up to 16 rows of D + 8, and,
+//! with kResidentPrefetchQ, a 16-row Q buffer per warp).
 int64_t attentionResidentSharedBytes(const AttentionShape& s);
 
 //! The resident kernel's launch (attention_resident.cu), for a launch `l` with l.resident.

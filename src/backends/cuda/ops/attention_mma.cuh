@@ -129,7 +129,9 @@ constexpr float kLog2e = 1.4426950408889634f;
 //! P / l are the same). kBounds false: the caller knows every key of the tile
 //! is below Sk and every row below Sq (not the last key or query tile), and the
 //! per-score bound checks are left out.
-template <typename T, int kKeyTiles, int kDimTiles, bool kBase2 = false, bool kBounds = true>
+//! kClampRows (with kBounds false): rows may pass Sq (the resident kernel's last slice); they read row
+//! Sq - 1's mask (their scores are never stored, and the read stays inside the mask).
+template <typename T, int kKeyTiles, int kDimTiles, bool kBase2 = false, bool kBounds = true, bool kClampRows = false>
 __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], float (&m)[2], float (&l)[2],
                                                   float (&o)[kDimTiles][4], int64_t row0, int64_t kv0, int t,
                                                   const AttentionShape& s, float scale, const T* mb) {
@@ -147,9 +149,7 @@ __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], flo
         if (kBounds && col >= s.sk) {
           x = -INFINITY;
         } else if (mb != nullptr && (!kBounds || row < s.sq)) {
-          // Without bound checks a row past Sq (a last query slice's padding rows) reads row Sq - 1's mask: its
-          // scores are never stored, and the read stays inside the mask.
-          const int64_t mrow = kBounds || row < s.sq ? row : s.sq - 1;
+          const int64_t mrow = !kClampRows || kBounds || row < s.sq ? row : s.sq - 1;
           const float mv = toFloat(mb[mrow * s.maskRowStride + col * s.maskColStride]);
           x = kBase2 ? fmaf(mv, kLog2e, x) : x + mv;
         }
@@ -272,14 +272,14 @@ __device__ __forceinline__ void storeOutputRows(const float (&o)[kDimTiles][4], 
 //! the online-softmax step (kBounds: with the key and row bound checks) and
 //! O += P V from the V tile vt, over the tile's first kKeyTiles * 8 keys
 //! (fewer than kAttentionTileKeys on a trimmed last tile; kKeyTiles even).
-template <typename T, int D, int kKeyTiles, bool kBase2, bool kBounds>
+template <typename T, int D, int kKeyTiles, bool kBase2, bool kBounds, bool kClampRows = false>
 __device__ __forceinline__ void keyTileStep(float (&o)[D / 8][4], float (&m)[2], float (&l)[2],
                                             const uint32_t (&qf)[D / 16][4], const T* kt, const T* vt,
                                             int64_t row0, int64_t kv0, int lane, int t, const AttentionShape& s,
                                             float scale, const T* mb) {
   float sc[kKeyTiles][4];
   tileScores<T, D, kKeyTiles>(sc, qf, kt, lane);
-  onlineSoftmaxTile<T, kKeyTiles, D / 8, kBase2, kBounds>(sc, m, l, o, row0, kv0, t, s, scale, mb);
+  onlineSoftmaxTile<T, kKeyTiles, D / 8, kBase2, kBounds, kClampRows>(sc, m, l, o, row0, kv0, t, s, scale, mb);
   accumulateTileValues<T, D, kKeyTiles>(o, sc, vt, lane);
 }
 
@@ -291,10 +291,8 @@ __device__ __forceinline__ void keyTileStep(float (&o)[D / 8][4], float (&m)[2],
 //! past Sq load and meet the barriers but skip the math, and the last key tile's
 //! math stops at the 16-key step that holds key Sk - 1. kBase2: `scale` holds
 //! scale * log2(e) (onlineSoftmaxTile); kTailBoundsOnly: the key and row bound
-//! checks run on the last key tile and the last query tile only. kMask: the
-//! mask input is there (its per-score address arithmetic costs registers: a
-//! kernel without a mask is a separate instantiation without that code).
-template <typename T, int D, int kWarps, bool kBase2, bool kTailBoundsOnly, bool kMask>
+//! checks run on the last key tile and the last query tile only.
+template <typename T, int D, int kWarps, bool kBase2, bool kTailBoundsOnly>
 __device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q, const T* __restrict__ k,
                                                         const T* __restrict__ v, const T* __restrict__ mask,
                                                         T* __restrict__ y, const AttentionShape& s, float scale,
@@ -317,7 +315,7 @@ __device__ __forceinline__ void pipelinedAttentionBlock(const T* __restrict__ q,
   const T* qb = q + attentionOperandOffset(s, s.q, b);
   const T* kb = k + attentionOperandOffset(s, s.k, b);
   const T* vb = v + attentionOperandOffset(s, s.v, b);
-  const T* mb = kMask ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
+  const T* mb = mask != nullptr ? mask + attentionMaskOffset(s, b, 0, 0) : nullptr;
 
   const int64_t tiles = (s.sk + kBN - 1) / kBN;
   issueKvTile<T, D, kBN, kThreads>(ks[0], vs[0], kb, vb, 0, s);

@@ -27,13 +27,13 @@ namespace {
 
 using namespace attention_mma;
 
-template <typename T, int D, bool kMask>
+template <typename T, int D>
 __global__ void __launch_bounds__(128, 3) attentionPipelinedKernel(const T* __restrict__ q, const T* __restrict__ k,
                                                                 const T* __restrict__ v, const T* __restrict__ mask,
                                                                 T* __restrict__ y, AttentionShape s, float scale,
                                                                 int64_t rowTiles) {
   static_assert(kAttentionTileRows == 64, "4 warps of 16 rows");
-  pipelinedAttentionBlock<T, D, 4, false, false, kMask>(q, k, v, mask, y, s, scale, rowTiles);
+  pipelinedAttentionBlock<T, D, 4, false, false>(q, k, v, mask, y, s, scale, rowTiles);
 }
 
 }  // namespace
@@ -46,8 +46,7 @@ void attentionPipelined(const void* q, const void* k, const void* v, const void*
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, float>) {
-      auto kernel = s.d == 32 ? (mask ? attentionPipelinedKernel<T, 32, true> : attentionPipelinedKernel<T, 32, false>)
-                              : (mask ? attentionPipelinedKernel<T, 64, true> : attentionPipelinedKernel<T, 64, false>);
+      auto kernel = s.d == 32 ? attentionPipelinedKernel<T, 32> : attentionPipelinedKernel<T, 64>;
       kernel<<<static_cast<unsigned>(l.blocks), l.threads, 0, stream>>>(
           static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(mask),
           static_cast<T*>(y), s, scale, l.rowTiles);

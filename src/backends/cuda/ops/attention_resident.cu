@@ -131,7 +131,7 @@ __global__ void __launch_bounds__(32 * kWarps, kMinBlocks)
       if (kv0 + kBN <= s.sk) {
 #pragma unroll
         for (int j = 0; j < kBN / kStepKeys; ++j)
-          keyTileStep<T, D, kStepKeys / 8, true, false>(o, m, l, qf, kt + j * kStepKeys * kStride,
+          keyTileStep<T, D, kStepKeys / 8, true, false, true>(o, m, l, qf, kt + j * kStepKeys * kStride,
                                                         vt + j * kStepKeys * kStride, row0, kv0 + j * kStepKeys, lane,
                                                         t, s, scale2, mb);
       } else {
@@ -149,7 +149,7 @@ __global__ void __launch_bounds__(32 * kWarps, kMinBlocks)
 
 template <typename T, int D, bool kMask>
 auto residentKernelFor() {
-  return attentionResidentKernel<T, D, kMask, kAttentionResidentWarps, 3>;
+  return attentionResidentKernel<T, D, kMask, kAttentionResidentWarps, 3, kAttentionTileKeys, kResidentPrefetchQ>;
 }
 
 }  // namespace
@@ -157,7 +157,8 @@ auto residentKernelFor() {
 bool attentionResidentHeadSize(int64_t d) { return d == 32 || d == 64; }
 
 int64_t attentionResidentSharedBytes(const AttentionShape& s) {
-  return (s.sk + 15) / 16 * 16 * (s.d + 8) * 2 * 2;  // K and V, 2-byte elements
+  // K and V, then each warp's next Q slice (kPrefetchQ); 2-byte elements.
+  return ((s.sk + 15) / 16 * 16 * 2 + (kResidentPrefetchQ ? kAttentionResidentWarps * 16 : 0)) * (s.d + 8) * 2;
 }
 
 void attentionResident(const void* q, const void* k, const void* v, const void* mask, void* y,

@@ -26,12 +26,12 @@ constexpr int kWideThreads = 32 * kAttentionWideTileRows / 16;  // a warp per 16
 
 // The block's code is pipelinedAttentionBlock (attention_mma.cuh), shared with
 // the pipelined kernel; this one runs it on 8 warps, base 2, tail-only bounds.
-template <typename T, int D, bool kMask>
+template <typename T, int D>
 __global__ void __launch_bounds__(kWideThreads, 2) attentionWideKernel(const T* __restrict__ q, const T* __restrict__ k,
                                                                      const T* __restrict__ v, const T* __restrict__ mask,
                                                                      T* __restrict__ y, AttentionShape s, float scale2,
                                                                      int64_t rowTiles) {
-  pipelinedAttentionBlock<T, D, kWideThreads / 32, true, true, kMask>(q, k, v, mask, y, s, scale2, rowTiles);
+  pipelinedAttentionBlock<T, D, kWideThreads / 32, true, true>(q, k, v, mask, y, s, scale2, rowTiles);
 }
 
 }  // namespace
@@ -43,8 +43,7 @@ void attentionWide(const void* q, const void* k, const void* v, const void* mask
   dispatchElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, float>) {
-      auto kernel = s.d == 32 ? (mask ? attentionWideKernel<T, 32, true> : attentionWideKernel<T, 32, false>)
-                              : (mask ? attentionWideKernel<T, 64, true> : attentionWideKernel<T, 64, false>);
+      auto kernel = s.d == 32 ? attentionWideKernel<T, 32> : attentionWideKernel<T, 64>;
       kernel<<<static_cast<unsigned>(l.blocks), l.threads, 0, stream>>>(
           static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(mask),
           static_cast<T*>(y), s, scale * kLog2e, l.rowTiles);
