@@ -30,20 +30,22 @@ using namespace attention_ref;  // NOLINT: the reference, the cases and the comp
 float tolerance(DType t) { return t == DType::kHALF ? 4e-3f : t == DType::kBF16 ? 1.6e-2f : 1e-4f; }
 
 //! Every variant of the tactic (the staged tensor-core kernel with and without the
-//! K/V prefetch, the pipelined one, the wide one; FP32 and other head sizes ignore the attributes)
+//! K/V prefetch, the pipelined one, the wide one, the resident one; FP32 and other head sizes ignore the attributes)
 //! against the reference.
 void expectMatches(const OpSpec& spec, DType type, const std::string& what) {
   const ir::Tensor want = reference(spec, scaleOf(spec));
   struct Variant {
-    int64_t prefetch, pipelined, wide;
+    int64_t prefetch, pipelined, wide, resident;
     const char* name;
   };
-  for (const Variant& v : {Variant{0, 0, 0, ""}, Variant{1, 0, 0, " (prefetch)"}, Variant{0, 1, 0, " (pipelined)"},
-                           Variant{0, 0, 1, " (wide)"}}) {
+  for (const Variant& v : {Variant{0, 0, 0, 0, ""}, Variant{1, 0, 0, 0, " (prefetch)"},
+                           Variant{0, 1, 0, 0, " (pipelined)"}, Variant{0, 0, 1, 0, " (wide)"},
+                           Variant{0, 0, 0, 1, " (resident)"}}) {
     OpSpec variant = spec;
     variant.attrs["kiln_attention_prefetch"] = v.prefetch;
     variant.attrs["kiln_attention_pipelined"] = v.pipelined;
     variant.attrs["kiln_attention_wide"] = v.wide;
+    variant.attrs["kiln_attention_resident"] = v.resident;
     const std::string which = what + v.name;
     std::vector<ir::Tensor> got;
     try {
@@ -108,6 +110,26 @@ TEST(CudaAttention, TrimmedLastKeyTile) {
       cases.push_back({{2, 2, 70, d}, {2, 2, sk, d}, {2, 2, sk, d}});
       cases.push_back({{2, 2, 70, d}, {2, 2, sk, d}, {2, 2, sk, d}, {2, 1, 1, sk}, -3.f, 3.f});
     }
+  expectCases(cases);
+}
+
+//! The resident kernel's edges, by every variant: query lengths around its
+//! 16-row slices and its blocks of up to 16 slices (Sq 257: two blocks of 9
+//! and 8), key lengths around its commit groups (64-key tiles 0, 1, 2, then
+//! the rest: Sk 193 and 300 have a fourth and fifth tile) and 16-key steps,
+//! and past its shared-memory cap (Sk 400 at D 64: the pipelined kernel),
+//! with and without a per-row mask (the padding rows of the last slice read
+//! row Sq - 1's mask on full key tiles).
+TEST(CudaAttention, ResidentSlicesAndKeyGroups) {
+  KILN_REQUIRE_GPU();
+  std::vector<Case> cases;
+  for (int64_t d : {32, 64}) {
+    for (auto [sq, sk] : std::vector<std::pair<int64_t, int64_t>>{
+             {1, 1}, {5, 16}, {16, 17}, {17, 64}, {48, 65}, {70, 193}, {197, 197}, {257, 70}, {33, 300}, {20, 400}}) {
+      cases.push_back({{2, 3, sq, d}, {2, 3, sk, d}, {2, 3, sk, d}});
+      cases.push_back({{2, 3, sq, d}, {2, 3, sk, d}, {2, 3, sk, d}, {2, 3, sq, sk}, -2.f, 2.f});
+    }
+  }
   expectCases(cases);
 }
 

@@ -137,6 +137,34 @@ TEST(CudaAttentionShapes, PathAndGrid) {
   EXPECT_EQ(l.rowTiles, 1);
   EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kFloat, true, false, false, true).wide);
   EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kHalf, false, false, false, true).wide);  // misaligned
+  // The resident kernel: the entry's whole K/V in dynamic shared memory (Sk rounded up to 16 rows of D + 8, K and
+  // V), 4 warps walking 16-row slices, at most 16 slices per block in balanced blocks; over the other flags; a K/V
+  // past kResidentMaxShared takes the pipelined kernel; head sizes other than 32 and 64 keep the staged kernel.
+  l = cuda::kernels::attentionLaunch(vit, Elem::kHalf, true, true, true, true, true);
+  EXPECT_TRUE(l.resident);
+  EXPECT_FALSE(l.wide || l.pipelined || l.prefetch);
+  EXPECT_EQ(l.threads, 128);
+  EXPECT_EQ(l.rowTiles, 1);  // 197 rows: 13 slices, one block
+  EXPECT_EQ(l.residentSlices, 13);
+  EXPECT_EQ(l.blocks, 64 * 12);
+  const int qRows = cuda::kernels::kResidentPrefetchQ ? 4 * 16 : 0;  // each warp's Q buffer
+  EXPECT_EQ(l.sharedBytes, (208 * 2 + qRows) * 72 * 2);
+  for (auto [sq, tiles, slices] : std::vector<std::tuple<int64_t, int64_t, int32_t>>{
+           {1, 1, 1}, {16, 1, 1}, {17, 1, 2}, {256, 1, 16}, {257, 2, 9}, {512, 2, 16}, {513, 3, 11}}) {
+    AttentionShape s = cuda::kernels::attentionShape({3, 5, sq, 32}, {3, 5, 70, 32}, {3, 5, 70, 32}, nullptr);
+    AttentionLaunch r = cuda::kernels::attentionLaunch(s, Elem::kBF16, true, false, false, false, true);
+    EXPECT_TRUE(r.resident) << sq;
+    EXPECT_EQ(r.rowTiles, tiles) << sq;
+    EXPECT_EQ(r.residentSlices, slices) << sq;
+    EXPECT_EQ(r.blocks, 3 * 5 * tiles) << sq;
+    EXPECT_EQ(r.sharedBytes, (80 * 2 + qRows) * 40 * 2) << sq;
+  }
+  AttentionShape longKv = cuda::kernels::attentionShape({2, 4, 9, 64}, {2, 4, 400, 64}, {2, 4, 400, 64}, nullptr);
+  l = cuda::kernels::attentionLaunch(longKv, Elem::kHalf, true, false, false, false, true);
+  EXPECT_FALSE(l.resident);  // 400 x 2 x 72 x 2 bytes > 100 KiB
+  EXPECT_TRUE(l.pipelined);
+  EXPECT_FALSE(cuda::kernels::attentionLaunch(wide, Elem::kHalf, true, false, false, false, true).resident);  // D 128
+  EXPECT_FALSE(cuda::kernels::attentionLaunch(vit, Elem::kHalf, false, false, false, false, true).resident);
 
   l = cuda::kernels::attentionLaunch(vit, Elem::kFloat, true);  // FP32: the rows path
   EXPECT_EQ(l.path, AttentionPath::kRows);
@@ -200,12 +228,14 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
     BuiltGraph g = buildGraph(attentionSpec({2, 3, 5, 64}, {2, 3, 7, 64}, {2, 3, 7, 64}, &mask, type));
     ASSERT_NE(t->variants, nullptr);
     std::vector<backends::TacticVariant> v = t->variants(*g.node, nullptr);
-    ASSERT_EQ(v.size(), 4u) << dataTypeName(type);
+    ASSERT_EQ(v.size(), 5u) << dataTypeName(type);
     EXPECT_EQ(std::get<int64_t>(v[0].at("kiln_attention_prefetch")), 0);
     EXPECT_EQ(std::get<int64_t>(v[1].at("kiln_attention_prefetch")), 1);
     EXPECT_EQ(std::get<int64_t>(v[2].at("kiln_attention_pipelined")), 1);
     EXPECT_EQ(std::get<int64_t>(v[3].at("kiln_attention_prefetch")), 0);
     EXPECT_EQ(std::get<int64_t>(v[3].at("kiln_attention_wide")), 1);
+    EXPECT_EQ(std::get<int64_t>(v[4].at("kiln_attention_prefetch")), 0);
+    EXPECT_EQ(std::get<int64_t>(v[4].at("kiln_attention_resident")), 1);
     for (const auto& attrs : v) {  // create() reads the attribute and makes no CUDA call
       for (const auto& [name, value] : attrs) g.node->attrs[name] = value;
       EXPECT_NE(t->create(*g.node), nullptr);
@@ -224,7 +254,7 @@ TEST(CudaAttentionShapes, TacticSupportsFloatTypesRanksAndHeadSizes) {
   EXPECT_EQ(t->variants(*buildGraph(attentionSpec({2, 5, 32}, {2, 7, 32}, {2, 7, 32}, nullptr, DType::kBF16)).node,
                         nullptr)
                 .size(),
-            4u);  // head size 32: the pipelined and wide kernels too
+            5u);  // head size 32: the pipelined, wide and resident kernels too
   // Head sizes beyond the rows kernel's registers: the graph keeps the unfused ops.
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 520}, {1, 7, 520}, {1, 7, 8}, nullptr, DType::kHALF)).node));
   EXPECT_FALSE(t->supports(*buildGraph(attentionSpec({1, 5, 8}, {1, 7, 8}, {1, 7, 300}, nullptr, DType::kHALF)).node));

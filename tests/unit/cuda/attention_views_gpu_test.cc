@@ -44,15 +44,18 @@ void expectCase(const Case& c, uint32_t seed, bool misaligned = false) {
          << c.sq << " Sk " << c.sk << " D " << c.d << " Dv " << c.dv << " offset " << offset;
     const Specs s = makeSpecs(c, seed, type);
     const ir::Tensor want = runTactic(s.contiguous, "KilnAttention.ref")[0];
-    // The staged kernel with and without the prefetch, then the pipelined one (variant 2) and the wide one (3).
-    for (int64_t variantIndex : {0, 1, 2, 3}) {
+    // The staged kernel with and without the prefetch, then the pipelined one (variant 2), the wide one (3) and
+    // the resident one (4).
+    for (int64_t variantIndex : {0, 1, 2, 3, 4}) {
       OpSpec variant = s.viewed;
       variant.attrs["kiln_attention_prefetch"] = int64_t{variantIndex == 1};
       variant.attrs["kiln_attention_pipelined"] = int64_t{variantIndex == 2};
       variant.attrs["kiln_attention_wide"] = int64_t{variantIndex == 3};
+      variant.attrs["kiln_attention_resident"] = int64_t{variantIndex == 4};
       const char* name = variantIndex == 1   ? " (prefetch)"
                          : variantIndex == 2 ? " (pipelined)"
                          : variantIndex == 3 ? " (wide)"
+                         : variantIndex == 4 ? " (resident)"
                                              : "";
       std::vector<ir::Tensor> got;
       try {

@@ -102,7 +102,7 @@ bool kernels::attentionSupportsHeadSizes(int64_t d, int64_t dv) {
 }
 
 kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch,
-                                                  bool pipelined, bool wide) {
+                                                  bool pipelined, bool wide, bool resident) {
   KILN_CHECK(attentionSupportsHeadSizes(s.d, s.dv), "KilnAttention: head sizes ", s.d, " (Q, K) and ", s.dv,
              " (V) are beyond the CUDA kernels' (at most ", kRowsMaxD, " and ", kRowsMaxDv, ")");
   AttentionLaunch l;
@@ -111,10 +111,20 @@ kernels::AttentionLaunch kernels::attentionLaunch(const AttentionShape& s, Elem 
     l.path = AttentionPath::kTensorCore;
     l.rowTiles = (s.sq + kAttentionTileRows - 1) / kAttentionTileRows;
     l.sharedBytes = 0;  // static shared memory (the K and transposed V tiles)
-    l.wide = wide && attentionWideHeadSize(s.d);
-    l.pipelined = pipelined && !l.wide && attentionPipelinedHeadSize(s.d);
-    l.prefetch = prefetch && !l.pipelined && !l.wide;
-    if (l.wide) {  // 8 warps of 16 rows
+    l.resident = resident && attentionResidentHeadSize(s.d) && attentionResidentSharedBytes(s) <= kResidentMaxShared;
+    // Too long a K/V for the resident kernel: the pipelined one.
+    l.wide = wide && !l.resident && attentionWideHeadSize(s.d);
+    l.pipelined = (pipelined || (resident && !l.resident)) && !l.wide && !l.resident && attentionPipelinedHeadSize(s.d);
+    l.prefetch = prefetch && !l.pipelined && !l.wide && !l.resident;
+    if (l.resident) {
+      // Balanced blocks of at most 4 slices per warp: Sq = 197 (13 slices) is one block, 13 warp-slices on 4 warps.
+      const int64_t slices = (s.sq + 15) / 16, most = 4 * kAttentionResidentWarps;
+      const int64_t perEntry = (slices + most - 1) / most;
+      l.residentSlices = static_cast<int32_t>((slices + perEntry - 1) / perEntry);
+      l.rowTiles = perEntry;
+      l.threads = 32 * kAttentionResidentWarps;
+      l.sharedBytes = static_cast<int32_t>(attentionResidentSharedBytes(s));
+    } else if (l.wide) {  // 8 warps of 16 rows
       l.threads = 32 * (kAttentionWideTileRows / 16);
       l.rowTiles = (s.sq + kAttentionWideTileRows - 1) / kAttentionWideTileRows;
     }
@@ -194,15 +204,16 @@ namespace {
 constexpr const char* kPrefetchAttr = "kiln_attention_prefetch";    //!< the variants' node attributes
 constexpr const char* kPipelinedAttr = "kiln_attention_pipelined";
 constexpr const char* kWideAttr = "kiln_attention_wide";
+constexpr const char* kResidentAttr = "kiln_attention_resident";
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 class AttentionKernel final : public backends::DeviceKernel {
  public:
   AttentionKernel(const ir::Node& node, float scale, bool hasMask, bool prefetch, bool pipelined, bool wide,
-                  kernels::Elem elem)
+                  bool resident, kernels::Elem elem)
       : what_(node.describe()), views_(node), scale_(scale), hasMask_(hasMask), prefetch_(prefetch),
-        pipelined_(pipelined), wide_(wide), elem_(elem) {}
+        pipelined_(pipelined), wide_(wide), resident_(resident), elem_(elem) {}
 
   void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
     const bool hasMask = hasMask_ && in[3].data != nullptr;
@@ -217,7 +228,7 @@ class AttentionKernel final : public backends::DeviceKernel {
                          aligned16(out[0].data) &&
                          kernels::attentionStridesMultipleOf(s, 16 / static_cast<int64_t>(dtypeSize(out[0].dtype)));
     kernels::attention(in[0].data, in[1].data, in[2].data, hasMask ? in[3].data : nullptr, out[0].data, s, scale_,
-                       elem_, aligned, prefetch_, pipelined_, wide_, streamOf(launch));
+                       elem_, aligned, prefetch_, pipelined_, wide_, resident_, streamOf(launch));
   }
 
  private:
@@ -228,6 +239,7 @@ class AttentionKernel final : public backends::DeviceKernel {
   bool prefetch_;
   bool pipelined_;
   bool wide_;
+  bool resident_;
   kernels::Elem elem_;
 };
 
@@ -246,7 +258,7 @@ std::unique_ptr<backends::DeviceKernel> create(const ir::Node& n) {
   const float scale = n.f("scale", 1.f / std::sqrt(static_cast<float>(attentionLastDim(n.inputs[0]))));
   const bool hasMask = n.inputs.size() == 4 && n.inputs[3] != nullptr;
   return std::make_unique<AttentionKernel>(n, scale, hasMask, n.i(kPrefetchAttr, 0) != 0, n.i(kPipelinedAttr, 0) != 0,
-                                           n.i(kWideAttr, 0) != 0, e);
+                                           n.i(kWideAttr, 0) != 0, n.i(kResidentAttr, 0) != 0, e);
 }
 
 //! The staged tensor-core kernel with and without the K/V prefetch, and the
@@ -262,6 +274,8 @@ std::vector<backends::TacticVariant> variants(const ir::Node& n, void*) {
   std::vector<backends::TacticVariant> out = {{{kPrefetchAttr, int64_t{0}}}, {{kPrefetchAttr, int64_t{1}}}};
   if (kernels::attentionPipelinedHeadSize(d)) out.push_back({{kPrefetchAttr, int64_t{0}}, {kPipelinedAttr, int64_t{1}}});
   if (kernels::attentionWideHeadSize(d)) out.push_back({{kPrefetchAttr, int64_t{0}}, {kWideAttr, int64_t{1}}});
+  if (kernels::attentionResidentHeadSize(d))
+    out.push_back({{kPrefetchAttr, int64_t{0}}, {kResidentAttr, int64_t{1}}});
   return out;
 }
 

@@ -220,10 +220,14 @@ void launchTensorCoreFor(const void* q, const void* k, const void* v, const void
 }  // namespace
 
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, bool wide,
+               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, bool wide, bool resident,
                cudaStream_t stream) {
-  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch, pipelined, wide);
+  const AttentionLaunch l = attentionLaunch(s, elem, aligned16, prefetch, pipelined, wide, resident);
   if (l.blocks == 0 || s.sk == 0) return;
+  if (l.resident) {
+    attentionResident(q, k, v, mask, y, s, scale, elem, l, stream);
+    return;
+  }
   if (l.wide) {
     attentionWide(q, k, v, mask, y, s, scale, elem, l, stream);
     return;

@@ -80,6 +80,9 @@ constexpr int kTensorCoreHeadSizes[] = {32, 64, 80, 96, 128};
 constexpr int kAttentionTileRows = 64;  //!< query rows per block, tensor-core path
 constexpr int kAttentionTileKeys = 64;  //!< keys per shared-memory tile, tensor-core path
 constexpr int kAttentionWideTileRows = 128;  //!< query rows per block (8 warps of 16), the wide kernel
+constexpr int kAttentionResidentWarps = 4;   //!< warps per block, the resident kernel
+constexpr int kResidentMaxShared = 100 * 1024;  //!< the resident kernel's shared memory at most (else: pipelined)
+constexpr bool kResidentPrefetchQ = false;  //!< the resident kernel prefetches each warp's next Q slice
 constexpr int kRowsPerBlock = 8;        //!< query rows (warps) per block, rows path
 constexpr int kRowsMaxShared = 48 * 1024;  //!< the rows path's shared memory (the static limit, no opt-in)
 constexpr int64_t kRowsMaxD = 512, kRowsMaxDv = 256;
@@ -97,6 +100,8 @@ struct AttentionLaunch {
   bool prefetch = false;    //!< tensor-core path: the next K/V tile's loads overlap this tile's math
   bool pipelined = false;   //!< tensor-core path: the cp.async/ldmatrix kernel (attention_pipelined.cu)
   bool wide = false;        //!< tensor-core path: its 128-row, 256-thread form (attention_wide.cu)
+  bool resident = false;    //!< tensor-core path: the whole-K/V-in-shared-memory kernel (attention_resident.cu)
+  int32_t residentSlices = 0;  //!< resident kernel: 16-row query slices per block
 };
 
 //! Whether a head size (D == Dv) has a tensor-core kernel.
@@ -111,8 +116,10 @@ bool attentionSupportsHeadSizes(int64_t d, int64_t dv);
 //! double-buffered kernel instead, where the head size has it (another variant);
 //! `wide`: the 128-row wide kernel, where the head size has it (over `pipelined`).
 //! Throws when no path takes the head sizes or the grid would exceed CUDA's limit.
+//! `resident`: the kernel that keeps the entry's whole K/V in shared memory (over the others), where the
+//! head size has it and K/V fit kResidentMaxShared (else the pipelined kernel).
 AttentionLaunch attentionLaunch(const AttentionShape& s, Elem elem, bool aligned16, bool prefetch = false,
-                                bool pipelined = false, bool wide = false);
+                                bool pipelined = false, bool wide = false, bool resident = false);
 
 //! Whether the pipelined tensor-core kernel has head size d (32 and 64).
 bool attentionPipelinedHeadSize(int64_t d);
@@ -129,10 +136,22 @@ bool attentionWideHeadSize(int64_t d);
 void attentionWide(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
                    float scale, Elem elem, const AttentionLaunch& l, cudaStream_t stream);
 
+//! Whether the resident tensor-core kernel has head size d (32 and 64).
+bool attentionResidentHeadSize(int64_t d);
+
+//! The resident kernel's dynamic shared memory for `s` (K and V, Sk rounded up to 16 rows of D + 8, and,
+//! with kResidentPrefetchQ, a 16-row Q buffer per warp).
+int64_t attentionResidentSharedBytes(const AttentionShape& s);
+
+//! The resident kernel's launch (attention_resident.cu), for a launch `l` with l.resident.
+void attentionResident(const void* q, const void* k, const void* v, const void* mask, void* y,
+                       const AttentionShape& s, float scale, Elem elem, const AttentionLaunch& l,
+                       cudaStream_t stream);
+
 //! Enqueues y = softmax(scale * Q K^T + mask) V (mask: null when absent, else of
 //! Q's type). Needs s.sk > 0 (no keys: y is zeros, which the caller writes).
 void attention(const void* q, const void* k, const void* v, const void* mask, void* y, const AttentionShape& s,
-               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, bool wide,
+               float scale, Elem elem, bool aligned16, bool prefetch, bool pipelined, bool wide, bool resident,
                cudaStream_t stream);
 
 }  // namespace kiln::cuda::kernels

@@ -129,7 +129,9 @@ constexpr float kLog2e = 1.4426950408889634f;
 //! P / l are the same). kBounds false: the caller knows every key of the tile
 //! is below Sk and every row below Sq (not the last key or query tile), and the
 //! per-score bound checks are left out.
-template <typename T, int kKeyTiles, int kDimTiles, bool kBase2 = false, bool kBounds = true>
+//! kClampRows (with kBounds false): rows may pass Sq (the resident kernel's last slice); they read row
+//! Sq - 1's mask (their scores are never stored, and the read stays inside the mask).
+template <typename T, int kKeyTiles, int kDimTiles, bool kBase2 = false, bool kBounds = true, bool kClampRows = false>
 __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], float (&m)[2], float (&l)[2],
                                                   float (&o)[kDimTiles][4], int64_t row0, int64_t kv0, int t,
                                                   const AttentionShape& s, float scale, const T* mb) {
@@ -147,7 +149,8 @@ __device__ __forceinline__ void onlineSoftmaxTile(float (&sc)[kKeyTiles][4], flo
         if (kBounds && col >= s.sk) {
           x = -INFINITY;
         } else if (mb != nullptr && (!kBounds || row < s.sq)) {
-          const float mv = toFloat(mb[row * s.maskRowStride + col * s.maskColStride]);
+          const int64_t mrow = !kClampRows || kBounds || row < s.sq ? row : s.sq - 1;
+          const float mv = toFloat(mb[mrow * s.maskRowStride + col * s.maskColStride]);
           x = kBase2 ? fmaf(mv, kLog2e, x) : x + mv;
         }
         sc[nt][2 * r + e] = x;
@@ -269,14 +272,14 @@ __device__ __forceinline__ void storeOutputRows(const float (&o)[kDimTiles][4], 
 //! the online-softmax step (kBounds: with the key and row bound checks) and
 //! O += P V from the V tile vt, over the tile's first kKeyTiles * 8 keys
 //! (fewer than kAttentionTileKeys on a trimmed last tile; kKeyTiles even).
-template <typename T, int D, int kKeyTiles, bool kBase2, bool kBounds>
+template <typename T, int D, int kKeyTiles, bool kBase2, bool kBounds, bool kClampRows = false>
 __device__ __forceinline__ void keyTileStep(float (&o)[D / 8][4], float (&m)[2], float (&l)[2],
                                             const uint32_t (&qf)[D / 16][4], const T* kt, const T* vt,
                                             int64_t row0, int64_t kv0, int lane, int t, const AttentionShape& s,
                                             float scale, const T* mb) {
   float sc[kKeyTiles][4];
   tileScores<T, D, kKeyTiles>(sc, qf, kt, lane);
-  onlineSoftmaxTile<T, kKeyTiles, D / 8, kBase2, kBounds>(sc, m, l, o, row0, kv0, t, s, scale, mb);
+  onlineSoftmaxTile<T, kKeyTiles, D / 8, kBase2, kBounds, kClampRows>(sc, m, l, o, row0, kv0, t, s, scale, mb);
   accumulateTileValues<T, D, kKeyTiles>(o, sc, vt, lane);
 }
 
