@@ -209,25 +209,7 @@ void chooseTactics(ThreeConvs& c, const std::array<const char*, 3>& tactics) {
 // Runs the graph node by node (each node with its tactic, or Conv.ref); the
 // chained values are opaque, so only the output is returned.
 ir::Tensor runThreeConvs(ir::Graph& graph, const ir::Tensor& x, bool ref) {
-  std::map<const ir::Value*, ir::Tensor> t;
-  t.emplace(graph.inputs[0], x);
-  ThreadPool pool(2);
-  for (ir::Node* n : graph.nodeList()) {
-    auto kernel = cpu::tactics().find(ref ? "Conv.ref" : n->tactic)->create(*n);
-    std::vector<cpu::TensorView> in;
-    for (const ir::Value* v : n->inputs) {
-      const ir::Tensor& src = v->isConstant() ? *v->constant : t.at(v);
-      in.push_back(cpu::makeView(const_cast<void*>(src.data()), src.dtype(), src.dims()));
-    }
-    ir::Tensor& y = t.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
-    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
-    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
-    cpu::ExecContext ctx;
-    ctx.pool = &pool;
-    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
-    kernel->run(ctx, in.data(), &out);
-  }
-  return t.at(graph.outputs[0]);
+  return runNodes(graph.nodeList(), graph.inputs[0], x, graph.outputs[0], ref ? "Conv.ref" : "");
 }
 
 // conv0 (FP32) -> a; conv1 (BF16)(a) -> b; conv2 (FP32)(b, residual a) -> y:

@@ -293,25 +293,8 @@ void makeChain(Chain& c) {
 
 // Runs the three convs in order with `tactic` (each node's own when empty), values in fresh tensors.
 ir::Tensor runChain(Chain& c, const std::string& tactic) {
-  std::map<const ir::Value*, ir::Tensor> vals;
-  vals.emplace(c.g.inputs[0], c.x);
-  ThreadPool pool(2);
-  for (ir::Node* n : c.conv) {
-    auto kernel = cpu::tactics().find(tactic.empty() ? n->tactic : tactic)->create(*n);
-    std::vector<cpu::TensorView> in;
-    for (const ir::Value* v : n->inputs) {
-      const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
-      in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
-    }
-    ir::Tensor& y = vals.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
-    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
-    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
-    cpu::ExecContext ctx;
-    ctx.pool = &pool;
-    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
-    kernel->run(ctx, in.data(), &out);
-  }
-  return vals.at(c.g.outputs[0]);
+  return runNodes(std::vector<ir::Node*>(std::begin(c.conv), std::end(c.conv)), c.g.inputs[0], c.x, c.g.outputs[0],
+                  tactic);
 }
 
 TEST(OnednnLayouts, ChainsKeepTheBlockedLayoutAndComputeTheSame) {

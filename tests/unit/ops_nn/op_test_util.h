@@ -177,6 +177,33 @@ inline ::testing::AssertionResult near(const ir::Tensor& got, const ir::Tensor& 
   return ::testing::AssertionSuccess();
 }
 
+//! Runs `nodes` in order, each with `tactic` (empty: the node's own tactic),
+//! `input` holding `x`; returns `output`'s tensor. For graphs whose values
+//! pass between kernels in layouts only those kernels read (oneDNN chains).
+inline ir::Tensor runNodes(const std::vector<ir::Node*>& nodes, const ir::Value* input, const ir::Tensor& x,
+                           const ir::Value* output, const std::string& tactic = "") {
+  std::map<const ir::Value*, ir::Tensor> vals;
+  vals.emplace(input, x);
+  ThreadPool pool(2);
+  for (const ir::Node* n : nodes) {
+    auto kernel = cpu::tactics().find(tactic.empty() ? n->tactic : tactic)->create(*n);
+    std::vector<cpu::TensorView> in;
+    for (const ir::Value* v : n->inputs) {
+      const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
+      in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
+    }
+    ir::Tensor& y =
+        vals.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
+    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
+    cpu::ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+    kernel->run(ctx, in.data(), &out);
+  }
+  return vals.at(output);
+}
+
 //! Reduced precision (the BF16 and FP16 tactics): max |got - want| <= 2e-2 *
 //! range(want), the bound the engine and benchmark checks use (NaN never passes).
 inline constexpr float kReducedRangeTolerance = 2e-2f;
