@@ -23,9 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/precision.h"
 #include "backends/cpu/ukernels/gemm.h"
 #include "backends/cpu/ukernels/gemm_fp16.h"
 #include "core/thread_pool.h"
+#include "fma_loops.h"
 
 #if KILN_HAVE_ONEDNN
 #include <omp.h>
@@ -45,25 +47,16 @@ struct Shape {
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // One thread's FP32 FMA peak in GFLOP/s: 16 independent zmm FMA chains (see peak_flops.cc).
-__attribute__((target("avx512f"))) double fmaPeakGflops() {
+// The FMA peak of one thread with the widest ISA this CPU runs (fma_loops.h): the best of 40 bursts.
+double fmaPeakGflops() {
+  const kiln::bench::Isa isa = kiln::bench::fmaIsas().front();
+  constexpr int64_t kIters = 200000;
   double best = 0;
   for (int burst = 0; burst < 40; ++burst) {
-    __m512 acc[16];
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
-    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    const int64_t iters = 200000;
     const auto t0 = Clock::now();
-    for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-    }
-    const auto t1 = Clock::now();
-    for (int i = 1; i < 16; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
-    alignas(64) float lanes[16];
-    _mm512_store_ps(lanes, acc[0]);
-    volatile float sink = lanes[0];
+    volatile float sink = isa.loop(kIters);
     (void)sink;
-    best = std::max(best, static_cast<double>(iters) * 16 * 16 * 2 / seconds(t0, t1) / 1e9);
+    best = std::max(best, kiln::bench::loopFlops(isa, kIters) / seconds(t0, Clock::now()) / 1e9);
   }
   return best;
 }
@@ -193,7 +186,8 @@ int main(int argc, char** argv) {
   const double peak1 = fmaPeakGflops();
   const gemm::Ukernels& uk = gemm::hostUkernels();
   std::printf("FP32 FMA peak, 1 thread: %.1f GFLOP/s; Kiln kernels: %s (nr %d, kc %d), bf16: %s\n", peak1, uk.isa,
-              uk.nr, uk.kc, "none");
+              uk.nr, uk.kc,
+              kiln::cpu::hostSupportsBF16Tactics() ? "oneDNN" : "none (no AVX512_BF16)");
   std::printf("%-16s %3s  %-14s %9s %7s %9s\n", "M x K x N", "thr", "impl", "GFLOP/s", "%peak", "best");
   for (int threads : threadCounts) {
     kiln::ThreadPool pool(threads);
@@ -246,7 +240,7 @@ int main(int argc, char** argv) {
       OnednnGemm dnnF32(s, false, a.data(), b.data(), c.data());
       if (wanted("onednn")) impls.push_back({"onednn_fp32", [&] { dnnF32(); }, {}});
       std::unique_ptr<OnednnGemm> dnnBf16;
-      if (wanted("onednn_bf16")) {
+      if (kiln::cpu::hostSupportsBF16Tactics() && wanted("onednn_bf16")) {  // AVX512_BF16 CPUs only
         dnnBf16 = std::make_unique<OnednnGemm>(s, true, a.data(), b.data(), c.data());
         impls.push_back({"onednn_bf16", [&] { (*dnnBf16)(); }, {}});
       }

@@ -24,58 +24,12 @@
 #include <thread>
 #include <vector>
 
+#include "fma_loops.h"
+
 namespace {
 
-// Independent accumulators per thread: 16 zmm of 32 for AVX-512; 12 ymm of 16 for AVX2 (the
-// constants need registers too). Both are >= 8, the FMAs in flight that 2 ports x 4 cycles need.
-constexpr int kAcc512 = 16;
-constexpr int kAcc256 = 12;
-
 using Clock = std::chrono::steady_clock;
-
-// Each kernel does `iters` x kAcc vector FMAs (kAcc = the ISA's accumulator count) and returns a value that depends on all of
-// them, so the compiler cannot drop the loop.
-__attribute__((target("avx512f"))) float fmaLoopAvx512(int64_t iters) {
-  constexpr int kAcc = kAcc512;
-  __m512 acc[kAcc];
-  for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 16
-    for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  }
-  for (int i = 1; i < kAcc; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, acc[0]);
-  float s = 0;
-  for (float v : lanes) s += v;
-  return s;
-}
-
-__attribute__((target("avx2,fma"))) float fmaLoopAvx2(int64_t iters) {
-  constexpr int kAcc = kAcc256;
-  __m256 acc[kAcc];
-  for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  }
-  for (int i = 1; i < kAcc; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, acc[0]);
-  float s = 0;
-  for (float v : lanes) s += v;
-  return s;
-}
-
-struct Isa {
-  const char* name;
-  int lanes;  // floats per vector
-  int acc;    // FMAs per loop iteration
-  float (*loop)(int64_t);
-  bool supported;
-};
+using kiln::bench::Isa;
 
 volatile float gSink;  // keeps results alive
 
@@ -101,7 +55,7 @@ double measure(const Isa& isa, int threads, int64_t iters) {
                                            *std::min_element(start.begin(), start.end()))
                  .count();
   for (float v : out) gSink = gSink + v;
-  double flops = 2.0 * isa.lanes * isa.acc * static_cast<double>(iters) * threads;
+  double flops = kiln::bench::loopFlops(isa, iters) * threads;
   return flops / s * 1e-9;
 }
 
@@ -157,17 +111,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kiln_peak_flops: --threads, --seconds and --repeats must be positive\n");
     return 2;
   }
-  __builtin_cpu_init();
-  const Isa isas[] = {
-      {"avx512", 16, kAcc512, fmaLoopAvx512, __builtin_cpu_supports("avx512f") != 0},
-      {"avx2", 8, kAcc256, fmaLoopAvx2, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
-  };
+  const std::vector<Isa> isas = kiln::bench::fmaIsas();
   std::printf("{\"cpu\": \"%s\", \"threads\": %d, \"isa\": {", cpuModel().c_str(), threads);
   const char* best = "none";
   double best1 = 0, bestN = 0;
   bool first = true;
   for (const Isa& isa : isas) {
-    if (!isa.supported) continue;
     double one = peak(isa, 1, seconds, repeats);
     double all = threads == 1 ? one : peak(isa, threads, seconds, repeats);
     std::printf("%s\"%s\": {\"1\": %.2f, \"%d\": %.2f}", first ? "" : ", ", isa.name, one, threads, all);

@@ -4,15 +4,33 @@
 // (or is a plain table) so no AVX2 code can leak into portable callers.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "backends/cpu/ukernels/gemm.h"
 
 namespace kiln::cpu::gemm {
 namespace {
 
+// Lane masks for maskload/maskstore: the first n of 8 lanes (n clamped to 0..8).
+inline __m256i maskOf(int64_t n) {
+  const int64_t k = std::clamp<int64_t>(n, 0, 8);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Every loop over the tile's rows is unrolled (so is the partial-tile store, through masks):
+// an accumulator array indexed by a runtime row in any one of them makes GCC keep the whole
+// array in memory, and the K loop then stores all 12 accumulators every step, a quarter of the
+// FMA rate (24 of 103 GFLOP/s on a Zen 3 core).
 template <int MRV>
 void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, float* c, int64_t ldc,
              int64_t nr, bool accumulate) {
   __m256 c0[MRV], c1[MRV];
+  // The C tile is read (accumulate) or written after the K loop: ask for its lines now.
+#pragma GCC unroll 6
+  for (int i = 0; i < MRV; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + nr - 1), _MM_HINT_T0);
+  }
 #pragma GCC unroll 6
   for (int i = 0; i < MRV; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -39,15 +57,16 @@ void ukernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* 
     }
     return;
   }
-  alignas(32) float tmp[16];
+  const __m256i m0 = maskOf(nr), m1 = maskOf(nr - 8);
+#pragma GCC unroll 6
   for (int i = 0; i < MRV; ++i) {
     float* cr = c + i * ldc;
-    _mm256_store_ps(tmp, c0[i]);
-    _mm256_store_ps(tmp + 8, c1[i]);
-    if (accumulate)
-      for (int64_t j = 0; j < nr; ++j) cr[j] += tmp[j];
-    else
-      for (int64_t j = 0; j < nr; ++j) cr[j] = tmp[j];
+    if (accumulate) {
+      c0[i] = _mm256_add_ps(c0[i], _mm256_maskload_ps(cr, m0));
+      c1[i] = _mm256_add_ps(c1[i], _mm256_maskload_ps(cr + 8, m1));
+    }
+    _mm256_maskstore_ps(cr, m0, c0[i]);
+    _mm256_maskstore_ps(cr + 8, m1, c1[i]);
   }
 }
 
