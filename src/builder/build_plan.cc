@@ -11,6 +11,7 @@
 #include "backends/cpu/kernel.h"
 #include "builder/device_layout.h"
 #include "builder/device_precision.h"
+#include "builder/device_reformat.h"
 #include "builder/device_tactic_selector.h"
 #include "builder/memory_planner.h"
 #include "builder/tactic_selector.h"
@@ -350,6 +351,13 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
       if (lr.channelsLastLayers) {
         log(options, ILogger::Severity::kINFO, strCat("layout: ", lr.channelsLastLayers, " layers NHWC, ",
                                                      lr.transposesRemaining, " layout transposes"));
+        extremeGraphs.clear();
+        for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+      }
+    }
+    if (!device->tacticsFor("KilnReformat").empty()) {
+      if (int fused = fuseDeviceReformats(*graph)) {
+        log(options, ILogger::Severity::kVERBOSE, strCat("reformat: ", fused, " Cast + Transpose pairs fused"));
         extremeGraphs.clear();
         for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
       }

@@ -23,6 +23,13 @@
 // q_select / k_select / v_select, made by the pass fold_attention_views): the
 // shapes above are then the views' (logical) ones, and the output tensor is
 // y's view laid out by y_perm.
+//
+// KilnReformat: y = Transpose(Cast(x, to), perm) in one pass, as TensorRT's
+// reformatting copy nodes change layout and type together; made on device
+// graphs by builder/device_reformat.h from a boundary Cast next to a layout
+// Transpose (an FP32 NCHW network input becoming FP16 NHWC). x and y are
+// float32, float16 or bfloat16; `to` is y's DType value, `perm` a permutation
+// of x's axes (y.dims[i] = x.dims[perm[i]]).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -145,6 +152,29 @@ void inferAttention(InferContext& ctx) {
   ctx.setOutput(0, qv.dtype, viewedOutputShape(yView, out));
 }
 
+void inferReformat(InferContext& ctx) {
+  const Node& node = ctx.node();
+  const Value& x = ctx.in(0);
+  ctx.check(x.dtype == DType::kFLOAT || x.dtype == DType::kHALF || x.dtype == DType::kBF16, "input is ",
+            dataTypeName(x.dtype), "; a reformat takes float32, float16 or bfloat16");
+  ctx.check(node.has("to") && node.has("perm"), "needs the attributes 'to' and 'perm'");
+  const auto to = static_cast<DType>(node.i("to", 0));
+  ctx.check(to == DType::kFLOAT || to == DType::kHALF || to == DType::kBF16, "'to' is ", node.i("to", 0),
+            "; a reformat writes float32, float16 or bfloat16");
+  const std::vector<int64_t> perm = node.ints("perm");
+  const std::size_t rank = x.shape.size();
+  ctx.check(perm.size() == rank, "'perm' has ", perm.size(), " axes, the input has rank ", rank);
+  std::vector<bool> seen(rank, false);
+  Shape out;
+  for (int64_t p : perm) {
+    ctx.check(p >= 0 && static_cast<std::size_t>(p) < rank && !seen[static_cast<std::size_t>(p)], "'perm' is not a ",
+              "permutation of ", rank, " axes");
+    seen[static_cast<std::size_t>(p)] = true;
+    out.push_back(x.shape[static_cast<std::size_t>(p)]);
+  }
+  ctx.setOutput(0, to, out);
+}
+
 }  // namespace
 
 void registerKilnSchemas(SchemaRegistry& r) {
@@ -161,6 +191,13 @@ void registerKilnSchemas(SchemaRegistry& r) {
   attention.maxInputs = 4;
   attention.infer = inferAttention;
   r.add(std::move(attention));
+
+  OpSchema reformat;
+  reformat.op = "KilnReformat";
+  reformat.minInputs = 1;
+  reformat.maxInputs = 1;
+  reformat.infer = inferReformat;
+  r.add(std::move(reformat));
 }
 
 }  // namespace kiln::ir

@@ -234,7 +234,45 @@ TEST(CudaResize, NearestModes) {
       expectMatchesRef(s, "Resize.cuda", 0, 0);
       s.inputs = {dyn(randomTensor({1, 2, 4, 4}, 2)), none(), none(), cst(ints({4}, {1, 2, 9, 13}))};
       expectMatchesRef(s, "Resize.cuda", 0, 0);
+      // Trailing axes of scale 1 (NHWC channels) are copied a word at a time:
+      // 24 floats (16-byte words), 3 floats (4-byte words), and two such axes.
+      s.inputs = {dyn(randomTensor({2, 5, 7, 24}, 3)), none(), cst(floats({4}, {1, 1.5f, 0.6f, 1}))};
+      expectMatchesRef(s, "Resize.cuda", 0, 0);
+      s.inputs = {dyn(randomTensor({2, 3, 5, 3}, 4)), none(), none(), cst(ints({4}, {2, 6, 10, 3}))};
+      expectMatchesRef(s, "Resize.cuda", 0, 0);
+      s.inputs = {dyn(randomTensor({3, 4, 2, 6}, 5)), none(), cst(floats({4}, {1, 2, 1, 1}))};
+      expectMatchesRef(s, "Resize.cuda", 0, 0);
     }
+}
+
+// KilnReformat (a layout Transpose and a float Cast in one pass) against the CPU
+// reference, bit for bit: each plan kind (the image planes, tiles, rows, the walk,
+// the identity order's cast) between FP32, FP16 and BF16.
+TEST(CudaReformat, EveryPlanKindAndTypePair) {
+  KILN_REQUIRE_GPU();
+  struct Case {
+    std::vector<int64_t> dims, perm;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 37, 29}, {0, 2, 3, 1}},  // NCHW -> NHWC, 3 channels: kPlanes, a partial run
+      {{2, 20, 5, 7}, {0, 2, 3, 1}},   // NCHW -> NHWC: tiles
+      {{2, 5, 7, 20}, {0, 3, 1, 2}},   // NHWC -> NCHW: tiles
+      {{2, 7, 3, 64}, {0, 2, 1, 3}},   // rows
+      {{3, 4, 5}, {2, 1, 0}},          // the walk
+      {{2, 3, 4}, {0, 1, 2}},          // identity: a cast
+  };
+  const DType types[] = {DType::kFLOAT, DType::kHALF, DType::kBF16};
+  for (const Case& c : cases)
+    for (DType from : types)
+      for (DType to : types) {
+        OpSpec s;
+        s.op = "KilnReformat";
+        s.attrs["perm"] = c.perm;
+        s.attrs["to"] = static_cast<int64_t>(to);
+        s.inputs = {dyn(randomTensor(c.dims, 7).castTo(from))};
+        SCOPED_TRACE(ir::toString(c.dims) + " " + dataTypeName(from) + " -> " + dataTypeName(to));
+        expectMatchesRef(s, "KilnReformat.cuda", 0, 0);
+      }
 }
 
 }  // namespace

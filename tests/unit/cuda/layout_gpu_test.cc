@@ -231,7 +231,9 @@ TEST(CudaLayout, KilnCudaLayoutPicksTheLayouts) {
   RecordingLogger logger;
   const auto nhwc = smallCnnLayers("", logger);
   ASSERT_FALSE(nhwc.empty()) << logger.all() << " (set KILN_SOURCE_DIR to the source tree)";
-  EXPECT_EQ(countLines(nhwc, "tactic=Transpose.tiled"), 2);  // after the input, before Flatten
+  // After the input, its FP16 cast and the Transpose are one KilnReformat; before Flatten, a Transpose.
+  EXPECT_EQ(countLines(nhwc, "tactic=KilnReformat.cuda"), 1);
+  EXPECT_EQ(countLines(nhwc, "tactic=Transpose.tiled"), 1);
   const auto nchw = smallCnnLayers("nchw", logger);
   ASSERT_FALSE(nchw.empty()) << logger.all();
   EXPECT_EQ(countLines(nchw, "[Transpose]"), 0);

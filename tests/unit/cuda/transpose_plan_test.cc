@@ -36,6 +36,22 @@ void replay(const TransposePlan& p, const uint8_t* x, uint8_t* y, std::vector<in
         ++writes[static_cast<std::size_t>(i)];
       }
       return;
+    case TransposeKind::kPlanes: {  // a block's tile of pixels, each plane's element of each
+      const int rank = p.shape.rank;
+      const int64_t pixels = p.shape.dims[rank - 2], planes = p.shape.dims[rank - 1];
+      const int64_t planeStride = p.shape.inStrides[rank - 1], batches = p.words / (pixels * planes);
+      const int64_t tile = cuda::kernels::kPlanesTile;
+      for (int64_t b = 0; b < batches; ++b)
+        for (int64_t p0 = 0; p0 < pixels; p0 += tile)
+          for (int64_t k = 0; k < tile && p0 + k < pixels; ++k)
+            for (int64_t c = 0; c < planes; ++c) {
+              const int64_t src = cuda::kernels::planesBatchBase<int64_t>(p.shape, b) + p0 + k + c * planeStride;
+              const int64_t dst = (b * pixels + p0 + k) * planes + c;
+              std::memcpy(y + dst * w, x + src * w, w);
+              ++writes[static_cast<std::size_t>(dst)];
+            }
+      return;
+    }
     case TransposeKind::kTiled: {
       const cuda::kernels::TileGrid g = cuda::kernels::tileGrid(p);
       const int64_t aDim = p.shape.dims[p.tileInDim], bDim = p.shape.dims[p.shape.rank - 1];
@@ -142,12 +158,16 @@ TEST(CudaTransposePlan, MovedInnermostAxisGoesThroughTiles) {
     check(c);
 }
 
-TEST(CudaTransposePlan, ShortTiledAxesTakeTheWalk) {
+TEST(CudaTransposePlan, ShortTiledAxesTakeThePlanesOrTheWalk) {
   using K = TransposeKind;
   for (const Case& c : std::vector<Case>{
-           {{2, 3, 50}, {0, 2, 1}, 4, 0, K::kGeneric, 4},       // an image's 3 channels to the end
+           {{2, 3, 50}, {0, 2, 1}, 4, 0, K::kPlanes, 4},        // an image's 3 channels to the end
+           {{3, 3, 37, 29}, {0, 2, 3, 1}, 2, 2, K::kPlanes, 2},  // NCHW -> NHWC, 1073 pixels: a partial tile
+           {{2, 8, 5}, {0, 2, 1}, 1, 0, K::kPlanes, 1},         // kMaxPlanes planes
+           {{2, 5, 7, 3}, {0, 2, 3, 1}, 4, 0, K::kPlanes, 4},   // 5 planes of 21 pixels
+           {{2, 9, 5}, {0, 2, 1}, 4, 0, K::kGeneric, 4},        // more planes than kMaxPlanes
+           {{2, 3, 3}, {0, 2, 1}, 4, 0, K::kGeneric, 4},        // fewer than kMinPlanePixels pixels
            {{2, 50, 3}, {0, 2, 1}, 2, 0, K::kGeneric, 2},       // and back
-           {{2, 5, 7, 3}, {0, 2, 3, 1}, 4, 0, K::kGeneric, 4},
            {{3, 4, 5}, {}, 1, 0, K::kGeneric, 1},
            {{15, 40}, {1, 0}, 8, 0, K::kGeneric, 8},
            {{2, 3, 2, 3, 2, 3, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}, 4, 0, K::kGeneric, 4},  // rank 8

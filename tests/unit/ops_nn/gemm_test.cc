@@ -225,6 +225,9 @@ TEST(MatMulTactics, FusedBiasAndActivation) {
   // Batches whose M tails are wide tiles (128 = 10 x 12 + 8, 10 rows alone) under the fused epilogue.
   EXPECT_EQ(compareWithRef(matmul({2, 128, 40}, {40, 45}, true, 4, true, "Gelu")), 1 + onednn("MatMul"));
   EXPECT_EQ(compareWithRef(matmul({3, 10, 33}, {3, 33, 70}, false, 5, true, "Relu")), 1 + onednn("MatMul"));
+  // torch MHA's [S, 1, E] in-projection with its bias (oneDNN folds A's rows into one GEMM).
+  EXPECT_EQ(compareWithRef(matmul({37, 1, 64}, {64, 192}, true, 6, true)), 1 + onednn("MatMul"));
+  EXPECT_EQ(compareWithRef(matmul({37, 1, 64}, {64, 192}, false, 7, true)), 1 + onednn("MatMul"));
 }
 
 TEST(MatMulTactics, PanelsOfAnotherWidthStillRun) {

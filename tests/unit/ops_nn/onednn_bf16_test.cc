@@ -122,6 +122,8 @@ TEST(OnednnBF16MatMul, OddBroadcastAndBatchedShapes) {
   }
   expectBF16MatchesRef(matmul({3, 17, 40}, {40, 33}, true, 1, true, "Gelu"), "MatMul.onednn_bf16");
   expectBF16MatchesRef(matmul({1, 128, 96}, {96, 130}, true, 4, true, "Silu"), "MatMul.onednn_bf16");
+  // torch MHA's [S, 1, E] in-projection with its bias: A's rows folded into one GEMM.
+  expectBF16MatchesRef(matmul({37, 1, 64}, {64, 192}, true, 5, true), "MatMul.onednn_bf16");
 }
 
 TEST(OnednnBF16Gemm, TransposesAndBiasShapes) {

@@ -64,6 +64,21 @@ MatMulShape matmulShape(const std::string& what, const MatMulOptions& o, const i
     const MatMulDims d = matmulDims(what, a, ar, b, br, y);
     memory::dims sd, wd, dd;
     const int abr = std::max(ar - 2, 0), bbr = std::max(br - 2, 0);
+    if (br == 2 && ar > 2) {
+      // One B for every batch (a linear layer): one GEMM of all of A's rows.
+      // As a broadcast batch, torch MHA's [S, 1, E] in-projection (ViT) was S
+      // GEMVs of M = 1, and lost to the FP32 packed GEMM even in BF16 with AMX.
+      const int64_t rows = d.m * d.batchA;
+      s.src = memory::desc({rows, d.k}, dt::f32, memory::dims{d.k, 1});
+      s.weiDims = {d.k, d.n};
+      s.weiStrides = {d.n, 1};
+      s.dst = memory::desc({rows, d.n}, dt::f32, memory::dims{d.n, 1});
+      if (o.bias) {
+        KILN_CHECK(cr == 1 && c[0] == d.n, what, ": the fused bias must be 1-D of N = ", d.n);
+        s.bias = memory::desc({1, d.n}, dt::f32, memory::dims{d.n, 1});
+      }
+      return s;
+    }
     for (int i = 0; i < d.rank; ++i) {
       const int ia = i - (d.rank - abr), ib = i - (d.rank - bbr);
       sd.push_back(ia >= 0 ? a[ia] : 1);

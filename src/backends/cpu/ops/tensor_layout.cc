@@ -1,6 +1,8 @@
 // Kernels of the ops that rearrange or replicate elements: Transpose, Expand,
 // Tile, DepthToSpace, SpaceToDepth (all one strided copy each, see
-// tensor_copy.cc) and Trilu.
+// tensor_copy.cc), Trilu, and KilnReformat (a Transpose that converts between
+// float32, float16 and bfloat16 as it copies: the reference for the device's
+// fused boundary reformats).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -185,6 +187,60 @@ class TriluKernel : public Kernel {
   bool upper_, hasK_;
 };
 
+// Elements as float and back, for the three float types KilnReformat moves.
+float loadFloat(const void* p, DType t, int64_t i) {
+  switch (t) {
+    case DType::kHALF: return halfToFloat(static_cast<const uint16_t*>(p)[i]);
+    case DType::kBF16: return bf16ToFloat(static_cast<const uint16_t*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+void storeFloat(void* p, DType t, int64_t i, float v) {
+  switch (t) {
+    case DType::kHALF: static_cast<uint16_t*>(p)[i] = floatToHalf(v); break;
+    case DType::kBF16: static_cast<uint16_t*>(p)[i] = floatToBf16(v); break;
+    default: static_cast<float*>(p)[i] = v; break;
+  }
+}
+
+class ReformatKernel : public Kernel {
+ public:
+  explicit ReformatKernel(const ir::Node& node) : who_(node.describe()), perm_(node.ints("perm")) {}
+
+  void run(const ExecContext&, const TensorView* in, const TensorView* out) const override {
+    const TensorView &x = in[0], &y = out[0];
+    const int rank = x.rank;
+    KILN_CHECK(static_cast<int>(perm_.size()) == rank && y.rank == rank, who_, ": perm has ", perm_.size(),
+               " axes, input rank ", rank, ", output rank ", y.rank);
+    int64_t inStrides[kMaxRank], permStrides[kMaxRank], idx[kMaxRank] = {};
+    int64_t stride = 1;
+    for (int k = rank - 1; k >= 0; --k) inStrides[k] = stride, stride *= x.dims[k];
+    for (int k = 0; k < rank; ++k) {
+      KILN_CHECK(y.dims[k] == x.dims[perm_[k]], who_, ": output dim ", k, " is ", y.dims[k], ", expected ",
+                 x.dims[perm_[k]]);
+      permStrides[k] = inStrides[perm_[k]];
+    }
+    const int64_t n = y.numel();
+    for (int64_t o = 0; o < n; ++o) {
+      int64_t src = 0;
+      for (int k = 0; k < rank; ++k) src += idx[k] * permStrides[k];
+      storeFloat(y.data, y.dtype, o, loadFloat(x.data, x.dtype, src));
+      for (int k = rank - 1; k >= 0; --k)
+        if (++idx[k] < y.dims[k]) break; else idx[k] = 0;
+    }
+  }
+
+ private:
+  std::string who_;
+  std::vector<int64_t> perm_;
+};
+
+bool supportsReformat(const ir::Node& n) {
+  auto floatType = [](DType t) { return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16; };
+  return n.inputs.size() == 1 && n.inputs[0] && n.outputs.size() == 1 && floatType(n.inputs[0]->dtype) &&
+         floatType(n.outputs[0]->dtype) && n.inputs[0]->shape.size() <= static_cast<std::size_t>(kMaxRank);
+}
+
 }  // namespace
 
 void registerLayoutKernels(TacticRegistry& r) {
@@ -194,6 +250,7 @@ void registerLayoutKernels(TacticRegistry& r) {
   r.add(refTactic<DepthToSpaceKernel>("DepthToSpace"));
   r.add(refTactic<SpaceToDepthKernel>("SpaceToDepth"));
   r.add(refTactic<TriluKernel>("Trilu"));
+  r.add(refTactic<ReformatKernel>("KilnReformat", supportsReformat));
 }
 
 }  // namespace kiln::cpu

@@ -1,6 +1,7 @@
 // Data-movement ops on the device: Reshape/Flatten/Squeeze/Unsqueeze/Identity
 // (a device copy unless the memory planner aliased output and input),
-// Transpose (transpose.cu: planned per run, transpose_kernels.h), Gather (kernels.cu) and Concat (one launch for all inputs: row_pieces.h), any dtype.
+// Transpose (transpose.cu: planned per run, transpose_kernels.h), Gather (kernels.cu) and Concat (one launch for all inputs: row_pieces.h), any dtype;
+// KilnReformat (Transpose's plans, converting float types on the way).
 // Gather cannot raise on a bad index on the device: it writes zeros there.
 #include "backends/cuda/check.h"
 #include "backends/cuda/ops/families.h"
@@ -40,6 +41,20 @@ class TransposeKernel final : public backends::DeviceKernel {
 
  private:
   std::vector<int64_t> perm_;
+};
+
+class ReformatKernel final : public backends::DeviceKernel {
+ public:
+  ReformatKernel(std::vector<int64_t> perm, kernels::Elem from, kernels::Elem to)
+      : perm_(std::move(perm)), from_(from), to_(to) {}
+  void enqueue(const backends::DeviceLaunch& launch, const TensorView* in, const TensorView* out) const override {
+    const kernels::TransposePlan p = kernels::planReformat(transposeShape(in[0].shape(), perm_));
+    kernels::reformat(in[0].data, from_, out[0].data, to_, p, streamOf(launch));
+  }
+
+ private:
+  std::vector<int64_t> perm_;
+  kernels::Elem from_, to_;
 };
 
 class ConcatKernel final : public backends::DeviceKernel {
@@ -89,6 +104,18 @@ bool supportsTranspose(const ir::Node& n) {
   return n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0]->shape.size() <= kernels::kMaxRank &&
          dtypeSize(n.inputs[0]->dtype) <= 8;
 }
+bool supportsReformat(const ir::Node& n) {
+  kernels::Elem a, b;
+  return n.inputs.size() == 1 && n.inputs[0] && n.outputs.size() == 1 &&
+         n.inputs[0]->shape.size() <= kernels::kMaxRank && floatElem(n.inputs[0]->dtype, &a) &&
+         floatElem(n.outputs[0]->dtype, &b);
+}
+std::unique_ptr<backends::DeviceKernel> createReformat(const ir::Node& n) {
+  kernels::Elem a, b;
+  KILN_CHECK(floatElem(n.inputs[0]->dtype, &a) && floatElem(n.outputs[0]->dtype, &b), n.describe(),
+             ": a reformat converts float32, float16 and bfloat16 only");
+  return std::make_unique<ReformatKernel>(n.ints("perm"), a, b);
+}
 bool supportsConcat(const ir::Node& n) {
   for (const ir::Value* v : n.inputs)
     if (!v) return false;
@@ -119,6 +146,7 @@ void registerTensorTactics(TacticList& out) {
   for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
     out.push_back({std::string(op) + ".cuda", op, 0, supportsCopy, createCopy});
   out.push_back({"Transpose.cuda", "Transpose", 0, supportsTranspose, createTranspose});
+  out.push_back({"KilnReformat.cuda", "KilnReformat", 0, supportsReformat, createReformat});
   out.push_back({"Concat.cuda", "Concat", 0, supportsConcat, createConcat});
   out.push_back({"Gather.cuda", "Gather", 0, supportsGather, createGather});
 }

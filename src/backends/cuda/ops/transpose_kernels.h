@@ -8,9 +8,17 @@
 //   kTiled   the innermost axis moves ((0,1,3,2), (0,2,3,1), (2,1,0)): a tile of
 //            the two innermost axes through shared memory (32x32; 64x64 for
 //            1- and 2-byte elements), read and written coalesced;
+//   kPlanes  a few planes interleaved: the input's innermost axis becomes the
+//            output's second-innermost and the output's innermost is short (NCHW
+//            -> NHWC of an image's 3 channels): a block reads kPlanesTile pixels
+//            of each plane (coalesced), interleaves them in shared memory and
+//            writes the tile's contiguous output in 16-byte words where aligned;
 //   kGeneric the per-element index walk: the collapsed shape where a tiled axis is
-//            shorter than kMinTiledExtent, the shape as given beyond 2^31 elements
-//            (64-bit offsets).
+//            shorter than kMinTiledExtent (but for kPlanes), the shape as given
+//            beyond 2^31 elements (64-bit offsets).
+// reformat() runs the same plans converting between float32, float16 and
+// bfloat16 on the way (KilnReformat: a boundary Cast and a layout Transpose in
+// one pass), with element words.
 // The index arithmetic is inline host/device code, replayed on the host in
 // tests/unit/cuda/transpose_plan_test.cc.
 #pragma once
@@ -22,10 +30,15 @@
 
 namespace kiln::cuda::kernels {
 
-enum class TransposeKind : int32_t { kCopy, kRows, kTiled, kGeneric };
+enum class TransposeKind : int32_t { kCopy, kRows, kTiled, kPlanes, kGeneric };
 
-//! The shortest extent of a tiled axis that kTiled takes (shorter: kGeneric).
+//! The shortest extent of a tiled axis that kTiled takes (shorter: kPlanes or kGeneric).
 constexpr int64_t kMinTiledExtent = 16;
+//! kPlanes: the most planes (the output's innermost extent), the fewest pixels
+//! (the input's innermost), and the pixels of one block's tile.
+constexpr int64_t kMaxPlanes = 8;
+constexpr int64_t kMinPlanePixels = 4;
+constexpr int kPlanesTile = 1024;
 
 struct TransposePlan {
   TransposeKind kind = TransposeKind::kGeneric;
@@ -39,6 +52,14 @@ struct TransposePlan {
 
 //! The plan for `s` (TransposeShape of elements of `elementBytes`), for input and output at addresses `x`, `y`.
 TransposePlan planTranspose(const TransposeShape& s, int32_t elementBytes, uintptr_t x, uintptr_t y);
+
+//! The plan of a converting transpose (reformat()): element words, whatever the
+//! alignment, and 32 x 32 tiles (the converting tiled kernel's).
+inline TransposePlan planReformat(const TransposeShape& s) {
+  TransposePlan p = planTranspose(s, 1, 1, 1);
+  p.tile = 32;
+  return p;
+}
 
 //! kRows / kGeneric: the input word output word `i` reads.
 template <typename Idx>
@@ -98,7 +119,25 @@ KILN_HOST_DEVICE inline int64_t tileOutStride(const TransposePlan& p) {
   return stride;
 }
 
-//! Runs plan `p` (kRows, kTiled or kGeneric; kCopy is the caller's memcpy) from x to y.
+//! kPlanes: the output is [batches, pixels, planes] (the plan's last two dims);
+//! the input offset of batch `b`'s first pixel of plane 0 (pixel p of plane c
+//! is at that + p + c * the plane stride, inStrides[rank - 1]).
+template <typename Idx>
+KILN_HOST_DEVICE inline Idx planesBatchBase(const TransposeShape& s, Idx b) {
+  Idx base = 0;
+  for (int d = s.rank - 3; d >= 0; --d) {
+    const Idx dim = Idx(s.dims[d]);
+    base += b % dim * Idx(s.inStrides[d]);
+    b /= dim;
+  }
+  return base;
+}
+
+//! Runs plan `p` (kRows, kTiled, kPlanes or kGeneric; kCopy is the caller's memcpy) from x to y.
 void transpose(const void* x, void* y, const TransposePlan& p, cudaStream_t stream);
+
+//! KilnReformat: plan `p` (planReformat) from x (elements of `xe`) to y (of
+//! `ye`), converting each element (round to nearest even); kCopy converts in place order.
+void reformat(const void* x, Elem xe, void* y, Elem ye, const TransposePlan& p, cudaStream_t stream);
 
 }  // namespace kiln::cuda::kernels

@@ -52,9 +52,15 @@ TransposePlan planTranspose(const TransposeShape& s, int32_t elementBytes, uintp
     if (c.inStrides[d] == 1) tileInDim = d;
   p.shape = c;
   // A tile needs both tiled axes long enough to fill it: [N, 3, HW] -> [N, HW, 3]
-  // (an image's channels) would leave most of each tile idle; the walk then writes
-  // coalesced and reads a few interleaved streams.
-  if (c.dims[tileInDim] < kMinTiledExtent || c.dims[last] < kMinTiledExtent) return p;  // kGeneric
+  // (an image's channels) would leave most of each tile idle. That case is
+  // kPlanes (runs of pixels read from each plane); the others take the walk,
+  // which writes coalesced and reads a few interleaved streams.
+  if (c.dims[tileInDim] < kMinTiledExtent || c.dims[last] < kMinTiledExtent) {
+    if (tileInDim == last - 1 && c.dims[last] <= kMaxPlanes && c.dims[tileInDim] >= kMinPlanePixels &&
+        elementBytes <= 4)  // the tile's shared memory is sized for 4-byte elements
+      p.kind = TransposeKind::kPlanes;
+    return p;  // else kGeneric
+  }
   p.kind = TransposeKind::kTiled;
   p.tileInDim = tileInDim;
   p.tile = elementBytes <= 2 ? 64 : 32;  // 128 bytes per tile row either way
