@@ -43,8 +43,10 @@ struct MatMulOptions {
 };
 
 // MatMul: A (a, ar) x B (b, br) -> Y. Gemm: 2-D, transposes as strides, C (c, cr) as bias.
+// `foldRows`: a 2-D B takes A's batch dims as rows (below); false keeps them a
+// broadcast batch, as plans packed before that fold (a 3-D weight descriptor) need.
 MatMulShape matmulShape(const std::string& what, const MatMulOptions& o, const int64_t* a, int ar, const int64_t* b,
-                        int br, const int64_t* c, int cr, const TensorView& y) {
+                        int br, const int64_t* c, int cr, const TensorView& y, bool foldRows = true) {
   MatMulShape s;
   if (o.gemm) {
     KILN_CHECK(ar == 2 && br == 2, what, ": Gemm's A and B must be 2-D");
@@ -64,7 +66,7 @@ MatMulShape matmulShape(const std::string& what, const MatMulOptions& o, const i
     const MatMulDims d = matmulDims(what, a, ar, b, br, y);
     memory::dims sd, wd, dd;
     const int abr = std::max(ar - 2, 0), bbr = std::max(br - 2, 0);
-    if (br == 2 && ar > 2) {
+    if (foldRows && br == 2 && ar > 2) {
       // One B for every batch (a linear layer): one GEMM of all of A's rows.
       // As a broadcast batch, torch MHA's [S, 1, E] in-projection (ViT) was S
       // GEMVs of M = 1, and lost to the FP32 packed GEMM even in BF16 with AMX.
@@ -200,8 +202,9 @@ class MatMulOnednn final : public Kernel {
         key,
         [&] {
           const TensorView* c = opts_.bias ? &in[2] : nullptr;
+          const bool foldRows = !packed_ || wdesc_.data.ndims == 2;
           const MatMulShape s = matmulShape(what_, opts_, in[0].dims, in[0].rank, bd, br, c ? c->dims : nullptr,
-                                            c ? c->rank : 0, y);
+                                            c ? c->rank : 0, y, foldRows);
           setThreads(threads);
           try {
             auto p = std::make_unique<MatMulPrims>();
