@@ -283,7 +283,12 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   // whose inputs vary is then timed (and chained) as a static one at opt.
   if (!device && options.onednnTactics) cpu::proposeLayouts(*optGraph);
   std::vector<std::unique_ptr<ir::Graph>> extremeGraphs;
-  for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+  // The graph resolved at every profile extreme, again after each pass that rewrites it.
+  auto resolveExtremes = [&] {
+    extremeGraphs.clear();
+    for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+  };
+  resolveExtremes();
 
   if (device) {
     // Which type each layer runs in, asked of the device tactics at every profile extreme.
@@ -311,8 +316,7 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
     if (options.fp16 || options.bf16)
       log(options, ILogger::Severity::kINFO,
           strCat("precision: ", pr.reducedLayers, " layers in FP16/BF16, ", pr.castsInserted, " casts inserted"));
-    extremeGraphs.clear();
-    for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+    resolveExtremes();
     if (options.channelsLast) {
       // Which convs and pools run NHWC, asked of the device tactics at every profile extreme.
       LayoutOptions lo;
@@ -351,15 +355,13 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
       if (lr.channelsLastLayers) {
         log(options, ILogger::Severity::kINFO, strCat("layout: ", lr.channelsLastLayers, " layers NHWC, ",
                                                      lr.transposesRemaining, " layout transposes"));
-        extremeGraphs.clear();
-        for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+        resolveExtremes();
       }
     }
     if (!device->tacticsFor("KilnReformat").empty()) {
       if (int fused = fuseDeviceReformats(*graph)) {
         log(options, ILogger::Severity::kVERBOSE, strCat("reformat: ", fused, " Cast + Transpose pairs fused"));
-        extremeGraphs.clear();
-        for (const ProfilePoint& s : extremes) extremeGraphs.push_back(resolved(*graph, s));
+        resolveExtremes();
       }
     }
     optGraph = resolved(*graph, optPoint);  // casts (and layout transposes) inserted

@@ -7,11 +7,9 @@
 namespace kiln::builder {
 namespace {
 
-bool floatType(DType t) { return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16; }
-
 bool isFloatCast(const ir::Node& n) {
   return n.op == "Cast" && n.inputs.size() == 1 && n.inputs[0] && n.outputs.size() == 1 &&
-         floatType(n.inputs[0]->dtype) && floatType(n.outputs[0]->dtype);
+         isFloat32Or16(n.inputs[0]->dtype) && isFloat32Or16(n.outputs[0]->dtype);
 }
 
 //! The explicit permutation of Transpose `n` (ONNX's default reverses the axes).
@@ -24,7 +22,7 @@ std::vector<int64_t> permOf(const ir::Node& n) {
 
 bool isTranspose(const ir::Node& n) {
   return n.op == "Transpose" && n.inputs.size() == 1 && n.inputs[0] && n.outputs.size() == 1 &&
-         floatType(n.inputs[0]->dtype);
+         isFloat32Or16(n.inputs[0]->dtype);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@ inline int32_t dtypeSize(DType t) { return dataTypeSize(t); }
 inline bool isFloat(DType t) {
   return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16 || t == DType::kDOUBLE;
 }
+//! The float types Kiln's kernels store activations in: float32, float16, bfloat16.
+inline bool isFloat32Or16(DType t) { return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16; }
 inline bool isFp8(DType t) {
   return t == DType::kFP8 || t == DType::kFP8E5M2 || t == DType::kFP8E4M3FNUZ || t == DType::kFP8E5M2FNUZ;
 }

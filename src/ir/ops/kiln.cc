@@ -73,7 +73,7 @@ void inferFusedElementwise(InferContext& ctx) {
 
   int64_t numInputs = static_cast<int64_t>(ctx.numInputs());
   const DType type = ctx.in(0).dtype;
-  ctx.check(type == DType::kFLOAT || type == DType::kHALF || type == DType::kBF16, "input 0 is ",
+  ctx.check(isFloat32Or16(type), "input 0 is ",
             dataTypeName(type), "; only float32, float16 and bfloat16 are fused");
   for (int64_t i = 1; i < numInputs; ++i)
     ctx.check(ctx.in(i).dtype == type, "input ", i, " is ", dataTypeName(ctx.in(i).dtype), ", input 0 is ",
@@ -155,11 +155,11 @@ void inferAttention(InferContext& ctx) {
 void inferReformat(InferContext& ctx) {
   const Node& node = ctx.node();
   const Value& x = ctx.in(0);
-  ctx.check(x.dtype == DType::kFLOAT || x.dtype == DType::kHALF || x.dtype == DType::kBF16, "input is ",
+  ctx.check(isFloat32Or16(x.dtype), "input is ",
             dataTypeName(x.dtype), "; a reformat takes float32, float16 or bfloat16");
   ctx.check(node.has("to") && node.has("perm"), "needs the attributes 'to' and 'perm'");
   const auto to = static_cast<DType>(node.i("to", 0));
-  ctx.check(to == DType::kFLOAT || to == DType::kHALF || to == DType::kBF16, "'to' is ", node.i("to", 0),
+  ctx.check(isFloat32Or16(to), "'to' is ", node.i("to", 0),
             "; a reformat writes float32, float16 or bfloat16");
   const std::vector<int64_t> perm = node.ints("perm");
   const std::size_t rank = x.shape.size();

@@ -236,9 +236,8 @@ class ReformatKernel : public Kernel {
 };
 
 bool supportsReformat(const ir::Node& n) {
-  auto floatType = [](DType t) { return t == DType::kFLOAT || t == DType::kHALF || t == DType::kBF16; };
-  return n.inputs.size() == 1 && n.inputs[0] && n.outputs.size() == 1 && floatType(n.inputs[0]->dtype) &&
-         floatType(n.outputs[0]->dtype) && n.inputs[0]->shape.size() <= static_cast<std::size_t>(kMaxRank);
+  return n.inputs.size() == 1 && n.inputs[0] && n.outputs.size() == 1 && isFloat32Or16(n.inputs[0]->dtype) &&
+         isFloat32Or16(n.outputs[0]->dtype) && n.inputs[0]->shape.size() <= static_cast<std::size_t>(kMaxRank);
 }
 
 }  // namespace
