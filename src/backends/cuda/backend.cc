@@ -51,6 +51,7 @@ class CudaBackend final : public backends::DeviceBackend {
     registerGemmTactics(all_);
     registerConvTactics(all_);
     registerConvGraphTactics(all_);
+    registerConvDirectTactics(all_);
     registerElementwiseTactics(all_);
     registerSoftmaxTactics(all_);
     registerPoolTactics(all_);

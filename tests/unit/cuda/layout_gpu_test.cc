@@ -134,6 +134,50 @@ TEST(CudaLayout, NhwcConvFusedEpilogueVariant) {
   std::cout << ran << " fused configurations ran\n";
 }
 
+// Conv.cuda_direct (conv_direct.cu): the stem kernel, a 3x3 window over 3 channels, k <= 16, NHWC.
+// The table's stem-shaped cases and ones for its edges: k = 16 (16-byte word stores) and k < 16
+// (element stores), stride 2, asymmetric pads, dilation, a residual, SiLU as the YOLO stem has.
+TEST(CudaLayout, DirectStemConvMatchesTheNchwReference) {
+  KILN_REQUIRE_GPU();
+  std::vector<ConvCase> cases;
+  for (const ConvCase& c : convCases())
+    if (c.group == 1 && c.x[1] == 3 && c.w[2] == 3 && c.w[3] == 3 && c.w[0] <= 16) cases.push_back(c);
+  cases.push_back({{2, 3, 17, 19}, {16, 3, 3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1, true, false, "Silu", "stem 3->16 3x3/2, SiLU"});
+  cases.push_back({{1, 3, 9, 10}, {16, 3, 3, 3}, {0, 1, 1, 0}, {1, 1}, {2, 1}, 1, true, true, "Relu", "3->16, asymmetric pads, dilation (2, 1), residual"});
+  cases.push_back({{3, 3, 12, 9}, {12, 3, 3, 3}, {2, 2, 2, 2}, {1, 2}, {1, 1}, 1, false, true, "Sigmoid", "3->12, no bias, residual, stride (1, 2)"});
+  ASSERT_GE(cases.size(), 5u);
+  for (DType t : {DType::kFLOAT, DType::kHALF, DType::kBF16})
+    for (const ConvCase& c : cases)
+      expectNhwcMatches(convSpec(c), "Conv.cuda_direct", t, std::string("direct NHWC Conv ") + c.name + " in " + dataTypeName(t));
+}
+
+// Which layers the stem tactic takes: channels-last, group 1, a 3x3 window over 3 channels, at
+// most 16 outputs, constant weights (no GPU needed).
+TEST(CudaLayout, DirectStemConvTakesOnlyStemLayers) {
+  const backends::DeviceTactic* t = cuda::backend().findTactic("Conv.cuda_direct");
+  ASSERT_NE(t, nullptr);
+  auto takes = [&](const ConvCase& c, const char* layout, bool constantWeights = true) {
+    OpSpec s = convSpec(c);
+    if (*layout) {
+      s.attrs[ir::kLayoutAttr] = std::string(layout);
+      for (OpInput& in : s.inputs)
+        if (!in.absent && in.value.dims().size() == 4) in.value = toNhwc(in.value);
+    }
+    if (!constantWeights) s.inputs[1] = dyn(s.inputs[1].value);
+    return t->supports(*buildGraph(s).node);
+  };
+  const ConvCase stem{{1, 3, 8, 8}, {16, 3, 3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1, true, false, "Relu"};
+  const ConvCase wideK{{1, 3, 8, 8}, {24, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, "Relu"};
+  const ConvCase sevenBySeven{{1, 3, 16, 16}, {16, 3, 7, 7}, {3, 3, 3, 3}, {2, 2}, {1, 1}, 1, true, false, ""};
+  const ConvCase fourChannels{{1, 4, 8, 8}, {16, 4, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, false, ""};
+  EXPECT_TRUE(takes(stem, "NHWC"));
+  EXPECT_FALSE(takes(stem, ""));  // NCHW
+  EXPECT_FALSE(takes(stem, "NHWC", false));
+  EXPECT_FALSE(takes(wideK, "NHWC"));
+  EXPECT_FALSE(takes(sevenBySeven, "NHWC"));
+  EXPECT_FALSE(takes(fourChannels, "NHWC"));
+}
+
 TEST(CudaLayout, NhwcPoolsMatchTheNchwReference) {
   KILN_REQUIRE_GPU();
   for (DType t : {DType::kFLOAT, DType::kHALF, DType::kBF16}) {
@@ -163,6 +207,13 @@ TEST(CudaLayout, NhwcPoolsMatchTheNchwReference) {
     ap.attrs["ceil_mode"] = int64_t{1};
     ap.inputs = {dyn(randomTensor({3, 7, 9, 8}, 6))};
     expectNhwcMatches(ap, "AveragePool.cuda", t, std::string("NHWC AveragePool in ") + dataTypeName(t));
+    // A 5x5 stride-1 pool (SPPF's) over more outputs than one wave of threads.
+    OpSpec sppf;
+    sppf.op = "MaxPool";
+    sppf.attrs["kernel_shape"] = Dims{5, 5};
+    sppf.attrs["pads"] = Dims{2, 2, 2, 2};
+    sppf.inputs = {dyn(randomTensor({2, 64, 128, 132}, 10))};
+    expectNhwcMatches(sppf, "MaxPool.cuda", t, std::string("NHWC MaxPool 5x5/1, 2.2M outputs, in ") + dataTypeName(t));
     OpSpec gap;
     gap.op = "GlobalAveragePool";
     gap.inputs = {dyn(randomTensor({2, 37, 7, 5}, 7))};

@@ -12,6 +12,7 @@ using TacticList = std::vector<backends::DeviceTactic>;
 void registerGemmTactics(TacticList& out);         // MatMul, Gemm: cuBLASLt
 void registerConvTactics(TacticList& out);         // Conv: cuDNN
 void registerConvGraphTactics(TacticList& out);    // Conv: cuDNN graph API (fused epilogue)
+void registerConvDirectTactics(TacticList& out);   // Conv: Kiln's direct NHWC stem kernel (3x3, 3 channels)
 void registerElementwiseTactics(TacticList& out);  // unary, binary (broadcasting), activations
 void registerSoftmaxTactics(TacticList& out);      // Softmax
 void registerPoolTactics(TacticList& out);         // MaxPool, AveragePool, GlobalAveragePool
