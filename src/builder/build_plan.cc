@@ -258,6 +258,8 @@ std::vector<uint8_t> buildPlan(const ir::Graph& network, const BuildOptions& opt
   pctx.attentionFusion = device == nullptr || !device->tacticsFor("KilnAttention").empty();
   // Likewise the elementwise chains (CUDA: KilnFusedElementwise.nvrtc).
   pctx.elementwiseChains = device == nullptr || !device->tacticsFor("KilnFusedElementwise").empty();
+  // The scaled 1x1 GEMM is FP32: under BF16 / FP16 the Conv keeps its reduced-precision tactics.
+  pctx.channelScale = !options.cpuPrecision.bf16 && !options.cpuPrecision.fp16;
   passes::runPipeline(*graph, pctx);
   for (const std::string& line : pctx.log) log(options, ILogger::Severity::kVERBOSE, line);
   if (!device) {

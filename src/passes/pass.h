@@ -26,6 +26,9 @@ struct PassContext {
   bool attentionFusion = true;
   //! Enables patchify_conv (non-overlapping Convs as MatMuls over patches).
   bool patchifyConv = true;
+  //! Enables fuse_channel_scale (CPU, FP32 builds: under kBF16 / kFP16 the 1x1
+  //! Conv would take a reduced-precision tactic, faster than the FP32 scaled GEMM).
+  bool channelScale = true;
   //! "<pass>: <what changed>" lines, shown by --verbose.
   std::vector<std::string> log;
 };

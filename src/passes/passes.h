@@ -19,6 +19,8 @@ bool foldBatchNorm(ir::Graph& graph, PassContext& ctx);
 //! A Conv whose kernel tiles the input without overlap (kernel == stride, no
 //! padding: ViT's patch embedding) becomes a MatMul over the patches.
 bool patchifyConv(ir::Graph& graph, PassContext& ctx);
+//! Mul(x, [N|1, C, 1, 1] scale) -> pointwise Conv: one KilnScaledConv (CPU builds).
+bool fuseChannelScale(ir::Graph& graph, PassContext& ctx);
 //! Erf- and tanh-GELU written out in elementwise ops become one Gelu node.
 bool fuseGelu(ir::Graph& graph, PassContext& ctx);
 //! Conv / Gemm / MatMul followed by a bias Add, a residual Add (Conv) and/or

@@ -22,6 +22,7 @@ const std::vector<Pass>& pipeline() {
       {"fold_attention_views", foldAttentionViews},  // the head split / merge around each KilnAttention
       {"fuse_gelu", fuseGelu},  // before fuse_bias_activation, which folds the Gelu into a MatMul
       {"fuse_bias_activation", fuseBiasActivation},
+      {"fuse_channel_scale", fuseChannelScale},  // after the Conv took its bias / residual; before the chains
       {"fuse_elementwise_chains", fuseElementwiseChains},
       {"eliminate_dead_code", eliminateDeadCode},
   };

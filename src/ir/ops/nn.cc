@@ -93,6 +93,23 @@ void inferConv(InferContext& ctx) {
   ctx.setOutput(0, ctx.in(0).dtype, outStored);
 }
 
+// KilnScaledConv (passes/fuse_channel_scale.cc, CPU builds): y = Conv(x * scale, w, [bias],
+// [residual]) with inputs x, w, bias or absent, residual or absent, scale; `scale` is [N or 1,
+// C, 1, 1] (one factor per image and input channel: a squeeze-excitation gate), x's float type;
+// every attribute is Conv's.
+void inferScaledConv(InferContext& ctx) {
+  ctx.check(ctx.hasInput(4), "needs its input 4, the channel scale");
+  const Shape& x = ctx.in(0).shape;
+  const Shape& s = ctx.in(4).shape;
+  requireFloating(ctx, 4, "scale");
+  ctx.check(s.size() == x.size(), "scale has rank ", s.size(), ", input has rank ", x.size());
+  bool ok = s.size() >= 3 && (!s[0].known() || !x[0].known() || s[0].value == 1 || s[0] == x[0]) &&
+            (!s[1].known() || !x[1].known() || s[1] == x[1]);
+  for (std::size_t i = 2; ok && i < s.size(); ++i) ok = s[i].known() && s[i].value == 1;
+  ctx.check(ok, "scale has shape ", toString(s), ", expected [N or 1, C, 1...] for input ", toString(x));
+  inferConv(ctx);
+}
+
 void inferConvTranspose(InferContext& ctx) {
   const Node& node = ctx.node();
   requireFloat(ctx, 0, "input");
@@ -239,6 +256,7 @@ void add(SchemaRegistry& r, const char* op, int minIn, int maxIn, int minOut, in
 
 void registerNnSchemas(SchemaRegistry& r) {
   add(r, "Conv", 2, 4, 1, 1, inferConv);  // X, W, [B], [residual (Kiln fusion)]
+  add(r, "KilnScaledConv", 2, 5, 1, 1, inferScaledConv);  // X, W, [B], [residual], scale (required)
   add(r, "ConvTranspose", 2, 3, 1, 1, inferConvTranspose);
   add(r, "Gemm", 2, 3, 1, 1, inferGemm);
   add(r, "MatMul", 2, 4, 1, 1, inferMatMul);  // A, B, [bias], [residual] (Kiln fusions; the residual: device builds)

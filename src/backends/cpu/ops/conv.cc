@@ -2,6 +2,7 @@
 // for every faster tactic and what constant folding runs) and the tactic list.
 // Both handle 1-D, 2-D and 3-D through a D x H x W view of the spatial axes.
 #include <algorithm>
+#include <vector>
 
 #include "backends/cpu/activation.h"
 #include "backends/cpu/ops/conv_internal.h"
@@ -143,6 +144,42 @@ class ConvTransposeRef final : public Kernel {
   std::size_t numInputs_;
 };
 
+// KilnScaledConv's oracle: x times the scale into a scratch copy (allocated per
+// run: this is the reference, not a tactic the builder picks for speed), then ConvRef.
+class ScaledConvRef final : public Kernel {
+ public:
+  explicit ScaledConvRef(const ir::Node& node) : conv_(node), desc_(nodeDescription(node)) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& x = in[0];
+    const TensorView& s = in[4];
+    const int64_t n = x.dims[0], c = x.dims[1], plane = x.numel() / std::max<int64_t>(1, n * c);
+    KILN_CHECK(s.numel() == c || s.numel() == n * c, desc_.describe(), ": scale has ", s.numel(),
+               " values, expected ", c, " or ", n * c);
+    std::vector<float> scaled(static_cast<std::size_t>(x.numel()));
+    const float* xd = x.as<const float>();
+    const float* sd = s.as<const float>();
+    for (int64_t img = 0; img < n; ++img)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const float f = sd[(s.numel() == c ? 0 : img * c) + ch];
+        const int64_t at = (img * c + ch) * plane;
+        for (int64_t i = 0; i < plane; ++i) scaled[at + i] = xd[at + i] * f;
+      }
+    TensorView inputs[5] = {x, in[1], in[2], in[3], s};
+    inputs[0].data = scaled.data();
+    conv_.run(ctx, inputs, out);
+  }
+
+ private:
+  ConvRef conv_;
+  ir::Node desc_;
+};
+
+bool supportsScaledConvRef(const ir::Node& node) {
+  return node.inputs.size() == 5 && node.input(4) && node.input(4)->dtype == DType::kFLOAT &&
+         node.inputs[0]->shape.size() >= 3 && !node.has("kiln_packed") && node.inputs[0]->dtype == DType::kFLOAT;
+}
+
 bool supportsConvRef(const ir::Node& node) {
   if (node.inputs.size() < 2 || !node.inputs[0] || !node.inputs[1] || node.has("kiln_packed")) return false;
   std::size_t rank = node.inputs[0]->shape.size();
@@ -157,7 +194,10 @@ void registerConvKernels(TacticRegistry& r) {
   r.add({"ConvTranspose.ref", "ConvTranspose", 0, supportsConvRef,
          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ConvTransposeRef>(n); },
          nullptr});
+  r.add({"KilnScaledConv.ref", "KilnScaledConv", 0, supportsScaledConvRef,
+         [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ScaledConvRef>(n); }, nullptr});
   r.add(convIm2colGemmTactic());
+  r.add(scaledConvIm2colGemmTactic());
   r.add(convIm2colGemmFP16Tactic());
   r.add(convDepthwiseTactic());
   r.add(convTransposeGemmTactic());

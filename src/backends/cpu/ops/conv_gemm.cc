@@ -6,6 +6,12 @@
 // copied into panels). Bias, residual and activation are applied in the GEMM
 // epilogue. The columns (output positions) are taken in chunks so the
 // workspace stays a few MiB whatever the image size.
+//
+// "KilnScaledConv.im2col_gemm" is the same kernel for a pointwise KilnScaledConv
+// (passes/fuse_channel_scale.cc): y = Conv(x * scale) with one factor per image
+// and input channel. The input is copied into B panels anyway, so the scale is
+// applied there (gemm::packBScaledRows): the Mul before the 1x1 convolution, a
+// full pass over the activation, is gone.
 #include <algorithm>
 #include <cstring>
 
@@ -30,7 +36,8 @@ class ConvGemm final : public Kernel {
         uk_(gemm::hostUkernels()),
         im2col_(im2col::hostPanelKernel()),
         group_(node.i("group", 1)),
-        numInputs_(node.inputs.size()) {
+        numInputs_(node.inputs.size()),
+        scaled_(node.op == "KilnScaledConv") {
     KILN_CHECK(node.s("kiln_packed", "") == kPackedLayout, node.describe(),
                ": Conv.im2col_gemm needs weights prepacked as '", kPackedLayout, "'");
     wdims_ = node.ints("kiln_weight_shape");
@@ -62,6 +69,10 @@ class ConvGemm final : public Kernel {
     const float* res = numInputs_ > 3 ? in[3].as<const float>() : nullptr;
     const TensorView& y = out[0];
     const Geometry3 g = windowGeometry(desc_, attrs_, x, wdims_.data() + 2, y);
+    const float* scale = scaled_ ? in[4].as<const float>() : nullptr;
+    KILN_CHECK(!scaled_ || (isPointwise(g) && group_ == 1 && in[4].numel() % x.dims[1] == 0 &&
+                            (in[4].numel() == x.dims[1] || in[4].numel() == x.dims[0] * x.dims[1])),
+               desc_.describe(), ": the scaled GEMM takes a pointwise group-1 convolution and a [N or 1, C] scale");
     const int64_t n = x.dims[0], c = x.dims[1], k = wdims_[0];
     KILN_CHECK(c == cg_ * group_ && y.dims[1] == k, desc_.describe(), ": input has ", c, " channels, weight expects ",
                cg_ * group_);
@@ -84,7 +95,10 @@ class ConvGemm final : public Kernel {
           const float* xg = xd + (img * c + grp * cg_) * inSize;
           float* dst = ws + grp * bGroup;
           const int64_t w = std::min(nr, pc - j * nr);
-          if (pointwise)
+          if (scale) {  // pointwise, group 1: B's rows are the input channels
+            const float* rowScale = scale + (in[4].numel() == c ? 0 : img * c);
+            gemm::packBScaledRows(xg + p0, P, crs_, j * nr, j * nr + w, static_cast<int>(nr), rowScale, dst);
+          } else if (pointwise)
             gemm::packB(xg + p0, P, 1, crs_, j * nr, j * nr + w, static_cast<int>(nr), 1.f, dst);
           else
             im2col_(xg, ig, cg_, p0 + j * nr, w, nr, dst + j * crs_ * nr);
@@ -123,6 +137,7 @@ class ConvGemm final : public Kernel {
   im2col::PanelFn im2col_;
   int64_t group_;
   std::size_t numInputs_;
+  bool scaled_;  //!< KilnScaledConv: input 4 scales the input channels
   std::vector<int64_t> wdims_;
   int64_t kg_ = 0, cg_ = 0, crs_ = 0, chunk_ = 0;
 };
@@ -134,6 +149,25 @@ bool supports(const ir::Node& node) {
   if (node.has("kiln_packed")) return node.s("kiln_packed", "") == kPackedLayout;
   const ir::Value* w = node.inputs[1];
   return w->isConstant() && w->constant->dtype() == DType::kFLOAT && w->constant->dims().size() == rank;
+}
+
+//! A pointwise (1x1, stride 1, no padding, dilation 1) group-1 KilnScaledConv with a float scale.
+bool supportsScaled(const ir::Node& node) {
+  if (node.inputs.size() != 5 || !node.input(4) || node.input(4)->dtype != DType::kFLOAT || !supports(node))
+    return false;
+  if (node.i("group", 1) != 1) return false;
+  const std::vector<int64_t> dims =
+      node.has("kiln_weight_shape") ? node.ints("kiln_weight_shape") : node.inputs[1]->constant->dims();
+  for (std::size_t i = 2; i < dims.size(); ++i)
+    if (dims[i] != 1) return false;
+  for (int64_t v : node.ints("strides"))
+    if (v != 1) return false;
+  for (int64_t v : node.ints("dilations"))
+    if (v != 1) return false;
+  for (int64_t v : node.ints("pads"))
+    if (v != 0) return false;
+  const std::string autoPad = node.s("auto_pad", "NOTSET");
+  return autoPad == "NOTSET" || autoPad == "VALID";
 }
 
 void prepack(ir::Node& node, ir::Graph& graph) {
@@ -160,6 +194,11 @@ void prepack(ir::Node& node, ir::Graph& graph) {
 
 Tactic convIm2colGemmTactic() {
   return {"Conv.im2col_gemm", "Conv", 10, supports,
+          [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ConvGemm>(n); }, prepack};
+}
+
+Tactic scaledConvIm2colGemmTactic() {
+  return {"KilnScaledConv.im2col_gemm", "KilnScaledConv", 10, supportsScaled,
           [](const ir::Node& n) -> std::unique_ptr<Kernel> { return std::make_unique<ConvGemm>(n); }, prepack};
 }
 

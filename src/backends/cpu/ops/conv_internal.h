@@ -26,6 +26,8 @@ inline bool isPointwise(const Geometry3& g) {
 
 //! "Conv.im2col_gemm": weights packed at build time, im2col into GEMM panels.
 Tactic convIm2colGemmTactic();
+//! "KilnScaledConv.im2col_gemm": the same for a pointwise KilnScaledConv, the scale applied while packing B.
+Tactic scaledConvIm2colGemmTactic();
 //! "Conv.im2col_gemm_fp16": the same on the FP16 GEMM, for kFP16Attr layers on AVX512-FP16 CPUs.
 Tactic convIm2colGemmFP16Tactic();
 //! "Conv.depthwise": direct loops for group == C == K / multiplier.

@@ -73,6 +73,21 @@ void packB(const float* b, int64_t rsb, int64_t csb, int64_t k, int64_t n0, int6
   }
 }
 
+void packBScaledRows(const float* b, int64_t rsb, int64_t k, int64_t n0, int64_t n1, int nr, const float* rowScale,
+                     float* out) {
+  for (int64_t col0 = n0; col0 < n1; col0 += nr) {
+    float* panel = out + (col0 / nr) * k * nr;
+    const int64_t w = std::min<int64_t>(nr, n1 - col0);
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float* src = b + kk * rsb + col0;
+      float* dst = panel + kk * nr;
+      const float s = rowScale[kk];
+      for (int64_t t = 0; t < w; ++t) dst[t] = src[t] * s;
+      for (int64_t t = w; t < nr; ++t) dst[t] = 0.f;
+    }
+  }
+}
+
 void packBParallel(ThreadPool& pool, const float* b, int64_t rsb, int64_t csb, int64_t k, int64_t n, int nr,
                    float scale, float* out) {
   const int64_t panels = (n + nr - 1) / nr;

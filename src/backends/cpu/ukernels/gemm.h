@@ -102,6 +102,11 @@ inline int64_t packedASize(int64_t m, int64_t k) { return roundUp(m, kMR) * k; }
 //! `out` (a packed B of N columns); B(k, n) = b[k*rsb + n*csb], times `scale`.
 void packB(const float* b, int64_t rsb, int64_t csb, int64_t k, int64_t n0, int64_t n1, int nr, float scale,
            float* out);
+//! packB for a row-major B (csb = 1) whose row kk is scaled by rowScale[kk]:
+//! B(k, n) = b[k*rsb + n] * rowScale[k] (KilnScaledConv: a 1x1 convolution's
+//! input channels times a squeeze-excitation scale, applied while packing).
+void packBScaledRows(const float* b, int64_t rsb, int64_t k, int64_t n0, int64_t n1, int nr, const float* rowScale,
+                     float* out);
 //! Packs all of B, splitting the panels over `pool`.
 void packBParallel(ThreadPool& pool, const float* b, int64_t rsb, int64_t csb, int64_t k, int64_t n, int nr,
                    float scale, float* out);
