@@ -441,5 +441,102 @@ TEST(OnednnLayouts, PlainTacticsPayForTheChainsTheyBreak) {
   EXPECT_FALSE(cpu::followsProposedLayouts(*cpu::tactics().find("Conv.ref")));
 }
 
+
+// YOLO's C2f between oneDNN convolutions: conv0 -> a; Split(a) -> s0, s1; conv1(s1) -> b;
+// Add(s1, b) -> c; Concat(s0, s1, c) -> d; conv2(d) -> y. The chain passes through the Split,
+// Add and Concat in whichever layout oneDNN runs the convolutions (NHWC: the Split and Concat
+// walk pixels, kiln_nhwc; nChw16c / nChw8c: every channel count is a multiple of 16, so they
+// move the bytes as NCHW ones), not where one of them runs another kernel.
+struct C2f {
+  ir::Graph g;
+  std::vector<ir::Node*> nodes;
+  ir::Node *conv0 = nullptr, *conv1 = nullptr, *conv2 = nullptr;
+  ir::Tensor x = randomTensor({1, 16, 40, 40}, 4);
+};
+
+void makeC2f(C2f& c) {
+  using V = std::vector<int64_t>;
+  ir::Value* x = c.g.addValue("x", DType::kFLOAT, ir::shapeOf(c.x.dims()));
+  c.g.inputs.push_back(x);
+  auto value = [&](const char* name) { return c.g.addValue(name); };
+  ir::Value *a = value("a"), *s0 = value("s0"), *s1 = value("s1"), *b = value("b"), *cv = value("c"), *d = value("d"),
+            *y = value("y");
+  auto conv = [&](const char* name, ir::Value* in, ir::Value* out, int64_t k, int64_t ch, int64_t r, uint32_t seed) {
+    ir::Node* n = c.g.addNode("Conv", name, {in, c.g.addConstant(std::string(name) + "_w", randomTensor({k, ch, r, r}, seed))}, {out});
+    n->attrs["pads"] = V(4, r / 2);
+    n->attrs["kiln_act"] = std::string("Relu");
+    return n;
+  };
+  c.conv0 = conv("conv0", x, a, 32, 16, 3, 5);
+  ir::Node* split = c.g.addNode("Split", "split", {a, c.g.addConstant("sizes", ir::Tensor::fromInt64({16, 16}, {2}))}, {s0, s1});
+  split->attrs["axis"] = int64_t{1};
+  c.conv1 = conv("conv1", s1, b, 16, 16, 3, 6);
+  ir::Node* add = c.g.addNode("Add", "add", {s1, b}, {cv});
+  ir::Node* concat = c.g.addNode("Concat", "concat", {s0, s1, cv}, {d});
+  concat->attrs["axis"] = int64_t{1};
+  c.conv2 = conv("conv2", d, y, 32, 48, 1, 7);
+  c.nodes = {c.conv0, split, c.conv1, add, concat, c.conv2};
+  for (ir::Node* n : c.nodes) ir::inferNode(*n);
+  c.g.outputs.push_back(y);
+}
+
+ir::Tensor runC2f(C2f& c) {
+  std::map<const ir::Value*, ir::Tensor> vals;
+  vals.emplace(c.g.inputs[0], c.x);
+  ThreadPool pool(2);
+  for (ir::Node* n : c.nodes) {
+    auto kernel = cpu::tactics().find(n->tactic)->create(*n);
+    std::vector<cpu::TensorView> in, out;
+    for (const ir::Value* v : n->inputs) {
+      const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
+      in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
+    }
+    for (const ir::Value* o : n->outputs) {
+      ir::Tensor& t = vals.emplace(o, ir::Tensor(DType::kFLOAT, ir::staticDims(o->shape))).first->second;
+      out.push_back(cpu::makeView(t.mutableData(), DType::kFLOAT, t.dims()));
+    }
+    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
+    cpu::ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
+    kernel->run(ctx, in.data(), out.data());
+  }
+  return vals.at(c.g.outputs[0]);
+}
+
+TEST(OnednnLayouts, ChainsPassThroughSplitAddAndConcat) {
+  SKIP_WITHOUT_ONEDNN();
+  C2f ref;
+  makeC2f(ref);
+  for (ir::Node* n : ref.nodes) n->tactic = n->op + ".ref";
+  const ir::Tensor want = runC2f(ref);
+  for (const char* addTactic : {"Add.ref", "KilnFusedElementwise.ref"}) {
+    SCOPED_TRACE(addTactic);
+    const bool passes = std::string(addTactic) == "Add.ref";
+    C2f c;
+    makeC2f(c);
+    cpu::proposeLayouts(c.g);
+    const int64_t t = c.conv0->i("kiln_onednn_dst_tag", -1);  // the layout oneDNN runs these convs in
+    ASSERT_NE(t, -1) << "conv0's output was not proposed to stay in oneDNN's layout";
+    for (ir::Node* n : c.nodes) {
+      n->tactic = n->op == "Conv" ? "Conv.onednn" : n->op + ".ref";
+      if (n->op == "Conv") cpu::tactics().find("Conv.onednn")->prepack(*n, c.g);
+    }
+    if (!passes) c.nodes[3]->tactic = addTactic;  // a kernel the chain does not know to pass through
+    cpu::chooseLayouts(c.g);
+    EXPECT_EQ(c.conv0->i("kiln_onednn_dst_tag", -1), passes ? t : -1);
+    EXPECT_EQ(c.conv1->i("kiln_onednn_src_tag", -1), passes ? t : -1);
+    EXPECT_EQ(c.conv1->i("kiln_onednn_dst_tag", -1), passes ? t : -1);
+    EXPECT_EQ(c.conv2->i("kiln_onednn_src_tag", -1), passes ? t : -1);
+    EXPECT_FALSE(c.conv2->has("kiln_onednn_dst_tag"));  // y is the graph's output
+    EXPECT_EQ(c.nodes[1]->has("kiln_nhwc"), c.nodes[4]->has("kiln_nhwc"));  // Split and Concat alike
+    if (!passes) {
+      EXPECT_FALSE(c.nodes[1]->has("kiln_nhwc"));
+    }
+    if (!passes) continue;  // (KilnFusedElementwise.ref is no Add kernel: nothing to run)
+    EXPECT_TRUE(near(runC2f(c), want, 1e-4f, 1e-4f));
+  }
+}
+
 }  // namespace
 }  // namespace kiln::test

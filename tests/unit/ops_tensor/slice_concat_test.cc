@@ -250,5 +250,37 @@ TEST(Split, LargeWithThreadsAndErrors) {
       "sums to 6");
 }
 
+
+// The NHWC form (kiln_nhwc, set where a oneDNN convolution chain passes a channels-last value
+// through): NCHW-shaped views over NHWC bytes, concatenated / split on the channel axis.
+ir::Tensor nhwcBytes(const ir::Tensor& t) {  // t's dims, its data reordered to NHWC
+  const std::vector<int64_t>& d = t.dims();
+  ir::Tensor out(DType::kFLOAT, d);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const auto o = unravel(i, d);  // n, c, h, w
+    out.mutableAs<float>()[((o[0] * d[2] + o[2]) * d[3] + o[3]) * d[1] + o[1]] = t.as<float>()[i];
+  }
+  return out;
+}
+
+TEST(Concat, NhwcFormOnTheChannelAxis) {
+  ThreadPool pool(2);
+  const ir::Tensor a = iota<float>({2, 16, 3, 5}), b = iota<float>({2, 8, 3, 5}, 1000), c = iota<float>({2, 3, 3, 5}, 2000);
+  OpTest t("Concat");
+  t.input(nhwcBytes(a)).input(nhwcBytes(b)).input(nhwcBytes(c)).attr("axis", int64_t{1}).attr("kiln_nhwc", int64_t{1});
+  expectSameTensor(t.run1(&pool), nhwcBytes(refConcat({a, b, c}, 1)));
+}
+
+TEST(Split, NhwcFormOnTheChannelAxis) {
+  const ir::Tensor whole = iota<float>({2, 27, 4, 3});
+  OpTest t("Split");
+  t.input(nhwcBytes(whole)).constant(ints({16, 8, 3})).attr("axis", int64_t{1}).attr("kiln_nhwc", int64_t{1}).outputs(3);
+  const auto outs = t.run();
+  OpTest plain("Split");
+  plain.input(whole).constant(ints({16, 8, 3})).attr("axis", int64_t{1}).outputs(3);
+  const auto want = plain.run();
+  for (int k = 0; k < 3; ++k) expectSameTensor(outs[k], nhwcBytes(want[k]));
+}
+
 }  // namespace
 }  // namespace kiln::test

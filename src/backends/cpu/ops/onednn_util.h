@@ -37,8 +37,12 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! (kiln_onednn_{dst,src,res}_bf16 = 1): the IR still types it FP32, and its
 //! buffer, sized so, holds half as many bytes — opaque, as the blocked layout
 //! is, to anything but those layers.
-//! An NHWC value may also pass through a MaxPool (MaxPool.rows; kNhwcAttr on
-//! the pool, nn_util.h) whose output feeds only such layers.
+//! A chain may also pass through ops that do not care where each element is
+//! (passesThrough, conv_onednn.cc): an NHWC MaxPool (MaxPool.rows; kNhwcAttr
+//! on the pool, nn_util.h), same-shape binary ops, and channel-axis Concat /
+//! Split (kNhwcAttr on them in NHWC; in nChw16c / nChw8c when the channel
+//! counts are multiples of the block), as long as what they write again
+//! feeds only such layers or ops.
 //! Before tactic choice, the same for every Conv that Conv.onednn supports,
 //! as if all chose it: Conv.onednn is then timed without the reorders a
 //! chain saves (as TensorRT times formats, not reformats). Whatever is not

@@ -1,8 +1,12 @@
 // Kernels of Concat, Split and Slice. Concat and Split move whole blocks (one
 // per input per outer index) with memcpy, in parallel when large; Slice is a
 // strided copy whose parameters are read at run time.
+// Between oneDNN convolutions that keep a value channels-last (kNhwcAttr, set
+// by chainOnednnConvLayouts), a 4-D Concat or Split on the channel axis reads
+// its data as NHWC: the views' dims are permuted so, and the axis is the last.
 #include <algorithm>
 
+#include "backends/cpu/ops/nn_util.h"
 #include "backends/cpu/ops/tensor_copy.h"
 
 namespace kiln::cpu {
@@ -57,38 +61,64 @@ void moveBlocks(const ExecContext& ctx, const TensorView& whole, const TensorVie
   });
 }
 
+// moveBlocks on the channel axis of 4-D NCHW-shaped views whose data is NHWC
+// (kNhwcAttr): the dims permuted to [N, H, W, C], the axis the last.
+void moveChannelBlocksNhwc(const ExecContext& ctx, const TensorView& whole, const TensorView* parts, int64_t numParts,
+                           int64_t axis, bool toWhole, const char* op) {
+  constexpr int64_t kMaxParts = 64;
+  KILN_CHECK(whole.rank == 4 && axis == 1 && numParts <= kMaxParts, op, ": the NHWC form takes at most ", kMaxParts,
+             " 4-D parts on axis 1");
+  TensorView views[kMaxParts + 1];
+  std::copy(parts, parts + numParts, views);
+  views[numParts] = whole;
+  for (int64_t i = 0; i <= numParts; ++i) {
+    int64_t* d = views[i].dims;
+    const int64_t c = d[1];
+    d[1] = d[2], d[2] = d[3], d[3] = c;
+  }
+  moveBlocks(ctx, views[numParts], views, numParts, 3, toWhole);
+}
+
 class ConcatKernel : public Kernel {
  public:
   explicit ConcatKernel(const ir::Node& node)
-      : axis_(node.i("axis", 0)), numInputs_(static_cast<int64_t>(node.inputs.size())) {}
+      : axis_(node.i("axis", 0)),
+        numInputs_(static_cast<int64_t>(node.inputs.size())),
+        nhwc_(node.i(kNhwcAttr, 0) != 0) {}
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     int64_t axis = normalizeAxis(axis_, out[0].rank, "Concat");
     int64_t total = 0;
     for (int64_t i = 0; i < numInputs_; ++i) total += in[i].dims[axis];
     KILN_CHECK(total == out[0].dims[axis], "Concat: inputs sum to ", total, " on axis ", axis, ", output has ",
                out[0].dims[axis]);
+    if (nhwc_) return moveChannelBlocksNhwc(ctx, out[0], in, numInputs_, axis, true, "Concat");
     moveBlocks(ctx, out[0], in, numInputs_, axis, true);
   }
 
  private:
   int64_t axis_, numInputs_;
+  bool nhwc_;
 };
 
 class SplitKernel : public Kernel {
  public:
   explicit SplitKernel(const ir::Node& node)
-      : axis_(node.i("axis", 0)), numOutputs_(static_cast<int64_t>(node.outputs.size())) {}
+      : axis_(node.i("axis", 0)),
+        numOutputs_(static_cast<int64_t>(node.outputs.size())),
+        nhwc_(node.i(kNhwcAttr, 0) != 0) {}
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     int64_t axis = normalizeAxis(axis_, in[0].rank, "Split");
     int64_t total = 0;
     for (int64_t i = 0; i < numOutputs_; ++i) total += out[i].dims[axis];
     KILN_CHECK(total == in[0].dims[axis], "Split: outputs sum to ", total, " on axis ", axis, ", input has ",
                in[0].dims[axis]);
+    if (nhwc_) return moveChannelBlocksNhwc(ctx, in[0], out, numOutputs_, axis, false, "Split");
     moveBlocks(ctx, in[0], out, numOutputs_, axis, false);
   }
 
  private:
   int64_t axis_, numOutputs_;
+  bool nhwc_;
 };
 
 class SliceKernel : public Kernel {
