@@ -9,10 +9,12 @@
 // Only where that pays and the GEMM takes it: the Conv is 1x1, stride 1, no
 // padding, dilation 1, group 1, NCHW (no kiln_layout), FP32 with constant
 // weights; the Mul's output feeds it alone and is no graph output; x's plane
-// is static and at least kMinPlanePerOutput x the output channels (where it
-// is not, as in EfficientNet's 14x14 and 7x7 stages, oneDNN's convolution
-// after the Mul is faster than the GEMM, which the builder would not get to
-// choose). Runs after fuse_bias_activation, so the Conv's bias, residual and
+// is static and at least kMinPlanePerOutput x the output channels. (That
+// bound is a rule of thumb, not a per-layer measurement: below it the layer is
+// weight-bound — EfficientNet's 14x14 and 7x7 stages, 320 outputs over 49
+// pixels — the Mul it saves is small, and the fused op would take the layer
+// from oneDNN's convolution without the builder timing the two.) Runs after
+// fuse_bias_activation, so the Conv's bias, residual and
 // activation travel with it; CPU builds only (PassContext::cpuFusions), and
 // FP32 ones (PassContext::channelScale: under --bf16 on EfficientNet-B0 the
 // five BF16 oneDNN convolutions plus their Muls took 0.41 ms, the FP32 scaled
@@ -25,12 +27,6 @@ namespace kiln::passes {
 namespace {
 
 constexpr int64_t kMinPlanePerOutput = 8;
-
-bool allEqual(const std::vector<int64_t>& v, int64_t want) {
-  for (int64_t x : v)
-    if (x != want) return false;
-  return true;
-}
 
 //! Whether `s` is [N or 1, C, 1, 1] for x [N, C, H, W].
 bool isChannelScale(const ir::Value* s, const ir::Value* x) {

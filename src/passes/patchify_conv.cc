@@ -34,12 +34,6 @@ struct Patchify {
   ir::Node* tokens = nullptr;   //!< ... Transpose(0,2,1) reading it: both replaced by the MatMul
 };
 
-bool allEqual(const std::vector<int64_t>& v, int64_t want) {
-  for (int64_t x : v)
-    if (x != want) return false;
-  return true;
-}
-
 std::optional<Patchify> match(const ir::Graph& g, ir::Node* n) {
   if (n->op != "Conv" || n->inputs.size() < 2 || n->inputs.size() > 3 || n->outputs.size() != 1) return std::nullopt;
   if (n->has("kiln_act") || n->i("group", 1) != 1 || n->s("auto_pad", "NOTSET") != "NOTSET") return std::nullopt;

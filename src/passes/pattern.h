@@ -78,6 +78,13 @@ inline ir::Value* asVectorConstant(ir::Graph& g, ir::Value* v, const ir::Tensor&
   return g.addConstant(g.uniqueName(v->name + "_1d"), ir::Tensor(t.dtype(), {n}, t.data()));
 }
 
+//! Whether every value of an int list attribute (pads, strides, dilations) is `want`.
+inline bool allEqual(const std::vector<int64_t>& v, int64_t want) {
+  for (int64_t x : v)
+    if (x != want) return false;
+  return true;
+}
+
 //! A float32 constant, or nullptr.
 inline const ir::Tensor* floatConstant(const ir::Value* v) {
   return v && v->constant && v->constant->dtype() == DType::kFLOAT ? v->constant.get() : nullptr;
