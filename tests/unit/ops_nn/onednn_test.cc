@@ -365,26 +365,35 @@ void makePoolChain(PoolChain& c) {
   c.g.outputs.push_back(y);
 }
 
-ir::Tensor runPoolChain(PoolChain& c) {
+// Runs `nodes` in order, each with its own tactic (any number of outputs), from graph input
+// `input` = x; returns value `output`.
+ir::Tensor runEachNode(const std::vector<ir::Node*>& nodes, const ir::Value* input, const ir::Tensor& x,
+                       const ir::Value* output) {
   std::map<const ir::Value*, ir::Tensor> vals;
-  vals.emplace(c.g.inputs[0], c.x);
+  vals.emplace(input, x);
   ThreadPool pool(2);
-  for (ir::Node* n : c.n) {
+  for (ir::Node* n : nodes) {
     auto kernel = cpu::tactics().find(n->tactic)->create(*n);
-    std::vector<cpu::TensorView> in;
+    std::vector<cpu::TensorView> in, out;
     for (const ir::Value* v : n->inputs) {
       const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
       in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
     }
-    ir::Tensor& y = vals.emplace(n->outputs[0], ir::Tensor(DType::kFLOAT, ir::staticDims(n->outputs[0]->shape))).first->second;
-    cpu::TensorView out = cpu::makeView(y.mutableData(), DType::kFLOAT, y.dims());
+    for (const ir::Value* o : n->outputs) {
+      ir::Tensor& t = vals.emplace(o, ir::Tensor(DType::kFLOAT, ir::staticDims(o->shape))).first->second;
+      out.push_back(cpu::makeView(t.mutableData(), DType::kFLOAT, t.dims()));
+    }
     std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
     cpu::ExecContext ctx;
     ctx.pool = &pool;
     ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
-    kernel->run(ctx, in.data(), &out);
+    kernel->run(ctx, in.data(), out.data());
   }
-  return vals.at(c.g.outputs[0]);
+  return vals.at(output);
+}
+
+ir::Tensor runPoolChain(PoolChain& c) {
+  return runEachNode(std::vector<ir::Node*>(std::begin(c.n), std::end(c.n)), c.g.inputs[0], c.x, c.g.outputs[0]);
 }
 
 TEST(OnednnLayouts, ChainsPassNhwcThroughMaxPool) {
@@ -480,29 +489,7 @@ void makeC2f(C2f& c) {
   c.g.outputs.push_back(y);
 }
 
-ir::Tensor runC2f(C2f& c) {
-  std::map<const ir::Value*, ir::Tensor> vals;
-  vals.emplace(c.g.inputs[0], c.x);
-  ThreadPool pool(2);
-  for (ir::Node* n : c.nodes) {
-    auto kernel = cpu::tactics().find(n->tactic)->create(*n);
-    std::vector<cpu::TensorView> in, out;
-    for (const ir::Value* v : n->inputs) {
-      const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
-      in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
-    }
-    for (const ir::Value* o : n->outputs) {
-      ir::Tensor& t = vals.emplace(o, ir::Tensor(DType::kFLOAT, ir::staticDims(o->shape))).first->second;
-      out.push_back(cpu::makeView(t.mutableData(), DType::kFLOAT, t.dims()));
-    }
-    std::vector<uint8_t> ws(kernel->workspaceBytes() + 64);
-    cpu::ExecContext ctx;
-    ctx.pool = &pool;
-    ctx.workspace = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t{63});
-    kernel->run(ctx, in.data(), out.data());
-  }
-  return vals.at(c.g.outputs[0]);
-}
+ir::Tensor runC2f(C2f& c) { return runEachNode(c.nodes, c.g.inputs[0], c.x, c.g.outputs[0]); }
 
 TEST(OnednnLayouts, ChainsPassThroughSplitAddAndConcat) {
   SKIP_WITHOUT_ONEDNN();
