@@ -19,7 +19,10 @@
 namespace kiln::plan {
 
 //! 2: subgraph attributes (If/Loop/Scan).
-constexpr uint32_t kFormatVersion = 2;
+//! 3: layers whose meaning a version-2 reader would miss: KilnReformat and
+//! KilnScaledConv, Concat / Split with kiln_nhwc (their data channels-last
+//! inside a oneDNN chain: read as NCHW they would give wrong results, not an error).
+constexpr uint32_t kFormatVersion = 3;
 
 struct PlanMetadata {
   std::string kilnVersion;  //!< "0.1.0"
