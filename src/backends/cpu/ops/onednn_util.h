@@ -38,7 +38,7 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! buffer, sized so, holds half as many bytes — opaque, as the blocked layout
 //! is, to anything but those layers.
 //! A chain may also pass through ops that do not care where each element is
-//! (passesThrough, conv_onednn.cc): an NHWC MaxPool (MaxPool.rows; kNhwcAttr
+//! (passesThrough, conv_onednn_chains.cc): an NHWC MaxPool (MaxPool.rows; kNhwcAttr
 //! on the pool, nn_util.h), same-shape binary ops, and channel-axis Concat /
 //! Split (kNhwcAttr on them in NHWC; in nChw16c / nChw8c when the channel
 //! counts are multiples of the block), as long as what they write again
@@ -187,6 +187,13 @@ class PrimitiveCache {
 inline memory wrap(const memory::desc& md, const void* data) {
   return memory(md, engine(), const_cast<void*>(data));
 }
+
+//! The primitive descriptor a 2-D Conv node runs with in Conv.onednn at its
+//! static shapes (conv_onednn.cc; `chosen`: the node has chosen a oneDNN
+//! tactic and carries its prepacked weights); false when there is none.
+bool convPrimitiveOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primitive_desc* pd);
+//! "Conv.onednn" or "Conv.onednn_bf16", by the source type.
+const char* convTacticName(memory::data_type type);
 
 //! Runs `prim` with a fixed argument array (the C++ API's map would allocate per call).
 void execute(const dnnl::primitive& prim, dnnl::stream& stream, int nargs, const dnnl_exec_arg_t* args);
