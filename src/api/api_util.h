@@ -3,7 +3,9 @@
 #pragma once
 #include <exception>
 #include <new>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "kiln/types.h"
@@ -30,15 +32,19 @@ R guarded(ILogger* logger, const char* where, R onError, Fn&& fn) noexcept {
 }
 
 //! A block of bytes owned by Kiln, handed to the user as IHostMemory.
+//! Takes the builder's buffer without a copy: a plan holds the weights, hundreds of MB.
 class HostMemory : public IHostMemory {
  public:
-  explicit HostMemory(std::string bytes) : bytes_(std::move(bytes)) {}
-  void* data() const noexcept override { return const_cast<char*>(bytes_.data()); }
+  explicit HostMemory(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  explicit HostMemory(const std::string& bytes) : bytes_(bytes.begin(), bytes.end()) {}
+  HostMemory(const void* data, std::size_t size)
+      : bytes_(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size) {}
+  void* data() const noexcept override { return const_cast<uint8_t*>(bytes_.data()); }
   std::size_t size() const noexcept override { return bytes_.size(); }
   DataType type() const noexcept override { return DataType::kUINT8; }
 
  private:
-  std::string bytes_;
+  std::vector<uint8_t> bytes_;
 };
 
 }  // namespace kiln::api

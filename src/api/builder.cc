@@ -264,7 +264,7 @@ class BuilderImpl final : public IBuilder {
         options.pluginLibraries.push_back(std::move(lib));
       }
       auto bytes = builder::buildPlan(graphOf(network), options);
-      return new HostMemory(std::string(bytes.begin(), bytes.end()));
+      return new HostMemory(std::move(bytes));
     });
   }
   bool platformHasFastFp16() const noexcept override {

@@ -13,6 +13,7 @@
 
 #include "api/api_util.h"
 #include "api/layers.h"
+#include "core/host_buffer.h"
 #include "kiln/runtime.h"
 #include "ir/plugin.h"
 #include "plan/plan.h"
@@ -286,7 +287,7 @@ class EngineImpl final : public ICudaEngine {
     });
   }
   IHostMemory* serialize() const noexcept override {
-    return new HostMemory(std::string(reinterpret_cast<const char*>(engine_->planData()), engine_->planSize()));
+    return new HostMemory(engine_->planData(), engine_->planSize());
   }
   DeviceType getDeviceType() const noexcept override {
     return engine_->device() ? DeviceType::kGPU : DeviceType::kCPU;
@@ -366,10 +367,8 @@ class RuntimeImpl final : public IRuntime {
     uint8_t header[plan::kHeaderSize];
     readExactly(header, sizeof header, 0, sizeof header);
     plan::FileLayout layout = plan::checkPlanHeader(header, sizeof header);
-    std::size_t rounded = (layout.fileSize + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
-    KILN_CHECK(p, "out of memory reading a plan of ", layout.fileSize, " bytes");
-    std::shared_ptr<void> buffer(p, [](void* q) { std::free(q); });
+    std::shared_ptr<void> buffer = allocHostBuffer(layout.fileSize, "a plan");
+    void* p = buffer.get();
     std::memcpy(p, header, sizeof header);
     readExactly(static_cast<uint8_t*>(p) + sizeof header, layout.fileSize - sizeof header, sizeof header,
                 layout.fileSize);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/host_buffer.h"
 
 namespace kiln::ir {
 
@@ -42,26 +43,20 @@ int64_t numElements(const std::vector<int64_t>& dims) {
   return n;
 }
 
-static std::shared_ptr<void> allocAligned(std::size_t bytes) {
-  std::size_t rounded = ((bytes + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw Error(strCat("out of memory allocating ", bytes, " bytes"));
-  std::memset(p, 0, rounded);
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-}
-
-Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(std::move(dims)) {
+Tensor::Tensor(DType dtype, std::vector<int64_t> dims, const void* data) : dtype_(dtype), dims_(std::move(dims)) {
   for (int64_t d : dims_) KILN_CHECK(d >= 0, "tensor dimension ", d, " is negative");
-  auto storage = allocAligned(bytes());
-  data_ = storage.get();
-  owner_ = std::move(storage);
+  owner_ = allocHostBuffer(bytes(), "a tensor");
+  data_ = const_cast<void*>(owner_.get());
   owned_ = true;
+  // Copied or zeroed, never both: a model's weights are hundreds of MB.
+  if (!bytes()) return;
+  if (data)
+    std::memcpy(data_, data, bytes());
+  else
+    std::memset(data_, 0, bytes());
 }
 
-Tensor::Tensor(DType dtype, std::vector<int64_t> dims, const void* data) : Tensor(dtype, std::move(dims)) {
-  if (bytes()) std::memcpy(data_, data, bytes());
-}
+Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : Tensor(dtype, std::move(dims), nullptr) {}
 
 Tensor Tensor::borrow(DType dtype, std::vector<int64_t> dims, const void* data, std::shared_ptr<const void> owner) {
   Tensor t;

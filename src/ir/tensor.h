@@ -36,7 +36,7 @@ class Tensor {
   Tensor() = default;
   //! Allocates zero-filled storage.
   Tensor(DType dtype, std::vector<int64_t> dims);
-  //! Copies `bytes` bytes from `data`.
+  //! Copies `bytes` bytes from `data` (zero-fills where `data` is null).
   Tensor(DType dtype, std::vector<int64_t> dims, const void* data);
   //! Points into memory owned by `owner` (a loaded plan); no copy.
   static Tensor borrow(DType dtype, std::vector<int64_t> dims, const void* data, std::shared_ptr<const void> owner);

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/host_buffer.h"
 #include "plan/plan.h"
 #include "plan/plan_format.h"
 #include "plan/plan_generated.h"
@@ -306,11 +307,11 @@ PlanContents readPlan(const uint8_t* data, std::size_t size, std::shared_ptr<con
   // Constants are borrowed from the buffer, and kernels rely on them being
   // 64-byte aligned; a buffer that is not gets copied once into one that is.
   if (reinterpret_cast<uintptr_t>(data) % kWeightsAlign != 0) {
-    void* copy = std::aligned_alloc(kWeightsAlign, alignUp(size, kWeightsAlign));
-    if (!copy) fail("out of memory copying a ", size, "-byte plan");
-    std::memcpy(copy, data, size);
-    owner = std::shared_ptr<const void>(copy, [](const void* p) { std::free(const_cast<void*>(p)); });
-    data = static_cast<const uint8_t*>(copy);
+    static_assert(kWeightsAlign <= 64, "allocHostBuffer aligns to 64 bytes");
+    std::shared_ptr<void> copy = allocHostBuffer(size, "a copy of the plan");
+    std::memcpy(copy.get(), data, size);
+    data = static_cast<const uint8_t*>(copy.get());
+    owner = std::move(copy);
   }
 
   const uint8_t* body = data + layout.bodyOffset;

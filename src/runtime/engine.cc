@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/host_buffer.h"
 #include "ir/op_schema.h"
 #include "ir/shape_resolver.h"
 #include "runtime/engine_internal.h"
@@ -23,11 +24,9 @@ int isaRank(const std::string& isa) {
 }
 
 std::shared_ptr<void> alignedCopy(const void* data, std::size_t size) {
-  std::size_t rounded = (size + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded ? rounded : 64);
-  KILN_CHECK(p, "out of memory loading a plan of ", size, " bytes");
-  if (size) std::memcpy(p, data, size);
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  std::shared_ptr<void> p = allocHostBuffer(size, "a plan");
+  if (size) std::memcpy(p.get(), data, size);
+  return p;
 }
 
 std::vector<int64_t> dimsOf(const ir::Shape& s) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/host_buffer.h"
 #include "ir/op_schema.h"
 #include "ir/shape_resolver.h"
 #include "runtime/engine.h"
@@ -32,10 +33,8 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine, int thr
     }
   } else if (ownArena) {
     int64_t bytes = memoryBytes();
-    void* p = std::aligned_alloc(64, static_cast<std::size_t>((bytes + 63) / 64 * 64 + 64));
-    KILN_CHECK(p, "out of memory allocating an activation arena of ", bytes, " bytes");
-    arena_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-    setUserArena(p);
+    arena_ = allocHostBuffer(static_cast<std::size_t>(bytes) + 64, "an activation arena");
+    setUserArena(arena_.get());
   }
   setProfile(0);
 }
