@@ -1,6 +1,6 @@
 # kiln_module(<name> DIRS <dir>... DEPS <target>...): a static library made of
 # every .cc (and .cu, for the CUDA backend) under the given source directories
-# (globbed, so adding a file needs no CMake edit). Files named *_avx2.cc / *_avx512.cc / *_avx512fp16.cc get their ISA flags; the
+# (globbed, so adding a file needs no CMake edit). Files named *_avx2.cc / *_avx512.cc / *_avx512fp16.cc / *_avx512bf16.cc get their ISA flags; the
 # code that calls them checks the CPU at run time.
 function(kiln_module name)
   cmake_parse_arguments(M "" "" "DIRS;DEPS" ${ARGN})
@@ -15,6 +15,8 @@ function(kiln_module name)
   foreach(src ${sources})
     if(src MATCHES "_avx512fp16\\.cc$")
       set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx512fp16;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma")
+    elseif(src MATCHES "_avx512bf16\\.cc$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx512bf16;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma")
     elseif(src MATCHES "_avx512\\.cc$")
       set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma")
     elseif(src MATCHES "_avx2\\.cc$")

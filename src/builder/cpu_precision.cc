@@ -9,7 +9,9 @@ namespace kiln::builder {
 
 namespace {
 
-bool hasBF16Tactics(const std::string& op) { return op == "Conv" || op == "MatMul" || op == "Gemm"; }
+bool hasBF16Tactics(const std::string& op) {
+  return op == "Conv" || op == "MatMul" || op == "Gemm" || op == "KilnAttention";
+}
 bool hasFP16Tactics(const std::string& op) { return op == "Conv" || op == "MatMul" || op == "Gemm"; }
 
 }  // namespace
@@ -36,7 +38,7 @@ CpuPrecisionResult markCpuPrecision(ir::Graph& graph, const CpuPrecisionOptions&
         unmet = strCat("precision ", dataTypeName(static_cast<DType>(constraint)),
                        " has no CPU kernels (the CPU backend runs FP32, and BF16 / FP16 Conv / MatMul / Gemm)");
       else if (bf16 && !hasBF16Tactics(n->op))
-        unmet = strCat("the CPU backend has no BF16 kernel for ", n->op, " (only Conv, MatMul, Gemm)");
+        unmet = strCat("the CPU backend has no BF16 kernel for ", n->op, " (only Conv, MatMul, Gemm, KilnAttention)");
       else if (fp16 && !hasFP16Tactics(n->op))
         unmet = strCat("the CPU backend has no FP16 kernel for ", n->op, " (only Conv, MatMul, Gemm)");
       else if (bf16 && !nativeBF16)

@@ -1,9 +1,9 @@
 // CPU precision marking (CPU builds, after the graph passes, before tactic
-// choice): which Conv / MatMul / Gemm layers may take a BF16 tactic.
+// choice): which Conv / MatMul / Gemm / KilnAttention layers may take a BF16 tactic.
 //
 //  - BuilderFlag::kBF16 on a CPU whose oneDNN runs BF16 natively
-//    (AVX512_BF16, cpu::hostSupportsBF16Tactics): every Conv, MatMul and Gemm
-//    gets cpu::kBF16Attr = 1, and the builder times the BF16 tactics against
+//    (AVX512_BF16, cpu::hostSupportsBF16Tactics): every Conv, MatMul, Gemm and
+//    KilnAttention gets cpu::kBF16Attr = 1, and the builder times the BF16 tactics against
 //    the FP32 ones. The attribute is part of the node, so the timing cache key
 //    tells a BF16-allowed layer from an FP32 one. On a CPU without native BF16
 //    the flag builds FP32 with a warning, as TensorRT does for FP16.

@@ -5,7 +5,8 @@
 // MatMul.onednn_bf16, Gemm.onednn_bf16): bf16 weights (converted at build
 // time, stored so in the plan) and inputs (converted at the layer's input),
 // f32 accumulation and f32 output, so the activations between layers stay
-// FP32. It supports only layers carrying kBF16Attr.
+// FP32. KilnAttention.fused_bf16 converts Q, K, V and the probabilities per
+// run (ukernels/gemm_bf16.h). A BF16 tactic supports only layers carrying kBF16Attr.
 #pragma once
 #include <string>
 
@@ -13,7 +14,7 @@
 
 namespace kiln::cpu {
 
-//! Node attribute the builder sets on a Conv / MatMul / Gemm that may run in
+//! Node attribute the builder sets on a Conv / MatMul / Gemm / KilnAttention that may run in
 //! BF16: 1 = BF16 tactics are timed against the FP32 ones (BuilderFlag::kBF16);
 //! 2 = preferred (a BF16 layer constraint under kPREFER_PRECISION_CONSTRAINTS:
 //! FP32 only when no BF16 tactic supports it); 3 = required (kOBEY_...).

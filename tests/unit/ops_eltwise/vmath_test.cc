@@ -182,6 +182,14 @@ TEST(VMath, SoftmaxRows) {
       inPlace = x;
       k->logSoftmaxRow(inPlace.data(), inPlace.data(), n);
       for (int i = 0; i < n; ++i) ASSERT_EQ(inPlace[i], ly[i]);
+      // Softmax without its division: exp(x - max) and their sum.
+      inPlace = x;
+      const float total = k->expShiftedRow(inPlace.data(), inPlace.data(), n);
+      EXPECT_NEAR(total, sum, 2e-6 * sum) << n;
+      for (int i = 0; i < n; ++i) {
+        const double e = std::exp(static_cast<double>(x[i] - mx));
+        ASSERT_NEAR(inPlace[i], e, 1e-6 * e + 1e-30) << n << " " << i;
+      }
     }
     std::vector<float> withInf = {1.f, -kInf, 2.f};
     k->softmaxRow(withInf.data(), withInf.data(), 3);

@@ -1,10 +1,14 @@
 // KilnAttention's CPU kernels (src/backends/cpu/ops/attention.cc): the
 // reference against ONNX's unfused math (MatMul, scale, Add, Softmax,
 // MatMul, computed here in double), the fused tactic against the reference,
-// on odd sizes, Sq != Sk, broadcast masks, rank 3 and 4, batch > 1.
+// on odd sizes, Sq != Sk, broadcast masks, rank 3 and 4, batch > 1; the
+// BF16 tactic against the same math within BF16's bound (2e-2 of the output
+// range, as the benchmark checks BF16 models).
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/precision.h"
+#include "backends/cpu/ukernels/gemm_bf16.h"
 #include "unit/ops_nn/op_test_util.h"
 
 namespace kiln::test {
@@ -168,6 +172,87 @@ TEST(KilnAttentionFused, BadShapesNameTheNode) {
   ThreadPool pool(2);
   EXPECT_TRUE(throwsWith([&] { runKernel(*kernel, *b.node, bad, pool); }, "does not broadcast to the scores"));
   EXPECT_TRUE(throwsWith([&] { runKernel(*kernel, *b.node, bad, pool); }, "KilnAttention node \"node0\""));
+}
+
+// ---- KilnAttention.fused_bf16 ----------------------------------------------
+
+#define SKIP_WITHOUT_BF16() \
+  if (!cpu::gemmbf16::hostSupportsBF16()) GTEST_SKIP() << "this CPU has no AVX512_BF16"
+
+OpSpec bf16Spec(const Case& c, uint32_t seed) {
+  OpSpec s = spec(c, seed);
+  s.attrs[cpu::kBF16Attr] = int64_t{1};  // what builder/cpu_precision.h marks under kBF16
+  return s;
+}
+
+//! max |got - want| <= 2e-2 x want's range, and not exactly FP32's result
+//! (the tactic did compute in BF16).
+::testing::AssertionResult withinBf16(const ir::Tensor& got, const ir::Tensor& want) {
+  const float* g = got.as<float>();
+  const float* w = want.as<float>();
+  float lo = w[0], hi = w[0], worst = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) lo = std::min(lo, w[i]), hi = std::max(hi, w[i]);
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const float e = std::fabs(g[i] - w[i]);
+    if (!(e <= 2e-2f * std::max(hi - lo, 1e-3f)))
+      return ::testing::AssertionFailure() << "element " << i << ": " << g[i] << " vs " << w[i] << " (range "
+                                           << hi - lo << ")";
+    worst = std::max(worst, e);
+  }
+  return ::testing::AssertionSuccess() << "worst error " << worst << " of range " << hi - lo;
+}
+
+TEST(KilnAttentionFusedBf16, WithinBf16OfTheUnfusedMath) {
+  SKIP_WITHOUT_BF16();
+  uint32_t seed = 300;
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(::testing::Message() << "Sq " << c.sq << " Sk " << c.sk << " D " << c.d << " Dv " << c.dv);
+    OpSpec s = bf16Spec(c, seed += 7);
+    EXPECT_TRUE(withinBf16(runTactic(s, "KilnAttention.fused_bf16")[0], unfused(c, s)));
+  }
+}
+
+TEST(KilnAttentionFusedBf16, AnyThreadCountSameResult) {
+  SKIP_WITHOUT_BF16();
+  const Case c = {{2, 3}, 45, 31, 16, 24, {2, 1, 1, 31}};
+  OpSpec s = bf16Spec(c, 7);
+  ThreadPool one(1);
+  const ir::Tensor want = runTactic(s, "KilnAttention.fused_bf16", one)[0];
+  EXPECT_TRUE(withinBf16(want, unfused(c, s)));
+  for (int threads : {3, 8}) {  // the same blocks, in any order: bit-identical
+    ThreadPool pool(threads);
+    EXPECT_TRUE(near(runTactic(s, "KilnAttention.fused_bf16", pool)[0], want, 0.f, 0.f)) << threads;
+  }
+}
+
+TEST(KilnAttentionFusedBf16, OnlyLayersMarkedBf16) {
+  const Case c = {{2}, 4, 6, 8, 8, {}};
+  const cpu::Tactic* t = cpu::tactics().find("KilnAttention.fused_bf16");
+  ASSERT_NE(t, nullptr);
+  BuiltGraph fp32 = buildGraph(spec(c, 1));
+  EXPECT_FALSE(t->supports(*fp32.node));
+  BuiltGraph marked = buildGraph(bf16Spec(c, 1));
+  EXPECT_EQ(t->supports(*marked.node), cpu::gemmbf16::hostSupportsBF16());
+}
+
+TEST(KilnAttentionFusedBf16, ZeroKeysAndUnknownShapes) {
+  SKIP_WITHOUT_BF16();
+  OpSpec empty = bf16Spec({{2}, 3, 0, 4, 5, {}}, 9);
+  EXPECT_TRUE(equals(runTactic(empty, "KilnAttention.fused_bf16")[0], {2, 3, 5}, std::vector<float>(30, 0.f)));
+  // Made while the shapes were symbolic it has no workspace and runs the reference loops.
+  const Case c = {{2}, 9, 11, 8, 8, {2, 9, 11}};
+  OpSpec s = bf16Spec(c, 3);
+  BuiltGraph b = buildGraph(s);
+  std::vector<ir::Shape> known;
+  for (ir::Value* v : b.node->inputs) {
+    known.push_back(v->shape);
+    v->shape[0] = ir::Dim(std::string("batch"));
+  }
+  auto kernel = cpu::tactics().find("KilnAttention.fused_bf16")->create(*b.node);
+  for (std::size_t i = 0; i < known.size(); ++i) b.node->inputs[i]->shape = known[i];
+  EXPECT_EQ(kernel->workspaceBytes(), 0u);
+  ThreadPool pool(2);
+  EXPECT_TRUE(near(runKernel(*kernel, *b.node, s.inputs, pool)[0], unfused(c, s), 2e-5f, 2e-5f));
 }
 
 }  // namespace

@@ -16,6 +16,12 @@
 // running tasks share one. Shapes beyond the workspace the kernel was made
 // with (made while shapes were unknown) run the reference loops.
 //
+// "KilnAttention.fused_bf16" (BuilderFlag::kBF16, layers marked by
+// builder/cpu_precision.h, AVX512_BF16 CPUs): the same blocks, the two GEMMs
+// in BF16 (ukernels/gemm_bf16.h: K^T * scale and V packed as bf16 pairs, Q
+// rows and the softmax's probabilities converted per block, f32 accumulation);
+// the scores, mask and softmax stay f32.
+//
 // Both read Q, K, V and write y through their views (ir/ops/attention_view.h):
 // per operand an element offset, a stride per leading dim and a row stride;
 // the head dim is contiguous, which is all the GEMM micro-kernels and the
@@ -28,7 +34,9 @@
 #include <thread>
 
 #include "backends/cpu/ops/families.h"
+#include "backends/cpu/precision.h"
 #include "backends/cpu/ukernels/gemm.h"
+#include "backends/cpu/ukernels/gemm_bf16.h"
 #include "backends/cpu/ukernels/vmath.h"
 #include "ir/ops/attention_view.h"
 
@@ -211,10 +219,13 @@ class AttentionRef final : public Kernel {
   int numInputs_;
 };
 
-//! Query rows per task: blocks of at most 48 rows (a multiple of the
-//! micro-tile's), as even as the row count allows.
+constexpr int64_t kMaxRowBlock = 48;
+static_assert(kMaxRowBlock % gemm::kMR == 0);
+
+//! Query rows per task: blocks of at most kMaxRowBlock rows (a multiple of
+//! the micro-tile's), as even as the row count allows.
 int64_t rowBlock(int64_t sq) {
-  const int64_t blocks = std::max<int64_t>(1, (sq + 47) / 48);
+  const int64_t blocks = std::max<int64_t>(1, (sq + kMaxRowBlock - 1) / kMaxRowBlock);
   return gemm::roundUp((sq + blocks - 1) / blocks, gemm::kMR);
 }
 
@@ -222,6 +233,54 @@ int64_t rowBlock(int64_t sq) {
 int64_t maxSlots() {
   static const int64_t n = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 64);
   return n;
+}
+
+//! Adds the mask (rows of it from `mp`; none when null) to `rows` rows of Sk
+//! scores at `s` and turns each row into exp(score - the row's max); inv[i]
+//! is 1 / the row's sum. The division waits for the row's Dv outputs
+//! (scaleRows): fewer values than the row's Sk probabilities.
+void maskedExpRows(const AttentionDims& d, const float* mp, int64_t rows, float* s, const vmath::Kernels& vk,
+                   float* inv) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = s + i * d.sk;
+    if (mp) {
+      const float* mr = mp + i * d.maskRow;
+      if (d.maskCol == 1)
+        for (int64_t j = 0; j < d.sk; ++j) row[j] += mr[j];
+      else
+        for (int64_t j = 0; j < d.sk; ++j) row[j] += mr[j * d.maskCol];
+    }
+    inv[i] = 1.f / vk.expShiftedRow(row, row, d.sk);
+  }
+}
+
+//! y rows [0, rows) (row stride ld, Dv values each) times inv[row].
+void scaleRows(float* y, int64_t ld, int64_t rows, int64_t dv, const float* inv) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* yr = y + i * ld;
+    for (int64_t c = 0; c < dv; ++c) yr[c] *= inv[i];
+  }
+}
+
+//! The workspace shape of the fused kernels, for the node's static shapes
+//! (zero where they are unknown: such nodes run the reference loops).
+struct StaticDims {
+  int64_t bh = 0, sq = 0, sk = 0, d = 0, dv = 0, tasks = 0;
+};
+StaticDims staticDimsOf(const ir::Node& node, const std::string& what, const Views& views) {
+  StaticDims r;
+  const ir::Shape &qs = node.inputs[0]->shape, &ks = node.inputs[1]->shape, &vs = node.inputs[2]->shape;
+  if (!ir::isStatic(qs) || !ir::isStatic(ks) || !ir::isStatic(vs)) return r;
+  auto logical = [&](int i, const ir::Shape& x) {  // the view's dims
+    const ir::StridedView s = ir::stridedView(what, views.v[i], ir::staticDims(x));
+    return std::vector<int64_t>(s.dims, s.dims + s.rank);
+  };
+  const std::vector<int64_t> q = logical(0, qs), k = logical(1, ks), v = logical(2, vs);
+  r.bh = 1;
+  for (std::size_t i = 0; i + 2 < q.size(); ++i) r.bh *= q[i];
+  r.sq = q[q.size() - 2], r.d = q.back(), r.sk = k[k.size() - 2], r.dv = v.back();
+  r.tasks = r.bh * ((r.sq + rowBlock(r.sq) - 1) / rowBlock(r.sq));
+  return r;
 }
 
 class AttentionFused final : public Kernel {
@@ -233,19 +292,10 @@ class AttentionFused final : public Kernel {
         numInputs_(static_cast<int>(node.inputs.size())),
         uk_(gemm::hostUkernels()) {
     // The workspace for the shapes the node was built with (a profile's max).
-    const ir::Shape &qs = node.inputs[0]->shape, &ks = node.inputs[1]->shape, &vs = node.inputs[2]->shape;
-    if (!ir::isStatic(qs) || !ir::isStatic(ks) || !ir::isStatic(vs)) return;
-    auto logical = [&](int i, const ir::Shape& x) {  // the view's dims
-      const ir::StridedView s = ir::stridedView(what_, views_.v[i], ir::staticDims(x));
-      return std::vector<int64_t>(s.dims, s.dims + s.rank);
-    };
-    const std::vector<int64_t> q = logical(0, qs), k = logical(1, ks), v = logical(2, vs);
-    int64_t bh = 1;
-    for (std::size_t i = 0; i + 2 < q.size(); ++i) bh *= q[i];
-    const int64_t sq = q[q.size() - 2], d = q.back(), sk = k[k.size() - 2], dv = v.back();
-    const int64_t tasks = bh * ((sq + rowBlock(sq) - 1) / rowBlock(sq));
-    wsFloats_ = bh * (gemm::packedBSize(d, sk, uk_.nr) + gemm::packedBSize(sk, dv, uk_.nr)) +
-                std::min(tasks, maxSlots()) * rowBlock(sq) * sk;
+    const StaticDims s = staticDimsOf(node, what_, views_);
+    if (!s.bh) return;
+    wsFloats_ = s.bh * (gemm::packedBSize(s.d, s.sk, uk_.nr) + gemm::packedBSize(s.sk, s.dv, uk_.nr)) +
+                std::min(s.tasks, maxSlots()) * rowBlock(s.sq) * s.sk;
   }
 
   std::size_t workspaceBytes() const override { return static_cast<std::size_t>(wsFloats_) * sizeof(float); }
@@ -305,17 +355,8 @@ class AttentionFused final : public Kernel {
         qk.ldc = d.sk;
         gemm::computeBlock(uk_, qk, 0, rows, 0, d.sk);
         const float* mp = mask ? mask + d.maskOffset(b) + r0 * d.maskRow : nullptr;
-        for (int64_t i = 0; i < rows; ++i) {
-          float* row = s + i * d.sk;
-          if (mp) {
-            const float* mr = mp + i * d.maskRow;
-            if (d.maskCol == 1)
-              for (int64_t j = 0; j < d.sk; ++j) row[j] += mr[j];
-            else
-              for (int64_t j = 0; j < d.sk; ++j) row[j] += mr[j * d.maskCol];
-          }
-          vk.softmaxRow(row, row, d.sk);
-        }
+        float inv[kMaxRowBlock];
+        maskedExpRows(d, mp, rows, s, vk, inv);
         gemm::Problem sv;
         sv.m = rows;
         sv.n = d.dv;
@@ -327,6 +368,7 @@ class AttentionFused final : public Kernel {
         sv.c = y + d.at(d.y, b) + r0 * d.y.row;
         sv.ldc = d.y.row;
         gemm::computeBlock(uk_, sv, 0, rows, 0, d.dv);
+        scaleRows(sv.c, sv.ldc, rows, d.dv, inv);
       }
     };
     if (slots <= 1) {
@@ -346,11 +388,102 @@ class AttentionFused final : public Kernel {
   int64_t wsFloats_ = 0;
 };
 
+class AttentionFusedBf16 final : public Kernel {
+ public:
+  explicit AttentionFusedBf16(const ir::Node& node)
+      : what_(node.describe()), views_(node), scale_(scaleOf(node)), numInputs_(static_cast<int>(node.inputs.size())) {
+    const StaticDims s = staticDimsOf(node, what_, views_);
+    if (s.bh) wsWords_ = words(s.bh, s.sk, s.d, s.dv, std::min(s.tasks, maxSlots()), rowBlock(s.sq));
+  }
+
+  std::size_t workspaceBytes() const override { return static_cast<std::size_t>(wsWords_) * sizeof(uint32_t); }
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    namespace bf = gemmbf16;
+    const AttentionDims d = attentionDims(what_, views_, in, numInputs_, out[0]);
+    ThreadPool& pool = *ctx.pool;
+    float* y = out[0].as<float>();
+    if (d.bh == 0 || d.sq == 0 || d.dv == 0) return;
+    if (d.sk == 0) {  // softmax over no keys: an empty sum
+      std::memset(y, 0, sizeof(float) * static_cast<std::size_t>(out[0].numel()));
+      return;
+    }
+    const int64_t mb = rowBlock(d.sq), rowBlocks = (d.sq + mb - 1) / mb, tasks = d.bh * rowBlocks;
+    const int64_t slots = std::min({tasks, maxSlots(), static_cast<int64_t>(pool.size())});
+    if (words(d.bh, d.sk, d.d, d.dv, slots, mb) > wsWords_) {
+      runReference(pool, d, scale_, in, numInputs_, out[0]);
+      return;
+    }
+    const int64_t pk = bf::packedBWords(d.d, d.sk), pv = bf::packedBWords(d.sk, d.dv);
+    const int64_t slotWords = mb * d.sk + mb * bf::pairs(std::max(d.d, d.sk));
+    const float* q = in[0].as<const float>();
+    const float* k = in[1].as<const float>();
+    const float* v = in[2].as<const float>();
+    const float* mask = d.hasMask ? in[3].as<const float>() : nullptr;
+    uint32_t* packedK = static_cast<uint32_t*>(ctx.workspace);  // K^T * scale, per (batch x head)
+    uint32_t* packedV = packedK + d.bh * pk;
+    uint32_t* scratch = packedV + d.bh * pv;  // per slot: mb x Sk f32 scores, then mb rows of A pairs
+
+    pool.parallelFor(2 * d.bh, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t b = t >> 1;
+        if ((t & 1) == 0)
+          bf::packB(k + d.at(d.k, b), 1, d.k.row, d.d, d.sk, scale_, packedK + b * pk);
+        else
+          bf::packB(v + d.at(d.v, b), d.v.row, 1, d.sk, d.dv, 1.f, packedV + b * pv);
+      }
+    });
+
+    const vmath::Kernels& vk = vmath::hostKernels();
+    std::atomic<int64_t> next{0};
+    auto work = [&](uint32_t* slot) {
+      float* s = reinterpret_cast<float*>(slot);
+      uint32_t* a = slot + mb * d.sk;
+      for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < tasks;
+           t = next.fetch_add(1, std::memory_order_relaxed)) {
+        const int64_t b = t / rowBlocks, r0 = (t % rowBlocks) * mb, rows = std::min(mb, d.sq - r0);
+        bf::convertRows(q + d.at(d.q, b) + r0 * d.q.row, d.q.row, rows, d.d, a, bf::pairs(d.d));
+        bf::compute(rows, d.sk, d.d, a, bf::pairs(d.d), packedK + b * pk, s, d.sk);
+        float inv[kMaxRowBlock];
+        maskedExpRows(d, mask ? mask + d.maskOffset(b) + r0 * d.maskRow : nullptr, rows, s, vk, inv);
+        bf::convertRows(s, d.sk, rows, d.sk, a, bf::pairs(d.sk));
+        float* yb = y + d.at(d.y, b) + r0 * d.y.row;
+        bf::compute(rows, d.dv, d.sk, a, bf::pairs(d.sk), packedV + b * pv, yb, d.y.row);
+        scaleRows(yb, d.y.row, rows, d.dv, inv);
+      }
+    };
+    if (slots <= 1) {
+      work(scratch);
+      return;
+    }
+    // Chunk ranges of parallelFor are disjoint: the chunk's first index names its slot.
+    pool.parallelFor(slots, [&](int64_t slot, int64_t) { work(scratch + slot * slotWords); });
+  }
+
+ private:
+  //! Workspace words: packed K^T and V per (batch x head), then per slot an
+  //! mb x Sk block of f32 scores and mb rows of bf16 pairs (Q's, then P's).
+  static int64_t words(int64_t bh, int64_t sk, int64_t d, int64_t dv, int64_t slots, int64_t mb) {
+    return bh * (gemmbf16::packedBWords(d, sk) + gemmbf16::packedBWords(sk, dv)) +
+           slots * (mb * sk + mb * gemmbf16::pairs(std::max(d, sk)));
+  }
+
+  std::string what_;
+  Views views_;
+  float scale_;
+  int numInputs_;
+  int64_t wsWords_ = 0;
+};
+
 bool supportsFloat32(const ir::Node& node) {
   if (node.inputs.size() < 3) return false;
   for (const ir::Value* v : node.inputs)
     if (v && v->dtype != DType::kFLOAT) return false;
   return node.outputs.size() == 1 && node.outputs[0]->dtype == DType::kFLOAT;
+}
+
+bool supportsBf16(const ir::Node& node) {
+  return node.i(kBF16Attr, 0) >= 1 && gemmbf16::hostSupportsBF16() && supportsFloat32(node);
 }
 
 template <typename K>
@@ -363,6 +496,7 @@ std::unique_ptr<Kernel> make(const ir::Node& node) {
 void registerAttentionKernels(TacticRegistry& r) {
   r.add({"KilnAttention.ref", "KilnAttention", 0, supportsFloat32, make<AttentionRef>, nullptr});
   r.add({"KilnAttention.fused", "KilnAttention", 10, supportsFloat32, make<AttentionFused>, nullptr});
+  r.add({"KilnAttention.fused_bf16", "KilnAttention", 10, supportsBf16, make<AttentionFusedBf16>, nullptr});
 }
 
 }  // namespace kiln::cpu

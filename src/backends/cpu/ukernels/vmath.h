@@ -36,6 +36,11 @@ struct Kernels {
   //! and 1 / sqrt(var + eps) through *mean / *invStd.
   void (*layerNormRow)(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps,
                        float* mean, float* invStd);
+  //! y = exp(x - max(x)) over a contiguous row of n (> 0) values; returns
+  //! the sum of y: softmax without its division, for callers that divide
+  //! something smaller (attention: the Dv outputs of a row, not its Sk
+  //! probabilities). y may be x.
+  float (*expShiftedRow)(const float* x, float* y, int64_t n);
 };
 
 
