@@ -363,7 +363,7 @@ ParseResult parseOptions(int argc, char** argv) {
   app.add_option("--profile", o.profile, "Optimization profile to run inference with (default 0)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--fp16", o.fp16, "Allow FP16 (CUDA: layers its kernels support; CPU: Conv / MatMul / Gemm on AVX512-FP16, else FP32)")->group(build);
-  app.add_flag("--bf16", o.bf16, "Allow BF16 (CUDA: layers its kernels support; CPU: BF16 Conv/MatMul/Gemm tactics on AVX512_BF16, else FP32)")
+  app.add_flag("--bf16", o.bf16, "Allow BF16 (CUDA: layers its kernels support; CPU: BF16 Conv/MatMul/Gemm/attention tactics on AVX512_BF16, else FP32)")
       ->group(build);
   app.add_flag("--int8", o.int8, "Allow INT8 (accepted; the CPU backend builds FP32)")->group(build);
   app.add_flag("--best", o.best, "Allow every precision (accepted; the CPU backend builds FP32)")->group(build);

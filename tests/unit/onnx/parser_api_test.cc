@@ -139,5 +139,33 @@ TEST_F(OnnxParserApi, ParseFromMissingFileNamesThePath) {
   EXPECT_FALSE(parser_->parseFromFile(nullptr, 0));
 }
 
+TEST_F(OnnxParserApi, ParseFromFileMatchesParseAndRefusesWhatIsNoModel) {
+  // The file is mapped, not read: the network must be the one parse() makes of the same bytes.
+  fs::path dir = fs::temp_directory_path() / strCat("kiln_parser_file_", ::getpid());
+  fs::create_directories(dir);
+  const std::string bytes = reluModel();
+  std::ofstream(dir / "relu.onnx", std::ios::binary) << bytes;
+  ASSERT_TRUE(parser_->parseFromFile((dir / "relu.onnx").c_str(), 0));
+  ASSERT_EQ(network_->getNbLayers(), 2);
+  EXPECT_STREQ(network_->getLayer(1)->getName(), "relu");
+  EXPECT_STREQ(network_->getInput(0)->getName(), "x");
+
+  std::unique_ptr<INetworkDefinition> other(builder_->createNetworkV2(0));
+  std::unique_ptr<onnx::IParser> parser(onnx::createParser(*other, logger_));
+  std::ofstream(dir / "empty.onnx", std::ios::binary).flush();
+  EXPECT_FALSE(parser->parseFromFile((dir / "empty.onnx").c_str(), 0));  // an empty file is no model
+  EXPECT_GE(parser->getNbErrors(), 1);
+  parser->clearErrors();
+  EXPECT_FALSE(parser->parseFromFile(dir.c_str(), 0));  // a directory
+  ASSERT_EQ(parser->getNbErrors(), 1);
+  EXPECT_NE(std::string(parser->getError(0)->desc()).find("not a regular file"), std::string::npos)
+      << parser->getError(0)->desc();
+  parser->clearErrors();
+  std::ofstream(dir / "cut.onnx", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  EXPECT_FALSE(parser->parseFromFile((dir / "cut.onnx").c_str(), 0));  // truncated protobuf
+  EXPECT_GE(parser->getNbErrors(), 1);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kiln::test
