@@ -4,7 +4,7 @@
 //  (c) residual: Conv + Add(conv_out, other) with `other` of the output's
 //      shape (ResNet) -> Conv's 4th input, added after the bias; likewise
 //      MatMul's 4th input in device builds (PassContext::cpuFusions false),
-//      also through one Reshape between the product and the Add, and for a
+//      also through Reshapes between the product and the Add, and for a
 //      plain Gemm by a constant (rewritten as that MatMul);
 //  (b) activation: Relu, LeakyRelu, Sigmoid, Tanh, Clip (constant bounds),
 //      HardSigmoid, HardSwish, Gelu, x * Sigmoid(x) (Silu) and PyTorch's
@@ -103,24 +103,27 @@ bool fuseConvResidual(Rewriter& rw, ir::Node* conv) {
   return true;
 }
 
-//! The Add that adds a residual `other` to `y`, directly or through one Reshape
+//! The Add that adds a residual `other` to `y`, directly or through Reshapes
 //! of `y` (move_row_transposes leaves one after torch MHA's out-projection:
-//! Gemm [B*S, E] -> Reshape [B, S, E] -> Add). `other` has the Add's shape, so
-//! the sum is elementwise in `y`'s element order and `other` reshaped to `y`'s
-//! shape can be added before the Reshape.
+//! Gemm [B*S, E] -> Reshape [B, S, E] -> Add; at batch 1 the batch-first
+//! swap after it is a Transpose of a unit dim, which eliminate_identity makes
+//! a second Reshape). `other` has the Add's shape, so the sum is elementwise
+//! in `y`'s element order and `other` reshaped to `y`'s shape can be added
+//! before the Reshapes.
 struct ResidualAdd {
   ir::Node* add = nullptr;
-  ir::Node* reshape = nullptr;  //!< between `y` and the Add, or null
+  ir::Node* reshape = nullptr;  //!< the last of the Reshapes between `y` and the Add, or null
   ir::Value* other = nullptr;
 };
 
 std::optional<ResidualAdd> residualAddOf(const ir::Graph& g, ir::Value* y) {
   ResidualAdd r;
   ir::Value* sum = y;
-  r.reshape = soleConsumer(g, y, "Reshape");
-  if (r.reshape) {
-    sum = r.reshape->outputs[0];
-    if (r.reshape->inputs[0] != y || !ir::isStatic(y->shape) || !ir::isStatic(sum->shape)) return std::nullopt;
+  while (ir::Node* reshape = soleConsumer(g, sum, "Reshape")) {
+    if (reshape->inputs[0] != sum || !ir::isStatic(sum->shape) || !ir::isStatic(reshape->outputs[0]->shape))
+      return std::nullopt;
+    r.reshape = reshape;
+    sum = reshape->outputs[0];
   }
   r.add = soleConsumer(g, sum, "Add");
   r.other = otherInput(r.add, sum);

@@ -271,6 +271,39 @@ TEST(FuseBiasActivation, MatMulResidualThroughAReshape) {
   EXPECT_EQ(testing::countOps(*n.g, "Add"), 1);
 }
 
+TEST(FuseBiasActivation, MatMulResidualThroughTwoReshapes) {
+  // ViT at batch 1: out-projection [197,768] -> Reshape [197,1,768] -> the batch-first swap,
+  // a Transpose of a unit dim made a Reshape [1,197,768] -> + residual. Here [6,5] -> [6,1,5] -> [1,6,5].
+  auto build = [] {
+    Net n;
+    ir::Value* x = n.input("x", {6, 4});
+    ir::Value* r = n.input("r", {1, 6, 5});
+    ir::Value* y = n.node("MatMul", {x, n.constant("w", randomTensor({4, 5}, 41))});
+    y = n.node("Reshape", {y, n.ints("split", {6, 1, 5})});
+    y = n.node("Reshape", {y, n.ints("swap", {1, 6, 5})});
+    n.output(n.node("Add", {y, r}, {}, "y"));
+    return std::move(n.g);
+  };
+  auto g = fuseOnDeviceAndCompare(build, {{"x", randomTensor({6, 4}, 42)}, {"r", randomTensor({1, 6, 5}, 43)}});
+  EXPECT_EQ(testing::countOps(*g, "Add"), 0);
+  for (const auto& node : g->nodes()) {
+    if (node->op != "MatMul") continue;
+    ASSERT_EQ(node->inputs.size(), 4u);
+    EXPECT_EQ(ir::staticDims(node->inputs[3]->shape), (std::vector<int64_t>{6, 5}));
+  }
+
+  // The middle value read twice: the Add stays.
+  Net n;
+  ir::Value* x = n.input("x", {6, 4});
+  ir::Value* mid = n.node("Reshape", {n.node("MatMul", {x, n.constant("w", randomTensor({4, 5}, 41))}),
+                                      n.ints("split", {6, 1, 5})});
+  ir::Value* y = n.node("Reshape", {mid, n.ints("swap", {1, 6, 5})});
+  n.output(n.node("Add", {y, n.input("r", {1, 6, 5})}, {}, "y"));
+  n.output(mid);
+  EXPECT_FALSE(runDevice(*n.g));
+  EXPECT_EQ(testing::countOps(*n.g, "Add"), 1);
+}
+
 TEST(FuseBiasActivation, GemmResidualBecomesAMatMul) {
   // torch MHA's out-projection: Gemm(x, W, b) with transB, directly or through a Reshape, + residual.
   for (bool transB : {false, true}) {
