@@ -71,9 +71,10 @@ class ModelFile {
       return strCat("cannot read ONNX model file \"", path, "\": not a regular file");
     size_ = static_cast<std::size_t>(st.st_size);
     if (size_ == 0) return "";  // parsed as empty, which the importer reports
+    // No MADV_SEQUENTIAL: it let the kernel drop the pages as they were read, and a warm
+    // BERT-base build after the parse took 0.57-1.56 s instead of 0.44-0.46 (4 runs each).
     void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p != MAP_FAILED) {
-      (void)madvise(p, size_, MADV_SEQUENTIAL);  // advice only: read ahead
       map_ = p;
       return "";
     }
