@@ -48,12 +48,16 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> dims, const void* data) : dtype
   owner_ = allocHostBuffer(bytes(), "a tensor");
   data_ = const_cast<void*>(owner_.get());
   owned_ = true;
-  // Copied or zeroed, never both: a model's weights are hundreds of MB.
-  if (!bytes()) return;
-  if (data)
-    std::memcpy(data_, data, bytes());
-  else
-    std::memset(data_, 0, bytes());
+  // Copied or zeroed, never both: a model's weights are hundreds of MB. The
+  // padding up to the next 64 bytes reads as zeros, as it did when the whole
+  // buffer was zero-filled first (a vector load past the last element sees 0).
+  const std::size_t n = bytes(), padded = n ? (n + 63) / 64 * 64 : 64;
+  auto* p = static_cast<uint8_t*>(data_);
+  if (data && n)
+    std::memcpy(p, data, n);
+  else if (n)
+    std::memset(p, 0, n);
+  std::memset(p + n, 0, padded - n);
 }
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : Tensor(dtype, std::move(dims), nullptr) {}
