@@ -159,7 +159,8 @@ def render(r):
                            + f" | {rel} | {_check(res)} |")
     out += ["", f"## Kiln build time and peak memory (threads: {nmax})", "",
             "Build: parse excluded, `buildSerializedNetwork` only; cold = empty timing cache, warm = the cache the "
-            "cold build wrote. RSS cells: the process's peak RSS in MiB, in parentheses what it grew by after "
+            "cold build wrote; each build process starts after a sync(), so the page cache's writeback of the "
+            "plan the previous one wrote (hundreds of MB for the transformers) does not run beside it. RSS cells: the process's peak RSS in MiB, in parentheses what it grew by after "
             "the process started (for the Python peers, start = interpreter + numpy loaded, before the runtime "
             "is imported), then the RSS once loaded and run once. Kiln reads the plan file through "
             "`deserializeCudaEngine(IStreamReaderV2&)` straight into the engine's buffer, so it holds one copy "
