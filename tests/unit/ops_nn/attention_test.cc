@@ -136,22 +136,25 @@ TEST(KilnAttentionFused, AnyThreadCount) {
   }
 }
 
-TEST(KilnAttentionFused, ShapesUnknownAtCreateStillRun) {
-  // Made while the shapes were symbolic it has no workspace: it runs the
-  // reference loops rather than write past it.
-  const Case c = {{2}, 9, 11, 8, 8, {2, 9, 11}};
-  OpSpec s = spec(c, 3);
+//! A fused kernel made while the shapes were symbolic has no workspace: it
+//! runs the reference loops rather than write past it.
+void checkMadeWithUnknownShapes(const Case& c, const OpSpec& s, const char* tactic) {
   BuiltGraph b = buildGraph(s);
   std::vector<ir::Shape> known;
   for (ir::Value* v : b.node->inputs) {
     known.push_back(v->shape);
     v->shape[0] = ir::Dim(std::string("batch"));
   }
-  auto kernel = cpu::tactics().find("KilnAttention.fused")->create(*b.node);
+  auto kernel = cpu::tactics().find(tactic)->create(*b.node);
   for (std::size_t i = 0; i < known.size(); ++i) b.node->inputs[i]->shape = known[i];
   EXPECT_EQ(kernel->workspaceBytes(), 0u);
   ThreadPool pool(2);
   EXPECT_TRUE(near(runKernel(*kernel, *b.node, s.inputs, pool)[0], unfused(c, s), 2e-5f, 2e-5f));
+}
+
+TEST(KilnAttentionFused, ShapesUnknownAtCreateStillRun) {
+  const Case c = {{2}, 9, 11, 8, 8, {2, 9, 11}};
+  checkMadeWithUnknownShapes(c, spec(c, 3), "KilnAttention.fused");
 }
 
 TEST(KilnAttentionFused, ZeroKeysGiveZeros) {
@@ -239,20 +242,8 @@ TEST(KilnAttentionFusedBf16, ZeroKeysAndUnknownShapes) {
   SKIP_WITHOUT_BF16();
   OpSpec empty = bf16Spec({{2}, 3, 0, 4, 5, {}}, 9);
   EXPECT_TRUE(equals(runTactic(empty, "KilnAttention.fused_bf16")[0], {2, 3, 5}, std::vector<float>(30, 0.f)));
-  // Made while the shapes were symbolic it has no workspace and runs the reference loops.
   const Case c = {{2}, 9, 11, 8, 8, {2, 9, 11}};
-  OpSpec s = bf16Spec(c, 3);
-  BuiltGraph b = buildGraph(s);
-  std::vector<ir::Shape> known;
-  for (ir::Value* v : b.node->inputs) {
-    known.push_back(v->shape);
-    v->shape[0] = ir::Dim(std::string("batch"));
-  }
-  auto kernel = cpu::tactics().find("KilnAttention.fused_bf16")->create(*b.node);
-  for (std::size_t i = 0; i < known.size(); ++i) b.node->inputs[i]->shape = known[i];
-  EXPECT_EQ(kernel->workspaceBytes(), 0u);
-  ThreadPool pool(2);
-  EXPECT_TRUE(near(runKernel(*kernel, *b.node, s.inputs, pool)[0], unfused(c, s), 2e-5f, 2e-5f));
+  checkMadeWithUnknownShapes(c, bf16Spec(c, 3), "KilnAttention.fused_bf16");
 }
 
 }  // namespace
