@@ -236,6 +236,9 @@ TEST(KilnAttentionFusedBf16, OnlyLayersMarkedBf16) {
   EXPECT_FALSE(t->supports(*fp32.node));
   BuiltGraph marked = buildGraph(bf16Spec(c, 1));
   EXPECT_EQ(t->supports(*marked.node), cpu::gemmbf16::hostSupportsBF16());
+  // A plan carrying the tactic, loaded on a CPU without AVX512_BF16, fails to make the kernel by name.
+  if (!cpu::gemmbf16::hostSupportsBF16())
+    EXPECT_TRUE(throwsWith([&] { t->create(*marked.node); }, "needs AVX512_BF16"));
 }
 
 TEST(KilnAttentionFusedBf16, ZeroKeysAndUnknownShapes) {

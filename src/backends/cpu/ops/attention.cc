@@ -392,6 +392,10 @@ class AttentionFusedBf16 final : public Kernel {
  public:
   explicit AttentionFusedBf16(const ir::Node& node)
       : what_(node.describe()), views_(node), scale_(scaleOf(node)), numInputs_(static_cast<int>(node.inputs.size())) {
+    // A plan built where AVX512_BF16 exists, loaded where it does not: an error, not SIGILL.
+    KILN_CHECK(gemmbf16::hostSupportsBF16(), what_,
+               ": this plan runs KilnAttention.fused_bf16, which needs AVX512_BF16; this CPU has none (rebuild the "
+               "plan here)");
     const StaticDims s = staticDimsOf(node, what_, views_);
     if (s.bh) wsWords_ = words(s.bh, s.sk, s.d, s.dv, std::min(s.tasks, maxSlots()), rowBlock(s.sq));
   }
