@@ -4,7 +4,10 @@
 // block's 1x1 projection), becomes one KilnScaledConv(x, w, b, residual, s):
 // the CPU's 1x1 GEMM copies x into its B panels anyway and scales the rows
 // there (backends/cpu/ops/conv_gemm.cc), so the Mul's full pass over the
-// activation (write x * s, read it back) is gone.
+// activation (write x * s, read it back) is gone. The builder times that
+// GEMM against KilnScaledConv.onednn (conv_onednn.cc: the Mul's pass, then
+// oneDNN's convolution, inside a oneDNN layout chain), charging the GEMM the
+// reorders it forces on the chain: on EfficientNet-B0 the chain wins.
 //
 // Only where that pays and the GEMM takes it: the Conv is 1x1, stride 1, no
 // padding, dilation 1, group 1, NCHW (no kiln_layout), FP32 with constant
@@ -12,8 +15,9 @@
 // is static and at least kMinPlanePerOutput x the output channels. (That
 // bound is a rule of thumb, not a per-layer measurement: below it the layer is
 // weight-bound — EfficientNet's 14x14 and 7x7 stages, 320 outputs over 49
-// pixels — the Mul it saves is small, and the fused op would take the layer
-// from oneDNN's convolution without the builder timing the two.) Runs after
+// pixels — the GEMM loses there and KilnScaledConv.onednn does what the Mul
+// and oneDNN's convolution would: fusing all 16 of EfficientNet-B0's blocks
+// instead of 9 measured the same.) Runs after
 // fuse_bias_activation, so the Conv's bias, residual and
 // activation travel with it; CPU builds only (PassContext::cpuFusions), and
 // FP32 ones (PassContext::channelScale: under --bf16 on EfficientNet-B0 the

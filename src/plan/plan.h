@@ -22,7 +22,9 @@ namespace kiln::plan {
 //! 3: layers whose meaning a version-2 reader would miss: KilnReformat and
 //! KilnScaledConv, Concat / Split with kiln_nhwc (their data channels-last
 //! inside a oneDNN chain: read as NCHW they would give wrong results, not an error).
-constexpr uint32_t kFormatVersion = 3;
+//! 4: the same for Mul and GlobalAverage/MaxPool with kiln_nhwc (a chain through a
+//! squeeze-excitation gate), and KilnScaledConv.onednn.
+constexpr uint32_t kFormatVersion = 4;
 
 struct PlanMetadata {
   std::string kilnVersion;  //!< "0.1.0"

@@ -78,7 +78,10 @@ const TacticRegistry& tactics() {
 void proposeLayouts(ir::Graph& graph) { proposeOnednnConvLayouts(graph); }
 void chooseLayouts(ir::Graph& graph, const ir::Graph* shapes) { chainOnednnConvLayouts(graph, shapes); }
 bool followsProposedLayouts(const Tactic& tactic) {
-  return tactic.name.rfind("Conv.onednn", 0) == 0 || tactic.name == "MaxPool.rows";  // the pool: kNhwcAttr
+  // (the pools and the Mul: kNhwcAttr)
+  return tactic.name.rfind("Conv.onednn", 0) == 0 || tactic.name == "KilnScaledConv.onednn" ||
+         tactic.name == "MaxPool.rows" || tactic.name == "Mul.ref" || tactic.name == "GlobalAveragePool.lanes" ||
+         tactic.name == "GlobalMaxPool.lanes";
 }
 double plainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations) {
   return onednnPlainLayoutPenaltyMs(node, threads, iterations);

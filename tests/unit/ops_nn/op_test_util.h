@@ -189,6 +189,10 @@ inline ir::Tensor runNodes(const std::vector<ir::Node*>& nodes, const ir::Value*
     auto kernel = cpu::tactics().find(tactic.empty() ? n->tactic : tactic)->create(*n);
     std::vector<cpu::TensorView> in;
     for (const ir::Value* v : n->inputs) {
+      if (!v) {  // an absent optional input
+        in.emplace_back();
+        continue;
+      }
       const ir::Tensor& t = v->isConstant() ? *v->constant : vals.at(v);
       in.push_back(cpu::makeView(const_cast<void*>(t.data()), t.dtype(), t.dims()));
     }

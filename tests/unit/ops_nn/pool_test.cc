@@ -1,4 +1,4 @@
-// MaxPool / AveragePool / global pools: reference kernels against hand
+// MaxPool / AveragePool / global pools (their NCHW and NHWC forms): reference kernels against hand
 // values (1-D, 2-D, 3-D, pads, ceil_mode, dilation, Indices) and schemas.
 #include "unit/ops_nn/op_test_util.h"
 
@@ -238,6 +238,23 @@ TEST(Pool2dRows, NhwcFormAgreesExactlyWithTheReference) {
     const ir::Tensor wantNhwc = toNhwc(want[0]);
     ASSERT_EQ(got[0].dims(), wantNhwc.dims());
     EXPECT_EQ(std::memcmp(got[0].data(), wantNhwc.data(), wantNhwc.bytes()), 0);
+  }
+}
+
+TEST(GlobalPoolLanes, NhwcFormAgreesWithTheReference) {
+  // kiln_nhwc (a oneDNN chain ends in a squeeze-excitation pool): channels
+  // innermost; fewer than, exactly and more than one 64-channel run, batch > 1.
+  const V shapes[] = {{1, 1, 1, 1}, {2, 3, 7, 9}, {1, 64, 5, 5}, {3, 144, 13, 11}, {1, 200, 1, 1}};
+  uint32_t seed = 60;
+  for (const V& dims : shapes) {
+    SCOPED_TRACE(ir::toString(dims));
+    const ir::Tensor x = randomTensor(dims, seed++, 1.f, 3.f);
+    ThreadPool threads(3);
+    for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
+      auto want = runTactic(pool(op, x, {}), std::string(op) + ".ref", threads);
+      auto got = runTactic(pool(op, toNhwc(x), {{"kiln_nhwc", int64_t{1}}}), std::string(op) + ".lanes", threads);
+      EXPECT_TRUE(near(got[0], want[0], 0.f, 1e-5f)) << op;  // [N, C, 1, 1]: the same in either layout
+    }
   }
 }
 

@@ -60,11 +60,15 @@ TEST(ScaledConvRef, IsTheConvOfTheScaledInput) {
   }
 }
 
+//! 1 where Kiln has oneDNN (KilnScaledConv.onednn, onednn_se_chain_test.cc), else 0.
+int onednnTactics() { return cpu::tactics().find("KilnScaledConv.onednn") ? 1 : 0; }
+
 TEST(ScaledConvTactics, GemmMatchesTheReference) {
   uint32_t seed = 100;
   for (const ScaledCase& sc : cases()) {
     const auto [scaled, conv] = specs(sc, seed += 10);
-    EXPECT_EQ(compareWithRef(scaled), 1) << "c=" << sc.c << " k=" << sc.k;  // KilnScaledConv.im2col_gemm
+    // KilnScaledConv.im2col_gemm (and KilnScaledConv.onednn)
+    EXPECT_EQ(compareWithRef(scaled), 1 + onednnTactics()) << "c=" << sc.c << " k=" << sc.k;
   }
 }
 
@@ -76,7 +80,7 @@ TEST(ScaledConvTactics, GemmTakesOnlyPointwiseConvs) {
   EXPECT_FALSE(t->supports(*buildGraph(s).node));
   s.attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
   EXPECT_FALSE(t->supports(*buildGraph(s).node));
-  EXPECT_EQ(compareWithRef(s), 0);  // only the reference runs it
+  EXPECT_EQ(compareWithRef(s), onednnTactics());  // only the reference (and oneDNN's, any window) runs it
 }
 
 TEST(ScaledConvSchema, ChecksTheScale) {

@@ -77,7 +77,7 @@ TEST_F(PlanCorruption, WrongMagic) {
 TEST_F(PlanCorruption, ForeignVersion) {
   // Versions 1 and 2 are the formats before subgraph attributes and before the layers format 3
   // added: refused too (plans are rebuilt, not migrated).
-  for (uint32_t version : {0u, 1u, 2u, kFormatVersion + 1, 7u, 0xFFFFFFFFu}) {
+  for (uint32_t version : {0u, 1u, 2u, 3u, kFormatVersion + 1, 7u, 0xFFFFFFFFu}) {
     std::vector<uint8_t> f = plan_;
     std::memcpy(f.data() + hdr::kVersion, &version, 4);
     resealPlan(f.data(), f.size());  // a genuine plan of that version, checksums intact

@@ -21,6 +21,15 @@
 // producer writes bf16, the consumer reads it without a reorder — half the
 // bytes each way, and the conversion the consumer would do anyway moves
 // into the producer's output.
+//
+// "KilnScaledConv.onednn" runs a KilnScaledConv (passes/fuse_channel_scale.cc:
+// a squeeze-excitation gate s times x, then a pointwise Conv) on the same
+// primitive: x is scaled by s into the workspace, in the layout the primitive
+// reads (after its input reorder, if any), then convolved. It is the same
+// work as the Mul before a Conv.onednn, but a oneDNN chain can pass through
+// it (conv_onednn_chains.cc), where KilnScaledConv.im2col_gemm reads plain
+// NCHW and so breaks the chain at every MBConv block's depthwise output; the
+// builder times the two, charging the GEMM the reorders it forces.
 #include "backends/cpu/ops/onednn_util.h"
 #include "backends/cpu/precision.h"
 
@@ -32,6 +41,7 @@
 #include <mutex>
 #include <optional>
 
+#include "backends/cpu/ops/elementwise.h"
 #include "backends/cpu/ops/nn_util.h"
 
 namespace kiln::cpu {
@@ -90,6 +100,7 @@ struct ConvOptions {
   // The element types of those: f32, or bf16 where a chain of BF16 layers
   // passes the value in bf16 (the output then is the primitive's too).
   dt srcUser = dt::f32, dstUser = dt::f32, resUser = dt::f32;
+  bool scaled = false;  // KilnScaledConv: input 4 scales the source's channels
 };
 
 // One primitive and its edge reorders, for one thread count and shape.
@@ -106,6 +117,7 @@ struct ConvPrims {
   memory::desc planWei;
   mutable std::atomic<const uint8_t*> weights{nullptr};
   std::size_t scratchBytes = 0, srcBytes = 0, dstBytes = 0;
+  int64_t srcBlock = 0;  // KilnScaledConv: `src`'s channel block for scaleChannelBlocks
   std::size_t workspace() const { return alignedTotal({scratchBytes, srcBytes, dstBytes}); }
 };
 
@@ -144,7 +156,7 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
     return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
   };
   auto edgesOf = [&](const dnnl::convolution_forward::primitive_desc& d) {
-    return (d.src_desc() != p->user ? align64(d.src_desc().get_size()) : 0) +
+    return (o.scaled || d.src_desc() != p->user ? align64(d.src_desc().get_size()) : 0) +
            (d.dst_desc() != p->userDst ? align64(d.dst_desc().get_size()) : 0);
   };
   // oneDNN picks its implementation per thread count, and the plan's weight
@@ -179,9 +191,14 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
   p->scratchBytes = p->libraryScratchpad ? 0 : p->scratch.get_size();
   p->reorderSrc = p->src != p->user;
   p->reorderDst = p->dst != p->userDst;
-  if (p->reorderSrc) {
-    p->srcBytes = p->src.get_size();
-    p->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->user, engine(), p->src));
+  if (p->reorderSrc) p->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p->user, engine(), p->src));
+  if (p->reorderSrc || o.scaled) p->srcBytes = p->src.get_size();
+  if (o.scaled) {  // the layouts scaleChannelBlocks walks
+    const int64_t c = s.src[1];
+    for (auto [t, block] : {std::pair{tag::nchw, int64_t{1}}, {tag::nhwc, c}, {tag::nChw16c, int64_t{16}},
+                            {tag::nChw8c, int64_t{8}}})
+      if (rank == 4 && p->src == memory::desc(s.src, dt::f32, t)) p->srcBlock = block;
+    if (p->srcBlock == 0) throw dnnl::error(dnnl_unimplemented, "a source layout the channel scale cannot walk");
   }
   if (p->reorderDst) {
     p->dstBytes = p->dst.get_size();
@@ -195,6 +212,9 @@ std::unique_ptr<ConvPrims> makeConvPrims(const ConvShape& s, const ConvOptions& 
 
 std::string layoutName(dt type) { return packedLayout() + (type == dt::bf16 ? "/conv_bf16" : "/conv"); }
 const char* tacticName(dt type) { return type == dt::bf16 ? "Conv.onednn_bf16" : "Conv.onednn"; }
+const char* tacticName(const std::string& op, dt type) {
+  return op == "KilnScaledConv" ? "KilnScaledConv.onednn" : tacticName(type);
+}
 
 class ConvOnednn final : public Kernel {
  public:
@@ -202,9 +222,10 @@ class ConvOnednn final : public Kernel {
       : desc_(nodeDescription(node)),
         attrs_(ir::readWindowAttrs(node, node.inputs[0]->shape.size() - 2)),
         group_(node.i("group", 1)) {
-    KILN_CHECK(node.s("kiln_packed", "") == layoutName(type), node.describe(), ": ", tacticName(type),
+    KILN_CHECK(node.s("kiln_packed", "") == layoutName(type), node.describe(), ": ", tacticName(node.op, type),
                " needs weights prepacked as '", layoutName(type), "', the plan has '", node.s("kiln_packed", ""), "'");
     opts_.type = type;
+    opts_.scaled = node.op == "KilnScaledConv";
     opts_.bias = node.inputs.size() > 2 && node.inputs[2];
     opts_.residual = node.inputs.size() > 3 && node.inputs[3];
     opts_.act = fusedActivation(node);
@@ -215,7 +236,7 @@ class ConvOnednn final : public Kernel {
       if (node.i(attr, 0) == 0) return dt::f32;
       // Only a BF16 layer in a blocked chain takes or gives bf16 (markChains); anything else is a corrupt plan.
       KILN_CHECK(type == dt::bf16 || std::string(attr) == kResBF16Attr, node.describe(), ": ", attr,
-                 " is set on a ", tacticName(type), " layer");
+                 " is set on a ", tacticName(node.op, type), " layer");
       KILN_CHECK(t != tag::undef, node.describe(), ": ", attr, " is set without its blocked layout");
       return dt::bf16;
     };
@@ -252,9 +273,18 @@ class ConvOnednn final : public Kernel {
     uint8_t* srcBuf = ws + align64(p.scratchBytes);
     uint8_t* dstBuf = srcBuf + align64(p.srcBytes);
     memory userSrc = wrap(p.user, x.data), userDst = wrap(p.userDst, y.data);
-    memory src = p.reorderSrc ? wrap(p.src, srcBuf) : userSrc;
     memory dst = p.reorderDst ? wrap(p.dst, dstBuf) : userDst;
+    memory src = p.reorderSrc || opts_.scaled ? wrap(p.src, srcBuf) : userSrc;
     if (p.reorderSrc) p.srcIn.execute(stream, userSrc, src);
+    if (opts_.scaled) {
+      const TensorView& g = in[4];
+      const int64_t n = x.dims[0], c = x.dims[1];
+      KILN_CHECK(g.numel() == c || g.numel() == n * c, desc_.describe(), ": the scale has ", g.numel(),
+                 " values, expected ", c, " or ", n * c);
+      const float* from = static_cast<const float*>(p.reorderSrc ? srcBuf : x.data);
+      scaleChannelBlocks(ctx.pool, from, g.as<const float>(), reinterpret_cast<float*>(srcBuf), n, c,
+                         x.dims[2] * x.dims[3], p.srcBlock, g.numel() == c ? 0 : c);
+    }
     if (opts_.residual) {  // the sum post-op adds what dst holds
       const TensorView& r = in[3];
       KILN_CHECK(r.numel() == y.numel(), desc_.describe(), ": residual has ", r.numel(), " values, output ",
@@ -351,6 +381,8 @@ bool describe(const ir::Node& node, dt type, ConvShape* s, ConvOptions* o, bool 
   if (rank < 3 || rank > 5 || x->dtype != DType::kFLOAT || w->dtype != DType::kFLOAT || !w->isConstant()) return false;
   if (w->constant->dims().size() != rank) return false;
   if (!standIn && (!ir::isStatic(x->shape) || !ir::isStatic(y->shape))) return false;
+  o->scaled = node.op == "KilnScaledConv";  // FP32 only: fuse_channel_scale runs for FP32 builds
+  if (o->scaled && (type != dt::f32 || rank != 4 || node.inputs.size() != 5 || !node.inputs[4])) return false;
   for (std::size_t i = 2; i < node.inputs.size(); ++i)
     if (node.inputs[i] && node.inputs[i]->dtype != DType::kFLOAT) return false;
   if (node.inputs.size() > 2 && node.inputs[2] && node.inputs[2]->shape.size() != 1) return false;
@@ -432,13 +464,15 @@ std::unique_ptr<Kernel> createConvBF16(const ir::Node& n) { return std::make_uni
 // The primitive descriptor a 2-D Conv node runs with in Conv.onednn at its
 // (static) shapes: `chosen` asks for a node that has Conv.onednn and its
 // prepacked weights (or Conv.onednn_bf16 and its), else any node Conv.onednn
-// supports (the FP32 one: before the choice, BF16 is not assumed). False when none.
+// supports (the FP32 one: before the choice, BF16 is not assumed). False when
+// none. A KilnScaledConv the same, with KilnScaledConv.onednn (its source is x,
+// the gate scales it inside the kernel).
 bool convPdOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primitive_desc* pd) {
-  if (n.op != "Conv" || !n.inputs[0] || !n.outputs[0] || n.inputs[0]->shape.size() != 4 ||
+  if ((n.op != "Conv" && n.op != "KilnScaledConv") || !n.inputs[0] || !n.outputs[0] || n.inputs[0]->shape.size() != 4 ||
       !ir::isStatic(n.inputs[0]->shape) || !ir::isStatic(n.outputs[0]->shape))
     return false;
   const dt type = n.tactic == tacticName(dt::bf16) ? dt::bf16 : dt::f32;
-  if (chosen != (n.tactic == tacticName(type) && n.s("kiln_packed", "") == layoutName(type))) return false;
+  if (chosen != (n.tactic == tacticName(n.op, type) && n.s("kiln_packed", "") == layoutName(type))) return false;
   if (!chosen && (n.has("kiln_packed") || !supportsConv(n))) return false;
   ConvShape s;
   ConvOptions o;
@@ -450,6 +484,7 @@ bool convPdOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primiti
   const std::vector<int64_t> x = ir::staticDims(n.inputs[0]->shape), y = ir::staticDims(n.outputs[0]->shape);
   const std::vector<int64_t> w = n.ints("kiln_weight_shape");
   o.type = type;
+  o.scaled = n.op == "KilnScaledConv";
   o.bias = n.inputs.size() > 2 && n.inputs[2];
   o.residual = n.inputs.size() > 3 && n.inputs[3];
   o.act = fusedActivation(n);
@@ -471,6 +506,7 @@ const char* convTacticName(memory::data_type type) { return tacticName(type); }
 void addOnednnConvTactics(TacticRegistry& r) {
   r.add({"Conv.onednn", "Conv", 5, supportsConv, createConv, prepackConv});
   r.add({"Conv.onednn_bf16", "Conv", 15, supportsConvBF16, createConvBF16, prepackConvBF16});
+  r.add({"KilnScaledConv.onednn", "KilnScaledConv", 5, supportsConv, createConv, prepackConv});
 }
 
 }  // namespace kiln::cpu

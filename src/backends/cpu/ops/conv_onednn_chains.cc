@@ -37,9 +37,45 @@ tag blockedTagOf(const memory::desc& md) {
 //   in NHWC the kernel (Concat.ref / Split.ref with kNhwcAttr) moves each
 //   pixel's run of C_i values instead;
 // - a 2-D MaxPool without Indices in NHWC (MaxPool.rows with kNhwcAttr).
-// Their inputs that carry data (Split's sizes do not).
+// - in NHWC, a Mul scaling x's channels by s [N or 1, C, 1, 1] (EfficientNet's
+//   squeeze-excitation gate, s * x): Mul.ref walks pixels (kNhwcAttr), s is
+//   the same in any layout.
+// Readers that take a value in NHWC without passing it on: a global pool
+// (its [N, C, 1, 1] output is plain), GlobalAveragePool.lanes with kNhwcAttr
+// — the gate's other reader; and KilnScaledConv.onednn, the gate and the
+// projection in one (a convolution to this file: convPrimitiveOf). With
+// those, an MBConv block stays NHWC from its expansion convolution to its
+// projection: on EfficientNet-B0 the chain broke at every depthwise output
+// (a reorder to NCHW for the pool and the gate, then one back), 3.25 of the
+// 11.2 ms oneDNN spent at 2 threads; 0.06 ms of reorders are left.
+
+// The data operand of a Mul that scales the channels of an FP32 x [N, C, H, W]
+// by s [N or 1, C, 1, 1] (either order), or -1.
+int channelScaledInput(const ir::Node& n) {
+  if (n.op != "Mul" || n.inputs.size() != 2 || n.outputs.size() != 1 || !n.outputs[0]) return -1;
+  for (int d = 0; d < 2; ++d) {
+    const ir::Value *x = n.input(d), *s = n.input(1 - d);
+    if (!x || !s || x->dtype != DType::kFLOAT || s->dtype != DType::kFLOAT || x->shape.size() != 4 ||
+        s->shape.size() != 4 || !ir::isStatic(x->shape) || !ir::isStatic(s->shape) || x->shape == s->shape ||
+        n.outputs[0]->shape != x->shape)
+      continue;
+    const std::vector<int64_t> xd = ir::staticDims(x->shape), sd = ir::staticDims(s->shape);
+    if ((sd[0] == 1 || sd[0] == xd[0]) && sd[1] == xd[1] && sd[2] == 1 && sd[3] == 1) return d;
+  }
+  return -1;
+}
+
+// Whether reader c takes v in layout t and writes a plain output (a global pool, above).
+bool readsWithoutPassing(const ir::Node& c, const ir::Value* v, tag t, bool chosen) {
+  if (c.op != "GlobalAveragePool" && c.op != "GlobalMaxPool") return false;
+  if (t != tag::nhwc || c.inputs.size() != 1 || c.input(0) != v || (chosen && c.tactic != c.op + ".lanes")) return false;
+  return v->dtype == DType::kFLOAT && v->shape.size() == 4 && ir::isStatic(v->shape);
+}
+
+// Their inputs that carry data (Split's sizes do not, nor a channel scale's gate).
 std::vector<const ir::Value*> passThroughInputs(const ir::Node& n) {
   if (n.op == "Split" || n.op == "MaxPool") return {n.input(0)};
+  if (const int d = channelScaledInput(n); d >= 0) return {n.input(d)};
   return std::vector<const ir::Value*>(n.inputs.begin(), n.inputs.end());
 }
 
@@ -56,6 +92,7 @@ bool passesThrough(const ir::Node& n, tag t, bool chosen) {
   }
   // Otherwise the reference kernels: they copy and combine by flat position.
   if (chosen && n.tactic != n.op + ".ref") return false;
+  if (const int d = channelScaledInput(n); d >= 0) return t == tag::nhwc && fits(n.input(d)) && fits(n.outputs[0]);
   const bool binary = n.op == "Add" || n.op == "Sub" || n.op == "Mul" || n.op == "Max" || n.op == "Min";
   if (binary) {
     return n.inputs.size() == 2 && n.outputs.size() == 1 && fits(n.input(0)) && fits(n.input(1)) &&
@@ -70,6 +107,13 @@ bool passesThrough(const ir::Node& n, tag t, bool chosen) {
   for (const ir::Value* v : n.outputs)
     if (!fits(v)) return false;
   return true;
+}
+
+// Tells reader c (not a pass-through op) that it reads v in layout t: a
+// convolution as its source or residual, a global pool by kNhwcAttr.
+void markReader(ir::Node& c, const ir::Value* v, tag t) {
+  c.attrs[c.inputs[0] == v ? kSrcTagAttr : kResTagAttr] = static_cast<int64_t>(t);
+  if (c.op == "GlobalAveragePool" || c.op == "GlobalMaxPool") c.attrs[kNhwcAttr] = int64_t{1};
 }
 
 // Marks the values that pass between oneDNN convolutions in a blocked
@@ -148,7 +192,7 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
   }
   auto readerTakes = [&](const ir::Node* c, const ir::Value* v, tag t) {
     if (auto it = passing.find(c); it != passing.end()) return it->second == t;
-    return takes(c, v, t);
+    return readsWithoutPassing(*c, v, t, chosen) || takes(c, v, t);
   };
   for (bool changed = true; changed;) {
     changed = false;
@@ -197,7 +241,7 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
     if (bf16) n->attrs[kDstBF16Attr] = int64_t{1};
     for (ir::Node* c : consumers) {
       if (passing.count(c)) continue;
-      c->attrs[c->inputs[0] == v ? kSrcTagAttr : kResTagAttr] = static_cast<int64_t>(t);
+      markReader(*c, v, t);
       if (bf16) c->attrs[c->inputs[0] == v ? kSrcBF16Attr : kResBF16Attr] = int64_t{1};
     }
   }
@@ -205,13 +249,13 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
   // planes), and the convolutions reading what they wrote.
   for (const auto& [cp, t] : passing) {
     ir::Node* p = const_cast<ir::Node*>(cp);
-    if (t == tag::nhwc && (p->op == "Concat" || p->op == "Split" || p->op == "MaxPool")) {
+    if (t == tag::nhwc && (p->op == "Concat" || p->op == "Split" || p->op == "MaxPool" || p->op == "Mul")) {
       p->attrs[kNhwcAttr] = int64_t{1};
       p->attrs[kSrcTagAttr] = p->attrs[kDstTagAttr] = static_cast<int64_t>(t);
     }
     for (const ir::Value* o : p->outputs)
       for (ir::Node* c : graph.consumers(o))
-        if (!passing.count(c)) c->attrs[c->inputs[0] == o ? kSrcTagAttr : kResTagAttr] = static_cast<int64_t>(t);
+        if (!passing.count(c)) markReader(*c, o, t);
   }
 }
 

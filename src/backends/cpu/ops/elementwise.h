@@ -17,6 +17,14 @@ void registerBinaryKernels(TacticRegistry& r);          // elementwise_binary.cc
 void registerCastKernels(TacticRegistry& r);            // cast.cc
 void registerFusedElementwiseKernels(TacticRegistry& r);  // fused_elementwise.cc
 
+//! y = x with each channel scaled by a gate (a squeeze-excitation Mul), for x
+//! stored as [n][ceil(c / block)][pixels][block]: block 1 is NCHW, block c is
+//! NHWC, 8 / 16 oneDNN's nChw8c / nChw16c (the lanes past c, padding, are
+//! copied). Image i's gate is s[i * gateStride .. + c] (gateStride 0: one gate
+//! for all). y may be x. Split over `pool` by runs of pixels (elementwise_binary.cc).
+void scaleChannelBlocks(ThreadPool* pool, const float* x, const float* s, float* y, int64_t n, int64_t c,
+                        int64_t pixels, int64_t block, int64_t gateStride);
+
 namespace ew {
 
 // Integer math wraps (two's complement) instead of being undefined on overflow.

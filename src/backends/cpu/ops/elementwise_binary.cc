@@ -14,6 +14,7 @@
 #include "backends/cpu/activation.h"
 #include "backends/cpu/ops/broadcast.h"
 #include "backends/cpu/ops/elementwise.h"
+#include "backends/cpu/ops/nn_util.h"
 
 namespace kiln::cpu {
 namespace {
@@ -316,6 +317,63 @@ class BinaryKernel final : public Kernel {
   void setShiftLeft(bool left) { shiftLeft_ = left; }
 };
 
+// Mul with kNhwcAttr: x [N, C, H, W] stored channels-last times a gate s
+// [N or 1, C, 1, 1] (either operand order), set where a oneDNN convolution
+// chain passes through a squeeze-excitation Mul (conv_onednn_chains.cc). The
+// broadcast kernel would index x as NCHW; here each pixel's run of C values
+// is scaled by its image's gate.
+class ChannelScaleNhwc final : public Kernel {
+ public:
+  explicit ChannelScaleNhwc(const ir::Node& node) : who_(node.describe()) {}
+
+  void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
+    const TensorView& o = out[0];
+    const int d = in[0].numel() == o.numel() ? 0 : 1;
+    const TensorView &x = in[d], &s = in[1 - d];
+    KILN_CHECK(o.dtype == DType::kFLOAT && x.rank == 4 && s.rank == 4 && x.numel() == o.numel() &&
+                   (s.dims[0] == 1 || s.dims[0] == x.dims[0]) && s.dims[1] == x.dims[1] && s.dims[2] == 1 &&
+                   s.dims[3] == 1,
+               who_, ": the channels-last form needs an FP32 x [N, C, H, W] and a gate [N or 1, C, 1, 1]");
+    const int64_t c = x.dims[1];
+    scaleChannelBlocks(ctx.pool, x.as<const float>(), s.as<const float>(), o.as<float>(), x.dims[0], c,
+                       x.dims[2] * x.dims[3], c, s.dims[0] == 1 ? 0 : c);
+  }
+
+ private:
+  std::string who_;
+};
+
+}  // namespace
+
+void scaleChannelBlocks(ThreadPool* pool, const float* x, const float* s, float* y, int64_t n, int64_t c,
+                        int64_t pixels, int64_t block, int64_t gateStride) {
+  const int64_t blocks = (c + block - 1) / block, rows = n * blocks;  // a row: one block's pixels x block values
+  // Pixels per task: enough bytes that a split pays (ThreadPool::kMinSplitBytes; read and write).
+  const int64_t grain = std::max<int64_t>(1, ThreadPool::kMinSplitBytes / (8 * block));
+  const int64_t chunks = (pixels + grain - 1) / grain, tasks = rows * chunks;
+  auto scale = [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t row = t / chunks, p0 = t % chunks * grain, p1 = std::min(pixels, p0 + grain);
+      const int64_t c0 = row % blocks * block, lanes = std::min(block, c - c0);
+      const float* g = s + row / blocks * gateStride + c0;
+      const float* xr = x + row * pixels * block;
+      float* yr = y + row * pixels * block;
+      if (block == 1) {  // a plane: one gate for the run
+        for (int64_t p = p0; p < p1; ++p) yr[p] = xr[p] * g[0];
+        continue;
+      }
+      for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t l = 0; l < lanes; ++l) yr[p * block + l] = xr[p * block + l] * g[l];
+        for (int64_t l = lanes; l < block; ++l) yr[p * block + l] = xr[p * block + l];
+      }
+    }
+  };
+  if (tasks == 1 || !pool) return scale(0, tasks);
+  pool->parallelFor(tasks, scale);
+}
+
+namespace {
+
 bool supportsBinary(const ir::Node& node) {
   const OpInfo* info = findOp(node.op);
   if (!info || node.outputs.size() != 1) return false;
@@ -340,6 +398,10 @@ bool supportsBinary(const ir::Node& node) {
 std::unique_ptr<Kernel> createBinary(const ir::Node& node) {
   const OpInfo* info = findOp(node.op);
   KILN_CHECK(info, node.describe(), ": not a binary elementwise op");
+  if (node.i(kNhwcAttr, 0) != 0) {
+    KILN_CHECK(info->op == BinOp::kMul, node.describe(), ": only Mul has a channels-last form");
+    return std::make_unique<ChannelScaleNhwc>(node);
+  }
   auto k = std::make_unique<BinaryKernel>(*info, node.i("fmod", 0), static_cast<int>(node.inputs.size()));
   if (info->op == BinOp::kBitShift) {
     std::string dir = node.s("direction", "");

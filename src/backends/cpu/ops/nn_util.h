@@ -12,9 +12,10 @@
 
 namespace kiln::cpu {
 
-//! On a MaxPool node (int 1): its input and output are NHWC in memory (dims
-//! still NCHW's), set where a oneDNN convolution chain passes through it
-//! (chainOnednnConvLayouts); MaxPool.rows reads and writes that layout.
+//! On a MaxPool, Concat, Split or channel-scaling Mul node (int 1): its data
+//! input and output are NHWC in memory (dims still NCHW's), set where a oneDNN
+//! convolution chain passes through it (chainOnednnConvLayouts); on a global
+//! pool, its input is (its [N, C, 1, 1] output is the same in any layout).
 constexpr const char* kNhwcAttr = "kiln_nhwc";
 
 //! A copy of a node's identity and attributes, for kernels that must compute

@@ -39,10 +39,11 @@ void addOnednnGemmTactics(TacticRegistry& r);
 //! is, to anything but those layers.
 //! A chain may also pass through ops that do not care where each element is
 //! (passesThrough, conv_onednn_chains.cc): an NHWC MaxPool (MaxPool.rows; kNhwcAttr
-//! on the pool, nn_util.h), same-shape binary ops, and channel-axis Concat /
-//! Split (kNhwcAttr on them in NHWC; in nChw16c / nChw8c when the channel
-//! counts are multiples of the block), as long as what they write again
-//! feeds only such layers or ops.
+//! on the pool, nn_util.h), same-shape binary ops, an NHWC channel-scaling
+//! Mul (a squeeze-excitation gate), and channel-axis Concat / Split (kNhwcAttr
+//! on them in NHWC; in nChw16c / nChw8c when the channel counts are multiples
+//! of the block), as long as what they write again feeds only such layers or
+//! ops; and it may end in a global pool reading NHWC (kNhwcAttr).
 //! Before tactic choice, the same for every Conv that Conv.onednn supports,
 //! as if all chose it: Conv.onednn is then timed without the reorders a
 //! chain saves (as TensorRT times formats, not reformats). Whatever is not
@@ -188,9 +189,10 @@ inline memory wrap(const memory::desc& md, const void* data) {
   return memory(md, engine(), const_cast<void*>(data));
 }
 
-//! The primitive descriptor a 2-D Conv node runs with in Conv.onednn at its
-//! static shapes (conv_onednn.cc; `chosen`: the node has chosen a oneDNN
-//! tactic and carries its prepacked weights); false when there is none.
+//! The primitive descriptor a 2-D Conv (or KilnScaledConv) node runs with in
+//! Conv.onednn (KilnScaledConv.onednn) at its static shapes (conv_onednn.cc;
+//! `chosen`: the node has chosen a oneDNN tactic and carries its prepacked
+//! weights); false when there is none.
 bool convPrimitiveOf(const ir::Node& n, bool chosen, dnnl::convolution_forward::primitive_desc* pd);
 //! "Conv.onednn" or "Conv.onednn_bf16", by the source type.
 const char* convTacticName(memory::data_type type);

@@ -273,15 +273,23 @@ class GlobalPoolRef final : public Kernel {
 // independent lanes vectorize; EfficientNet's squeeze-excitation blocks
 // pool 17 planes of up to 144 x 56 x 56 per run. The sum order differs from
 // the reference (not bit-exact for the average; the max is exact).
+// With kNhwcAttr (a 4-D input a oneDNN chain keeps channels-last, set by
+// conv_onednn_chains.cc) the channels are the lanes: each pixel adds a run of
+// channels to as many partial sums.
 class GlobalPoolLanes final : public Kernel {
  public:
-  explicit GlobalPoolLanes(const ir::Node& node) : max_(node.op == "GlobalMaxPool") {}
+  explicit GlobalPoolLanes(const ir::Node& node)
+      : max_(node.op == "GlobalMaxPool"), nhwc_(node.i(kNhwcAttr, 0) != 0) {
+    KILN_CHECK(!nhwc_ || (node.inputs[0] && node.inputs[0]->shape.size() == 4), node.describe(),
+               ": the channels-last form needs a 4-D input");
+  }
 
   void run(const ExecContext& ctx, const TensorView* in, const TensorView* out) const override {
     const TensorView& x = in[0];
     const int64_t planes = x.dims[0] * x.dims[1], size = x.numel() / std::max<int64_t>(1, planes);
     const float* xd = x.as<const float>();
     float* yd = out[0].as<float>();
+    if (nhwc_) return runNhwc(ctx, xd, yd, x.dims[0], x.dims[1], size);
     ctx.pool->parallelFor(planes, [&](int64_t b, int64_t e) {
       for (int64_t pl = b; pl < e; ++pl) yd[pl] = max_ ? planeMax(xd + pl * size, size) : planeMean(xd + pl * size, size);
     });
@@ -314,7 +322,31 @@ class GlobalPoolLanes final : public Kernel {
     return best;
   }
 
+  // x is [n][size][c]: a task is one image's run of up to kRun channels,
+  // swept over every pixel (the sums stay in registers; rows are c apart).
+  void runNhwc(const ExecContext& ctx, const float* xd, float* yd, int64_t n, int64_t c, int64_t size) const {
+    constexpr int64_t kRun = 64;
+    const int64_t runs = (c + kRun - 1) / kRun;
+    ctx.pool->parallelFor(n * runs, [&](int64_t b, int64_t e) {
+      for (int64_t task = b; task < e; ++task) {
+        const int64_t img = task / runs, c0 = task % runs * kRun, len = std::min(kRun, c - c0);
+        const float* xp = xd + img * size * c + c0;
+        float acc[kRun];
+        for (int64_t l = 0; l < len; ++l) acc[l] = max_ ? -std::numeric_limits<float>::infinity() : 0.f;
+        for (int64_t p = 0; p < size; ++p, xp += c) {
+          if (max_)
+            for (int64_t l = 0; l < len; ++l) acc[l] = xp[l] > acc[l] ? xp[l] : acc[l];
+          else
+            for (int64_t l = 0; l < len; ++l) acc[l] += xp[l];
+        }
+        const float count = static_cast<float>(std::max<int64_t>(1, size));  // size 0: the sums stay 0
+        for (int64_t l = 0; l < len; ++l) yd[img * c + c0 + l] = max_ ? acc[l] : acc[l] / count;
+      }
+    });
+  }
+
   bool max_;
+  bool nhwc_;
 };
 
 // MaxUnpool: Y = 0, then Y.flat[I[i]] = X[i]. The indices are MaxPool's
