@@ -7,6 +7,7 @@
 #include <random>
 
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/precision.h"
 #include "core/error.h"
 
 namespace kiln::builder {
@@ -59,6 +60,7 @@ class TimedKernel {
  public:
   TimedKernel(const ir::Node& node, const cpu::Tactic& tactic, ThreadPool& pool) {
     makeScratch(node, s_);
+    cpu::assumeProposedPrecision(*s_.node, tactic);  // a BF16 tactic: timed with the bf16 edges proposed
     if (tactic.prepack) tactic.prepack(*s_.node, s_.graph);
     kernel_ = tactic.create(*s_.node);
     std::mt19937 rng(1234);
@@ -196,7 +198,7 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
                                           options.timingIterations);
   timed.clear();
   double best = 0;
-  double penalty = -1;  // cpu::plainLayoutPenaltyMs, timed on first need
+  double penalty = -1, fp32Penalty = -1;  // cpu::plainLayoutPenaltyMs, cpu::fp32EdgePenaltyMs, timed on first need
   for (std::size_t c = 0; c < candidates.size(); ++c) {  // highest priority first: it wins ties
     const cpu::Tactic* t = candidates[c];
     if (!cpu::followsProposedLayouts(*t)) {
@@ -205,6 +207,12 @@ TacticChoice chooseTactic(const ir::Node& node, const BuildOptions& options, Thr
         options.log(ILogger::Severity::kVERBOSE, strCat("  tactic ", t->name, " for ", node.describe(), ": ", ms[c],
                                                         " ms + ", penalty, " ms of reorders its plain layout forces"));
       ms[c] += penalty;
+    } else if (!cpu::isBF16Tactic(*t)) {
+      if (fp32Penalty < 0) fp32Penalty = cpu::fp32EdgePenaltyMs(node, pool.size(), options.timingIterations);
+      if (fp32Penalty > 0 && options.log)
+        options.log(ILogger::Severity::kVERBOSE, strCat("  tactic ", t->name, " for ", node.describe(), ": ", ms[c],
+                                                        " ms + ", fp32Penalty, " ms: its BF16 consumers convert its output"));
+      ms[c] += fp32Penalty;
     }
     if (options.log)
       options.log(ILogger::Severity::kVERBOSE, strCat("  tactic ", t->name, " for ", node.describe(), ": ", ms[c], " ms"));

@@ -109,6 +109,15 @@ bool followsProposedLayouts(const Tactic& tactic);
 //! where nothing was proposed). The builder adds it to such a tactic's time,
 //! so that a faster plain kernel wins only if it pays for the chain it breaks.
 double plainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations);
+//! The precision proposeLayouts proposes for a BF16 tactic's edges (values
+//! passed in bf16 between BF16 candidates of a oneDNN chain): on `scratch`, a
+//! copy of the node to time `tactic` on, the proposal becomes the real edge
+//! attributes when `tactic` is a BF16 one; otherwise nothing changes.
+void assumeProposedPrecision(ir::Node& scratch, const Tactic& tactic);
+//! What choosing an FP32 tactic that follows the proposed layouts costs where
+//! bf16 output edges were proposed: the BF16 consumers convert its FP32
+//! output (a timed f32 -> bf16 reorder in the chain's layout; 0 elsewhere).
+double fp32EdgePenaltyMs(const ir::Node& node, int threads, int iterations);
 
 //! The CPU's best vector ISA, detected once: "avx512", "avx2" or "generic".
 const char* hostIsa();

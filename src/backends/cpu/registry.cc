@@ -3,6 +3,7 @@
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/ops/families.h"
 #include "backends/cpu/ops/onednn_util.h"
+#include "backends/cpu/precision.h"
 #include "core/error.h"
 
 namespace kiln::cpu {
@@ -85,6 +86,16 @@ bool followsProposedLayouts(const Tactic& tactic) {
 }
 double plainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations) {
   return onednnPlainLayoutPenaltyMs(node, threads, iterations);
+}
+void assumeProposedPrecision(ir::Node& scratch, const Tactic& tactic) {
+  if (!isBF16Tactic(tactic)) return;
+  const std::pair<const char*, const char*> edges[] = {
+      {kSrcBF16ProposedAttr, kSrcBF16Attr}, {kDstBF16ProposedAttr, kDstBF16Attr}, {kResBF16ProposedAttr, kResBF16Attr}};
+  for (const auto& [proposed, real] : edges)
+    if (scratch.i(proposed, 0) != 0) scratch.attrs[real] = int64_t{1};
+}
+double fp32EdgePenaltyMs(const ir::Node& node, int threads, int iterations) {
+  return onednnFP32EdgePenaltyMs(node, threads, iterations);
 }
 
 const char* hostIsa() {

@@ -267,5 +267,54 @@ TEST(OnednnBF16, ChainsOfBF16ConvolutionsPassBF16) {
   EXPECT_TRUE(throwsWith([&] { cpu::tactics().find("Conv.onednn")->create(*d.conv[2]); }, "kiln_onednn_src_bf16"));
 }
 
+// Before the choice, bf16 edges are proposed where every BF16 candidate
+// (kBF16Attr) would choose BF16: a BF16 tactic is timed with them (a
+// depthwise layer timed converting its FP32 input loses to FP32, where in a
+// BF16 chain it wins), an FP32 one that follows the layouts is charged the
+// conversion its BF16 consumers would do; the choice, not the proposal, goes
+// into the plan.
+TEST(OnednnBF16, ProposesBF16EdgesBetweenCandidates) {
+  SKIP_WITHOUT_NATIVE_BF16();
+  ThreeConvs c;
+  makeThreeConvs(c);
+  for (int i : {0, 1}) c.conv[i]->attrs[cpu::kBF16Attr] = int64_t{1};  // conv2 stays FP32
+  cpu::proposeLayouts(c.g);
+  ir::Node** conv = c.conv;
+  if (!conv[0]->has(cpu::kDstTagAttr)) GTEST_SKIP() << "oneDNN keeps this chain in a padded layout here";
+  // a: conv0 -> conv1 (input: a candidate), conv2 (residual: any convolution converts) -> proposed;
+  // b: conv1 -> conv2's input, an FP32 layer -> not.
+  EXPECT_TRUE(conv[0]->has(cpu::kDstBF16ProposedAttr));
+  EXPECT_TRUE(conv[1]->has(cpu::kSrcBF16ProposedAttr) && conv[2]->has(cpu::kResBF16ProposedAttr));
+  EXPECT_FALSE(conv[1]->has(cpu::kDstBF16ProposedAttr) || conv[2]->has(cpu::kSrcBF16ProposedAttr));
+  for (ir::Node* n : c.conv)
+    for (const char* a : {cpu::kSrcBF16Attr, cpu::kDstBF16Attr, cpu::kResBF16Attr}) EXPECT_FALSE(n->has(a));
+
+  // The scratch copy a BF16 tactic is timed on gets the proposal as real edges; an FP32 one does not.
+  ir::Node bf16 = *conv[1], fp32 = *conv[1];
+  cpu::assumeProposedPrecision(bf16, *cpu::tactics().find("Conv.onednn_bf16"));
+  cpu::assumeProposedPrecision(fp32, *cpu::tactics().find("Conv.onednn"));
+  EXPECT_EQ(bf16.i(cpu::kSrcBF16Attr, 0), 1);
+  EXPECT_FALSE(bf16.has(cpu::kDstBF16Attr));
+  EXPECT_FALSE(fp32.has(cpu::kSrcBF16Attr));
+  // and the kernel is made so (it reads its input as bf16).
+  auto scratch = c.g.clone();
+  ir::Node* n1 = scratch->nodeList()[1];
+  ASSERT_EQ(n1->name, "conv1");
+  cpu::assumeProposedPrecision(*n1, *cpu::tactics().find("Conv.onednn_bf16"));
+  cpu::tactics().find("Conv.onednn_bf16")->prepack(*n1, *scratch);
+  EXPECT_NE(cpu::tactics().find("Conv.onednn_bf16")->create(*n1), nullptr);
+
+  // FP32 at conv0 would make conv1 convert a: charged; conv1's output has no bf16 proposal: free.
+  EXPECT_GT(cpu::fp32EdgePenaltyMs(*conv[0], 2, 3), 0.0);
+  EXPECT_EQ(cpu::fp32EdgePenaltyMs(*conv[1], 2, 3), 0.0);
+
+  // After the choice no proposal is left, and the edges are the chosen ones.
+  chooseTactics(c, {"Conv.onednn_bf16", "Conv.onednn_bf16", "Conv.onednn"});
+  for (ir::Node* n : c.conv)
+    for (const char* a : {cpu::kSrcBF16ProposedAttr, cpu::kDstBF16ProposedAttr, cpu::kResBF16ProposedAttr})
+      EXPECT_FALSE(n->has(a)) << n->name << " " << a;
+  EXPECT_TRUE(conv[0]->has(cpu::kDstBF16Attr) && conv[1]->has(cpu::kSrcBF16Attr));
+}
+
 }  // namespace
 }  // namespace kiln::test

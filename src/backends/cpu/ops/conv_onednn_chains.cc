@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "backends/cpu/ops/nn_util.h"
+#include "backends/cpu/precision.h"
 
 namespace kiln::cpu {
 namespace {
@@ -237,12 +238,20 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
     bool bf16 = chosen && n->tactic == convTacticName(dt::bf16);
     for (const ir::Node* c : consumers)
       bf16 = bf16 && c->op == "Conv" && (c->inputs[0] != v || c->tactic == convTacticName(dt::bf16));
+    // Before the choice, the same as a proposal (kDstBF16ProposedAttr) where
+    // every layer marked for BF16 would choose it.
+    auto candidate = [](const ir::Node* c) { return c->op == "Conv" && c->i(kBF16Attr, 0) >= 1; };
+    bool proposedBF16 = !chosen && candidate(n) && hostSupportsBF16Tactics();
+    for (const ir::Node* c : consumers)
+      proposedBF16 = proposedBF16 && c->op == "Conv" && (c->inputs[0] != v || candidate(c));
     n->attrs[kDstTagAttr] = static_cast<int64_t>(t);
     if (bf16) n->attrs[kDstBF16Attr] = int64_t{1};
+    if (proposedBF16) n->attrs[kDstBF16ProposedAttr] = int64_t{1};
     for (ir::Node* c : consumers) {
       if (passing.count(c)) continue;
       markReader(*c, v, t);
       if (bf16) c->attrs[c->inputs[0] == v ? kSrcBF16Attr : kResBF16Attr] = int64_t{1};
+      if (proposedBF16) c->attrs[c->inputs[0] == v ? kSrcBF16ProposedAttr : kResBF16ProposedAttr] = int64_t{1};
     }
   }
   // The pass-through ops (NHWC ones are told: their kernels walk pixels, not
@@ -261,7 +270,8 @@ void markChains(ir::Graph& graph, bool chosen, const ir::Graph* shapes) {
 
 void clearChains(ir::Graph& graph) {
   for (ir::Node* n : graph.nodeList())
-    for (const char* a : {kSrcTagAttr, kDstTagAttr, kResTagAttr, kSrcBF16Attr, kDstBF16Attr, kResBF16Attr, kNhwcAttr})
+    for (const char* a : {kSrcTagAttr, kDstTagAttr, kResTagAttr, kSrcBF16Attr, kDstBF16Attr, kResBF16Attr,
+                          kSrcBF16ProposedAttr, kDstBF16ProposedAttr, kResBF16ProposedAttr, kNhwcAttr})
       n->attrs.erase(a);
 }
 

@@ -60,9 +60,21 @@ constexpr const char* kResTagAttr = "kiln_onednn_res_tag";
 constexpr const char* kSrcBF16Attr = "kiln_onednn_src_bf16";
 constexpr const char* kDstBF16Attr = "kiln_onednn_dst_bf16";
 constexpr const char* kResBF16Attr = "kiln_onednn_res_bf16";
+//! Proposed (before tactic choice) where a chained value would pass in bf16
+//! if every convolution marked for BF16 chose it: the producer and each
+//! consumer reading it as its input are BF16 candidates (kBF16Attr). The
+//! builder times a BF16 tactic with them as the edges above
+//! (cpu::assumeProposedPrecision), as layouts are proposed: a memory-bound
+//! layer (a depthwise convolution) timed with an FP32 input to convert, and
+//! FP32 output, loses to FP32 when inside a BF16 chain it would win (MobileNetV2).
+constexpr const char* kSrcBF16ProposedAttr = "kiln_onednn_src_bf16_proposed";
+constexpr const char* kDstBF16ProposedAttr = "kiln_onednn_dst_bf16_proposed";
+constexpr const char* kResBF16ProposedAttr = "kiln_onednn_res_bf16_proposed";
 void proposeOnednnConvLayouts(ir::Graph& graph);
 //! cpu::plainLayoutPenaltyMs for a node marked by proposeOnednnConvLayouts (0 without oneDNN).
 double onednnPlainLayoutPenaltyMs(const ir::Node& node, int threads, int iterations);
+//! cpu::fp32EdgePenaltyMs (conv_onednn_penalty.cc).
+double onednnFP32EdgePenaltyMs(const ir::Node& node, int threads, int iterations);
 
 //! Debug counters, process-wide (tests read them; nothing decides by them;
 //! zero without oneDNN): oneDNN primitives the oneDNN tactics made (at load,
